@@ -1,0 +1,1 @@
+//! HTTP client for the CLI's client commands (`who`, `readings`, `status`, …).

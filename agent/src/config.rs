@@ -1,0 +1,362 @@
+//! The agent's TOML configuration: one struct per `[section]`, every key with a default, unknown
+//! keys refused. Every key is documented in `docs/config.md`; keep the two in step.
+//!
+//! Loading never touches the network or SQLite; it reads one file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A configuration that cannot be used; the message names the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub node: NodeConfig,
+    pub storage: StorageConfig,
+    pub api: ApiConfig,
+    pub gossip: GossipConfig,
+    pub presence: PresenceConfig,
+    pub sensors: Vec<SensorConfig>,
+    pub mqtt: MqttConfig,
+    pub chat: ChatConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Unique in the cluster. Empty: the host name.
+    pub name: String,
+    /// The room this Pi is in; readings are reported per room.
+    pub room: String,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            name: String::new(),
+            room: "office".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Where the SQLite database and the node identity live.
+    pub data_dir: PathBuf,
+    /// How often buffered writes are committed in one transaction (SD cards wear out).
+    pub batch_ms: u64,
+    /// Raw samples are kept this many days.
+    pub raw_retention_days: u32,
+    /// 1-minute aggregates are kept this many days.
+    pub aggregate_retention_days: u32,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            data_dir: PathBuf::from("/var/lib/officemesh"),
+            batch_ms: 1000,
+            raw_retention_days: 7,
+            aggregate_retention_days: 90,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+    /// Bearer token required for writes when not empty.
+    pub token: String,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8420)),
+            token: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GossipConfig {
+    pub listen: SocketAddr,
+    /// Address peers use to reach this node. Empty: `listen`.
+    pub advertise: String,
+    /// Peers to contact at start and whenever isolated (`host:port`).
+    pub seeds: Vec<String>,
+    /// Keeps two offices' meshes apart: peers with another name are refused.
+    pub cluster: String,
+    /// The cluster key (made by `officemesh keygen`).
+    pub key_file: PathBuf,
+    /// Extra keys accepted from peers but never used to send (key rotation).
+    pub accept_key_files: Vec<PathBuf>,
+    /// No encryption or authentication. Development only; logged loudly.
+    pub insecure: bool,
+    /// Gossip round length.
+    pub interval_ms: u64,
+    /// Peers contacted per round.
+    pub fanout: usize,
+    /// Most bytes of entries sent in one delta.
+    pub max_delta_bytes: usize,
+    /// Peer stamps further ahead of our clock than this are refused until our clock catches up.
+    pub max_clock_offset_ms: u64,
+    /// Tombstones and dead nodes are forgotten after this long; a peer away longer is reset.
+    pub tombstone_grace_s: u64,
+    /// TEST ONLY: shifts this agent's wall clock (partition drills). Never set in production.
+    pub test_clock_offset_ms: i64,
+}
+
+impl Default for GossipConfig {
+    fn default() -> Self {
+        GossipConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 7420)),
+            advertise: String::new(),
+            seeds: Vec::new(),
+            cluster: "office".into(),
+            key_file: PathBuf::from("/etc/officemesh/cluster.key"),
+            accept_key_files: Vec::new(),
+            insecure: false,
+            interval_ms: 1000,
+            fanout: 3,
+            max_delta_bytes: 64 * 1024,
+            max_clock_offset_ms: 500,
+            tombstone_grace_s: 7 * 24 * 3600,
+            test_clock_offset_ms: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PresenceConfig {
+    /// Network interface to scan, or `"sim"` for simulated devices, or `""` for off.
+    pub interface: String,
+    pub scan_interval_s: u64,
+    /// A device counts as present this long after it was last seen.
+    pub consider_home_s: u64,
+    /// Number of simulated devices when `interface = "sim"`.
+    pub sim_devices: usize,
+}
+
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        PresenceConfig {
+            interface: "eth0".into(),
+            scan_interval_s: 30,
+            consider_home_s: 180,
+            sim_devices: 6,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SensorConfig {
+    /// `sim`, or a hardware driver (see `docs/sensors.md`).
+    pub driver: String,
+    /// Unique on this node; part of every reading's key.
+    pub name: String,
+    /// How often the sensor is read.
+    pub poll_interval_s: u64,
+    /// Seed of a simulated sensor (default: derived from the node and sensor names).
+    pub seed: Option<u64>,
+}
+
+impl Default for SensorConfig {
+    fn default() -> Self {
+        SensorConfig {
+            driver: "sim".into(),
+            name: "desk".into(),
+            poll_interval_s: 10,
+            seed: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MqttConfig {
+    /// `mqtt://host:1883` or `mqtts://…`; empty = MQTT off.
+    pub url: String,
+    pub discovery_prefix: String,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            url: String::new(),
+            discovery_prefix: "homeassistant".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatConfig {
+    pub slack_signing_secret: String,
+    pub mattermost_token: String,
+    pub alert_webhook: String,
+}
+
+impl Config {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses TOML text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|err| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: describe_toml_error(text, &err),
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// The configuration used when no file is given: everything local to the current directory,
+    /// simulated sensors and devices, gossip on loopback with a key generated in the data dir.
+    pub fn local_default(data_dir: &Path) -> Config {
+        let mut config = Config::default();
+        config.storage.data_dir = data_dir.to_path_buf();
+        config.gossip.listen = SocketAddr::from(([127, 0, 0, 1], 7420));
+        config.gossip.key_file = data_dir.join("cluster.key");
+        config.presence.interface = "sim".into();
+        config.sensors = vec![SensorConfig::default()];
+        config
+    }
+
+    /// Checks values serde cannot: ranges and relations between keys.
+    fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("gossip.interval_ms", self.gossip.interval_ms),
+            ("gossip.fanout", self.gossip.fanout as u64),
+            ("storage.batch_ms", self.storage.batch_ms),
+            ("presence.scan_interval_s", self.presence.scan_interval_s),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(format!("{key} must be greater than 0"));
+            }
+        }
+        if self.gossip.max_delta_bytes < 1024 {
+            return Err("gossip.max_delta_bytes must be at least 1024".into());
+        }
+        if self.gossip.cluster.trim().is_empty() {
+            return Err("gossip.cluster must not be empty".into());
+        }
+        crate::state::key::validate_label("node.room", &self.node.room)
+            .map_err(|e| format!("node.room: {e}"))?;
+        let mut names = std::collections::BTreeSet::new();
+        for (index, sensor) in self.sensors.iter().enumerate() {
+            crate::state::key::validate_label("sensor name", &sensor.name)
+                .map_err(|e| format!("sensors[{index}].name: {e}"))?;
+            if !names.insert(sensor.name.as_str()) {
+                return Err(format!(
+                    "sensors[{index}].name: '{}' is used twice; sensor names must be unique",
+                    sensor.name
+                ));
+            }
+            if sensor.poll_interval_s == 0 {
+                return Err(format!(
+                    "sensors[{index}].poll_interval_s must be greater than 0"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// toml's message plus the line it points at, so "unknown field" says where.
+fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
+    let message = err.message().trim().to_string();
+    match err.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let snippet = text.lines().nth(line - 1).unwrap_or("").trim();
+            format!("line {line} (`{snippet}`): {message}")
+        }
+        None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/officemesh/config.toml"))
+    }
+
+    #[test]
+    fn empty_file_gives_documented_defaults() {
+        let config = parse("").expect("empty is valid");
+        assert_eq!(config.api.listen.port(), 8420);
+        assert_eq!(config.gossip.listen.port(), 7420);
+        assert_eq!(config.gossip.interval_ms, 1000);
+        assert_eq!(config.presence.consider_home_s, 180);
+        assert_eq!(config.storage.raw_retention_days, 7);
+        assert_eq!(config.storage.aggregate_retention_days, 90);
+    }
+
+    #[test]
+    fn design_example_parses() {
+        let text = include_str!("../../config.example.toml");
+        let config = parse(text).expect("config.example.toml must stay valid");
+        assert_eq!(config.node.room, "lobby");
+        assert_eq!(config.sensors.len(), 1);
+    }
+
+    #[test]
+    fn unknown_key_names_the_key_the_line_and_the_file() {
+        let err = parse("[gossip]\ninterval_ms = 500\nintervall = 3\n").expect_err("typo refused");
+        let text = err.to_string();
+        assert!(text.contains("/etc/officemesh/config.toml"), "{text}");
+        assert!(text.contains("intervall"), "{text}");
+        assert!(text.contains("line 3"), "{text}");
+        let err = parse("[nodes]\nname = 'x'\n").expect_err("unknown section refused");
+        assert!(err.to_string().contains("nodes"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key() {
+        let cases = [
+            ("[gossip]\ninterval_ms = 0\n", "gossip.interval_ms"),
+            ("[api]\nlisten = 'not an address'\n", "listen"),
+            ("[gossip]\nfanout = -1\n", "fanout"),
+            ("[node]\nroom = 'a/b'\n", "node.room"),
+            (
+                "[[sensors]]\nname='a'\n[[sensors]]\nname='a'\n",
+                "sensors[1].name",
+            ),
+        ];
+        for (text, key) in cases {
+            let err = parse(text).expect_err(text).to_string();
+            assert!(err.contains(key), "{text:?} → {err}");
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! officemesh agent library: everything the `officemesh` binary runs, as modules with one job.
+//!
+//! Pure core (no sockets, no SQLite, no wall clock, no RNG of its own):
+//! - [`crdt`]: lattice types and the HLC `Stamp` order.
+//! - [`state`]: the replicated state (`Replica`: keys, entries, versions, digests, hash) and
+//!   read-only queries over it.
+//! - [`gossip`]: the scuttlebutt protocol core (messages, digests/deltas, membership, failure
+//!   detection, peer selection) as a state machine.
+//! - [`sim`]: a deterministic simulator driving many gossip cores from a seed.
+//!
+//! Shell (touches the world):
+//! - [`clock`]: the node's hybrid logical clock and wall-clock health.
+//! - [`config`]: the TOML configuration.
+//! - [`identity`]: the node id kept in the data directory.
+//! - [`store`]: SQLite persistence (schema, migrations, batched writes, history, retention).
+//! - [`net`]: TCP transport, framing, Noise encryption with the cluster key.
+//! - [`runtime`]: the running agent: shared state, sensor and presence loops, persistence.
+//! - [`api`]: the HTTP API (axum).
+//! - [`client`]: the HTTP client behind the CLI's client commands.
+
+pub mod api;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod crdt;
+pub mod gossip;
+pub mod identity;
+pub mod net;
+pub mod runtime;
+pub mod sim;
+pub mod state;
+pub mod store;
+
+/// The agent's version, as reported in `node/<id>` entries and `/healthz`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,406 @@
+//! `Replica`: one node's copy of the replicated state, and the scuttlebutt bookkeeping on it.
+//!
+//! Every entry is an LWW register (by `Stamp`) that also carries the version its origin (the
+//! writing node, `stamp.node`) gave it. Versions are per origin and strictly increasing, so a
+//! peer's knowledge of an origin is one number: its *watermark*, "I hold every write of this
+//! origin up to this version, or something newer for the same key". A delta for a peer is, per
+//! origin, our entries with a version above its watermark, in version order.
+//!
+//! The replica records what changed since the last `take_changes`, so the store can persist it
+//! in one transaction. Pure: no I/O, no clock.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Key, Value};
+use crate::crdt::{NodeId, Stamp};
+
+/// One entry: a key, its value (`None` is a tombstone), the stamp of the write that set it, and
+/// that write's version at its origin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub key: Key,
+    pub value: Option<Value>,
+    pub stamp: Stamp,
+    pub version: u64,
+}
+
+impl Entry {
+    /// The node that wrote this entry (and numbered it).
+    pub fn origin(&self) -> NodeId {
+        self.stamp.node
+    }
+
+    /// True when `self` wins over `other` for the same key: greater stamp, and for the
+    /// impossible-in-practice equal stamp, the greater encoded value, so every replica picks
+    /// the same one.
+    pub fn wins_over(&self, other: &Entry) -> bool {
+        match self.stamp.cmp(&other.stamp) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal => encode_value(&self.value) > encode_value(&other.value),
+        }
+    }
+
+    fn content_hash(&self) -> [u8; 32] {
+        let bytes =
+            postcard::to_allocvec(&(&self.key, &self.value, &self.stamp)).unwrap_or_default();
+        *blake3::hash(&bytes).as_bytes()
+    }
+}
+
+fn encode_value(value: &Option<Value>) -> Vec<u8> {
+    postcard::to_allocvec(value).unwrap_or_default()
+}
+
+/// Per-origin watermarks: the scuttlebutt digest.
+pub type Digest = BTreeMap<NodeId, u64>;
+
+/// A hash of the replicated content (keys, values, stamps; not versions). Replicas that hold
+/// the same state have the same hash, whatever order they learned it in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct StateHash(pub [u64; 4]);
+
+impl StateHash {
+    fn add(&mut self, digest: [u8; 32]) {
+        for (lane, chunk) in self.0.iter_mut().zip(digest.chunks_exact(8)) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            *lane = lane.wrapping_add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn sub(&mut self, digest: [u8; 32]) {
+        for (lane, chunk) in self.0.iter_mut().zip(digest.chunks_exact(8)) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            *lane = lane.wrapping_sub(u64::from_le_bytes(word));
+        }
+    }
+
+    /// 64 hex digits.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|lane| format!("{lane:016x}")).collect()
+    }
+}
+
+/// A local write that lost: the key already holds a write with a greater or equal stamp.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("write to {key} at {attempted} lost to the existing write at {existing}")]
+pub struct StaleWrite {
+    pub key: Key,
+    pub attempted: Stamp,
+    pub existing: Stamp,
+}
+
+/// What changed since the last `take_changes`: for the store to persist in one transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChangeSet {
+    /// Entries that were inserted or replaced (latest content per key).
+    pub upserts: Vec<Entry>,
+    /// Keys that were dropped (tombstone GC, reset).
+    pub removed: Vec<Key>,
+    /// Watermarks that moved.
+    pub watermarks: Vec<(NodeId, u64)>,
+    /// Every reading entry applied, in order, even when a later one replaced it before this
+    /// change set was taken: the store appends them to the sample history.
+    pub readings: Vec<Entry>,
+}
+
+impl ChangeSet {
+    pub fn is_empty(&self) -> bool {
+        self.upserts.is_empty()
+            && self.removed.is_empty()
+            && self.watermarks.is_empty()
+            && self.readings.is_empty()
+    }
+}
+
+/// One node's copy of the replicated state.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    me: NodeId,
+    entries: BTreeMap<Key, Entry>,
+    /// origin → version → key: the delta index.
+    by_origin: BTreeMap<NodeId, BTreeMap<u64, Key>>,
+    watermarks: Digest,
+    hash: StateHash,
+    /// Keys changed since the last `take_changes` (the store reads their current content).
+    changed_keys: BTreeMap<Key, ()>,
+    removed_keys: BTreeMap<Key, ()>,
+    changed_watermarks: BTreeMap<NodeId, ()>,
+    /// Reading entries applied since the last `take_changes`, in order.
+    applied_readings: Vec<Entry>,
+}
+
+impl Replica {
+    /// An empty replica for node `me`.
+    pub fn new(me: NodeId) -> Self {
+        Replica {
+            me,
+            entries: BTreeMap::new(),
+            by_origin: BTreeMap::new(),
+            watermarks: Digest::new(),
+            hash: StateHash::default(),
+            changed_keys: BTreeMap::new(),
+            removed_keys: BTreeMap::new(),
+            changed_watermarks: BTreeMap::new(),
+            applied_readings: Vec::new(),
+        }
+    }
+
+    /// Rebuilds a replica from persisted entries and watermarks (nothing is marked changed).
+    pub fn from_parts(me: NodeId, entries: Vec<Entry>, watermarks: Digest) -> Self {
+        let mut replica = Replica::new(me);
+        for entry in entries {
+            replica.insert_unchecked(entry);
+        }
+        replica.watermarks = watermarks;
+        // Our own watermark is at least our highest persisted own version.
+        let own_max = replica.max_version_of(me);
+        let own = replica.watermarks.entry(me).or_insert(0);
+        *own = (*own).max(own_max);
+        replica.changed_keys.clear();
+        replica.applied_readings.clear();
+        replica
+    }
+
+    pub fn me(&self) -> NodeId {
+        self.me
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, key: &Key) -> Option<&Entry> {
+        self.entries.get(key)
+    }
+
+    /// The live value for `key` (tombstones read as absent).
+    pub fn value(&self, key: &Key) -> Option<&Value> {
+        self.entries.get(key).and_then(|e| e.value.as_ref())
+    }
+
+    /// Every entry, tombstones included, in key order.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.values()
+    }
+
+    /// Live entries (not tombstones) in key order.
+    pub fn live(&self) -> impl Iterator<Item = (&Key, &Value)> {
+        self.entries
+            .iter()
+            .filter_map(|(k, e)| e.value.as_ref().map(|v| (k, v)))
+    }
+
+    /// Writes `value` (or a tombstone) for `key` as this node, at `stamp` (from this node's
+    /// HLC, so `stamp.node == me`). Gives the write the next own version.
+    pub fn write(
+        &mut self,
+        key: Key,
+        value: Option<Value>,
+        stamp: Stamp,
+    ) -> Result<Entry, StaleWrite> {
+        debug_assert_eq!(stamp.node, self.me, "local writes carry this node's stamp");
+        if let Some(existing) = self.entries.get(&key) {
+            if existing.stamp >= stamp {
+                return Err(StaleWrite {
+                    key,
+                    attempted: stamp,
+                    existing: existing.stamp,
+                });
+            }
+        }
+        let version = self.watermark(self.me) + 1;
+        let entry = Entry {
+            key,
+            value,
+            stamp,
+            version,
+        };
+        self.insert_unchecked(entry.clone());
+        self.set_watermark(self.me, version);
+        Ok(entry)
+    }
+
+    /// Merges an entry learned from a peer. Returns true if it won (and is now held).
+    /// Does not move watermarks: the gossip layer does that once a delta chunk is complete.
+    pub fn merge(&mut self, entry: Entry) -> bool {
+        if let Some(existing) = self.entries.get(&entry.key) {
+            if !entry.wins_over(existing) {
+                return false;
+            }
+        }
+        self.insert_unchecked(entry);
+        true
+    }
+
+    fn insert_unchecked(&mut self, entry: Entry) {
+        if let Some(old) = self.entries.remove(&entry.key) {
+            self.unindex(&old);
+        }
+        self.hash.add(entry.content_hash());
+        self.by_origin
+            .entry(entry.origin())
+            .or_default()
+            .insert(entry.version, entry.key.clone());
+        self.changed_keys.insert(entry.key.clone(), ());
+        self.removed_keys.remove(&entry.key);
+        if matches!(entry.key, Key::Reading { .. }) && entry.value.is_some() {
+            self.applied_readings.push(entry.clone());
+        }
+        self.entries.insert(entry.key.clone(), entry);
+    }
+
+    fn unindex(&mut self, old: &Entry) {
+        self.hash.sub(old.content_hash());
+        if let Some(versions) = self.by_origin.get_mut(&old.origin()) {
+            versions.remove(&old.version);
+            if versions.is_empty() {
+                self.by_origin.remove(&old.origin());
+            }
+        }
+    }
+
+    /// Drops an entry entirely (not a tombstone: it is forgotten). For GC and resets.
+    fn drop_entry(&mut self, key: &Key) -> bool {
+        match self.entries.remove(key) {
+            Some(old) => {
+                self.unindex(&old);
+                self.changed_keys.remove(key);
+                self.removed_keys.insert(key.clone(), ());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// This node's watermark for `origin`: it holds every write of `origin` up to this version
+    /// (or a newer write of the same key).
+    pub fn watermark(&self, origin: NodeId) -> u64 {
+        self.watermarks.get(&origin).copied().unwrap_or(0)
+    }
+
+    /// Raises the watermark for `origin` (never lowers it).
+    pub fn set_watermark(&mut self, origin: NodeId, version: u64) {
+        let slot = self.watermarks.entry(origin).or_insert(0);
+        if version > *slot {
+            *slot = version;
+            self.changed_watermarks.insert(origin, ());
+        }
+    }
+
+    /// The scuttlebutt digest: every origin's watermark.
+    pub fn digest(&self) -> &Digest {
+        &self.watermarks
+    }
+
+    /// The highest version of `origin` held as an entry (0 if none).
+    pub fn max_version_of(&self, origin: NodeId) -> u64 {
+        self.by_origin
+            .get(&origin)
+            .and_then(|versions| versions.keys().next_back().copied())
+            .unwrap_or(0)
+    }
+
+    /// Entries of `origin` with a version above `after`, in version order: what a peer whose
+    /// watermark for `origin` is `after` is missing.
+    pub fn entries_after(&self, origin: NodeId, after: u64) -> impl Iterator<Item = &Entry> + '_ {
+        self.by_origin
+            .get(&origin)
+            .into_iter()
+            .flat_map(move |versions| versions.range(after.saturating_add(1)..))
+            .filter_map(|(_, key)| self.entries.get(key))
+    }
+
+    /// Origins this replica holds entries of or has a watermark for.
+    pub fn origins(&self) -> impl Iterator<Item = NodeId> + '_ {
+        let mut all: Vec<NodeId> = self.watermarks.keys().copied().collect();
+        all.extend(self.by_origin.keys().copied());
+        all.sort();
+        all.dedup();
+        all.into_iter()
+    }
+
+    /// A hash of the content, equal on replicas holding the same state.
+    pub fn state_hash(&self) -> StateHash {
+        self.hash
+    }
+
+    /// Forgets tombstones written before `before_time` (an NTP64 HLC time). Only safe after a
+    /// grace period every replica has had to learn them. Returns how many were dropped.
+    pub fn gc_tombstones(&mut self, before_time: u64) -> usize {
+        let old: Vec<Key> = self
+            .entries
+            .values()
+            .filter(|e| e.value.is_none() && e.stamp.time < before_time)
+            .map(|e| e.key.clone())
+            .collect();
+        for key in &old {
+            self.drop_entry(key);
+        }
+        old.len()
+    }
+
+    /// Forgets everything learned from other nodes (entries and watermarks), keeping this node's
+    /// own writes: what a node does when told it was away longer than the tombstone grace period.
+    pub fn reset_foreign(&mut self) -> usize {
+        let foreign: Vec<Key> = self
+            .entries
+            .values()
+            .filter(|e| e.origin() != self.me)
+            .map(|e| e.key.clone())
+            .collect();
+        for key in &foreign {
+            self.drop_entry(key);
+        }
+        let me = self.me;
+        let dropped: Vec<NodeId> = self
+            .watermarks
+            .keys()
+            .copied()
+            .filter(|o| *o != me)
+            .collect();
+        for origin in dropped {
+            self.watermarks.insert(origin, 0);
+            self.changed_watermarks.insert(origin, ());
+        }
+        foreign.len()
+    }
+
+    /// What changed since the last call, for the store to persist.
+    pub fn take_changes(&mut self) -> ChangeSet {
+        let upserts = std::mem::take(&mut self.changed_keys)
+            .into_keys()
+            .filter_map(|key| self.entries.get(&key).cloned())
+            .collect();
+        let removed = std::mem::take(&mut self.removed_keys).into_keys().collect();
+        let watermarks = std::mem::take(&mut self.changed_watermarks)
+            .into_keys()
+            .map(|origin| (origin, self.watermark(origin)))
+            .collect();
+        ChangeSet {
+            upserts,
+            removed,
+            watermarks,
+            readings: std::mem::take(&mut self.applied_readings),
+        }
+    }
+
+    /// True when there are changes not yet taken.
+    pub fn has_changes(&self) -> bool {
+        !(self.changed_keys.is_empty()
+            && self.removed_keys.is_empty()
+            && self.changed_watermarks.is_empty()
+            && self.applied_readings.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,158 @@
+//! Replica tests: LWW behaviour, the delta index, watermarks, hash, GC, and convergence of
+//! replicas exchanging entries in random orders with duplicates (proptest).
+
+use officemesh_sensors::MacAddr;
+use proptest::prelude::*;
+
+use super::*;
+use crate::state::PersonInfo;
+
+fn person(name: &str, mac_last: u8) -> Key {
+    Key::Person {
+        name: name.to_string(),
+        mac: MacAddr([2, 0, 0, 0, 0, mac_last]),
+    }
+}
+
+fn info(by: &str) -> Option<Value> {
+    Some(Value::Person(PersonInfo {
+        added_by: by.to_string(),
+    }))
+}
+
+fn at(time: u64, node: u64) -> Stamp {
+    Stamp::new(time, NodeId(node))
+}
+
+#[test]
+fn local_writes_get_increasing_versions_and_older_writes_lose() {
+    let mut replica = Replica::new(NodeId(1));
+    let first = replica
+        .write(person("ada", 1), info("api"), at(10, 1))
+        .expect("first write");
+    let second = replica
+        .write(person("bob", 2), info("api"), at(11, 1))
+        .expect("second write");
+    assert_eq!((first.version, second.version), (1, 2));
+    assert_eq!(replica.watermark(NodeId(1)), 2);
+    let stale = replica.write(person("ada", 1), None, at(9, 1));
+    assert!(stale.is_err());
+    assert!(replica.value(&person("ada", 1)).is_some());
+}
+
+#[test]
+fn merge_keeps_the_newer_write_and_reindexes_by_origin() {
+    let mut a = Replica::new(NodeId(1));
+    let written = a
+        .write(person("ada", 1), info("a"), at(10, 1))
+        .expect("write");
+    let mut b = Replica::new(NodeId(2));
+    assert!(b.merge(written.clone()));
+    assert!(!b.merge(written), "a duplicate changes nothing");
+    let delete = b.write(person("ada", 1), None, at(20, 2)).expect("delete");
+    assert_eq!(
+        b.entries_after(NodeId(1), 0).count(),
+        0,
+        "superseded by node 2's write"
+    );
+    assert_eq!(b.entries_after(NodeId(2), 0).count(), 1);
+    assert!(a.merge(delete));
+    assert_eq!(a.value(&person("ada", 1)), None);
+    assert_eq!(a.state_hash(), b.state_hash());
+}
+
+#[test]
+fn entries_after_respects_version_order() {
+    let mut a = Replica::new(NodeId(1));
+    for i in 0..5u8 {
+        a.write(person("p", i), info("a"), at(10 + i as u64, 1))
+            .expect("write");
+    }
+    let versions: Vec<u64> = a.entries_after(NodeId(1), 2).map(|e| e.version).collect();
+    assert_eq!(versions, vec![3, 4, 5]);
+}
+
+#[test]
+fn gc_drops_only_old_tombstones_and_reports_removals() {
+    let mut a = Replica::new(NodeId(1));
+    a.write(person("old", 1), None, at(10, 1)).expect("write");
+    a.write(person("new", 2), None, at(50, 1)).expect("write");
+    a.write(person("live", 3), info("a"), at(5, 1))
+        .expect("write");
+    a.take_changes();
+    assert_eq!(a.gc_tombstones(20), 1);
+    let changes = a.take_changes();
+    assert_eq!(changes.removed, vec![person("old", 1)]);
+    assert_eq!(a.len(), 2);
+}
+
+#[test]
+fn reset_foreign_keeps_own_writes() {
+    let mut b = Replica::new(NodeId(2));
+    let mut a = Replica::new(NodeId(1));
+    let foreign = a
+        .write(person("ada", 1), info("a"), at(10, 1))
+        .expect("write");
+    b.merge(foreign);
+    b.set_watermark(NodeId(1), 1);
+    b.write(person("bob", 2), info("b"), at(11, 2))
+        .expect("write");
+    assert_eq!(b.reset_foreign(), 1);
+    assert_eq!(b.len(), 1);
+    assert_eq!(b.watermark(NodeId(1)), 0);
+    assert_eq!(b.watermark(NodeId(2)), 1);
+}
+
+#[test]
+fn from_parts_restores_entries_hash_and_own_watermark() {
+    let mut a = Replica::new(NodeId(1));
+    a.write(person("ada", 1), info("a"), at(10, 1))
+        .expect("write");
+    a.write(person("bob", 2), info("a"), at(11, 1))
+        .expect("write");
+    let entries: Vec<Entry> = a.entries().cloned().collect();
+    let restored = Replica::from_parts(NodeId(1), entries, Digest::new());
+    assert_eq!(restored.state_hash(), a.state_hash());
+    assert_eq!(restored.watermark(NodeId(1)), 2);
+    assert!(!restored.has_changes());
+}
+
+/// A random write by one of three nodes: (node, key index, present?).
+fn writes() -> impl Strategy<Value = Vec<(u64, u8, bool)>> {
+    proptest::collection::vec((1u64..4, 0u8..5, any::<bool>()), 1..30)
+}
+
+proptest! {
+    /// Three writers; two observers receive every resulting entry in independent random orders
+    /// with duplicates. They end with identical content and hash, equal to the writers' join.
+    #[test]
+    fn replicas_converge_whatever_the_delivery_order(
+        ops in writes(),
+        order_a in proptest::collection::vec(any::<prop::sample::Index>(), 0..60),
+        order_b in proptest::collection::vec(any::<prop::sample::Index>(), 0..60),
+    ) {
+        let mut writers: Vec<Replica> = (1..4).map(|n| Replica::new(NodeId(n))).collect();
+        let mut produced = Vec::new();
+        for (time, (node, key, present)) in ops.into_iter().enumerate() {
+            let writer = &mut writers[(node - 1) as usize];
+            let value = if present { info("w") } else { None };
+            if let Ok(entry) = writer.write(person("k", key), value, at(time as u64 + 1, node)) {
+                produced.push(entry);
+            }
+        }
+        let mut a = Replica::new(NodeId(8));
+        let mut b = Replica::new(NodeId(9));
+        for index in order_a { a.merge(index.get(&produced).clone()); }
+        for index in order_b { b.merge(index.get(&produced).clone()); }
+        for entry in produced.iter().rev() { a.merge(entry.clone()); }
+        for entry in &produced { b.merge(entry.clone()); }
+        let content = |r: &Replica| r.entries().cloned().collect::<Vec<_>>();
+        prop_assert_eq!(content(&a), content(&b));
+        prop_assert_eq!(a.state_hash(), b.state_hash());
+        // Each key holds the write with the greatest stamp among all writes to it.
+        for entry in a.entries() {
+            let best = produced.iter().filter(|e| e.key == entry.key).map(|e| e.stamp).max();
+            prop_assert_eq!(Some(entry.stamp), best);
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! What each key of the replicated state holds. Times are milliseconds since the Unix epoch
+//! as the writing node's HLC saw them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::crdt::NodeId;
+
+/// The value of a live entry (a deleted entry holds no value: it is a tombstone).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Value {
+    Node(NodeInfo),
+    Reading(ReadingValue),
+    Mac(MacSeen),
+    Person(PersonInfo),
+    Target(TargetValue),
+    Alert(AlertValue),
+}
+
+/// `node/<id>`: who a node is and how to reach it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub name: String,
+    pub room: String,
+    /// Address peers use for gossip (`gossip.advertise`).
+    pub gossip_addr: String,
+    /// Address of its HTTP API.
+    pub api_addr: String,
+    /// Agent version (`CARGO_PKG_VERSION`).
+    pub version: String,
+    pub started_at_ms: u64,
+}
+
+/// Whether a reading can be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadingStatus {
+    /// Read successfully at `taken_at_ms`.
+    Ok,
+    /// The last read failed; the value is the last good one.
+    Stale,
+}
+
+/// `reading/<node>/<sensor>/<quantity>`: the latest value of one quantity of one sensor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadingValue {
+    pub value: f64,
+    pub unit: String,
+    /// The room of the node that took it, so queries by room need no join.
+    pub room: String,
+    pub status: ReadingStatus,
+    pub taken_at_ms: u64,
+}
+
+/// `mac/<mac>/<observer>`: a device one node saw on the network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MacSeen {
+    pub ip: String,
+    pub first_seen_ms: u64,
+    pub last_seen_ms: u64,
+    /// Locally administered (randomized) MAC: presence by it is fragile.
+    pub randomized: bool,
+}
+
+/// `person/<name>/<mac>`: a person said this device is theirs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonInfo {
+    /// Who registered it (chat user, `api`, `cli`).
+    pub added_by: String,
+}
+
+/// `target/<room>/<quantity>`: the band a room should stay in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetValue {
+    pub value: f64,
+    pub tolerance: f64,
+}
+
+/// `alert/<room>/<quantity>`: whether an alert is raised, deduplicated across nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertValue {
+    pub raised: bool,
+    pub by: NodeId,
+    pub since_ms: u64,
+    pub message: String,
+}

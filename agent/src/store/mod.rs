@@ -1,0 +1,276 @@
+//! SQLite persistence of the replica (rusqlite, bundled SQLite, WAL mode).
+//!
+//! - Entries and watermarks of the `Replica` are persisted from its `ChangeSet`s, one
+//!   transaction per batch (SD cards wear out: never one transaction per reading).
+//! - Every reading entry that passes through is also appended to the local `samples` history.
+//! - Schema changes are ordered migrations recorded in `PRAGMA user_version`.
+//!
+//! The only module that touches rusqlite. Knows nothing of sockets or gossip.
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::crdt::{NodeId, Stamp};
+use crate::state::{ChangeSet, Digest, Entry, Key, Replica, Value};
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "officemesh.db";
+
+/// A storage failure. SQLite errors carry the database path.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("database {path}: row {key:?} is corrupt: {detail}")]
+    Corrupt {
+        path: PathBuf,
+        key: String,
+        detail: String,
+    },
+}
+
+/// The node's database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) `data_dir/officemesh.db`, in WAL mode, migrated to the latest
+    /// schema.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join(DB_FILE);
+        let conn = Connection::open(&path).map_err(|source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        let mut store = Store { conn, path };
+        store.configure()?;
+        Ok(store)
+    }
+
+    fn configure(&mut self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let wrap = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        // WAL + synchronous=FULL: a commit that returned survives a power cut.
+        self.conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        self.conn
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(wrap)?;
+        self.conn
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(wrap)?;
+        schema::migrate(&mut self.conn).map_err(wrap)?;
+        Ok(())
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Rebuilds the replica for node `me` from the database.
+    pub fn load_replica(&self, me: NodeId) -> Result<Replica, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT key, value, stamp_time, stamp_node, version FROM entries")
+            .map_err(|e| self.err(e))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, Option<String>>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, i64>(4)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut entries = Vec::new();
+        for row in rows {
+            let (key_text, value_text, time, node, version) = row.map_err(|e| self.err(e))?;
+            let corrupt = |detail: String| StoreError::Corrupt {
+                path: self.path.clone(),
+                key: key_text.clone(),
+                detail,
+            };
+            let key: Key = key_text.parse().map_err(|e| corrupt(format!("{e}")))?;
+            let value: Option<Value> = match value_text {
+                Some(json) => {
+                    Some(serde_json::from_str(&json).map_err(|e| corrupt(e.to_string()))?)
+                }
+                None => None,
+            };
+            entries.push(Entry {
+                key,
+                value,
+                stamp: Stamp::new(time as u64, NodeId(node as u64)),
+                version: version as u64,
+            });
+        }
+        let mut watermarks = Digest::new();
+        let mut statement = self
+            .conn
+            .prepare("SELECT origin, version FROM watermarks")
+            .map_err(|e| self.err(e))?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            let (origin, version) = row.map_err(|e| self.err(e))?;
+            watermarks.insert(NodeId(origin as u64), version as u64);
+        }
+        Ok(Replica::from_parts(me, entries, watermarks))
+    }
+
+    /// The greatest stamp time persisted (for the clock floor after a restart).
+    pub fn max_stamp_time(&self) -> Result<u64, StoreError> {
+        let max: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(stamp_time) FROM entries", [], |row| row.get(0))
+            .optional()
+            .map_err(|e| self.err(e))?
+            .flatten();
+        Ok(max.unwrap_or(0) as u64)
+    }
+
+    /// Persists a change set in one transaction; readings also go to the sample history.
+    /// When this returns Ok, the changes survive a crash or power cut.
+    pub fn apply(&mut self, changes: &ChangeSet) -> Result<(), StoreError> {
+        self.apply_all(std::slice::from_ref(changes))
+    }
+
+    /// Persists several change sets, in order, in one transaction.
+    pub fn apply_all(&mut self, batches: &[ChangeSet]) -> Result<(), StoreError> {
+        if batches.iter().all(ChangeSet::is_empty) {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let wrap = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        for changes in batches {
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO entries (key, value, stamp_time, stamp_node, version)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value,
+                        stamp_time = excluded.stamp_time, stamp_node = excluded.stamp_node,
+                        version = excluded.version",
+                )
+                .map_err(wrap)?;
+            let mut sample = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO samples (node, sensor, quantity, t_ms, value)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(wrap)?;
+            for entry in &changes.upserts {
+                let value_json = match &entry.value {
+                    Some(value) => {
+                        Some(
+                            serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
+                                path: path.clone(),
+                                key: entry.key.to_string(),
+                                detail: e.to_string(),
+                            })?,
+                        )
+                    }
+                    None => None,
+                };
+                upsert
+                    .execute(params![
+                        entry.key.to_string(),
+                        value_json,
+                        entry.stamp.time as i64,
+                        entry.stamp.node.0 as i64,
+                        entry.version as i64
+                    ])
+                    .map_err(wrap)?;
+            }
+            for entry in &changes.readings {
+                if let (
+                    Key::Reading {
+                        node,
+                        sensor,
+                        quantity,
+                    },
+                    Some(Value::Reading(reading)),
+                ) = (&entry.key, &entry.value)
+                {
+                    sample
+                        .execute(params![
+                            node.0 as i64,
+                            sensor,
+                            quantity.as_str(),
+                            reading.taken_at_ms as i64,
+                            reading.value
+                        ])
+                        .map_err(wrap)?;
+                }
+            }
+            let mut remove = tx
+                .prepare_cached("DELETE FROM entries WHERE key = ?1")
+                .map_err(wrap)?;
+            for key in &changes.removed {
+                remove.execute(params![key.to_string()]).map_err(wrap)?;
+            }
+            let mut watermark = tx
+                .prepare_cached(
+                    "INSERT INTO watermarks (origin, version) VALUES (?1, ?2)
+                     ON CONFLICT(origin) DO UPDATE SET version = excluded.version",
+                )
+                .map_err(wrap)?;
+            for (origin, version) in &changes.watermarks {
+                watermark
+                    .execute(params![origin.0 as i64, *version as i64])
+                    .map_err(wrap)?;
+            }
+        }
+        tx.commit().map_err(wrap)?;
+        Ok(())
+    }
+
+    /// Runs `PRAGMA integrity_check`; true when SQLite answers `ok`.
+    pub fn integrity_ok(&self) -> Result<bool, StoreError> {
+        let answer: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .map_err(|e| self.err(e))?;
+        Ok(answer == "ok")
+    }
+}
+
+#[cfg(test)]
+mod tests;

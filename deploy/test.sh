@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs the whole officemesh test suite, installing what the tests need first.
+#
+#   ./deploy/test.sh            # as a user: tests needing root or services skip, and say so
+#   sudo ./deploy/test.sh       # as root: also network-namespace and broker tests
+#   CI=true ./deploy/test.sh    # CI: nothing may skip; a skip is a failure
+#
+# Installs (only as root, only what is missing): iproute2 (network namespaces), mosquitto
+# (MQTT tests). Then: cargo fmt --check, cargo clippy -D warnings, cargo test, and the
+# simulator's seed campaign.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+=(mosquitto)
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "==> installing ${need_pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  else
+    echo "==> not root: not installing ${need_pkgs[*]}; tests that need them will skip"
+  fi
+fi
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "==> cargo test"
+cargo test --workspace --locked
+echo "==> all tests passed"
