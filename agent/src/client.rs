@@ -1,1 +1,205 @@
-//! HTTP client for the CLI's client commands (`who`, `readings`, `status`, …).
+//! HTTP client for the CLI's client commands (`who`, `readings`, `status`, …): talks to a local or
+//! remote agent's API and renders answers as tables (or passes JSON through for `--json`).
+//! Blocking (ureq): the CLI does one request and exits.
+
+use std::time::Duration;
+
+use serde_json::Value as Json;
+
+/// A client request that failed, said so that the user knows what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the officemesh agent at {url}: {detail}\n(is `officemesh run` running there? use --api URL to point elsewhere)")]
+    Unreachable { url: String, detail: String },
+    #[error("the agent at {url} answered {status}: {message}")]
+    Refused {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("the agent at {url} sent an answer that is not JSON: {detail}")]
+    BadAnswer { url: String, detail: String },
+}
+
+/// A connection to one agent's HTTP API.
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    /// `base` like `http://127.0.0.1:8420`; `token` for writes when the agent requires one.
+    pub fn new(base: &str, token: Option<String>) -> Client {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(10))
+            .build();
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.filter(|t| !t.is_empty()),
+            agent,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    fn send(&self, request: ureq::Request, body: Option<Json>) -> Result<Json, ClientError> {
+        let url = request.url().to_string();
+        let request = match &self.token {
+            Some(token) => request.set("Authorization", &format!("Bearer {token}")),
+            None => request,
+        };
+        let result = match body {
+            Some(body) => request.send_json(body),
+            None => request.call(),
+        };
+        match result {
+            Ok(response) => response.into_json().map_err(|e| ClientError::BadAnswer {
+                url,
+                detail: e.to_string(),
+            }),
+            Err(ureq::Error::Status(status, response)) => {
+                let message = response
+                    .into_json::<Json>()
+                    .ok()
+                    .and_then(|j| j.get("error").and_then(|e| e.as_str()).map(String::from))
+                    .unwrap_or_else(|| "no details".into());
+                Err(ClientError::Refused {
+                    url,
+                    status,
+                    message,
+                })
+            }
+            Err(other) => Err(ClientError::Unreachable {
+                url,
+                detail: other.to_string(),
+            }),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Result<Json, ClientError> {
+        self.send(self.agent.get(&self.url(path)), None)
+    }
+
+    pub fn post(&self, path: &str, body: Json) -> Result<Json, ClientError> {
+        self.send(self.agent.post(&self.url(path)), Some(body))
+    }
+
+    pub fn put(&self, path: &str, body: Json) -> Result<Json, ClientError> {
+        self.send(self.agent.put(&self.url(path)), Some(body))
+    }
+
+    pub fn delete(&self, path: &str) -> Result<Json, ClientError> {
+        self.send(self.agent.delete(&self.url(path)), None)
+    }
+}
+
+/// Percent-encodes one URL path segment (names may contain spaces).
+pub fn path_segment(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// Renders rows as an aligned text table.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut out = line(headers.iter().map(|h| h.to_uppercase()).collect());
+    out.push('\n');
+    for row in rows {
+        out.push_str(&line(row.clone()));
+        out.push('\n');
+    }
+    out
+}
+
+/// "12s", "5m", "3h", "2d" for a duration in milliseconds.
+pub fn age(ms: u64) -> String {
+    let secs = ms / 1000;
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m", secs / 60),
+        3600..=86_399 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86_400),
+    }
+}
+
+/// The caveat line for an answer's `completeness`, if it is incomplete.
+pub fn completeness_note(answer: &Json, now_ms: u64) -> Option<String> {
+    let unreachable = answer.get("completeness")?.get("unreachable")?.as_array()?;
+    if unreachable.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = unreachable
+        .iter()
+        .map(|node| {
+            let name = node.get("name").and_then(Json::as_str).unwrap_or("?");
+            let room = node.get("room").and_then(Json::as_str).unwrap_or("?");
+            match node.get("since_ms").and_then(Json::as_u64) {
+                Some(since) => format!("{name} ({room}) for {}", age(now_ms.saturating_sub(since))),
+                None => format!("{name} ({room})"),
+            }
+        })
+        .collect();
+    Some(format!(
+        "note: cannot reach {}; this answer may be missing their data",
+        parts.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_and_ages_read_well() {
+        let text = table(
+            &["name", "macs"],
+            &[
+                vec!["ada".into(), "aa".into()],
+                vec!["bob long".into(), "b".into()],
+            ],
+        );
+        assert_eq!(text, "NAME      MACS\nada       aa\nbob long  b\n");
+        assert_eq!(age(59_000), "59s");
+        assert_eq!(age(61_000), "1m");
+        assert_eq!(age(7_200_000), "2h");
+        assert_eq!(path_segment("meeting room/2"), "meeting%20room%2F2");
+    }
+
+    #[test]
+    fn unreachable_client_error_says_what_to_do() {
+        // Port 9 on loopback: nothing listens there in the test environment.
+        let client = Client::new("http://127.0.0.1:9", None);
+        let err = client
+            .get("/healthz")
+            .expect_err("nothing listens on port 9");
+        let text = err.to_string();
+        assert!(text.contains("cannot reach"), "{text}");
+        assert!(text.contains("--api"), "{text}");
+    }
+}

@@ -1,6 +1,602 @@
-//! The `officemesh` binary: parses the command line and runs the agent or a client command.
-//! All wiring lives in the library; this file is the edge where errors become messages.
+//! The `officemesh` binary: parses the command line and runs the agent (`run`) or a client
+//! command against an agent's HTTP API. All wiring lives in the library; this file is the edge
+//! where errors become messages.
 
-fn main() -> anyhow::Result<()> {
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use officemesh::client::{self, Client};
+use officemesh::config::Config;
+use officemesh::runtime::Agent;
+use serde_json::{json, Value as Json};
+
+/// officemesh: office sensors and presence on a leaderless mesh of Raspberry Pis.
+///
+/// Every Pi runs `officemesh run`. Any agent answers "who's at the office?" and "meeting room
+/// temperature?" from its own replica, over HTTP, this CLI, chat and MQTT.
+#[derive(Debug, Parser)]
+#[command(name = "officemesh", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the agent. Without --config: simulated sensors and devices, data in
+    /// ./officemesh-data, HTTP API on 127.0.0.1:8420.
+    Run(RunArgs),
+    /// Who is at the office (registered people whose devices were seen recently).
+    Who(ClientArgs),
+    /// Latest readings of every sensor, with their age.
+    Readings {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Only this room.
+        #[arg(long)]
+        room: Option<String>,
+        /// Only this quantity (temperature, humidity, sound).
+        #[arg(long)]
+        quantity: Option<String>,
+    },
+    /// Devices on the office network (MAC, IP, who saw them, who owns them).
+    Network(ClientArgs),
+    /// Mesh health: every node, its status and what this agent may be missing.
+    Status(ClientArgs),
+    /// The replicated state's hash (equal on agents holding the same state).
+    Hash(ClientArgs),
+    /// List, add or remove people and their devices.
+    People {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        action: Option<PeopleAction>,
+    },
+    /// List or set a room's target band (alerts fire outside it).
+    Targets {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        action: Option<TargetAction>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Config file (TOML); keys are documented in docs/config.md.
+    #[arg(long, short, env = "OFFICEMESH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory; overrides storage.data_dir. Default without --config: ./officemesh-data.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+struct ClientArgs {
+    /// The agent's HTTP API.
+    #[arg(
+        long,
+        global = true,
+        env = "OFFICEMESH_API",
+        default_value = "http://127.0.0.1:8420"
+    )]
+    api: String,
+    /// Bearer token for writes (api.token of the agent).
+    #[arg(long, global = true, env = "OFFICEMESH_TOKEN")]
+    token: Option<String>,
+    /// Print the agent's JSON answer instead of a table (for scripts).
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum PeopleAction {
+    /// List registered people and their MACs (the default).
+    List,
+    /// Register a device as someone's: `people add "Ada Lovelace" aa:bb:cc:dd:ee:ff`.
+    Add { name: String, mac: String },
+    /// Forget one of someone's devices.
+    Remove { name: String, mac: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum TargetAction {
+    /// List target bands (the default).
+    List,
+    /// Set a room's target: `targets set "meeting room" temperature 22 --tolerance 1.5`.
+    Set {
+        room: String,
+        quantity: String,
+        value: f64,
+        #[arg(long, default_value_t = 1.0)]
+        tolerance: f64,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        other => client_command(other),
+    };
+    if let Err(err) = result {
+        eprintln!("officemesh: error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn load_config(args: &RunArgs) -> anyhow::Result<Config> {
+    let mut config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => {
+            let data_dir = args
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("officemesh-data"));
+            Config::local_default(&data_dir)
+        }
+    };
+    if let Some(dir) = &args.data_dir {
+        config.storage.data_dir = dir.clone();
+    }
+    Ok(config)
+}
+
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let config = load_config(&args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run_agent(config, args.config.is_none()))
+}
+
+async fn run_agent(config: Config, local_mode: bool) -> anyhow::Result<()> {
+    officemesh::clock::set_test_clock_offset_ms(config.gossip.test_clock_offset_ms);
+    if config.gossip.test_clock_offset_ms != 0 {
+        tracing::warn!(
+            offset_ms = config.gossip.test_clock_offset_ms,
+            "TEST ONLY: this agent's clock is shifted (gossip.test_clock_offset_ms)"
+        );
+    }
+    let api_addr = config.api.listen;
+    let data_dir = config.storage.data_dir.clone();
+    let listener = tokio::net::TcpListener::bind(api_addr)
+        .await
+        .with_context(|| {
+            format!("cannot listen for the HTTP API on {api_addr} (is another agent running? set api.listen)")
+        })?;
+    let mut agent = Agent::start(config).with_context(|| {
+        format!(
+            "cannot start the agent with data directory {}",
+            data_dir.display()
+        )
+    })?;
+    let shared = agent.shared.clone();
+    if let officemesh::clock::WallClockStatus::Unsynced(why) =
+        officemesh::clock::wall_clock_status()
+    {
+        tracing::warn!(reason = %why, "wall clock not synchronized");
+    }
+    let mut api_shutdown = agent.shutdown_signal();
+    let api_shared = Arc::clone(&shared);
+    agent.spawn(async move {
+        let stop = async move {
+            let _ = api_shutdown.changed().await;
+        };
+        if let Err(err) = officemesh::api::serve(listener, api_shared, stop).await {
+            tracing::error!(error = %err, "HTTP API stopped");
+        }
+    });
+    tracing::info!(
+        node = %shared.node,
+        name = %shared.name,
+        room = %shared.config.node.room,
+        api = %api_addr,
+        data_dir = %data_dir.display(),
+        "officemesh agent running"
+    );
+    eprintln!(
+        "officemesh {} — node '{}' ({}) in room '{}'\n  HTTP API:  http://{api_addr}/v1/readings  (also /v1/presence, /v1/nodes, /healthz)\n  CLI:       officemesh readings | who | status   (--api http://{api_addr})\n  data:      {}{}\n  stop with Ctrl-C",
+        officemesh::VERSION,
+        shared.name,
+        shared.node,
+        shared.config.node.room,
+        data_dir.display(),
+        if local_mode { "  (no --config: simulated sensors and devices)" } else { "" },
+    );
+    drop(shared);
+    wait_for_stop_signal().await;
+    tracing::info!("stopping: committing pending writes");
+    agent.stop().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}
+
+fn now_ms() -> u64 {
+    officemesh::clock::wall_ms()
+}
+
+fn print_json(value: &Json) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn str_of<'a>(value: &'a Json, key: &str) -> &'a str {
+    value.get(key).and_then(Json::as_str).unwrap_or("")
+}
+
+fn print_note(answer: &Json) {
+    if let Some(note) = client::completeness_note(answer, now_ms()) {
+        println!("{note}");
+    }
+}
+
+fn client_command(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Run(_) => unreachable!("handled in main"),
+        Command::Who(args) => {
+            let answer = Client::new(&args.api, args.token).get("/v1/presence")?;
+            if args.json {
+                return print_json(&answer);
+            }
+            let people = answer
+                .get("people")
+                .and_then(Json::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let present: Vec<&Json> = people
+                .iter()
+                .filter(|p| p.get("present").and_then(Json::as_bool) == Some(true))
+                .collect();
+            if present.is_empty() {
+                println!("Nobody registered is at the office right now.");
+            } else {
+                let rows: Vec<Vec<String>> = present
+                    .iter()
+                    .map(|person| {
+                        let devices = person
+                            .get("devices")
+                            .and_then(Json::as_array)
+                            .cloned()
+                            .unwrap_or_default();
+                        let seen_by: Vec<String> = devices
+                            .iter()
+                            .flat_map(|d| {
+                                d.get("seen_by")
+                                    .and_then(Json::as_array)
+                                    .cloned()
+                                    .unwrap_or_default()
+                            })
+                            .filter_map(|s| s.as_str().map(String::from))
+                            .collect();
+                        let last = devices
+                            .iter()
+                            .filter_map(|d| d.get("last_seen_ms").and_then(Json::as_u64))
+                            .max()
+                            .map(|t| client::age(now_ms().saturating_sub(t)))
+                            .unwrap_or_default();
+                        vec![str_of(person, "name").to_string(), seen_by.join(", "), last]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    client::table(&["name", "seen by", "last seen"], &rows)
+                );
+            }
+            let unknown = answer
+                .get("unknown_devices")
+                .and_then(Json::as_u64)
+                .unwrap_or(0);
+            if unknown > 0 {
+                println!("(+{unknown} unregistered device(s) on the network)");
+            }
+            print_note(&answer);
+        }
+        Command::Readings {
+            client: args,
+            room,
+            quantity,
+        } => {
+            let mut query = Vec::new();
+            if let Some(room) = room {
+                query.push(format!("room={}", client::path_segment(&room)));
+            }
+            if let Some(quantity) = quantity {
+                query.push(format!("quantity={}", client::path_segment(&quantity)));
+            }
+            let path = if query.is_empty() {
+                "/v1/readings".to_string()
+            } else {
+                format!("/v1/readings?{}", query.join("&"))
+            };
+            let answer = Client::new(&args.api, args.token).get(&path)?;
+            if args.json {
+                return print_json(&answer);
+            }
+            let rows: Vec<Vec<String>> = answer
+                .get("readings")
+                .and_then(Json::as_array)
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|r| {
+                    let value = r.get("value").and_then(Json::as_f64).unwrap_or(f64::NAN);
+                    vec![
+                        str_of(r, "room").to_string(),
+                        str_of(r, "node_name").to_string(),
+                        str_of(r, "sensor").to_string(),
+                        str_of(r, "quantity").to_string(),
+                        format!("{value:.1} {}", str_of(r, "unit")),
+                        str_of(r, "status").to_string(),
+                        client::age(r.get("age_ms").and_then(Json::as_u64).unwrap_or(0)),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                client::table(
+                    &["room", "node", "sensor", "quantity", "value", "status", "age"],
+                    &rows
+                )
+            );
+            print_note(&answer);
+        }
+        Command::Network(args) => {
+            let answer = Client::new(&args.api, args.token).get("/v1/network")?;
+            if args.json {
+                return print_json(&answer);
+            }
+            let rows: Vec<Vec<String>> = answer
+                .get("devices")
+                .and_then(Json::as_array)
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|d| {
+                    let owners: Vec<String> = d
+                        .get("owners")
+                        .and_then(Json::as_array)
+                        .cloned()
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|o| o.as_str().map(String::from))
+                        .collect();
+                    let mut flags = Vec::new();
+                    if d.get("present").and_then(Json::as_bool) == Some(true) {
+                        flags.push("present");
+                    }
+                    if d.get("randomized").and_then(Json::as_bool) == Some(true) {
+                        flags.push("randomized-mac");
+                    }
+                    vec![
+                        str_of(d, "mac").to_string(),
+                        str_of(d, "ip").to_string(),
+                        str_of(d, "observer_name").to_string(),
+                        client::age(now_ms().saturating_sub(
+                            d.get("last_seen_ms").and_then(Json::as_u64).unwrap_or(0),
+                        )),
+                        owners.join(", "),
+                        flags.join(" "),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                client::table(
+                    &["mac", "ip", "seen by", "last seen", "owner", "flags"],
+                    &rows
+                )
+            );
+            print_note(&answer);
+        }
+        Command::Status(args) => {
+            let answer = Client::new(&args.api, args.token).get("/v1/nodes")?;
+            if args.json {
+                return print_json(&answer);
+            }
+            let rows: Vec<Vec<String>> = answer
+                .get("nodes")
+                .and_then(Json::as_array)
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|n| {
+                    vec![
+                        str_of(n, "name").to_string(),
+                        str_of(n, "room").to_string(),
+                        str_of(n, "status").to_string(),
+                        str_of(n, "gossip_addr").to_string(),
+                        n.get("heartbeat_age_ms")
+                            .and_then(Json::as_u64)
+                            .map(client::age)
+                            .unwrap_or_else(|| "-".into()),
+                        n.get("phi")
+                            .and_then(Json::as_f64)
+                            .map(|phi| format!("{phi:.1}"))
+                            .unwrap_or_else(|| "-".into()),
+                        n.get("missing_versions")
+                            .and_then(Json::as_u64)
+                            .unwrap_or(0)
+                            .to_string(),
+                        str_of(n, "version").to_string(),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                client::table(
+                    &[
+                        "name",
+                        "room",
+                        "status",
+                        "gossip",
+                        "heartbeat",
+                        "phi",
+                        "missing",
+                        "version"
+                    ],
+                    &rows
+                )
+            );
+            print_note(&answer);
+        }
+        Command::Hash(args) => {
+            let answer = Client::new(&args.api, args.token).get("/v1/state/hash")?;
+            if args.json {
+                return print_json(&answer);
+            }
+            println!("{}", str_of(&answer, "hash"));
+        }
+        Command::People {
+            client: args,
+            action,
+        } => {
+            let api = Client::new(&args.api, args.token);
+            let answer = match action.unwrap_or(PeopleAction::List) {
+                PeopleAction::List => api.get("/v1/people")?,
+                PeopleAction::Add { name, mac } => api.post(
+                    "/v1/people",
+                    json!({ "name": name, "mac": mac, "added_by": "cli" }),
+                )?,
+                PeopleAction::Remove { name, mac } => api.delete(&format!(
+                    "/v1/people/{}/{}",
+                    client::path_segment(&name),
+                    client::path_segment(&mac)
+                ))?,
+            };
+            if args.json {
+                return print_json(&answer);
+            }
+            if let Some(people) = answer.get("people").and_then(Json::as_array) {
+                let rows: Vec<Vec<String>> = people
+                    .iter()
+                    .map(|p| {
+                        let macs: Vec<String> = p
+                            .get("macs")
+                            .and_then(Json::as_array)
+                            .cloned()
+                            .unwrap_or_default()
+                            .iter()
+                            .filter_map(|m| m.as_str().map(String::from))
+                            .collect();
+                        vec![str_of(p, "name").to_string(), macs.join(", ")]
+                    })
+                    .collect();
+                print!("{}", client::table(&["name", "macs"], &rows));
+            } else if answer.get("removed").is_some() {
+                println!(
+                    "removed {} from {}",
+                    str_of(&answer, "mac"),
+                    str_of(&answer, "name")
+                );
+            } else if answer.get("created").and_then(Json::as_bool) == Some(false) {
+                println!(
+                    "{} was already registered to {}",
+                    str_of(&answer, "mac"),
+                    str_of(&answer, "name")
+                );
+            } else {
+                println!(
+                    "registered {} to {}",
+                    str_of(&answer, "mac"),
+                    str_of(&answer, "name")
+                );
+            }
+        }
+        Command::Targets {
+            client: args,
+            action,
+        } => {
+            let api = Client::new(&args.api, args.token);
+            let answer = match action.unwrap_or(TargetAction::List) {
+                TargetAction::List => api.get("/v1/targets")?,
+                TargetAction::Set {
+                    room,
+                    quantity,
+                    value,
+                    tolerance,
+                } => api.put(
+                    &format!("/v1/targets/{}", client::path_segment(&room)),
+                    json!({ "quantity": quantity, "value": value, "tolerance": tolerance }),
+                )?,
+            };
+            if args.json {
+                return print_json(&answer);
+            }
+            let rows: Vec<Json> = match answer.get("targets").and_then(Json::as_array) {
+                Some(rows) => rows.clone(),
+                None => vec![answer.clone()],
+            };
+            let rows: Vec<Vec<String>> = rows
+                .iter()
+                .map(|t| {
+                    vec![
+                        str_of(t, "room").to_string(),
+                        str_of(t, "quantity").to_string(),
+                        format!(
+                            "{}",
+                            t.get("value").and_then(Json::as_f64).unwrap_or(f64::NAN)
+                        ),
+                        format!(
+                            "±{}",
+                            t.get("tolerance")
+                                .and_then(Json::as_f64)
+                                .unwrap_or(f64::NAN)
+                        ),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                client::table(&["room", "quantity", "target", "tolerance"], &rows)
+            );
+        }
+    }
     Ok(())
 }

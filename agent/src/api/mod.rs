@@ -1,1 +1,422 @@
-//! The HTTP API (axum): JSON under `/v1/…`, answered from this node's own replica.
+//! The HTTP API (axum): JSON under `/v1/…`, answered from this node's own replica, each answer
+//! saying how complete it is. Writes need `Authorization: Bearer <api.token>` when a token is
+//! configured, and are acknowledged only after they are committed to SQLite.
+//!
+//! Routes are listed in `router`; every endpoint is documented with an example in `docs/api.md`.
+//! This module parses requests and renders answers; the answers themselves come from
+//! `state::query`, and writes go through `runtime::Shared`.
+
+mod error;
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{delete, get, put};
+use axum::{Json, Router};
+use officemesh_sensors::{MacAddr, Quantity};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+pub use error::ApiError;
+
+use crate::clock::wall_ms;
+use crate::runtime::Shared;
+use crate::state::key::validate_label;
+use crate::state::query::{self, Completeness, ReadingFilter, UnreachableNode};
+use crate::state::{Key, PersonInfo, TargetValue, Value};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The API's routes over the agent's shared state.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/presence", get(presence))
+        .route("/v1/readings", get(readings))
+        .route("/v1/network", get(network))
+        .route("/v1/nodes", get(nodes))
+        .route("/v1/state/hash", get(state_hash))
+        .route("/v1/people", get(people).post(add_person))
+        .route("/v1/people/{name}/{mac}", delete(remove_person))
+        .route("/v1/targets", get(targets))
+        .route("/v1/targets/{room}", put(set_target))
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(shared))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint; see docs/api.md".into())
+}
+
+/// Which peers this node cannot reach now: the caveat on every answer.
+pub fn completeness(shared: &Shared) -> Completeness {
+    let unreachable: Vec<UnreachableNode> = shared
+        .peers()
+        .into_iter()
+        .filter(|peer| peer.status != "alive" && peer.status != "left")
+        .map(|peer| UnreachableNode {
+            node: peer.node,
+            name: peer.name,
+            room: peer.room,
+            status: peer.status,
+            since_ms: peer.unreachable_since_ms,
+        })
+        .collect();
+    Completeness {
+        complete: unreachable.is_empty(),
+        unreachable,
+    }
+}
+
+fn consider_home_ms(shared: &Shared) -> u64 {
+    shared.config.presence.consider_home_s * 1000
+}
+
+/// Checks the bearer token for writes, when one is configured.
+fn authorize(shared: &Shared, headers: &HeaderMap) -> ApiResult<()> {
+    let token = &shared.config.api.token;
+    if token.is_empty() {
+        return Ok(());
+    }
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    match given {
+        Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => Ok(()),
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn healthz(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    let entries = shared.replica().len();
+    Json(json!({
+        "status": "ok",
+        "node": shared.node,
+        "name": shared.name,
+        "room": shared.config.node.room,
+        "version": crate::VERSION,
+        "entries": entries,
+        "uptime_s": wall_ms().saturating_sub(shared.started_at_ms) / 1000,
+        "wall_clock": crate::clock::wall_clock_status(),
+    }))
+}
+
+async fn presence(State(shared): State<Arc<Shared>>) -> Json<query::PresenceAnswer> {
+    let completeness = completeness(&shared);
+    let answer = query::presence(
+        &shared.replica(),
+        wall_ms(),
+        consider_home_ms(&shared),
+        completeness,
+    );
+    Json(answer)
+}
+
+/// Query string of `GET /v1/readings`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadingsQuery {
+    room: Option<String>,
+    quantity: Option<String>,
+    node: Option<String>,
+}
+
+async fn readings(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<ReadingsQuery>, QueryRejection>,
+) -> ApiResult<Json<query::ReadingsAnswer>> {
+    let Query(params) = query?;
+    let quantity = match params.quantity {
+        Some(text) => Some(Quantity::parse(&text).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "unknown quantity '{text}' (use temperature, humidity or sound)"
+            ))
+        })?),
+        None => None,
+    };
+    let node = match params.node {
+        Some(text) => Some(
+            text.parse()
+                .map_err(|e| ApiError::BadRequest(format!("{e}")))?,
+        ),
+        None => None,
+    };
+    let filter = ReadingFilter {
+        room: params.room,
+        quantity,
+        node,
+    };
+    let completeness = completeness(&shared);
+    Ok(Json(query::readings(
+        &shared.replica(),
+        wall_ms(),
+        &filter,
+        completeness,
+    )))
+}
+
+async fn network(State(shared): State<Arc<Shared>>) -> Json<query::NetworkAnswer> {
+    let completeness = completeness(&shared);
+    Json(query::network(
+        &shared.replica(),
+        wall_ms(),
+        consider_home_ms(&shared),
+        completeness,
+    ))
+}
+
+/// One row of `GET /v1/nodes`.
+#[derive(Debug, Serialize)]
+struct NodeRow {
+    node: crate::crdt::NodeId,
+    name: String,
+    room: String,
+    gossip_addr: String,
+    api_addr: String,
+    version: String,
+    /// `self` for this node, else the gossip layer's view (`alive`, `suspect`, `dead`, `left`,
+    /// or `unknown` before gossip has seen it).
+    status: String,
+    heartbeat_age_ms: Option<u64>,
+    phi: Option<f64>,
+    missing_versions: u64,
+    unreachable_since_ms: Option<u64>,
+    /// Highest version of its writes this node holds.
+    watermark: u64,
+}
+
+async fn nodes(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    let peers = shared.peers();
+    let rows: Vec<NodeRow> = {
+        let replica = shared.replica();
+        replica
+            .live()
+            .filter_map(|(key, value)| match (key, value) {
+                (Key::Node(id), Value::Node(info)) => Some((*id, info.clone())),
+                _ => None,
+            })
+            .map(|(id, info)| {
+                let peer = peers.iter().find(|p| p.node == id);
+                NodeRow {
+                    node: id,
+                    name: info.name,
+                    room: info.room,
+                    gossip_addr: info.gossip_addr,
+                    api_addr: info.api_addr,
+                    version: info.version,
+                    status: if id == shared.node {
+                        "self".into()
+                    } else {
+                        peer.map(|p| p.status.clone())
+                            .unwrap_or_else(|| "unknown".into())
+                    },
+                    heartbeat_age_ms: peer.and_then(|p| p.heartbeat_age_ms),
+                    phi: peer.and_then(|p| p.phi),
+                    missing_versions: peer.map(|p| p.missing_versions).unwrap_or(0),
+                    unreachable_since_ms: peer.and_then(|p| p.unreachable_since_ms),
+                    watermark: replica.watermark(id),
+                }
+            })
+            .collect()
+    };
+    Json(json!({
+        "self": shared.node,
+        "nodes": rows,
+        "completeness": completeness(&shared),
+    }))
+}
+
+async fn state_hash(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    let replica = shared.replica();
+    Json(json!({
+        "hash": replica.state_hash().to_hex(),
+        "entries": replica.len(),
+        "digest": replica
+            .digest()
+            .iter()
+            .map(|(origin, version)| (origin.to_string(), *version))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+    }))
+}
+
+async fn people(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    let rows = query::people(&shared.replica());
+    Json(json!({ "people": rows }))
+}
+
+/// Body of `POST /v1/people`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddPerson {
+    name: String,
+    mac: String,
+    /// Who registers it (chat user name, `cli`); default `api`.
+    #[serde(default)]
+    added_by: Option<String>,
+}
+
+fn parse_mac(text: &str) -> ApiResult<MacAddr> {
+    let mac: MacAddr = text
+        .parse()
+        .map_err(|e: officemesh_sensors::MacParseError| ApiError::BadRequest(e.to_string()))?;
+    if mac.is_multicast() {
+        return Err(ApiError::BadRequest(format!(
+            "{mac} is a multicast address, not a device"
+        )));
+    }
+    Ok(mac)
+}
+
+fn parse_label(what: &'static str, text: &str) -> ApiResult<String> {
+    let trimmed = text.trim();
+    validate_label(what, trimmed).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(trimmed.to_string())
+}
+
+async fn add_person(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Json<AddPerson>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    authorize(&shared, &headers)?;
+    let Json(body) = body?;
+    let name = parse_label("name", &body.name)?;
+    let mac = parse_mac(&body.mac)?;
+    let key = Key::Person {
+        name: name.clone(),
+        mac,
+    };
+    if shared.replica().value(&key).is_some() {
+        // Registering twice is not an error: the answer says it was already there.
+        return Ok((
+            StatusCode::OK,
+            Json(json!({ "name": name, "mac": mac, "created": false })),
+        ));
+    }
+    let value = Value::Person(PersonInfo {
+        added_by: body.added_by.unwrap_or_else(|| "api".into()),
+    });
+    shared
+        .write_durable(key, Some(value))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "name": name, "mac": mac, "created": true })),
+    ))
+}
+
+async fn remove_person(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path((name, mac)): Path<(String, String)>,
+) -> ApiResult<Json<serde_json::Value>> {
+    authorize(&shared, &headers)?;
+    let name = parse_label("name", &name)?;
+    let mac = parse_mac(&mac)?;
+    let key = Key::Person {
+        name: name.clone(),
+        mac,
+    };
+    if shared.replica().value(&key).is_none() {
+        return Err(ApiError::NotFound(format!(
+            "{mac} is not registered to '{name}'"
+        )));
+    }
+    shared
+        .write_durable(key, None)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(json!({ "name": name, "mac": mac, "removed": true })))
+}
+
+/// Body of `PUT /v1/targets/{room}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetTarget {
+    quantity: String,
+    value: f64,
+    #[serde(default = "default_tolerance")]
+    tolerance: f64,
+}
+
+fn default_tolerance() -> f64 {
+    1.0
+}
+
+async fn set_target(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+    body: Result<Json<SetTarget>, JsonRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    authorize(&shared, &headers)?;
+    let Json(body) = body?;
+    let room = parse_label("room", &room)?;
+    let quantity = Quantity::parse(&body.quantity).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "unknown quantity '{}' (use temperature, humidity or sound)",
+            body.quantity
+        ))
+    })?;
+    if !body.value.is_finite() || !body.tolerance.is_finite() || body.tolerance < 0.0 {
+        return Err(ApiError::BadRequest(
+            "value must be a number and tolerance a non-negative number".into(),
+        ));
+    }
+    let value = Value::Target(TargetValue {
+        value: body.value,
+        tolerance: body.tolerance,
+    });
+    shared
+        .write_durable(
+            Key::Target {
+                room: room.clone(),
+                quantity,
+            },
+            Some(value),
+        )
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(json!({
+        "room": room,
+        "quantity": quantity,
+        "value": body.value,
+        "tolerance": body.tolerance,
+    })))
+}
+
+async fn targets(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    let rows: Vec<serde_json::Value> = shared
+        .replica()
+        .live()
+        .filter_map(|(key, value)| match (key, value) {
+            (Key::Target { room, quantity }, Value::Target(target)) => Some(json!({
+                "room": room,
+                "quantity": quantity,
+                "value": target.value,
+                "tolerance": target.tolerance,
+            })),
+            _ => None,
+        })
+        .collect();
+    Json(json!({ "targets": rows }))
+}

@@ -6,9 +6,31 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// A node's identity: random at first start, kept in the data directory, stable across restarts
-/// (so digests do not grow with every restart). Printed as 16 hex digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// (so digests do not grow with every restart). Printed as 16 hex digits; serialized as that
+/// text in human-readable formats (JSON) and as a plain u64 in binary ones (the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(pub u64);
+
+impl Serialize for NodeId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            serializer.serialize_u64(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            text.parse().map_err(serde::de::Error::custom)
+        } else {
+            u64::deserialize(deserializer).map(NodeId)
+        }
+    }
+}
 
 /// Text that is not a node id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,6 +109,20 @@ mod tests {
         assert_eq!("00abcdef01234567".parse::<NodeId>(), Ok(id));
         assert!("xyz".parse::<NodeId>().is_err());
         assert!("00abcdef0123456g".parse::<NodeId>().is_err());
+    }
+
+    #[test]
+    fn node_id_is_hex_in_json_and_a_number_on_the_wire() {
+        let id = NodeId(0x1234);
+        assert_eq!(
+            serde_json::to_string(&id).expect("json"),
+            "\"0000000000001234\""
+        );
+        let back: NodeId = serde_json::from_str("\"0000000000001234\"").expect("json");
+        assert_eq!(back, id);
+        let wire = postcard::to_allocvec(&id).expect("postcard");
+        assert_eq!(postcard::from_bytes::<NodeId>(&wire).expect("postcard"), id);
+        assert!(wire.len() <= 3, "varint on the wire");
     }
 
     #[test]

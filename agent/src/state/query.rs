@@ -1,1 +1,482 @@
-//! Read-only answers over a replica (presence, readings, network, people). Filled in by the API work.
+//! Read-only answers over a replica: who is present, the latest readings, the network map,
+//! registered people, known nodes. Each answer is plain serializable data; the HTTP API, the CLI
+//! and (later) chat render it. Times are passed in; nothing here reads a clock.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use officemesh_sensors::{MacAddr, Quantity};
+use serde::{Deserialize, Serialize};
+
+use super::{Key, Replica, Value};
+use crate::crdt::NodeId;
+
+/// Which nodes this answer may be missing data from, and since when.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Completeness {
+    /// True when every known node is reachable now.
+    pub complete: bool,
+    pub unreachable: Vec<UnreachableNode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnreachableNode {
+    pub node: NodeId,
+    pub name: String,
+    pub room: String,
+    pub status: String,
+    pub since_ms: Option<u64>,
+}
+
+/// One MAC of a person, and where it was last seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonDevice {
+    pub mac: MacAddr,
+    pub present: bool,
+    pub last_seen_ms: Option<u64>,
+    pub ip: Option<String>,
+    /// Names (or ids) of the nodes that saw it within `consider_home`.
+    pub seen_by: Vec<String>,
+    /// Locally administered (randomized) MAC: may change, presence by it is fragile.
+    pub randomized: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonPresence {
+    pub name: String,
+    pub present: bool,
+    pub devices: Vec<PersonDevice>,
+}
+
+/// `GET /v1/presence`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PresenceAnswer {
+    /// Registered people that are present, then those who are not.
+    pub people: Vec<PersonPresence>,
+    pub present_count: usize,
+    /// Devices seen within `consider_home` that belong to nobody registered.
+    pub unknown_devices: usize,
+    pub consider_home_s: u64,
+    pub completeness: Completeness,
+}
+
+/// One latest reading.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadingRow {
+    pub node: NodeId,
+    pub node_name: String,
+    pub room: String,
+    pub sensor: String,
+    pub quantity: Quantity,
+    pub value: f64,
+    pub unit: String,
+    pub status: super::ReadingStatus,
+    pub taken_at_ms: u64,
+    pub age_ms: u64,
+}
+
+/// `GET /v1/readings`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadingsAnswer {
+    pub readings: Vec<ReadingRow>,
+    pub completeness: Completeness,
+}
+
+/// One device on the network as one node saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkRow {
+    pub mac: MacAddr,
+    pub ip: String,
+    pub observer: NodeId,
+    pub observer_name: String,
+    pub first_seen_ms: u64,
+    pub last_seen_ms: u64,
+    pub present: bool,
+    pub randomized: bool,
+    /// Registered owners of this MAC.
+    pub owners: Vec<String>,
+}
+
+/// `GET /v1/network`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkAnswer {
+    pub devices: Vec<NetworkRow>,
+    pub completeness: Completeness,
+}
+
+/// `GET /v1/people` rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonRow {
+    pub name: String,
+    pub macs: Vec<MacAddr>,
+}
+
+/// Filters for `readings`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ReadingFilter {
+    pub room: Option<String>,
+    pub quantity: Option<Quantity>,
+    pub node: Option<NodeId>,
+}
+
+/// Node names by id, from `node/<id>` entries (ids printed when a node is unknown).
+pub fn node_names(replica: &Replica) -> BTreeMap<NodeId, (String, String)> {
+    replica
+        .live()
+        .filter_map(|(key, value)| match (key, value) {
+            (Key::Node(id), Value::Node(info)) => {
+                Some((*id, (info.name.clone(), info.room.clone())))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn name_of(names: &BTreeMap<NodeId, (String, String)>, id: NodeId) -> String {
+    names
+        .get(&id)
+        .map(|(name, _)| name.clone())
+        .unwrap_or_else(|| id.to_string())
+}
+
+/// Registered people and their MACs, by name.
+pub fn people(replica: &Replica) -> Vec<PersonRow> {
+    let mut by_name: BTreeMap<String, Vec<MacAddr>> = BTreeMap::new();
+    for (key, _) in replica.live() {
+        if let Key::Person { name, mac } = key {
+            by_name.entry(name.clone()).or_default().push(*mac);
+        }
+    }
+    by_name
+        .into_iter()
+        .map(|(name, macs)| PersonRow { name, macs })
+        .collect()
+}
+
+/// Who is present: a registered person is present when any of their MACs was seen by any node
+/// within `consider_home_ms` of `now_ms`.
+pub fn presence(
+    replica: &Replica,
+    now_ms: u64,
+    consider_home_ms: u64,
+    completeness: Completeness,
+) -> PresenceAnswer {
+    let names = node_names(replica);
+    // mac → (latest sighting, observers within consider_home)
+    let mut sightings: BTreeMap<MacAddr, (u64, String, BTreeSet<String>, bool)> = BTreeMap::new();
+    for (key, value) in replica.live() {
+        if let (Key::Mac { mac, observer }, Value::Mac(seen)) = (key, value) {
+            let slot = sightings.entry(*mac).or_insert((
+                0,
+                String::new(),
+                BTreeSet::new(),
+                seen.randomized,
+            ));
+            if seen.last_seen_ms >= slot.0 {
+                slot.0 = seen.last_seen_ms;
+                slot.1 = seen.ip.clone();
+            }
+            if now_ms.saturating_sub(seen.last_seen_ms) <= consider_home_ms {
+                slot.2.insert(name_of(&names, *observer));
+            }
+        }
+    }
+    let registered = people(replica);
+    let registered_macs: BTreeSet<MacAddr> = registered
+        .iter()
+        .flat_map(|p| p.macs.iter().copied())
+        .collect();
+    let mut people_out: Vec<PersonPresence> = registered
+        .into_iter()
+        .map(|person| {
+            let devices: Vec<PersonDevice> = person
+                .macs
+                .iter()
+                .map(|mac| match sightings.get(mac) {
+                    Some((last, ip, seen_by, randomized)) => PersonDevice {
+                        mac: *mac,
+                        present: !seen_by.is_empty(),
+                        last_seen_ms: Some(*last),
+                        ip: Some(ip.clone()),
+                        seen_by: seen_by.iter().cloned().collect(),
+                        randomized: *randomized,
+                    },
+                    None => PersonDevice {
+                        mac: *mac,
+                        present: false,
+                        last_seen_ms: None,
+                        ip: None,
+                        seen_by: Vec::new(),
+                        randomized: mac.is_locally_administered(),
+                    },
+                })
+                .collect();
+            PersonPresence {
+                present: devices.iter().any(|d| d.present),
+                name: person.name,
+                devices,
+            }
+        })
+        .collect();
+    people_out.sort_by(|a, b| b.present.cmp(&a.present).then(a.name.cmp(&b.name)));
+    let unknown_devices = sightings
+        .iter()
+        .filter(|(mac, (_, _, seen_by, _))| !seen_by.is_empty() && !registered_macs.contains(mac))
+        .count();
+    PresenceAnswer {
+        present_count: people_out.iter().filter(|p| p.present).count(),
+        people: people_out,
+        unknown_devices,
+        consider_home_s: consider_home_ms / 1000,
+        completeness,
+    }
+}
+
+/// The latest reading of every sensor quantity, by room, node, sensor.
+pub fn readings(
+    replica: &Replica,
+    now_ms: u64,
+    filter: &ReadingFilter,
+    completeness: Completeness,
+) -> ReadingsAnswer {
+    let names = node_names(replica);
+    let mut rows: Vec<ReadingRow> = replica
+        .live()
+        .filter_map(|(key, value)| match (key, value) {
+            (
+                Key::Reading {
+                    node,
+                    sensor,
+                    quantity,
+                },
+                Value::Reading(reading),
+            ) => Some(ReadingRow {
+                node: *node,
+                node_name: name_of(&names, *node),
+                room: reading.room.clone(),
+                sensor: sensor.clone(),
+                quantity: *quantity,
+                value: reading.value,
+                unit: reading.unit.clone(),
+                status: reading.status,
+                taken_at_ms: reading.taken_at_ms,
+                age_ms: now_ms.saturating_sub(reading.taken_at_ms),
+            }),
+            _ => None,
+        })
+        .filter(|row| {
+            filter
+                .room
+                .as_ref()
+                .is_none_or(|room| row.room.eq_ignore_ascii_case(room))
+                && filter.quantity.is_none_or(|q| row.quantity == q)
+                && filter.node.is_none_or(|n| row.node == n)
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        (
+            a.room.as_str(),
+            a.node_name.as_str(),
+            a.sensor.as_str(),
+            a.quantity,
+        )
+            .cmp(&(
+                b.room.as_str(),
+                b.node_name.as_str(),
+                b.sensor.as_str(),
+                b.quantity,
+            ))
+    });
+    ReadingsAnswer {
+        readings: rows,
+        completeness,
+    }
+}
+
+/// Every device every node saw, newest first.
+pub fn network(
+    replica: &Replica,
+    now_ms: u64,
+    consider_home_ms: u64,
+    completeness: Completeness,
+) -> NetworkAnswer {
+    let names = node_names(replica);
+    let mut owners: BTreeMap<MacAddr, Vec<String>> = BTreeMap::new();
+    for person in people(replica) {
+        for mac in person.macs {
+            owners.entry(mac).or_default().push(person.name.clone());
+        }
+    }
+    let mut devices: Vec<NetworkRow> = replica
+        .live()
+        .filter_map(|(key, value)| match (key, value) {
+            (Key::Mac { mac, observer }, Value::Mac(seen)) => Some(NetworkRow {
+                mac: *mac,
+                ip: seen.ip.clone(),
+                observer: *observer,
+                observer_name: name_of(&names, *observer),
+                first_seen_ms: seen.first_seen_ms,
+                last_seen_ms: seen.last_seen_ms,
+                present: now_ms.saturating_sub(seen.last_seen_ms) <= consider_home_ms,
+                randomized: seen.randomized,
+                owners: owners.get(mac).cloned().unwrap_or_default(),
+            }),
+            _ => None,
+        })
+        .collect();
+    devices.sort_by(|a, b| b.last_seen_ms.cmp(&a.last_seen_ms).then(a.mac.cmp(&b.mac)));
+    NetworkAnswer {
+        devices,
+        completeness,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crdt::Stamp;
+    use crate::state::{MacSeen, NodeInfo, PersonInfo, ReadingStatus, ReadingValue};
+
+    const MINUTE: u64 = 60_000;
+
+    fn mac(last: u8) -> MacAddr {
+        MacAddr([0xb8, 0x27, 0xeb, 0, 0, last])
+    }
+
+    /// Two nodes; ada's phone seen by pi-a a minute ago, bob's laptop seen 10 minutes ago,
+    /// one unregistered device seen now.
+    fn office() -> Replica {
+        let me = NodeId(1);
+        let mut replica = Replica::new(me);
+        let mut time = 1u64;
+        let mut write = |replica: &mut Replica, key: Key, value: Value| {
+            time += 1;
+            replica
+                .write(key, Some(value), Stamp::new(time, me))
+                .expect("fresh stamps always win");
+        };
+        for (id, name, room) in [(1, "pi-a", "lobby"), (2, "pi-b", "meeting room")] {
+            write(
+                &mut replica,
+                Key::Node(NodeId(id)),
+                Value::Node(NodeInfo {
+                    name: name.into(),
+                    room: room.into(),
+                    gossip_addr: String::new(),
+                    api_addr: String::new(),
+                    version: "test".into(),
+                    started_at_ms: 0,
+                }),
+            );
+        }
+        for (name, m) in [("ada", 1), ("bob", 2)] {
+            write(
+                &mut replica,
+                Key::Person {
+                    name: name.into(),
+                    mac: mac(m),
+                },
+                Value::Person(PersonInfo {
+                    added_by: "test".into(),
+                }),
+            );
+        }
+        let now = 100 * MINUTE;
+        for (m, observer, ago) in [(1, 1, MINUTE), (2, 2, 10 * MINUTE), (3, 2, 0)] {
+            write(
+                &mut replica,
+                Key::Mac {
+                    mac: mac(m),
+                    observer: NodeId(observer),
+                },
+                Value::Mac(MacSeen {
+                    ip: format!("192.0.2.{m}"),
+                    first_seen_ms: 0,
+                    last_seen_ms: now - ago,
+                    randomized: false,
+                }),
+            );
+        }
+        for (node, room, value) in [(1, "lobby", 21.0), (2, "meeting room", 23.5)] {
+            write(
+                &mut replica,
+                Key::Reading {
+                    node: NodeId(node),
+                    sensor: "desk".into(),
+                    quantity: Quantity::Temperature,
+                },
+                Value::Reading(ReadingValue {
+                    value,
+                    unit: "°C".into(),
+                    room: room.into(),
+                    status: ReadingStatus::Ok,
+                    taken_at_ms: now - 5_000,
+                }),
+            );
+        }
+        replica
+    }
+
+    #[test]
+    fn presence_uses_consider_home_and_counts_unknown_devices() {
+        let answer = presence(&office(), 100 * MINUTE, 3 * MINUTE, Completeness::default());
+        let present: Vec<&str> = answer
+            .people
+            .iter()
+            .filter(|p| p.present)
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(present, vec!["ada"]);
+        assert_eq!(answer.present_count, 1);
+        assert_eq!(answer.unknown_devices, 1);
+        assert_eq!(
+            answer.people[0].devices[0].seen_by,
+            vec!["pi-a".to_string()]
+        );
+        let later = presence(
+            &office(),
+            100 * MINUTE,
+            11 * MINUTE,
+            Completeness::default(),
+        );
+        assert_eq!(
+            later.present_count, 2,
+            "a longer consider_home keeps bob present"
+        );
+    }
+
+    #[test]
+    fn readings_filter_by_room_and_report_age() {
+        let filter = ReadingFilter {
+            room: Some("Meeting Room".into()),
+            ..ReadingFilter::default()
+        };
+        let answer = readings(&office(), 100 * MINUTE, &filter, Completeness::default());
+        assert_eq!(answer.readings.len(), 1);
+        assert_eq!(answer.readings[0].value, 23.5);
+        assert_eq!(answer.readings[0].node_name, "pi-b");
+        assert_eq!(answer.readings[0].age_ms, 5_000);
+    }
+
+    #[test]
+    fn network_lists_owners_and_presence() {
+        let answer = network(&office(), 100 * MINUTE, 3 * MINUTE, Completeness::default());
+        assert_eq!(answer.devices.len(), 3);
+        assert_eq!(answer.devices[0].mac, mac(3), "newest first");
+        assert!(answer.devices[0].owners.is_empty());
+        let bob = answer
+            .devices
+            .iter()
+            .find(|d| d.mac == mac(2))
+            .expect("bob's device");
+        assert_eq!(bob.owners, vec!["bob".to_string()]);
+        assert!(!bob.present);
+    }
+
+    #[test]
+    fn people_groups_macs_by_name() {
+        let rows = people(&office());
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].name, "ada");
+        assert_eq!(rows[0].macs, vec![mac(1)]);
+    }
+}

@@ -1,0 +1,236 @@
+//! The HTTP API and the CLI against a real agent process on loopback with a real SQLite file:
+//! every endpoint answers, bad input gets a 4xx with a message, writes need the token, and an
+//! acknowledged write survives SIGKILL.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::{eventually, send, AgentSpec, TestAgent};
+
+const TOKEN: &str = "s3cret-token";
+
+fn start(root: &std::path::Path) -> TestAgent {
+    TestAgent::start(
+        root,
+        AgentSpec {
+            name: "pi-api",
+            room: "meeting room",
+            api_token: TOKEN,
+            ..AgentSpec::default()
+        },
+    )
+}
+
+#[test]
+fn endpoints_answer_from_the_replica_and_writes_are_validated() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let agent = start(root.path());
+    let url = |path: &str| format!("{}{path}", agent.api);
+
+    let health = agent.get("/healthz");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["name"], "pi-api");
+
+    // Simulated sensors produce readings for this node's room within a few polls.
+    let readings = eventually(Duration::from_secs(15), || {
+        let answer = agent.get("/v1/readings?room=meeting%20room");
+        let rows = answer["readings"].as_array()?.clone();
+        (rows.len() == 3).then_some(rows)
+    })
+    .expect("three sim readings (temperature, humidity, sound)");
+    for row in &readings {
+        assert_eq!(row["room"], "meeting room");
+        assert_eq!(row["node_name"], "pi-api");
+        assert!(row["value"].as_f64().is_some());
+    }
+    let temperature_only = agent.get("/v1/readings?quantity=temp");
+    assert_eq!(
+        temperature_only["readings"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let (status, body) = send("GET", &url("/v1/readings?quantity=light"), None, None);
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap_or("").contains("light"),
+        "{body}"
+    );
+
+    // Writes need the token.
+    let person = r#"{"name": "Ada Lovelace", "mac": "B8-27-EB-00-00-01"}"#;
+    let (status, body) = send("POST", &url("/v1/people"), None, Some(person));
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = send("POST", &url("/v1/people"), Some("wrong"), Some(person));
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = send("POST", &url("/v1/people"), Some(TOKEN), Some(person));
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["mac"], "b8:27:eb:00:00:01");
+    let (status, body) = send("POST", &url("/v1/people"), Some(TOKEN), Some(person));
+    assert_eq!(
+        (status, body["created"].as_bool()),
+        (200, Some(false)),
+        "registering twice is fine"
+    );
+
+    // Bad input: 4xx with a message that says what is wrong; nothing is written.
+    let bad = [
+        (r#"{"name": "x", "mac": "aa:bb:cc"}"#, "not a MAC"),
+        (r#"{"name": "x", "mac": "01:00:5e:00:00:01"}"#, "multicast"),
+        (r#"{"name": "x/y", "mac": "aa:bb:cc:dd:ee:02"}"#, "'/'"),
+        (
+            r#"{"name": "x", "mac": "aa:bb:cc:dd:ee:02", "admin": true}"#,
+            "unknown field",
+        ),
+        (r#"{"name": "x", "#, "invalid JSON"),
+        (r#"[1, 2]"#, "invalid JSON"),
+    ];
+    for (body_text, expected) in bad {
+        let (status, body) = send("POST", &url("/v1/people"), Some(TOKEN), Some(body_text));
+        assert_eq!(status, 400, "{body_text} → {body}");
+        let message = body["error"].as_str().unwrap_or("");
+        assert!(message.contains(expected), "{body_text} → {message}");
+    }
+    let people = agent.get("/v1/people");
+    assert_eq!(
+        people["people"].as_array().map(Vec::len),
+        Some(1),
+        "{people}"
+    );
+    assert_eq!(people["people"][0]["name"], "Ada Lovelace");
+
+    // Targets.
+    let (status, body) = send(
+        "PUT",
+        &url("/v1/targets/meeting%20room"),
+        Some(TOKEN),
+        Some(r#"{"quantity": "temperature", "value": 22, "tolerance": 1.5}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = send(
+        "PUT",
+        &url("/v1/targets/lobby"),
+        Some(TOKEN),
+        Some(r#"{"quantity": "brightness", "value": 1}"#),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(agent.get("/v1/targets")["targets"][0]["value"], 22.0);
+
+    // Presence, network, nodes, hash all answer and say how complete they are.
+    let presence = agent.get("/v1/presence");
+    assert_eq!(presence["people"][0]["name"], "Ada Lovelace");
+    assert_eq!(presence["completeness"]["complete"], true);
+    assert!(agent.get("/v1/network")["devices"].is_array());
+    let nodes = agent.get("/v1/nodes");
+    assert_eq!(nodes["nodes"][0]["status"], "self");
+    assert_eq!(agent.state_hash().len(), 64);
+
+    // Delete: unknown pair is 404, known pair removed.
+    let (status, _) = send(
+        "DELETE",
+        &url("/v1/people/Nobody/aa:bb:cc:dd:ee:03"),
+        Some(TOKEN),
+        None,
+    );
+    assert_eq!(status, 404);
+    let (status, body) = send(
+        "DELETE",
+        &url("/v1/people/Ada%20Lovelace/b8:27:eb:00:00:01"),
+        Some(TOKEN),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        agent.get("/v1/people")["people"].as_array().map(Vec::len),
+        Some(0)
+    );
+    let (status, _) = send("GET", &url("/v1/nope"), None, None);
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkill_and_identity_is_stable() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut agent = start(root.path());
+    let node_before = agent.get("/healthz")["node"].clone();
+    let url = format!("{}/v1/people", agent.api);
+    for i in 0..5 {
+        let body = format!(r#"{{"name": "person {i}", "mac": "b8:27:eb:00:01:0{i}"}}"#);
+        let (status, answer) = send("POST", &url, Some(TOKEN), Some(&body));
+        assert_eq!(status, 201, "{answer}");
+    }
+    // Killed right after the acknowledgements: no graceful flush.
+    agent.kill();
+    agent.spawn();
+    let people = agent.get("/v1/people");
+    assert_eq!(
+        people["people"].as_array().map(Vec::len),
+        Some(5),
+        "{people}"
+    );
+    assert_eq!(
+        agent.get("/healthz")["node"],
+        node_before,
+        "same identity after restart"
+    );
+    // A clean stop exits 0.
+    assert!(agent.stop().success());
+}
+
+#[test]
+fn cli_talks_to_the_agent_and_reports_unreachable_agents() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let agent = start(root.path());
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_officemesh"))
+            .args(args)
+            .args(["--api", &agent.api, "--token", TOKEN])
+            .output()
+            .expect("run cli")
+    };
+    let added = cli(&["people", "add", "Grace Hopper", "b8:27:eb:00:00:07"]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let listed = cli(&["people"]);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        text.contains("Grace Hopper") && text.contains("b8:27:eb:00:00:07"),
+        "{text}"
+    );
+    let json = cli(&["people", "--json"]);
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("--json is JSON");
+    assert_eq!(parsed["people"][0]["name"], "Grace Hopper");
+    let bad = cli(&["people", "add", "Grace", "not-a-mac"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a MAC"));
+
+    let unreachable = Command::new(env!("CARGO_BIN_EXE_officemesh"))
+        .args(["who", "--api", "http://127.0.0.1:9"])
+        .output()
+        .expect("run cli");
+    assert!(!unreachable.status.success());
+    let message = String::from_utf8_lossy(&unreachable.stderr);
+    assert!(
+        message.contains("cannot reach the officemesh agent"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_bad_config_names_the_key_and_the_file() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let path = root.path().join("bad.toml");
+    std::fs::write(&path, "[gossip]\nintervall_ms = 5\n").expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_officemesh"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("intervall_ms"), "{message}");
+    assert!(message.contains(&path.display().to_string()), "{message}");
+}

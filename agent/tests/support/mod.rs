@@ -1,0 +1,241 @@
+//! Test support: real `officemesh` agent processes on loopback with their own data directories.
+//! `TestAgent::start` writes a config, starts the binary, and waits for `/healthz`.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+/// A free TCP port on 127.0.0.1 (bound then released; good enough for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A running agent process.
+pub struct TestAgent {
+    pub name: String,
+    pub dir: PathBuf,
+    pub config_path: PathBuf,
+    pub api: String,
+    pub api_port: u16,
+    pub gossip_port: u16,
+    child: Option<Child>,
+    log_path: PathBuf,
+}
+
+/// Extra TOML appended to the generated config (sections must not repeat the generated ones:
+/// [node], [storage], [api], [gossip], [presence]).
+pub struct AgentSpec<'a> {
+    pub name: &'a str,
+    pub room: &'a str,
+    pub api_token: &'a str,
+    pub gossip_extra: &'a str,
+    pub extra: &'a str,
+    pub ip: &'a str,
+}
+
+impl Default for AgentSpec<'_> {
+    fn default() -> Self {
+        AgentSpec {
+            name: "pi-test",
+            room: "lobby",
+            api_token: "",
+            gossip_extra: "insecure = true",
+            extra: "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 1\n",
+            ip: "127.0.0.1",
+        }
+    }
+}
+
+impl TestAgent {
+    pub fn start(root: &Path, spec: AgentSpec<'_>) -> TestAgent {
+        let dir = root.join(spec.name);
+        std::fs::create_dir_all(&dir).expect("agent dir");
+        let api_port = free_port();
+        let gossip_port = free_port();
+        let config = format!(
+            "[node]\nname = \"{name}\"\nroom = \"{room}\"\n\n[storage]\ndata_dir = \"{data}\"\nbatch_ms = 200\n\n[api]\nlisten = \"{ip}:{api_port}\"\ntoken = \"{token}\"\n\n[gossip]\nlisten = \"{ip}:{gossip_port}\"\n{gossip_extra}\n\n[presence]\ninterface = \"sim\"\nscan_interval_s = 1\n\n{extra}",
+            name = spec.name,
+            room = spec.room,
+            data = dir.join("data").display(),
+            ip = spec.ip,
+            token = spec.api_token,
+            gossip_extra = spec.gossip_extra,
+            extra = spec.extra,
+        );
+        let config_path = dir.join("config.toml");
+        std::fs::write(&config_path, config).expect("write config");
+        let mut agent = TestAgent {
+            name: spec.name.to_string(),
+            api: format!("http://{}:{api_port}", spec.ip),
+            api_port,
+            gossip_port,
+            log_path: dir.join("agent.log"),
+            dir,
+            config_path,
+            child: None,
+        };
+        agent.spawn();
+        agent
+    }
+
+    /// Starts (or restarts) the process and waits until it answers.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_officemesh"))
+            .arg("run")
+            .arg("--config")
+            .arg(&self.config_path)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start officemesh");
+        self.child = Some(child);
+        self.wait_healthy(Duration::from_secs(30));
+    }
+
+    fn wait_healthy(&mut self, limit: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!(
+                        "agent {} exited early ({status}); log:\n{}",
+                        self.name,
+                        self.log()
+                    );
+                }
+            }
+            if get(&format!("{}/healthz", self.api)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "agent {} not healthy after {limit:?}; log:\n{}",
+            self.name,
+            self.log()
+        );
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                panic!(
+                    "agent {} did not stop on SIGTERM; log:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Json {
+        get(&format!("{}{path}", self.api)).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    pub fn state_hash(&self) -> String {
+        self.get("/v1/state/hash")["hash"]
+            .as_str()
+            .expect("hash")
+            .to_string()
+    }
+}
+
+impl Drop for TestAgent {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// GET returning the JSON body of a 2xx answer.
+pub fn get(url: &str) -> Result<Json, String> {
+    ureq::get(url)
+        .timeout(Duration::from_secs(5))
+        .call()
+        .map_err(|e| e.to_string())?
+        .into_json()
+        .map_err(|e| e.to_string())
+}
+
+/// Sends a request with an optional raw body; returns (status, JSON body).
+pub fn send(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> (u16, Json) {
+    let mut request = ureq::request(method, url)
+        .timeout(Duration::from_secs(10))
+        .set("Content-Type", "application/json");
+    if let Some(token) = token {
+        request = request.set("Authorization", &format!("Bearer {token}"));
+    }
+    let result = match body {
+        Some(body) => request.send_string(body),
+        None => request.call(),
+    };
+    let response = match result {
+        Ok(response) => response,
+        Err(ureq::Error::Status(_, response)) => response,
+        Err(other) => panic!("{method} {url}: {other}"),
+    };
+    let status = response.status();
+    let json = response.into_json().unwrap_or(Json::Null);
+    (status, json)
+}
+
+/// Polls `check` until it returns Some or `limit` passes.
+pub fn eventually<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Reads a child's stdout lines (for tests that drive the CLI).
+pub fn lines(output: &[u8]) -> Vec<String> {
+    BufReader::new(output)
+        .lines()
+        .map_while(Result::ok)
+        .collect()
+}
