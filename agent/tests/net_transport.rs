@@ -124,7 +124,11 @@ impl Server {
     }
 
     /// Waits until the server's counters satisfy `done` (they are updated by its tasks).
-    async fn wait_for_stats(&self, what: &str, done: impl Fn(&officemesh::net::NetStatsSnapshot) -> bool) {
+    async fn wait_for_stats(
+        &self,
+        what: &str,
+        done: impl Fn(&officemesh::net::NetStatsSnapshot) -> bool,
+    ) {
         let deadline = tokio::time::Instant::now() + STEP;
         loop {
             let stats = self.transport.stats();
@@ -140,16 +144,27 @@ impl Server {
     }
 }
 
-async fn gossip_round(client: &Transport, addr: SocketAddr, tag: &str) -> officemesh::net::ExchangeStats {
+async fn gossip_round(
+    client: &Transport,
+    addr: SocketAddr,
+    tag: &str,
+) -> officemesh::net::ExchangeStats {
     let handler = Arc::new(Recorder::default());
     let stats = tokio::time::timeout(
         STEP,
-        client.exchange(&addr.to_string(), format!("syn:{tag}").into_bytes(), handler.clone()),
+        client.exchange(
+            &addr.to_string(),
+            format!("syn:{tag}").into_bytes(),
+            handler.clone(),
+        ),
     )
     .await
     .expect("exchange finished")
     .expect("exchange succeeded");
-    assert_eq!(handler.payloads(), vec![format!("synack:{tag}").into_bytes()]);
+    assert_eq!(
+        handler.payloads(),
+        vec![format!("synack:{tag}").into_bytes()]
+    );
     stats
 }
 
@@ -181,7 +196,10 @@ async fn same_key_completes_syn_synack_ack_and_reuses_the_connection() {
     assert_eq!(client.pooled_connections(&server.addr.to_string()), 1);
 
     let second = gossip_round(&client, server.addr, "two").await;
-    assert!(second.reused_connection, "the pooled connection carries round two");
+    assert!(
+        second.reused_connection,
+        "the pooled connection carries round two"
+    );
 
     assert_eq!(
         server.handler.payloads(),
@@ -216,21 +234,37 @@ async fn same_key_completes_syn_synack_ack_and_reuses_the_connection() {
 async fn a_peer_with_another_key_or_cluster_is_refused_and_never_reaches_the_handler() {
     let server = Server::start(settings("office", noise(key(1), &[]))).await;
     let strangers = [
-        ("another key", Transport::new(settings("office", noise(key(2), &[])))),
-        ("another cluster", Transport::new(settings("lab", noise(key(1), &[])))),
-        ("insecure", Transport::new(settings("office", Security::Insecure))),
+        (
+            "another key",
+            Transport::new(settings("office", noise(key(2), &[]))),
+        ),
+        (
+            "another cluster",
+            Transport::new(settings("lab", noise(key(1), &[]))),
+        ),
+        (
+            "insecure",
+            Transport::new(settings("office", Security::Insecure)),
+        ),
     ];
     for (index, (what, stranger)) in strangers.iter().enumerate() {
         let handler = Arc::new(Recorder::default());
         let result = tokio::time::timeout(
             STEP,
-            stranger.exchange(&server.addr.to_string(), b"syn:evil".to_vec(), handler.clone()),
+            stranger.exchange(
+                &server.addr.to_string(),
+                b"syn:evil".to_vec(),
+                handler.clone(),
+            ),
         )
         .await
         .expect("exchange finished");
         let err = result.expect_err(what);
         assert!(
-            matches!(err, NetError::ClosedDuringHandshake { .. } | NetError::Handshake { .. }),
+            matches!(
+                err,
+                NetError::ClosedDuringHandshake { .. } | NetError::Handshake { .. }
+            ),
             "{what}: {err}"
         );
         assert!(handler.payloads().is_empty(), "{what}: nothing came back");
@@ -239,7 +273,10 @@ async fn a_peer_with_another_key_or_cluster_is_refused_and_never_reaches_the_han
             .wait_for_stats(what, |s| s.handshakes_failed == index as u64 + 1)
             .await;
     }
-    assert!(server.handler.payloads().is_empty(), "no stranger's payload reached the handler");
+    assert!(
+        server.handler.payloads().is_empty(),
+        "no stranger's payload reached the handler"
+    );
 
     // The server still serves its own cluster.
     let friend = Transport::new(settings("office", noise(key(1), &[])));
@@ -252,7 +289,11 @@ async fn the_initiator_gets_a_clear_error_when_the_server_has_another_key() {
     let server = Server::start(settings("office", noise(key(1), &[]))).await;
     let stranger = Transport::new(settings("office", noise(key(2), &[])));
     let err = stranger
-        .exchange(&server.addr.to_string(), b"syn:x".to_vec(), Arc::new(Recorder::default()))
+        .exchange(
+            &server.addr.to_string(),
+            b"syn:x".to_vec(),
+            Arc::new(Recorder::default()),
+        )
         .await
         .expect_err("refused");
     let message = err.to_string();
@@ -270,7 +311,11 @@ async fn during_rotation_a_server_accepting_a_and_b_talks_to_a_client_sending_b(
     // A client that only knows a third key is still refused.
     let third = Transport::new(settings("office", noise(key(3), &[])));
     assert!(third
-        .exchange(&server.addr.to_string(), b"syn:x".to_vec(), Arc::new(Recorder::default()))
+        .exchange(
+            &server.addr.to_string(),
+            b"syn:x".to_vec(),
+            Arc::new(Recorder::default())
+        )
         .await
         .is_err());
     server.stop().await;
@@ -296,16 +341,43 @@ async fn misbehaving_clients_lose_only_their_own_connection() {
     let mut truncated_then_stalled = TcpStream::connect(server.addr).await.expect("connect");
     let mut partial = header(FrameKind::Handshake, 100);
     partial.extend_from_slice(&[7u8; 10]);
-    truncated_then_stalled.write_all(&partial).await.expect("write");
+    truncated_then_stalled
+        .write_all(&partial)
+        .await
+        .expect("write");
 
     let cases: Vec<(&str, Vec<u8>, bool)> = vec![
-        ("garbage", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), false),
-        ("oversized length prefix", header(FrameKind::Handshake, u32::MAX), false),
-        ("oversized handshake", header(FrameKind::Handshake, 4096), false),
-        ("wrong version", [&MAGIC[..], &[99, 1, 0, 0, 0, 0]].concat(), false),
+        (
+            "garbage",
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+            false,
+        ),
+        (
+            "oversized length prefix",
+            header(FrameKind::Handshake, u32::MAX),
+            false,
+        ),
+        (
+            "oversized handshake",
+            header(FrameKind::Handshake, 4096),
+            false,
+        ),
+        (
+            "wrong version",
+            [&MAGIC[..], &[99, 1, 0, 0, 0, 0]].concat(),
+            false,
+        ),
         ("data before handshake", header(FrameKind::Data, 0), false),
-        ("truncated frame then EOF", [header(FrameKind::Handshake, 50), vec![1; 20]].concat(), true),
-        ("random handshake bytes", [header(FrameKind::Handshake, 49), vec![b'N'; 49]].concat(), false),
+        (
+            "truncated frame then EOF",
+            [header(FrameKind::Handshake, 50), vec![1; 20]].concat(),
+            true,
+        ),
+        (
+            "random handshake bytes",
+            [header(FrameKind::Handshake, 49), vec![b'N'; 49]].concat(),
+            false,
+        ),
     ];
     for (what, bytes, half_close) in cases {
         let mut bad = TcpStream::connect(server.addr).await.expect("connect");
@@ -327,7 +399,9 @@ async fn misbehaving_clients_lose_only_their_own_connection() {
     gossip_round(&good, server.addr, "after").await;
     let payloads = server.handler.payloads();
     assert!(
-        payloads.iter().all(|p| p.starts_with(b"syn:") || p.starts_with(b"ack:")),
+        payloads
+            .iter()
+            .all(|p| p.starts_with(b"syn:") || p.starts_with(b"ack:")),
         "only the good client's payloads reached the handler: {payloads:?}"
     );
     server.stop().await;
@@ -348,7 +422,9 @@ async fn a_stalled_peer_mid_exchange_is_cut_off_and_the_server_keeps_serving() {
     assert_eq!(&reply[frame::HEADER_LEN..], &hello[..]);
 
     // Half a data frame, then silence.
-    raw.write_all(&header(FrameKind::Data, 100)).await.expect("partial");
+    raw.write_all(&header(FrameKind::Data, 100))
+        .await
+        .expect("partial");
     let client = Transport::new(settings("office", Security::Insecure));
     gossip_round(&client, server.addr, "meanwhile").await;
     assert_closed_by_peer(&mut raw, "stalled mid-frame").await;
@@ -380,7 +456,11 @@ async fn insecure_mode_exchanges_in_plain_frames() {
     // Another cluster name is refused even without encryption.
     let other = Transport::new(settings("lab", Security::Insecure));
     assert!(other
-        .exchange(&server.addr.to_string(), b"syn:x".to_vec(), Arc::new(Recorder::default()))
+        .exchange(
+            &server.addr.to_string(),
+            b"syn:x".to_vec(),
+            Arc::new(Recorder::default())
+        )
         .await
         .is_err());
     server.stop().await;
@@ -390,7 +470,9 @@ async fn insecure_mode_exchanges_in_plain_frames() {
 async fn a_large_payload_round_trips_in_both_directions() {
     let server = Server::start(settings("office", noise(key(7), &[]))).await;
     let client = Transport::new(settings("office", noise(key(7), &[])));
-    let body: Vec<u8> = (0..700_000u32).map(|i| (i.wrapping_mul(31) % 253) as u8).collect();
+    let body: Vec<u8> = (0..700_000u32)
+        .map(|i| (i.wrapping_mul(31) % 253) as u8)
+        .collect();
     let handler = Arc::new(Recorder::default());
     let stats = tokio::time::timeout(
         STEP,
@@ -469,9 +551,91 @@ async fn an_unreachable_peer_is_a_connect_error() {
     drop(listener);
     let client = Transport::new(settings("office", noise(key(1), &[])));
     let err = client
-        .exchange(&addr.to_string(), b"syn:x".to_vec(), Arc::new(Recorder::default()))
+        .exchange(
+            &addr.to_string(),
+            b"syn:x".to_vec(),
+            Arc::new(Recorder::default()),
+        )
         .await
         .expect_err("nobody listens");
     assert!(matches!(err, NetError::Connect { .. }), "{err}");
     assert_eq!(client.stats().exchanges_failed, 1);
+}
+
+/// Reads one frame from `stream` by hand (for the fake peers below).
+async fn read_raw_frame(stream: &mut TcpStream) -> (FrameKind, Vec<u8>) {
+    let mut buf = bytes::BytesMut::new();
+    loop {
+        if let Some(frame) = frame::decode(&mut buf, frame::MAX_BODY).expect("valid frame") {
+            return (frame.kind, frame.body.to_vec());
+        }
+        let read = stream.read_buf(&mut buf).await.expect("read");
+        assert!(read > 0, "client closed early");
+    }
+}
+
+async fn write_raw_frame(stream: &mut TcpStream, kind: FrameKind, body: &[u8]) {
+    let mut out = bytes::BytesMut::new();
+    frame::encode(kind, body, frame::MAX_BODY, &mut out).expect("encode");
+    stream.write_all(&out).await.expect("write");
+}
+
+/// A hand-written insecure-mode peer: answers the hello, then one Syn → SynAck → Ack → DONE
+/// exchange; when `then_drop` it reads the next turn and closes without answering.
+async fn fake_insecure_peer(stream: &mut TcpStream, then_drop: bool) -> Vec<Vec<u8>> {
+    let (kind, hello) = read_raw_frame(stream).await;
+    assert_eq!(kind, FrameKind::Handshake);
+    write_raw_frame(stream, FrameKind::Handshake, &hello).await;
+    let mut seen = Vec::new();
+    let (_, syn) = read_raw_frame(stream).await;
+    assert_eq!(syn[0], 1, "LAST flag");
+    seen.push(syn[1..].to_vec());
+    let synack = [&[1u8][..], b"synack:", &syn[5..]].concat();
+    write_raw_frame(stream, FrameKind::Data, &synack).await;
+    let (_, ack) = read_raw_frame(stream).await;
+    seen.push(ack[1..].to_vec());
+    write_raw_frame(stream, FrameKind::Data, &[2u8]).await; // DONE
+    if then_drop {
+        let (_, next) = read_raw_frame(stream).await;
+        seen.push(next[1..].to_vec());
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_pooled_connection_that_dies_after_the_send_is_redialed_once() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let peer = tokio::spawn(async move {
+        let (mut first, _) = listener.accept().await.expect("accept");
+        let on_first = fake_insecure_peer(&mut first, true).await;
+        drop(first); // dies with the client's second Syn unanswered
+        let (mut second, _) = listener.accept().await.expect("accept again");
+        let on_second = fake_insecure_peer(&mut second, false).await;
+        (on_first, on_second)
+    });
+    let client = Transport::new(settings("office", Security::Insecure));
+    let first = gossip_round(&client, addr, "one").await;
+    assert!(!first.reused_connection);
+    let second = gossip_round(&client, addr, "two").await;
+    assert!(
+        !second.reused_connection,
+        "answered on the redialed connection"
+    );
+    let (on_first, on_second) = tokio::time::timeout(STEP, peer)
+        .await
+        .expect("peer finished")
+        .expect("peer ok");
+    assert_eq!(
+        on_first,
+        vec![
+            b"syn:one".to_vec(),
+            b"ack:one".to_vec(),
+            b"syn:two".to_vec()
+        ]
+    );
+    assert_eq!(on_second, vec![b"syn:two".to_vec(), b"ack:two".to_vec()]);
+    let stats = client.stats();
+    assert_eq!((stats.connections_dialed, stats.connections_reused), (2, 1));
+    assert_eq!(stats.exchanges_ok, 2);
 }

@@ -203,10 +203,10 @@ impl Connection {
             return true;
         }
         let mut probe = [0u8; 1];
-        match self.stream.try_read(&mut probe) {
-            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => false,
-            _ => true,
-        }
+        !matches!(
+            self.stream.try_read(&mut probe),
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock
+        )
     }
 
     /// Reads one frame; `Ok(None)` when the peer closed cleanly between frames. The whole

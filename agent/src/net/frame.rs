@@ -174,8 +174,14 @@ mod tests {
         buf.extend_from_slice(&encoded(FrameKind::Data, b"two"));
         let first = decode(&mut buf, MAX_BODY).expect("ok").expect("whole");
         let second = decode(&mut buf, MAX_BODY).expect("ok").expect("whole");
-        assert_eq!((first.kind, &first.body[..]), (FrameKind::Handshake, &b"one"[..]));
-        assert_eq!((second.kind, &second.body[..]), (FrameKind::Data, &b"two"[..]));
+        assert_eq!(
+            (first.kind, &first.body[..]),
+            (FrameKind::Handshake, &b"one"[..])
+        );
+        assert_eq!(
+            (second.kind, &second.body[..]),
+            (FrameKind::Data, &b"two"[..])
+        );
         assert!(buf.is_empty());
         assert_eq!(decode(&mut buf, MAX_BODY), Ok(None));
     }
@@ -216,7 +222,10 @@ mod tests {
             check(b"GET / HTTP/1.1\r\n", MAX_BODY),
             Err(FrameError::BadMagic { .. })
         ));
-        assert!(matches!(check(b"X", MAX_BODY), Err(FrameError::BadMagic { .. })));
+        assert!(matches!(
+            check(b"X", MAX_BODY),
+            Err(FrameError::BadMagic { .. })
+        ));
         assert_eq!(
             check(b"OMSH\x02", MAX_BODY),
             Err(FrameError::UnsupportedVersion {

@@ -324,7 +324,10 @@ mod tests {
         let key = generate_key_file(&path, false).expect("make");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         let warning = permission_warning(&path).expect("warned");
-        assert!(warning.contains("644") && warning.contains("chmod 600"), "{warning}");
+        assert!(
+            warning.contains("644") && warning.contains("chmod 600"),
+            "{warning}"
+        );
         assert_eq!(load_key(&path).expect("loads"), key);
     }
 
@@ -339,7 +342,8 @@ mod tests {
         assert_eq!(keys.send, new_key);
         assert_eq!(keys.accept, vec![new_key, old_key]);
         let missing = dir.path().join("gone.key");
-        let err = ClusterKeys::load(&new, &[missing.clone()]).expect_err("missing accept file");
+        let err = ClusterKeys::load(&new, std::slice::from_ref(&missing))
+            .expect_err("missing accept file");
         assert!(err.to_string().contains(&missing.display().to_string()));
     }
 

@@ -208,8 +208,11 @@ impl Transport {
 
     /// Sends `payload` to `addr` (reusing a pooled connection, else dialing and handshaking),
     /// then answers the peer's turns with `handler` until one side has nothing more to say,
-    /// within [`MAX_TURNS_PER_EXCHANGE`]. A pooled connection the peer had dropped is replaced by
-    /// a fresh one transparently. On success the connection goes back to the pool.
+    /// within [`MAX_TURNS_PER_EXCHANGE`]. On success the connection goes back to the pool.
+    ///
+    /// A pooled connection that fails before any byte of an answer came back is replaced by a
+    /// fresh one, once, transparently; the peer may then see the first payload twice (gossip
+    /// messages are idempotent). Any other failure closes the connection and is returned.
     pub async fn exchange(
         &self,
         addr: &str,
@@ -333,7 +336,11 @@ struct Attempt {
 impl Attempt {
     fn new(conn: Connection, reused: bool) -> Attempt {
         let start = conn.counters;
-        Attempt { conn, reused, start }
+        Attempt {
+            conn,
+            reused,
+            start,
+        }
     }
 
     fn nothing_received(&self) -> bool {
