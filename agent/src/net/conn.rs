@@ -138,10 +138,7 @@ impl Connection {
         });
         match &outcome {
             Ok(_) => params.stats.handshakes_ok(1),
-            Err(_) => {
-                params.stats.handshakes_failed(1);
-                params.stats.connections_failed(1);
-            }
+            Err(_) => params.stats.handshakes_failed(1),
         }
         outcome
     }

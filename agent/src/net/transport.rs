@@ -259,7 +259,15 @@ impl Transport {
                 }
             }
         }
-        let conn = Connection::connect(addr, self.handshake_params()).await?;
+        let conn = match Connection::connect(addr, self.handshake_params()).await {
+            Ok(conn) => conn,
+            Err(err) => {
+                if !matches!(err, NetError::Connect { .. }) {
+                    self.inner.stats.connections_failed(1);
+                }
+                return Err(err);
+            }
+        };
         let mut attempt = Attempt::new(conn, false);
         match attempt.run(&payload, handler.as_ref()).await {
             Ok(stats) => {
