@@ -146,14 +146,15 @@ impl Transport {
         self.inner.stats.snapshot()
     }
 
-    /// Accepts and serves inbound connections until `shutdown` completes, then closes them all.
+    /// Accepts and serves inbound connections until `shutdown` completes (its output is ignored,
+    /// so `tokio::signal::ctrl_c()` works as is), then closes them all.
     /// Each connection runs in its own task: handshake, then turns answered by `handler`, until
     /// the peer leaves, goes idle too long, or misbehaves — which closes that connection only.
     pub async fn serve(
         &self,
         listener: TcpListener,
         handler: Arc<dyn PayloadHandler>,
-        shutdown: impl Future<Output = ()>,
+        shutdown: impl Future,
     ) {
         let limit = Arc::new(Semaphore::new(self.inner.settings.max_inbound_connections));
         let mut tasks = JoinSet::new();
@@ -161,7 +162,7 @@ impl Transport {
         let mut accept_backoff = Duration::from_millis(10);
         loop {
             let accepted = tokio::select! {
-                () = &mut shutdown => break,
+                _ = &mut shutdown => break,
                 accepted = listener.accept() => accepted,
             };
             while tasks.try_join_next().is_some() {}
