@@ -38,7 +38,7 @@ async fn figures(name: &str, security: Security) {
     let serve_handler = Arc::clone(&handler);
     let task = tokio::spawn(async move {
         serving
-            .serve(listener, serve_handler, std::future::pending())
+            .serve(listener, serve_handler, std::future::pending::<()>())
             .await
     });
     let syn = [b"S".as_slice(), &[0u8; 63]].concat(); // a 64-byte digest-hash Syn
