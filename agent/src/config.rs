@@ -121,6 +121,14 @@ pub struct GossipConfig {
     pub tombstone_grace_s: u64,
     /// TEST ONLY: shifts this agent's wall clock (partition drills). Never set in production.
     pub test_clock_offset_ms: i64,
+    /// Deadline of each gossip connect, handshake, frame read and frame write; a peer slower
+    /// than this is disconnected.
+    pub io_timeout_ms: u64,
+    /// An inbound gossip connection quiet for this long between exchanges is closed (outbound
+    /// ones are re-dialed after half of it).
+    pub idle_timeout_ms: u64,
+    /// Most inbound gossip connections served at once; more are closed at once.
+    pub max_inbound_connections: usize,
 }
 
 impl Default for GossipConfig {
@@ -139,6 +147,9 @@ impl Default for GossipConfig {
             max_clock_offset_ms: 500,
             tombstone_grace_s: 7 * 24 * 3600,
             test_clock_offset_ms: 0,
+            io_timeout_ms: 5000,
+            idle_timeout_ms: 30_000,
+            max_inbound_connections: 64,
         }
     }
 }
@@ -255,6 +266,12 @@ impl Config {
         let positive = [
             ("gossip.interval_ms", self.gossip.interval_ms),
             ("gossip.fanout", self.gossip.fanout as u64),
+            ("gossip.io_timeout_ms", self.gossip.io_timeout_ms),
+            ("gossip.idle_timeout_ms", self.gossip.idle_timeout_ms),
+            (
+                "gossip.max_inbound_connections",
+                self.gossip.max_inbound_connections as u64,
+            ),
             ("storage.batch_ms", self.storage.batch_ms),
             ("presence.scan_interval_s", self.presence.scan_interval_s),
         ];
