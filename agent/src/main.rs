@@ -28,6 +28,17 @@ enum Command {
     /// Run the agent. Without --config: simulated sensors and devices, data in
     /// ./officemesh-data, HTTP API on 127.0.0.1:8420.
     Run(RunArgs),
+    /// Write a new cluster key file (32 random bytes, hex, mode 0600). Copy the same file to
+    /// every Pi of the cluster (`gossip.key_file`).
+    Keygen {
+        /// Where to write the key, e.g. /etc/officemesh/cluster.key.
+        #[arg(long)]
+        out: PathBuf,
+        /// Overwrite an existing file (every Pi then needs the new key; see key rotation in
+        /// docs/config.md: `gossip.accept_key_files`).
+        #[arg(long)]
+        force: bool,
+    },
     /// Who is at the office (registered people whose devices were seen recently).
     Who(ClientArgs),
     /// Latest readings of every sensor, with their age.
@@ -128,12 +139,22 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
+        Command::Keygen { out, force } => keygen(&out, force),
         other => client_command(other),
     };
     if let Err(err) = result {
         eprintln!("officemesh: error: {err:#}");
         std::process::exit(1);
     }
+}
+
+fn keygen(out: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    let fingerprint = officemesh::net::keygen(out, force)?;
+    println!(
+        "wrote cluster key {} (fingerprint {fingerprint}); copy it to every Pi as gossip.key_file",
+        out.display()
+    );
+    Ok(())
 }
 
 fn init_logging(format: LogFormat) {
@@ -279,7 +300,7 @@ fn print_note(answer: &Json) {
 
 fn client_command(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Run(_) => unreachable!("handled in main"),
+        Command::Run(_) | Command::Keygen { .. } => unreachable!("handled in main"),
         Command::Who(args) => {
             let answer = Client::new(&args.api, args.token).get("/v1/presence")?;
             if args.json {
