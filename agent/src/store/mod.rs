@@ -306,4 +306,6 @@ mod history_tests;
 #[cfg(test)]
 mod retention_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
