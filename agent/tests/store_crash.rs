@@ -230,7 +230,10 @@ fn sigkill_never_loses_committed_readings() {
     // (they hit open, migration or the first batch), and later children get more time.
     let mut extra = Duration::ZERO;
     while kills < KILLS || runs_that_committed < MIN_COMMITTING_RUNS {
-        assert!(kills < 10 * KILLS, "children keep dying before their first commit");
+        assert!(
+            kills < 10 * KILLS,
+            "children keep dying before their first commit"
+        );
         let delay = Duration::from_millis(rng.gen_range(20..250)) + extra;
         let reported = run_child_and_kill(dir.path(), delay);
         kills += 1;

@@ -21,7 +21,11 @@ fn raw_history_is_bucketed_from_the_start_of_the_range() {
     let to = desk[250].t_ms;
     for step in [1, 10_000, MINUTE_MS, 5 * MINUTE_MS + 3, DAY_MS] {
         let history = fixture.query("desk", Quantity::Temperature, from, to, step);
-        assert_eq!(history, points(&bucket(&desk, from, to, step)), "step {step}");
+        assert_eq!(
+            history,
+            points(&bucket(&desk, from, to, step)),
+            "step {step}"
+        );
     }
     let total: u64 = fixture
         .query("desk", Quantity::Temperature, 0, u64::MAX, DAY_MS)
@@ -69,7 +73,10 @@ fn history_is_the_same_before_and_after_retention_and_nothing_counts_twice() {
         raw_days: 2,
         aggregate_days: 30,
     };
-    let report = fixture.store.run_retention(now, &policy).expect("retention");
+    let report = fixture
+        .store
+        .run_retention(now, &policy)
+        .expect("retention");
     assert!(report.raw_deleted > 0);
     assert_eq!(
         fixture.query("desk", Quantity::Humidity, T0, now, HOUR_MS),
@@ -97,7 +104,10 @@ fn a_late_sample_in_the_aggregated_past_counts_once() {
         raw_days: 1,
         aggregate_days: 30,
     };
-    fixture.store.run_retention(now, &policy).expect("retention");
+    fixture
+        .store
+        .run_retention(now, &policy)
+        .expect("retention");
     let late = Sample {
         t_ms: T0 + DAY_MS + 1,
         value: 123.5,
@@ -113,7 +123,10 @@ fn a_late_sample_in_the_aggregated_past_counts_once() {
         expected
     );
     // ...after it, folded into the aggregate and deleted as raw.
-    let report = fixture.store.run_retention(now, &policy).expect("retention");
+    let report = fixture
+        .store
+        .run_retention(now, &policy)
+        .expect("retention");
     assert_eq!((report.samples_aggregated, report.raw_deleted), (1, 1));
     assert_eq!(
         fixture.query("desk", Quantity::Sound, T0, now, HOUR_MS),

@@ -74,8 +74,9 @@ impl Cutoffs {
     fn new(now_ms: u64, policy: &RetentionPolicy) -> Cutoffs {
         let floor_minute = |t: u64| t - t % MINUTE_MS;
         let complete_before_ms = floor_minute(now_ms);
-        let raw_before_ms = floor_minute(now_ms.saturating_sub(u64::from(policy.raw_days) * DAY_MS))
-            .min(complete_before_ms);
+        let raw_before_ms =
+            floor_minute(now_ms.saturating_sub(u64::from(policy.raw_days) * DAY_MS))
+                .min(complete_before_ms);
         let aggregate_days = policy.aggregate_days.max(policy.raw_days);
         let aggregate_before_ms =
             floor_minute(now_ms.saturating_sub(u64::from(aggregate_days) * DAY_MS))
@@ -108,7 +109,8 @@ impl Store {
             source,
         };
         let tx = self.conn.transaction().map_err(wrap)?;
-        let mut report = aggregate_complete_minutes(&tx, cutoffs.complete_before_ms).map_err(wrap)?;
+        let mut report =
+            aggregate_complete_minutes(&tx, cutoffs.complete_before_ms).map_err(wrap)?;
         for series in all_aggregated_series(&tx).map_err(wrap)? {
             let (raw, aggregates) = delete_old(&tx, &series, &cutoffs).map_err(wrap)?;
             report.raw_deleted += raw;
@@ -213,7 +215,12 @@ fn delete_old(
             "DELETE FROM samples
              WHERE node = ?1 AND sensor = ?2 AND quantity = ?3 AND t_ms < ?4",
         )?
-        .execute(params![node, sensor, quantity, sql_ms(cutoffs.raw_before_ms)])?;
+        .execute(params![
+            node,
+            sensor,
+            quantity,
+            sql_ms(cutoffs.raw_before_ms)
+        ])?;
     let aggregates = tx
         .prepare_cached(
             "DELETE FROM samples_1m

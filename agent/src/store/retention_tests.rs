@@ -155,7 +155,10 @@ fn deletes_raw_samples_and_aggregates_past_their_age() {
     let raw_cutoff = floor_minute(now - 2 * DAY_MS);
     let aggregate_cutoff = floor_minute(now - 5 * DAY_MS);
 
-    let report = fixture.store.run_retention(now, &policy).expect("retention");
+    let report = fixture
+        .store
+        .run_retention(now, &policy)
+        .expect("retention");
 
     let all_minutes = bucket(&desk, T0, complete, MINUTE_MS);
     let old_minutes = bucket(&desk, T0, aggregate_cutoff, MINUTE_MS);
@@ -213,8 +216,12 @@ fn a_schema_1_database_is_upgraded_and_its_samples_aggregated() {
     {
         let conn = Connection::open(dir.path().join(DB_FILE)).expect("open");
         conn.execute_batch(schema::MIGRATIONS[0]).expect("schema 1");
-        conn.pragma_update(None, "user_version", 1).expect("version");
-        for (i, t) in [T0 + 1_000, T0 + 2_000, T0 + MINUTE_MS + 5].iter().enumerate() {
+        conn.pragma_update(None, "user_version", 1)
+            .expect("version");
+        for (i, t) in [T0 + 1_000, T0 + 2_000, T0 + MINUTE_MS + 5]
+            .iter()
+            .enumerate()
+        {
             conn.execute(
                 "INSERT INTO samples (node, sensor, quantity, t_ms, value)
                  VALUES (42, 'desk', 'temperature', ?1, ?2)",
@@ -232,7 +239,10 @@ fn a_schema_1_database_is_upgraded_and_its_samples_aggregated() {
     let report = store
         .run_retention(T0 + 2 * MINUTE_MS, &RetentionPolicy::default())
         .expect("retention");
-    assert_eq!((report.samples_aggregated, report.aggregates_created), (3, 2));
+    assert_eq!(
+        (report.samples_aggregated, report.aggregates_created),
+        (3, 2)
+    );
     let first: (f64, f64, f64, i64) = store
         .conn
         .query_row(

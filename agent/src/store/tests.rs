@@ -112,7 +112,10 @@ fn stats_follow_every_write_and_retention_run() {
     // Every raw sample is older than a day, the first two hours of aggregates older than two.
     let now = t0 + 2 * DAY_MS + 2 * 60 * MINUTE_MS;
     assert!(desk[399].t_ms < now - DAY_MS);
-    let report = fixture.store.run_retention(now, &policy).expect("retention");
+    let report = fixture
+        .store
+        .run_retention(now, &policy)
+        .expect("retention");
     assert!(report.raw_deleted > 0 && report.aggregates_deleted > 0);
     assert_eq!(of(fixture.store.stats().expect("stats")), counted(&fixture));
     fixture.ingest(
