@@ -195,3 +195,35 @@ fn history_points_serialize_as_json_numbers() {
         r#"{"t_ms":60000,"min":1.5,"max":2.5,"avg":2.0,"count":2}"#
     );
 }
+
+#[test]
+fn a_longer_raw_retention_later_does_not_count_old_minutes_twice() {
+    let mut fixture = Fixture::new();
+    let mut desk = random_samples(14, T0, 400, MINUTE_MS..30 * MINUTE_MS);
+    fixture.ingest("desk", Quantity::Temperature, &desk);
+    let now = T0 + 8 * DAY_MS;
+    let short = RetentionPolicy {
+        raw_days: 1,
+        aggregate_days: 30,
+    };
+    fixture.store.run_retention(now, &short).expect("retention");
+    // A late sample in the long-aggregated past, then a run with a longer raw retention: it is
+    // folded into its minute but, being younger than 30 days, stays as a raw sample too.
+    let late = Sample {
+        t_ms: T0 + 2 * DAY_MS + 7,
+        value: -3.25,
+    };
+    assert!(desk.iter().all(|s| s.t_ms != late.t_ms));
+    fixture.ingest("desk", Quantity::Temperature, &[late]);
+    desk.push(late);
+    let long = RetentionPolicy {
+        raw_days: 30,
+        aggregate_days: 30,
+    };
+    let report = fixture.store.run_retention(now, &long).expect("retention");
+    assert_eq!((report.samples_aggregated, report.raw_deleted), (1, 0));
+    assert_eq!(
+        fixture.query("desk", Quantity::Temperature, T0, now, HOUR_MS),
+        points(&bucket(&desk, T0, now, HOUR_MS))
+    );
+}
