@@ -3,10 +3,10 @@
 //! - Entries and watermarks of the `Replica` are persisted from its `ChangeSet`s, one
 //!   transaction per batch (SD cards wear out: never one transaction per reading).
 //! - Every reading entry that passes through is also appended to the local `samples` history.
-//! - [`retention`]: complete minutes of samples are folded into one-minute aggregates, and old
+//! - `retention`: complete minutes of samples are folded into one-minute aggregates, and old
 //!   samples and aggregates are deleted (`Store::run_retention`).
-//! - [`history`]: bucketed history of one series (`Store::history`).
-//! - [`stats`]: file size and row counts (`Store::stats`).
+//! - `history`: bucketed history of one series (`Store::history`).
+//! - `stats`: file size and row counts (`Store::stats`).
 //! - Schema changes are ordered migrations recorded in `PRAGMA user_version`.
 //!
 //! The only module that touches rusqlite. Knows nothing of sockets or gossip.
@@ -55,7 +55,8 @@ pub enum StoreError {
     InvalidQuery { path: PathBuf, detail: String },
 }
 
-/// A time in milliseconds as SQLite stores it (INTEGER is i64; saturates far beyond year 2^38).
+/// A time in milliseconds as SQLite stores it: INTEGER is an i64 (enough for 292 million years;
+/// larger values saturate).
 fn sql_ms(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
