@@ -3,11 +3,18 @@
 //! - Entries and watermarks of the `Replica` are persisted from its `ChangeSet`s, one
 //!   transaction per batch (SD cards wear out: never one transaction per reading).
 //! - Every reading entry that passes through is also appended to the local `samples` history.
+//! - `retention`: complete minutes of samples are folded into one-minute aggregates, and old
+//!   samples and aggregates are deleted (`Store::run_retention`).
+//! - `history`: bucketed history of one series (`Store::history`).
+//! - `stats`: file size and row counts (`Store::stats`).
 //! - Schema changes are ordered migrations recorded in `PRAGMA user_version`.
 //!
 //! The only module that touches rusqlite. Knows nothing of sockets or gossip.
 
+mod history;
+mod retention;
 mod schema;
+mod stats;
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +22,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::crdt::{NodeId, Stamp};
 use crate::state::{ChangeSet, Digest, Entry, Key, Replica, Value};
+
+pub use history::{HistoryPoint, HistoryQuery};
+pub use retention::{RetentionPolicy, RetentionReport, DAY_MS, MINUTE_MS};
+pub use stats::StoreStats;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "officemesh.db";
@@ -40,12 +51,21 @@ pub enum StoreError {
         key: String,
         detail: String,
     },
+    #[error("database {path}: invalid query: {detail}")]
+    InvalidQuery { path: PathBuf, detail: String },
+}
+
+/// A time in milliseconds as SQLite stores it: INTEGER is an i64 (enough for 292 million years;
+/// larger values saturate).
+fn sql_ms(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
 /// The node's database.
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    counts: stats::HistoryCounts,
 }
 
 impl Store {
@@ -61,7 +81,11 @@ impl Store {
             path: path.clone(),
             source,
         })?;
-        let mut store = Store { conn, path };
+        let mut store = Store {
+            conn,
+            path,
+            counts: stats::HistoryCounts::default(),
+        };
         store.configure()?;
         Ok(store)
     }
@@ -180,6 +204,7 @@ impl Store {
             source,
         };
         let tx = self.conn.transaction().map_err(wrap)?;
+        let mut samples_inserted = 0u64;
         for changes in batches {
             let mut upsert = tx
                 .prepare_cached(
@@ -229,15 +254,19 @@ impl Store {
                     Some(Value::Reading(reading)),
                 ) = (&entry.key, &entry.value)
                 {
-                    sample
+                    // SQLite stores NaN as NULL: a non-finite value has no place in a history.
+                    if !reading.value.is_finite() {
+                        continue;
+                    }
+                    samples_inserted += sample
                         .execute(params![
                             node.0 as i64,
                             sensor,
                             quantity.as_str(),
-                            reading.taken_at_ms as i64,
+                            sql_ms(reading.taken_at_ms),
                             reading.value
                         ])
-                        .map_err(wrap)?;
+                        .map_err(wrap)? as u64;
                 }
             }
             let mut remove = tx
@@ -259,6 +288,7 @@ impl Store {
             }
         }
         tx.commit().map_err(wrap)?;
+        self.counts.after_insert(samples_inserted);
         Ok(())
     }
 
@@ -272,5 +302,11 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+mod history_tests;
+#[cfg(test)]
+mod retention_tests;
+#[cfg(test)]
+mod test_support;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 use rusqlite::Connection;
 
 /// Each migration is SQL run once, in order.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: replicated entries, watermarks, local sample history.
     "CREATE TABLE entries (
         key TEXT PRIMARY KEY NOT NULL,
@@ -26,6 +26,26 @@ const MIGRATIONS: &[&str] = &[
         value REAL NOT NULL,
         PRIMARY KEY (node, sensor, quantity, t_ms)
     ) WITHOUT ROWID;",
+    // 2: one-minute aggregates of samples, which samples are folded into them, and the time
+    //    from which the raw history is complete (retention deletes raw samples before it).
+    "ALTER TABLE samples ADD COLUMN aggregated INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX samples_unaggregated ON samples (t_ms) WHERE aggregated = 0;
+    CREATE TABLE samples_1m (
+        node INTEGER NOT NULL,
+        sensor TEXT NOT NULL,
+        quantity TEXT NOT NULL,
+        minute_start_ms INTEGER NOT NULL,
+        min REAL NOT NULL,
+        max REAL NOT NULL,
+        sum REAL NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (node, sensor, quantity, minute_start_ms)
+    ) WITHOUT ROWID;
+    CREATE TABLE retention (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        raw_complete_from_ms INTEGER NOT NULL  -- raw samples at or after this are all kept
+    );
+    INSERT INTO retention (id, raw_complete_from_ms) VALUES (1, 0);",
 ];
 
 /// Brings the database to the latest schema.

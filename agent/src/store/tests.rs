@@ -76,3 +76,77 @@ fn migrations_are_idempotent_and_recorded() {
         .expect("version");
     assert_eq!(version as usize, schema::latest_version());
 }
+
+#[test]
+fn stats_follow_every_write_and_retention_run() {
+    use super::test_support::{random_samples, Fixture, Sample};
+    let mut fixture = Fixture::new();
+    let counted = |fixture: &Fixture| {
+        (
+            fixture.count("SELECT COUNT(*) FROM entries") as u64,
+            fixture.count("SELECT COUNT(*) FROM samples") as u64,
+            fixture.count("SELECT COUNT(*) FROM samples_1m") as u64,
+        )
+    };
+    let of = |stats: StoreStats| (stats.entries, stats.samples, stats.aggregates);
+    let t0 = 20_000 * DAY_MS;
+    let desk = random_samples(20, t0, 400, 10_000..60_000);
+    fixture.ingest("desk", Quantity::Temperature, &desk[..100]);
+    let first = fixture.store.stats().expect("stats");
+    assert_eq!(of(first), counted(&fixture));
+    assert_eq!(of(first), (1, 100, 0));
+    let on_disk = std::fs::metadata(fixture.dir.path().join(DB_FILE))
+        .expect("db file")
+        .len();
+    assert!(first.file_bytes >= on_disk && on_disk > 0);
+
+    fixture.ingest("desk", Quantity::Temperature, &desk[100..]);
+    fixture.ingest("desk", Quantity::Humidity, &desk[..50]);
+    // A reading whose sample is already in the history adds no sample.
+    fixture.ingest("desk", Quantity::Humidity, &desk[49..50]);
+    assert_eq!(of(fixture.store.stats().expect("stats")), (2, 450, 0));
+    let policy = RetentionPolicy {
+        raw_days: 1,
+        aggregate_days: 2,
+    };
+    // Every raw sample is older than a day, the first two hours of aggregates older than two.
+    let now = t0 + 2 * DAY_MS + 2 * 60 * MINUTE_MS;
+    assert!(desk[399].t_ms < now - DAY_MS);
+    let report = fixture
+        .store
+        .run_retention(now, &policy)
+        .expect("retention");
+    assert!(report.raw_deleted > 0 && report.aggregates_deleted > 0);
+    assert_eq!(of(fixture.store.stats().expect("stats")), counted(&fixture));
+    fixture.ingest(
+        "desk",
+        Quantity::Temperature,
+        &[Sample {
+            t_ms: now,
+            value: 1.0,
+        }],
+    );
+    assert_eq!(of(fixture.store.stats().expect("stats")), counted(&fixture));
+}
+
+#[test]
+fn non_finite_readings_stay_out_of_the_history() {
+    use super::test_support::{Fixture, Sample};
+    let mut fixture = Fixture::new();
+    let t0 = 20_000 * DAY_MS;
+    for (i, value) in [f64::NAN, f64::INFINITY, 20.0].into_iter().enumerate() {
+        fixture.ingest(
+            "desk",
+            Quantity::Temperature,
+            &[Sample {
+                t_ms: t0 + i as u64,
+                value,
+            }],
+        );
+    }
+    assert_eq!(fixture.count("SELECT COUNT(*) FROM samples"), 1);
+    assert_eq!(
+        fixture.count("SELECT CAST(value AS INTEGER) FROM samples"),
+        20
+    );
+}

@@ -50,6 +50,15 @@ impl Entry {
     }
 }
 
+/// False when the value holds a NaN or infinite number.
+pub fn numbers_are_finite(value: &Option<Value>) -> bool {
+    match value {
+        Some(Value::Reading(reading)) => reading.value.is_finite(),
+        Some(Value::Target(target)) => target.value.is_finite() && target.tolerance.is_finite(),
+        _ => true,
+    }
+}
+
 fn encode_value(value: &Option<Value>) -> Vec<u8> {
     postcard::to_allocvec(value).unwrap_or_default()
 }
@@ -231,7 +240,12 @@ impl Replica {
 
     /// Merges an entry learned from a peer. Returns true if it won (and is now held).
     /// Does not move watermarks: the gossip layer does that once a delta chunk is complete.
+    /// An entry holding a NaN or infinite number is refused: JSON (the store's encoding) cannot
+    /// carry it, so the node could not load its database after a restart.
     pub fn merge(&mut self, entry: Entry) -> bool {
+        if !numbers_are_finite(&entry.value) {
+            return false;
+        }
         if let Some(existing) = self.entries.get(&entry.key) {
             if !entry.wins_over(existing) {
                 return false;

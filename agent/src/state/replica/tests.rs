@@ -156,3 +156,38 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn merge_refuses_non_finite_numbers() {
+    use crate::state::{ReadingStatus, ReadingValue, TargetValue};
+    let key = Key::Target {
+        room: "lobby".into(),
+        quantity: officemesh_sensors::Quantity::Temperature,
+    };
+    let target = |value: f64| {
+        Some(Value::Target(TargetValue {
+            value,
+            tolerance: 1.0,
+        }))
+    };
+    let entry = |value, time| Entry {
+        key: key.clone(),
+        value,
+        stamp: at(time, 3),
+        version: time,
+    };
+    let mut replica = Replica::new(NodeId(1));
+    assert!(!replica.merge(entry(target(f64::NAN), 1)));
+    assert!(!replica.merge(entry(target(f64::NEG_INFINITY), 2)));
+    assert!(replica.is_empty());
+    assert!(replica.merge(entry(target(21.5), 3)));
+    let reading = Some(Value::Reading(ReadingValue {
+        value: f64::INFINITY,
+        unit: "dB".into(),
+        room: "lobby".into(),
+        status: ReadingStatus::Ok,
+        taken_at_ms: 1,
+    }));
+    assert!(!numbers_are_finite(&reading));
+    assert!(numbers_are_finite(&None));
+}

@@ -1,0 +1,160 @@
+//! History queries over the sample history: one series, a time range, fixed-width buckets.
+//! Raw samples answer where the raw history is complete; older minutes come from the one-minute
+//! aggregates (plus any late raw sample not folded in yet), so no sample is counted twice.
+//!
+//! Read-only: never writes.
+
+use std::collections::BTreeMap;
+
+use officemesh_sensors::Quantity;
+use rusqlite::params;
+use serde::Serialize;
+
+use super::{sql_ms, Store, StoreError};
+use crate::crdt::NodeId;
+
+/// Which history to read: one quantity of one sensor of one node, over `[from_ms, to_ms)`, in
+/// buckets of `step_ms` starting at `from_ms`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryQuery {
+    pub node: NodeId,
+    pub sensor: String,
+    pub quantity: Quantity,
+    pub from_ms: u64,
+    pub to_ms: u64,
+    /// Bucket width in milliseconds (at least 1). Below 60 000 only the raw part of the history
+    /// has that resolution: an aggregated minute counts in the bucket where the minute starts.
+    pub step_ms: u64,
+}
+
+/// One bucket of history. Only buckets holding samples are returned.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryPoint {
+    /// Start of the bucket: `from_ms + k * step_ms`.
+    pub t_ms: u64,
+    pub min: f64,
+    pub max: f64,
+    pub avg: f64,
+    /// How many samples the bucket summarizes.
+    pub count: u64,
+}
+
+/// Running totals of one bucket.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    min: f64,
+    max: f64,
+    sum: f64,
+    count: u64,
+}
+
+impl Bucket {
+    fn join(&mut self, other: Bucket) {
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        self.sum += other.sum;
+        self.count += other.count;
+    }
+}
+
+impl Store {
+    /// The history of one series, bucketed by `query.step_ms`, oldest bucket first. Raw samples
+    /// where the raw history is complete, one-minute aggregates before that. An aggregated
+    /// minute is included when it starts inside `[from_ms, to_ms)`.
+    pub fn history(&self, query: &HistoryQuery) -> Result<Vec<HistoryPoint>, StoreError> {
+        let step = i64::try_from(query.step_ms)
+            .ok()
+            .filter(|step| *step > 0)
+            .ok_or_else(|| StoreError::InvalidQuery {
+                path: self.path.clone(),
+                detail: format!(
+                    "step_ms must be between 1 and {}, not {}",
+                    i64::MAX,
+                    query.step_ms
+                ),
+            })?;
+        if query.from_ms >= query.to_ms {
+            return Ok(Vec::new());
+        }
+        let from = sql_ms(query.from_ms);
+        let to = sql_ms(query.to_ms);
+        let node = query.node.0 as i64;
+        let quantity = query.quantity.as_str();
+        let raw_complete_from: i64 = self
+            .conn
+            .query_row(
+                "SELECT raw_complete_from_ms FROM retention WHERE id = 1",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        let mut buckets: BTreeMap<i64, Bucket> = BTreeMap::new();
+        let mut add = |index: i64, bucket: Bucket| {
+            buckets
+                .entry(index)
+                .and_modify(|held| held.join(bucket))
+                .or_insert(bucket);
+        };
+        // Raw samples: all of them where the raw history is complete; before that only those
+        // not folded into an aggregate yet.
+        let mut raw = self
+            .conn
+            .prepare_cached(
+                "SELECT (t_ms - ?4) / ?6 AS bucket, MIN(value), MAX(value), SUM(value), COUNT(*)
+                 FROM samples
+                 WHERE node = ?1 AND sensor = ?2 AND quantity = ?3 AND t_ms >= ?4 AND t_ms < ?5
+                   AND (t_ms >= ?7 OR aggregated = 0)
+                 GROUP BY bucket",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut aggregates = self
+            .conn
+            .prepare_cached(
+                "SELECT (minute_start_ms - ?4) / ?6 AS bucket, MIN(min), MAX(max), SUM(sum),
+                        SUM(count)
+                 FROM samples_1m
+                 WHERE node = ?1 AND sensor = ?2 AND quantity = ?3 AND minute_start_ms >= ?4
+                   AND minute_start_ms < MIN(?5, ?7)
+                 GROUP BY bucket",
+            )
+            .map_err(|e| self.err(e))?;
+        for statement in [&mut raw, &mut aggregates] {
+            let mut rows = statement
+                .query(params![
+                    node,
+                    query.sensor,
+                    quantity,
+                    from,
+                    to,
+                    step,
+                    raw_complete_from
+                ])
+                .map_err(|e| self.err(e))?;
+            while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+                let read = || -> rusqlite::Result<(i64, Bucket)> {
+                    Ok((
+                        row.get(0)?,
+                        Bucket {
+                            min: row.get(1)?,
+                            max: row.get(2)?,
+                            sum: row.get(3)?,
+                            count: row.get::<_, i64>(4)? as u64,
+                        },
+                    ))
+                };
+                let (index, bucket) = read().map_err(|e| self.err(e))?;
+                add(index, bucket);
+            }
+        }
+        Ok(buckets
+            .into_iter()
+            .map(|(index, bucket)| HistoryPoint {
+                t_ms: query.from_ms + index as u64 * query.step_ms,
+                min: bucket.min,
+                max: bucket.max,
+                avg: bucket.sum / bucket.count as f64,
+                count: bucket.count,
+            })
+            .collect())
+    }
+}
