@@ -21,7 +21,9 @@ use crate::state::{
     ChangeSet, Entry, Key, MacSeen, NodeInfo, ReadingStatus, ReadingValue, Replica, StaleWrite,
     Value,
 };
-use crate::store::{Store, StoreError};
+use crate::store::{
+    HistoryPoint, HistoryQuery, RetentionPolicy, RetentionReport, Store, StoreStats,
+};
 
 /// What this node knows about one peer, as the gossip layer last saw it (for `/v1/nodes`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -42,10 +44,24 @@ pub struct PeerStatus {
     pub unreachable_since_ms: Option<u64>,
 }
 
-/// A request to the persistence thread.
-struct PersistRequest {
-    changes: ChangeSet,
-    done: Option<oneshot::Sender<Result<(), String>>>,
+/// A request to the store thread, which owns the SQLite connection.
+enum StoreRequest {
+    /// Commit a change set; `done` (if any) hears when it is durable.
+    Persist {
+        changes: ChangeSet,
+        done: Option<oneshot::Sender<Result<(), String>>>,
+    },
+    History {
+        query: HistoryQuery,
+        reply: oneshot::Sender<Result<Vec<HistoryPoint>, String>>,
+    },
+    Retention {
+        now_ms: u64,
+        reply: oneshot::Sender<Result<RetentionReport, String>>,
+    },
+    Stats {
+        reply: oneshot::Sender<Result<StoreStats, String>>,
+    },
 }
 
 /// Everything the agent's tasks share.
@@ -56,7 +72,7 @@ pub struct Shared {
     pub name: String,
     pub clock: Clock,
     replica: Mutex<Replica>,
-    persist_tx: mpsc::UnboundedSender<PersistRequest>,
+    store_tx: mpsc::UnboundedSender<StoreRequest>,
     pub started_at_ms: u64,
     /// Peers as the gossip layer sees them; empty until gossip runs.
     pub peers: Mutex<Vec<PeerStatus>>,
@@ -67,6 +83,8 @@ pub struct Shared {
 pub enum WriteError {
     #[error(transparent)]
     Stale(#[from] StaleWrite),
+    #[error("{key}: values must be finite numbers (not NaN or infinity)")]
+    NotFinite { key: String },
     #[error("could not persist the write: {0}")]
     Persist(String),
 }
@@ -80,9 +98,15 @@ impl Shared {
     }
 
     /// Writes `value` (or a tombstone) as this node, stamped now. Persisted with the next batch.
-    pub fn write(&self, key: Key, value: Option<Value>) -> Result<Entry, StaleWrite> {
+    /// Refuses NaN and infinite numbers, which the store's JSON encoding cannot keep.
+    pub fn write(&self, key: Key, value: Option<Value>) -> Result<Entry, WriteError> {
+        if !crate::state::replica::numbers_are_finite(&value) {
+            return Err(WriteError::NotFinite {
+                key: key.to_string(),
+            });
+        }
         let stamp = self.clock.now();
-        self.replica().write(key, value, stamp)
+        Ok(self.replica().write(key, value, stamp)?)
     }
 
     /// Writes and waits until the write is committed to SQLite: for writes a user is told
@@ -97,15 +121,40 @@ impl Shared {
     pub async fn flush(&self) -> Result<(), String> {
         let changes = self.replica().take_changes();
         let (done_tx, done_rx) = oneshot::channel();
-        self.persist_tx
-            .send(PersistRequest {
+        self.store_tx
+            .send(StoreRequest::Persist {
                 changes,
                 done: Some(done_tx),
             })
-            .map_err(|_| "the persistence thread has stopped".to_string())?;
-        done_rx
-            .await
-            .map_err(|_| "the persistence thread has stopped".to_string())?
+            .map_err(|_| STORE_GONE.to_string())?;
+        done_rx.await.map_err(|_| STORE_GONE.to_string())?
+    }
+
+    /// Sample history of one sensor quantity, from the local store.
+    pub async fn history(&self, query: HistoryQuery) -> Result<Vec<HistoryPoint>, String> {
+        let (reply, answer) = oneshot::channel();
+        self.store_tx
+            .send(StoreRequest::History { query, reply })
+            .map_err(|_| STORE_GONE.to_string())?;
+        answer.await.map_err(|_| STORE_GONE.to_string())?
+    }
+
+    /// Runs the retention and downsampling rule now.
+    pub async fn run_retention(&self, now_ms: u64) -> Result<RetentionReport, String> {
+        let (reply, answer) = oneshot::channel();
+        self.store_tx
+            .send(StoreRequest::Retention { now_ms, reply })
+            .map_err(|_| STORE_GONE.to_string())?;
+        answer.await.map_err(|_| STORE_GONE.to_string())?
+    }
+
+    /// Sizes of the local store (for metrics).
+    pub async fn store_stats(&self) -> Result<StoreStats, String> {
+        let (reply, answer) = oneshot::channel();
+        self.store_tx
+            .send(StoreRequest::Stats { reply })
+            .map_err(|_| STORE_GONE.to_string())?;
+        answer.await.map_err(|_| STORE_GONE.to_string())?
     }
 
     /// Hands pending changes to the persistence thread without waiting (the batch tick).
@@ -117,7 +166,7 @@ impl Shared {
             }
             replica.take_changes()
         };
-        let _ = self.persist_tx.send(PersistRequest {
+        let _ = self.store_tx.send(StoreRequest::Persist {
             changes,
             done: None,
         });
@@ -168,17 +217,18 @@ impl Agent {
         } else {
             config.node.name.clone()
         };
-        let (persist_tx, persist_rx) = mpsc::unbounded_channel();
+        let (store_tx, store_rx) = mpsc::unbounded_channel();
+        let policy = RetentionPolicy::from(&config.storage);
         let persist_thread = std::thread::Builder::new()
-            .name("persist".into())
-            .spawn(move || persist_loop(store, persist_rx))
-            .context("cannot start the persistence thread")?;
+            .name("store".into())
+            .spawn(move || store_loop(store, policy, store_rx))
+            .context("cannot start the store thread")?;
         let shared = Arc::new(Shared {
             name,
             node,
             clock,
             replica: Mutex::new(replica),
-            persist_tx,
+            store_tx,
             started_at_ms: wall_ms(),
             peers: Mutex::new(Vec::new()),
             config,
@@ -192,6 +242,7 @@ impl Agent {
         };
         agent.write_node_info()?;
         agent.spawn(batch_loop(shared.clone(), shutdown_rx.clone()));
+        agent.spawn(retention_loop(shared.clone(), shutdown_rx.clone()));
         for sensor_config in shared.config.sensors.clone() {
             let sensor = build_sensor(&sensor_config, &shared.name)?;
             agent.spawn(sensor_loop(
@@ -260,27 +311,85 @@ impl Agent {
     }
 }
 
-fn persist_loop(mut store: Store, mut rx: mpsc::UnboundedReceiver<PersistRequest>) {
+const STORE_GONE: &str = "the store thread has stopped";
+
+/// The store thread: owns the SQLite connection; commits queued change sets together in one
+/// transaction, and answers history, retention and stats requests between commits.
+fn store_loop(
+    mut store: Store,
+    policy: RetentionPolicy,
+    mut rx: mpsc::UnboundedReceiver<StoreRequest>,
+) {
+    let mut pending: Vec<StoreRequest> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
-        // Coalesce whatever else is queued into one transaction.
-        let mut requests = vec![first];
+        pending.push(first);
         while let Ok(more) = rx.try_recv() {
-            requests.push(more);
+            pending.push(more);
         }
-        let batches: Vec<ChangeSet> = requests
-            .iter_mut()
-            .map(|request| std::mem::take(&mut request.changes))
-            .collect();
-        let result = store
-            .apply_all(&batches)
-            .map_err(|e: StoreError| e.to_string());
-        if let Err(err) = &result {
-            tracing::error!(error = %err, "persisting a batch failed");
+        let mut batches = Vec::new();
+        let mut waiting = Vec::new();
+        let mut others = Vec::new();
+        for request in pending.drain(..) {
+            match request {
+                StoreRequest::Persist { changes, done } => {
+                    batches.push(changes);
+                    waiting.extend(done);
+                }
+                other => others.push(other),
+            }
         }
-        for request in requests {
-            if let Some(done) = request.done {
+        if !batches.is_empty() {
+            let result = store.apply_all(&batches).map_err(|e| e.to_string());
+            if let Err(err) = &result {
+                tracing::error!(error = %err, "persisting a batch failed");
+            }
+            for done in waiting {
                 let _ = done.send(result.clone());
             }
+        }
+        for request in others {
+            match request {
+                StoreRequest::History { query, reply } => {
+                    let _ = reply.send(store.history(&query).map_err(|e| e.to_string()));
+                }
+                StoreRequest::Retention { now_ms, reply } => {
+                    let _ = reply.send(
+                        store
+                            .run_retention(now_ms, &policy)
+                            .map_err(|e| e.to_string()),
+                    );
+                }
+                StoreRequest::Stats { reply } => {
+                    let _ = reply.send(store.stats().map_err(|e| e.to_string()));
+                }
+                StoreRequest::Persist { .. } => {}
+            }
+        }
+    }
+}
+
+/// Runs retention and downsampling shortly after start and then hourly (the same rule on
+/// every node).
+async fn retention_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(60),
+        Duration::from_secs(3600),
+    );
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let started = std::time::Instant::now();
+        match shared.run_retention(wall_ms()).await {
+            Ok(report) => tracing::info!(
+                aggregated = report.samples_aggregated,
+                raw_deleted = report.raw_deleted,
+                aggregates_deleted = report.aggregates_deleted,
+                took_ms = started.elapsed().as_millis() as u64,
+                "retention run"
+            ),
+            Err(err) => tracing::error!(error = %err, "retention run failed"),
         }
     }
 }

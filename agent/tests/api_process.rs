@@ -57,6 +57,40 @@ fn endpoints_answer_from_the_replica_and_writes_are_validated() {
         "{body}"
     );
 
+    // History of this node's temperature: the readings so far land in one bucket.
+    let history = eventually(Duration::from_secs(15), || {
+        let answer =
+            agent.get("/v1/readings/history?node=pi-api&quantity=temperature&step=3600000");
+        let count = answer["points"]
+            .as_array()?
+            .iter()
+            .filter_map(|p| p["count"].as_u64())
+            .sum::<u64>();
+        (count >= 2).then_some(answer)
+    })
+    .expect("history has the polled samples");
+    assert_eq!(history["sensor"], "desk");
+    let point = &history["points"][0];
+    assert!(
+        point["min"].as_f64() <= point["avg"].as_f64()
+            && point["avg"].as_f64() <= point["max"].as_f64()
+    );
+    for (query, status) in [
+        ("node=pi-api&quantity=temperature&step=0", 400),
+        ("node=nobody&quantity=temperature", 404),
+        ("node=pi-api&quantity=light", 400),
+        ("quantity=temperature", 400),
+    ] {
+        let (got, body) = send(
+            "GET",
+            &url(&format!("/v1/readings/history?{query}")),
+            None,
+            None,
+        );
+        assert_eq!(got, status, "{query} → {body}");
+        assert!(body["error"].is_string(), "{body}");
+    }
+
     // Writes need the token.
     let person = r#"{"name": "Ada Lovelace", "mac": "B8-27-EB-00-00-01"}"#;
     let (status, body) = send("POST", &url("/v1/people"), None, Some(person));

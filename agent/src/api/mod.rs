@@ -35,6 +35,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(healthz))
         .route("/v1/presence", get(presence))
         .route("/v1/readings", get(readings))
+        .route("/v1/readings/history", get(history))
         .route("/v1/network", get(network))
         .route("/v1/nodes", get(nodes))
         .route("/v1/state/hash", get(state_hash))
@@ -171,6 +172,120 @@ async fn readings(
         &filter,
         completeness,
     )))
+}
+
+/// Query string of `GET /v1/readings/history`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryParams {
+    /// Node id (16 hex digits) or node name.
+    node: String,
+    quantity: String,
+    /// Default: the node's only sensor measuring `quantity`.
+    sensor: Option<String>,
+    /// Milliseconds since the epoch; default `to` − 24 h.
+    from: Option<u64>,
+    /// Default: now.
+    to: Option<u64>,
+    /// Bucket length in ms; default 5 minutes.
+    step: Option<u64>,
+}
+
+/// The most buckets one history answer may have (keeps answers small on a Pi).
+const MAX_HISTORY_BUCKETS: u64 = 10_000;
+
+async fn history(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<HistoryParams>, QueryRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let Query(params) = query?;
+    let quantity = Quantity::parse(&params.quantity).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "unknown quantity '{}' (use temperature, humidity or sound)",
+            params.quantity
+        ))
+    })?;
+    let (node, sensor) = {
+        let replica = shared.replica();
+        let names = query::node_names(&replica);
+        let node = match params.node.parse::<crate::crdt::NodeId>() {
+            Ok(id) => id,
+            Err(_) => names
+                .iter()
+                .find(|(_, (name, _))| name == &params.node)
+                .map(|(id, _)| *id)
+                .ok_or_else(|| ApiError::NotFound(format!("no node named '{}'", params.node)))?,
+        };
+        let sensor = match params.sensor {
+            Some(sensor) => sensor,
+            None => {
+                let sensors: Vec<String> = replica
+                    .live()
+                    .filter_map(|(key, _)| match key {
+                        Key::Reading {
+                            node: n,
+                            sensor,
+                            quantity: q,
+                        } if *n == node && *q == quantity => Some(sensor.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                match sensors.as_slice() {
+                    [only] => only.clone(),
+                    [] => {
+                        return Err(ApiError::NotFound(format!(
+                            "node '{}' has no {quantity} sensor",
+                            params.node
+                        )))
+                    }
+                    many => {
+                        return Err(ApiError::BadRequest(format!(
+                            "node '{}' has several {quantity} sensors ({}); add sensor=",
+                            params.node,
+                            many.join(", ")
+                        )))
+                    }
+                }
+            }
+        };
+        (node, sensor)
+    };
+    let to_ms = params.to.unwrap_or_else(wall_ms);
+    let from_ms = params
+        .from
+        .unwrap_or(to_ms.saturating_sub(24 * 3600 * 1000));
+    let step_ms = params.step.unwrap_or(5 * 60 * 1000);
+    if step_ms == 0 || from_ms >= to_ms {
+        return Err(ApiError::BadRequest(
+            "need from < to and step > 0 (milliseconds)".into(),
+        ));
+    }
+    if (to_ms - from_ms) / step_ms > MAX_HISTORY_BUCKETS {
+        return Err(ApiError::BadRequest(format!(
+            "too many buckets: (to - from) / step must be at most {MAX_HISTORY_BUCKETS}"
+        )));
+    }
+    let points = shared
+        .history(crate::store::HistoryQuery {
+            node,
+            sensor: sensor.clone(),
+            quantity,
+            from_ms,
+            to_ms,
+            step_ms,
+        })
+        .await
+        .map_err(ApiError::Internal)?;
+    Ok(Json(json!({
+        "node": node,
+        "sensor": sensor,
+        "quantity": quantity,
+        "unit": quantity.unit(),
+        "from_ms": from_ms,
+        "to_ms": to_ms,
+        "step_ms": step_ms,
+        "points": points,
+    })))
 }
 
 async fn network(State(shared): State<Arc<Shared>>) -> Json<query::NetworkAnswer> {
