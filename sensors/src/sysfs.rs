@@ -78,8 +78,9 @@ pub(crate) fn is_transient(err: &SensorError) -> bool {
 /// Reads a file holding one integer in thousandths (`23125` → 23.125).
 pub(crate) fn read_thousandths(device: &str, path: &Path) -> Result<f64, SensorError> {
     let text = std::fs::read_to_string(path).map_err(|source| SensorError::Io {
-        device: device.to_string(),
-        source: io::Error::new(source.kind(), format!("{}: {source}", path.display())),
+        // The source stays the OS error itself, so EIO/ETIMEDOUT are recognised for retries.
+        device: format!("{device} ({})", path.display()),
+        source,
     })?;
     let trimmed = text.trim();
     let raw: i64 = trimmed.parse().map_err(|_| SensorError::BadData {

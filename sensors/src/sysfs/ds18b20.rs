@@ -133,8 +133,8 @@ impl Ds18b20 {
         }
         let path = dir.join("w1_slave");
         let text = std::fs::read_to_string(&path).map_err(|source| SensorError::Io {
-            device: self.name.clone(),
-            source: std::io::Error::new(source.kind(), format!("{}: {source}", path.display())),
+            device: format!("{} ({})", self.name, path.display()),
+            source,
         })?;
         parse_w1_slave(&text).map_err(|detail| SensorError::BadData {
             device: self.name.clone(),
