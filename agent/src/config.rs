@@ -177,29 +177,9 @@ impl Default for PresenceConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SensorConfig {
-    /// `sim`, or a hardware driver (see `docs/sensors.md`).
-    pub driver: String,
-    /// Unique on this node; part of every reading's key.
-    pub name: String,
-    /// How often the sensor is read.
-    pub poll_interval_s: u64,
-    /// Seed of a simulated sensor (default: derived from the node and sensor names).
-    pub seed: Option<u64>,
-}
-
-impl Default for SensorConfig {
-    fn default() -> Self {
-        SensorConfig {
-            driver: "sim".into(),
-            name: "desk".into(),
-            poll_interval_s: 10,
-            seed: None,
-        }
-    }
-}
+/// One `[[sensors]]` entry: the sensors crate's spec (driver, bus options, processing), so the
+/// agent and `officemesh_sensors::build_sensor` read the same keys. See `docs/sensors.md`.
+pub type SensorConfig = officemesh_sensors::SensorSpec;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

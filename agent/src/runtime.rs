@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context;
-use officemesh_sensors::sim::{SimNetwork, SimSensor};
+use officemesh_sensors::sim::SimNetwork;
 use officemesh_sensors::{PresenceScanner, Sensor};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -406,18 +406,9 @@ async fn batch_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
 
 /// Builds the sensor a `[[sensors]]` entry names.
 pub fn build_sensor(config: &SensorConfig, node_name: &str) -> anyhow::Result<Box<dyn Sensor>> {
-    match config.driver.as_str() {
-        "sim" => {
-            let seed = config
-                .seed
-                .unwrap_or_else(|| seed_from_text(&format!("{node_name}/{}", config.name)));
-            Ok(Box::new(SimSensor::new(&config.name, seed)))
-        }
-        other => anyhow::bail!(
-            "sensors '{}': driver '{other}' is not available in this build (available: sim)",
-            config.name
-        ),
-    }
+    // A simulated sensor without a `seed` gets one derived from the node and sensor names.
+    let default_seed = seed_from_text(&format!("{node_name}/{}", config.name));
+    Ok(officemesh_sensors::build_sensor(config, default_seed)?)
 }
 
 fn seed_from_text(text: &str) -> u64 {
@@ -516,13 +507,9 @@ fn build_scanner(shared: &Shared) -> anyhow::Result<Option<Box<dyn PresenceScann
             seed_from_text(&shared.name),
             presence.sim_devices,
         )))),
-        other => {
-            tracing::warn!(
-                interface = other,
-                "network presence scanning is not available in this build yet; presence is off"
-            );
-            Ok(None)
-        }
+        interface => Ok(Some(Box::new(officemesh_sensors::NeighborScanner::new(
+            interface,
+        )))),
     }
 }
 

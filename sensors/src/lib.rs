@@ -4,16 +4,37 @@
 //! - [`Sensor`]: the one trait every driver implements; the agent polls it and never sees a bus.
 //! - [`sim`]: simulated sensors and simulated network devices, deterministic for a seed, so the
 //!   agent runs with live-looking data on a laptop.
-//! - [`presence`]: neighbour (MAC ↔ IP) observations and the `PresenceScanner` trait.
+//! - [`presence`]: neighbour (MAC ↔ IP) observations, the `PresenceScanner` trait, the kernel
+//!   neighbour-table scanner (`NeighborScanner`) and the debouncing `PresenceTracker`.
+//! - [`spec`]: `SensorSpec` (one `[[sensors]]` config entry) and `build_sensor`.
+//! - [`processing`]: calibration, smoothing, rounding (`ProcessedSensor`) and `PublishPolicy`.
+//! - [`drivers`]: bus drivers generic over embedded-hal 1.x (BME280, SHT3x, SHT4x, MCP3008,
+//!   ADS1115, digital sound detector); they compile and test on any host.
+//! - [`sysfs`]: kernel-driver sensors read from files (DHT11/22 via IIO, DS18B20 via 1-wire).
+//! - [`doctor`]: checks of what people usually get wrong on a Pi, each with a fix.
+//! - `rpi` (feature `rpi`): opens the Pi's real buses with rppal and hands them to `drivers`.
 //!
 //! This crate never depends on tokio, SQLite or the agent: it measures and returns values.
 
+pub mod doctor;
+pub mod drivers;
 pub mod presence;
+pub mod processing;
 pub mod reading;
+#[cfg(feature = "rpi")]
+pub mod rpi;
 pub mod sim;
+pub mod spec;
+pub mod sysfs;
 
-pub use presence::{MacAddr, MacParseError, Neighbor, PresenceScanner};
+pub use doctor::{run_checks, Check};
+pub use presence::{
+    MacAddr, MacParseError, Neighbor, NeighborScanner, PresenceEvent, PresenceScanner,
+    PresenceTracker,
+};
+pub use processing::{ProcessedSensor, Processing, PublishPolicy, Smoothing, TwoPoint};
 pub use reading::{Measurement, Quantity};
+pub use spec::{build_sensor, DriverKind, SensorSpec};
 
 /// Why a sensor read failed. Each variant says what the user can do about it.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +55,9 @@ pub enum SensorError {
     /// The configuration names something this build cannot do.
     #[error("{0}")]
     Unsupported(String),
+    /// The configuration entry is invalid; the message names the sensor and the key.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A sensor the agent can poll. Implementations own their bus handle and keep no global state.

@@ -1,5 +1,18 @@
 //! MAC presence: what a scanner reports about devices on the office network.
 //! `MacAddr` parsing is strict (six hex pairs, `:` or `-`), because people type MACs into chat.
+//!
+//! - [`arp`]: parsing the kernel neighbour table (`/proc/net/arp`).
+//! - [`subnet`]: the interface's IPv4 subnet and the UDP wake-ups to port 5353.
+//! - [`scanner`]: `NeighborScanner`, the real `PresenceScanner` built from the two.
+//! - [`tracker`]: `PresenceTracker`, debouncing departures with `consider_home`.
+
+pub mod arp;
+pub mod scanner;
+pub mod subnet;
+pub mod tracker;
+
+pub use scanner::NeighborScanner;
+pub use tracker::{PresenceEvent, PresenceTracker};
 
 use std::fmt;
 use std::net::IpAddr;

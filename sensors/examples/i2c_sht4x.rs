@@ -1,0 +1,44 @@
+//! i2c_sht4x: reads a Sensirion SHT4x (SHT40/41/45) on I2C bus 1, as the agent would.
+//!
+//! Wiring: VIN → pin 1 (3.3 V), GND → pin 6, SDA → pin 3 (GPIO2), SCL → pin 5 (GPIO3).
+//! The address is fixed by the part number: SHT4x-A 0x44 (default), -B 0x45, -C 0x46.
+//! config.txt: `dtparam=i2c_arm=on`; the user must be in the `i2c` group.
+//!
+//! Run: `cargo run -p officemesh-sensors --features rpi --example i2c_sht4x`
+
+use std::time::Duration;
+
+use officemesh_sensors::{build_sensor, SensorSpec};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    use officemesh_sensors::drivers::sht4x::DEFAULT_ADDRESS;
+    let spec = SensorSpec {
+        driver: "sht4x".into(),
+        name: "example".into(),
+        i2c_address: Some(DEFAULT_ADDRESS),
+        ..SensorSpec::default()
+    };
+    let mut sensor = build_sensor(&spec, 0)?;
+    println!(
+        "reading {} ({}) five times, 2 s apart",
+        sensor.name(),
+        sensor.driver()
+    );
+    for _ in 0..5 {
+        match sensor.read() {
+            Ok(measurements) => {
+                for m in measurements {
+                    println!(
+                        "  {:<12} {:>8.2} {}",
+                        m.quantity,
+                        m.value,
+                        m.quantity.unit()
+                    );
+                }
+            }
+            Err(err) => println!("  read failed: {err}"),
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    Ok(())
+}

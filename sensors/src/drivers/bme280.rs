@@ -1,0 +1,352 @@
+//! Bosch BME280 temperature and humidity over I2C, in forced mode (one conversion per read, the
+//! datasheet's "weather monitoring" setting: 1× oversampling, filter off). The compensation is
+//! the datasheet's 32-bit integer code (BST-BME280-DS002 section 4.2.3 and 8.2). Pressure is
+//! converted by the chip but not reported: no quantity for it here.
+//! Address 0x76 (SDO to GND) or 0x77 (SDO to VDDIO).
+
+use embedded_hal::delay::DelayNs;
+use embedded_hal::i2c::I2c;
+
+use crate::reading::{Measurement, Quantity};
+use crate::{Sensor, SensorError};
+
+/// The default address (SDO to GND); many breakout boards use 0x77.
+pub const DEFAULT_ADDRESS: u8 = 0x76;
+/// Register holding the chip id.
+pub const REG_CHIP_ID: u8 = 0xD0;
+/// The BME280's chip id; a BMP280 (no humidity) answers 0x58.
+pub const CHIP_ID_BME280: u8 = 0x60;
+/// BMP280 chip id, refused with a clear message.
+pub const CHIP_ID_BMP280: u8 = 0x58;
+/// First calibration block: dig_T1..dig_P9, (0xA0 unused), dig_H1 — 26 bytes.
+pub const REG_CALIB_00: u8 = 0x88;
+/// Second calibration block: dig_H2..dig_H6 — 7 bytes.
+pub const REG_CALIB_26: u8 = 0xE1;
+/// Humidity oversampling; takes effect after the next write to ctrl_meas.
+pub const REG_CTRL_HUM: u8 = 0xF2;
+/// Temperature/pressure oversampling and mode.
+pub const REG_CTRL_MEAS: u8 = 0xF4;
+/// First data register: press_msb..hum_lsb — 8 bytes.
+pub const REG_DATA: u8 = 0xF7;
+/// osrs_h = ×1.
+pub const CTRL_HUM_X1: u8 = 0b001;
+/// osrs_t = ×1, osrs_p = ×1, mode = forced.
+pub const CTRL_MEAS_X1_FORCED: u8 = (0b001 << 5) | (0b001 << 2) | 0b01;
+/// Maximum conversion time at ×1/×1/×1 (datasheet 9.1: 9.3 ms), rounded up.
+pub const MEASURE_TIME_MS: u32 = 10;
+/// The value of a temperature ADC word when the measurement was skipped.
+const ADC_T_SKIPPED: i32 = 0x80000;
+/// The value of a humidity ADC word when the measurement was skipped.
+const ADC_H_SKIPPED: i32 = 0x8000;
+
+/// The factory trimming parameters used by the compensation (pressure ones are not kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Calibration {
+    pub dig_t1: u16,
+    pub dig_t2: i16,
+    pub dig_t3: i16,
+    pub dig_h1: u8,
+    pub dig_h2: i16,
+    pub dig_h3: u8,
+    pub dig_h4: i16,
+    pub dig_h5: i16,
+    pub dig_h6: i8,
+}
+
+impl Calibration {
+    /// Decodes the two calibration blocks (datasheet table 16).
+    pub fn from_registers(block1: &[u8; 26], block2: &[u8; 7]) -> Self {
+        let u16_at = |i: usize| u16::from_le_bytes([block1[i], block1[i + 1]]);
+        let i16_at = |i: usize| i16::from_le_bytes([block1[i], block1[i + 1]]);
+        // dig_H4 = 0xE4[7:0] << 4 | 0xE5[3:0]; dig_H5 = 0xE6[7:0] << 4 | 0xE5[7:4] (signed 12-bit
+        // values whose sign comes from the high byte).
+        let e4 = i16::from(block2[3] as i8);
+        let e5 = i16::from(block2[4]);
+        let e6 = i16::from(block2[5] as i8);
+        Calibration {
+            dig_t1: u16_at(0),
+            dig_t2: i16_at(2),
+            dig_t3: i16_at(4),
+            dig_h1: block1[25],
+            dig_h2: i16::from_le_bytes([block2[0], block2[1]]),
+            dig_h3: block2[2],
+            dig_h4: (e4 << 4) | (e5 & 0x0F),
+            dig_h5: (e6 << 4) | (e5 >> 4),
+            dig_h6: block2[6] as i8,
+        }
+    }
+
+    /// `t_fine`, the fine temperature both compensations use (datasheet 4.2.3). Computed in
+    /// 64 bits so garbage from a bad wire cannot overflow; equal to the 32-bit code otherwise.
+    pub fn t_fine(&self, adc_t: i32) -> i32 {
+        let adc_t = i64::from(adc_t);
+        let t1 = i64::from(self.dig_t1);
+        let t2 = i64::from(self.dig_t2);
+        let t3 = i64::from(self.dig_t3);
+        let var1 = (((adc_t >> 3) - (t1 << 1)) * t2) >> 11;
+        let var2 = (((((adc_t >> 4) - t1) * ((adc_t >> 4) - t1)) >> 12) * t3) >> 14;
+        (var1 + var2) as i32
+    }
+
+    /// Temperature in °C (the datasheet returns hundredths: "5123 equals 51.23 DegC").
+    pub fn temperature_celsius(&self, adc_t: i32) -> f64 {
+        let hundredths = (i64::from(self.t_fine(adc_t)) * 5 + 128) >> 8;
+        hundredths as f64 / 100.0
+    }
+
+    /// Relative humidity in % (the datasheet returns Q22.10: "47445 represents 46.333 %RH").
+    pub fn humidity_percent(&self, adc_h: i32, t_fine: i32) -> f64 {
+        let h1 = i64::from(self.dig_h1);
+        let h2 = i64::from(self.dig_h2);
+        let h3 = i64::from(self.dig_h3);
+        let h4 = i64::from(self.dig_h4);
+        let h5 = i64::from(self.dig_h5);
+        let h6 = i64::from(self.dig_h6);
+        let adc_h = i64::from(adc_h);
+        let x = i64::from(t_fine) - 76800;
+        let first = ((adc_h << 14) - (h4 << 20) - (h5 * x) + 16384) >> 15;
+        let second = ((((((x * h6) >> 10) * (((x * h3) >> 11) + 32768)) >> 10) + 2_097_152) * h2
+            + 8192)
+            >> 14;
+        let mut v = first * second;
+        v -= ((((v >> 15) * (v >> 15)) >> 7) * h1) >> 4;
+        let v = v.clamp(0, 419_430_400);
+        (v >> 12) as f64 / 1024.0
+    }
+}
+
+/// The raw ADC words of one measurement (20-bit temperature, 16-bit humidity).
+pub fn decode_data(data: &[u8; 8]) -> (i32, i32) {
+    let adc_t = (i32::from(data[3]) << 12) | (i32::from(data[4]) << 4) | (i32::from(data[5]) >> 4);
+    let adc_h = (i32::from(data[6]) << 8) | i32::from(data[7]);
+    (adc_t, adc_h)
+}
+
+/// A BME280 on an I2C bus. The chip id and calibration are read on the first measurement, so a
+/// sensor plugged in after start is picked up.
+pub struct Bme280<I, D> {
+    name: String,
+    i2c: I,
+    delay: D,
+    address: u8,
+    calibration: Option<Calibration>,
+}
+
+impl<I: I2c, D: DelayNs> Bme280<I, D> {
+    pub fn new(name: &str, i2c: I, delay: D, address: u8) -> Self {
+        Bme280 {
+            name: name.to_string(),
+            i2c,
+            delay,
+            address,
+            calibration: None,
+        }
+    }
+
+    fn write_read(&mut self, register: u8, buffer: &mut [u8]) -> Result<(), SensorError> {
+        self.i2c
+            .write_read(self.address, &[register], buffer)
+            .map_err(|e| super::i2c_error(&self.name, e))
+    }
+
+    fn write_register(&mut self, register: u8, value: u8) -> Result<(), SensorError> {
+        self.i2c
+            .write(self.address, &[register, value])
+            .map_err(|e| super::i2c_error(&self.name, e))
+    }
+
+    fn calibration(&mut self) -> Result<Calibration, SensorError> {
+        if let Some(calibration) = self.calibration {
+            return Ok(calibration);
+        }
+        let mut id = [0u8];
+        self.write_read(REG_CHIP_ID, &mut id)?;
+        match id[0] {
+            CHIP_ID_BME280 => {}
+            CHIP_ID_BMP280 => {
+                return Err(SensorError::BadData {
+                    device: self.name.clone(),
+                    detail: "this is a BMP280 (chip id 0x58), which has no humidity sensor; \
+                             use a BME280"
+                        .into(),
+                })
+            }
+            other => {
+                return Err(SensorError::BadData {
+                    device: self.name.clone(),
+                    detail: format!(
+                        "chip id {other:#04x} is not a BME280 (0x60): wrong address or part?"
+                    ),
+                })
+            }
+        }
+        let mut block1 = [0u8; 26];
+        self.write_read(REG_CALIB_00, &mut block1)?;
+        let mut block2 = [0u8; 7];
+        self.write_read(REG_CALIB_26, &mut block2)?;
+        let calibration = Calibration::from_registers(&block1, &block2);
+        self.calibration = Some(calibration);
+        Ok(calibration)
+    }
+
+    /// One forced-mode measurement: (°C, %RH).
+    pub fn measure(&mut self) -> Result<(f64, f64), SensorError> {
+        let calibration = self.calibration()?;
+        self.write_register(REG_CTRL_HUM, CTRL_HUM_X1)?;
+        self.write_register(REG_CTRL_MEAS, CTRL_MEAS_X1_FORCED)?;
+        self.delay.delay_ms(MEASURE_TIME_MS);
+        let mut data = [0u8; 8];
+        self.write_read(REG_DATA, &mut data)?;
+        let (adc_t, adc_h) = decode_data(&data);
+        if adc_t == ADC_T_SKIPPED || adc_h == ADC_H_SKIPPED {
+            // Also what a chip that reset since start answers: read the calibration again.
+            self.calibration = None;
+            return Err(SensorError::BadData {
+                device: self.name.clone(),
+                detail: "measurement not ready (skipped value); will retry".into(),
+            });
+        }
+        let t_fine = calibration.t_fine(adc_t);
+        Ok((
+            calibration.temperature_celsius(adc_t),
+            calibration.humidity_percent(adc_h, t_fine),
+        ))
+    }
+
+    /// Gives the bus back (tests call `done()` on a mock).
+    pub fn release(self) -> I {
+        self.i2c
+    }
+}
+
+impl<I: I2c + Send, D: DelayNs + Send> Sensor for Bme280<I, D> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn driver(&self) -> &str {
+        "bme280"
+    }
+
+    fn read(&mut self) -> Result<Vec<Measurement>, SensorError> {
+        let (temperature, humidity) = self.measure()?;
+        Ok(vec![
+            Measurement::new(Quantity::Temperature, temperature),
+            Measurement::new(Quantity::Humidity, humidity),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use embedded_hal_mock::eh1::delay::NoopDelay;
+    use embedded_hal_mock::eh1::i2c::{Mock, Transaction};
+
+    use super::*;
+
+    /// Datasheet section 8.2 example: dig_T1 = 27504, dig_T2 = 26435, dig_T3 = -1000 (and the
+    /// pressure example's dig_P1..P9); humidity trimming values typical of real parts.
+    fn calibration_blocks() -> ([u8; 26], [u8; 7]) {
+        let mut block1 = [0u8; 26];
+        let words: [i32; 12] = [
+            27504, 26435, -1000, 36477, -10685, 3024, 2855, 140, -7, 15500, -14600, 6000,
+        ];
+        for (index, word) in words.iter().enumerate() {
+            let bytes = (*word as u16).to_le_bytes();
+            block1[index * 2] = bytes[0];
+            block1[index * 2 + 1] = bytes[1];
+        }
+        block1[25] = 75; // dig_H1
+                         // dig_H2 = 362, dig_H3 = 0, dig_H4 = 324 (0x144), dig_H5 = 50 (0x032), dig_H6 = 30.
+        let block2 = [0x6A, 0x01, 0x00, 0x14, 0x24, 0x03, 30];
+        (block1, block2)
+    }
+
+    /// The datasheet's floating-point humidity compensation (section 8.1), used as an
+    /// independent check of the integer code.
+    fn humidity_double(c: &Calibration, adc_h: f64, t_fine: f64) -> f64 {
+        let mut var_h = t_fine - 76800.0;
+        var_h = (adc_h - (f64::from(c.dig_h4) * 64.0 + f64::from(c.dig_h5) / 16384.0 * var_h))
+            * (f64::from(c.dig_h2) / 65536.0
+                * (1.0
+                    + f64::from(c.dig_h6) / 67108864.0
+                        * var_h
+                        * (1.0 + f64::from(c.dig_h3) / 67108864.0 * var_h)));
+        var_h *= 1.0 - f64::from(c.dig_h1) * var_h / 524288.0;
+        var_h.clamp(0.0, 100.0)
+    }
+
+    #[test]
+    fn calibration_decodes_the_register_layout() {
+        let (block1, block2) = calibration_blocks();
+        let c = Calibration::from_registers(&block1, &block2);
+        assert_eq!((c.dig_t1, c.dig_t2, c.dig_t3), (27504, 26435, -1000));
+        assert_eq!((c.dig_h1, c.dig_h2, c.dig_h3), (75, 362, 0));
+        assert_eq!((c.dig_h4, c.dig_h5, c.dig_h6), (324, 50, 30));
+        // Negative dig_H4/H5 take their sign from the high byte: 0xE4 = 0xFF → -16 + nibble.
+        let negative = Calibration::from_registers(&block1, &[0, 0, 0, 0xFF, 0xF1, 0xFF, 0]);
+        assert_eq!((negative.dig_h4, negative.dig_h5), (-15, -1));
+    }
+
+    #[test]
+    fn temperature_matches_the_datasheet_example() {
+        let (block1, block2) = calibration_blocks();
+        let c = Calibration::from_registers(&block1, &block2);
+        // adc_T = 519888 → t_fine = 128422 → T = 2508 → 25.08 °C.
+        assert_eq!(c.t_fine(519_888), 128_422);
+        assert_eq!(c.temperature_celsius(519_888), 25.08);
+    }
+
+    #[test]
+    fn integer_humidity_agrees_with_the_floating_point_formula() {
+        let (block1, block2) = calibration_blocks();
+        let c = Calibration::from_registers(&block1, &block2);
+        let t_fine = c.t_fine(519_888);
+        for adc_h in [20_000, 26_000, 30_000, 34_000, 40_000] {
+            let integer = c.humidity_percent(adc_h, t_fine);
+            let double = humidity_double(&c, f64::from(adc_h), f64::from(t_fine));
+            assert!(
+                (integer - double).abs() < 0.01,
+                "adc_h {adc_h}: integer {integer} vs double {double}"
+            );
+        }
+    }
+
+    #[test]
+    fn forced_measurement_transactions() {
+        let (block1, block2) = calibration_blocks();
+        // adc_T = 519888 = 0x7EED0 → msb 0x7E, lsb 0xED, xlsb 0x00; adc_H = 0x6A00.
+        let data = vec![0x50, 0x00, 0x00, 0x7E, 0xED, 0x00, 0x6A, 0x00];
+        let expectations = [
+            Transaction::write_read(0x77, vec![0xD0], vec![0x60]),
+            Transaction::write_read(0x77, vec![0x88], block1.to_vec()),
+            Transaction::write_read(0x77, vec![0xE1], block2.to_vec()),
+            Transaction::write(0x77, vec![0xF2, 0x01]),
+            Transaction::write(0x77, vec![0xF4, 0x25]),
+            Transaction::write_read(0x77, vec![0xF7], data.clone()),
+            // The second read reuses the calibration.
+            Transaction::write(0x77, vec![0xF2, 0x01]),
+            Transaction::write(0x77, vec![0xF4, 0x25]),
+            Transaction::write_read(0x77, vec![0xF7], data),
+        ];
+        let mut sensor = Bme280::new("desk", Mock::new(&expectations), NoopDelay::new(), 0x77);
+        for _ in 0..2 {
+            let readings = sensor.read().expect("good answer");
+            assert_eq!(readings[0], Measurement::new(Quantity::Temperature, 25.08));
+            let c = Calibration::from_registers(&block1, &block2);
+            let expected = humidity_double(&c, f64::from(0x6A00), f64::from(c.t_fine(519_888)));
+            assert!((readings[1].value - expected).abs() < 0.01, "{readings:?}");
+            assert!((0.0..=100.0).contains(&readings[1].value));
+        }
+        sensor.release().done();
+    }
+
+    #[test]
+    fn a_bmp280_is_refused_with_a_clear_message() {
+        let expectations = [Transaction::write_read(0x76, vec![0xD0], vec![0x58])];
+        let mut sensor = Bme280::new("desk", Mock::new(&expectations), NoopDelay::new(), 0x76);
+        let err = sensor.read().expect_err("bmp280");
+        assert!(err.to_string().contains("BMP280"), "{err}");
+        sensor.release().done();
+    }
+}

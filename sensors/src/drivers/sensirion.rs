@@ -1,0 +1,83 @@
+//! What Sensirion's SHT3x and SHT4x share: the CRC-8 over each 16-bit word (polynomial 0x31,
+//! init 0xFF, no reflection, no final XOR) and the 6-byte "T word, CRC, RH word, CRC" answer.
+//! Pure functions, no bus.
+
+/// CRC-8 as in the SHT3x/SHT4x datasheets; `crc8(&[0xBE, 0xEF]) == 0x92`.
+pub fn crc8(data: &[u8]) -> u8 {
+    let mut crc: u8 = 0xFF;
+    for byte in data {
+        crc ^= byte;
+        for _ in 0..8 {
+            crc = if crc & 0x80 != 0 {
+                (crc << 1) ^ 0x31
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+/// The two raw words of a measurement answer, each checked against its CRC.
+pub fn parse_measurement(answer: &[u8; 6]) -> Result<(u16, u16), String> {
+    let word = |offset: usize, what: &str| {
+        let pair = [answer[offset], answer[offset + 1]];
+        let expected = crc8(&pair);
+        if expected != answer[offset + 2] {
+            return Err(format!(
+                "{what} CRC mismatch (got {:#04x}, expected {expected:#04x}): check the wiring \
+                 and pull-ups",
+                answer[offset + 2]
+            ));
+        }
+        Ok(u16::from_be_bytes(pair))
+    };
+    Ok((word(0, "temperature")?, word(3, "humidity")?))
+}
+
+/// Temperature in °C from a raw word: `-45 + 175 * raw / 65535` (both families).
+pub fn temperature_celsius(raw: u16) -> f64 {
+    -45.0 + 175.0 * f64::from(raw) / 65535.0
+}
+
+/// The answer a sensor would send for two raw words (used by tests to build mock responses).
+pub fn encode_measurement(temperature: u16, humidity: u16) -> [u8; 6] {
+    let t = temperature.to_be_bytes();
+    let h = humidity.to_be_bytes();
+    [t[0], t[1], crc8(&t), h[0], h[1], crc8(&h)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc_matches_the_datasheet_example() {
+        // SHT3x datasheet table 19 / SHT4x datasheet section 4.4: CRC(0xBEEF) = 0x92.
+        assert_eq!(crc8(&[0xBE, 0xEF]), 0x92);
+        assert_eq!(crc8(&[0x00, 0x00]), 0x81);
+    }
+
+    #[test]
+    fn parse_checks_each_word() {
+        let good = encode_measurement(0x6666, 0x8000);
+        assert_eq!(parse_measurement(&good), Ok((0x6666, 0x8000)));
+        let mut bad_t = good;
+        bad_t[2] ^= 1;
+        assert!(parse_measurement(&bad_t)
+            .expect_err("bad crc")
+            .contains("temperature"));
+        let mut bad_h = good;
+        bad_h[4] ^= 0x40;
+        assert!(parse_measurement(&bad_h)
+            .expect_err("bad crc")
+            .contains("humidity"));
+    }
+
+    #[test]
+    fn temperature_formula_end_points() {
+        assert_eq!(temperature_celsius(0), -45.0);
+        assert_eq!(temperature_celsius(0xFFFF), 130.0);
+        assert!((temperature_celsius(0x6666) - 25.0).abs() < 0.001);
+    }
+}

@@ -1,0 +1,336 @@
+//! Presence scanning for real, in network namespaces (needs root and `ip`): a bridge namespace,
+//! a "pi" namespace and three "phone" namespaces with fixed MACs on 10.231.7.0/24, which exists
+//! only inside these namespaces. The scanner runs on a thread that entered the pi namespace
+//! with setns(2). It must find exactly the phones, report one leaving (link down) only after
+//! the `consider_home` debounce, and keep working when its interface disappears and returns.
+//!
+//! Skips with a printed reason when not root; fails instead when `CI=true`.
+//! Namespaces carry a per-run tag and are deleted by a Drop guard, even when the test fails.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::process::Command;
+use std::time::Duration;
+
+use nix::sched::{setns, CloneFlags};
+use officemesh_sensors::{
+    MacAddr, Neighbor, NeighborScanner, PresenceEvent, PresenceScanner, PresenceTracker,
+};
+
+const SUBNET: &str = "10.231.7";
+const PI_IF: &str = "lan0";
+/// Two vendor MACs and one randomized (locally administered) one, as phones have.
+const PHONE_MACS: [&str; 3] = [
+    "00:16:3e:31:00:01",
+    "00:16:3e:31:00:02",
+    "da:a1:19:31:00:03",
+];
+/// The debounce, in the test's virtual milliseconds (one scan = 1000 ms).
+const CONSIDER_HOME_MS: u64 = 3000;
+const SCAN_STEP_MS: u64 = 1000;
+
+/// Runs `ip` with `args`; the error names the command and carries its stderr.
+fn ip(args: &[&str]) -> Result<(), String> {
+    let output = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|err| format!("cannot run ip: {err}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+fn must(result: Result<(), String>) {
+    if let Err(err) = result {
+        panic!("{err}");
+    }
+}
+
+/// Skips (returns true) with a printed reason, or panics when `CI=true`.
+fn skip(reason: &str) -> bool {
+    if std::env::var("CI").is_ok_and(|value| value == "true") {
+        panic!("presence_netns cannot run under CI=true: {reason}");
+    }
+    eprintln!("SKIPPED presence_netns: {reason}");
+    true
+}
+
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// The namespaces of one run; deleted on drop.
+struct Lab {
+    bridge: String,
+    pi: String,
+    phones: Vec<String>,
+    created: Vec<String>,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let tag = format!("{:05x}", (std::process::id() ^ nanos) & 0xF_FFFF);
+        Lab {
+            bridge: format!("omtb{tag}"),
+            pi: format!("omtp{tag}"),
+            phones: (1..=3).map(|k| format!("omth{tag}{k}")).collect(),
+            created: Vec::new(),
+        }
+    }
+
+    fn add_namespace(&mut self, name: &str) -> Result<(), String> {
+        ip(&["netns", "add", name])?;
+        self.created.push(name.to_string());
+        ip(&["-n", name, "link", "set", "lo", "up"])
+    }
+
+    /// A veth from the bridge (port `port`) into `namespace` (as `ifname`), addressed and up.
+    fn plug(
+        &self,
+        namespace: &str,
+        ifname: &str,
+        port: &str,
+        mac: Option<&str>,
+        host: u8,
+    ) -> Result<(), String> {
+        let bridge = self.bridge.as_str();
+        ip(&[
+            "-n", bridge, "link", "add", port, "type", "veth", "peer", "name", ifname, "netns",
+            namespace,
+        ])?;
+        ip(&["-n", bridge, "link", "set", port, "master", "br0", "up"])?;
+        if let Some(mac) = mac {
+            ip(&["-n", namespace, "link", "set", ifname, "address", mac])?;
+        }
+        let address = format!("{SUBNET}.{host}/24");
+        ip(&["-n", namespace, "addr", "add", &address, "dev", ifname])?;
+        ip(&["-n", namespace, "link", "set", ifname, "up"])
+    }
+
+    /// Plugs the pi in and makes its neighbour entries expire and probe quickly, so a phone
+    /// that left turns FAILED within seconds instead of a minute.
+    fn plug_pi(&self) -> Result<(), String> {
+        self.plug(&self.pi, PI_IF, "pi0", None, 1)?;
+        let settings = [
+            ("base_reachable_time_ms", "1000"),
+            ("delay_first_probe_time", "1"),
+            ("retrans_time_ms", "250"),
+            ("ucast_solicit", "2"),
+            ("mcast_solicit", "2"),
+        ];
+        for (key, value) in settings {
+            let assignment = format!("net.ipv4.neigh.{PI_IF}.{key}={value}");
+            ip(&["netns", "exec", &self.pi, "sysctl", "-q", "-w", &assignment])?;
+        }
+        Ok(())
+    }
+
+    fn build(&mut self) -> Result<(), String> {
+        let bridge = self.bridge.clone();
+        self.add_namespace(&bridge)?;
+        ip(&["-n", &bridge, "link", "add", "br0", "type", "bridge"])?;
+        ip(&["-n", &bridge, "link", "set", "br0", "up"])?;
+        let pi = self.pi.clone();
+        self.add_namespace(&pi)?;
+        self.plug_pi()?;
+        for (index, phone) in self.phones.clone().iter().enumerate() {
+            self.add_namespace(phone)?;
+            let port = format!("ph{index}");
+            self.plug(
+                phone,
+                "eth0",
+                &port,
+                Some(PHONE_MACS[index]),
+                11 + index as u8,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for namespace in self.created.iter().rev() {
+            if let Err(err) = ip(&["netns", "del", namespace]) {
+                eprintln!("cleanup: {err}");
+            }
+        }
+    }
+}
+
+fn macs(scan: &[Neighbor]) -> BTreeSet<MacAddr> {
+    scan.iter().map(|neighbor| neighbor.mac).collect()
+}
+
+fn phone_mac(index: usize) -> MacAddr {
+    PHONE_MACS[index].parse().expect("test MAC")
+}
+
+/// What the scenario observed, checked by the test thread.
+struct Observed {
+    first_found: Vec<Neighbor>,
+    arrivals: BTreeSet<MacAddr>,
+    debounced_scans: u32,
+    departed: Option<Neighbor>,
+    others_still_present: bool,
+    error_while_gone: Option<String>,
+    recovered: Option<Vec<Neighbor>>,
+}
+
+/// Runs on a thread inside the pi namespace.
+fn scenario(lab_pi_plug: impl Fn() -> Result<(), String>, leave_phone: &str) -> Observed {
+    let mut scanner = NeighborScanner::new(PI_IF).with_settle(Duration::from_millis(400));
+    let mut tracker = PresenceTracker::new(CONSIDER_HOME_MS);
+    let mut clock_ms = 0;
+    let all: BTreeSet<MacAddr> = (0..3).map(phone_mac).collect();
+
+    // 1. Everyone is found.
+    let mut arrivals = BTreeSet::new();
+    let mut first_found = Vec::new();
+    for _ in 0..20 {
+        let scan = scanner.scan().unwrap_or_default();
+        clock_ms += SCAN_STEP_MS;
+        for event in tracker.observe(&scan, clock_ms) {
+            if let PresenceEvent::Arrived(neighbor) = event {
+                arrivals.insert(neighbor.mac);
+            }
+        }
+        if macs(&scan).is_superset(&all) {
+            first_found = scan;
+            break;
+        }
+    }
+
+    // 2. Phone 2 leaves; it stays present for the debounce, then departs.
+    must(ip(&["-n", leave_phone, "link", "set", "eth0", "down"]));
+    let leaving = phone_mac(1);
+    let mut debounced_scans = 0;
+    let mut departed = None;
+    for _ in 0..60 {
+        let scan = scanner.scan().unwrap_or_default();
+        clock_ms += SCAN_STEP_MS;
+        let events = tracker.observe(&scan, clock_ms);
+        if let Some(PresenceEvent::Departed(neighbor)) = events
+            .iter()
+            .find(|event| matches!(event, PresenceEvent::Departed(n) if n.mac == leaving))
+        {
+            departed = Some(neighbor.clone());
+            break;
+        }
+        if !macs(&scan).contains(&leaving) && tracker.is_present(&leaving) {
+            debounced_scans += 1;
+        }
+    }
+    let others_still_present =
+        tracker.is_present(&phone_mac(0)) && tracker.is_present(&phone_mac(2));
+
+    // 3. The interface disappears: scans fail but the scanner survives; it comes back.
+    let error_while_gone = match ip(&["link", "del", PI_IF]) {
+        Ok(()) => scanner.scan().err().map(|err| err.to_string()),
+        Err(err) => panic!("{err}"),
+    };
+    must(lab_pi_plug());
+    let mut recovered = None;
+    for _ in 0..20 {
+        if let Ok(scan) = scanner.scan() {
+            if macs(&scan).contains(&phone_mac(0)) && macs(&scan).contains(&phone_mac(2)) {
+                recovered = Some(scan);
+                break;
+            }
+        }
+    }
+    Observed {
+        first_found,
+        arrivals,
+        debounced_scans,
+        departed,
+        others_still_present,
+        error_while_gone,
+        recovered,
+    }
+}
+
+#[test]
+fn scanner_finds_phones_debounces_departures_and_survives_interface_loss() {
+    if effective_uid() != Some(0) {
+        skip("needs root to create network namespaces");
+        return;
+    }
+    if Command::new("ip").arg("-V").output().is_err() {
+        skip("the `ip` command (iproute2) is not installed");
+        return;
+    }
+    let mut lab = Lab::new();
+    if let Err(err) = lab.build() {
+        if lab.created.is_empty() {
+            skip(&format!("cannot create network namespaces here: {err}"));
+            return;
+        }
+        panic!("{err}");
+    }
+
+    let pi_ns = File::open(format!("/run/netns/{}", lab.pi)).expect("pi namespace file");
+    let bridge = lab.bridge.clone();
+    let pi = lab.pi.clone();
+    let leave_phone = lab.phones[1].clone();
+    let replug = move || {
+        let helper = Lab {
+            bridge: bridge.clone(),
+            pi: pi.clone(),
+            phones: Vec::new(),
+            created: Vec::new(),
+        };
+        helper.plug_pi()
+    };
+    let observed = std::thread::spawn(move || {
+        setns(pi_ns, CloneFlags::CLONE_NEWNET).expect("enter the pi namespace");
+        scenario(replug, &leave_phone)
+    })
+    .join()
+    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+
+    // Exactly the three phones: not the pi itself, not the bridge, nothing else.
+    let all: BTreeSet<MacAddr> = (0..3).map(phone_mac).collect();
+    assert_eq!(
+        macs(&observed.first_found),
+        all,
+        "{:?}",
+        observed.first_found
+    );
+    for neighbor in &observed.first_found {
+        let index = (0..3)
+            .find(|&i| phone_mac(i) == neighbor.mac)
+            .expect("a phone");
+        assert_eq!(neighbor.ip.to_string(), format!("{SUBNET}.{}", 11 + index));
+        assert_eq!(neighbor.mac.is_locally_administered(), index == 2);
+    }
+    assert_eq!(observed.arrivals, all);
+
+    // Departure only after consider_home: 3000 ms at 1000 ms per scan = three debounced scans.
+    let departed = observed.departed.expect("the phone that left departs");
+    assert_eq!(departed.mac, phone_mac(1));
+    assert_eq!(observed.debounced_scans, 3);
+    assert!(observed.others_still_present);
+
+    let error = observed
+        .error_while_gone
+        .expect("a scan without the interface fails");
+    assert!(error.contains(PI_IF), "{error}");
+    let recovered = observed
+        .recovered
+        .expect("scans work again after the interface returns");
+    assert!(!macs(&recovered).contains(&phone_mac(1)), "{recovered:?}");
+    drop(lab);
+}
