@@ -278,6 +278,9 @@ impl Config {
                     sensor.name
                 ));
             }
+            sensor
+                .validate()
+                .map_err(|e| format!("sensors[{index}]: {e}"))?;
             if sensor.poll_interval_s == 0 {
                 return Err(format!(
                     "sensors[{index}].poll_interval_s must be greater than 0"

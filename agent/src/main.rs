@@ -39,6 +39,17 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Check this machine for what people usually get wrong on a Pi (I2C/SPI enabled, device
+    /// nodes, group membership, overlays, clock sync, data directory, cluster key) and print
+    /// the fix for each problem. Exits 1 when a check fails.
+    Doctor {
+        /// The config file the agent runs with (its sensors decide what is checked).
+        #[arg(long, short, env = "OFFICEMESH_CONFIG")]
+        config: Option<PathBuf>,
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Who is at the office (registered people whose devices were seen recently).
     Who(ClientArgs),
     /// Latest readings of every sensor, with their age.
@@ -140,6 +151,7 @@ fn main() {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Keygen { out, force } => keygen(&out, force),
+        Command::Doctor { config, json } => doctor(config, json),
         other => client_command(other),
     };
     if let Err(err) = result {
@@ -154,6 +166,99 @@ fn keygen(out: &std::path::Path, force: bool) -> anyhow::Result<()> {
         "wrote cluster key {} (fingerprint {fingerprint}); copy it to every Pi as gossip.key_file",
         out.display()
     );
+    Ok(())
+}
+
+fn doctor(config_path: Option<PathBuf>, as_json: bool) -> anyhow::Result<()> {
+    use officemesh_sensors::Check;
+    let mut checks: Vec<Check> = Vec::new();
+    let config = match &config_path {
+        Some(path) => match Config::load(path) {
+            Ok(config) => {
+                checks.push(Check {
+                    name: "config".into(),
+                    ok: true,
+                    detail: format!("{} is valid", path.display()),
+                    fix: None,
+                });
+                config
+            }
+            Err(err) => {
+                checks.push(Check {
+                    name: "config".into(),
+                    ok: false,
+                    detail: err.to_string(),
+                    fix: Some("fix the key named above (docs/config.md lists every key)".into()),
+                });
+                Config::default()
+            }
+        },
+        None => Config::local_default(std::path::Path::new("officemesh-data")),
+    };
+    checks.extend(officemesh_sensors::run_checks(
+        &config.sensors,
+        std::path::Path::new("/"),
+    ));
+    let data_dir = &config.storage.data_dir;
+    let probe = data_dir.join(".doctor-probe");
+    let writable = std::fs::create_dir_all(data_dir)
+        .and_then(|_| std::fs::write(&probe, b"ok"))
+        .and_then(|_| std::fs::remove_file(&probe));
+    checks.push(Check {
+        name: "data directory".into(),
+        ok: writable.is_ok(),
+        detail: match &writable {
+            Ok(()) => format!("{} is writable", data_dir.display()),
+            Err(err) => format!("{}: {err}", data_dir.display()),
+        },
+        fix: writable.as_ref().err().map(|_| {
+            format!(
+                "create it and give the agent's user write access: sudo install -d -o officemesh {}",
+                data_dir.display()
+            )
+        }),
+    });
+    if !config.gossip.insecure && config_path.is_some() {
+        let key = officemesh::net::load_key(&config.gossip.key_file);
+        checks.push(Check {
+            name: "cluster key".into(),
+            ok: key.is_ok(),
+            detail: match &key {
+                Ok(_) => format!("{} is a valid key", config.gossip.key_file.display()),
+                Err(err) => err.to_string(),
+            },
+            fix: key.as_ref().err().map(|_| {
+                format!(
+                    "officemesh keygen --out {} (once), then copy the same file to every Pi",
+                    config.gossip.key_file.display()
+                )
+            }),
+        });
+    }
+    let failed = checks.iter().filter(|c| !c.ok).count();
+    if as_json {
+        let rows: Vec<Json> = checks
+            .iter()
+            .map(|c| json!({"name": c.name, "ok": c.ok, "detail": c.detail, "fix": c.fix}))
+            .collect();
+        print_json(&json!({ "checks": rows, "failed": failed }))?;
+    } else {
+        for check in &checks {
+            println!(
+                "[{}] {}: {}",
+                if check.ok { " ok " } else { "FAIL" },
+                check.name,
+                check.detail
+            );
+            if let Some(fix) = &check.fix {
+                println!("       fix: {fix}");
+            }
+        }
+        println!("{} checks, {failed} failed", checks.len());
+    }
+    if failed > 0 {
+        std::process::exit(1);
+    }
     Ok(())
 }
 
@@ -300,7 +405,9 @@ fn print_note(answer: &Json) {
 
 fn client_command(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Run(_) | Command::Keygen { .. } => unreachable!("handled in main"),
+        Command::Run(_) | Command::Keygen { .. } | Command::Doctor { .. } => {
+            unreachable!("handled in main")
+        }
         Command::Who(args) => {
             let answer = Client::new(&args.api, args.token).get("/v1/presence")?;
             if args.json {

@@ -425,6 +425,8 @@ async fn sensor_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let sensor = Arc::new(Mutex::new(sensor));
+    let mut last_published: std::collections::BTreeMap<officemesh_sensors::Quantity, (f64, u64)> =
+        std::collections::BTreeMap::new();
     let mut tick = tokio::time::interval(Duration::from_secs(config.poll_interval_s));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -454,6 +456,17 @@ async fn sensor_loop(
         };
         let taken_at_ms = wall_ms();
         for measurement in measurements {
+            // The publish policy (per quantity): write only on a change beyond `publish_delta`
+            // or when the heartbeat is due, so steady values do not flood the mesh.
+            let policy = config.publish_policy(measurement.quantity);
+            let previous = last_published.get(&measurement.quantity).copied();
+            let elapsed = previous
+                .map(|(_, at): (f64, u64)| Duration::from_millis(taken_at_ms.saturating_sub(at)))
+                .unwrap_or(Duration::MAX);
+            if !policy.should_publish(previous.map(|(value, _)| value), measurement.value, elapsed)
+            {
+                continue;
+            }
             let key = Key::Reading {
                 node: shared.node,
                 sensor: config.name.clone(),
@@ -466,8 +479,11 @@ async fn sensor_loop(
                 status: ReadingStatus::Ok,
                 taken_at_ms,
             });
-            if let Err(err) = shared.write(key, Some(value)) {
-                tracing::warn!(error = %err, "reading not recorded");
+            match shared.write(key, Some(value)) {
+                Ok(_) => {
+                    last_published.insert(measurement.quantity, (measurement.value, taken_at_ms));
+                }
+                Err(err) => tracing::warn!(error = %err, "reading not recorded"),
             }
         }
     }
