@@ -179,6 +179,20 @@ impl Buffer {
     pub fn is_empty(&self) -> Result<bool, BufferError> {
         Ok(self.len()? == 0)
     }
+
+    /// The highest `seq` ever given to a reading in this file (0 when none).
+    pub fn last_seq(&self) -> Result<u64, BufferError> {
+        let read = || {
+            self.conn
+                .query_row(
+                    "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'",
+                    [],
+                    |row| row.get::<_, i64>(0),
+                )
+                .map(|n| n as u64)
+        };
+        read().map_err(|e| self.wrap(e))
+    }
 }
 
 #[cfg(test)]
@@ -219,6 +233,7 @@ mod tests {
         assert_eq!(rows[0], (3, reading(3000)));
         reopened.remove_through(3).expect("remove");
         assert!(reopened.is_empty().expect("len"));
+        assert_eq!(reopened.last_seq().expect("last seq"), 3);
         reopened.push(&[reading(4000)]).expect("push");
         assert_eq!(
             reopened.after(0, 10).expect("read")[0].0,

@@ -69,6 +69,8 @@ pub(crate) async fn run(
         let mut session = Session::new(&shared, &outbox, &topics, options.clone());
         let end = session.run(&mut shutdown).await;
         shared.counters.mqtt.connected.set(0);
+        // Rows acknowledged since the last tick must not be sent again by the next connection.
+        session.remove_acknowledged().await;
         match end {
             End::Shutdown => return,
             End::Lost {
