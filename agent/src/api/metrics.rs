@@ -168,10 +168,7 @@ pub fn render(shared: &Shared) -> String {
             shared.config.presence.consider_home_s * 1000,
             Completeness::default(),
         );
-        let entries = replica
-            .entries()
-            .filter(|entry| entry.value.is_some())
-            .count();
+        let entries = replica.len();
         (readings, presence, entries)
     };
     let mut out = Exposition::default();
@@ -254,7 +251,7 @@ pub fn render(shared: &Shared) -> String {
     out.family(
         "officemesh_entries",
         "gauge",
-        "Live (non-tombstone) entries in this node's replica.",
+        "Entries in this node's replica, tombstones included (as /healthz and /v1/state/hash count them).",
     );
     out.sample("officemesh_entries", &[], entries as f64);
 

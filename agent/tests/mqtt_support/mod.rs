@@ -55,11 +55,17 @@ impl Mosquitto {
     /// Starts a broker on a free port, with persistence in `dir` (so a persistent subscriber's
     /// session and queued messages survive `stop`/`start`). `extra` is appended to the config.
     pub fn start(binary: &Path, dir: &Path, extra: &str) -> Mosquitto {
+        Mosquitto::start_with(binary, dir, "", extra)
+    }
+
+    /// Like `start`, with `prelude` placed before the first listener (global options such as
+    /// `per_listener_settings true`).
+    pub fn start_with(binary: &Path, dir: &Path, prelude: &str, extra: &str) -> Mosquitto {
         std::fs::create_dir_all(dir).expect("broker dir");
         let port = free_port();
         let config = dir.join("mosquitto.conf");
         let text = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nautosave_interval 1\nlog_dest file {}\nlog_type all\n# Running as root: stay root so the temp dir stays writable (ignored otherwise).\nuser root\n{extra}\n",
+            "{prelude}\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nautosave_interval 1\nlog_dest file {}\nlog_type all\n# Running as root: stay root so the temp dir stays writable (ignored otherwise).\nuser root\n{extra}\n",
             dir.display(),
             dir.join("mosquitto.log").display(),
         );
