@@ -9,10 +9,7 @@ use std::time::Duration;
 /// half scaled by `unit` (a random number in `[0, 1]`).
 pub fn delay_ms(attempt: u32, min_ms: u64, max_ms: u64, unit: f64) -> u64 {
     let max_ms = max_ms.max(min_ms);
-    let ceiling = min_ms
-        .checked_mul(1u64.checked_shl(attempt.min(63)).unwrap_or(u64::MAX))
-        .unwrap_or(u64::MAX)
-        .min(max_ms);
+    let ceiling = min_ms.saturating_mul(1u64 << attempt.min(63)).min(max_ms);
     let half = ceiling / 2;
     let unit = if unit.is_finite() {
         unit.clamp(0.0, 1.0)

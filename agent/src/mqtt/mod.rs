@@ -111,12 +111,15 @@ impl Outbox {
     }
 }
 
+/// The MQTT task `start` returns, for `Agent::spawn`.
+pub type MqttTask = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// Prepares MQTT when `mqtt.url` is set: opens the buffer, subscribes to local writes (so no
 /// reading taken after this call is missed) and returns the task to spawn. `None` when off.
 pub fn start(
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
-) -> Result<Option<Pin<Box<dyn Future<Output = ()> + Send>>>, MqttError> {
+) -> Result<Option<MqttTask>, MqttError> {
     let config = &shared.config.mqtt;
     if config.url.trim().is_empty() {
         return Ok(None);
