@@ -87,7 +87,9 @@ impl Shared {
     pub fn write(&self, key: Key, value: Option<Value>) -> Result<Entry, StaleWrite> {
         let stamp = self.clock.now();
         let entry = self.replica().write(key, value, stamp)?;
-        let _ = self.local_writes.send(entry.clone());
+        if self.local_writes.receiver_count() > 0 {
+            let _ = self.local_writes.send(entry.clone());
+        }
         Ok(entry)
     }
 

@@ -1,5 +1,5 @@
 //! Copies this node's readings, as they are written (`Shared::local_writes`), into the
-//! store-and-forward buffer — one transaction per burst — and wakes the publisher. Counts what
+//! store-and-forward buffer — one transaction per burst (writes within 50 ms) — and wakes the publisher. Counts what
 //! it captured, what the bound dropped, and readings missed if it ever fell behind.
 
 use std::sync::Arc;
@@ -10,6 +10,9 @@ use tokio::sync::{broadcast, watch};
 use super::{BufferedReading, Outbox};
 use crate::runtime::Shared;
 use crate::state::{Entry, Key, ReadingStatus, Value};
+
+/// How long a burst of writes is collected into one buffer transaction.
+const COALESCE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// This node's reading in `entry`, if it is one.
 pub fn reading_of(shared: &Shared, entry: &Entry) -> Option<BufferedReading> {
@@ -58,6 +61,19 @@ pub(crate) async fn run(
                 Err(RecvError::Closed) => stopping = true,
             },
             _ = shutdown.changed() => stopping = true,
+        }
+        if !batch.is_empty() && !stopping {
+            // A poll writes its quantities one after the other: collect them for one transaction.
+            let deadline = tokio::time::Instant::now() + COALESCE;
+            while let Ok(received) = tokio::time::timeout_at(deadline, writes.recv()).await {
+                match received {
+                    Ok(entry) => batch.extend(reading_of(&shared, &entry)),
+                    Err(RecvError::Lagged(missed)) => {
+                        shared.counters.errors_add("mqtt_capture_lagged", missed);
+                    }
+                    Err(RecvError::Closed) => break,
+                }
+            }
         }
         loop {
             match writes.try_recv() {
