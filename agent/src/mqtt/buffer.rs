@@ -35,6 +35,8 @@ pub enum BufferError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("MQTT buffer task failed: {0} (a bug: please report it with the log)")]
+    Task(String),
 }
 
 /// The open buffer.

@@ -103,10 +103,7 @@ impl Outbox {
         .await
         {
             Ok(result) => result,
-            Err(join) => Err(BufferError::Sqlite {
-                path: std::path::PathBuf::from(buffer::FILE_NAME),
-                source: rusqlite::Error::ToSqlConversionFailure(Box::new(join)),
-            }),
+            Err(join) => Err(BufferError::Task(join.to_string())),
         }
     }
 }
