@@ -184,9 +184,31 @@ pub type SensorConfig = officemesh_sensors::SensorSpec;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MqttConfig {
-    /// `mqtt://host:1883` or `mqtts://…`; empty = MQTT off.
+    /// `mqtt://host:1883` or `mqtts://host:8883`; empty = MQTT off. See `docs/mqtt.md`.
     pub url: String,
+    /// Home Assistant discovery topic prefix.
     pub discovery_prefix: String,
+    /// Publish Home Assistant discovery config messages.
+    pub discovery: bool,
+    /// First level of every state topic (`<base_topic>/<node>/<sensor>/<quantity>`).
+    pub base_topic: String,
+    /// MQTT client id. Empty: `officemesh-<node id>`.
+    pub client_id: String,
+    /// Broker user name (empty: none).
+    pub username: String,
+    /// Broker password (used only with `username`).
+    pub password: String,
+    /// PEM file of the CA(s) that sign the broker's certificate (`mqtts://`). Empty: the
+    /// system's trusted roots.
+    pub ca_file: PathBuf,
+    /// MQTT keep-alive interval.
+    pub keep_alive_s: u64,
+    /// First reconnect delay; doubles per failed attempt (with jitter) up to `reconnect_max_ms`.
+    pub reconnect_min_ms: u64,
+    /// Longest reconnect delay.
+    pub reconnect_max_ms: u64,
+    /// Most readings kept while the broker is unreachable (oldest dropped first, counted).
+    pub buffer_max: u64,
 }
 
 impl Default for MqttConfig {
@@ -194,6 +216,16 @@ impl Default for MqttConfig {
         MqttConfig {
             url: String::new(),
             discovery_prefix: "homeassistant".into(),
+            discovery: true,
+            base_topic: "officemesh".into(),
+            client_id: String::new(),
+            username: String::new(),
+            password: String::new(),
+            ca_file: PathBuf::new(),
+            keep_alive_s: 30,
+            reconnect_min_ms: 1000,
+            reconnect_max_ms: 60_000,
+            buffer_max: 10_000,
         }
     }
 }
@@ -266,6 +298,7 @@ impl Config {
         if self.gossip.cluster.trim().is_empty() {
             return Err("gossip.cluster must not be empty".into());
         }
+        crate::mqtt::validate_config(&self.mqtt)?;
         crate::state::key::validate_label("node.room", &self.node.room)
             .map_err(|e| format!("node.room: {e}"))?;
         let mut names = std::collections::BTreeSet::new();

@@ -15,7 +15,8 @@
 //! - [`store`]: SQLite persistence (schema, migrations, batched writes, history, retention).
 //! - [`net`]: TCP transport, framing, Noise encryption with the cluster key.
 //! - [`runtime`]: the running agent: shared state, sensor and presence loops, persistence.
-//! - [`api`]: the HTTP API (axum).
+//! - [`api`]: the HTTP API (axum) and `/metrics`.
+//! - [`mqtt`]: MQTT publisher, Home Assistant discovery, store-and-forward buffer.
 //! - [`client`]: the HTTP client behind the CLI's client commands.
 
 pub mod api;
@@ -25,6 +26,7 @@ pub mod config;
 pub mod crdt;
 pub mod gossip;
 pub mod identity;
+pub mod mqtt;
 pub mod net;
 pub mod runtime;
 pub mod sim;

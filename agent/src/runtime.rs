@@ -76,6 +76,10 @@ pub struct Shared {
     pub started_at_ms: u64,
     /// Peers as the gossip layer sees them; empty until gossip runs.
     pub peers: Mutex<Vec<PeerStatus>>,
+    /// Every local write, as written (the MQTT publisher subscribes to this node's readings).
+    pub local_writes: tokio::sync::broadcast::Sender<Entry>,
+    /// Counters and gauges for `GET /metrics` (gossip, MQTT and errors fill them).
+    pub counters: crate::api::metrics::Counters,
 }
 
 /// A write could not be made durable.
@@ -106,7 +110,11 @@ impl Shared {
             });
         }
         let stamp = self.clock.now();
-        Ok(self.replica().write(key, value, stamp)?)
+        let entry = self.replica().write(key, value, stamp)?;
+        if self.local_writes.receiver_count() > 0 {
+            let _ = self.local_writes.send(entry.clone());
+        }
+        Ok(entry)
     }
 
     /// Writes and waits until the write is committed to SQLite: for writes a user is told
@@ -231,6 +239,8 @@ impl Agent {
             store_tx,
             started_at_ms: wall_ms(),
             peers: Mutex::new(Vec::new()),
+            local_writes: tokio::sync::broadcast::channel(4096).0,
+            counters: Default::default(),
             config,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -241,6 +251,9 @@ impl Agent {
             tasks: Vec::new(),
         };
         agent.write_node_info()?;
+        if let Some(task) = crate::mqtt::start(shared.clone(), shutdown_rx.clone())? {
+            agent.spawn(task);
+        }
         agent.spawn(batch_loop(shared.clone(), shutdown_rx.clone()));
         agent.spawn(retention_loop(shared.clone(), shutdown_rx.clone()));
         for sensor_config in shared.config.sensors.clone() {

@@ -7,6 +7,7 @@
 //! `state::query`, and writes go through `runtime::Shared`.
 
 mod error;
+pub mod metrics;
 
 use std::sync::Arc;
 
@@ -43,6 +44,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/people/{name}/{mac}", delete(remove_person))
         .route("/v1/targets", get(targets))
         .route("/v1/targets/{room}", put(set_target))
+        .merge(metrics::routes())
         .fallback(not_found)
         .with_state(shared)
 }

@@ -1,0 +1,479 @@
+//! `GET /metrics`: the agent's state and counters in the Prometheus text exposition format
+//! 0.0.4, hand-written (no metrics crate): `Exposition` renders families with escaped labels,
+//! `Counters` holds the process's counters that the loops increment (gossip, MQTT, errors).
+//!
+//! Gauges about the replicated state (readings, people, entries, peers) are computed from
+//! `Shared` at scrape time, never stored. This module only reads the replica; it never writes
+//! state, and it knows nothing of how gossip or MQTT work — they fill `Counters`.
+//! Every metric name is listed in `docs/mqtt.md` (section "Prometheus metrics").
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+use crate::clock::wall_ms;
+use crate::runtime::Shared;
+use crate::state::query::{self, Completeness};
+
+/// The exposition format's content type.
+pub const CONTENT_TYPE_0_0_4: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Every metric family name the agent exports (the Grafana dashboard test checks against it).
+pub const METRIC_NAMES: &[&str] = &[
+    "officemesh_build_info",
+    "officemesh_uptime_seconds",
+    "officemesh_reading",
+    "officemesh_reading_age_seconds",
+    "officemesh_people_present",
+    "officemesh_people_registered",
+    "officemesh_entries",
+    "officemesh_peers",
+    "officemesh_mqtt_connected",
+    "officemesh_mqtt_buffered",
+    "officemesh_mqtt_captured_total",
+    "officemesh_mqtt_published_total",
+    "officemesh_mqtt_dropped_total",
+    "officemesh_mqtt_reconnects_total",
+    "officemesh_errors_total",
+    "officemesh_gossip_rounds_total",
+    "officemesh_gossip_bytes_sent_total",
+    "officemesh_gossip_bytes_received_total",
+];
+
+/// Peer statuses always exported (0 when none), so dashboards see every series.
+const PEER_STATUSES: [&str; 4] = ["alive", "suspect", "dead", "left"];
+
+/// The routes this module serves.
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    ([(CONTENT_TYPE, CONTENT_TYPE_0_0_4)], render(&shared))
+}
+
+/// A monotonically increasing counter.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn inc(&self) {
+        self.add(1);
+    }
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A value that goes up and down.
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicU64);
+
+impl Gauge {
+    pub fn set(&self, value: u64) {
+        self.0.store(value, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Gossip counters. THE HOOK for the gossip layer: increment these from its round loop and
+/// transport (`shared.counters.gossip.rounds_total.inc()`, `.bytes_sent_total.add(n)`); they are
+/// exported as `officemesh_gossip_*` and stay 0 while gossip does not run.
+#[derive(Debug, Default)]
+pub struct GossipCounters {
+    /// Gossip rounds started.
+    pub rounds_total: Counter,
+    /// Bytes written to gossip connections (frames, after encryption).
+    pub bytes_sent_total: Counter,
+    /// Bytes read from gossip connections.
+    pub bytes_received_total: Counter,
+}
+
+/// MQTT publisher counters (filled by `crate::mqtt`).
+#[derive(Debug, Default)]
+pub struct MqttCounters {
+    /// 1 while connected to the broker.
+    pub connected: Gauge,
+    /// Readings waiting in the store-and-forward buffer (not yet acknowledged by the broker).
+    pub buffered: Gauge,
+    /// Readings taken by this node and put into the buffer (each gets the next `seq`).
+    pub captured_total: Counter,
+    /// Readings the broker acknowledged (QoS 1 PUBACK).
+    pub published_total: Counter,
+    /// Readings dropped because the buffer was full (oldest first).
+    pub dropped_total: Counter,
+    /// Connection attempts after the first.
+    pub reconnects_total: Counter,
+}
+
+/// Every counter of the running agent. Lives in `Shared::counters`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub gossip: GossipCounters,
+    pub mqtt: MqttCounters,
+    errors: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Counters {
+    /// Counts one error of `kind` (`officemesh_errors_total{kind}`): a short snake_case word
+    /// such as `sensor_read`, `persist`, `mqtt_connect`, `mqtt_buffer_full`.
+    pub fn error(&self, kind: &str) {
+        self.errors_add(kind, 1);
+    }
+
+    /// Counts `n` errors of `kind`.
+    pub fn errors_add(&self, kind: &str, n: u64) {
+        let mut errors = self
+            .errors
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        *errors.entry(kind.to_string()).or_insert(0) += n;
+    }
+
+    /// Error counts by kind.
+    pub fn errors(&self) -> BTreeMap<String, u64> {
+        self.errors
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
+    }
+}
+
+/// Renders the whole exposition for `shared`.
+pub fn render(shared: &Shared) -> String {
+    let now = wall_ms();
+    let (readings, presence, entries) = {
+        let replica = shared.replica();
+        let readings = query::readings(
+            &replica,
+            now,
+            &query::ReadingFilter::default(),
+            Completeness::default(),
+        );
+        let presence = query::presence(
+            &replica,
+            now,
+            shared.config.presence.consider_home_s * 1000,
+            Completeness::default(),
+        );
+        let entries = replica.len();
+        (readings, presence, entries)
+    };
+    let mut out = Exposition::default();
+    out.family(
+        "officemesh_build_info",
+        "gauge",
+        "Always 1; labels say the agent version and this node.",
+    );
+    out.sample(
+        "officemesh_build_info",
+        &[("version", crate::VERSION), ("node", &shared.name)],
+        1.0,
+    );
+    out.family(
+        "officemesh_uptime_seconds",
+        "gauge",
+        "Seconds since this agent started.",
+    );
+    out.sample(
+        "officemesh_uptime_seconds",
+        &[],
+        now.saturating_sub(shared.started_at_ms) as f64 / 1000.0,
+    );
+
+    out.family(
+        "officemesh_reading",
+        "gauge",
+        "Latest reading of every sensor quantity in the cluster, in the quantity's unit (°C, %, dB).",
+    );
+    for row in &readings.readings {
+        out.sample(
+            "officemesh_reading",
+            &[
+                ("node", &row.node_name),
+                ("room", &row.room),
+                ("sensor", &row.sensor),
+                ("quantity", row.quantity.as_str()),
+            ],
+            row.value,
+        );
+    }
+    out.family(
+        "officemesh_reading_age_seconds",
+        "gauge",
+        "Seconds since each latest reading was taken.",
+    );
+    for row in &readings.readings {
+        out.sample(
+            "officemesh_reading_age_seconds",
+            &[
+                ("node", &row.node_name),
+                ("room", &row.room),
+                ("sensor", &row.sensor),
+                ("quantity", row.quantity.as_str()),
+            ],
+            row.age_ms as f64 / 1000.0,
+        );
+    }
+
+    out.family(
+        "officemesh_people_present",
+        "gauge",
+        "Registered people with a device seen within presence.consider_home_s.",
+    );
+    out.sample(
+        "officemesh_people_present",
+        &[],
+        presence.present_count as f64,
+    );
+    out.family(
+        "officemesh_people_registered",
+        "gauge",
+        "Registered people.",
+    );
+    out.sample(
+        "officemesh_people_registered",
+        &[],
+        presence.people.len() as f64,
+    );
+    out.family(
+        "officemesh_entries",
+        "gauge",
+        "Entries in this node's replica, tombstones included (as /healthz and /v1/state/hash count them).",
+    );
+    out.sample("officemesh_entries", &[], entries as f64);
+
+    out.family(
+        "officemesh_peers",
+        "gauge",
+        "Peers by status as this node's gossip layer sees them.",
+    );
+    let mut by_status: BTreeMap<String, u64> = PEER_STATUSES
+        .iter()
+        .map(|status| (status.to_string(), 0))
+        .collect();
+    for peer in shared.peers() {
+        *by_status.entry(peer.status).or_insert(0) += 1;
+    }
+    for (status, count) in &by_status {
+        out.sample("officemesh_peers", &[("status", status)], *count as f64);
+    }
+
+    let mqtt = &shared.counters.mqtt;
+    let gauges = [
+        (
+            "officemesh_mqtt_connected",
+            "1 while connected to the MQTT broker.",
+            mqtt.connected.get(),
+        ),
+        (
+            "officemesh_mqtt_buffered",
+            "Readings waiting in the MQTT store-and-forward buffer.",
+            mqtt.buffered.get(),
+        ),
+    ];
+    for (name, help, value) in gauges {
+        out.family(name, "gauge", help);
+        out.sample(name, &[], value as f64);
+    }
+    let counters = [
+        (
+            "officemesh_mqtt_captured_total",
+            "Readings of this node put into the MQTT buffer.",
+            mqtt.captured_total.get(),
+        ),
+        (
+            "officemesh_mqtt_published_total",
+            "Readings the MQTT broker acknowledged.",
+            mqtt.published_total.get(),
+        ),
+        (
+            "officemesh_mqtt_dropped_total",
+            "Readings dropped because the MQTT buffer was full.",
+            mqtt.dropped_total.get(),
+        ),
+        (
+            "officemesh_mqtt_reconnects_total",
+            "MQTT connection attempts after the first.",
+            mqtt.reconnects_total.get(),
+        ),
+        (
+            "officemesh_gossip_rounds_total",
+            "Gossip rounds started.",
+            shared.counters.gossip.rounds_total.get(),
+        ),
+        (
+            "officemesh_gossip_bytes_sent_total",
+            "Bytes sent on gossip connections.",
+            shared.counters.gossip.bytes_sent_total.get(),
+        ),
+        (
+            "officemesh_gossip_bytes_received_total",
+            "Bytes received on gossip connections.",
+            shared.counters.gossip.bytes_received_total.get(),
+        ),
+    ];
+    for (name, help, value) in counters {
+        out.family(name, "counter", help);
+        out.sample(name, &[], value as f64);
+    }
+    out.family(
+        "officemesh_errors_total",
+        "counter",
+        "Errors by kind (sensor_read, persist, mqtt_connect, mqtt_buffer_full, ...).",
+    );
+    for (kind, count) in shared.counters.errors() {
+        out.sample("officemesh_errors_total", &[("kind", &kind)], count as f64);
+    }
+    out.finish()
+}
+
+/// A text exposition being written: `# HELP` / `# TYPE` lines, then samples.
+#[derive(Debug, Default)]
+pub struct Exposition {
+    text: String,
+}
+
+impl Exposition {
+    /// Starts a metric family.
+    pub fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.text, "# HELP {name} {}", escape_help(help));
+        let _ = writeln!(self.text, "# TYPE {name} {kind}");
+    }
+
+    /// One sample line: `name{label="value",…} value`.
+    pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        self.text.push_str(name);
+        if !labels.is_empty() {
+            self.text.push('{');
+            for (index, (label, value)) in labels.iter().enumerate() {
+                if index > 0 {
+                    self.text.push(',');
+                }
+                let _ = write!(self.text, "{label}=\"{}\"", escape_label_value(value));
+            }
+            self.text.push('}');
+        }
+        let _ = writeln!(self.text, " {}", format_value(value));
+    }
+
+    pub fn finish(self) -> String {
+        self.text
+    }
+}
+
+/// Label values escape `\`, `"` and line feed (format 0.0.4).
+pub fn escape_label_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// HELP text escapes `\` and line feed.
+fn escape_help(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+/// Sample values as Prometheus reads them: `+Inf`, `-Inf`, `NaN`, else the shortest float text.
+pub fn format_value(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".into()
+    } else if value == f64::INFINITY {
+        "+Inf".into()
+    } else if value == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{value}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label_value(r#"a"b"#), r#"a\"b"#);
+        assert_eq!(escape_label_value(r"c:\dir"), r"c:\\dir");
+        assert_eq!(escape_label_value("two\nlines"), r"two\nlines");
+        assert_eq!(escape_label_value("meeting room °C"), "meeting room °C");
+    }
+
+    #[test]
+    fn exposition_has_help_type_and_escaped_samples() {
+        let mut out = Exposition::default();
+        out.family(
+            "officemesh_reading",
+            "gauge",
+            "Latest reading.\nSecond line \\ here.",
+        );
+        out.sample(
+            "officemesh_reading",
+            &[("node", "pi \"a\""), ("room", "lobby\\1")],
+            21.5,
+        );
+        out.family("officemesh_entries", "gauge", "Entries.");
+        out.sample("officemesh_entries", &[], 3.0);
+        let text = out.finish();
+        assert_eq!(
+            text,
+            "# HELP officemesh_reading Latest reading.\\nSecond line \\\\ here.\n\
+             # TYPE officemesh_reading gauge\n\
+             officemesh_reading{node=\"pi \\\"a\\\"\",room=\"lobby\\\\1\"} 21.5\n\
+             # HELP officemesh_entries Entries.\n\
+             # TYPE officemesh_entries gauge\n\
+             officemesh_entries 3\n"
+        );
+    }
+
+    #[test]
+    fn special_float_values_use_prometheus_spelling() {
+        assert_eq!(format_value(f64::NAN), "NaN");
+        assert_eq!(format_value(f64::INFINITY), "+Inf");
+        assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(format_value(-0.25), "-0.25");
+        assert_eq!(format_value(1e21), "1000000000000000000000");
+    }
+
+    #[test]
+    fn errors_are_counted_by_kind() {
+        let counters = Counters::default();
+        counters.error("mqtt_connect");
+        counters.error("mqtt_connect");
+        counters.error("persist");
+        let errors = counters.errors();
+        assert_eq!(errors.get("mqtt_connect"), Some(&2));
+        assert_eq!(errors.get("persist"), Some(&1));
+    }
+
+    #[test]
+    fn every_exported_name_follows_prometheus_naming() {
+        for name in METRIC_NAMES {
+            assert!(name.starts_with("officemesh_"), "{name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{name}"
+            );
+        }
+    }
+}

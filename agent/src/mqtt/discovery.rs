@@ -1,0 +1,209 @@
+//! Home Assistant MQTT discovery: the retained config messages that make each Pi a device with
+//! its sensors, and each registered person a `device_tracker`; and the rule that picks the one
+//! node per cluster that publishes the people. Pure: builds JSON, never publishes.
+//!
+//! Field names follow Home Assistant's MQTT sensor and device tracker docs (`device_class`,
+//! `state_class`, `unit_of_measurement`, `expire_after`, `availability_topic`, `device`,
+//! `source_type`, `payload_home`, `payload_not_home`).
+
+use officemesh_sensors::Quantity;
+use serde_json::{json, Value as Json};
+
+use super::topics::{self, Topics};
+use crate::crdt::NodeId;
+use crate::runtime::PeerStatus;
+
+/// What Home Assistant needs to know about the node that owns a sensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeDevice {
+    pub node: NodeId,
+    pub name: String,
+    pub room: String,
+    pub version: String,
+}
+
+/// Home Assistant's `device_class` for a quantity.
+pub fn device_class(quantity: Quantity) -> &'static str {
+    match quantity {
+        Quantity::Temperature => "temperature",
+        Quantity::Humidity => "humidity",
+        Quantity::Sound => "sound_pressure",
+    }
+}
+
+/// Seconds after which Home Assistant marks a sensor unavailable without a new reading: three
+/// missed polls, and never under a minute.
+pub fn expire_after_s(poll_interval_s: u64) -> u64 {
+    poll_interval_s.saturating_mul(3).max(60)
+}
+
+/// The `device` block of a node.
+fn device_block(device: &NodeDevice) -> Json {
+    json!({
+        "identifiers": [topics::node_device_id(device.node)],
+        "name": device.name,
+        "manufacturer": "officemesh",
+        "model": "officemesh agent",
+        "sw_version": device.version,
+        "suggested_area": device.room,
+    })
+}
+
+fn origin_block() -> Json {
+    json!({ "name": "officemesh", "sw_version": crate::VERSION })
+}
+
+/// `(topic, payload)` of the discovery config of one sensor quantity of `device`.
+pub fn sensor_config(
+    topics: &Topics,
+    device: &NodeDevice,
+    sensor: &str,
+    quantity: Quantity,
+    poll_interval_s: u64,
+) -> (String, Json) {
+    let unique_id = topics::reading_unique_id(device.node, sensor, quantity);
+    let state_topic = topics.reading(sensor, quantity);
+    let payload = json!({
+        "name": format!("{sensor} {quantity}"),
+        "unique_id": unique_id,
+        "object_id": format!("{}_{}_{}", topics::slug(&device.name), topics::slug(sensor), quantity.as_str()),
+        "state_topic": state_topic,
+        "value_template": "{{ value_json.value }}",
+        "json_attributes_topic": state_topic,
+        "unit_of_measurement": quantity.unit(),
+        "device_class": device_class(quantity),
+        "state_class": "measurement",
+        "expire_after": expire_after_s(poll_interval_s),
+        "availability_topic": topics.availability(),
+        "payload_available": "online",
+        "payload_not_available": "offline",
+        "device": device_block(device),
+        "origin": origin_block(),
+    });
+    (topics.discovery("sensor", &unique_id), payload)
+}
+
+/// `(topic, payload)` of the discovery config of a person's device tracker.
+pub fn person_config(topics: &Topics, person: &str) -> (String, Json) {
+    let unique_id = topics::person_unique_id(person);
+    let payload = json!({
+        "name": serde_json::Value::Null,
+        "unique_id": unique_id,
+        "object_id": unique_id,
+        "state_topic": topics.presence(person),
+        "payload_home": "home",
+        "payload_not_home": "not_home",
+        "source_type": "router",
+        "device": {
+            "identifiers": [unique_id],
+            "name": person,
+            "manufacturer": "officemesh",
+            "model": "person (MAC presence)",
+        },
+        "origin": origin_block(),
+    });
+    (topics.discovery("device_tracker", &unique_id), payload)
+}
+
+/// The node that publishes people (presence states and trackers): the lowest id among the
+/// nodes `me` believes alive — itself, and peers whose status is `alive`.
+pub fn presence_publisher(me: NodeId, peers: &[PeerStatus]) -> NodeId {
+    peers
+        .iter()
+        .filter(|peer| peer.status == "alive")
+        .map(|peer| peer.node)
+        .chain(std::iter::once(me))
+        .min()
+        .unwrap_or(me)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device() -> NodeDevice {
+        NodeDevice {
+            node: NodeId(0x1234),
+            name: "pi-lobby".into(),
+            room: "lobby".into(),
+            version: "9.9.9".into(),
+        }
+    }
+
+    fn peer(node: u64, status: &str) -> PeerStatus {
+        PeerStatus {
+            node: NodeId(node),
+            name: format!("pi-{node}"),
+            room: "lobby".into(),
+            gossip_addr: String::new(),
+            status: status.into(),
+            heartbeat_age_ms: None,
+            phi: None,
+            missing_versions: 0,
+            unreachable_since_ms: None,
+        }
+    }
+
+    #[test]
+    fn sensor_config_carries_what_home_assistant_requires() {
+        let topics = Topics::new("officemesh", "pi-lobby", "homeassistant");
+        let (topic, payload) = sensor_config(&topics, &device(), "desk", Quantity::Sound, 10);
+        assert_eq!(
+            topic,
+            "homeassistant/sensor/officemesh_0000000000001234_desk_sound/config"
+        );
+        assert_eq!(payload["device_class"], "sound_pressure");
+        assert_eq!(payload["unit_of_measurement"], "dB");
+        assert_eq!(payload["state_class"], "measurement");
+        assert_eq!(payload["expire_after"], 60);
+        assert_eq!(payload["state_topic"], "officemesh/pi-lobby/desk/sound");
+        assert_eq!(payload["value_template"], "{{ value_json.value }}");
+        assert_eq!(
+            payload["availability_topic"],
+            "officemesh/pi-lobby/availability"
+        );
+        assert_eq!(
+            payload["device"]["identifiers"][0],
+            "officemesh_0000000000001234"
+        );
+        assert_eq!(payload["device"]["suggested_area"], "lobby");
+        assert_eq!(payload["device"]["sw_version"], "9.9.9");
+        let (_, temperature) = sensor_config(&topics, &device(), "desk", Quantity::Temperature, 30);
+        assert_eq!(temperature["unit_of_measurement"], "°C");
+        assert_eq!(temperature["expire_after"], 90);
+    }
+
+    #[test]
+    fn person_config_is_a_router_tracker() {
+        let topics = Topics::new("officemesh", "pi-lobby", "homeassistant");
+        let (topic, payload) = person_config(&topics, "Ada Lovelace");
+        assert!(
+            topic.starts_with("homeassistant/device_tracker/officemesh_person_ada_lovelace_"),
+            "{topic}"
+        );
+        assert_eq!(payload["source_type"], "router");
+        assert_eq!(payload["payload_home"], "home");
+        assert_eq!(payload["payload_not_home"], "not_home");
+        assert_eq!(payload["state_topic"], "officemesh/presence/Ada Lovelace");
+        assert_eq!(payload["device"]["name"], "Ada Lovelace");
+    }
+
+    #[test]
+    fn the_lowest_alive_node_publishes_people() {
+        let me = NodeId(5);
+        assert_eq!(presence_publisher(me, &[]), me, "alone: self");
+        assert_eq!(
+            presence_publisher(me, &[peer(3, "alive"), peer(9, "alive")]),
+            NodeId(3)
+        );
+        assert_eq!(
+            presence_publisher(me, &[peer(3, "dead"), peer(1, "suspect"), peer(2, "left")]),
+            me,
+            "only peers believed alive count"
+        );
+        assert_eq!(
+            presence_publisher(NodeId(1), &[peer(3, "alive")]),
+            NodeId(1)
+        );
+    }
+}

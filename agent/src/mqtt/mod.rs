@@ -1,0 +1,207 @@
+//! MQTT: publishes this node's readings, the people's presence and its availability to a broker
+//! (rumqttc), announces them to Home Assistant (discovery), and buffers readings while the broker
+//! is away (store-and-forward in its own SQLite file). Off unless `mqtt.url` is set. Topics and
+//! payloads are documented in `docs/mqtt.md`.
+//!
+//! - [`broker`]: `mqtt.url` parsing, connection options, TLS.
+//! - [`backoff`]: capped exponential reconnect delays with jitter (pure).
+//! - [`topics`]: topic names, ids, the reading payload (pure).
+//! - [`discovery`]: Home Assistant config payloads and the presence-publisher rule (pure).
+//! - [`buffer`]: the store-and-forward buffer, `<data_dir>/mqtt-buffer.sqlite` (rusqlite; this
+//!   module never touches the replicated-state database in `crate::store`).
+//! - [`capture`]: copies this node's readings from `Shared::local_writes` into the buffer.
+//! - [`publisher`]: the connection loop: connect, birth, discovery, drain the buffer in order,
+//!   presence, reconnect with backoff, `offline` on shutdown.
+//!
+//! Reads the replica and `Shared::peers`; never writes replicated state.
+
+pub mod backoff;
+pub mod broker;
+pub mod buffer;
+pub mod capture;
+pub mod discovery;
+pub mod publisher;
+pub mod topics;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{watch, Notify};
+
+use crate::config::MqttConfig;
+use crate::runtime::Shared;
+
+pub use broker::BrokerUrl;
+pub use buffer::{Buffer, BufferError, BufferedReading};
+pub use topics::{ReadingMessage, Topics};
+
+/// Why MQTT could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum MqttError {
+    #[error("MQTT TLS: {0}")]
+    Tls(String),
+    #[error("MQTT configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Buffer(#[from] BufferError),
+}
+
+/// Checks the `[mqtt]` keys serde cannot (called by `Config::validate`).
+pub fn validate_config(config: &MqttConfig) -> Result<(), String> {
+    if config.url.trim().is_empty() {
+        return Ok(());
+    }
+    BrokerUrl::parse(&config.url)?;
+    if config.reconnect_min_ms == 0 {
+        return Err("mqtt.reconnect_min_ms must be greater than 0".into());
+    }
+    if config.reconnect_max_ms < config.reconnect_min_ms {
+        return Err("mqtt.reconnect_max_ms must be at least mqtt.reconnect_min_ms".into());
+    }
+    if config.buffer_max == 0 {
+        return Err("mqtt.buffer_max must be greater than 0".into());
+    }
+    for (key, value) in [
+        ("mqtt.base_topic", &config.base_topic),
+        ("mqtt.discovery_prefix", &config.discovery_prefix),
+    ] {
+        let trimmed = value.trim_matches('/');
+        if trimmed.is_empty() || value.contains(['+', '#']) {
+            return Err(format!(
+                "{key} '{value}' must be a non-empty topic without '+' or '#'"
+            ));
+        }
+    }
+    if !config.password.is_empty() && config.username.is_empty() {
+        return Err("mqtt.password is set but mqtt.username is empty".into());
+    }
+    Ok(())
+}
+
+/// What the capture and publisher tasks share.
+pub(crate) struct Outbox {
+    pub buffer: Mutex<Buffer>,
+    /// Signalled when readings were added.
+    pub added: Notify,
+}
+
+impl Outbox {
+    /// Runs `work` on the buffer off the async threads (SQLite may wait on the SD card).
+    pub async fn with<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&mut Buffer) -> Result<T, BufferError> + Send + 'static,
+    ) -> Result<T, BufferError> {
+        let outbox = self.clone();
+        match tokio::task::spawn_blocking(move || {
+            let mut buffer = outbox
+                .buffer
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
+            work(&mut buffer)
+        })
+        .await
+        {
+            Ok(result) => result,
+            Err(join) => Err(BufferError::Task(join.to_string())),
+        }
+    }
+}
+
+/// The MQTT task `start` returns, for `Agent::spawn`.
+pub type MqttTask = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Prepares MQTT when `mqtt.url` is set: opens the buffer, subscribes to local writes (so no
+/// reading taken after this call is missed) and returns the task to spawn. `None` when off.
+pub fn start(
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Option<MqttTask>, MqttError> {
+    let config = &shared.config.mqtt;
+    if config.url.trim().is_empty() {
+        return Ok(None);
+    }
+    let url = BrokerUrl::parse(&config.url).map_err(MqttError::Config)?;
+    let topics = Topics::new(&config.base_topic, &shared.name, &config.discovery_prefix);
+    let client_id = if config.client_id.is_empty() {
+        format!("officemesh-{}", shared.node)
+    } else {
+        config.client_id.clone()
+    };
+    let options = broker::mqtt_options(config, &url, &client_id, &topics.availability())?;
+    let buffer = Buffer::open(&shared.config.storage.data_dir, config.buffer_max)?;
+    let waiting = buffer.len()?;
+    shared.counters.mqtt.buffered.set(waiting);
+    let outbox = Arc::new(Outbox {
+        buffer: Mutex::new(buffer),
+        added: Notify::new(),
+    });
+    let writes = shared.local_writes.subscribe();
+    tracing::info!(
+        broker = %config.url,
+        client_id = %client_id,
+        buffered = waiting,
+        "MQTT publisher on"
+    );
+    let capture = capture::run(shared.clone(), outbox.clone(), writes, shutdown.clone());
+    let publisher = publisher::run(shared, outbox, options, topics, shutdown);
+    Ok(Some(Box::pin(async move {
+        tokio::join!(capture, publisher);
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_checks_name_the_key() {
+        let ok = MqttConfig {
+            url: "mqtt://127.0.0.1:1883".into(),
+            ..MqttConfig::default()
+        };
+        assert_eq!(validate_config(&ok), Ok(()));
+        assert_eq!(validate_config(&MqttConfig::default()), Ok(()), "off");
+        let cases = [
+            (
+                MqttConfig {
+                    reconnect_max_ms: 10,
+                    ..ok.clone()
+                },
+                "mqtt.reconnect_max_ms",
+            ),
+            (
+                MqttConfig {
+                    buffer_max: 0,
+                    ..ok.clone()
+                },
+                "mqtt.buffer_max",
+            ),
+            (
+                MqttConfig {
+                    base_topic: "a/#".into(),
+                    ..ok.clone()
+                },
+                "mqtt.base_topic",
+            ),
+            (
+                MqttConfig {
+                    password: "pw".into(),
+                    ..ok.clone()
+                },
+                "mqtt.username",
+            ),
+            (
+                MqttConfig {
+                    url: "http://x".into(),
+                    ..ok.clone()
+                },
+                "mqtt://",
+            ),
+        ];
+        for (config, key) in cases {
+            let err = validate_config(&config).expect_err(key);
+            assert!(err.contains(key), "{key}: {err}");
+        }
+    }
+}
