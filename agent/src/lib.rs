@@ -17,8 +17,12 @@
 //! - [`runtime`]: the running agent: shared state, sensor and presence loops, persistence.
 //! - [`api`]: the HTTP API (axum).
 //! - [`client`]: the HTTP client behind the CLI's client commands.
+//! - [`chat`]: the chat grammar, answers and platform request checks; [`alerts`]: room-target
+//!   alerts posted once per cluster.
 
+pub mod alerts;
 pub mod api;
+pub mod chat;
 pub mod client;
 pub mod clock;
 pub mod config;
