@@ -6,8 +6,8 @@
 #   CI=true ./deploy/test.sh    # CI: nothing may skip; a skip is a failure
 #
 # Installs (only as root, only what is missing): iproute2 (network namespaces), mosquitto
-# (MQTT tests), chromium (the dashboard's headless-browser test). Then: cargo fmt --check, cargo clippy -D warnings, cargo test, and the
-# simulator's seed campaign.
+# (MQTT tests), chromium (the dashboard's headless-browser test). Then: cargo fmt --check,
+# cargo clippy -D warnings, cargo test, and the simulator's seed campaign.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -87,12 +87,12 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
 
-fn decode_form(body: &[u8]) -> Result<SlashCommand, Response> {
+fn decode_form(body: &[u8]) -> Result<SlashCommand, Box<Response>> {
     serde_urlencoded::from_bytes(body).map_err(|err| {
-        refuse(
+        Box::new(refuse(
             StatusCode::BAD_REQUEST,
             format!("expected a form-encoded slash command: {err}"),
-        )
+        ))
     })
 }
 
@@ -125,7 +125,7 @@ async fn slack(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
     }
     match decode_form(&body) {
         Ok(form) => slash_reply(&shared, &form).await,
-        Err(response) => response,
+        Err(response) => *response,
     }
 }
 
@@ -157,7 +157,7 @@ async fn mattermost(
     }
     match decode_form(&body) {
         Ok(form) => slash_reply(&shared, &form).await,
-        Err(response) => response,
+        Err(response) => *response,
     }
 }
 

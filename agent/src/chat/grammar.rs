@@ -144,8 +144,8 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in rows.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        rows[0][j] = j;
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -257,9 +257,7 @@ fn parse_who(words: &[&str]) -> Option<Command> {
 fn location(words: &[&str]) -> Option<Option<String>> {
     match words {
         [] => Some(None),
-        ["here" | "around" | "there" | "inside" | "present" | "about" | "onsite" | "in", tail @ ..]
-            if tail.is_empty() =>
-        {
+        ["here" | "around" | "there" | "inside" | "present" | "about" | "onsite" | "in"] => {
             Some(None)
         }
         ["here" | "around" | "there" | "present", tail @ ..] => location(tail),
