@@ -443,15 +443,11 @@ fn status(view: &View<'_>) -> String {
         };
         lines.push(format!("• {name} ({room}): {state}"));
     }
-    let reachable = names
-        .keys()
-        .filter(|id| **id == view.self_node || (!unreachable.contains_key(id)))
-        .count();
     let mut text = format!(
-        "Mesh: {} node{} known, {} not known to be unreachable.\n{}",
+        "Mesh: {} node{} known, {} unreachable from here.\n{}",
         names.len(),
         if names.len() == 1 { "" } else { "s" },
-        reachable,
+        unreachable.len(),
         lines.join("\n")
     );
     let raised: Vec<String> = view
@@ -894,6 +890,10 @@ mod tests {
             "{status}"
         );
         assert!(status.contains("pi-a (lobby): this node"), "{status}");
+        assert!(
+            status.starts_with("Mesh: 2 nodes known, 1 unreachable from here."),
+            "{status}"
+        );
     }
 
     #[test]
