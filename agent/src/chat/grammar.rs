@@ -537,11 +537,12 @@ fn parse_reading(words: &[&str]) -> Option<Command> {
     }
     let room_words: &[&str] = match (before, after) {
         (room, []) => room,
-        // "temperature in the meeting room", "temp of lobby".
+        // "temperature in the meeting room", "temp of lobby", "temp lobby".
         ([], ["in" | "at" | "of" | "for" | "inside", place @ ..]) => match place {
             [the, place @ ..] if is_the(the) => place,
             _ => place,
         },
+        ([], place) if !matches!(place.first(), Some(&("is" | "was" | "too" | "seems"))) => place,
         _ => return None,
     };
     let room_words = match room_words {
@@ -681,6 +682,19 @@ mod tests {
             ("temp", reading(None, Temperature)),
             ("temperature?", reading(None, Temperature)),
             ("humidty", reading(None, Humidity)),
+            ("temp lobby", reading(Some("lobby"), Temperature)),
+            (
+                "hows the temperature in the lobby?",
+                reading(Some("lobby"), Temperature),
+            ),
+            (
+                "What's the humidity in the kitchen?",
+                reading(Some("kitchen"), Humidity),
+            ),
+            ("Who is in the office right now?", who()),
+            ("whose in", who()),
+            ("who's in the office today?", who()),
+            ("I AM AA-BB-CC-DD-EE-01", Command::Register { mac: ada }),
             // Targets.
             (
                 "set meeting room temperature to 22",
@@ -776,6 +790,7 @@ mod tests {
             "who is the admin",
             "forget it",
             "the weather is nice",
+            "temperature is too high",
             "setup the printer",
             "whom",
         ] {
@@ -784,6 +799,26 @@ mod tests {
                 "{text:?} parsed as {:?}",
                 parse(text)
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// Any text parses to some command (never a panic), and noise around a known command
+        /// (case, punctuation, spaces) does not change it.
+        #[test]
+        fn any_text_parses(text in "\\PC{0,80}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn case_and_punctuation_do_not_matter(
+            upper in proptest::bool::ANY,
+            punctuation in "[?!. ]{0,4}",
+            spaces in " {1,3}",
+        ) {
+            let base = format!("who's{spaces}in{spaces}the office{punctuation}");
+            let text = if upper { base.to_uppercase() } else { base };
+            proptest::prop_assert_eq!(parse(&text), Command::WhoIsIn { room: None });
         }
     }
 
