@@ -122,9 +122,15 @@ fn alert_posted_once_and_cleared_once() {
         raised.contains("lobby temperature is") && raised.contains("outside its target 60 ± 1 °C"),
         "{raised}"
     );
-    let alerts = agent.get("/v1/alerts");
-    assert_eq!(alerts["alerts"][0]["raised"], true, "{alerts}");
-    assert_eq!(alerts["alerts"][0]["by"], node.as_str());
+    // The post goes out first, then the alert is recorded: wait for the record.
+    let alert = eventually(Duration::from_secs(10), || {
+        let alerts = agent.get("/v1/alerts");
+        let first = alerts["alerts"].as_array()?.first()?.clone();
+        (first["raised"] == true).then_some(first)
+    })
+    .expect("the raised alert is recorded");
+    assert_eq!(alert["by"], node.as_str());
+    assert_eq!(alert["room"], "lobby");
     let status_reply = send(
         "POST",
         &format!("{}/v1/chat", agent.api),
@@ -163,6 +169,8 @@ fn alert_posted_once_and_cleared_once() {
     );
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(receiver.posts().len(), 2, "{:?}", receiver.posts());
-    let alerts = agent.get("/v1/alerts");
-    assert_eq!(alerts["alerts"][0]["raised"], false, "{alerts}");
+    eventually(Duration::from_secs(10), || {
+        (agent.get("/v1/alerts")["alerts"][0]["raised"] == false).then_some(())
+    })
+    .expect("the cleared alert is recorded");
 }
