@@ -27,7 +27,7 @@ use chrono::{FixedOffset, Offset};
 use officemesh_sensors::Quantity;
 use tokio::sync::watch;
 
-use crate::chat::answer::{clock_text, number_text};
+use crate::chat::text::{clock_text, number_text};
 use crate::clock::wall_ms;
 use crate::crdt::NodeId;
 use crate::runtime::{PeerStatus, Shared};
