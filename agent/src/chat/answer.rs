@@ -483,8 +483,7 @@ fn register(view: &View<'_>, user: &str, mac: MacAddr) -> Plan {
             "You're already registered with {mac}, {name}: nothing to do."
         ));
     }
-    let mut reply =
-        format!("Got it, {name}: {mac} is yours. I'll count you in when I see it on the network.");
+    let mut reply = format!("Got it, {name}: {mac} is yours.");
     let others: Vec<String> = owners_of(view.replica, mac);
     if !others.is_empty() {
         reply.push_str(&format!(
@@ -502,7 +501,9 @@ fn register(view: &View<'_>, user: &str, mac: MacAddr) -> Plan {
         _ => false,
     });
     if seen_recently {
-        reply.push_str(" I can see it on the network right now.");
+        reply.push_str(" I can see it on the network right now, so you count as in.");
+    } else {
+        reply.push_str(" I'll count you in when I see it on the network.");
     }
     Plan {
         reply,
@@ -538,10 +539,7 @@ fn forget_me(view: &View<'_>, user: &str) -> Plan {
     }
     let listed: Vec<String> = macs.iter().map(MacAddr::to_string).collect();
     Plan {
-        reply: format!(
-            "Forgotten, {name}: I removed {} from every node.",
-            listed.join(", ")
-        ),
+        reply: format!("Forgotten, {name}: I removed {}.", listed.join(", ")),
         writes: macs
             .into_iter()
             .map(|mac| {
