@@ -6,14 +6,15 @@
 #   CI=true ./deploy/test.sh    # CI: nothing may skip; a skip is a failure
 #
 # Installs (only as root, only what is missing): iproute2 (network namespaces), mosquitto
-# (MQTT tests). Then: cargo fmt --check, cargo clippy -D warnings, cargo test, and the
-# simulator's seed campaign.
+# (MQTT tests), chromium (the dashboard's headless-browser test). Then: cargo fmt --check,
+# cargo clippy -D warnings, cargo test, and the simulator's seed campaign.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+=(mosquitto)
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "==> installing ${need_pkgs[*]}"

@@ -230,12 +230,26 @@ impl Default for MqttConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChatConfig {
     pub slack_signing_secret: String,
     pub mattermost_token: String,
     pub alert_webhook: String,
+    /// A room must stay outside its target this long (and back inside it this long) before an
+    /// alert is raised (cleared).
+    pub alert_after_s: u64,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        ChatConfig {
+            slack_signing_secret: String::new(),
+            mattermost_token: String::new(),
+            alert_webhook: String::new(),
+            alert_after_s: 300,
+        }
+    }
 }
 
 impl Config {

@@ -18,8 +18,12 @@
 //! - [`api`]: the HTTP API (axum) and `/metrics`.
 //! - [`mqtt`]: MQTT publisher, Home Assistant discovery, store-and-forward buffer.
 //! - [`client`]: the HTTP client behind the CLI's client commands.
+//! - [`chat`]: the chat grammar, answers and platform request checks; [`alerts`]: room-target
+//!   alerts posted once per cluster.
 
+pub mod alerts;
 pub mod api;
+pub mod chat;
 pub mod client;
 pub mod clock;
 pub mod config;

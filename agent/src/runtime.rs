@@ -265,6 +265,10 @@ impl Agent {
                 shutdown_rx.clone(),
             ));
         }
+        agent.spawn(crate::alerts::alert_loop(
+            shared.clone(),
+            shutdown_rx.clone(),
+        ));
         if let Some(scanner) = build_scanner(&shared)? {
             agent.spawn(presence_loop(shared.clone(), scanner, shutdown_rx.clone()));
         }

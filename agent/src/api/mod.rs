@@ -6,6 +6,8 @@
 //! This module parses requests and renders answers; the answers themselves come from
 //! `state::query`, and writes go through `runtime::Shared`.
 
+mod chat;
+mod dashboard;
 mod error;
 pub mod metrics;
 
@@ -45,6 +47,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/targets", get(targets))
         .route("/v1/targets/{room}", put(set_target))
         .merge(metrics::routes())
+        .merge(chat::routes())
+        .merge(dashboard::routes())
         .fallback(not_found)
         .with_state(shared)
 }

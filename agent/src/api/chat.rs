@@ -1,0 +1,181 @@
+//! Chat adapters over HTTP: `POST /v1/chat` (JSON, the API token rule), the Slack slash command
+//! `POST /v1/chat/slack` (signed requests, `chat.slack_signing_secret`), the Mattermost slash
+//! command `POST /v1/chat/mattermost` (`chat.mattermost_token`), and `GET /v1/alerts`.
+//!
+//! Each adapter only authenticates and decodes; the grammar and the answers are `crate::chat`.
+//! A request that fails authentication is refused before anything is parsed or written.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{authorize, ApiError, ApiResult};
+use crate::chat::{self, verify};
+use crate::clock::wall_ms;
+use crate::runtime::Shared;
+use crate::state::{Key, Value};
+
+/// The chat routes, merged into `api::router`.
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/v1/chat", post(chat_json))
+        .route("/v1/chat/slack", post(slack))
+        .route("/v1/chat/mattermost", post(mattermost))
+        .route("/v1/alerts", get(alerts))
+}
+
+/// Body of `POST /v1/chat`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChatRequest {
+    /// Who is talking: the person name registrations are made for.
+    user: String,
+    text: String,
+}
+
+async fn chat_json(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Json<ChatRequest>, JsonRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    authorize(&shared, &headers)?;
+    let Json(request) = body?;
+    if request.user.trim().is_empty() {
+        return Err(ApiError::BadRequest(
+            "'user' must name who is talking".into(),
+        ));
+    }
+    let command = chat::parse(&request.text);
+    let reply = chat::answer(&shared, &request.user, &command, wall_ms()).await;
+    Ok(Json(json!({ "text": reply.text })))
+}
+
+/// The fields of a Slack or Mattermost slash command this agent uses (others are ignored).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SlashCommand {
+    text: String,
+    user_name: String,
+    user_id: String,
+    token: Option<String>,
+}
+
+impl SlashCommand {
+    fn user(&self) -> &str {
+        if self.user_name.trim().is_empty() {
+            &self.user_id
+        } else {
+            &self.user_name
+        }
+    }
+}
+
+/// A refusal in the API's error shape with a message of our own.
+fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+fn decode_form(body: &[u8]) -> Result<SlashCommand, Box<Response>> {
+    serde_urlencoded::from_bytes(body).map_err(|err| {
+        Box::new(refuse(
+            StatusCode::BAD_REQUEST,
+            format!("expected a form-encoded slash command: {err}"),
+        ))
+    })
+}
+
+async fn slash_reply(shared: &Shared, form: &SlashCommand) -> Response {
+    let command = chat::parse(&form.text);
+    let reply = chat::answer(shared, form.user(), &command, wall_ms()).await;
+    Json(json!({ "response_type": "in_channel", "text": reply.text })).into_response()
+}
+
+async fn slack(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let secret = &shared.config.chat.slack_signing_secret;
+    if secret.is_empty() {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "Slack is not enabled on this agent: set chat.slack_signing_secret in the config",
+        );
+    }
+    if let Err(err) = verify::verify_slack(
+        secret,
+        header(&headers, "x-slack-request-timestamp"),
+        header(&headers, "x-slack-signature"),
+        &body,
+        wall_ms() / 1000,
+    ) {
+        tracing::warn!(error = %err, "refused a Slack request");
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            format!("not a valid Slack request: {err}"),
+        );
+    }
+    match decode_form(&body) {
+        Ok(form) => slash_reply(&shared, &form).await,
+        Err(response) => *response,
+    }
+}
+
+async fn mattermost(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let expected = &shared.config.chat.mattermost_token;
+    if expected.is_empty() {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "Mattermost is not enabled on this agent: set chat.mattermost_token in the config",
+        );
+    }
+    // The token may be in the form, so the form is decoded first; nothing acts on it before
+    // the token is checked.
+    let form = decode_form(&body).unwrap_or_default();
+    if let Err(err) = verify::verify_mattermost(
+        expected,
+        form.token.as_deref(),
+        header(&headers, "authorization"),
+    ) {
+        tracing::warn!(error = %err, "refused a Mattermost request");
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            format!("not a valid Mattermost request: {err}"),
+        );
+    }
+    match decode_form(&body) {
+        Ok(form) => slash_reply(&shared, &form).await,
+        Err(response) => *response,
+    }
+}
+
+async fn alerts(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    let rows: Vec<serde_json::Value> = shared
+        .replica()
+        .live()
+        .filter_map(|(key, value)| match (key, value) {
+            (Key::Alert { room, quantity }, Value::Alert(alert)) => Some(json!({
+                "room": room,
+                "quantity": quantity,
+                "raised": alert.raised,
+                "by": alert.by,
+                "since_ms": alert.since_ms,
+                "message": alert.message,
+            })),
+            _ => None,
+        })
+        .collect();
+    Json(json!({ "alerts": rows }))
+}

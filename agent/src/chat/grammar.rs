@@ -1,0 +1,833 @@
+//! The chat grammar: one message of text in, one [`Command`] out, shared by every adapter (HTTP,
+//! Slack, Mattermost). Pure: no replica, no clock, no I/O.
+//!
+//! It parses words, it never searches for substrings: the text is lower-cased, apostrophes of
+//! every kind are dropped (`who's`, `who’s`, `who`s` and `whos` are one word), punctuation
+//! around words is trimmed, and each command is a sequence of expected words. Keywords of five
+//! letters or more also match with one typo (two for long ones, `temprature`). Anything that is
+//! no command becomes [`Command::Unknown`], which is answered with a short help, never silence.
+
+use officemesh_sensors::{MacAddr, Quantity};
+
+/// What a chat message asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// "who's at the office?". `room` is set when one room was named ("who's in the kitchen").
+    WhoIsIn { room: Option<String> },
+    /// "i am aa:bb:cc:dd:ee:ff": this device is mine.
+    Register { mac: MacAddr },
+    /// The user clearly gave a MAC address, but it is not a usable one.
+    BadMac { text: String, reason: String },
+    /// "forget me": remove every device of mine.
+    ForgetMe,
+    /// "forget aa:bb:cc:dd:ee:ff": remove one device of mine.
+    Forget { mac: MacAddr },
+    /// "meeting room temp": the latest readings; `room` `None` means every room.
+    Reading {
+        room: Option<String>,
+        quantity: Quantity,
+    },
+    /// "set meeting room temperature to 22".
+    SetTarget {
+        room: String,
+        quantity: Quantity,
+        value: f64,
+    },
+    /// A "set …" that misses something; `reason` says what and how to write it.
+    BadSet { reason: String },
+    /// "status": the mesh's health.
+    Status,
+    /// "help".
+    Help,
+    /// Anything else (the original text, trimmed).
+    Unknown { text: String },
+}
+
+/// Parses one chat message.
+pub fn parse(text: &str) -> Command {
+    let all = words(text);
+    let words = strip_fillers(&all);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    parse_help(&words)
+        .or_else(|| parse_status(&words))
+        .or_else(|| parse_who(&words))
+        .or_else(|| parse_register(&words))
+        .or_else(|| parse_forget(&words))
+        .or_else(|| parse_set(&words))
+        .or_else(|| parse_reading(&words))
+        .unwrap_or_else(|| Command::Unknown {
+            text: text.trim().chars().take(200).collect(),
+        })
+}
+
+/// Lower-cased words without apostrophes and surrounding punctuation; chat mentions
+/// (`@bot`, Slack's `<@U123>`) dropped; `21,5` read as `21.5`.
+pub fn words(text: &str) -> Vec<String> {
+    let lowered = text.to_lowercase();
+    let chars: Vec<char> = lowered.chars().collect();
+    let mut cleaned = String::with_capacity(lowered.len());
+    for (index, &c) in chars.iter().enumerate() {
+        match c {
+            '\'' | '’' | '‘' | '`' | '´' | 'ʼ' | '′' => {}
+            ',' if index > 0
+                && chars[index - 1].is_ascii_digit()
+                && chars.get(index + 1).is_some_and(char::is_ascii_digit) =>
+            {
+                cleaned.push('.')
+            }
+            ',' | '?' | '!' | ';' | '"' | '“' | '”' | '=' | '(' | ')' | '[' | ']' | '*' => {
+                cleaned.push(' ')
+            }
+            _ => cleaned.push(c),
+        }
+    }
+    cleaned
+        .split_whitespace()
+        .filter(|word| !word.starts_with('@') && !word.starts_with("<@"))
+        .map(|word| {
+            word.trim_matches(|c: char| matches!(c, '.' | ':' | '_' | '~' | '<' | '>'))
+                .to_string()
+        })
+        .filter(|word| !word.is_empty())
+        .collect()
+}
+
+const LEADING_FILLERS: &[&str] = &[
+    "hey",
+    "hi",
+    "hello",
+    "yo",
+    "ok",
+    "okay",
+    "so",
+    "please",
+    "pls",
+    "plz",
+    "bot",
+    "officemesh",
+    "um",
+    "uhm",
+    "hmm",
+];
+const TRAILING_FILLERS: &[&str] = &[
+    "please",
+    "pls",
+    "plz",
+    "thanks",
+    "thx",
+    "ty",
+    "now",
+    "today",
+    "rn",
+    "atm",
+    "currently",
+    "right",
+];
+
+fn strip_fillers(words: &[String]) -> Vec<String> {
+    let mut start = 0;
+    while start < words.len() && LEADING_FILLERS.contains(&words[start].as_str()) {
+        start += 1;
+    }
+    let mut end = words.len();
+    while end > start && TRAILING_FILLERS.contains(&words[end - 1].as_str()) {
+        end -= 1;
+    }
+    words[start..end].to_vec()
+}
+
+/// Optimal-string-alignment distance (edits, with adjacent swaps counting as one).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
+/// `word` is `keyword`, or close enough to be a typo of it (only for keywords of 5+ letters).
+fn is(word: &str, keyword: &str) -> bool {
+    if word == keyword {
+        return true;
+    }
+    let allowed = match keyword.chars().count() {
+        0..=4 => 0,
+        5..=8 => 1,
+        _ => 2,
+    };
+    allowed > 0 && edit_distance(word, keyword) <= allowed
+}
+
+fn is_any(word: &str, keywords: &[&str]) -> bool {
+    keywords.iter().any(|keyword| is(word, keyword))
+}
+
+fn is_the(word: &str) -> bool {
+    matches!(word, "the" | "teh" | "hte" | "th" | "thr" | "tge")
+}
+
+/// The quantity a word names, typos included.
+fn quantity_word(word: &str) -> Option<Quantity> {
+    match word {
+        "temp" | "temps" | "tmp" | "tmep" | "temo" => Some(Quantity::Temperature),
+        "hum" | "humid" => Some(Quantity::Humidity),
+        "db" | "dba" => Some(Quantity::Sound),
+        _ if is_any(word, &["temperature", "temperatures"]) => Some(Quantity::Temperature),
+        _ if is_any(word, &["humidity", "moisture"]) => Some(Quantity::Humidity),
+        _ if is_any(word, &["sound", "noise", "loudness"]) => Some(Quantity::Sound),
+        _ => None,
+    }
+}
+
+fn parse_help(words: &[&str]) -> Option<Command> {
+    let help = match words {
+        [] => true,
+        [word] => is_any(word, &["help", "commands", "usage"]) || *word == "hlep",
+        ["what", "can", "you", "do"] | ["what", "can", "i", "ask"] | ["show", "help"] => true,
+        _ => false,
+    };
+    help.then_some(Command::Help)
+}
+
+fn parse_status(words: &[&str]) -> Option<Command> {
+    let status = match words {
+        [word] => is_any(word, &["status", "health", "nodes"]) || *word == "mesh",
+        ["mesh", word] | ["cluster", word] => is_any(word, &["status", "health"]),
+        ["how", "is", the, "mesh"] | ["hows", the, "mesh"] => is_the(the),
+        ["how", "is", "the", "mesh", "doing"] => true,
+        _ => false,
+    };
+    status.then_some(Command::Status)
+}
+
+const WHO: &[&str] = &[
+    "who", "whos", "whose", "hwo", "hwos", "woh", "whoe", "whois", "who’s",
+];
+const SOMEONE: &[&str] = &[
+    "anyone", "anybody", "someone", "somebody", "any1", "ppl", "people",
+];
+
+fn parse_who(words: &[&str]) -> Option<Command> {
+    let (first, rest) = words.split_first()?;
+    if WHO.contains(first) {
+        let rest = match rest {
+            ["is" | "are" | "s" | "all" | "else", tail @ ..] => tail,
+            _ => rest,
+        };
+        return location(rest).map(|room| Command::WhoIsIn { room });
+    }
+    if *first == "presence" && rest.is_empty() {
+        return Some(Command::WhoIsIn { room: None });
+    }
+    // "is anyone in", "is there anybody here", "anyone at the office", "any one in".
+    let mut rest = words;
+    if let ["is" | "are", tail @ ..] = rest {
+        rest = tail;
+    }
+    if let ["there", tail @ ..] = rest {
+        rest = tail;
+    }
+    let rest = match rest {
+        ["any", "one" | "body", tail @ ..] | ["some", "one" | "body", tail @ ..] => tail,
+        [word, tail @ ..] if is_any(word, SOMEONE) || SOMEONE.contains(word) => tail,
+        _ => return None,
+    };
+    location(rest).map(|room| Command::WhoIsIn { room })
+}
+
+/// Where "who is …" asks about: `Some(None)` for the whole office, `Some(Some(room))` for one
+/// room, `None` when the words are no place.
+fn location(words: &[&str]) -> Option<Option<String>> {
+    match words {
+        [] => Some(None),
+        ["here" | "around" | "there" | "inside" | "present" | "about" | "onsite" | "in"] => {
+            Some(None)
+        }
+        ["here" | "around" | "there" | "present", tail @ ..] => location(tail),
+        ["on", "site"] => Some(None),
+        ["in" | "at" | "on" | "inside", tail @ ..] => {
+            let place = match tail {
+                [the, place @ ..] if is_the(the) => place,
+                _ => tail,
+            };
+            match place {
+                [] => Some(None),
+                [word] if is_any(word, &["office", "work", "building", "place", "hq"]) => {
+                    Some(None)
+                }
+                ["the", ..] => None,
+                _ => Some(Some(place.join(" "))),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Words that may name what follows ("this is my mac …", "my phone's mac address is …").
+const DEVICE_WORDS: &[&str] = &[
+    "mac", "macs", "address", "addr", "device", "phone", "phones", "laptop", "laptops", "wifi",
+    "wi-fi", "is", "my", "a", "the", "of",
+];
+
+fn parse_register(words: &[&str]) -> Option<Command> {
+    // Prefixes after which the rest must be a MAC ("sure"), and "i am …" after which a non-MAC
+    // is just not this command ("i am hungry").
+    let (rest, sure) = match words {
+        ["i", "am", rest @ ..] | ["im", rest @ ..] | ["i", "m", rest @ ..] | ["iam", rest @ ..] => {
+            (rest, false)
+        }
+        ["this", "is", "my", rest @ ..] | ["thats", "my", rest @ ..] => (rest, true),
+        ["my", rest @ ..] if rest.first().is_some_and(|w| DEVICE_WORDS.contains(w)) => (rest, true),
+        [register, rest @ ..] if is_any(register, &["register", "add"]) => (rest, true),
+        _ => return None,
+    };
+    let mut rest = rest;
+    while let [word, tail @ ..] = rest {
+        if tail.is_empty() || !DEVICE_WORDS.contains(word) {
+            break;
+        }
+        rest = tail;
+    }
+    match rest {
+        _ if sure && rest.iter().all(|word| DEVICE_WORDS.contains(word)) => Some(Command::BadMac {
+            text: String::new(),
+            reason: "the MAC address is missing".into(),
+        }),
+        [token] if sure || looks_like_mac(token) => {
+            Some(mac_command(token, |mac| Command::Register { mac }))
+        }
+        [first, ..]
+            if rest.iter().all(|w| looks_like_mac(w)) || (sure && looks_like_mac(first)) =>
+        {
+            Some(Command::BadMac {
+                text: rest.join(" "),
+                reason: "give one MAC address per message".into(),
+            })
+        }
+        _ => None,
+    }
+}
+
+fn parse_forget(words: &[&str]) -> Option<Command> {
+    let (verb, rest) = words.split_first()?;
+    if !is_any(verb, &["forget", "unregister", "remove", "delete"]) && *verb != "forgt" {
+        return None;
+    }
+    let rest = match rest {
+        ["about", tail @ ..] => tail,
+        _ => rest,
+    };
+    match rest {
+        ["me"] | ["all", "of", "me"] => Some(Command::ForgetMe),
+        ["my", tail @ ..] | ["all", "my", tail @ ..]
+            if tail.iter().all(|w| DEVICE_WORDS.contains(w)) =>
+        {
+            Some(Command::ForgetMe)
+        }
+        _ => {
+            let mut rest = rest;
+            while let [word, tail @ ..] = rest {
+                if tail.is_empty() || !DEVICE_WORDS.contains(word) {
+                    break;
+                }
+                rest = tail;
+            }
+            match rest {
+                [token] if looks_like_mac(token) => {
+                    Some(mac_command(token, |mac| Command::Forget { mac }))
+                }
+                _ => None,
+            }
+        }
+    }
+}
+
+/// Meant as a MAC address: hex digits and separators only with at least six hex digits, or
+/// three or more short groups joined by `:`/`-` (`aa:bb:cc:dd:ee:zz`, a typo'd MAC).
+fn looks_like_mac(token: &str) -> bool {
+    let hex_and_separators = token
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '-' | '.'))
+        && token.chars().filter(char::is_ascii_hexdigit).count() >= 6;
+    let groups: Vec<&str> = token.split([':', '-']).collect();
+    let grouped = groups.len() >= 3
+        && groups.iter().all(|group| {
+            (1..=2).contains(&group.len()) && group.chars().all(|c| c.is_ascii_alphanumeric())
+        });
+    hex_and_separators || grouped
+}
+
+/// Parses a MAC (`aa:bb:…`, `aa-bb-…`, `aabb.ccdd.eeff`, `aabbccddeeff`) into a command, or a
+/// `BadMac` that says what is wrong.
+fn mac_command(token: &str, make: impl FnOnce(MacAddr) -> Command) -> Command {
+    let hex_only: String = token.chars().filter(char::is_ascii_hexdigit).collect();
+    // `aabbccddeeff` and Cisco-style `aabb.ccdd.eeff`: add the colons.
+    let candidate = if !token.contains([':', '-']) && hex_only.len() == 12 {
+        hex_only
+            .as_bytes()
+            .chunks(2)
+            .map(|pair| String::from_utf8_lossy(pair).into_owned())
+            .collect::<Vec<_>>()
+            .join(":")
+    } else {
+        token.to_string()
+    };
+    match candidate.parse::<MacAddr>() {
+        Ok(mac) if mac.is_multicast() => Command::BadMac {
+            text: token.to_string(),
+            reason: "it is a multicast address, not a device".into(),
+        },
+        Ok(mac) if mac.0 == [0; 6] || mac.0 == [0xff; 6] => Command::BadMac {
+            text: token.to_string(),
+            reason: "it is not the address of a real device".into(),
+        },
+        Ok(mac) => make(mac),
+        Err(_) => Command::BadMac {
+            text: token.to_string(),
+            reason: "a MAC address is six pairs of hex digits".into(),
+        },
+    }
+}
+
+const SET_NUMBER_UNITS: &[&str] = &[
+    "°c", "ºc", "°", "º", "c", "celsius", "degrees", "degree", "deg", "%", "db", "dba",
+];
+
+/// "22", "21.5", "22°c", "22c", "45%": the number, unit suffix dropped.
+fn parse_number(token: &str) -> Option<f64> {
+    let mut text = token;
+    for unit in SET_NUMBER_UNITS {
+        if let Some(stripped) = text.strip_suffix(unit) {
+            text = stripped;
+            break;
+        }
+    }
+    text.parse::<f64>().ok().filter(|value| value.is_finite())
+}
+
+fn parse_set(words: &[&str]) -> Option<Command> {
+    let (verb, rest) = words.split_first()?;
+    if !matches!(*verb, "set" | "change") {
+        return None;
+    }
+    let usage = "write it like: set meeting room temperature to 22";
+    let mut rest = rest;
+    while let [word, tail @ ..] = rest {
+        if is_the(word) || matches!(*word, "target" | "for" | "of") {
+            rest = tail;
+        } else {
+            break;
+        }
+    }
+    let fahrenheit = |word: &&str| {
+        matches!(*word, "f" | "°f" | "fahrenheit")
+            || (word.ends_with('f') && parse_number(word.trim_end_matches(['f', '°'])).is_some())
+    };
+    if rest.iter().any(fahrenheit) {
+        return Some(Command::BadSet {
+            reason: "targets are in °C (for temperature), % or dB".into(),
+        });
+    }
+    // The number is the last word that parses as one, after "to"/"at" or directly.
+    let Some(number_at) = rest.iter().rposition(|word| parse_number(word).is_some()) else {
+        return Some(Command::BadSet {
+            reason: format!("I need the value to set; {usage}"),
+        });
+    };
+    if rest[number_at + 1..]
+        .iter()
+        .any(|word| !SET_NUMBER_UNITS.contains(word))
+    {
+        return Some(Command::BadSet {
+            reason: format!("I did not understand the end of that; {usage}"),
+        });
+    }
+    let value = parse_number(rest[number_at])?;
+    let mut head = &rest[..number_at];
+    if let [before @ .., "to" | "at" | "->" | "is"] = head {
+        head = before;
+    }
+    if let [before @ .., "target"] = head {
+        head = before;
+    }
+    let (room_words, quantity) = match head.iter().rposition(|word| quantity_word(word).is_some()) {
+        Some(at) if at + 1 == head.len() => (&head[..at], quantity_word(head[at])),
+        Some(_) => {
+            return Some(Command::BadSet {
+                reason: format!("I could not tell the room from the quantity; {usage}"),
+            })
+        }
+        // "set meeting room to 22": temperature is what people mean.
+        None => (head, Some(Quantity::Temperature)),
+    };
+    let quantity = quantity?;
+    if room_words.is_empty() {
+        return Some(Command::BadSet {
+            reason: format!("which room? {usage}"),
+        });
+    }
+    Some(Command::SetTarget {
+        room: room_words.join(" "),
+        quantity,
+        value,
+    })
+}
+
+const QUESTION_WORDS: &[&str] = &[
+    "what", "whats", "what’s", "is", "the", "tell", "me", "show", "current", "give", "get", "how",
+    "hows", "check", "latest", "it", "its",
+];
+
+fn parse_reading(words: &[&str]) -> Option<Command> {
+    // "how warm is it in the lobby", "how loud is the kitchen".
+    if let ["how" | "hows", adjective, rest @ ..] = words {
+        let quantity = match *adjective {
+            "warm" | "hot" | "cold" | "cool" | "chilly" => Some(Quantity::Temperature),
+            "loud" | "noisy" | "quiet" => Some(Quantity::Sound),
+            "humid" | "dry" | "damp" => Some(Quantity::Humidity),
+            _ => None,
+        };
+        if let Some(quantity) = quantity {
+            let mut rest = rest;
+            while let [word, tail @ ..] = rest {
+                if matches!(*word, "is" | "it" | "in" | "at" | "are" | "things") || is_the(word) {
+                    rest = tail;
+                } else {
+                    break;
+                }
+            }
+            return Some(Command::Reading {
+                room: (!rest.is_empty()).then(|| rest.join(" ")),
+                quantity,
+            });
+        }
+    }
+    let at = words
+        .iter()
+        .rposition(|word| quantity_word(word).is_some())?;
+    let quantity = quantity_word(words[at])?;
+    let mut before = &words[..at];
+    let mut after = &words[at + 1..];
+    if let ["level" | "levels" | "reading" | "readings" | "like", tail @ ..] = after {
+        after = tail;
+    }
+    while let [word, tail @ ..] = before {
+        if QUESTION_WORDS.contains(word) || is_the(word) {
+            before = tail;
+        } else {
+            break;
+        }
+    }
+    let room_words: &[&str] = match (before, after) {
+        (room, []) => room,
+        // "temperature in the meeting room", "temp of lobby", "temp lobby".
+        ([], ["in" | "at" | "of" | "for" | "inside", place @ ..]) => match place {
+            [the, place @ ..] if is_the(the) => place,
+            _ => place,
+        },
+        ([], place) if !matches!(place.first(), Some(&("is" | "was" | "too" | "seems"))) => place,
+        _ => return None,
+    };
+    let room_words = match room_words {
+        [room @ .., "is" | "like"] => room,
+        _ => room_words,
+    };
+    Some(Command::Reading {
+        room: (!room_words.is_empty()).then(|| room_words.join(" ")),
+        quantity,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mac(text: &str) -> MacAddr {
+        text.parse().expect("test MAC")
+    }
+
+    fn who() -> Command {
+        Command::WhoIsIn { room: None }
+    }
+
+    fn reading(room: Option<&str>, quantity: Quantity) -> Command {
+        Command::Reading {
+            room: room.map(str::to_string),
+            quantity,
+        }
+    }
+
+    fn set(room: &str, quantity: Quantity, value: f64) -> Command {
+        Command::SetTarget {
+            room: room.into(),
+            quantity,
+            value,
+        }
+    }
+
+    #[test]
+    fn phrasings_parse_to_their_commands() {
+        use Quantity::{Humidity, Sound, Temperature};
+        let ada = mac("aa:bb:cc:dd:ee:01");
+        let rows: Vec<(&str, Command)> = vec![
+            // Who is in: apostrophe variants, typos, punctuation, spacing.
+            ("who's at the office?", who()),
+            ("Who’s at the office?", who()),
+            ("who`s at the office", who()),
+            ("whos in", who()),
+            ("WHOS IN???", who()),
+            ("who is here", who()),
+            ("who is here?", who()),
+            ("anyone in the office?", who()),
+            ("who's in the office", who()),
+            ("who is at work", who()),
+            ("  who   is    in   the   office  ", who()),
+            ("whos in teh office", who()),
+            ("who's in the ofice", who()),
+            ("hwo is in the office", who()),
+            ("is anybody here?", who()),
+            ("is there anyone in the office", who()),
+            ("any one in?", who()),
+            ("hey, who's around today?", who()),
+            ("@officemesh who is in right now", who()),
+            ("<@U024BE7LH> whos here", who()),
+            ("who", who()),
+            (
+                "who's in the meeting room?",
+                Command::WhoIsIn {
+                    room: Some("meeting room".into()),
+                },
+            ),
+            // Register: "i am", "i'm", "this is my mac", separators.
+            ("i am aa:bb:cc:dd:ee:01", Command::Register { mac: ada }),
+            ("I'm AA:BB:CC:DD:EE:01", Command::Register { mac: ada }),
+            ("i’m aa-bb-cc-dd-ee-01", Command::Register { mac: ada }),
+            ("im aa:bb:cc:dd:ee:01.", Command::Register { mac: ada }),
+            ("iam aabbccddee01", Command::Register { mac: ada }),
+            (
+                "this is my mac aa:bb:cc:dd:ee:01",
+                Command::Register { mac: ada },
+            ),
+            (
+                "this is my mac: aa:bb:cc:dd:ee:01",
+                Command::Register { mac: ada },
+            ),
+            (
+                "my mac address is aa:bb:cc:dd:ee:01",
+                Command::Register { mac: ada },
+            ),
+            ("my phone is aabb.ccdd.ee01", Command::Register { mac: ada }),
+            (
+                "register aa:bb:cc:dd:ee:01 please",
+                Command::Register { mac: ada },
+            ),
+            // Forget.
+            ("forget me", Command::ForgetMe),
+            ("Forget me!", Command::ForgetMe),
+            ("forgt me please", Command::ForgetMe),
+            ("forget my macs", Command::ForgetMe),
+            ("forget aa:bb:cc:dd:ee:01", Command::Forget { mac: ada }),
+            (
+                "forget my phone aa-bb-cc-dd-ee-01",
+                Command::Forget { mac: ada },
+            ),
+            // Readings.
+            (
+                "meeting room temp",
+                reading(Some("meeting room"), Temperature),
+            ),
+            (
+                "Meeting Room temperature?",
+                reading(Some("meeting room"), Temperature),
+            ),
+            (
+                "meeting room temprature",
+                reading(Some("meeting room"), Temperature),
+            ),
+            (
+                "meting room temp",
+                reading(Some("meting room"), Temperature),
+            ),
+            ("lobby humidity", reading(Some("lobby"), Humidity)),
+            ("lobby hum", reading(Some("lobby"), Humidity)),
+            ("kitchen sound", reading(Some("kitchen"), Sound)),
+            ("kitchen noise level", reading(Some("kitchen"), Sound)),
+            (
+                "what's the temperature in the meeting room?",
+                reading(Some("meeting room"), Temperature),
+            ),
+            ("whats the lobby temp", reading(Some("lobby"), Temperature)),
+            (
+                "how warm is it in the lobby",
+                reading(Some("lobby"), Temperature),
+            ),
+            ("how loud is the kitchen", reading(Some("kitchen"), Sound)),
+            ("temp", reading(None, Temperature)),
+            ("temperature?", reading(None, Temperature)),
+            ("humidty", reading(None, Humidity)),
+            ("temp lobby", reading(Some("lobby"), Temperature)),
+            (
+                "hows the temperature in the lobby?",
+                reading(Some("lobby"), Temperature),
+            ),
+            (
+                "What's the humidity in the kitchen?",
+                reading(Some("kitchen"), Humidity),
+            ),
+            ("Who is in the office right now?", who()),
+            ("whose in", who()),
+            ("who's in the office today?", who()),
+            ("I AM AA-BB-CC-DD-EE-01", Command::Register { mac: ada }),
+            // Targets.
+            (
+                "set meeting room temperature to 22",
+                set("meeting room", Temperature, 22.0),
+            ),
+            (
+                "set meeting room temp to 21.5",
+                set("meeting room", Temperature, 21.5),
+            ),
+            (
+                "Set the meeting room temp to 21,5",
+                set("meeting room", Temperature, 21.5),
+            ),
+            (
+                "set lobby temperature 22°C",
+                set("lobby", Temperature, 22.0),
+            ),
+            ("set lobby to 23", set("lobby", Temperature, 23.0)),
+            (
+                "set kitchen humidity to 45%",
+                set("kitchen", Humidity, 45.0),
+            ),
+            (
+                "set target for lobby temp to 20.5",
+                set("lobby", Temperature, 20.5),
+            ),
+            // Status and help.
+            ("status", Command::Status),
+            ("Status?", Command::Status),
+            ("stauts", Command::Status),
+            ("mesh status", Command::Status),
+            ("how is the mesh", Command::Status),
+            ("help", Command::Help),
+            ("HELP!", Command::Help),
+            ("hlep", Command::Help),
+            ("?", Command::Help),
+            ("", Command::Help),
+            ("what can you do?", Command::Help),
+        ];
+        assert!(rows.len() >= 40);
+        for (text, expected) in rows {
+            assert_eq!(parse(text), expected, "parsing {text:?}");
+        }
+    }
+
+    #[test]
+    fn bad_macs_get_a_reason() {
+        for (text, reason_part) in [
+            ("i am aa:bb:cc", "six pairs"),
+            ("i'm aa:bb:cc:dd:ee:zz", "six pairs"),
+            ("this is my mac banana", "six pairs"),
+            ("i am 01:00:5e:00:00:01", "multicast"),
+            ("i am ff:ff:ff:ff:ff:ff", "multicast"),
+            ("i am 00:00:00:00:00:00", "not the address"),
+            ("my mac is", "missing"),
+            ("i am aa:bb:cc:dd:ee:01 aa:bb:cc:dd:ee:02", "one MAC"),
+        ] {
+            match parse(text) {
+                Command::BadMac { reason, .. } => {
+                    assert!(reason.contains(reason_part), "{text:?}: {reason}")
+                }
+                other => panic!("{text:?} parsed as {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn bad_sets_say_what_is_missing() {
+        for (text, reason_part) in [
+            ("set meeting room temperature", "value"),
+            ("set temperature to 22", "which room"),
+            ("set lobby temp to 72f", "°C"),
+            ("set lobby temp to 22 please do it", "end of that"),
+        ] {
+            match parse(text) {
+                Command::BadSet { reason } => {
+                    assert!(reason.contains(reason_part), "{text:?}: {reason}")
+                }
+                other => panic!("{text:?} parsed as {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn no_substring_matching() {
+        // "i am" inside other words, "who" inside other words, chatter: all unknown.
+        for text in [
+            "miami is nice",
+            "i am hungry",
+            "i am here",
+            "whoever did this",
+            "who are you",
+            "who is the admin",
+            "forget it",
+            "the weather is nice",
+            "temperature is too high",
+            "setup the printer",
+            "whom",
+        ] {
+            assert!(
+                matches!(parse(text), Command::Unknown { .. }),
+                "{text:?} parsed as {:?}",
+                parse(text)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// Any text parses to some command (never a panic), and noise around a known command
+        /// (case, punctuation, spaces) does not change it.
+        #[test]
+        fn any_text_parses(text in "\\PC{0,80}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn case_and_punctuation_do_not_matter(
+            upper in proptest::bool::ANY,
+            punctuation in "[?!. ]{0,4}",
+            spaces in " {1,3}",
+        ) {
+            let base = format!("who's{spaces}in{spaces}the office{punctuation}");
+            let text = if upper { base.to_uppercase() } else { base };
+            proptest::prop_assert_eq!(parse(&text), Command::WhoIsIn { room: None });
+        }
+    }
+
+    #[test]
+    fn edit_distance_counts_swaps_as_one() {
+        assert_eq!(edit_distance("teh", "the"), 1);
+        assert_eq!(edit_distance("office", "office"), 0);
+        assert_eq!(edit_distance("meting", "meeting"), 1);
+        assert_eq!(edit_distance("temprature", "temperature"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+}
