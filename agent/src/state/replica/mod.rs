@@ -141,6 +141,8 @@ pub struct Replica {
     changed_watermarks: BTreeMap<NodeId, ()>,
     /// Reading entries applied since the last `take_changes`, in order.
     applied_readings: Vec<Entry>,
+    /// The greatest stamp time ever inserted (the clock stays above it).
+    max_stamp_time: u64,
 }
 
 impl Replica {
@@ -156,6 +158,7 @@ impl Replica {
             removed_keys: BTreeMap::new(),
             changed_watermarks: BTreeMap::new(),
             applied_readings: Vec::new(),
+            max_stamp_time: 0,
         }
     }
 
@@ -260,6 +263,7 @@ impl Replica {
             self.unindex(&old);
         }
         self.hash.add(entry.content_hash());
+        self.max_stamp_time = self.max_stamp_time.max(entry.stamp.time);
         self.by_origin
             .entry(entry.origin())
             .or_default()
@@ -340,6 +344,12 @@ impl Replica {
         all.sort();
         all.dedup();
         all.into_iter()
+    }
+
+    /// The greatest stamp time this replica has held: this node's clock must stay above it so
+    /// that its next write wins over everything it has merged.
+    pub fn max_stamp_time(&self) -> u64 {
+        self.max_stamp_time
     }
 
     /// A hash of the content, equal on replicas holding the same state.
