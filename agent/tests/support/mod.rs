@@ -40,6 +40,11 @@ pub struct AgentSpec<'a> {
     pub gossip_extra: &'a str,
     pub extra: &'a str,
     pub ip: &'a str,
+    /// Fixed ports (for clusters whose seeds must be known up front); default: free ports.
+    pub api_port: Option<u16>,
+    pub gossip_port: Option<u16>,
+    /// `[presence] interface`: `"sim"` by default; `""` turns presence off.
+    pub presence_interface: &'a str,
 }
 
 impl Default for AgentSpec<'_> {
@@ -51,6 +56,9 @@ impl Default for AgentSpec<'_> {
             gossip_extra: "insecure = true",
             extra: "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 1\n",
             ip: "127.0.0.1",
+            api_port: None,
+            gossip_port: None,
+            presence_interface: "sim",
         }
     }
 }
@@ -59,10 +67,10 @@ impl TestAgent {
     pub fn start(root: &Path, spec: AgentSpec<'_>) -> TestAgent {
         let dir = root.join(spec.name);
         std::fs::create_dir_all(&dir).expect("agent dir");
-        let api_port = free_port();
-        let gossip_port = free_port();
+        let api_port = spec.api_port.unwrap_or_else(free_port);
+        let gossip_port = spec.gossip_port.unwrap_or_else(free_port);
         let config = format!(
-            "[node]\nname = \"{name}\"\nroom = \"{room}\"\n\n[storage]\ndata_dir = \"{data}\"\nbatch_ms = 200\n\n[api]\nlisten = \"{ip}:{api_port}\"\ntoken = \"{token}\"\n\n[gossip]\nlisten = \"{ip}:{gossip_port}\"\n{gossip_extra}\n\n[presence]\ninterface = \"sim\"\nscan_interval_s = 1\n\n{extra}",
+            "[node]\nname = \"{name}\"\nroom = \"{room}\"\n\n[storage]\ndata_dir = \"{data}\"\nbatch_ms = 200\n\n[api]\nlisten = \"{ip}:{api_port}\"\ntoken = \"{token}\"\n\n[gossip]\nlisten = \"{ip}:{gossip_port}\"\n{gossip_extra}\n\n[presence]\ninterface = \"{presence}\"\nscan_interval_s = 1\n\n{extra}",
             name = spec.name,
             room = spec.room,
             data = dir.join("data").display(),
@@ -70,6 +78,7 @@ impl TestAgent {
             token = spec.api_token,
             gossip_extra = spec.gossip_extra,
             extra = spec.extra,
+            presence = spec.presence_interface,
         );
         let config_path = dir.join("config.toml");
         std::fs::write(&config_path, config).expect("write config");
