@@ -65,7 +65,7 @@ mod tests {
     use super::*;
     use crate::crdt::{NodeId, Stamp};
     use crate::gossip::message::*;
-    use crate::state::{Entry, Key, PersonInfo, Value};
+    use crate::state::{Entry, Key, MacSeen, PersonInfo, ReadingStatus, ReadingValue, Value};
 
     fn entry() -> impl Strategy<Value = Entry> {
         (
@@ -81,11 +81,25 @@ mod tests {
                     name,
                     mac: MacAddr([2, 0, 0, 0, 0, mac]),
                 },
-                value: live.then(|| {
-                    Value::Person(PersonInfo {
+                value: match (live, mac % 3) {
+                    (false, _) => None,
+                    (true, 0) => Some(Value::Person(PersonInfo {
                         added_by: "api".into(),
-                    })
-                }),
+                    })),
+                    (true, 1) => Some(Value::Reading(ReadingValue {
+                        value: f64::from(mac) / 3.0,
+                        unit: "°C".into(),
+                        room: "kitchen".into(),
+                        status: ReadingStatus::Stale,
+                        taken_at_ms: time,
+                    })),
+                    (true, _) => Some(Value::Mac(MacSeen {
+                        ip: "192.168.1.20".into(),
+                        first_seen_ms: time,
+                        last_seen_ms: time,
+                        randomized: true,
+                    })),
+                },
                 stamp: Stamp::new(time, NodeId(node)),
                 version,
             })

@@ -167,7 +167,7 @@ pub fn build(replica: &Replica, wants: &[(NodeId, u64)], budget: usize) -> Delta
         let mut entries = Vec::new();
         let mut cut = false;
         for entry in replica.entries_after(origin, their) {
-            let size = postcard::experimental::serialized_size(entry).unwrap_or(usize::MAX);
+            let size = super::wire::entry_size(entry);
             if used.saturating_add(size) > budget && used > 0 {
                 cut = true;
                 break;

@@ -102,6 +102,7 @@ pub struct Chunk {
     pub after: u64,
     /// The receiver may set its watermark for `origin` to this once it applied every entry.
     pub complete_to: u64,
+    #[serde(with = "super::wire::entries")]
     pub entries: Vec<Entry>,
 }
 

@@ -9,6 +9,7 @@
 //! - [`detector`]: the phi-accrual failure detector.
 //! - [`core`]: `GossipCore`, the state machine the transport and the simulator drive.
 //! - [`stats`]: counters.
+//! - [`wire`]: the wire form of entries (postcard cannot decode `Value`'s internal tag).
 //!
 //! Must not touch: sockets, the wall clock, the global RNG, SQLite, tokio.
 
@@ -19,6 +20,7 @@ pub mod detector;
 pub mod members;
 pub mod message;
 pub mod stats;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;
