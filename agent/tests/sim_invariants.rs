@@ -195,7 +195,12 @@ fn deleted_entries_do_not_come_back_after_a_partition_longer_than_the_grace_peri
             sim.heal();
             let rounds = sim
                 .run_until_converged(60)
-                .ok_or("not converged 60 rounds after the partition healed")?;
+                .ok_or_else(|| {
+                    format!(
+                        "not converged 60 rounds after the partition healed (minority {minority:?}, deleter {deleter})\n{}",
+                        sim.describe()
+                    )
+                })?;
             for node in 0..n {
                 for &k in &deleted {
                     if sim.replica(node).value(&person(k)).is_some() {

@@ -227,6 +227,7 @@ mod tests {
             )
                 .prop_map(|(floors, gc_mark, your_watermark, your_versions)| {
                     Body::Reset {
+                        watermarks: floors.iter().map(|(o, f)| (NodeId(*f), *o)).collect(),
                         floors: floors.into_iter().map(|(o, f)| (NodeId(o), f)).collect(),
                         gc_mark,
                         your_watermark,

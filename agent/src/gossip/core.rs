@@ -74,6 +74,9 @@ pub struct GossipCore {
     peer_seen: HashMap<NodeId, PeerSeen>,
     /// Highest watermark per origin seen in any peer's digest.
     known_versions: BTreeMap<NodeId, u64>,
+    /// After a reset: the resetting peer's watermarks, until we have caught up to them. Until
+    /// then we do not reset others (we do not know their writes well enough yet).
+    resync_target: Option<BTreeMap<NodeId, u64>>,
     started: bool,
     left: bool,
     last_gc_ms: u64,
@@ -94,6 +97,7 @@ impl GossipCore {
             floors: Floors::default(),
             peer_seen: HashMap::new(),
             known_versions: BTreeMap::new(),
+            resync_target: None,
             started: false,
             left: false,
             last_gc_ms: 0,
@@ -336,6 +340,7 @@ impl GossipCore {
             message.from_addr.as_str()
         };
         self.members.heard_from(now_ms, peer, addr);
+        let resets_before = self.stats.resets_done;
         match message.body {
             Body::Syn { state, members } => {
                 let members = self.merge_syn_heartbeats(now_ms, peer, &members);
@@ -379,8 +384,12 @@ impl GossipCore {
                 gc_mark,
                 your_watermark,
                 your_versions,
+                watermarks,
             } => {
                 self.on_reset(&floors, gc_mark, your_watermark, &your_versions, replica);
+                if self.stats.resets_done > resets_before {
+                    self.resync_target = Some(watermarks.into_iter().collect());
+                }
                 Vec::new()
             }
             Body::BadCluster => Vec::new(),
@@ -399,6 +408,11 @@ impl GossipCore {
         self.stats.rejected_stamps += applied.rejected_stamps as u64;
         self.stats.refused_chunks += applied.refused_chunks as u64;
         self.stats.entries_merged += applied.merged as u64;
+        if let Some(target) = &self.resync_target {
+            if target.iter().all(|(o, wm)| replica.watermark(*o) >= *wm) {
+                self.resync_target = None;
+            }
+        }
         applied.is_clean()
     }
 
@@ -536,10 +550,14 @@ impl GossipCore {
         self.reset_decision(peer, peer_items, peer_gc_mark, &my_items)
     }
 
-    /// The `Reset` that tells `peer` to forget what it learned from others.
-    fn reset_for(&mut self, peer: NodeId, replica: &Replica) -> Vec<Message> {
-        self.stats.resets_sent += 1;
+    /// The `Reset` that tells `peer` to forget what it learned from others, or `refusal` (an
+    /// exchange without data) while we are still catching up after our own reset.
+    fn reset_for(&mut self, peer: NodeId, replica: &Replica, refusal: Body) -> Vec<Message> {
         self.peer_seen.remove(&peer);
+        if self.resync_target.is_some() {
+            return self.reply(refusal);
+        }
+        self.stats.resets_sent += 1;
         let your_watermark = replica.watermark(peer);
         let your_versions = replica
             .entries_after(peer, 0)
@@ -551,6 +569,7 @@ impl GossipCore {
             gc_mark: self.floors.gc_mark,
             your_watermark,
             your_versions,
+            watermarks: self.advertised(replica).into_iter().collect(),
         })
     }
 
@@ -567,7 +586,17 @@ impl GossipCore {
                 let wms = self.advertised(replica);
                 match self.settle_reset(peer, &summary.items, summary.gc_mark, replica) {
                     ResetDecision::None => {}
-                    ResetDecision::PeerMustReset => return self.reset_for(peer, replica),
+                    ResetDecision::PeerMustReset => {
+                        let refusal = Body::SynAck {
+                            state_hash: delta::hash_of(&wms),
+                            want: Vec::new(),
+                            want_is_full_digest: false,
+                            gc_mark: self.floors.gc_mark,
+                            delta: Default::default(),
+                            members,
+                        };
+                        return self.reset_for(peer, replica, refusal);
+                    }
                     ResetDecision::IMustReset => {
                         // Show our full digest and take nothing: the initiator sees we are
                         // behind and sends the `Reset` (with which of our writes it holds).
@@ -643,7 +672,13 @@ impl GossipCore {
             self.note_known(&want);
             match self.settle_reset(peer, &want, gc_mark, replica) {
                 ResetDecision::None => {}
-                ResetDecision::PeerMustReset => return self.reset_for(peer, replica),
+                ResetDecision::PeerMustReset => {
+                    let refusal = Body::Ack {
+                        delta: Default::default(),
+                        members,
+                    };
+                    return self.reset_for(peer, replica, refusal);
+                }
                 ResetDecision::IMustReset => {
                     // Send nothing; our next Syn to it carries the full digest, and it answers
                     // with the `Reset`.

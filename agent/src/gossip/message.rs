@@ -52,6 +52,9 @@ pub enum Body {
         gc_mark: u64,
         your_watermark: u64,
         your_versions: Vec<u64>,
+        /// The sender's watermarks: until the receiver has caught up to them it does not reset
+        /// others (its knowledge of their writes is incomplete).
+        watermarks: Vec<(NodeId, u64)>,
     },
     /// "This node belongs to cluster `cluster`, not yours": the reply to a foreign cluster.
     BadCluster,
