@@ -121,6 +121,11 @@ impl GossipCore {
         &self.stats
     }
 
+    /// Nodes in the member table, this one included.
+    pub fn known_members(&self) -> usize {
+        self.members.len()
+    }
+
     /// True after `leave`.
     pub fn has_left(&self) -> bool {
         self.left

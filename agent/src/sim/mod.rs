@@ -98,7 +98,8 @@ pub struct NetStats {
     pub decode_errors: u64,
 }
 
-/// The simulator.
+/// The simulator. Cloning it forks the whole world (benchmarks warm up once, then fork).
+#[derive(Clone)]
 pub struct Sim {
     cfg: SimConfig,
     rng: StdRng,
@@ -191,6 +192,31 @@ impl Sim {
     /// The simulation's random source (for scenario choices, so they replay from the seed).
     pub fn rng(&mut self) -> &mut StdRng {
         &mut self.rng
+    }
+
+    /// Replaces the random source (to fork a warmed-up world into independent runs).
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = StdRng::seed_from_u64(seed);
+    }
+
+    /// Replaces a node's replica (to preload state); its node id must be the node's.
+    pub fn set_replica(&mut self, node: usize, replica: Replica) {
+        assert_eq!(replica.me(), self.nodes[node].id, "replica of another node");
+        self.nodes[node].replica = replica;
+    }
+
+    /// Resets the network counters.
+    pub fn reset_net_stats(&mut self) {
+        self.net = NetStats::default();
+    }
+
+    /// True when every running node knows every node (itself included).
+    pub fn members_converged(&self) -> bool {
+        let n = self.nodes.len();
+        self.nodes
+            .iter()
+            .filter_map(|node| node.core.as_ref())
+            .all(|core| core.known_members() == n)
     }
 
     pub fn set_loss(&mut self, loss: f64) {
