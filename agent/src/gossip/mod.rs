@@ -8,7 +8,7 @@
 //! - [`members`]: the member table, compact heartbeats, statuses, member GC.
 //! - [`detector`]: the phi-accrual failure detector.
 //! - [`core`]: `GossipCore`, the state machine the transport and the simulator drive.
-//! - [`stats`]: counters.
+//! - [`stats`]: counters of traffic, refusals and repairs.
 //! - [`wire`]: the wire form of entries (postcard cannot decode `Value`'s internal tag).
 //!
 //! Must not touch: sockets, the wall clock, the global RNG, SQLite, tokio.
