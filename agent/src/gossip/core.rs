@@ -77,6 +77,10 @@ pub struct GossipCore {
     /// After a reset: the resetting peer's watermarks, until we have caught up to them. Until
     /// then we do not reset others (we do not know their writes well enough yet).
     resync_target: Option<BTreeMap<NodeId, u64>>,
+    /// The digest hash and member-list hash the last peer we heard from showed: a peer we have
+    /// not exchanged with yet is assumed to agree when we agree with the mesh (idle traffic
+    /// stays small; a wrong guess costs one round).
+    last_hashes_heard: (Option<u64>, Option<u64>),
     started: bool,
     left: bool,
     last_gc_ms: u64,
@@ -98,6 +102,7 @@ impl GossipCore {
             peer_seen: HashMap::new(),
             known_versions: BTreeMap::new(),
             resync_target: None,
+            last_hashes_heard: (None, None),
             started: false,
             left: false,
             last_gc_ms: 0,
@@ -285,9 +290,10 @@ impl GossipCore {
             .and_then(|m| self.peer_seen.get(&m.id))
             .copied()
             .unwrap_or_default();
+        let (heard_state, heard_members) = self.last_hashes_heard;
         let wms = self.advertised(replica);
         let hash = delta::hash_of(&wms);
-        let state = if seen.state_hash == Some(hash) {
+        let state = if seen.state_hash.or(heard_state) == Some(hash) {
             StateSummary::Hash(hash)
         } else {
             StateSummary::Full(DigestSummary {
@@ -296,7 +302,7 @@ impl GossipCore {
             })
         };
         let members_hash = self.members.hash();
-        let members = if seen.members_hash == Some(members_hash) {
+        let members = if seen.members_hash.or(heard_members) == Some(members_hash) {
             Heartbeats::Dense {
                 members_hash,
                 counters: self.members.dense(),
@@ -462,6 +468,7 @@ impl GossipCore {
         };
         if let Some(hash) = hb.members_hash() {
             self.peer_seen.entry(peer).or_default().members_hash = Some(hash);
+            self.last_hashes_heard.1 = Some(hash);
         }
         reply
     }
@@ -621,14 +628,16 @@ impl GossipCore {
                 let want = delta::we_want(&wms, &self.floors, &summary.items);
                 let seen = self.peer_seen.entry(peer).or_default();
                 seen.synack_complete = !delta.truncated;
-                seen.state_hash = Some(delta::hash_of(
+                let theirs = delta::hash_of(
                     &summary
                         .items
                         .iter()
                         .filter(|i| i.watermark > 0)
                         .map(|i| (i.origin, i.watermark))
                         .collect(),
-                ));
+                );
+                seen.state_hash = Some(theirs);
+                self.last_hashes_heard.0 = Some(theirs);
                 self.reply(Body::SynAck {
                     state_hash: delta::hash_of(&wms),
                     want,
@@ -644,6 +653,7 @@ impl GossipCore {
                 let seen = self.peer_seen.entry(peer).or_default();
                 seen.state_hash = Some(hash);
                 seen.synack_complete = hash == mine;
+                self.last_hashes_heard.0 = Some(hash);
                 let want = if hash == mine {
                     Vec::new()
                 } else {
@@ -704,6 +714,7 @@ impl GossipCore {
         let mine_after = delta::hash_of(&self.advertised(replica));
         let seen = self.peer_seen.entry(peer).or_default();
         seen.state_hash = Some(if agree { mine_after } else { state_hash });
+        self.last_hashes_heard.0 = Some(state_hash);
         self.reply(Body::Ack { delta, members })
     }
 
