@@ -5,7 +5,7 @@
 //! Pure: time, randomness and the replica are passed in. Must not touch: sockets, clocks, the
 //! global RNG, tokio, SQLite.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -20,6 +20,9 @@ use super::stats::GossipStats;
 use super::GossipParams;
 use crate::crdt::{NodeId, Stamp};
 use crate::state::Replica;
+
+/// How many of our recent digests are kept to recognise a peer's hash.
+const RECENT_DIGESTS: usize = 8;
 
 /// A message to send to a gossip address (a new connection).
 #[derive(Debug, Clone, PartialEq)]
@@ -81,6 +84,9 @@ pub struct GossipCore {
     /// not exchanged with yet is assumed to agree when we agree with the mesh (idle traffic
     /// stays small; a wrong guess costs one round).
     last_hashes_heard: (Option<u64>, Option<u64>),
+    /// Our last few advertised digests by hash: a peer whose `Syn` shows one of these hashes
+    /// holds exactly that digest, so we can send it what it lacks at once.
+    recent_digests: VecDeque<(u64, BTreeMap<NodeId, u64>)>,
     started: bool,
     left: bool,
     last_gc_ms: u64,
@@ -103,6 +109,7 @@ impl GossipCore {
             known_versions: BTreeMap::new(),
             resync_target: None,
             last_hashes_heard: (None, None),
+            recent_digests: VecDeque::new(),
             started: false,
             left: false,
             last_gc_ms: 0,
@@ -168,6 +175,7 @@ impl GossipCore {
         self.stats.rounds += 1;
         self.members.bump_self();
         self.collect(now_ms, replica);
+        self.remember_digest(replica);
 
         let t = self.thresholds();
         let mut live = Vec::new();
@@ -419,12 +427,23 @@ impl GossipCore {
         self.stats.rejected_stamps += applied.rejected_stamps as u64;
         self.stats.refused_chunks += applied.refused_chunks as u64;
         self.stats.entries_merged += applied.merged as u64;
+        self.remember_digest(replica);
         if let Some(target) = &self.resync_target {
             if target.iter().all(|(o, wm)| replica.watermark(*o) >= *wm) {
                 self.resync_target = None;
             }
         }
         applied.is_clean()
+    }
+
+    /// Records our current advertised digest among the recent ones (if it changed).
+    fn remember_digest(&mut self, replica: &Replica) {
+        let wms = self.advertised(replica);
+        let hash = delta::hash_of(&wms);
+        if self.recent_digests.front().map(|(h, _)| *h) != Some(hash) {
+            self.recent_digests.push_front((hash, wms));
+            self.recent_digests.truncate(RECENT_DIGESTS);
+        }
     }
 
     /// Merges a `Syn`'s heartbeats and returns the heartbeats for the `SynAck`.
@@ -648,12 +667,48 @@ impl GossipCore {
                 })
             }
             StateSummary::Hash(hash) => {
+                self.remember_digest(replica);
                 let wms = self.advertised(replica);
                 let mine = delta::hash_of(&wms);
+                self.last_hashes_heard.0 = Some(hash);
+                let known = self
+                    .recent_digests
+                    .iter()
+                    .find(|(h, _)| *h == hash && hash != mine)
+                    .map(|(_, digest)| digest.clone())
+                    // Never for a peer behind our GC floors: it must go through the full
+                    // digest, where the reset is decided.
+                    .filter(|digest| {
+                        !self
+                            .floors
+                            .is_ahead_of(&delta::items(digest, &Floors::default()))
+                    });
+                if let Some(theirs) = known {
+                    // The peer holds one of our recent digests: it lacks only what we gained
+                    // since, and has nothing we lack.
+                    let wants: Vec<(NodeId, u64)> = wms
+                        .iter()
+                        .filter_map(|(o, wm)| {
+                            let t = theirs.get(o).copied().unwrap_or(0);
+                            (*wm > t).then_some((*o, t))
+                        })
+                        .collect();
+                    let delta = delta::build(replica, &wants, self.params.max_delta_bytes);
+                    let seen = self.peer_seen.entry(peer).or_default();
+                    seen.state_hash = Some(hash);
+                    seen.synack_complete = !delta.truncated;
+                    return self.reply(Body::SynAck {
+                        state_hash: mine,
+                        want: Vec::new(),
+                        want_is_full_digest: false,
+                        gc_mark: self.floors.gc_mark,
+                        delta,
+                        members,
+                    });
+                }
                 let seen = self.peer_seen.entry(peer).or_default();
                 seen.state_hash = Some(hash);
                 seen.synack_complete = hash == mine;
-                self.last_hashes_heard.0 = Some(hash);
                 let want = if hash == mine {
                     Vec::new()
                 } else {
@@ -737,6 +792,7 @@ impl GossipCore {
         }
         replica.reset_foreign();
         replica.drop_own_not_held(your_watermark, your_versions);
+        self.recent_digests.clear();
         self.floors.adopt(floors, gc_mark);
         self.peer_seen.clear();
         self.stats.resets_done += 1;
