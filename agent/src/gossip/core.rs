@@ -805,6 +805,10 @@ impl GossipCore {
         let grace = self.params.tombstone_grace_ms;
         let forgotten = self.members.collect_gone(now_ms, &t, grace);
         self.stats.members_forgotten += forgotten as u64;
+        if forgotten > 0 {
+            let members = &self.members;
+            self.peer_seen.retain(|id, _| members.get(*id).is_some());
+        }
         if now_ms.saturating_sub(self.last_gc_ms) >= self.params.gc_every_ms && now_ms > grace {
             self.last_gc_ms = now_ms;
             let before = Stamp::time_from_unix_ms(now_ms - grace);
