@@ -389,8 +389,14 @@ fn failure_detection() {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing we need.
-    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this without it, where a
+    // debug build of the full run would be slow: only the quick smoke run then.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.iter().any(|a| a == "--bench") && !quick() {
+        println!("gossip bench: run with `cargo bench -p officemesh --bench gossip`");
+        return;
+    }
+    let only: Option<String> = args.into_iter().find(|a| !a.starts_with('-'));
     let started = Instant::now();
     println!("# officemesh gossip figures (simulator, 1 s rounds, fanout 3)\n");
     let sections: [(&str, fn()); 4] = [
