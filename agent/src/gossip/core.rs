@@ -1,6 +1,8 @@
 //! `GossipCore`: one node's gossip state machine. `tick` starts a round (heartbeat, GC, peer
 //! selection, `Syn`s); `handle` answers one received message with the replies to write back on
-//! the same connection; `leave`, `peers`, `stats` for the rest of the agent.
+//! the same connection; `leave`, `peers`, `stats` for the rest of the agent. The halves of an
+//! exchange live beside it: `exchange` (Syn/SynAck/Ack and digests), `heartbeats` (member
+//! information in messages), `reset` (peers behind the tombstone GC).
 //!
 //! Pure: time, randomness and the replica are passed in. Must not touch: sockets, clocks, the
 //! global RNG, tokio, SQLite.
@@ -13,13 +15,15 @@ use serde::Serialize;
 
 use super::delta::{self, Floors};
 use super::members::{MemberStatus, Members, Thresholds};
-use super::message::{
-    Body, DigestItem, DigestSummary, Heartbeats, Message, MessageKind, StateSummary,
-};
+use super::message::{Body, Message, MessageKind};
 use super::stats::GossipStats;
 use super::GossipParams;
 use crate::crdt::{NodeId, Stamp};
 use crate::state::Replica;
+
+mod exchange;
+mod heartbeats;
+mod reset;
 
 /// How many of our recent digests are kept to recognise a peer's hash.
 const RECENT_DIGESTS: usize = 8;
@@ -55,14 +59,6 @@ struct PeerSeen {
     members_hash: Option<u64>,
     /// Our `SynAck` to it carried everything it lacked (so a clean `Ack` means we agree).
     synack_complete: bool,
-}
-
-/// Whether an exchange must reset one side first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ResetDecision {
-    None,
-    PeerMustReset,
-    IMustReset,
 }
 
 /// One node's gossip protocol state.
@@ -143,7 +139,7 @@ impl GossipCore {
         self.left
     }
 
-    fn thresholds(&self) -> Thresholds {
+    pub(super) fn thresholds(&self) -> Thresholds {
         Thresholds {
             interval_ms: self.params.interval_ms,
             suspect_phi: self.params.suspect_phi,
@@ -151,7 +147,7 @@ impl GossipCore {
         }
     }
 
-    fn ensure_started(&mut self, now_ms: u64) {
+    pub(super) fn ensure_started(&mut self, now_ms: u64) {
         if !self.started {
             self.started = true;
             self.members.set_incarnation(now_ms);
@@ -278,7 +274,7 @@ impl GossipCore {
         self.stats.decode_errors += 1;
     }
 
-    fn header(&self, body: Body) -> Message {
+    pub(super) fn header(&self, body: Body) -> Message {
         Message {
             cluster: self.params.cluster.clone(),
             from: self.me,
@@ -287,41 +283,8 @@ impl GossipCore {
         }
     }
 
-    fn advertised(&self, replica: &Replica) -> BTreeMap<NodeId, u64> {
+    pub(super) fn advertised(&self, replica: &Replica) -> BTreeMap<NodeId, u64> {
         delta::advertised(replica)
-    }
-
-    fn syn_for(&mut self, addr: &str, replica: &Replica) -> Message {
-        let seen = self
-            .members
-            .by_addr(addr)
-            .and_then(|m| self.peer_seen.get(&m.id))
-            .copied()
-            .unwrap_or_default();
-        let (heard_state, heard_members) = self.last_hashes_heard;
-        let wms = self.advertised(replica);
-        let hash = delta::hash_of(&wms);
-        let state = if seen.state_hash.or(heard_state) == Some(hash) {
-            StateSummary::Hash(hash)
-        } else {
-            StateSummary::Full(DigestSummary {
-                items: delta::items(&wms, &self.floors),
-                gc_mark: self.floors.gc_mark,
-            })
-        };
-        let members_hash = self.members.hash();
-        let members = if seen.members_hash.or(heard_members) == Some(members_hash) {
-            Heartbeats::Dense {
-                members_hash,
-                counters: self.members.dense(),
-            }
-        } else {
-            Heartbeats::Full {
-                members_hash,
-                members: self.members.full(),
-            }
-        };
-        self.header(Body::Syn { state, members })
     }
 
     /// Handles one received message and returns the replies to write back on the same
@@ -415,14 +378,19 @@ impl GossipCore {
         }
     }
 
-    fn reply(&mut self, body: Body) -> Vec<Message> {
+    pub(super) fn reply(&mut self, body: Body) -> Vec<Message> {
         let message = self.header(body);
         self.stats.count_sent(message.kind());
         vec![message]
     }
 
     /// Applies a delta; returns true when nothing was held back.
-    fn apply(&mut self, replica: &mut Replica, delta: &super::message::Delta, limit: u64) -> bool {
+    pub(super) fn apply(
+        &mut self,
+        replica: &mut Replica,
+        delta: &super::message::Delta,
+        limit: u64,
+    ) -> bool {
         let applied = delta::apply(replica, delta, limit);
         self.stats.rejected_stamps += applied.rejected_stamps as u64;
         self.stats.refused_chunks += applied.refused_chunks as u64;
@@ -434,368 +402,6 @@ impl GossipCore {
             }
         }
         applied.is_clean()
-    }
-
-    /// Records our current advertised digest among the recent ones (if it changed).
-    fn remember_digest(&mut self, replica: &Replica) {
-        let wms = self.advertised(replica);
-        let hash = delta::hash_of(&wms);
-        if self.recent_digests.front().map(|(h, _)| *h) != Some(hash) {
-            self.recent_digests.push_front((hash, wms));
-            self.recent_digests.truncate(RECENT_DIGESTS);
-        }
-    }
-
-    /// Merges a `Syn`'s heartbeats and returns the heartbeats for the `SynAck`.
-    fn merge_syn_heartbeats(&mut self, now_ms: u64, peer: NodeId, hb: &Heartbeats) -> Heartbeats {
-        let my_hash = self.members.hash();
-        let reply = match hb {
-            Heartbeats::Dense {
-                members_hash,
-                counters,
-            } if *members_hash == my_hash => {
-                self.members.merge_dense(now_ms, counters);
-                Heartbeats::Sparse {
-                    members_hash: my_hash,
-                    newer: self.members.newer_than(counters),
-                }
-            }
-            Heartbeats::Full {
-                members_hash,
-                members,
-            } => {
-                self.members.merge_full(now_ms, members);
-                let mine = self.members.hash();
-                if mine == *members_hash {
-                    let theirs: Vec<u64> = members.iter().map(|m| m.heartbeat).collect();
-                    Heartbeats::Sparse {
-                        members_hash: mine,
-                        newer: self.members.newer_than(&theirs),
-                    }
-                } else {
-                    Heartbeats::Full {
-                        members_hash: mine,
-                        members: self.members.full(),
-                    }
-                }
-            }
-            Heartbeats::None => Heartbeats::None,
-            _ => Heartbeats::Full {
-                members_hash: my_hash,
-                members: self.members.full(),
-            },
-        };
-        if let Some(hash) = hb.members_hash() {
-            self.peer_seen.entry(peer).or_default().members_hash = Some(hash);
-            self.last_hashes_heard.1 = Some(hash);
-        }
-        reply
-    }
-
-    /// Merges a `SynAck`'s or `Ack`'s heartbeats; returns the heartbeats for an `Ack`.
-    fn merge_reply_heartbeats(&mut self, now_ms: u64, peer: NodeId, hb: &Heartbeats) -> Heartbeats {
-        let my_hash = self.members.hash();
-        let reply = match hb {
-            Heartbeats::Sparse {
-                members_hash,
-                newer,
-            } if *members_hash == my_hash => {
-                self.members.merge_sparse(now_ms, newer);
-                Heartbeats::None
-            }
-            Heartbeats::Full {
-                members_hash,
-                members,
-            } => {
-                self.members.merge_full(now_ms, members);
-                let mine = self.members.hash();
-                if mine == *members_hash {
-                    Heartbeats::None
-                } else {
-                    Heartbeats::Full {
-                        members_hash: mine,
-                        members: self.members.full(),
-                    }
-                }
-            }
-            _ => Heartbeats::None,
-        };
-        if let Some(hash) = hb.members_hash() {
-            // After this exchange the peer has our list too when we send it.
-            let hash = match reply {
-                Heartbeats::Full { members_hash, .. } => members_hash,
-                _ => hash,
-            };
-            self.peer_seen.entry(peer).or_default().members_hash = Some(hash);
-        }
-        reply
-    }
-
-    fn note_known(&mut self, items: &[DigestItem]) {
-        for item in items {
-            let slot = self.known_versions.entry(item.origin).or_insert(0);
-            *slot = (*slot).max(item.watermark);
-        }
-    }
-
-    fn reset_decision(
-        &self,
-        peer: NodeId,
-        peer_items: &[DigestItem],
-        peer_gc_mark: u64,
-        my_items: &[DigestItem],
-    ) -> ResetDecision {
-        let peer_behind = self.floors.is_ahead_of(peer_items);
-        let mut peer_floors = Floors::default();
-        for item in peer_items {
-            if item.floor > 0 {
-                peer_floors.raise(item.origin, item.floor);
-            }
-        }
-        let me_behind = peer_floors.is_ahead_of(my_items);
-        match (peer_behind, me_behind) {
-            (true, false) => ResetDecision::PeerMustReset,
-            (false, true) => ResetDecision::IMustReset,
-            (true, true) => {
-                // Both sides collected tombstones the other missed: the side whose latest
-                // collected tombstone is newer wins (the same answer on both sides).
-                if (self.floors.gc_mark, self.me) > (peer_gc_mark, peer) {
-                    ResetDecision::PeerMustReset
-                } else {
-                    ResetDecision::IMustReset
-                }
-            }
-            (false, false) => ResetDecision::None,
-        }
-    }
-
-    /// Decides, from a peer's full digest, whether one side must reset before any data flows.
-    fn settle_reset(
-        &mut self,
-        peer: NodeId,
-        peer_items: &[DigestItem],
-        peer_gc_mark: u64,
-        replica: &Replica,
-    ) -> ResetDecision {
-        let my_items = delta::items(&self.advertised(replica), &self.floors);
-        self.reset_decision(peer, peer_items, peer_gc_mark, &my_items)
-    }
-
-    /// The `Reset` that tells `peer` to forget what it learned from others, or `refusal` (an
-    /// exchange without data) while we are still catching up after our own reset.
-    fn reset_for(&mut self, peer: NodeId, replica: &Replica, refusal: Body) -> Vec<Message> {
-        self.peer_seen.remove(&peer);
-        if self.resync_target.is_some() {
-            return self.reply(refusal);
-        }
-        self.stats.resets_sent += 1;
-        let your_watermark = replica.watermark(peer);
-        let your_versions = replica
-            .entries_after(peer, 0)
-            .map(|e| e.version)
-            .take_while(|v| *v <= your_watermark)
-            .collect();
-        self.reply(Body::Reset {
-            floors: self.floors.to_vec(),
-            gc_mark: self.floors.gc_mark,
-            your_watermark,
-            your_versions,
-            watermarks: self.advertised(replica).into_iter().collect(),
-        })
-    }
-
-    fn on_syn(
-        &mut self,
-        peer: NodeId,
-        state: StateSummary,
-        members: Heartbeats,
-        replica: &mut Replica,
-    ) -> Vec<Message> {
-        match state {
-            StateSummary::Full(summary) => {
-                self.note_known(&summary.items);
-                let wms = self.advertised(replica);
-                match self.settle_reset(peer, &summary.items, summary.gc_mark, replica) {
-                    ResetDecision::None => {}
-                    ResetDecision::PeerMustReset => {
-                        let refusal = Body::SynAck {
-                            state_hash: delta::hash_of(&wms),
-                            want: Vec::new(),
-                            want_is_full_digest: false,
-                            gc_mark: self.floors.gc_mark,
-                            delta: Default::default(),
-                            members,
-                        };
-                        return self.reset_for(peer, replica, refusal);
-                    }
-                    ResetDecision::IMustReset => {
-                        // Show our full digest and take nothing: the initiator sees we are
-                        // behind and sends the `Reset` (with which of our writes it holds).
-                        self.peer_seen.remove(&peer);
-                        return self.reply(Body::SynAck {
-                            state_hash: delta::hash_of(&wms),
-                            want: delta::items(&wms, &self.floors),
-                            want_is_full_digest: true,
-                            gc_mark: self.floors.gc_mark,
-                            delta: Default::default(),
-                            members,
-                        });
-                    }
-                }
-                let wants = delta::peer_behind(&wms, &summary.items);
-                let delta = delta::build(replica, &wants, self.params.max_delta_bytes);
-                let want = delta::we_want(&wms, &self.floors, &summary.items);
-                let seen = self.peer_seen.entry(peer).or_default();
-                seen.synack_complete = !delta.truncated;
-                let theirs = delta::hash_of(
-                    &summary
-                        .items
-                        .iter()
-                        .filter(|i| i.watermark > 0)
-                        .map(|i| (i.origin, i.watermark))
-                        .collect(),
-                );
-                seen.state_hash = Some(theirs);
-                self.last_hashes_heard.0 = Some(theirs);
-                self.reply(Body::SynAck {
-                    state_hash: delta::hash_of(&wms),
-                    want,
-                    want_is_full_digest: false,
-                    gc_mark: self.floors.gc_mark,
-                    delta,
-                    members,
-                })
-            }
-            StateSummary::Hash(hash) => {
-                self.remember_digest(replica);
-                let wms = self.advertised(replica);
-                let mine = delta::hash_of(&wms);
-                self.last_hashes_heard.0 = Some(hash);
-                let known = self
-                    .recent_digests
-                    .iter()
-                    .find(|(h, _)| *h == hash && hash != mine)
-                    .map(|(_, digest)| digest.clone())
-                    // Never for a peer behind our GC floors: it must go through the full
-                    // digest, where the reset is decided.
-                    .filter(|digest| {
-                        !self
-                            .floors
-                            .is_ahead_of(&delta::items(digest, &Floors::default()))
-                    });
-                if let Some(theirs) = known {
-                    // The peer holds one of our recent digests: it lacks only what we gained
-                    // since, and has nothing we lack.
-                    let wants: Vec<(NodeId, u64)> = wms
-                        .iter()
-                        .filter_map(|(o, wm)| {
-                            let t = theirs.get(o).copied().unwrap_or(0);
-                            (*wm > t).then_some((*o, t))
-                        })
-                        .collect();
-                    let delta = delta::build(replica, &wants, self.params.max_delta_bytes);
-                    let seen = self.peer_seen.entry(peer).or_default();
-                    seen.state_hash = Some(hash);
-                    seen.synack_complete = !delta.truncated;
-                    return self.reply(Body::SynAck {
-                        state_hash: mine,
-                        want: Vec::new(),
-                        want_is_full_digest: false,
-                        gc_mark: self.floors.gc_mark,
-                        delta,
-                        members,
-                    });
-                }
-                let seen = self.peer_seen.entry(peer).or_default();
-                seen.state_hash = Some(hash);
-                seen.synack_complete = hash == mine;
-                let want = if hash == mine {
-                    Vec::new()
-                } else {
-                    delta::items(&wms, &self.floors)
-                };
-                self.reply(Body::SynAck {
-                    state_hash: mine,
-                    want_is_full_digest: hash != mine,
-                    want,
-                    gc_mark: self.floors.gc_mark,
-                    delta: Default::default(),
-                    members,
-                })
-            }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn on_synack(
-        &mut self,
-        peer: NodeId,
-        state_hash: u64,
-        want: Vec<DigestItem>,
-        want_is_full_digest: bool,
-        gc_mark: u64,
-        their_delta_incomplete: bool,
-        members: Heartbeats,
-        replica: &mut Replica,
-    ) -> Vec<Message> {
-        let wants: Vec<(NodeId, u64)> = if want_is_full_digest {
-            self.note_known(&want);
-            match self.settle_reset(peer, &want, gc_mark, replica) {
-                ResetDecision::None => {}
-                ResetDecision::PeerMustReset => {
-                    let refusal = Body::Ack {
-                        delta: Default::default(),
-                        members,
-                    };
-                    return self.reset_for(peer, replica, refusal);
-                }
-                ResetDecision::IMustReset => {
-                    // Send nothing; our next Syn to it carries the full digest, and it answers
-                    // with the `Reset`.
-                    self.peer_seen.remove(&peer);
-                    return self.reply(Body::Ack {
-                        delta: Default::default(),
-                        members,
-                    });
-                }
-            }
-            delta::peer_behind(&self.advertised(replica), &want)
-        } else {
-            want.iter().map(|i| (i.origin, i.watermark)).collect()
-        };
-        let delta = delta::build(replica, &wants, self.params.max_delta_bytes);
-        // When our Syn carried the full digest and both deltas are whole, we now agree.
-        let agree = !want_is_full_digest && !their_delta_incomplete && !delta.truncated;
-        let mine_after = delta::hash_of(&self.advertised(replica));
-        let seen = self.peer_seen.entry(peer).or_default();
-        seen.state_hash = Some(if agree { mine_after } else { state_hash });
-        self.last_hashes_heard.0 = Some(state_hash);
-        self.reply(Body::Ack { delta, members })
-    }
-
-    /// Obeys a `Reset` that is about tombstones we really missed (no loops, no wipes): forgets
-    /// what was learned from others and our own writes the resetting peer no longer holds (they
-    /// were replaced or deleted while we were away), adopts its floors, and re-syncs.
-    fn on_reset(
-        &mut self,
-        floors: &[(NodeId, u64)],
-        gc_mark: u64,
-        your_watermark: u64,
-        your_versions: &[u64],
-        replica: &mut Replica,
-    ) {
-        let mut theirs = Floors::default();
-        theirs.adopt(floors, gc_mark);
-        let my_items = delta::items(&self.advertised(replica), &self.floors);
-        if !theirs.is_ahead_of(&my_items) {
-            return;
-        }
-        replica.reset_foreign();
-        replica.drop_own_not_held(your_watermark, your_versions);
-        self.recent_digests.clear();
-        self.floors.adopt(floors, gc_mark);
-        self.peer_seen.clear();
-        self.stats.resets_done += 1;
     }
 
     /// Garbage collection: members gone longer than the grace period, and tombstones older
