@@ -30,6 +30,7 @@ pub mod config;
 pub mod crdt;
 pub mod gossip;
 pub mod identity;
+pub mod mesh;
 pub mod mqtt;
 pub mod net;
 pub mod runtime;

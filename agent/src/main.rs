@@ -322,6 +322,11 @@ async fn run_agent(config: Config, local_mode: bool) -> anyhow::Result<()> {
             data_dir.display()
         )
     })?;
+    if local_mode && !agent.shared.config.gossip.insecure {
+        // Local mode: a cluster key of its own in the data directory, made on first start.
+        officemesh::net::keys::load_or_generate_key(&agent.shared.config.gossip.key_file)?;
+    }
+    officemesh::mesh::start(&mut agent).await?;
     let shared = agent.shared.clone();
     if let officemesh::clock::WallClockStatus::Unsynced(why) =
         officemesh::clock::wall_clock_status()
@@ -347,11 +352,13 @@ async fn run_agent(config: Config, local_mode: bool) -> anyhow::Result<()> {
         "officemesh agent running"
     );
     eprintln!(
-        "officemesh {} — node '{}' ({}) in room '{}'\n  HTTP API:  http://{api_addr}/v1/readings  (also /v1/presence, /v1/nodes, /healthz)\n  CLI:       officemesh readings | who | status   (--api http://{api_addr})\n  data:      {}{}\n  stop with Ctrl-C",
+        "officemesh {} — node '{}' ({}) in room '{}'\n  HTTP API:  http://{api_addr}/v1/readings  (also /v1/presence, /v1/nodes, /healthz)\n  dashboard: http://{api_addr}/\n  gossip:    {}  (cluster '{}')\n  CLI:       officemesh readings | who | status   (--api http://{api_addr})\n  data:      {}{}\n  stop with Ctrl-C",
         officemesh::VERSION,
         shared.name,
         shared.node,
         shared.config.node.room,
+        officemesh::mesh::advertise_addr(&shared),
+        shared.config.gossip.cluster,
         data_dir.display(),
         if local_mode { "  (no --config: simulated sensors and devices)" } else { "" },
     );

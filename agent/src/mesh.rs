@@ -41,12 +41,7 @@ impl GossipDriver {
             tombstone_grace_ms: gossip_config.tombstone_grace_s.saturating_mul(1000),
             ..GossipParams::default()
         };
-        let core = GossipCore::new(
-            shared.node,
-            advertise,
-            params,
-            gossip_config.seeds.clone(),
-        );
+        let core = GossipCore::new(shared.node, advertise, params, gossip_config.seeds.clone());
         GossipDriver {
             core: Mutex::new(core),
             rng: Mutex::new(StdRng::from_entropy()),
@@ -55,7 +50,9 @@ impl GossipDriver {
     }
 
     fn core(&self) -> MutexGuard<'_, GossipCore> {
-        self.core.lock().unwrap_or_else(|poison| poison.into_inner())
+        self.core
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     /// Starts a round: the Syns to send, encoded, with their destinations.
@@ -245,7 +242,11 @@ pub async fn start(agent: &mut Agent) -> anyhow::Result<Arc<GossipDriver>> {
     Ok(driver)
 }
 
-async fn round_loop(driver: Arc<GossipDriver>, transport: Transport, mut shutdown: watch::Receiver<bool>) {
+async fn round_loop(
+    driver: Arc<GossipDriver>,
+    transport: Transport,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let interval = Duration::from_millis(driver.shared.config.gossip.interval_ms);
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

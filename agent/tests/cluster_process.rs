@@ -67,7 +67,8 @@ fn start_cluster(root: &Path, count: usize) -> Cluster {
                     room: if i % 2 == 0 { "lobby" } else { "meeting room" },
                     gossip_extra: &gossip,
                     // One reading at start, then quiet: the state settles so hashes can agree.
-                    extra: "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 3600\n",
+                    extra:
+                        "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 3600\n",
                     ip: &ips[i],
                     gossip_port: Some(ports[i]),
                     presence_interface: "",
@@ -148,15 +149,18 @@ fn five_agents_converge_through_kills_and_stops() {
 
     // Everyone learns about everyone (membership) and agrees on the state.
     let all_alive = eventually(bound(), || {
-        cluster.agents.iter().all(|agent| {
-            let nodes = agent.get("/v1/nodes");
-            let rows = nodes["nodes"].as_array().cloned().unwrap_or_default();
-            rows.len() == 5
-                && rows
-                    .iter()
-                    .all(|n| n["status"] == "self" || n["status"] == "alive")
-        })
-        .then_some(())
+        cluster
+            .agents
+            .iter()
+            .all(|agent| {
+                let nodes = agent.get("/v1/nodes");
+                let rows = nodes["nodes"].as_array().cloned().unwrap_or_default();
+                rows.len() == 5
+                    && rows
+                        .iter()
+                        .all(|n| n["status"] == "self" || n["status"] == "alive")
+            })
+            .then_some(())
     });
     assert!(all_alive.is_some(), "every node sees 5 nodes alive");
     cluster.converge(&[], "start");
@@ -165,9 +169,16 @@ fn five_agents_converge_through_kills_and_stops() {
     cluster.add_person(0, "Ada Lovelace", "b8:27:eb:00:00:01");
     for node in 1..5 {
         let seen = eventually(bound(), || {
-            cluster.people_on(node).contains("Ada Lovelace").then_some(())
+            cluster
+                .people_on(node)
+                .contains("Ada Lovelace")
+                .then_some(())
         });
-        assert!(seen.is_some(), "pi-{} never saw the write made on pi-1", node + 1);
+        assert!(
+            seen.is_some(),
+            "pi-{} never saw the write made on pi-1",
+            node + 1
+        );
     }
     cluster.converge(&[], "after one write");
 
@@ -184,7 +195,10 @@ fn five_agents_converge_through_kills_and_stops() {
     cluster.add_person(4, "Barbara Liskov", "b8:27:eb:00:00:04");
     let (status, _) = send(
         "DELETE",
-        &format!("{}/v1/people/Ada%20Lovelace/b8:27:eb:00:00:01", cluster.agents[2].api),
+        &format!(
+            "{}/v1/people/Ada%20Lovelace/b8:27:eb:00:00:01",
+            cluster.agents[2].api
+        ),
         None,
         None,
     );
@@ -196,7 +210,10 @@ fn five_agents_converge_through_kills_and_stops() {
         .as_array()
         .and_then(|rows| rows.iter().find(|n| n["name"] == "pi-4").cloned())
         .expect("pi-4 still listed");
-    assert_ne!(pi4["status"], "alive", "pi-4 is not reported alive while stopped: {pi4}");
+    assert_ne!(
+        pi4["status"], "alive",
+        "pi-4 is not reported alive while stopped: {pi4}"
+    );
     cluster.agents[3].spawn();
     cluster.converge(&[], "after pi-4 returns");
     let expected: BTreeSet<String> = ["Grace Hopper", "Alan Turing", "Barbara Liskov"]
@@ -204,7 +221,12 @@ fn five_agents_converge_through_kills_and_stops() {
         .map(String::from)
         .collect();
     for node in 0..5 {
-        assert_eq!(cluster.people_on(node), expected, "people on pi-{}", node + 1);
+        assert_eq!(
+            cluster.people_on(node),
+            expected,
+            "people on pi-{}",
+            node + 1
+        );
     }
 }
 
@@ -244,12 +266,23 @@ fn an_agent_without_the_cluster_key_never_joins() {
     cluster.converge(&[], "mesh with an intruder knocking");
     for agent in &cluster.agents {
         let people = agent.get("/v1/people").to_string();
-        assert!(!people.contains("Mallory"), "{} learned the intruder's write", agent.name);
+        assert!(
+            !people.contains("Mallory"),
+            "{} learned the intruder's write",
+            agent.name
+        );
         let nodes = agent.get("/v1/nodes").to_string();
-        assert!(!nodes.contains("intruder"), "{} lists the intruder", agent.name);
+        assert!(
+            !nodes.contains("intruder"),
+            "{} lists the intruder",
+            agent.name
+        );
     }
     let intruder_people = intruder.get("/v1/people").to_string();
-    assert!(!intruder_people.contains("Ada"), "the intruder learned the mesh's data");
+    assert!(
+        !intruder_people.contains("Ada"),
+        "the intruder learned the mesh's data"
+    );
     assert!(
         cluster.agents[0].log().contains("handshake") || cluster.agents[0].log().contains("refus"),
         "the refusal is logged"

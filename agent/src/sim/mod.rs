@@ -1,3 +1,496 @@
 //! Deterministic simulator: many gossip cores in one process, driven from a seed through a
 //! simulated network (latency, loss, partitions, crash/restart, clock skew). Used by the tests
-//! and the `bench` binary. Must not touch sockets, the wall clock or the global RNG.
+//! and the `gossip` bench. Must not touch sockets, the wall clock or the global RNG.
+//!
+//! Every message is encoded and decoded with `gossip::codec` on every hop, so the codec is
+//! always exercised and byte counts are real. Each node has its own `Replica`; a crash keeps a
+//! clone of it as the "disk" and drops the core's in-memory state; a restart builds a new core
+//! on the disk copy. Writes are stamped by a per-node simulated HLC (wall time plus the node's
+//! skew, above its last stamp and above the stamp of the key it overwrites). The checks the
+//! tests assert (convergence, lost writes) are in `checks`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::crdt::{NodeId, Stamp};
+use crate::gossip::{codec, GossipCore, GossipParams, MessageKind};
+use crate::state::{Entry, Key, Replica, StaleWrite, Value};
+
+mod checks;
+
+/// 2026-01-01T00:00:00Z: simulated time 0 on a node without skew.
+pub const EPOCH_MS: u64 = 1_767_225_600_000;
+
+/// How the simulated mesh is built.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub nodes: usize,
+    pub seed: u64,
+    pub params: GossipParams,
+    /// One-way message latency, uniform in this range (ms).
+    pub latency_ms: (u64, u64),
+    /// Probability that a message is lost.
+    pub loss: f64,
+    /// Each node's clock is off by a uniform amount in ±this (ms).
+    pub max_skew_ms: u64,
+    /// The clock guard: peer stamps more than this ahead of a node's clock are refused.
+    pub max_clock_offset_ms: u64,
+    /// The first this-many nodes are every node's seeds.
+    pub seed_nodes: usize,
+    /// Node ids are random u64 (as in production) rather than 1..=n.
+    pub random_ids: bool,
+}
+
+impl SimConfig {
+    /// `nodes` nodes, 1 s rounds, 1–10 ms latency, no loss, no skew, 3 seeds.
+    pub fn new(nodes: usize, seed: u64) -> Self {
+        SimConfig {
+            nodes,
+            seed,
+            params: GossipParams::default(),
+            latency_ms: (1, 10),
+            loss: 0.0,
+            max_skew_ms: 0,
+            max_clock_offset_ms: 500,
+            seed_nodes: 3,
+            random_ids: true,
+        }
+    }
+}
+
+/// One simulated node.
+#[derive(Debug, Clone)]
+struct SimNode {
+    id: NodeId,
+    addr: String,
+    core: Option<GossipCore>,
+    replica: Replica,
+    /// The replica as persisted at the last crash.
+    disk: Option<Replica>,
+    skew_ms: i64,
+    last_stamp: u64,
+    next_tick_ms: u64,
+}
+
+/// A message on the wire.
+#[derive(Debug, Clone)]
+struct InFlight {
+    from: usize,
+    to: usize,
+    bytes: Vec<u8>,
+}
+
+/// A write the simulation made (and the node acknowledged).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteRecord {
+    pub node: usize,
+    pub key: Key,
+    pub stamp: Stamp,
+    pub deleted: bool,
+}
+
+/// Network-wide counters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetStats {
+    pub messages: u64,
+    pub bytes: u64,
+    pub dropped: u64,
+    pub by_kind: BTreeMap<MessageKind, (u64, u64)>,
+    pub decode_errors: u64,
+}
+
+/// The simulator. Cloning it forks the whole world (benchmarks warm up once, then fork).
+#[derive(Clone)]
+pub struct Sim {
+    cfg: SimConfig,
+    rng: StdRng,
+    now_ms: u64,
+    nodes: Vec<SimNode>,
+    by_addr: HashMap<String, usize>,
+    queue: BTreeMap<(u64, u64), InFlight>,
+    seq: u64,
+    cut: HashSet<(usize, usize)>,
+    writes: Vec<WriteRecord>,
+    net: NetStats,
+}
+
+impl Sim {
+    /// Builds the mesh; every node's core starts at simulated time 0 with a random tick phase.
+    pub fn new(cfg: SimConfig) -> Self {
+        let mut rng = StdRng::seed_from_u64(cfg.seed);
+        let mut nodes = Vec::with_capacity(cfg.nodes);
+        let mut used = HashSet::new();
+        let seeds: Vec<String> = (0..cfg.seed_nodes.min(cfg.nodes)).map(addr_of).collect();
+        for i in 0..cfg.nodes {
+            let id = if cfg.random_ids {
+                loop {
+                    let id = rng.gen::<u64>();
+                    if id != 0 && used.insert(id) {
+                        break NodeId(id);
+                    }
+                }
+            } else {
+                NodeId(i as u64 + 1)
+            };
+            let skew = if cfg.max_skew_ms == 0 {
+                0
+            } else {
+                rng.gen_range(-(cfg.max_skew_ms as i64)..=cfg.max_skew_ms as i64)
+            };
+            let addr = addr_of(i);
+            nodes.push(SimNode {
+                id,
+                core: Some(GossipCore::new(
+                    id,
+                    addr.clone(),
+                    cfg.params.clone(),
+                    seeds.clone(),
+                )),
+                addr,
+                replica: Replica::new(id),
+                disk: None,
+                skew_ms: skew,
+                last_stamp: 0,
+                next_tick_ms: rng.gen_range(0..cfg.params.interval_ms.max(1)),
+            });
+        }
+        let by_addr = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.addr.clone(), i))
+            .collect();
+        Sim {
+            cfg,
+            rng,
+            now_ms: 0,
+            nodes,
+            by_addr,
+            queue: BTreeMap::new(),
+            seq: 0,
+            cut: HashSet::new(),
+            writes: Vec::new(),
+            net: NetStats::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Simulated time since the start (ms).
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.cfg
+    }
+
+    /// The simulation's random source (for scenario choices, so they replay from the seed).
+    pub fn rng(&mut self) -> &mut StdRng {
+        &mut self.rng
+    }
+
+    /// Replaces the random source (to fork a warmed-up world into independent runs).
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = StdRng::seed_from_u64(seed);
+    }
+
+    /// Replaces a node's replica (to preload state); its node id must be the node's.
+    pub fn set_replica(&mut self, node: usize, replica: Replica) {
+        assert_eq!(replica.me(), self.nodes[node].id, "replica of another node");
+        self.nodes[node].replica = replica;
+    }
+
+    /// Resets the network counters.
+    pub fn reset_net_stats(&mut self) {
+        self.net = NetStats::default();
+    }
+
+    /// True when every running node knows every node (itself included).
+    pub fn members_converged(&self) -> bool {
+        let n = self.nodes.len();
+        self.nodes
+            .iter()
+            .filter_map(|node| node.core.as_ref())
+            .all(|core| core.known_members() == n)
+    }
+
+    pub fn set_loss(&mut self, loss: f64) {
+        self.cfg.loss = loss;
+    }
+
+    pub fn node_id(&self, node: usize) -> NodeId {
+        self.nodes[node].id
+    }
+
+    pub fn replica(&self, node: usize) -> &Replica {
+        &self.nodes[node].replica
+    }
+
+    pub fn core(&self, node: usize) -> Option<&GossipCore> {
+        self.nodes[node].core.as_ref()
+    }
+
+    pub fn is_up(&self, node: usize) -> bool {
+        self.nodes[node].core.is_some()
+    }
+
+    pub fn net(&self) -> &NetStats {
+        &self.net
+    }
+
+    pub fn writes(&self) -> &[WriteRecord] {
+        &self.writes
+    }
+
+    /// A node's wall clock (ms since the Unix epoch), skew included.
+    pub fn node_time_ms(&self, node: usize) -> u64 {
+        (EPOCH_MS as i64 + self.now_ms as i64 + self.nodes[node].skew_ms) as u64
+    }
+
+    fn accept_limit(&self, node: usize) -> u64 {
+        Stamp::time_from_unix_ms(self.node_time_ms(node) + self.cfg.max_clock_offset_ms)
+    }
+
+    /// Writes `value` (None: delete) for `key` on `node`, stamped by its simulated HLC.
+    /// Returns the entry, or None when the node is down.
+    pub fn write(&mut self, node: usize, key: Key, value: Option<Value>) -> Option<Entry> {
+        if !self.is_up(node) {
+            return None;
+        }
+        let physical = Stamp::time_from_unix_ms(self.node_time_ms(node));
+        let n = &mut self.nodes[node];
+        let existing = n.replica.get(&key).map_or(0, |e| e.stamp.time);
+        let time = physical.max(n.last_stamp + 1).max(existing + 1);
+        n.last_stamp = time;
+        let deleted = value.is_none();
+        let result: Result<Entry, StaleWrite> =
+            n.replica.write(key.clone(), value, Stamp::new(time, n.id));
+        let entry = result.ok()?;
+        self.writes.push(WriteRecord {
+            node,
+            key,
+            stamp: entry.stamp,
+            deleted,
+        });
+        Some(entry)
+    }
+
+    /// Crashes a node: its replica (as persisted) survives, the core's memory does not.
+    pub fn crash(&mut self, node: usize) {
+        let n = &mut self.nodes[node];
+        if n.core.take().is_some() {
+            n.disk = Some(n.replica.clone());
+        }
+    }
+
+    /// Restarts a crashed node from its disk copy with a fresh core.
+    pub fn restart(&mut self, node: usize) {
+        let seeds: Vec<String> = (0..self.cfg.seed_nodes.min(self.nodes.len()))
+            .map(addr_of)
+            .collect();
+        let interval = self.cfg.params.interval_ms.max(1);
+        let phase = self.rng.gen_range(0..interval);
+        let now = self.now_ms;
+        let n = &mut self.nodes[node];
+        if n.core.is_some() {
+            return;
+        }
+        if let Some(disk) = n.disk.take() {
+            n.replica = disk;
+        }
+        n.core = Some(GossipCore::new(
+            n.id,
+            n.addr.clone(),
+            self.cfg.params.clone(),
+            seeds,
+        ));
+        n.next_tick_ms = now + phase;
+    }
+
+    /// Cuts every link between nodes of different groups (nodes in no group keep their links).
+    pub fn partition(&mut self, groups: &[Vec<usize>]) {
+        for (gi, a) in groups.iter().enumerate() {
+            for b in groups.iter().skip(gi + 1) {
+                for &x in a {
+                    for &y in b {
+                        self.cut_link(x, y);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn cut_link(&mut self, a: usize, b: usize) {
+        self.cut.insert((a.min(b), a.max(b)));
+    }
+
+    /// Restores every link.
+    pub fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    fn linked(&self, a: usize, b: usize) -> bool {
+        !self.cut.contains(&(a.min(b), a.max(b)))
+    }
+
+    fn send(&mut self, from: usize, to: usize, bytes: Vec<u8>, kind: MessageKind) {
+        self.net.messages += 1;
+        self.net.bytes += bytes.len() as u64;
+        let slot = self.net.by_kind.entry(kind).or_default();
+        slot.0 += 1;
+        slot.1 += bytes.len() as u64;
+        if let Some(core) = self.nodes[from].core.as_mut() {
+            core.note_sent_bytes(kind, bytes.len());
+        }
+        let lost = self.cfg.loss > 0.0 && self.rng.gen_bool(self.cfg.loss.min(1.0));
+        if lost || !self.linked(from, to) || !self.is_up(to) {
+            self.net.dropped += 1;
+            return;
+        }
+        let (lo, hi) = self.cfg.latency_ms;
+        let latency = if hi > lo {
+            self.rng.gen_range(lo..=hi)
+        } else {
+            lo
+        };
+        self.seq += 1;
+        self.queue.insert(
+            (self.now_ms + latency, self.seq),
+            InFlight { from, to, bytes },
+        );
+    }
+
+    fn deliver(&mut self, message: InFlight) {
+        let InFlight { from, to, bytes } = message;
+        if !self.is_up(to) || !self.linked(from, to) {
+            self.net.dropped += 1;
+            return;
+        }
+        let decoded = match codec::decode(&bytes) {
+            Ok(m) => m,
+            Err(_) => {
+                self.net.decode_errors += 1;
+                return;
+            }
+        };
+        let now = self.node_time_ms(to);
+        let limit = self.accept_limit(to);
+        let from_addr = self.nodes[from].addr.clone();
+        let n = &mut self.nodes[to];
+        let Some(core) = n.core.as_mut() else {
+            return;
+        };
+        core.note_received_bytes(decoded.kind(), bytes.len());
+        let replies = core.handle(now, &from_addr, decoded, &mut n.replica, limit);
+        for reply in replies {
+            let kind = reply.kind();
+            let bytes = codec::encode(&reply);
+            self.send(to, from, bytes, kind);
+        }
+    }
+
+    fn tick(&mut self, node: usize) {
+        let now = self.node_time_ms(node);
+        let n = &mut self.nodes[node];
+        n.next_tick_ms += self.cfg.params.interval_ms.max(1);
+        let Some(core) = n.core.as_mut() else {
+            return;
+        };
+        let outgoing = core.tick(now, &mut self.rng, &mut n.replica);
+        for out in outgoing {
+            let kind = out.message.kind();
+            let bytes = codec::encode(&out.message);
+            match self.by_addr.get(&out.to).copied() {
+                Some(to) => self.send(node, to, bytes, kind),
+                None => self.net.dropped += 1,
+            }
+        }
+    }
+
+    /// Makes `node` leave gracefully (its core then stays silent).
+    pub fn leave(&mut self, node: usize) {
+        let now = self.node_time_ms(node);
+        let n = &mut self.nodes[node];
+        let Some(core) = n.core.as_mut() else {
+            return;
+        };
+        let outgoing = core.leave(now, &mut self.rng, &mut n.replica);
+        for out in outgoing {
+            let kind = out.message.kind();
+            let bytes = codec::encode(&out.message);
+            if let Some(to) = self.by_addr.get(&out.to).copied() {
+                self.send(node, to, bytes, kind);
+            }
+        }
+    }
+
+    /// Runs until simulated time `until_ms`: ticks and deliveries in time order.
+    pub fn run_until(&mut self, until_ms: u64) {
+        loop {
+            let next_message = self.queue.keys().next().map(|k| k.0);
+            let next_tick = self
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.core.is_some())
+                .map(|(i, n)| (n.next_tick_ms, i))
+                .min();
+            let tick_first = match (next_tick, next_message) {
+                (Some((t, _)), Some(m)) => t <= m,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let at = if tick_first {
+                next_tick.map_or(u64::MAX, |t| t.0)
+            } else {
+                next_message.unwrap_or(u64::MAX)
+            };
+            if at > until_ms {
+                break;
+            }
+            self.now_ms = self.now_ms.max(at);
+            if tick_first {
+                if let Some((_, node)) = next_tick {
+                    self.tick(node);
+                }
+            } else if let Some((_, message)) = self.queue.pop_first() {
+                self.deliver(message);
+            }
+        }
+        self.now_ms = self.now_ms.max(until_ms);
+        // Crashed nodes keep their tick schedule in step so a restart is not a burst.
+        let interval = self.cfg.params.interval_ms.max(1);
+        for n in &mut self.nodes {
+            if n.core.is_none() {
+                while n.next_tick_ms <= self.now_ms {
+                    n.next_tick_ms += interval;
+                }
+            }
+        }
+    }
+
+    /// Runs `rounds` more round intervals.
+    pub fn run_rounds(&mut self, rounds: u64) {
+        let until = self.now_ms + rounds * self.cfg.params.interval_ms;
+        self.run_until(until);
+    }
+}
+
+/// The simulated gossip address of node `i`.
+pub fn addr_of(i: usize) -> String {
+    format!(
+        "10.{}.{}.{}:7420",
+        (i >> 16) & 0xff,
+        (i >> 8) & 0xff,
+        i & 0xff
+    )
+}

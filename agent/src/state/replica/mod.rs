@@ -398,6 +398,29 @@ impl Replica {
         foreign.len()
     }
 
+    /// Forgets this node's own entries with a version up to `up_to` except the versions in
+    /// `held` (the watermark stays): after a reset, the resetting peer holds our writes up to
+    /// `up_to` except those replaced or deleted while we were away, and those must not come
+    /// back. Returns how many were dropped.
+    pub fn drop_own_not_held(&mut self, up_to: u64, held: &[u64]) -> usize {
+        let held: std::collections::BTreeSet<u64> = held.iter().copied().collect();
+        let own: Vec<Key> = self
+            .by_origin
+            .get(&self.me)
+            .map(|versions| {
+                versions
+                    .range(..=up_to)
+                    .filter(|(v, _)| !held.contains(v))
+                    .map(|(_, k)| k.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for key in &own {
+            self.drop_entry(key);
+        }
+        own.len()
+    }
+
     /// What changed since the last call, for the store to persist.
     pub fn take_changes(&mut self) -> ChangeSet {
         let upserts = std::mem::take(&mut self.changed_keys)

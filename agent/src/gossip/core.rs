@@ -1,0 +1,449 @@
+//! `GossipCore`: one node's gossip state machine. `tick` starts a round (heartbeat, GC, peer
+//! selection, `Syn`s); `handle` answers one received message with the replies to write back on
+//! the same connection; `leave`, `peers`, `stats` for the rest of the agent. The halves of an
+//! exchange live beside it: `exchange` (Syn/SynAck/Ack and digests), `heartbeats` (member
+//! information in messages), `reset` (peers behind the tombstone GC).
+//!
+//! Pure: time, randomness and the replica are passed in. Must not touch: sockets, clocks, the
+//! global RNG, tokio, SQLite.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+use serde::Serialize;
+
+use super::delta::{self, Floors};
+use super::members::{MemberStatus, Members, Thresholds};
+use super::message::{Body, Message, MessageKind};
+use super::stats::GossipStats;
+use super::GossipParams;
+use crate::crdt::{NodeId, Stamp};
+use crate::state::Replica;
+
+mod exchange;
+mod heartbeats;
+mod reset;
+
+/// How many of our recent digests are kept to recognise a peer's hash.
+const RECENT_DIGESTS: usize = 8;
+
+/// A message to send to a gossip address (a new connection).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub to: String,
+    pub message: Message,
+}
+
+/// One peer as this node sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeerView {
+    pub node: NodeId,
+    pub addr: String,
+    pub status: MemberStatus,
+    /// Milliseconds since its heartbeat last advanced here.
+    pub heartbeat_age_ms: u64,
+    /// Phi-accrual suspicion level.
+    pub phi: f64,
+    /// Versions of its writes known to exist (from peers' digests) that this node lacks.
+    pub missing_versions: u64,
+    /// Since when it has been unreachable: the transport's first failure to connect, or its
+    /// last heartbeat when it is suspect, dead or gone.
+    pub unreachable_since_ms: Option<u64>,
+}
+
+/// What a peer last showed us.
+#[derive(Debug, Clone, Copy, Default)]
+struct PeerSeen {
+    state_hash: Option<u64>,
+    members_hash: Option<u64>,
+    /// Our `SynAck` to it carried everything it lacked (so a clean `Ack` means we agree).
+    synack_complete: bool,
+}
+
+/// One node's gossip protocol state.
+#[derive(Debug, Clone)]
+pub struct GossipCore {
+    me: NodeId,
+    my_addr: String,
+    params: GossipParams,
+    seeds: Vec<String>,
+    members: Members,
+    floors: Floors,
+    peer_seen: HashMap<NodeId, PeerSeen>,
+    /// Highest watermark per origin seen in any peer's digest.
+    known_versions: BTreeMap<NodeId, u64>,
+    /// After a reset: the resetting peer's watermarks, until we have caught up to them. Until
+    /// then we do not reset others (we do not know their writes well enough yet).
+    resync_target: Option<BTreeMap<NodeId, u64>>,
+    /// The digest hash and member-list hash the last peer we heard from showed: a peer we have
+    /// not exchanged with yet is assumed to agree when we agree with the mesh (idle traffic
+    /// stays small; a wrong guess costs one round).
+    last_hashes_heard: (Option<u64>, Option<u64>),
+    /// Our last few advertised digests by hash: a peer whose `Syn` shows one of these hashes
+    /// holds exactly that digest, so we can send it what it lacks at once.
+    recent_digests: VecDeque<(u64, BTreeMap<NodeId, u64>)>,
+    started: bool,
+    left: bool,
+    last_gc_ms: u64,
+    stats: GossipStats,
+}
+
+impl GossipCore {
+    /// A core for node `me`, reachable at `my_addr`, that contacts `seeds` (addresses) when it
+    /// knows nobody alive.
+    pub fn new(me: NodeId, my_addr: String, params: GossipParams, seeds: Vec<String>) -> Self {
+        let seeds = seeds.into_iter().filter(|s| *s != my_addr).collect();
+        GossipCore {
+            me,
+            members: Members::new(me, my_addr.clone()),
+            my_addr,
+            params,
+            seeds,
+            floors: Floors::default(),
+            peer_seen: HashMap::new(),
+            known_versions: BTreeMap::new(),
+            resync_target: None,
+            last_hashes_heard: (None, None),
+            recent_digests: VecDeque::new(),
+            started: false,
+            left: false,
+            last_gc_ms: 0,
+            stats: GossipStats::default(),
+        }
+    }
+
+    pub fn me(&self) -> NodeId {
+        self.me
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.my_addr
+    }
+
+    pub fn params(&self) -> &GossipParams {
+        &self.params
+    }
+
+    pub fn stats(&self) -> &GossipStats {
+        &self.stats
+    }
+
+    /// Nodes in the member table, this one included.
+    pub fn known_members(&self) -> usize {
+        self.members.len()
+    }
+
+    /// True after `leave`.
+    pub fn has_left(&self) -> bool {
+        self.left
+    }
+
+    pub(super) fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            interval_ms: self.params.interval_ms,
+            suspect_phi: self.params.suspect_phi,
+            dead_phi: self.params.phi_threshold,
+        }
+    }
+
+    pub(super) fn ensure_started(&mut self, now_ms: u64) {
+        if !self.started {
+            self.started = true;
+            self.members.set_incarnation(now_ms);
+            self.last_gc_ms = now_ms;
+        }
+    }
+
+    /// Starts a round: bumps our heartbeat, collects what expired, and returns `Syn`s for
+    /// `fanout` live peers, plus now and then one believed dead or a seed (always a seed or a
+    /// dead one when no peer is alive).
+    pub fn tick(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl Rng,
+        replica: &mut Replica,
+    ) -> Vec<Outgoing> {
+        self.ensure_started(now_ms);
+        if self.left {
+            return Vec::new();
+        }
+        self.stats.rounds += 1;
+        self.members.bump_self();
+        self.collect(now_ms, replica);
+        self.remember_digest(replica);
+
+        let t = self.thresholds();
+        let mut live = Vec::new();
+        let mut dead = Vec::new();
+        for m in self.members.others() {
+            match self.members.status(m, now_ms, &t) {
+                s if s.is_live() => live.push(m.addr.clone()),
+                MemberStatus::Dead => dead.push(m.addr.clone()),
+                _ => {}
+            }
+        }
+        let mut targets: Vec<String> = live
+            .choose_multiple(rng, self.params.fanout)
+            .cloned()
+            .collect();
+        let mut probes: Vec<String> = dead;
+        probes.extend(
+            self.seeds
+                .iter()
+                .filter(|s| !live.contains(s) && !targets.contains(s))
+                .cloned(),
+        );
+        let isolated = live.is_empty();
+        if isolated || rng.gen_bool(self.params.dead_probe_probability.clamp(0.0, 1.0)) {
+            // Seeds first when isolated: they are kept forever and reachable by configuration.
+            let seed_pool: Vec<&String> = self.seeds.iter().collect();
+            let pick = if isolated && !seed_pool.is_empty() {
+                seed_pool.choose(rng).map(|s| (*s).clone())
+            } else {
+                probes.choose(rng).cloned()
+            };
+            if let Some(addr) = pick {
+                if !targets.contains(&addr) {
+                    targets.push(addr);
+                }
+            }
+        }
+        targets
+            .into_iter()
+            .map(|to| {
+                let message = self.syn_for(&to, replica);
+                self.stats.count_sent(MessageKind::Syn);
+                Outgoing { to, message }
+            })
+            .collect()
+    }
+
+    /// Announces a graceful leave: `Syn`s carrying our member entry marked left (and a last
+    /// chance to hand over our writes) to up to twice `fanout` live peers. Later ticks send
+    /// nothing and received messages are not answered.
+    pub fn leave(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl Rng,
+        replica: &mut Replica,
+    ) -> Vec<Outgoing> {
+        self.ensure_started(now_ms);
+        self.members.leave_self();
+        let t = self.thresholds();
+        let live: Vec<String> = self
+            .members
+            .others()
+            .filter(|m| self.members.status(m, now_ms, &t).is_live())
+            .map(|m| m.addr.clone())
+            .collect();
+        // Forget what peers showed, so every Syn carries the full member list with our flag.
+        self.peer_seen.clear();
+        let out = live
+            .choose_multiple(rng, self.params.fanout * 2)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|to| {
+                let message = self.syn_for(&to, replica);
+                self.stats.count_sent(MessageKind::Syn);
+                Outgoing { to, message }
+            })
+            .collect();
+        self.left = true;
+        out
+    }
+
+    /// The transport could not connect to `addr` (shown in `peers` as unreachable).
+    pub fn note_unreachable(&mut self, now_ms: u64, addr: &str) {
+        self.members.unreachable(now_ms, addr);
+    }
+
+    /// The transport wrote `bytes` bytes of a message of `kind`.
+    pub fn note_sent_bytes(&mut self, kind: MessageKind, bytes: usize) {
+        self.stats.sent.entry(kind).or_default().bytes += bytes as u64;
+    }
+
+    /// The transport read `bytes` bytes of a message of `kind`.
+    pub fn note_received_bytes(&mut self, kind: MessageKind, bytes: usize) {
+        self.stats.received.entry(kind).or_default().bytes += bytes as u64;
+    }
+
+    /// The transport received bytes that did not decode.
+    pub fn note_decode_error(&mut self) {
+        self.stats.decode_errors += 1;
+    }
+
+    pub(super) fn header(&self, body: Body) -> Message {
+        Message {
+            cluster: self.params.cluster.clone(),
+            from: self.me,
+            from_addr: self.my_addr.clone(),
+            body,
+        }
+    }
+
+    pub(super) fn advertised(&self, replica: &Replica) -> BTreeMap<NodeId, u64> {
+        delta::advertised(replica)
+    }
+
+    /// Handles one received message and returns the replies to write back on the same
+    /// connection: a `SynAck` (or `Reset`) for a `Syn`, an `Ack` (or `Reset`) for a `SynAck`,
+    /// nothing for the rest. Entries stamped after `accept_limit_time` (the clock's max-offset
+    /// guard, `Clock::accept_limit`) are not applied and their origin's watermark stops before
+    /// them, so they are retried later. `from_addr` is the connection's peer address (used only
+    /// when the message carries no advertised address).
+    pub fn handle(
+        &mut self,
+        now_ms: u64,
+        from_addr: &str,
+        message: Message,
+        replica: &mut Replica,
+        accept_limit_time: u64,
+    ) -> Vec<Message> {
+        self.ensure_started(now_ms);
+        let kind = message.kind();
+        self.stats.count_received(kind);
+        if message.cluster != self.params.cluster {
+            self.stats.bad_cluster += 1;
+            return if kind == MessageKind::BadCluster {
+                Vec::new()
+            } else {
+                self.reply(Body::BadCluster)
+            };
+        }
+        if message.from == self.me || self.left {
+            return Vec::new();
+        }
+        let peer = message.from;
+        let addr = if message.from_addr.is_empty() {
+            from_addr
+        } else {
+            message.from_addr.as_str()
+        };
+        self.members.heard_from(now_ms, peer, addr);
+        let resets_before = self.stats.resets_done;
+        match message.body {
+            Body::Syn { state, members } => {
+                let members = self.merge_syn_heartbeats(now_ms, peer, &members);
+                self.on_syn(peer, state, members, replica)
+            }
+            Body::SynAck {
+                state_hash,
+                want,
+                want_is_full_digest,
+                gc_mark,
+                delta,
+                members,
+            } => {
+                let members = self.merge_reply_heartbeats(now_ms, peer, &members);
+                let applied = self.apply(replica, &delta, accept_limit_time);
+                self.on_synack(
+                    peer,
+                    state_hash,
+                    want,
+                    want_is_full_digest,
+                    gc_mark,
+                    delta.truncated || !applied,
+                    members,
+                    replica,
+                )
+            }
+            Body::Ack { delta, members } => {
+                self.merge_reply_heartbeats(now_ms, peer, &members);
+                let clean = self.apply(replica, &delta, accept_limit_time);
+                let seen = self.peer_seen.entry(peer).or_default();
+                if seen.synack_complete && clean && !delta.truncated {
+                    let hash = delta::hash_of(&self.advertised(replica));
+                    if let Some(seen) = self.peer_seen.get_mut(&peer) {
+                        seen.state_hash = Some(hash);
+                    }
+                }
+                Vec::new()
+            }
+            Body::Reset {
+                floors,
+                gc_mark,
+                your_watermark,
+                your_versions,
+                watermarks,
+            } => {
+                self.on_reset(&floors, gc_mark, your_watermark, &your_versions, replica);
+                if self.stats.resets_done > resets_before {
+                    self.resync_target = Some(watermarks.into_iter().collect());
+                }
+                Vec::new()
+            }
+            Body::BadCluster => Vec::new(),
+        }
+    }
+
+    pub(super) fn reply(&mut self, body: Body) -> Vec<Message> {
+        let message = self.header(body);
+        self.stats.count_sent(message.kind());
+        vec![message]
+    }
+
+    /// Applies a delta; returns true when nothing was held back.
+    pub(super) fn apply(
+        &mut self,
+        replica: &mut Replica,
+        delta: &super::message::Delta,
+        limit: u64,
+    ) -> bool {
+        let applied = delta::apply(replica, delta, limit);
+        self.stats.rejected_stamps += applied.rejected_stamps as u64;
+        self.stats.refused_chunks += applied.refused_chunks as u64;
+        self.stats.entries_merged += applied.merged as u64;
+        self.remember_digest(replica);
+        if let Some(target) = &self.resync_target {
+            if target.iter().all(|(o, wm)| replica.watermark(*o) >= *wm) {
+                self.resync_target = None;
+            }
+        }
+        applied.is_clean()
+    }
+
+    /// Garbage collection: members gone longer than the grace period, and tombstones older
+    /// than it (every `gc_every_ms`).
+    fn collect(&mut self, now_ms: u64, replica: &mut Replica) {
+        let t = self.thresholds();
+        let grace = self.params.tombstone_grace_ms;
+        let forgotten = self.members.collect_gone(now_ms, &t, grace);
+        self.stats.members_forgotten += forgotten as u64;
+        if forgotten > 0 {
+            let members = &self.members;
+            self.peer_seen.retain(|id, _| members.get(*id).is_some());
+        }
+        if now_ms.saturating_sub(self.last_gc_ms) >= self.params.gc_every_ms && now_ms > grace {
+            self.last_gc_ms = now_ms;
+            let before = Stamp::time_from_unix_ms(now_ms - grace);
+            let dropped = self.floors.collect_tombstones(replica, before);
+            self.stats.tombstones_collected += dropped as u64;
+        }
+    }
+
+    /// Every other known node, as seen at `now_ms`.
+    pub fn peers(&self, now_ms: u64, replica: &Replica) -> Vec<PeerView> {
+        let t = self.thresholds();
+        self.members
+            .others()
+            .map(|m| {
+                let status = self.members.status(m, now_ms, &t);
+                let last = m.window.last_arrival_ms();
+                let known = self.known_versions.get(&m.id).copied().unwrap_or(0);
+                PeerView {
+                    node: m.id,
+                    addr: m.addr.clone(),
+                    status,
+                    heartbeat_age_ms: now_ms.saturating_sub(last),
+                    phi: m.window.phi(now_ms, self.params.interval_ms),
+                    missing_versions: known.saturating_sub(replica.watermark(m.id)),
+                    unreachable_since_ms: m
+                        .unreachable_since_ms
+                        .or_else(|| (status != MemberStatus::Alive).then_some(last)),
+                }
+            })
+            .collect()
+    }
+}

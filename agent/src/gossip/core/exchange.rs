@@ -1,0 +1,234 @@
+//! The push-pull exchange of `GossipCore`: building a `Syn`, answering it with a `SynAck`
+//! (delta and wants, or the full digest when only a non-matching hash came), answering a
+//! `SynAck` with an `Ack`, and the recent digests that let a hash-only `Syn` be answered at once.
+//!
+//! Pure. Must not touch: sockets, clocks, membership internals (it calls the heartbeat and
+//! reset halves of the core).
+
+use super::reset::ResetDecision;
+use super::{GossipCore, RECENT_DIGESTS};
+use crate::crdt::NodeId;
+use crate::gossip::delta::{self, Floors};
+use crate::gossip::message::{Body, DigestItem, DigestSummary, Heartbeats, Message, StateSummary};
+use crate::state::Replica;
+
+impl GossipCore {
+    pub(super) fn syn_for(&mut self, addr: &str, replica: &Replica) -> Message {
+        let seen = self
+            .members
+            .by_addr(addr)
+            .and_then(|m| self.peer_seen.get(&m.id))
+            .copied()
+            .unwrap_or_default();
+        let (heard_state, heard_members) = self.last_hashes_heard;
+        let wms = self.advertised(replica);
+        let hash = delta::hash_of(&wms);
+        let state = if seen.state_hash.or(heard_state) == Some(hash) {
+            StateSummary::Hash(hash)
+        } else {
+            StateSummary::Full(DigestSummary {
+                items: delta::items(&wms, &self.floors),
+                gc_mark: self.floors.gc_mark,
+            })
+        };
+        let members_hash = self.members.hash();
+        let members = if seen.members_hash.or(heard_members) == Some(members_hash) {
+            Heartbeats::Dense {
+                members_hash,
+                counters: self.members.dense(),
+            }
+        } else {
+            Heartbeats::Full {
+                members_hash,
+                members: self.members.full(),
+            }
+        };
+        self.header(Body::Syn { state, members })
+    }
+
+    /// Records our current advertised digest among the recent ones (if it changed).
+    pub(super) fn remember_digest(&mut self, replica: &Replica) {
+        let wms = self.advertised(replica);
+        let hash = delta::hash_of(&wms);
+        if self.recent_digests.front().map(|(h, _)| *h) != Some(hash) {
+            self.recent_digests.push_front((hash, wms));
+            self.recent_digests.truncate(RECENT_DIGESTS);
+        }
+    }
+
+    pub(super) fn note_known(&mut self, items: &[DigestItem]) {
+        for item in items {
+            let slot = self.known_versions.entry(item.origin).or_insert(0);
+            *slot = (*slot).max(item.watermark);
+        }
+    }
+
+    pub(super) fn on_syn(
+        &mut self,
+        peer: NodeId,
+        state: StateSummary,
+        members: Heartbeats,
+        replica: &mut Replica,
+    ) -> Vec<Message> {
+        match state {
+            StateSummary::Full(summary) => {
+                self.note_known(&summary.items);
+                let wms = self.advertised(replica);
+                match self.settle_reset(peer, &summary.items, summary.gc_mark, replica) {
+                    ResetDecision::None => {}
+                    ResetDecision::PeerMustReset => {
+                        let refusal = Body::SynAck {
+                            state_hash: delta::hash_of(&wms),
+                            want: Vec::new(),
+                            want_is_full_digest: false,
+                            gc_mark: self.floors.gc_mark,
+                            delta: Default::default(),
+                            members,
+                        };
+                        return self.reset_for(peer, replica, refusal);
+                    }
+                    ResetDecision::IMustReset => {
+                        // Show our full digest and take nothing: the initiator sees we are
+                        // behind and sends the `Reset` (with which of our writes it holds).
+                        self.peer_seen.remove(&peer);
+                        return self.reply(Body::SynAck {
+                            state_hash: delta::hash_of(&wms),
+                            want: delta::items(&wms, &self.floors),
+                            want_is_full_digest: true,
+                            gc_mark: self.floors.gc_mark,
+                            delta: Default::default(),
+                            members,
+                        });
+                    }
+                }
+                let wants = delta::peer_behind(&wms, &summary.items);
+                let delta = delta::build(replica, &wants, self.params.max_delta_bytes);
+                let want = delta::we_want(&wms, &self.floors, &summary.items);
+                let seen = self.peer_seen.entry(peer).or_default();
+                seen.synack_complete = !delta.truncated;
+                let theirs = delta::hash_of(
+                    &summary
+                        .items
+                        .iter()
+                        .filter(|i| i.watermark > 0)
+                        .map(|i| (i.origin, i.watermark))
+                        .collect(),
+                );
+                seen.state_hash = Some(theirs);
+                self.last_hashes_heard.0 = Some(theirs);
+                self.reply(Body::SynAck {
+                    state_hash: delta::hash_of(&wms),
+                    want,
+                    want_is_full_digest: false,
+                    gc_mark: self.floors.gc_mark,
+                    delta,
+                    members,
+                })
+            }
+            StateSummary::Hash(hash) => {
+                self.remember_digest(replica);
+                let wms = self.advertised(replica);
+                let mine = delta::hash_of(&wms);
+                self.last_hashes_heard.0 = Some(hash);
+                let known = self
+                    .recent_digests
+                    .iter()
+                    .find(|(h, _)| *h == hash && hash != mine)
+                    .map(|(_, digest)| digest.clone())
+                    // Never for a peer behind our GC floors: it must go through the full
+                    // digest, where the reset is decided.
+                    .filter(|digest| {
+                        !self
+                            .floors
+                            .is_ahead_of(&delta::items(digest, &Floors::default()))
+                    });
+                if let Some(theirs) = known {
+                    // The peer holds one of our recent digests: it lacks only what we gained
+                    // since, and has nothing we lack.
+                    let wants: Vec<(NodeId, u64)> = wms
+                        .iter()
+                        .filter_map(|(o, wm)| {
+                            let t = theirs.get(o).copied().unwrap_or(0);
+                            (*wm > t).then_some((*o, t))
+                        })
+                        .collect();
+                    let delta = delta::build(replica, &wants, self.params.max_delta_bytes);
+                    let seen = self.peer_seen.entry(peer).or_default();
+                    seen.state_hash = Some(hash);
+                    seen.synack_complete = !delta.truncated;
+                    return self.reply(Body::SynAck {
+                        state_hash: mine,
+                        want: Vec::new(),
+                        want_is_full_digest: false,
+                        gc_mark: self.floors.gc_mark,
+                        delta,
+                        members,
+                    });
+                }
+                let seen = self.peer_seen.entry(peer).or_default();
+                seen.state_hash = Some(hash);
+                seen.synack_complete = hash == mine;
+                let want = if hash == mine {
+                    Vec::new()
+                } else {
+                    delta::items(&wms, &self.floors)
+                };
+                self.reply(Body::SynAck {
+                    state_hash: mine,
+                    want_is_full_digest: hash != mine,
+                    want,
+                    gc_mark: self.floors.gc_mark,
+                    delta: Default::default(),
+                    members,
+                })
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_synack(
+        &mut self,
+        peer: NodeId,
+        state_hash: u64,
+        want: Vec<DigestItem>,
+        want_is_full_digest: bool,
+        gc_mark: u64,
+        their_delta_incomplete: bool,
+        members: Heartbeats,
+        replica: &mut Replica,
+    ) -> Vec<Message> {
+        let wants: Vec<(NodeId, u64)> = if want_is_full_digest {
+            self.note_known(&want);
+            match self.settle_reset(peer, &want, gc_mark, replica) {
+                ResetDecision::None => {}
+                ResetDecision::PeerMustReset => {
+                    let refusal = Body::Ack {
+                        delta: Default::default(),
+                        members,
+                    };
+                    return self.reset_for(peer, replica, refusal);
+                }
+                ResetDecision::IMustReset => {
+                    // Send nothing; our next Syn to it carries the full digest, and it answers
+                    // with the `Reset`.
+                    self.peer_seen.remove(&peer);
+                    return self.reply(Body::Ack {
+                        delta: Default::default(),
+                        members,
+                    });
+                }
+            }
+            delta::peer_behind(&self.advertised(replica), &want)
+        } else {
+            want.iter().map(|i| (i.origin, i.watermark)).collect()
+        };
+        let delta = delta::build(replica, &wants, self.params.max_delta_bytes);
+        // When our Syn carried the full digest and both deltas are whole, we now agree.
+        let agree = !want_is_full_digest && !their_delta_incomplete && !delta.truncated;
+        let mine_after = delta::hash_of(&self.advertised(replica));
+        let seen = self.peer_seen.entry(peer).or_default();
+        seen.state_hash = Some(if agree { mine_after } else { state_hash });
+        self.last_hashes_heard.0 = Some(state_hash);
+        self.reply(Body::Ack { delta, members })
+    }
+}

@@ -1,0 +1,116 @@
+//! Resets in `GossipCore`: deciding from a full digest whether one side of an exchange fell
+//! behind the other's tombstone GC (then no data flows), the `Reset` message, and obeying one.
+//!
+//! Pure. Must not touch: sockets, clocks.
+
+use super::GossipCore;
+use crate::crdt::NodeId;
+use crate::gossip::delta::{self, Floors};
+use crate::gossip::message::{Body, DigestItem, Message};
+use crate::state::Replica;
+
+/// Whether an exchange must reset one side first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ResetDecision {
+    None,
+    PeerMustReset,
+    IMustReset,
+}
+
+impl GossipCore {
+    pub(super) fn reset_decision(
+        &self,
+        peer: NodeId,
+        peer_items: &[DigestItem],
+        peer_gc_mark: u64,
+        my_items: &[DigestItem],
+    ) -> ResetDecision {
+        let peer_behind = self.floors.is_ahead_of(peer_items);
+        let mut peer_floors = Floors::default();
+        for item in peer_items {
+            if item.floor > 0 {
+                peer_floors.raise(item.origin, item.floor);
+            }
+        }
+        let me_behind = peer_floors.is_ahead_of(my_items);
+        match (peer_behind, me_behind) {
+            (true, false) => ResetDecision::PeerMustReset,
+            (false, true) => ResetDecision::IMustReset,
+            (true, true) => {
+                // Both sides collected tombstones the other missed: the side whose latest
+                // collected tombstone is newer wins (the same answer on both sides).
+                if (self.floors.gc_mark, self.me) > (peer_gc_mark, peer) {
+                    ResetDecision::PeerMustReset
+                } else {
+                    ResetDecision::IMustReset
+                }
+            }
+            (false, false) => ResetDecision::None,
+        }
+    }
+
+    /// Decides, from a peer's full digest, whether one side must reset before any data flows.
+    pub(super) fn settle_reset(
+        &mut self,
+        peer: NodeId,
+        peer_items: &[DigestItem],
+        peer_gc_mark: u64,
+        replica: &Replica,
+    ) -> ResetDecision {
+        let my_items = delta::items(&self.advertised(replica), &self.floors);
+        self.reset_decision(peer, peer_items, peer_gc_mark, &my_items)
+    }
+
+    /// The `Reset` that tells `peer` to forget what it learned from others, or `refusal` (an
+    /// exchange without data) while we are still catching up after our own reset.
+    pub(super) fn reset_for(
+        &mut self,
+        peer: NodeId,
+        replica: &Replica,
+        refusal: Body,
+    ) -> Vec<Message> {
+        self.peer_seen.remove(&peer);
+        if self.resync_target.is_some() {
+            return self.reply(refusal);
+        }
+        self.stats.resets_sent += 1;
+        let your_watermark = replica.watermark(peer);
+        let your_versions = replica
+            .entries_after(peer, 0)
+            .map(|e| e.version)
+            .take_while(|v| *v <= your_watermark)
+            .collect();
+        self.reply(Body::Reset {
+            floors: self.floors.to_vec(),
+            gc_mark: self.floors.gc_mark,
+            your_watermark,
+            your_versions,
+            watermarks: self.advertised(replica).into_iter().collect(),
+        })
+    }
+
+    /// Obeys a `Reset` that is about tombstones we really missed (no loops, no wipes): forgets
+    /// what was learned from others and our own writes the resetting peer no longer holds (they
+    /// were replaced or deleted while we were away), adopts its floors, and re-syncs.
+    pub(super) fn on_reset(
+        &mut self,
+        floors: &[(NodeId, u64)],
+        gc_mark: u64,
+        your_watermark: u64,
+        your_versions: &[u64],
+        replica: &mut Replica,
+    ) {
+        let mut theirs = Floors::default();
+        theirs.adopt(floors, gc_mark);
+        let my_items = delta::items(&self.advertised(replica), &self.floors);
+        if !theirs.is_ahead_of(&my_items) {
+            return;
+        }
+        replica.reset_foreign();
+        replica.drop_own_not_held(your_watermark, your_versions);
+        self.recent_digests.clear();
+        self.floors.adopt(floors, gc_mark);
+        self.peer_seen.clear();
+        self.stats.resets_done += 1;
+    }
+}

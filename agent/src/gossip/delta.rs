@@ -1,0 +1,257 @@
+//! Digests and deltas over a `Replica`: the advertised watermarks and their hash, GC floors and
+//! the "you fell behind the GC horizon" test, building a delta for a peer (per origin, version
+//! order, no gaps, most-behind origin first, cut to a byte budget) and applying one (with the
+//! clock's accept limit).
+//!
+//! Pure. Must not touch: members, sockets, clocks (the accept limit is passed in).
+
+use std::collections::BTreeMap;
+
+use super::members::first_u64;
+use super::message::{Chunk, Delta, DigestItem};
+use crate::crdt::NodeId;
+use crate::state::Replica;
+
+/// Per origin, the highest version of a tombstone garbage-collected here (or adopted from the
+/// peer that reset us), and the highest stamp time of such a tombstone.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Floors {
+    pub by_origin: BTreeMap<NodeId, u64>,
+    pub gc_mark: u64,
+}
+
+impl Floors {
+    pub fn get(&self, origin: NodeId) -> u64 {
+        self.by_origin.get(&origin).copied().unwrap_or(0)
+    }
+
+    pub fn raise(&mut self, origin: NodeId, version: u64) {
+        let slot = self.by_origin.entry(origin).or_insert(0);
+        *slot = (*slot).max(version);
+    }
+
+    /// Adopts every floor of `other` (max).
+    pub fn adopt(&mut self, floors: &[(NodeId, u64)], gc_mark: u64) {
+        for &(origin, floor) in floors {
+            self.raise(origin, floor);
+        }
+        self.gc_mark = self.gc_mark.max(gc_mark);
+    }
+
+    pub fn to_vec(&self) -> Vec<(NodeId, u64)> {
+        self.by_origin.iter().map(|(o, f)| (*o, *f)).collect()
+    }
+
+    /// True when a node with digest `items` may hold entries that a tombstone we collected
+    /// would have deleted: for some origin it holds neither the versions up to our floor nor a
+    /// floor as high (which it would have adopted on a reset).
+    pub fn is_ahead_of(&self, items: &[DigestItem]) -> bool {
+        let theirs: BTreeMap<NodeId, (u64, u64)> = items
+            .iter()
+            .map(|i| (i.origin, (i.watermark, i.floor)))
+            .collect();
+        self.by_origin.iter().any(|(origin, &floor)| {
+            let (watermark, their_floor) = theirs.get(origin).copied().unwrap_or((0, 0));
+            floor > 0 && watermark < floor && their_floor < floor
+        })
+    }
+
+    /// Drops the tombstones of `replica` stamped before `before_time`, raising the floors to
+    /// what was dropped. Returns how many were dropped.
+    pub fn collect_tombstones(&mut self, replica: &mut Replica, before_time: u64) -> usize {
+        let dropped: Vec<(NodeId, u64, u64)> = replica
+            .entries()
+            .filter(|e| e.value.is_none() && e.stamp.time < before_time)
+            .map(|e| (e.origin(), e.version, e.stamp.time))
+            .collect();
+        for &(origin, version, time) in &dropped {
+            self.raise(origin, version);
+            self.gc_mark = self.gc_mark.max(time);
+        }
+        replica.gc_tombstones(before_time)
+    }
+}
+
+/// The watermarks this node advertises: its replica's, zeros left out (a reset zeroes them).
+pub fn advertised(replica: &Replica) -> BTreeMap<NodeId, u64> {
+    replica
+        .digest()
+        .iter()
+        .filter(|(_, wm)| **wm > 0)
+        .map(|(o, w)| (*o, *w))
+        .collect()
+}
+
+/// Hash of advertised watermarks: equal on nodes that agree on every origin.
+pub fn hash_of(watermarks: &BTreeMap<NodeId, u64>) -> u64 {
+    let mut hasher = blake3::Hasher::new();
+    for (origin, wm) in watermarks {
+        hasher.update(&origin.0.to_le_bytes());
+        hasher.update(&wm.to_le_bytes());
+    }
+    first_u64(hasher.finalize().as_bytes())
+}
+
+/// The full digest: watermarks and floors, every origin that has either.
+pub fn items(watermarks: &BTreeMap<NodeId, u64>, floors: &Floors) -> Vec<DigestItem> {
+    let mut all: BTreeMap<NodeId, DigestItem> = watermarks
+        .iter()
+        .map(|(&origin, &watermark)| {
+            (
+                origin,
+                DigestItem {
+                    origin,
+                    watermark,
+                    floor: 0,
+                },
+            )
+        })
+        .collect();
+    for (&origin, &floor) in &floors.by_origin {
+        all.entry(origin)
+            .or_insert(DigestItem {
+                origin,
+                watermark: 0,
+                floor: 0,
+            })
+            .floor = floor;
+    }
+    all.into_values().collect()
+}
+
+/// Origins where `mine` is ahead of a peer's full digest, with the peer's watermark.
+pub fn peer_behind(mine: &BTreeMap<NodeId, u64>, peer: &[DigestItem]) -> Vec<(NodeId, u64)> {
+    let theirs: BTreeMap<NodeId, u64> = peer.iter().map(|i| (i.origin, i.watermark)).collect();
+    mine.iter()
+        .filter_map(|(origin, &wm)| {
+            let their = theirs.get(origin).copied().unwrap_or(0);
+            (wm > their).then_some((*origin, their))
+        })
+        .collect()
+}
+
+/// Origins where a peer (full digest) is ahead of `mine`, with our watermark and floor: what we
+/// ask it for.
+pub fn we_want(
+    mine: &BTreeMap<NodeId, u64>,
+    floors: &Floors,
+    peer: &[DigestItem],
+) -> Vec<DigestItem> {
+    peer.iter()
+        .filter_map(|i| {
+            let wm = mine.get(&i.origin).copied().unwrap_or(0);
+            (i.watermark > wm).then_some(DigestItem {
+                origin: i.origin,
+                watermark: wm,
+                floor: floors.get(i.origin),
+            })
+        })
+        .collect()
+}
+
+/// Builds the delta for a peer that holds origin `o` up to `wants[o]`: per origin our entries
+/// above it in version order, the most-behind origin first, cut to `budget` bytes of entries
+/// without gaps (at least one entry is sent so a huge entry cannot stall an origin).
+pub fn build(replica: &Replica, wants: &[(NodeId, u64)], budget: usize) -> Delta {
+    let mut order: Vec<(NodeId, u64, u64)> = wants
+        .iter()
+        .filter_map(|&(origin, their)| {
+            let ours = replica.watermark(origin);
+            (ours > their).then_some((origin, their, ours))
+        })
+        .collect();
+    order.sort_by(|a, b| (b.2 - b.1).cmp(&(a.2 - a.1)).then(a.0.cmp(&b.0)));
+    let mut delta = Delta::default();
+    let mut used = 0usize;
+    for (origin, their, ours) in order {
+        let mut entries = Vec::new();
+        let mut cut = false;
+        for entry in replica.entries_after(origin, their) {
+            let size = super::wire::entry_size(entry);
+            if used.saturating_add(size) > budget && used > 0 {
+                cut = true;
+                break;
+            }
+            used = used.saturating_add(size);
+            entries.push(entry.clone());
+        }
+        let last = entries.last().map(|e| e.version);
+        if cut {
+            delta.truncated = true;
+            if let Some(last) = last {
+                delta.chunks.push(Chunk {
+                    origin,
+                    after: their,
+                    complete_to: last,
+                    entries,
+                });
+            }
+            break;
+        }
+        delta.chunks.push(Chunk {
+            origin,
+            after: their,
+            complete_to: last.unwrap_or(0).max(ours),
+            entries,
+        });
+    }
+    delta
+}
+
+/// What applying a delta did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Applied {
+    /// Entries that won and are now held.
+    pub merged: usize,
+    /// Entries refused because their stamp is beyond the accept limit (retried later).
+    pub rejected_stamps: usize,
+    /// Chunks refused as malformed (entry of another origin, versions out of order) or stale
+    /// (built after a watermark we no longer hold).
+    pub refused_chunks: usize,
+}
+
+impl Applied {
+    /// Nothing was held back.
+    pub fn is_clean(&self) -> bool {
+        self.rejected_stamps == 0 && self.refused_chunks == 0
+    }
+}
+
+/// Applies a delta: merges each chunk's entries in order and raises the origin's watermark to
+/// what was fully received. An entry stamped after `accept_limit_time` stops its chunk there.
+pub fn apply(replica: &mut Replica, delta: &Delta, accept_limit_time: u64) -> Applied {
+    let mut out = Applied::default();
+    for chunk in &delta.chunks {
+        if replica.watermark(chunk.origin) < chunk.after {
+            out.refused_chunks += 1;
+            continue;
+        }
+        let mut reached = chunk.complete_to;
+        let mut previous = chunk.after;
+        let mut refused = false;
+        for entry in &chunk.entries {
+            if entry.origin() != chunk.origin
+                || entry.version <= previous
+                || entry.version > chunk.complete_to
+            {
+                refused = true;
+                break;
+            }
+            if entry.stamp.time > accept_limit_time {
+                out.rejected_stamps += 1;
+                reached = entry.version - 1;
+                break;
+            }
+            previous = entry.version;
+            if replica.merge(entry.clone()) {
+                out.merged += 1;
+            }
+        }
+        if refused {
+            out.refused_chunks += 1;
+            reached = previous;
+        }
+        replica.set_watermark(chunk.origin, reached);
+    }
+    out
+}

@@ -1,0 +1,354 @@
+//! Unit tests of the gossip core: two or three cores exchanging real encoded messages by hand
+//! (the simulator covers whole meshes).
+
+use officemesh_sensors::MacAddr;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::message::{Body, Heartbeats, Message, StateSummary};
+use super::*;
+use crate::crdt::{NodeId, Stamp};
+use crate::state::{Key, PersonInfo, Replica, Value};
+
+const T0: u64 = 1_767_225_600_000;
+
+struct Node {
+    core: GossipCore,
+    replica: Replica,
+}
+
+fn node(id: u64, seeds: &[&str], params: &GossipParams) -> Node {
+    Node {
+        core: GossipCore::new(
+            NodeId(id),
+            format!("n{id}"),
+            params.clone(),
+            seeds.iter().map(|s| s.to_string()).collect(),
+        ),
+        replica: Replica::new(NodeId(id)),
+    }
+}
+
+fn key(i: u64) -> Key {
+    Key::Person {
+        name: format!("p{i}"),
+        mac: MacAddr([2, 0, 0, 0, 0, i as u8]),
+    }
+}
+
+fn value(by: &str) -> Option<Value> {
+    Some(Value::Person(PersonInfo {
+        added_by: by.to_string(),
+    }))
+}
+
+fn write(n: &mut Node, k: u64, v: Option<Value>, ms: u64) -> crate::state::Entry {
+    let id = n.replica.me();
+    n.replica
+        .write(key(k), v, Stamp::new(Stamp::time_from_unix_ms(ms), id))
+        .expect("write")
+}
+
+fn through_codec(m: &Message) -> Message {
+    decode(&encode(m)).expect("decodes")
+}
+
+fn limit(now: u64) -> u64 {
+    Stamp::time_from_unix_ms(now + 500)
+}
+
+/// `a` sends `b` a Syn (tick), then the SynAck and Ack go back and forth. Returns every
+/// message, in order.
+fn exchange(a: &mut Node, b: &mut Node, now: u64, rng: &mut StdRng) -> Vec<Message> {
+    let syns = a.core.tick(now, rng, &mut a.replica);
+    let b_addr = b.core.addr().to_string();
+    let a_addr = a.core.addr().to_string();
+    let mut log = Vec::new();
+    for out in syns.into_iter().filter(|o| o.to == b_addr) {
+        let syn = through_codec(&out.message);
+        log.push(syn.clone());
+        for reply in b.core.handle(now, &a_addr, syn, &mut b.replica, limit(now)) {
+            let reply = through_codec(&reply);
+            log.push(reply.clone());
+            for back in a
+                .core
+                .handle(now, &b_addr, reply, &mut a.replica, limit(now))
+            {
+                let back = through_codec(&back);
+                log.push(back.clone());
+                let none = b
+                    .core
+                    .handle(now, &a_addr, back, &mut b.replica, limit(now));
+                assert!(none.is_empty(), "an Ack gets no reply");
+            }
+        }
+    }
+    log
+}
+
+fn pair(params: &GossipParams) -> (Node, Node) {
+    (node(1, &["n2"], params), node(2, &["n1"], params))
+}
+
+#[test]
+fn one_exchange_moves_entries_both_ways() {
+    let params = GossipParams::default();
+    let (mut a, mut b) = pair(&params);
+    let mut rng = StdRng::seed_from_u64(1);
+    write(&mut a, 1, value("a"), T0);
+    write(&mut b, 2, value("b"), T0);
+    let log = exchange(&mut a, &mut b, T0 + 10, &mut rng);
+    let kinds: Vec<MessageKind> = log.iter().map(Message::kind).collect();
+    assert_eq!(
+        kinds,
+        [MessageKind::Syn, MessageKind::SynAck, MessageKind::Ack]
+    );
+    assert_eq!(a.replica.state_hash(), b.replica.state_hash());
+    assert_eq!(a.replica.len(), 2);
+    assert_eq!(a.replica.digest(), b.replica.digest());
+}
+
+#[test]
+fn idle_exchanges_carry_only_hashes_and_compact_heartbeats() {
+    let params = GossipParams::default();
+    let (mut a, mut b) = pair(&params);
+    let mut rng = StdRng::seed_from_u64(2);
+    for i in 0..200 {
+        write(&mut a, i, value("a"), T0 + i);
+    }
+    exchange(&mut a, &mut b, T0 + 1000, &mut rng);
+    exchange(&mut a, &mut b, T0 + 2000, &mut rng);
+    let log = exchange(&mut a, &mut b, T0 + 3000, &mut rng);
+    match &log[0].body {
+        Body::Syn { state, members } => {
+            assert!(matches!(state, StateSummary::Hash(_)), "{state:?}");
+            assert!(matches!(members, Heartbeats::Dense { .. }), "{members:?}");
+        }
+        other => panic!("expected a Syn, got {other:?}"),
+    }
+    let bytes: usize = log.iter().map(|m| encode(m).len()).sum();
+    assert!(
+        bytes < 200,
+        "an idle exchange over 200 entries took {bytes} bytes"
+    );
+    // The heartbeat still advanced on b through the compact form.
+    let view = b.core.peers(T0 + 3000, &b.replica);
+    assert_eq!(view[0].heartbeat_age_ms, 0);
+}
+
+#[test]
+fn another_cluster_is_refused_and_counted() {
+    let params = GossipParams::default();
+    let other = GossipParams {
+        cluster: "next-door".into(),
+        ..GossipParams::default()
+    };
+    let mut a = node(1, &["n2"], &other);
+    let mut b = node(2, &[], &params);
+    let mut rng = StdRng::seed_from_u64(3);
+    write(&mut a, 1, value("a"), T0);
+    let log = exchange(&mut a, &mut b, T0 + 10, &mut rng);
+    assert_eq!(log[1].kind(), MessageKind::BadCluster);
+    assert_eq!(b.core.stats().bad_cluster, 1);
+    assert_eq!(
+        a.core.stats().bad_cluster,
+        1,
+        "the reply is foreign to a too"
+    );
+    assert!(b.replica.is_empty());
+    assert!(b.core.peers(T0, &b.replica).is_empty());
+}
+
+#[test]
+fn stamps_beyond_the_accept_limit_wait_and_are_taken_later() {
+    let params = GossipParams::default();
+    let (mut a, mut b) = pair(&params);
+    let mut rng = StdRng::seed_from_u64(4);
+    write(&mut a, 1, value("now"), T0);
+    // a's clock runs 5 s ahead for this write.
+    write(&mut a, 2, value("ahead"), T0 + 5_000);
+    write(&mut a, 3, value("after"), T0 + 5_001);
+    exchange(&mut b, &mut a, T0, &mut rng);
+    assert_eq!(b.core.stats().rejected_stamps, 1);
+    assert_eq!(b.replica.len(), 1, "only the write within the limit");
+    assert_eq!(
+        b.replica.watermark(NodeId(1)),
+        1,
+        "stops before the refused one"
+    );
+    exchange(&mut b, &mut a, T0 + 6_000, &mut rng);
+    assert_eq!(b.replica.len(), 3);
+    assert_eq!(b.replica.watermark(NodeId(1)), 3);
+}
+
+#[test]
+fn deltas_are_cut_to_the_budget_without_gaps_most_behind_origin_first() {
+    let params = GossipParams {
+        max_delta_bytes: 300,
+        ..GossipParams::default()
+    };
+    let mut a = node(1, &["n2", "n3"], &params);
+    let mut b = node(2, &["n1"], &params);
+    let mut c = node(3, &["n1"], &params);
+    let mut rng = StdRng::seed_from_u64(5);
+    for i in 0..3 {
+        write(&mut b, 100 + i, value("b"), T0 + i);
+    }
+    for i in 0..30 {
+        write(&mut c, 200 + i, value("c"), T0 + i);
+    }
+    // a learns everything from b and c, several rounds as the budget allows.
+    for round in 0..40 {
+        exchange(&mut b, &mut a, T0 + 1000 * round, &mut rng);
+        exchange(&mut c, &mut a, T0 + 1000 * round + 500, &mut rng);
+    }
+    assert_eq!(a.replica.len(), 33);
+    // Now a is the source for a fresh node d: the first delta starts with c (30 behind).
+    let mut d = node(4, &["n1"], &params);
+    let log = exchange(&mut d, &mut a, T0 + 50_000, &mut rng);
+    let Body::SynAck { delta, .. } = &log[1].body else {
+        panic!("expected a SynAck, got {:?}", log[1].body);
+    };
+    assert!(delta.truncated);
+    assert_eq!(
+        delta.chunks[0].origin,
+        NodeId(3),
+        "most-behind origin first"
+    );
+    let chunk = &delta.chunks[0];
+    let versions: Vec<u64> = chunk.entries.iter().map(|e| e.version).collect();
+    let expected: Vec<u64> = (1..=versions.len() as u64).collect();
+    assert_eq!(versions, expected, "in order, no gaps");
+    assert_eq!(chunk.complete_to, *versions.last().expect("some entries"));
+    let sent: usize = chunk.entries.iter().map(wire::entry_size).sum();
+    assert!(
+        sent <= 300,
+        "{sent} bytes of entries over a 300-byte budget"
+    );
+    assert_eq!(d.replica.watermark(NodeId(3)), chunk.complete_to);
+    for round in 0..40 {
+        exchange(&mut d, &mut a, T0 + 60_000 + 1000 * round, &mut rng);
+    }
+    assert_eq!(d.replica.state_hash(), a.replica.state_hash());
+}
+
+#[test]
+fn watermarks_move_past_versions_superseded_by_another_origin() {
+    let params = GossipParams::default();
+    let (mut a, mut b) = pair(&params);
+    let mut c = node(3, &["n1"], &params);
+    let mut rng = StdRng::seed_from_u64(6);
+    write(&mut b, 1, value("b"), T0);
+    write(&mut b, 2, value("b"), T0 + 1);
+    exchange(&mut a, &mut b, T0 + 10, &mut rng);
+    // a overwrites b's version 1: a no longer holds any b entry at version 1.
+    write(&mut a, 1, value("a"), T0 + 20);
+    assert_eq!(a.replica.entries_after(NodeId(2), 0).count(), 1);
+    exchange(&mut c, &mut a, T0 + 1000, &mut rng);
+    assert_eq!(
+        c.replica.watermark(NodeId(2)),
+        2,
+        "holes of superseded versions skipped"
+    );
+    assert_eq!(c.replica.state_hash(), a.replica.state_hash());
+}
+
+#[test]
+fn a_peer_behind_a_collected_tombstone_is_reset_and_the_delete_holds() {
+    let params = GossipParams {
+        tombstone_grace_ms: 10_000,
+        gc_every_ms: 1_000,
+        ..GossipParams::default()
+    };
+    let (mut a, mut b) = pair(&params);
+    let mut rng = StdRng::seed_from_u64(7);
+    write(&mut b, 1, value("b"), T0);
+    write(&mut b, 2, value("b"), T0 + 1);
+    exchange(&mut a, &mut b, T0 + 100, &mut rng);
+    assert_eq!(a.replica.len(), 2);
+    // a deletes b's key 1 and b's key 2 is replaced; b never hears of it (partition).
+    write(&mut a, 1, None, T0 + 200);
+    // Long after the grace period, a collects the tombstone.
+    a.core.tick(T0 + 20_000, &mut rng, &mut a.replica);
+    assert_eq!(a.core.stats().tombstones_collected, 1);
+    assert!(a.replica.get(&key(1)).is_none());
+    // b comes back. Its first Syn carries only a hash; a answers with its full digest, b sees
+    // it is behind a's GC floor and sends nothing. Its next Syn carries its full digest, and a
+    // tells it to reset; b drops its own deleted write.
+    let first = exchange(&mut b, &mut a, T0 + 21_000, &mut rng);
+    assert!(first.iter().all(|m| m.kind() != MessageKind::Reset));
+    assert_eq!(
+        b.replica.len(),
+        2,
+        "nothing taken from or given to a behind peer"
+    );
+    let log = exchange(&mut b, &mut a, T0 + 21_500, &mut rng);
+    assert!(
+        log.iter().any(|m| m.kind() == MessageKind::Reset),
+        "{log:#?}"
+    );
+    assert_eq!(b.core.stats().resets_done, 1);
+    assert!(b.replica.get(&key(1)).is_none(), "the deleted key is gone");
+    assert!(
+        b.replica.value(&key(2)).is_some(),
+        "the surviving write stays"
+    );
+    for i in 0..3 {
+        exchange(&mut b, &mut a, T0 + 22_000 + i * 1000, &mut rng);
+        exchange(&mut a, &mut b, T0 + 22_500 + i * 1000, &mut rng);
+    }
+    assert_eq!(a.replica.state_hash(), b.replica.state_hash());
+    assert!(b.replica.get(&key(1)).is_none());
+}
+
+#[test]
+fn a_reset_that_is_not_about_missed_tombstones_is_ignored() {
+    let params = GossipParams::default();
+    let (mut a, mut b) = pair(&params);
+    let mut rng = StdRng::seed_from_u64(8);
+    write(&mut b, 1, value("b"), T0);
+    exchange(&mut a, &mut b, T0 + 10, &mut rng);
+    let reset = Message {
+        cluster: params.cluster.clone(),
+        from: NodeId(2),
+        from_addr: "n2".into(),
+        body: Body::Reset {
+            floors: vec![],
+            gc_mark: 0,
+            your_watermark: 0,
+            your_versions: vec![],
+            watermarks: vec![],
+        },
+    };
+    a.core
+        .handle(T0 + 20, "n2", reset, &mut a.replica, limit(T0));
+    assert_eq!(a.core.stats().resets_done, 0);
+    assert_eq!(a.replica.len(), 1);
+}
+
+#[test]
+fn leave_is_announced_and_a_left_node_goes_quiet() {
+    let params = GossipParams::default();
+    let (mut a, mut b) = pair(&params);
+    let mut rng = StdRng::seed_from_u64(9);
+    exchange(&mut a, &mut b, T0, &mut rng);
+    let out = a.core.leave(T0 + 100, &mut rng, &mut a.replica);
+    assert_eq!(out.len(), 1);
+    for o in out {
+        b.core
+            .handle(T0 + 100, "n1", o.message, &mut b.replica, limit(T0));
+    }
+    let view = b.core.peers(T0 + 200, &b.replica);
+    assert_eq!(view[0].status, MemberStatus::Left);
+    assert!(a.core.tick(T0 + 1000, &mut rng, &mut a.replica).is_empty());
+}
+
+#[test]
+fn an_isolated_node_contacts_a_seed() {
+    let params = GossipParams::default();
+    let mut a = node(1, &["n1", "seed:7420"], &params);
+    let mut rng = StdRng::seed_from_u64(10);
+    let out = a.core.tick(T0, &mut rng, &mut a.replica);
+    let targets: Vec<&str> = out.iter().map(|o| o.to.as_str()).collect();
+    assert_eq!(targets, ["seed:7420"], "never itself, always a seed");
+}

@@ -1,0 +1,112 @@
+//! What the invariant tests and the bench ask of a simulated mesh: convergence, who holds a
+//! write, whether an acknowledged write was lost, and a one-line-per-node description for
+//! failure reports. Read-only over the simulation (except `run_until_converged`).
+
+use std::collections::HashMap;
+
+use super::Sim;
+use crate::crdt::Stamp;
+use crate::state::Key;
+
+impl Sim {
+    /// True when every running node holds the same state.
+    pub fn converged(&self) -> bool {
+        let mut hashes = self
+            .nodes
+            .iter()
+            .filter(|n| n.core.is_some())
+            .map(|n| n.replica.state_hash());
+        match hashes.next() {
+            Some(first) => hashes.all(|h| h == first),
+            None => true,
+        }
+    }
+
+    /// Runs round by round until converged, at most `max_rounds`; returns the rounds it took.
+    pub fn run_until_converged(&mut self, max_rounds: u64) -> Option<u64> {
+        for round in 0..=max_rounds {
+            if self.converged() {
+                return Some(round);
+            }
+            self.run_rounds(1);
+        }
+        None
+    }
+
+    /// How many running nodes hold `key` at `stamp` or newer.
+    pub fn holders(&self, key: &Key, stamp: Stamp) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| n.core.is_some())
+            .filter(|n| n.replica.get(key).is_some_and(|e| e.stamp >= stamp))
+            .count()
+    }
+
+    /// Checks that no acknowledged write is lost on any running node: each write is held, or
+    /// replaced by a newer stamp, or (deleted) its key is gone after a newer-or-equal delete.
+    pub fn check_no_lost_writes(&self) -> Result<(), String> {
+        let mut latest_delete: HashMap<&Key, Stamp> = HashMap::new();
+        for w in &self.writes {
+            if w.deleted {
+                let slot = latest_delete.entry(&w.key).or_insert(w.stamp);
+                *slot = (*slot).max(w.stamp);
+            }
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            if n.core.is_none() {
+                continue;
+            }
+            for w in &self.writes {
+                match n.replica.get(&w.key) {
+                    Some(e) if e.stamp >= w.stamp => {}
+                    None if latest_delete.get(&w.key).is_some_and(|d| *d >= w.stamp) => {}
+                    held => {
+                        return Err(format!(
+                            "node {i} lost write {} = {} by node {} (holds {:?})",
+                            w.key,
+                            w.stamp,
+                            w.node,
+                            held.map(|e| e.stamp.to_string())
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One line per node (up, state hash, digest, counters): printed when an invariant fails.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            let digest: Vec<String> = n
+                .replica
+                .digest()
+                .iter()
+                .map(|(o, w)| format!("{:04x}:{w}", o.0 & 0xffff))
+                .collect();
+            let stats = n.core.as_ref().map(|c| {
+                let s = c.stats();
+                format!(
+                    "rejected {} refused {} resets {}/{} gc {}",
+                    s.rejected_stamps,
+                    s.refused_chunks,
+                    s.resets_sent,
+                    s.resets_done,
+                    s.tombstones_collected
+                )
+            });
+            out.push_str(&format!(
+                "node {i} {:04x} {} skew {} hash {} entries {} digest [{}] {}\n",
+                n.id.0 & 0xffff,
+                if n.core.is_some() { "up" } else { "down" },
+                n.skew_ms,
+                &n.replica.state_hash().to_hex()[..8],
+                n.replica.len(),
+                digest.join(" "),
+                stats.unwrap_or_default()
+            ));
+        }
+        out
+    }
+}
