@@ -42,8 +42,9 @@ if $make_deb; then
     exit 1
   fi
   # cargo-deb reads the binary cargo just built for this target; --no-build keeps it from
-  # rebuilding with the wrong compiler.
-  cargo deb -p officemesh --target "$AARCH64_TARGET" --no-build --no-strip \
+  # rebuilding with the wrong compiler. It strips the binary with aarch64-linux-gnu-strip; the
+  # static binary has no $auto dependencies (cargo-deb warns about that: expected).
+  cargo deb -p officemesh --target "$AARCH64_TARGET" --no-build \
     --output "$CARGO_TARGET_DIR/debian/"
   ls -l "$CARGO_TARGET_DIR"/debian/*.deb
 fi

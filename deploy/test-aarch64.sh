@@ -4,6 +4,8 @@
 # answers /healthz, prints its memory). Same toolchain as deploy/build-aarch64.sh (CROSS.md).
 #
 #   ./deploy/test-aarch64.sh                 # as root: installs what is missing first
+#   ./deploy/test-aarch64.sh --release       # smoke-run the release build (its memory figure)
+#                                            # instead of the test build's binary
 #   OFFICEMESH_AARCH64_SKIP="foo bar" ./deploy/test-aarch64.sh   # also --skip these test names
 #
 # What does not run under qemu, and how it is skipped:
@@ -20,6 +22,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=deploy/lib/aarch64-env.sh
 . deploy/lib/aarch64-env.sh
+
+smoke_profile=debug
+for arg in "$@"; do
+  case "$arg" in
+    --release) smoke_profile=release ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
+    *) echo "unknown argument: $arg (see --help)" >&2; exit 2 ;;
+  esac
+done
 
 aarch64_install_packages
 aarch64_export_env
@@ -60,10 +71,14 @@ cargo test --workspace --locked --target "$AARCH64_TARGET" -- "${skip_args[@]}"
 t2=$(date +%s)
 echo "==> aarch64 tests: build $(( t1 - t0 )) s, run under qemu $(( t2 - t1 )) s"
 
-# --- smoke run of the release binary under qemu: starts, answers /healthz, memory figure
-echo "==> building the release binary for $AARCH64_TARGET"
-cargo build --release --locked --target "$AARCH64_TARGET" -p officemesh
-bin="$CARGO_TARGET_DIR/$AARCH64_TARGET/release/officemesh"
+# --- smoke run of the agent under qemu: starts, answers /healthz, memory figure. By default the
+# binary the integration tests used (debug); --release builds and runs the release binary.
+if [ "$smoke_profile" = release ]; then
+  echo "==> building the release binary for $AARCH64_TARGET"
+  cargo build --release --locked --target "$AARCH64_TARGET" -p officemesh
+fi
+bin="$CARGO_TARGET_DIR/$AARCH64_TARGET/$smoke_profile/officemesh"
+[ -x "$bin" ] || { echo "error: no aarch64 binary at $bin" >&2; exit 1; }
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 gport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -107,4 +122,4 @@ if ! $ok; then
 fi
 sleep 5   # let it take readings and settle before measuring
 rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$agent/status")
-echo "==> aarch64 agent under qemu answers /healthz; VmRSS after 5 s: ${rss_kb} kB (includes qemu's own memory)"
+echo "==> aarch64 agent ($smoke_profile build) under qemu answers /healthz; VmRSS after 5 s: ${rss_kb} kB (includes qemu's own memory)"

@@ -46,6 +46,8 @@ aarch64_export_env() {
     return 1
   fi
   export RUSTC=/usr/bin/rustc
+  # rustc-web's rustdoc: doc tests must be compiled against the same (Debian) arm64 std.
+  export RUSTDOC=/usr/bin/rustdoc
   export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
   export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
   export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar

@@ -60,7 +60,7 @@ chroot "$root" dpkg -i /tmp/officemesh.deb > "$root/tmp/dpkg.log" 2>&1 || { cat 
 chroot "$root" dpkg -s officemesh | grep -q '^Status: install ok installed' || fail "package not installed"
 [ -x "$root/usr/bin/officemesh" ] || fail "/usr/bin/officemesh missing"
 chroot "$root" /usr/bin/officemesh --version | grep -q '^officemesh ' || fail "officemesh --version does not run in the root"
-[ -f "$root/lib/systemd/system/officemesh.service" ] || fail "unit not installed"
+[ -f "$root/usr/lib/systemd/system/officemesh.service" ] || fail "unit not installed"
 [ -f "$root/etc/officemesh/config.toml" ] || fail "config not installed"
 [ -f "$root/usr/share/doc/officemesh/deploy.md" ] || fail "docs not installed"
 grep -qx /etc/officemesh/config.toml "$root/var/lib/dpkg/info/officemesh.conffiles" \
@@ -110,12 +110,12 @@ $ok || { cat "$root/tmp/agent.log" >&2; fail "agent did not start as user office
 pass "agent ran as officemesh and wrote its data dir"
 
 echo "==> systemd-analyze verify officemesh.service"
-chroot "$root" systemd-analyze verify /lib/systemd/system/officemesh.service > "$root/tmp/verify.log" 2>&1 \
+chroot "$root" systemd-analyze verify /usr/lib/systemd/system/officemesh.service > "$root/tmp/verify.log" 2>&1 \
   || { cat "$root/tmp/verify.log" >&2; fail "systemd-analyze verify failed"; }
 if grep -v -e 'Failed to .*namespace' -e '^$' "$root/tmp/verify.log" | grep -q .; then
   cat "$root/tmp/verify.log" >&2; fail "systemd-analyze verify printed warnings"
 fi
-grep -q '^CapabilityBoundingSet=CAP_NET_RAW$' "$root/lib/systemd/system/officemesh.service" || fail "capabilities widened"
+grep -q '^CapabilityBoundingSet=CAP_NET_RAW$' "$root/usr/lib/systemd/system/officemesh.service" || fail "capabilities widened"
 pass "unit verifies"
 
 echo "==> upgrade keeps an edited config (conffile), purge removes user and data"
