@@ -118,6 +118,9 @@ else
   [ -d "$boot_dir" ] || die "--boot $boot_dir: not a directory"
 fi
 
+boot_ls() {    # names of the files in a directory of the boot partition
+  if [ -n "$fat" ]; then mdir -b -i "$fat" "::$1" 2>/dev/null | sed 's|.*/||'; else ls "$boot_dir/$1" 2>/dev/null; fi
+}
 boot_exists() { if [ -n "$fat" ]; then mdir -i "$fat" "::$1" >/dev/null 2>&1; else [ -e "$boot_dir/$1" ]; fi; }
 boot_read() { if [ -n "$fat" ]; then mtype -i "$fat" "::$1"; else cat "$boot_dir/$1"; fi; }
 boot_put() {  # boot_put LOCAL_FILE DEST
@@ -127,7 +130,7 @@ boot_mkdir() {
   if [ -n "$fat" ]; then boot_exists "$1" || mmd -i "$fat" "::$1"; else mkdir -p "$boot_dir/$1"; fi
 }
 boot_rm() {
-  if [ -n "$fat" ]; then boot_exists "$1" && mdel -i "$fat" "::$1" || true; else rm -f "$boot_dir/$1"; fi
+  if [ -z "$fat" ]; then rm -f "$boot_dir/$1"; elif boot_exists "$1"; then mdel -i "$fat" "::$1"; fi
 }
 
 boot_exists config.txt || die "no config.txt on the boot partition: is this a Raspberry Pi OS boot partition?"
@@ -195,8 +198,8 @@ EOF
 boot_put "$work/config.toml" officemesh/config.toml
 boot_put "$cluster_key" officemesh/cluster.key
 if [ -n "$deb" ]; then
-  for old in $(boot_exists officemesh && { if [ -n "$fat" ]; then mdir -b -i "$fat" ::officemesh; else ls "$boot_dir/officemesh"; fi; } | grep -o '[^/]*\.deb$' || true); do
-    boot_rm "officemesh/$old"
+  for old in $(boot_ls officemesh | grep '\.deb$' || true); do
+    boot_rm "officemesh/$old"   # an older package from an earlier run
   done
   boot_put "$deb" "officemesh/$(basename "$deb")"
 fi
@@ -287,8 +290,10 @@ install -d -m 700 -o "\$USER_NAME" -g "\$USER_NAME" "\$HOME_DIR/.ssh"
 echo '$pubkey' > "\$HOME_DIR/.ssh/authorized_keys"
 chown "\$USER_NAME:\$USER_NAME" "\$HOME_DIR/.ssh/authorized_keys"
 chmod 600 "\$HOME_DIR/.ssh/authorized_keys"
-echo "\$USER_NAME ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/010_officemesh-admin
-chmod 440 /etc/sudoers.d/010_officemesh-admin
+if [ -d /etc/sudoers.d ]; then
+    echo "\$USER_NAME ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/010_officemesh-admin
+    chmod 440 /etc/sudoers.d/010_officemesh-admin
+fi
 systemctl enable ssh
 sh "\$BOOT/officemesh/firstboot.sh"
 rm -f "\$BOOT/firstrun.sh"

@@ -127,4 +127,39 @@ chroot "$root" getent passwd officemesh >/dev/null && fail "purge left the user 
 [ ! -e "$root/var/lib/officemesh" ] || fail "purge left /var/lib/officemesh"
 [ ! -e "$root/usr/bin/officemesh" ] || fail "purge left /usr/bin/officemesh"
 pass "conffile kept on upgrade; purge clean"
+
+echo "==> first boot of a card made by prepare-sd.sh (firstrun generation), run in the root"
+boot="$root/boot/firmware"
+mkdir -p "$boot"
+printf '[all]\n' > "$boot/config.txt"
+stock_cmdline='console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 rootwait quiet'
+echo "$stock_cmdline" > "$boot/cmdline.txt"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$root/tmp/cluster.key"
+echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfficemeshFirstBootTest admin@test" > "$root/tmp/id.pub"
+./deploy/prepare-sd.sh --boot "$boot" --method firstrun --name pi-firstboot --room lab \
+  --seeds 192.0.2.11:7420 --cluster-key "$root/tmp/cluster.key" --ssh-key "$root/tmp/id.pub" \
+  --deb "$deb" > "$root/tmp/prepare.log" 2>&1 || { cat "$root/tmp/prepare.log" >&2; fail "prepare-sd.sh failed"; }
+cp "$boot/officemesh/config.toml" "$root/tmp/node-config.toml"
+# What the Pi does on first boot: cmdline.txt's systemd.run= runs firstrun.sh as root.
+chroot "$root" /bin/bash /boot/firmware/firstrun.sh > "$root/tmp/firstrun.log" 2>&1 \
+  || { cat "$root/tmp/firstrun.log" >&2; fail "firstrun.sh failed"; }
+[ "$(cat "$root/etc/hostname")" = pi-firstboot ] || fail "host name not set: $(cat "$root/etc/hostname")"
+grep -qP '^127\.0\.1\.1\tpi-firstboot$' "$root/etc/hosts" || fail "/etc/hosts has no 127.0.1.1 pi-firstboot"
+chroot "$root" getent passwd officemesh-admin >/dev/null || fail "admin user not created"
+keys="$root/home/officemesh-admin/.ssh/authorized_keys"
+[ "$(cat "$keys")" = "$(cat "$root/tmp/id.pub")" ] || fail "authorized_keys does not hold the SSH key"
+[ "$(chroot "$root" stat -c '%U %a' /home/officemesh-admin/.ssh/authorized_keys)" = "officemesh-admin 600" ] \
+  || fail "authorized_keys: wrong owner or mode"
+chroot "$root" dpkg -s officemesh | grep -q '^Status: install ok installed' || fail "firstboot did not install the .deb"
+cmp -s "$root/etc/officemesh/config.toml" "$root/tmp/node-config.toml" || fail "/etc/officemesh/config.toml is not the node's config"
+cmp -s "$root/etc/officemesh/cluster.key" "$root/tmp/cluster.key" || fail "cluster key not installed"
+[ "$(chroot "$root" stat -c '%U:%G %a' /etc/officemesh/cluster.key)" = "root:officemesh 640" ] \
+  || fail "cluster.key: $(chroot "$root" stat -c '%U:%G %a' /etc/officemesh/cluster.key)"
+[ ! -e "$boot/officemesh/cluster.key" ] || fail "the cluster key was left on the boot partition"
+assert_contains "$root/etc/modules-load.d/officemesh-i2c.conf" "i2c-dev" "i2c-dev loaded at boot"
+[ -L "$root/etc/systemd/system/multi-user.target.wants/officemesh.service" ] || fail "officemesh.service not enabled"
+[ ! -e "$boot/firstrun.sh" ] || fail "firstrun.sh did not remove itself"
+[ "$(cat "$boot/cmdline.txt")" = "$stock_cmdline" ] || fail "cmdline.txt not restored: $(cat "$boot/cmdline.txt")"
+sed "s/^/    firstrun: /" "$root/tmp/firstrun.log" | grep -iE "error|fail|warn|not found" || true
+pass "first boot: host name, admin key, package, config, key (removed from the card), unit enabled"
 echo "deb-install: all checks passed"

@@ -20,7 +20,7 @@ export FLEET_TEST_DIR=$t
 hosts=(127.0.0.2 127.0.0.3 127.0.0.4)
 stop_all() {
   for h in "${hosts[@]}"; do
-    [ -f "$t/$h/pid" ] && kill "$(cat "$t/$h/pid")" 2>/dev/null || true
+    if [ -f "$t/$h/pid" ]; then kill "$(cat "$t/$h/pid")" 2>/dev/null || true; fi
   done
   sleep 0.3
   rm -rf "$t"
@@ -88,7 +88,9 @@ chmod +x "$t/broken"
 PEERS="{self}" HEALTH_TIMEOUT_S=3 \
   ./deploy/fleet-deploy.sh "$t/broken" "${hosts[@]}" > "$t/broken.log" 2>&1 && { cat "$t/broken.log" >&2; fail "rollout of a broken binary succeeded"; }
 assert_contains "$t/broken.log" "[127.0.0.2] did not answer http://127.0.0.2:$api_port/healthz within 3s" "health failure message"
-[ "$(restarts_of 127.0.0.3)" = 0 ] && [ "$(restarts_of 127.0.0.4)" = 0 ] || fail "hosts after the failed one were touched"
+if [ "$(restarts_of 127.0.0.3)" != 0 ] || [ "$(restarts_of 127.0.0.4)" != 0 ]; then
+  fail "hosts after the failed one were touched"
+fi
 assert_contains "$t/127.0.0.2/agent.log" "broken build" "the broken binary really ran"
 pass "stopped at the first host that did not come back"
 

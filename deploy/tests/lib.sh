@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers of the deploy tests (sourced). Each test prints what it checks; a failed check
 # stops the test with a message naming the file and what was expected.
 

@@ -118,6 +118,16 @@ sed 's| systemd.run.*||g' "$t/b2/cmdline.txt" > "$t/cmd-after"
 [ "$(cat "$t/cmd-after")" = "$stock_cmdline" ] || fail "firstrun cleanup would leave: $(cat "$t/cmd-after")"
 pass "cmdline restored after first run"
 
+echo "==> a new package replaces the old one on the card"
+echo "newer" > "$t/officemesh_0.2.0-1_arm64.deb"
+./deploy/prepare-sd.sh --image "$t/bookworm.img" --name pi-lobby --cluster-key "$t/cluster.key" \
+  --ssh-key "$t/id.pub" --deb "$t/officemesh_0.2.0-1_arm64.deb" > "$t/prepare.log" 2>&1 \
+  || { cat "$t/prepare.log" >&2; fail "prepare-sd.sh with a new package failed"; }
+extract "$t/bookworm.img" "$t/b3"
+[ "$(cd "$t/b3/officemesh" && ls -- *.deb)" = "officemesh_0.2.0-1_arm64.deb" ] \
+  || fail "expected only the new package on the card, found: $(ls "$t/b3/officemesh")"
+pass "old package replaced"
+
 echo "==> trixie-style image (cloud-init)"
 make_image "$t/trixie.img" cloud-init
 prepare --image "$t/trixie.img"
