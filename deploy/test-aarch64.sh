@@ -37,18 +37,22 @@ aarch64_export_env
 
 # --- binfmt_misc: let the kernel run aarch64 ELF files through qemu (child processes in tests)
 binfmt=/proc/sys/fs/binfmt_misc
-if ! grep -qs '^enabled' "$binfmt/qemu-aarch64" && ! grep -qs 'qemu-aarch64' "$binfmt"/*; then
+binfmt_usable() {  # an enabled aarch64 entry whose interpreter exists
+  [ -f "$binfmt/qemu-aarch64" ] && grep -qx enabled "$binfmt/qemu-aarch64" \
+    && [ -e "$(awk '/^interpreter/ {print $2}' "$binfmt/qemu-aarch64")" ]
+}
+if ! binfmt_usable; then
   if [ "$(id -u)" = 0 ]; then
     [ -e "$binfmt/register" ] || mount -t binfmt_misc binfmt_misc "$binfmt"
-    if ! [ -e "$binfmt/qemu-aarch64" ]; then
-      echo "==> registering /usr/bin/qemu-aarch64-static for aarch64 ELF files (binfmt_misc)"
-      # Magic/mask of an aarch64 ELF executable (as Debian's /usr/lib/binfmt.d/qemu-aarch64.conf);
-      # F = the kernel opens the interpreter now, so it works in any mount namespace.
-      printf '%s' ':qemu-aarch64:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64-static:F' \
-        > "$binfmt/register"
-    fi
+    # an entry pointing at a missing interpreter (e.g. qemu-user-binfmt removed) is replaced
+    [ ! -e "$binfmt/qemu-aarch64" ] || echo -1 > "$binfmt/qemu-aarch64"
+    echo "==> registering /usr/bin/qemu-aarch64-static for aarch64 ELF files (binfmt_misc)"
+    # Magic/mask of an aarch64 ELF executable (as Debian's /usr/lib/binfmt.d/qemu-aarch64.conf);
+    # F = the kernel opens the interpreter now, so it works in any mount namespace.
+    printf '%s' ':qemu-aarch64:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64-static:F' \
+      > "$binfmt/register"
   else
-    echo "error: aarch64 executables cannot run here (no binfmt_misc entry for qemu-aarch64);" >&2
+    echo "error: aarch64 executables cannot run here (no usable binfmt_misc entry for qemu-aarch64);" >&2
     echo "  tests that start the agent as a process would fail. Run this script as root once." >&2
     exit 1
   fi
