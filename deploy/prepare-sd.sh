@@ -309,3 +309,7 @@ EOF
 fi
 
 echo "prepared ${image:-$boot_dir} for node '$name' in room '$room' (first boot: $method)"
+if [ -z "$api_token" ] && [[ "$api_listen" != 127.* ]]; then
+  echo "note: the HTTP API listens on $api_listen without a token: anyone on the network can write" \
+       "(register people, set targets). Add --api-token TOKEN, or --api-listen 127.0.0.1:8420." >&2
+fi
