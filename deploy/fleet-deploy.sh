@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Rolling deploy of a new officemesh .deb (or bare binary) to a list of Pis over SSH, one Pi at
+# a time. After each Pi it waits until that Pi answers /healthz again, is listed as alive in
+# /v1/nodes of its peers, and every peer's /v1/state/hash equals its own (the mesh converged);
+# only then does it go on. It stops at the first failure and says which Pi and why; the Pis
+# not yet reached keep the old version.
+#
+#   deploy/fleet-deploy.sh officemesh_0.2.0-1_arm64.deb admin@192.0.2.11 admin@192.0.2.12 ...
+#   deploy/fleet-deploy.sh target/cross/officemesh-aarch64 --hosts-file pis.txt
+#
+# Environment (all optional):
+#   SSH      ssh command (default: ssh -o BatchMode=yes -o ConnectTimeout=10); called as
+#            $SSH HOST 'COMMAND'
+#   SCP      scp command (default: scp -q -o BatchMode=yes -o ConnectTimeout=10); called as
+#            $SCP FILE HOST:PATH
+#   API_URL  the agents' HTTP API; {host} is the host without user@ (default http://{host}:8420;
+#            the agents need api.listen = "0.0.0.0:8420" for this, as prepare-sd.sh writes it)
+#   PEERS    whose view must agree, space separated hosts; default: all other hosts of the list.
+#            "{self}" stands for the Pi just deployed (a check against itself).
+#   REMOTE_BIN     where a bare binary goes (default /usr/bin/officemesh; {host} substituted)
+#   REMOTE_TMP     upload directory on the Pi (default /tmp)
+#   HEALTH_TIMEOUT_S    wait for /healthz after the restart (default 60)
+#   CONVERGE_TIMEOUT_S  wait for peers to list it and for equal hashes (default 180)
+#   POLL_S              seconds between checks (default 2)
+set -euo pipefail
+
+die() { echo "fleet-deploy: error: $*" >&2; exit 1; }
+
+SSH=${SSH:-ssh -o BatchMode=yes -o ConnectTimeout=10}
+SCP=${SCP:-scp -q -o BatchMode=yes -o ConnectTimeout=10}
+default_api_url='http://{host}:8420'
+API_URL=${API_URL:-$default_api_url}
+REMOTE_BIN=${REMOTE_BIN:-/usr/bin/officemesh}
+REMOTE_TMP=${REMOTE_TMP:-/tmp}
+HEALTH_TIMEOUT_S=${HEALTH_TIMEOUT_S:-60}
+CONVERGE_TIMEOUT_S=${CONVERGE_TIMEOUT_S:-180}
+POLL_S=${POLL_S:-2}
+
+[ $# -ge 1 ] || die "usage: fleet-deploy.sh PACKAGE.deb|BINARY HOST... | --hosts-file FILE"
+package=$1; shift
+[ -f "$package" ] || die "$package: no such file"
+hosts=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --hosts-file)
+      [ -f "${2:-}" ] || die "--hosts-file ${2:-}: no such file"
+      while read -r line; do
+        line=${line%%#*}; line=$(echo "$line" | xargs)
+        [ -n "$line" ] && hosts+=("$line")
+      done < "$2"
+      shift 2 ;;
+    *) hosts+=("$1"); shift ;;
+  esac
+done
+[ "${#hosts[@]}" -gt 0 ] || die "no hosts given"
+
+case "$package" in
+  *.deb) kind=deb ;;
+  *) kind=binary ;;
+esac
+
+addr_of() { local h=${1#*@}; echo "$h"; }
+api_of() { local a; a=$(addr_of "$1"); echo "${API_URL//\{host\}/$a}"; }
+
+# get_json URL KEY: prints a field of the JSON answer ('' and status 1 when unreachable)
+api() {
+  python3 - "$@" <<'PY'
+import json, sys, urllib.request
+mode, url = sys.argv[1], sys.argv[2]
+try:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        body = json.load(r)
+except Exception as e:  # unreachable, refused, bad JSON: the caller retries
+    print(f"{e}", file=sys.stderr)
+    sys.exit(1)
+if mode == "health":
+    if body.get("status") != "ok":
+        sys.exit(1)
+    print(body.get("node", ""), body.get("name", ""), body.get("version", ""), body.get("uptime_s", ""))
+elif mode == "hash":
+    print(body["hash"])
+elif mode == "status-of":      # status of node id argv[3] in /v1/nodes
+    for n in body.get("nodes", []):
+        if n.get("node") == sys.argv[3]:
+            print(n.get("status", "unknown"))
+            sys.exit(0)
+    print("absent")
+PY
+}
+
+deploy_one() {
+  local host=$1 url remote node_id name version t0 deadline peers=() p
+  url=$(api_of "$host")
+  remote="$REMOTE_TMP/officemesh-deploy-$$-$(basename "$package")"
+  echo "==> [$host] uploading $(basename "$package")"
+  $SCP "$package" "$host:$remote" || die "[$host] upload failed ($SCP); nothing changed on $host"
+  local bin=${REMOTE_BIN//\{host\}/$(addr_of "$host")}
+  local cmd
+  if [ "$kind" = deb ]; then
+    cmd="sudo DEBIAN_FRONTEND=noninteractive dpkg --force-confold -i '$remote' && rm -f '$remote' && sudo systemctl restart officemesh"
+  else
+    cmd="sudo install -m 0755 '$remote' '$bin' && rm -f '$remote' && sudo systemctl restart officemesh"
+  fi
+  echo "==> [$host] installing and restarting officemesh"
+  $SSH "$host" "$cmd" || die "[$host] install/restart failed (see above); stopping: the remaining hosts were not touched"
+
+  echo "==> [$host] waiting for $url/healthz (up to ${HEALTH_TIMEOUT_S}s)"
+  t0=$(date +%s); deadline=$(( t0 + HEALTH_TIMEOUT_S ))
+  local health=""
+  until health=$(api health "$url/healthz" 2>/dev/null); do
+    [ "$(date +%s)" -lt "$deadline" ] || die "[$host] did not answer $url/healthz within ${HEALTH_TIMEOUT_S}s after the restart; check 'journalctl -u officemesh' on it. Stopping: the remaining hosts were not touched"
+    sleep "$POLL_S"
+  done
+  read -r node_id name version _ <<< "$health"
+  echo "    [$host] up: node $node_id ('$name'), version $version"
+
+  if [ -n "${PEERS+set}" ]; then
+    for p in $PEERS; do [ "$p" = "{self}" ] && p=$host; peers+=("$p"); done
+  else
+    for p in "${hosts[@]}"; do [ "$p" = "$host" ] || peers+=("$p"); done
+  fi
+  [ "${#peers[@]}" -gt 0 ] || { echo "    [$host] no peers to compare with"; return 0; }
+  echo "==> [$host] waiting until ${#peers[@]} peer(s) list it as alive and hold the same state hash (up to ${CONVERGE_TIMEOUT_S}s)"
+  deadline=$(( $(date +%s) + CONVERGE_TIMEOUT_S ))
+  local why=""
+  while :; do
+    why=""
+    local own; own=$(api hash "$url/v1/state/hash" 2>/dev/null) || why="$host: /v1/state/hash unreachable"
+    if [ -z "$why" ]; then
+      for p in "${peers[@]}"; do
+        local purl status phash
+        purl=$(api_of "$p")
+        status=$(api status-of "$purl/v1/nodes" "$node_id" 2>/dev/null) || { why="$p: /v1/nodes unreachable"; break; }
+        case "$status" in
+          alive|self) ;;
+          *) why="$p sees $name as '$status'"; break ;;
+        esac
+        phash=$(api hash "$purl/v1/state/hash" 2>/dev/null) || { why="$p: /v1/state/hash unreachable"; break; }
+        [ "$phash" = "$own" ] || { why="$p's state hash ${phash:0:12}… differs from $host's ${own:0:12}…"; break; }
+      done
+    fi
+    [ -n "$why" ] || break
+    [ "$(date +%s)" -lt "$deadline" ] || die "[$host] the mesh did not converge within ${CONVERGE_TIMEOUT_S}s: $why. Stopping: the remaining hosts were not touched"
+    sleep "$POLL_S"
+  done
+  echo "    [$host] converged with ${peers[*]}"
+}
+
+echo "fleet-deploy: $(basename "$package") ($kind) to ${#hosts[@]} host(s), one at a time"
+done_hosts=()
+for host in "${hosts[@]}"; do
+  deploy_one "$host"
+  done_hosts+=("$host")
+  echo "==> [$host] done (${#done_hosts[@]}/${#hosts[@]})"
+done
+echo "fleet-deploy: all ${#hosts[@]} host(s) updated and converged"

@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# Prepares a freshly written Raspberry Pi OS SD card (or image file) to become an officemesh
+# node on its first boot. Works on the FAT boot partition only; no loop mounts, no root needed.
+#
+#   deploy/prepare-sd.sh --boot /media/$USER/bootfs  --name pi-lobby --room lobby \
+#       --ssh-key ~/.ssh/id_ed25519.pub --cluster-key cluster.key \
+#       --seeds 192.0.2.11:7420,192.0.2.12:7420 --deb target/cross/debian/officemesh_0.1.0-1_arm64.deb
+#   deploy/prepare-sd.sh --image raspios.img ...      # an uncompressed image file (unxz first)
+#
+# What it writes to the boot partition (idempotent: running it twice gives the same card):
+#   config.txt   a marked block enabling I2C, SPI, 1-wire (w1-gpio) and the DHT22 overlay
+#   ssh          enables the SSH server on first boot (all Raspberry Pi OS generations)
+#   officemesh/  the .deb, the node's config.toml, the cluster key, firstboot.sh
+#   first-boot hook, by image generation (--method, default auto):
+#     cloud-init  (Raspberry Pi OS from trixie, 2025-11: the boot partition has user-data /
+#                 meta-data): `user-data` sets the host name, the admin user with the SSH key,
+#                 and runs officemesh/firstboot.sh; `meta-data` gets a new instance-id.
+#     firstrun    (bullseye / bookworm): `userconf.txt` creates the admin user (no password:
+#                 key login only), `firstrun.sh` + cmdline.txt's systemd.run= (the way
+#                 Raspberry Pi Imager does it) set the host name and SSH key and run
+#                 officemesh/firstboot.sh, then remove themselves and reboot.
+# firstboot.sh (on the Pi): loads i2c-dev, installs the .deb, puts config and key in
+# /etc/officemesh (the key is then deleted from the FAT partition), starts officemesh.
+#
+# Options:
+#   --boot DIR | --image FILE   the boot partition: a mounted directory, or an image file whose
+#                               first FAT partition (or whole file, if it is a bare FAT) is used
+#   --name NAME                 host name and node.name (letters, digits, '-')
+#   --room ROOM                 node.room (default: office)
+#   --seeds A,B,...             gossip seeds host:port (default: none)
+#   --advertise HOST:PORT       gossip.advertise (the Pi's fixed address; default: empty)
+#   --cluster-key FILE          the cluster key (officemesh keygen --out FILE); required
+#   --ssh-key FILE              public key for the admin user; required
+#   --user NAME                 admin user (default: officemesh-admin)
+#   --deb FILE                  officemesh .deb to install (default: none = install yourself)
+#   --api-listen ADDR           api.listen (default 0.0.0.0:8420, so fleet-deploy can ask it)
+#   --api-token TOKEN           api.token (default: empty)
+#   --interface IF              presence.interface (default: eth0)
+#   --w1-pin N | --no-w1        1-wire data pin (default GPIO 4)
+#   --dht-pin N | --no-dht      DHT22 data pin (default GPIO 17)
+#   --method auto|cloud-init|firstrun
+set -euo pipefail
+
+die() { echo "prepare-sd: error: $*" >&2; exit 1; }
+
+boot_dir="" image="" name="" room="office" seeds="" advertise="" cluster_key="" ssh_key=""
+user="officemesh-admin" deb="" api_listen="0.0.0.0:8420" api_token="" interface="eth0"
+w1_pin=4 dht_pin=17 method=auto
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --boot) boot_dir=$2; shift 2 ;;
+    --image) image=$2; shift 2 ;;
+    --name) name=$2; shift 2 ;;
+    --room) room=$2; shift 2 ;;
+    --seeds) seeds=$2; shift 2 ;;
+    --advertise) advertise=$2; shift 2 ;;
+    --cluster-key) cluster_key=$2; shift 2 ;;
+    --ssh-key) ssh_key=$2; shift 2 ;;
+    --user) user=$2; shift 2 ;;
+    --deb) deb=$2; shift 2 ;;
+    --api-listen) api_listen=$2; shift 2 ;;
+    --api-token) api_token=$2; shift 2 ;;
+    --interface) interface=$2; shift 2 ;;
+    --w1-pin) w1_pin=$2; shift 2 ;;
+    --no-w1) w1_pin=""; shift ;;
+    --dht-pin) dht_pin=$2; shift 2 ;;
+    --no-dht) dht_pin=""; shift ;;
+    --method) method=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+done
+
+[ -n "$boot_dir" ] || [ -n "$image" ] || die "give --boot DIR or --image FILE"
+[ -z "$boot_dir" ] || [ -z "$image" ] || die "give only one of --boot and --image"
+[[ "$name" =~ ^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$ ]] \
+  || die "--name '$name' is not a valid host name (letters, digits, inner '-')"
+[[ "$user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "--user '$user' is not a valid user name"
+[[ "$room" != */* && "$room" != *'"'* && -n "$room" ]] || die "--room must be non-empty, without '/' or '\"'"
+[ -f "$cluster_key" ] || die "--cluster-key FILE is required (create one: officemesh keygen --out FILE)"
+[ -f "$ssh_key" ] || die "--ssh-key FILE (an SSH public key) is required"
+grep -qE '^(ssh-|ecdsa-|sk-)' "$ssh_key" || die "$ssh_key does not look like an SSH public key"
+[ -z "$deb" ] || [ -f "$deb" ] || die "--deb $deb: no such file"
+for pin in "$w1_pin" "$dht_pin"; do
+  [ -z "$pin" ] || [[ "$pin" =~ ^[0-9]+$ && "$pin" -le 27 ]] || die "GPIO pin '$pin' must be 0..27"
+done
+[ -z "$w1_pin" ] || [ "$w1_pin" != "$dht_pin" ] || die "1-wire and DHT22 cannot share GPIO $w1_pin"
+for item in ${seeds//,/ } $advertise; do
+  [[ "$item" =~ ^[^[:space:],\"]+:[0-9]{1,5}$ ]] || die "'$item' is not host:port"
+done
+
+# ---- access to the boot partition: a directory, or a FAT file system inside an image (mtools)
+export MTOOLS_SKIP_CHECK=1
+fat=""   # mtools image spec: file@@offset
+if [ -n "$image" ]; then
+  [ -f "$image" ] || die "--image $image: no such file"
+  command -v mcopy >/dev/null || die "mtools is needed for --image (apt-get install mtools)"
+  offset=$(python3 - "$image" <<'PY'
+import struct, sys
+with open(sys.argv[1], "rb") as f:
+    sector = f.read(512)
+if len(sector) < 512 or sector[510:512] != b"\x55\xaa":
+    sys.exit("no boot sector / partition table found")
+if sector[0x36:0x39] == b"FAT" or sector[0x52:0x55] == b"FAT":
+    print(0)            # a bare FAT file system, no partition table
+    sys.exit()
+for i in range(4):      # MBR: the first FAT partition (types 0x0b, 0x0c, 0x0e, 0x06, 0x04, 0x01)
+    entry = sector[446 + 16 * i: 446 + 16 * (i + 1)]
+    if entry[4] in (0x01, 0x04, 0x06, 0x0B, 0x0C, 0x0E):
+        print(struct.unpack_from("<I", entry, 8)[0] * 512)
+        sys.exit()
+sys.exit("no FAT partition in the partition table (GPT images are not supported)")
+PY
+) || die "$image: cannot find the boot partition"
+  fat="$image@@$offset"
+  mdir -i "$fat" :: >/dev/null 2>&1 || die "$image: no FAT file system at byte $offset"
+else
+  [ -d "$boot_dir" ] || die "--boot $boot_dir: not a directory"
+fi
+
+boot_ls() {    # names of the files in a directory of the boot partition
+  if [ -n "$fat" ]; then mdir -b -i "$fat" "::$1" 2>/dev/null | sed 's|.*/||'; else ls "$boot_dir/$1" 2>/dev/null; fi
+}
+boot_exists() { if [ -n "$fat" ]; then mdir -i "$fat" "::$1" >/dev/null 2>&1; else [ -e "$boot_dir/$1" ]; fi; }
+boot_read() { if [ -n "$fat" ]; then mtype -i "$fat" "::$1"; else cat "$boot_dir/$1"; fi; }
+boot_put() {  # boot_put LOCAL_FILE DEST
+  if [ -n "$fat" ]; then mcopy -o -i "$fat" "$1" "::$2"; else cp "$1" "$boot_dir/$2"; fi
+}
+boot_mkdir() {
+  if [ -n "$fat" ]; then boot_exists "$1" || mmd -i "$fat" "::$1"; else mkdir -p "$boot_dir/$1"; fi
+}
+boot_rm() {
+  if [ -z "$fat" ]; then rm -f "$boot_dir/$1"; elif boot_exists "$1"; then mdel -i "$fat" "::$1"; fi
+}
+
+boot_exists config.txt || die "no config.txt on the boot partition: is this a Raspberry Pi OS boot partition?"
+boot_exists cmdline.txt || die "no cmdline.txt on the boot partition: is this a Raspberry Pi OS boot partition?"
+if [ "$method" = auto ]; then
+  if boot_exists user-data || boot_exists meta-data; then method=cloud-init; else method=firstrun; fi
+fi
+case "$method" in cloud-init|firstrun) ;; *) die "--method must be auto, cloud-init or firstrun" ;; esac
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# ---- config.txt: our block, replaced on every run (everything else is left as it was)
+begin="# --- officemesh: sensor buses (deploy/prepare-sd.sh; rewritten on every run) ---"
+end="# --- end officemesh ---"
+boot_read config.txt | tr -d '\r' | awk -v b="$begin" -v e="$end" '
+  $0 == b {skip = 1; next}  $0 == e {skip = 0; next}  !skip' > "$work/config.txt"
+# drop the blank line we left before the old block, so reruns do not grow the file
+python3 - "$work/config.txt" <<'PY'
+import sys; p = sys.argv[1]; t = open(p).read().rstrip("\n"); open(p, "w").write(t + "\n")
+PY
+{
+  echo
+  echo "$begin"
+  echo "[all]"
+  echo "dtparam=i2c_arm=on"
+  echo "dtparam=spi=on"
+  [ -z "$w1_pin" ] || echo "dtoverlay=w1-gpio,gpiopin=$w1_pin"
+  [ -z "$dht_pin" ] || echo "dtoverlay=dht11,gpiopin=$dht_pin"
+  echo "$end"
+} >> "$work/config.txt"
+boot_put "$work/config.txt" config.txt
+
+# ---- SSH on first boot
+: > "$work/ssh"
+boot_put "$work/ssh" ssh
+
+# ---- officemesh/: package, node config, key, first-boot installer
+boot_mkdir officemesh
+seeds_toml=""
+for s in ${seeds//,/ }; do seeds_toml+="${seeds_toml:+, }\"$s\""; done
+cat > "$work/config.toml" <<EOF
+# officemesh node config written by deploy/prepare-sd.sh; installed as /etc/officemesh/config.toml
+[node]
+name = "$name"
+room = "$room"
+
+[storage]
+data_dir = "/var/lib/officemesh"
+
+[api]
+listen = "$api_listen"
+token = "$api_token"
+
+[gossip]
+listen = "0.0.0.0:7420"
+advertise = "$advertise"
+seeds = [$seeds_toml]
+cluster = "office"
+key_file = "/etc/officemesh/cluster.key"
+
+[presence]
+interface = "$interface"
+EOF
+boot_put "$work/config.toml" officemesh/config.toml
+boot_put "$cluster_key" officemesh/cluster.key
+if [ -n "$deb" ]; then
+  for old in $(boot_ls officemesh | grep '\.deb$' || true); do
+    boot_rm "officemesh/$old"   # an older package from an earlier run
+  done
+  boot_put "$deb" "officemesh/$(basename "$deb")"
+fi
+cat > "$work/firstboot.sh" <<'EOF'
+#!/bin/sh
+# officemesh first boot (written by deploy/prepare-sd.sh): installs the package and the node's
+# config from the boot partition, then starts the agent. Safe to run again.
+set -e
+for d in /boot/firmware /boot; do
+    if [ -f "$d/officemesh/config.toml" ]; then src="$d/officemesh"; break; fi
+done
+[ -n "${src:-}" ] || { echo "officemesh firstboot: no officemesh/ on the boot partition" >&2; exit 1; }
+# I2C needs the i2c-dev module for /dev/i2c-* (raspi-config does the same).
+echo i2c-dev > /etc/modules-load.d/officemesh-i2c.conf
+modprobe i2c-dev 2>/dev/null || true
+for deb in "$src"/*.deb; do
+    [ -f "$deb" ] || continue
+    DEBIAN_FRONTEND=noninteractive dpkg --force-confold -i "$deb"
+done
+install -d -m 0750 /etc/officemesh
+install -m 0640 "$src/config.toml" /etc/officemesh/config.toml
+if [ -f "$src/cluster.key" ]; then
+    install -m 0640 "$src/cluster.key" /etc/officemesh/cluster.key
+    rm -f "$src/cluster.key"            # the FAT partition is readable by anyone with the card
+fi
+if getent group officemesh >/dev/null; then
+    chown -R root:officemesh /etc/officemesh
+fi
+if command -v officemesh >/dev/null; then
+    systemctl enable officemesh.service
+    systemctl start --no-block officemesh.service 2>/dev/null || true   # else: at next boot
+fi
+echo "officemesh firstboot: done"
+EOF
+boot_put "$work/firstboot.sh" officemesh/firstboot.sh
+pubkey=$(head -n1 "$ssh_key" | tr -d '\r')
+
+if [ "$method" = cloud-init ]; then
+  cat > "$work/user-data" <<EOF
+#cloud-config
+# written by deploy/prepare-sd.sh (officemesh node $name)
+hostname: $name
+manage_etc_hosts: true
+users:
+  - name: $user
+    groups: [sudo, adm, gpio, i2c, spi]
+    shell: /bin/bash
+    sudo: "ALL=(ALL) NOPASSWD:ALL"
+    lock_passwd: true
+    ssh_authorized_keys:
+      - "$pubkey"
+ssh_pwauth: false
+runcmd:
+  - [systemctl, enable, --now, ssh]
+  - [sh, -c, "if [ -f /boot/firmware/officemesh/firstboot.sh ]; then sh /boot/firmware/officemesh/firstboot.sh; else sh /boot/officemesh/firstboot.sh; fi"]
+EOF
+  boot_put "$work/user-data" user-data
+  # A new instance-id makes cloud-init treat the next boot as a first boot again.
+  printf 'instance-id: officemesh-%s-%s\n' "$name" "$(date +%s)" > "$work/meta-data"
+  boot_put "$work/meta-data" meta-data
+  boot_rm firstrun.sh
+  boot_read cmdline.txt | tr -d '\r\n' | sed -E 's/ ?systemd\.run[^ ]*//g; s/ ?systemd\.unit=kernel-command-line\.target//g' \
+    > "$work/cmdline.txt"
+  echo >> "$work/cmdline.txt"
+  boot_put "$work/cmdline.txt" cmdline.txt
+else
+  # userconf.txt: "user:password-hash"; "*" = no password login at all (SSH key only).
+  printf '%s:*\n' "$user" > "$work/userconf.txt"
+  boot_put "$work/userconf.txt" userconf.txt
+  cat > "$work/firstrun.sh" <<EOF
+#!/bin/bash
+# officemesh first run (written by deploy/prepare-sd.sh), started once through cmdline.txt's
+# systemd.run= like Raspberry Pi Imager's firstrun.sh; removes itself, then the Pi reboots.
+set +e
+BOOT=/boot; [ -f /boot/firmware/cmdline.txt ] && BOOT=/boot/firmware
+NAME='$name'
+USER_NAME='$user'
+echo "\$NAME" > /etc/hostname
+sed -i "s/^127\\.0\\.1\\.1.*/127.0.1.1\\t\$NAME/" /etc/hosts
+grep -q '^127\\.0\\.1\\.1' /etc/hosts || printf '127.0.1.1\\t%s\\n' "\$NAME" >> /etc/hosts
+HOME_DIR=\$(getent passwd "\$USER_NAME" | cut -d: -f6)
+if [ -z "\$HOME_DIR" ]; then
+    useradd --create-home --shell /bin/bash "\$USER_NAME"
+    HOME_DIR=\$(getent passwd "\$USER_NAME" | cut -d: -f6)
+fi
+for g in sudo adm gpio i2c spi; do getent group \$g >/dev/null && usermod -aG \$g "\$USER_NAME"; done
+install -d -m 700 -o "\$USER_NAME" -g "\$USER_NAME" "\$HOME_DIR/.ssh"
+echo '$pubkey' > "\$HOME_DIR/.ssh/authorized_keys"
+chown "\$USER_NAME:\$USER_NAME" "\$HOME_DIR/.ssh/authorized_keys"
+chmod 600 "\$HOME_DIR/.ssh/authorized_keys"
+if [ -d /etc/sudoers.d ]; then
+    echo "\$USER_NAME ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/010_officemesh-admin
+    chmod 440 /etc/sudoers.d/010_officemesh-admin
+fi
+systemctl enable ssh
+sh "\$BOOT/officemesh/firstboot.sh"
+rm -f "\$BOOT/firstrun.sh"
+sed -i 's| systemd.run.*||g' "\$BOOT/cmdline.txt"
+exit 0
+EOF
+  boot_put "$work/firstrun.sh" firstrun.sh
+  boot_read cmdline.txt | tr -d '\r\n' | sed -E 's/ ?systemd\.run[^ ]*//g; s/ ?systemd\.unit=kernel-command-line\.target//g' \
+    > "$work/cmdline.txt"
+  printf ' systemd.run=/boot/firstrun.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target\n' \
+    >> "$work/cmdline.txt"
+  boot_put "$work/cmdline.txt" cmdline.txt
+fi
+
+echo "prepared ${image:-$boot_dir} for node '$name' in room '$room' (first boot: $method)"
+if [ -z "$api_token" ] && [[ "$api_listen" != 127.* ]]; then
+  echo "note: the HTTP API listens on $api_listen without a token: anyone on the network can write" \
+       "(register people, set targets). Add --api-token TOKEN, or --api-listen 127.0.0.1:8420." >&2
+fi

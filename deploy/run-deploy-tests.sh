@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every deploy test (deploy/tests/*.sh) and prints how long each took.
+#
+#   sudo ./deploy/run-deploy-tests.sh            # all of them
+#   sudo ./deploy/run-deploy-tests.sh --quick    # without deb-install (no cargo-deb install,
+#                                                # no debootstrap download: about a minute)
+#   sudo ./deploy/run-deploy-tests.sh prepare-sd # only those whose name contains the word
+#
+# As root, the tests install what they need (dosfstools, mtools, debootstrap, cargo-deb).
+# As a user, tests that need root skip and say so; with CI=true a skip is a failure.
+#   prepare-sd.sh   deploy/prepare-sd.sh on FAT images made by the test (mtools), cloud-init
+#                   and firstrun generations, idempotence
+#   fleet-deploy.sh deploy/fleet-deploy.sh against local agents on 127.0.0.2-4 (stand-in ssh)
+#   deb-install.sh  the amd64 .deb installed into a debootstrap'ed bookworm root: files, user,
+#                   groups, conffile, the agent running as its user, systemd-analyze verify, purge
+set -euo pipefail
+cd "$(dirname "$0")/.."
+filter="" quick=false
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=true ;;
+    -*) echo "unknown option $arg" >&2; exit 2 ;;
+    *) filter=$arg ;;
+  esac
+done
+results=()
+status=0
+total_start=$(date +%s)
+for test in deploy/tests/*.sh; do
+  name=$(basename "$test")
+  [ "$name" = lib.sh ] && continue
+  if $quick && [ "$name" = deb-install.sh ]; then continue; fi
+  [ -z "$filter" ] || [[ "$name" == *"$filter"* ]] || continue
+  echo "===== $name"
+  start=$(date +%s)
+  if "$test"; then outcome=passed; else outcome=FAILED; status=1; fi
+  results+=("$(printf '%-18s %-7s %4d s' "$name" "$outcome" $(( $(date +%s) - start )))")
+done
+echo "===== deploy tests ($(( $(date +%s) - total_start )) s in all)"
+printf '%s\n' "${results[@]}"
+exit $status

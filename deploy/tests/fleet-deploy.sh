@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Tests deploy/fleet-deploy.sh against local "Pis" only: officemesh agents on 127.0.0.2-4 (real
+# processes of the host build), reached through stand-in ssh/scp (deploy/tests/standin/) that
+# run the remote commands on this machine, with shims for sudo and systemctl. No traffic leaves
+# 127.0.0.0/8.
+# Gossip is not wired between agents yet, so different agents never hold the same state: the
+# success case checks each Pi against itself (PEERS="{self}"); a second case checks that a peer
+# which does not see the new node (or holds another hash) stops the rollout with a message.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. deploy/tests/lib.sh
+
+echo "==> building the host binary (cargo build -p officemesh)"
+cargo build -q --locked -p officemesh
+bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/officemesh
+[ -x "$bin" ] || fail "no host binary at $bin"
+
+t=$(mktemp -d)
+export FLEET_TEST_DIR=$t
+hosts=(127.0.0.2 127.0.0.3 127.0.0.4)
+stop_all() {
+  for h in "${hosts[@]}"; do
+    if [ -f "$t/$h/pid" ]; then kill "$(cat "$t/$h/pid")" 2>/dev/null || true; fi
+  done
+  sleep 0.3
+  rm -rf "$t"
+}
+trap stop_all EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+api_port=$(free_port)
+gossip_port=$(free_port)
+for h in "${hosts[@]}"; do
+  mkdir -p "$t/$h/bin"
+  cp "$bin" "$t/$h/bin/officemesh"
+  cat > "$t/$h/config.toml" <<CONF
+[node]
+name = "pi-${h##*.}"
+room = "lab"
+[storage]
+data_dir = "$t/$h/data"
+[api]
+listen = "$h:$api_port"
+[gossip]
+listen = "$h:$gossip_port"
+insecure = true
+[presence]
+interface = ""
+CONF
+done
+export SSH="$PWD/deploy/tests/standin/ssh" SCP="$PWD/deploy/tests/standin/scp"
+export API_URL="http://{host}:$api_port" REMOTE_BIN="$t/{host}/bin/officemesh" REMOTE_TMP="$t"
+export POLL_S=0.5
+# the "old version" runs on every Pi before the rollout
+for h in "${hosts[@]}"; do FLEET_HOST=$h PATH="$PWD/deploy/tests/standin/remote-bin:$PATH" systemctl restart officemesh; done
+rm -f "$t"/*/restarts
+pid_of() { cat "$t/$1/pid"; }
+restarts_of() { [ -f "$t/$1/restarts" ] && wc -l < "$t/$1/restarts" || echo 0; }
+
+echo "==> rollout to 3 local Pis, each checked against itself"
+old_pids=$(for h in "${hosts[@]}"; do pid_of "$h"; done)
+PEERS="{self}" HEALTH_TIMEOUT_S=60 CONVERGE_TIMEOUT_S=30 \
+  ./deploy/fleet-deploy.sh "$bin" "${hosts[@]}" > "$t/ok.log" 2>&1 || { cat "$t/ok.log" >&2; fail "rollout failed"; }
+assert_contains "$t/ok.log" "all 3 host(s) updated and converged" "rollout summary"
+for h in "${hosts[@]}"; do
+  [ "$(restarts_of "$h")" = 1 ] || fail "$h restarted $(restarts_of "$h") times, expected once"
+  echo "$old_pids" | grep -qx "$(pid_of "$h")" && fail "$h still runs the old process"
+  assert_contains "$t/ok.log" "[$h] converged with $h" "$h checked"
+done
+# one at a time, in the given order: each host's 'up' line comes before the next host's upload
+grep -o '\[127\.0\.0\.[0-9]\] \(uploading\|up:\|converged\)' "$t/ok.log" | tr '\n' ' ' > "$t/order"
+expected="[127.0.0.2] uploading [127.0.0.2] up: [127.0.0.2] converged [127.0.0.3] uploading [127.0.0.3] up: [127.0.0.3] converged [127.0.0.4] uploading [127.0.0.4] up: [127.0.0.4] converged "
+[ "$(cat "$t/order")" = "$expected" ] || fail "hosts not done one at a time in order: $(cat "$t/order")"
+pass "rolled out one at a time, each back and converged before the next"
+
+echo "==> a peer that does not see the new node stops the rollout"
+rm -f "$t"/*/restarts
+PEERS="127.0.0.3" CONVERGE_TIMEOUT_S=3 \
+  ./deploy/fleet-deploy.sh "$bin" 127.0.0.2 127.0.0.4 > "$t/split.log" 2>&1 && { cat "$t/split.log" >&2; fail "rollout succeeded without convergence"; }
+assert_contains "$t/split.log" "[127.0.0.2] the mesh did not converge within 3s: 127.0.0.3 sees pi-2 as 'absent'" "convergence failure message"
+assert_contains "$t/split.log" "the remaining hosts were not touched" "stop message"
+[ "$(restarts_of 127.0.0.4)" = 0 ] || fail "127.0.0.4 was deployed after a failed host"
+pass "stopped at the first host that did not converge"
+
+echo "==> a binary that does not start stops the rollout at the first host"
+rm -f "$t"/*/restarts
+printf '#!/bin/sh\necho "broken build" >&2\nexit 1\n' > "$t/broken"
+chmod +x "$t/broken"
+PEERS="{self}" HEALTH_TIMEOUT_S=3 \
+  ./deploy/fleet-deploy.sh "$t/broken" "${hosts[@]}" > "$t/broken.log" 2>&1 && { cat "$t/broken.log" >&2; fail "rollout of a broken binary succeeded"; }
+assert_contains "$t/broken.log" "[127.0.0.2] did not answer http://127.0.0.2:$api_port/healthz within 3s" "health failure message"
+if [ "$(restarts_of 127.0.0.3)" != 0 ] || [ "$(restarts_of 127.0.0.4)" != 0 ]; then
+  fail "hosts after the failed one were touched"
+fi
+assert_contains "$t/127.0.0.2/agent.log" "broken build" "the broken binary really ran"
+pass "stopped at the first host that did not come back"
+
+echo "==> the stand-ins refuse addresses outside 127.0.0.0/8"
+if "$SSH" 192.0.2.1 true 2>/dev/null; then fail "stand-in ssh accepted a non-loopback host"; fi
+pass "loopback only"
+echo "fleet-deploy: all checks passed"

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Tests deploy/prepare-sd.sh on boot partitions this test makes itself: a partitioned image
+# file with a FAT partition at 4 MiB (like Raspberry Pi OS images; edited through mtools), the
+# same for a cloud-init generation image, and a plain directory. Checks config.txt, cmdline.txt,
+# the first-boot files and the node config, and that a second run changes nothing.
+# Needs mkfs.vfat (dosfstools) and mtools: installed when root, else the test skips (fails in CI).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. deploy/tests/lib.sh
+need_tools mkfs.vfat:dosfstools mcopy:mtools
+export MTOOLS_SKIP_CHECK=1
+
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+printf 'k%.0s' {1..32} > "$t/cluster.key"
+echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfficemeshTestKeyOnly admin@test" > "$t/id.pub"
+echo "not really a deb" > "$t/officemesh_0.1.0-1_arm64.deb"
+
+stock_config() {
+  cat <<'CFG'
+# For more options and information see
+# http://rptl.io/configtxt
+#dtparam=i2c_arm=on
+#dtparam=spi=on
+dtparam=audio=on
+camera_auto_detect=1
+
+[cm4]
+otg_mode=1
+
+[all]
+CFG
+}
+stock_cmdline='console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 fsck.repair=yes rootwait quiet init=/usr/lib/raspberrypi-sys-mods/firstboot'
+
+# make_image FILE [cloud-init]: MBR, partition 1 = FAT16 (type 0x0c) from sector 8192, 32 MiB.
+make_image() {
+  local img=$1
+  truncate -s 40M "$img"
+  python3 - "$img" <<'PY'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    entry = bytes([0x00, 0, 0, 0, 0x0C, 0, 0, 0]) + struct.pack("<II", 8192, 65536)
+    f.seek(446); f.write(entry)
+    f.seek(510); f.write(b"\x55\xaa")
+PY
+  mkfs.vfat -F 16 -n BOOTFS --offset 8192 "$img" 32768 >/dev/null 2>&1
+  stock_config > "$t/stock-config.txt"
+  echo "$stock_cmdline" > "$t/stock-cmdline.txt"
+  mcopy -i "$img@@4194304" "$t/stock-config.txt" ::config.txt
+  mcopy -i "$img@@4194304" "$t/stock-cmdline.txt" ::cmdline.txt
+  if [ "${2:-}" = cloud-init ]; then
+    printf '#cloud-config\n' > "$t/ud"; printf 'instance-id: rpios\n' > "$t/md"
+    mcopy -i "$img@@4194304" "$t/ud" ::user-data
+    mcopy -i "$img@@4194304" "$t/md" ::meta-data
+  fi
+}
+
+prepare() {  # prepare TARGET-ARGS...
+  ./deploy/prepare-sd.sh "$@" --name pi-lobby --room "meeting room" \
+    --seeds 192.0.2.11:7420,192.0.2.12:7420 --advertise 192.0.2.13:7420 \
+    --cluster-key "$t/cluster.key" --ssh-key "$t/id.pub" --deb "$t/officemesh_0.1.0-1_arm64.deb" \
+    > "$t/prepare.log" 2>&1 || { cat "$t/prepare.log" >&2; fail "prepare-sd.sh $* failed"; }
+}
+
+# extract IMAGE DIR: copies the whole boot partition out with mtools.
+extract() { rm -rf "$2"; mkdir -p "$2"; mcopy -s -n -i "$1@@4194304" ::* "$2/"; }
+
+check_common() {  # check_common DIR
+  local d=$1
+  assert_count "$d/config.txt" "dtparam=i2c_arm=on" 2 "I2C enabled once (plus the stock comment)"
+  assert_count "$d/config.txt" "# --- officemesh: sensor buses" 1 "one officemesh block"
+  assert_contains "$d/config.txt" "dtparam=spi=on" "SPI enabled"
+  assert_contains "$d/config.txt" "dtoverlay=w1-gpio,gpiopin=4" "1-wire overlay"
+  assert_contains "$d/config.txt" "dtoverlay=dht11,gpiopin=17" "DHT22 overlay"
+  assert_contains "$d/config.txt" "otg_mode=1" "stock settings kept"
+  # the block is under [all], after the [cm4] section, so it applies to every model
+  awk '/^\[cm4\]/{c=NR} /^dtparam=spi=on/{s=NR} /^\[all\]/{a=NR} END{exit !(s>c && a>c)}' "$d/config.txt" \
+    || fail "officemesh block must come after [cm4] under [all]"
+  [ -f "$d/ssh" ] || fail "ssh file missing (SSH server on first boot)"
+  [ "$(cat "$d/officemesh/cluster.key")" = "$(cat "$t/cluster.key")" ] || fail "cluster key not copied"
+  [ -f "$d/officemesh/officemesh_0.1.0-1_arm64.deb" ] || fail ".deb not copied"
+  assert_contains "$d/officemesh/firstboot.sh" "dpkg --force-confold -i" "firstboot installs the .deb"
+  sh -n "$d/officemesh/firstboot.sh" || fail "firstboot.sh has a syntax error"
+  python3 - "$d/officemesh/config.toml" <<'PY' || fail "node config.toml is wrong"
+import sys, tomllib
+c = tomllib.load(open(sys.argv[1], "rb"))
+assert c["node"] == {"name": "pi-lobby", "room": "meeting room"}, c["node"]
+assert c["gossip"]["seeds"] == ["192.0.2.11:7420", "192.0.2.12:7420"], c["gossip"]
+assert c["gossip"]["advertise"] == "192.0.2.13:7420", c["gossip"]
+assert c["gossip"]["key_file"] == "/etc/officemesh/cluster.key"
+assert c["storage"]["data_dir"] == "/var/lib/officemesh"
+assert c["api"]["listen"] == "0.0.0.0:8420"
+PY
+}
+
+echo "==> bookworm-style image (firstrun.sh + systemd.run)"
+make_image "$t/bookworm.img"
+prepare --image "$t/bookworm.img"
+extract "$t/bookworm.img" "$t/b1"
+check_common "$t/b1"
+assert_contains "$t/b1/userconf.txt" "officemesh-admin:*" "admin user without password"
+assert_contains "$t/b1/firstrun.sh" "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfficemeshTestKeyOnly" "SSH key in firstrun.sh"
+assert_contains "$t/b1/firstrun.sh" "NAME='pi-lobby'" "host name in firstrun.sh"
+bash -n "$t/b1/firstrun.sh" || fail "firstrun.sh has a syntax error"
+[ "$(wc -l < "$t/b1/cmdline.txt")" = 1 ] || fail "cmdline.txt must stay one line"
+assert_contains "$t/b1/cmdline.txt" "$stock_cmdline systemd.run=/boot/firstrun.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target" "first-run hook appended to the stock cmdline"
+pass "bookworm image prepared"
+
+echo "==> second run on the same image changes nothing"
+prepare --image "$t/bookworm.img"
+extract "$t/bookworm.img" "$t/b2"
+diff -r "$t/b1" "$t/b2" || fail "second run changed the boot partition"
+pass "idempotent"
+
+echo "==> the first-run script's own cleanup leaves the stock cmdline"
+sed 's| systemd.run.*||g' "$t/b2/cmdline.txt" > "$t/cmd-after"
+[ "$(cat "$t/cmd-after")" = "$stock_cmdline" ] || fail "firstrun cleanup would leave: $(cat "$t/cmd-after")"
+pass "cmdline restored after first run"
+
+echo "==> a new package replaces the old one on the card"
+echo "newer" > "$t/officemesh_0.2.0-1_arm64.deb"
+./deploy/prepare-sd.sh --image "$t/bookworm.img" --name pi-lobby --cluster-key "$t/cluster.key" \
+  --ssh-key "$t/id.pub" --deb "$t/officemesh_0.2.0-1_arm64.deb" > "$t/prepare.log" 2>&1 \
+  || { cat "$t/prepare.log" >&2; fail "prepare-sd.sh with a new package failed"; }
+extract "$t/bookworm.img" "$t/b3"
+[ "$(cd "$t/b3/officemesh" && ls -- *.deb)" = "officemesh_0.2.0-1_arm64.deb" ] \
+  || fail "expected only the new package on the card, found: $(ls "$t/b3/officemesh")"
+pass "old package replaced"
+
+echo "==> trixie-style image (cloud-init)"
+make_image "$t/trixie.img" cloud-init
+prepare --image "$t/trixie.img"
+extract "$t/trixie.img" "$t/c1"
+check_common "$t/c1"
+assert_contains "$t/c1/user-data" "hostname: pi-lobby" "host name"
+assert_contains "$t/c1/user-data" '- "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfficemeshTestKeyOnly admin@test"' "SSH key"
+assert_contains "$t/c1/user-data" "firstboot.sh" "runcmd runs firstboot.sh"
+head -n1 "$t/c1/user-data" | grep -qx '#cloud-config' || fail "user-data must start with #cloud-config"
+assert_contains "$t/c1/meta-data" "instance-id: officemesh-pi-lobby-" "new instance-id"
+[ ! -e "$t/c1/firstrun.sh" ] || fail "cloud-init image must not get firstrun.sh"
+[ "$(cat "$t/c1/cmdline.txt")" = "$stock_cmdline" ] || fail "cloud-init: cmdline.txt must stay stock"
+pass "cloud-init image prepared"
+
+echo "==> a mounted boot partition (directory)"
+mkdir -p "$t/dir"
+stock_config > "$t/dir/config.txt"; echo "$stock_cmdline" > "$t/dir/cmdline.txt"
+prepare --boot "$t/dir"
+prepare --boot "$t/dir"
+check_common "$t/dir"
+assert_contains "$t/dir/cmdline.txt" "systemd.run=/boot/firstrun.sh" "first-run hook"
+assert_count "$t/dir/cmdline.txt" "systemd.run=" 1 "hook added once after two runs"
+pass "directory prepared"
+
+echo "==> bad input is refused with a message"
+if ./deploy/prepare-sd.sh --boot "$t/dir" --name 'bad name' --cluster-key "$t/cluster.key" \
+     --ssh-key "$t/id.pub" > "$t/bad.log" 2>&1; then fail "accepted a bad host name"; fi
+assert_contains "$t/bad.log" "is not a valid host name" "host name error"
+mkdir -p "$t/empty"
+if ./deploy/prepare-sd.sh --boot "$t/empty" --name pi-x --cluster-key "$t/cluster.key" \
+     --ssh-key "$t/id.pub" > "$t/bad2.log" 2>&1; then fail "accepted a directory without config.txt"; fi
+assert_contains "$t/bad2.log" "no config.txt" "not a boot partition error"
+pass "bad input refused"
+echo "prepare-sd: all checks passed"
