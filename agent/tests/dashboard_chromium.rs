@@ -37,6 +37,10 @@ fn is_root() -> bool {
 /// Chromium, installed with apt when missing and running as root; `None` (with the reason
 /// printed) otherwise. Under `CI=true` a missing browser is a failure.
 fn chromium_or_skip() -> Option<PathBuf> {
+    if std::env::var("OFFICEMESH_SKIP_SERVICES").as_deref() == Ok("1") {
+        eprintln!("SKIPPED {}: OFFICEMESH_SKIP_SERVICES=1 (cross-architecture run under qemu; services are covered by the native run)", "dashboard_chromium");
+        return None;
+    }
     if let Some(path) = find_chromium() {
         return Some(path);
     }

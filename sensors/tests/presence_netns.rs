@@ -264,6 +264,10 @@ fn scenario(lab_pi_plug: impl Fn() -> Result<(), String>, leave_phone: &str) -> 
 
 #[test]
 fn scanner_finds_phones_debounces_departures_and_survives_interface_loss() {
+    if std::env::var("OFFICEMESH_SKIP_SERVICES").as_deref() == Ok("1") {
+        eprintln!("SKIPPED presence_netns: OFFICEMESH_SKIP_SERVICES=1 (cross-architecture run under qemu; namespaces are covered by the native run)");
+        return;
+    }
     if effective_uid() != Some(0) {
         skip("needs root to create network namespaces");
         return;
