@@ -1,0 +1,175 @@
+//! Real-cluster figures: N `officemesh` processes on loopback (127.0.0.11…), encrypted gossip
+//! with one cluster key, no sensors changing after start and presence off, so the mesh is idle.
+//! Prints, per N: the time for a new write (`POST /v1/people` on one node) to show on every
+//! node (median / max over several writes, in ms and in gossip intervals), and idle bytes sent
+//! per node per round (transport bytes: frames, Noise and handshakes included, from each node's
+//! `/metrics`).
+//!
+//! Run: `cargo bench -p officemesh --bench cluster` (N = 10 and 30, 300 ms interval, about two
+//! minutes). `OFFICEMESH_BENCH_NODES=5,10` and `OFFICEMESH_BENCH_INTERVAL_MS=1000` change it.
+//! Traffic stays on 127.0.0.0/8.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{eventually, free_port, get, send, AgentSpec, TestAgent};
+
+fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(name)
+        .ok()
+        .map(|text| {
+            text.split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_else(|| default.to_vec())
+}
+
+fn metric(agent: &TestAgent, name: &str) -> f64 {
+    let text = ureq::get(&format!("{}/metrics", agent.api))
+        .call()
+        .ok()
+        .and_then(|r| r.into_string().ok())
+        .unwrap_or_default();
+    text.lines()
+        .find(|line| line.starts_with(name) && !line.starts_with('#'))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn start(root: &Path, count: usize, interval_ms: u64) -> Vec<TestAgent> {
+    let key = root.join("cluster.key");
+    let status = Command::new(env!("CARGO_BIN_EXE_officemesh"))
+        .args(["keygen", "--out"])
+        .arg(&key)
+        .status()
+        .expect("keygen");
+    assert!(status.success());
+    let ips: Vec<String> = (0..count).map(|i| format!("127.0.0.{}", 11 + i)).collect();
+    let ports: Vec<u16> = (0..count).map(|_| free_port()).collect();
+    let seeds: Vec<String> = (0..2.min(count))
+        .map(|i| format!("\"{}:{}\"", ips[i], ports[i]))
+        .collect();
+    (0..count)
+        .map(|i| {
+            let gossip = format!(
+                "seeds = [{}]\nkey_file = \"{}\"\ninterval_ms = {interval_ms}\n",
+                seeds.join(", "),
+                key.display()
+            );
+            TestAgent::start(
+                root,
+                AgentSpec {
+                    name: &format!("pi-{}", i + 1),
+                    gossip_extra: &gossip,
+                    extra:
+                        "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 86400\n",
+                    ip: &ips[i],
+                    gossip_port: Some(ports[i]),
+                    presence_interface: "",
+                    ..AgentSpec::default()
+                },
+            )
+        })
+        .collect()
+}
+
+fn converged(agents: &[TestAgent]) -> bool {
+    let hashes: BTreeSet<String> = agents.iter().map(|a| a.state_hash()).collect();
+    hashes.len() == 1
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
+
+fn main() {
+    let nodes = env_list("OFFICEMESH_BENCH_NODES", &[10, 30]);
+    let interval_ms = env_list("OFFICEMESH_BENCH_INTERVAL_MS", &[300])[0] as u64;
+    println!(
+        "real cluster on loopback: gossip interval {interval_ms} ms, fanout 3, Noise encryption"
+    );
+    println!("| N | write to every node: median ms (intervals) | max ms (intervals) | idle B/node/round |");
+    println!("|---|---|---|---|");
+    for count in nodes {
+        let root = tempfile::tempdir().expect("tempdir");
+        let agents = start(root.path(), count, interval_ms);
+        let settle = Duration::from_millis(interval_ms * 200);
+        let ready = eventually(settle, || {
+            agents
+                .iter()
+                .all(|a| a.get("/v1/nodes")["nodes"].as_array().map(Vec::len) == Some(count))
+                .then_some(())
+        });
+        assert!(ready.is_some(), "N={count}: membership did not settle");
+        assert!(eventually(settle, || converged(&agents).then_some(())).is_some());
+        // Let a few rounds pass so the failure detectors and digests are warm.
+        std::thread::sleep(Duration::from_millis(interval_ms * 10));
+
+        // Idle traffic over 20 rounds.
+        let bytes_before: f64 = agents
+            .iter()
+            .map(|a| metric(a, "officemesh_gossip_bytes_sent_total"))
+            .sum();
+        let rounds_before: f64 = agents
+            .iter()
+            .map(|a| metric(a, "officemesh_gossip_rounds_total"))
+            .sum();
+        std::thread::sleep(Duration::from_millis(interval_ms * 20));
+        let bytes_after: f64 = agents
+            .iter()
+            .map(|a| metric(a, "officemesh_gossip_bytes_sent_total"))
+            .sum();
+        let rounds_after: f64 = agents
+            .iter()
+            .map(|a| metric(a, "officemesh_gossip_rounds_total"))
+            .sum();
+        let idle = (bytes_after - bytes_before) / (rounds_after - rounds_before).max(1.0);
+
+        // New writes: time until every node lists the person.
+        let mut times_ms = Vec::new();
+        for write in 0..7 {
+            let writer = write * 7 % count;
+            let name = format!("person {write}");
+            let body = format!(r#"{{"name": "{name}", "mac": "b8:27:eb:00:10:{write:02x}"}}"#);
+            let started = Instant::now();
+            let (status, _) = send(
+                "POST",
+                &format!("{}/v1/people", agents[writer].api),
+                None,
+                Some(&body),
+            );
+            assert_eq!(status, 201);
+            let mut pending: BTreeSet<usize> = (0..count).filter(|i| *i != writer).collect();
+            while !pending.is_empty() && started.elapsed() < Duration::from_secs(60) {
+                pending.retain(|i| {
+                    !get(&format!("{}/v1/people", agents[*i].api))
+                        .map(|j| j.to_string().contains(&name))
+                        .unwrap_or(false)
+                });
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert!(
+                pending.is_empty(),
+                "N={count}: write {write} did not reach {pending:?}"
+            );
+            times_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+            std::thread::sleep(Duration::from_millis(interval_ms * 3));
+        }
+        let max = times_ms.iter().cloned().fold(0.0, f64::max);
+        let med = median(&mut times_ms);
+        println!(
+            "| {count} | {med:.0} ({:.1}) | {max:.0} ({:.1}) | {idle:.0} |",
+            med / interval_ms as f64,
+            max / interval_ms as f64
+        );
+        drop(agents);
+    }
+}
