@@ -38,7 +38,7 @@ fn is_root() -> bool {
 /// printed) otherwise. Under `CI=true` a missing browser is a failure.
 fn chromium_or_skip() -> Option<PathBuf> {
     if std::env::var("OFFICEMESH_SKIP_SERVICES").as_deref() == Ok("1") {
-        eprintln!("SKIPPED {}: OFFICEMESH_SKIP_SERVICES=1 (cross-architecture run under qemu; services are covered by the native run)", "dashboard_chromium");
+        eprintln!("SKIPPED dashboard_chromium: OFFICEMESH_SKIP_SERVICES=1 (cross-architecture run under qemu; services are covered by the native run)");
         return None;
     }
     if let Some(path) = find_chromium() {
