@@ -3,7 +3,8 @@
 //! longer than the tombstone grace period, failure detection and member GC.
 //!
 //! `OFFICEMESH_SIM_SEEDS=<count>` runs a longer campaign; `OFFICEMESH_SIM_SEED=<n>` replays one
-//! seed. A failing seed prints the command that replays it.
+//! seed. A failing seed prints the command that replays it; `OFFICEMESH_SIM_DEBUG=1` also prints
+//! every node's entries when the partition test fails.
 
 use officemesh::crdt::NodeId;
 use officemesh::gossip::{GossipParams, MemberStatus};
@@ -87,6 +88,10 @@ fn replicas_converge_and_lose_nothing_after_faults() {
             rng_cfg.nodes = n;
             rng_cfg.max_skew_ms = 1500;
             rng_cfg.loss = [0.0, 0.1, 0.3][(seed % 3) as usize];
+            // Every other seed, deltas are cut to a few entries (the budget path).
+            if seed % 2 == 1 {
+                rng_cfg.params.max_delta_bytes = 400;
+            }
             let mut sim = Sim::new(rng_cfg);
             sim.run_rounds(3);
             for _ in 0..15 {
@@ -217,6 +222,14 @@ fn deleted_entries_do_not_come_back_after_a_partition_longer_than_the_grace_peri
             let rounds = sim
                 .run_until_converged(60)
                 .ok_or_else(|| {
+                    if std::env::var("OFFICEMESH_SIM_DEBUG").is_ok() {
+                        for i in 0..n {
+                            eprintln!("node {i}:");
+                            for e in sim.replica(i).entries() {
+                                eprintln!("   {} v{} {} {:?}", e.key, e.version, e.stamp, e.value.is_some());
+                            }
+                        }
+                    }
                     format!(
                         "not converged 60 rounds after the partition healed (minority {minority:?}, crashed {crashed}, deleter {deleter})\n{}",
                         sim.describe()

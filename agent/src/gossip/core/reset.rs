@@ -111,6 +111,7 @@ impl GossipCore {
         self.recent_digests.clear();
         self.floors.adopt(floors, gc_mark);
         self.peer_seen.clear();
+        self.last_hashes_heard = (None, None);
         self.stats.resets_done += 1;
     }
 }
