@@ -293,6 +293,23 @@ fn a_peer_behind_a_collected_tombstone_is_reset_and_the_delete_holds() {
         b.replica.value(&key(2)).is_some(),
         "the surviving write stays"
     );
+    // Until it has caught up, b shows its full digest (with the adopted floors), never a hash
+    // that an old digest of a peer behind the floors could match.
+    let syns = b.core.tick(T0 + 21_700, &mut rng, &mut b.replica);
+    assert!(!syns.is_empty());
+    for syn in syns {
+        assert!(
+            matches!(
+                syn.message.body,
+                Body::Syn {
+                    state: StateSummary::Full(_),
+                    ..
+                }
+            ),
+            "{:?}",
+            syn.message.body
+        );
+    }
     for i in 0..3 {
         exchange(&mut b, &mut a, T0 + 22_000 + i * 1000, &mut rng);
         exchange(&mut a, &mut b, T0 + 22_500 + i * 1000, &mut rng);
