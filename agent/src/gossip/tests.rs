@@ -294,7 +294,19 @@ fn a_peer_behind_a_collected_tombstone_is_reset_and_the_delete_holds() {
         "the surviving write stays"
     );
     // Until it has caught up, b shows its full digest (with the adopted floors), never a hash
-    // that an old digest of a peer behind the floors could match.
+    // that an old digest of a peer behind the floors could match, even when a peer just showed
+    // the same hash as b's.
+    let same_hash = Message {
+        cluster: params.cluster.clone(),
+        from: NodeId(1),
+        from_addr: "n1".into(),
+        body: Body::Syn {
+            state: StateSummary::Hash(delta::hash_of(&delta::advertised(&b.replica))),
+            members: Heartbeats::None,
+        },
+    };
+    b.core
+        .handle(T0 + 21_600, "n1", same_hash, &mut b.replica, limit(T0));
     let syns = b.core.tick(T0 + 21_700, &mut rng, &mut b.replica);
     assert!(!syns.is_empty());
     for syn in syns {
