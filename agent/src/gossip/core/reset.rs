@@ -109,6 +109,10 @@ impl GossipCore {
         replica.reset_foreign();
         replica.drop_own_not_held(your_watermark, your_versions);
         self.recent_digests.clear();
+        // The resetter's floors replace ours: our own collected tombstones lost the tie (when
+        // both sides collected some) and must not make the resetter look behind us, or neither
+        // side would give the other data again.
+        self.floors = Floors::default();
         self.floors.adopt(floors, gc_mark);
         self.peer_seen.clear();
         self.last_hashes_heard = (None, None);
