@@ -343,7 +343,7 @@ fn a_reset_that_is_not_about_missed_tombstones_is_ignored() {
         from_addr: "n2".into(),
         body: Body::Reset {
             floors: vec![],
-            gc_mark: 0,
+            gc_mark: Stamp::ZERO,
             your_watermark: 0,
             your_versions: vec![],
             watermarks: vec![],

@@ -7,7 +7,7 @@
 
 use super::reset::ResetDecision;
 use super::{GossipCore, RECENT_DIGESTS};
-use crate::crdt::NodeId;
+use crate::crdt::{NodeId, Stamp};
 use crate::gossip::delta::{self, Floors};
 use crate::gossip::message::{Body, DigestItem, DigestSummary, Heartbeats, Message, StateSummary};
 use crate::state::Replica;
@@ -196,7 +196,7 @@ impl GossipCore {
         state_hash: u64,
         want: Vec<DigestItem>,
         want_is_full_digest: bool,
-        gc_mark: u64,
+        gc_mark: Stamp,
         their_delta_incomplete: bool,
         members: Heartbeats,
         replica: &mut Replica,
