@@ -3,7 +3,8 @@
 //! longer than the tombstone grace period, failure detection and member GC.
 //!
 //! `OFFICEMESH_SIM_SEEDS=<count>` runs a longer campaign; `OFFICEMESH_SIM_SEED=<n>` replays one
-//! seed. A failing seed prints the command that replays it.
+//! seed. A failing seed prints the command that replays it; `OFFICEMESH_SIM_DEBUG=1` also prints
+//! every node's entries when the partition test fails.
 
 use officemesh::crdt::NodeId;
 use officemesh::gossip::{GossipParams, MemberStatus};
@@ -87,6 +88,10 @@ fn replicas_converge_and_lose_nothing_after_faults() {
             rng_cfg.nodes = n;
             rng_cfg.max_skew_ms = 1500;
             rng_cfg.loss = [0.0, 0.1, 0.3][(seed % 3) as usize];
+            // Every other seed, deltas are cut to a few entries (the budget path).
+            if seed % 2 == 1 {
+                rng_cfg.params.max_delta_bytes = 400;
+            }
             let mut sim = Sim::new(rng_cfg);
             sim.run_rounds(3);
             for _ in 0..15 {
@@ -217,6 +222,14 @@ fn deleted_entries_do_not_come_back_after_a_partition_longer_than_the_grace_peri
             let rounds = sim
                 .run_until_converged(60)
                 .ok_or_else(|| {
+                    if std::env::var("OFFICEMESH_SIM_DEBUG").is_ok() {
+                        for i in 0..n {
+                            eprintln!("node {i}:");
+                            for e in sim.replica(i).entries() {
+                                eprintln!("   {} v{} {} {:?}", e.key, e.version, e.stamp, e.value.is_some());
+                            }
+                        }
+                    }
                     format!(
                         "not converged 60 rounds after the partition healed (minority {minority:?}, crashed {crashed}, deleter {deleter})\n{}",
                         sim.describe()
@@ -312,4 +325,62 @@ fn a_node_that_leaves_is_seen_as_left() {
         }
         Ok(())
     });
+}
+
+/// Known limitation, kept as a marker for whoever takes it on: when *both* sides of a
+/// partition longer than the grace period delete entries and collect the tombstones, resets
+/// go in both directions (collection times differ per node), and a node can drop one of its own
+/// writes that another node later gets back: replicas then stay different with equal digests
+/// on those keys (about 40 % of these seeds). New writes still spread. Run with `--ignored`.
+#[test]
+#[ignore = "known limitation: deletes collected on both sides of a long partition"]
+fn deletes_collected_on_both_sides_of_a_long_partition_converge() {
+    for_each_seed(
+        "deletes_collected_on_both_sides_of_a_long_partition_converge",
+        100,
+        |seed| {
+            let n = 4 + (seed % 5) as usize;
+            let mut cfg = SimConfig::new(n, seed);
+            cfg.params = GossipParams {
+                tombstone_grace_ms: 15_000,
+                gc_every_ms: 2_000,
+                ..GossipParams::default()
+            };
+            let mut sim = Sim::new(cfg);
+            for k in 0..8 {
+                let node = sim.rng().gen_range(0..n);
+                sim.write(node, person(k), present("before"));
+            }
+            sim.run_until_converged(30)
+                .ok_or("no convergence before the partition")?;
+            let m = sim.rng().gen_range(1..=n / 2);
+            let minority: Vec<usize> = (0..m).map(|i| n - 1 - i).collect();
+            let majority: Vec<usize> = (0..n - m).collect();
+            sim.partition(&[minority.clone(), majority.clone()]);
+            sim.run_rounds(2);
+            sim.write(minority[0], person(1), None);
+            sim.write(majority[0], person(2), None);
+            sim.write(minority[0], person(101), present("minority"));
+            sim.write(majority[0], person(102), present("majority"));
+            sim.run_rounds(45);
+            sim.heal();
+            sim.run_until_converged(80).ok_or_else(|| {
+                if std::env::var("OFFICEMESH_SIM_DEBUG").is_ok() {
+                    for i in 0..n {
+                        eprintln!("node {i}:");
+                        for e in sim.replica(i).entries() {
+                            eprintln!("   {} v{} {}", e.key, e.version, e.stamp);
+                        }
+                    }
+                }
+                format!("not converged after the heal\n{}", sim.describe())
+            })?;
+            for k in [101, 102] {
+                if sim.replica(0).value(&person(k)).is_none() {
+                    return Err(format!("lost the write {} made during the cut", person(k)));
+                }
+            }
+            Ok(())
+        },
+    );
 }

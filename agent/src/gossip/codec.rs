@@ -196,7 +196,10 @@ mod tests {
             }),
             (items(), any::<u64>(), heartbeats()).prop_map(|(items, gc_mark, members)| {
                 Body::Syn {
-                    state: StateSummary::Full(DigestSummary { items, gc_mark }),
+                    state: StateSummary::Full(DigestSummary {
+                        items,
+                        gc_mark: Stamp::new(gc_mark, NodeId(gc_mark / 3)),
+                    }),
                     members,
                 }
             }),
@@ -213,7 +216,7 @@ mod tests {
                         state_hash,
                         want,
                         want_is_full_digest: full,
-                        gc_mark,
+                        gc_mark: Stamp::new(gc_mark, NodeId(7)),
                         delta,
                         members,
                     }
@@ -229,7 +232,7 @@ mod tests {
                     Body::Reset {
                         watermarks: floors.iter().map(|(o, f)| (NodeId(*f), *o)).collect(),
                         floors: floors.into_iter().map(|(o, f)| (NodeId(o), f)).collect(),
-                        gc_mark,
+                        gc_mark: Stamp::new(gc_mark, NodeId(9)),
                         your_watermark,
                         your_versions,
                     }

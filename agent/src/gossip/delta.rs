@@ -9,15 +9,25 @@ use std::collections::BTreeMap;
 
 use super::members::first_u64;
 use super::message::{Chunk, Delta, DigestItem};
-use crate::crdt::NodeId;
+use crate::crdt::{NodeId, Stamp};
 use crate::state::Replica;
 
 /// Per origin, the highest version of a tombstone garbage-collected here (or adopted from the
-/// peer that reset us), and the highest stamp time of such a tombstone.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// peer that reset us), and the newest stamp of such a tombstone (the same on every node of a
+/// partition side once they collected the same tombstones).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Floors {
     pub by_origin: BTreeMap<NodeId, u64>,
-    pub gc_mark: u64,
+    pub gc_mark: Stamp,
+}
+
+impl Default for Floors {
+    fn default() -> Self {
+        Floors {
+            by_origin: BTreeMap::new(),
+            gc_mark: Stamp::ZERO,
+        }
+    }
 }
 
 impl Floors {
@@ -31,7 +41,7 @@ impl Floors {
     }
 
     /// Adopts every floor of `other` (max).
-    pub fn adopt(&mut self, floors: &[(NodeId, u64)], gc_mark: u64) {
+    pub fn adopt(&mut self, floors: &[(NodeId, u64)], gc_mark: Stamp) {
         for &(origin, floor) in floors {
             self.raise(origin, floor);
         }
@@ -59,14 +69,14 @@ impl Floors {
     /// Drops the tombstones of `replica` stamped before `before_time`, raising the floors to
     /// what was dropped. Returns how many were dropped.
     pub fn collect_tombstones(&mut self, replica: &mut Replica, before_time: u64) -> usize {
-        let dropped: Vec<(NodeId, u64, u64)> = replica
+        let dropped: Vec<(NodeId, u64, Stamp)> = replica
             .entries()
             .filter(|e| e.value.is_none() && e.stamp.time < before_time)
-            .map(|e| (e.origin(), e.version, e.stamp.time))
+            .map(|e| (e.origin(), e.version, e.stamp))
             .collect();
-        for &(origin, version, time) in &dropped {
+        for &(origin, version, stamp) in &dropped {
             self.raise(origin, version);
-            self.gc_mark = self.gc_mark.max(time);
+            self.gc_mark = self.gc_mark.max(stamp);
         }
         replica.gc_tombstones(before_time)
     }

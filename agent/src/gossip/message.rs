@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::crdt::NodeId;
+use crate::crdt::{NodeId, Stamp};
 use crate::state::Entry;
 
 /// One gossip message: who sent it (cluster, node, gossip address) and what it says.
@@ -37,7 +37,7 @@ pub enum Body {
         want: Vec<DigestItem>,
         want_is_full_digest: bool,
         /// The responder's GC mark (see `DigestSummary::gc_mark`) when `want` is a full digest.
-        gc_mark: u64,
+        gc_mark: Stamp,
         delta: Delta,
         members: Heartbeats,
     },
@@ -49,7 +49,7 @@ pub enum Body {
     /// they were replaced or deleted while it was away).
     Reset {
         floors: Vec<(NodeId, u64)>,
-        gc_mark: u64,
+        gc_mark: Stamp,
         your_watermark: u64,
         your_versions: Vec<u64>,
         /// The sender's watermarks: until the receiver has caught up to them it does not reset
@@ -73,9 +73,9 @@ pub enum StateSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DigestSummary {
     pub items: Vec<DigestItem>,
-    /// Highest stamp time of a tombstone this node garbage-collected (or adopted on reset):
-    /// breaks the tie when two sides of a long partition both GC'd tombstones.
-    pub gc_mark: u64,
+    /// Newest stamp of a tombstone this node garbage-collected (or adopted on reset): breaks
+    /// the tie when two sides of a long partition both GC'd tombstones.
+    pub gc_mark: Stamp,
 }
 
 /// One origin in a digest.

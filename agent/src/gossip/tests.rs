@@ -293,6 +293,35 @@ fn a_peer_behind_a_collected_tombstone_is_reset_and_the_delete_holds() {
         b.replica.value(&key(2)).is_some(),
         "the surviving write stays"
     );
+    // Until it has caught up, b shows its full digest (with the adopted floors), never a hash
+    // that an old digest of a peer behind the floors could match, even when a peer just showed
+    // the same hash as b's.
+    let same_hash = Message {
+        cluster: params.cluster.clone(),
+        from: NodeId(1),
+        from_addr: "n1".into(),
+        body: Body::Syn {
+            state: StateSummary::Hash(delta::hash_of(&delta::advertised(&b.replica))),
+            members: Heartbeats::None,
+        },
+    };
+    b.core
+        .handle(T0 + 21_600, "n1", same_hash, &mut b.replica, limit(T0));
+    let syns = b.core.tick(T0 + 21_700, &mut rng, &mut b.replica);
+    assert!(!syns.is_empty());
+    for syn in syns {
+        assert!(
+            matches!(
+                syn.message.body,
+                Body::Syn {
+                    state: StateSummary::Full(_),
+                    ..
+                }
+            ),
+            "{:?}",
+            syn.message.body
+        );
+    }
     for i in 0..3 {
         exchange(&mut b, &mut a, T0 + 22_000 + i * 1000, &mut rng);
         exchange(&mut a, &mut b, T0 + 22_500 + i * 1000, &mut rng);
@@ -314,7 +343,7 @@ fn a_reset_that_is_not_about_missed_tombstones_is_ignored() {
         from_addr: "n2".into(),
         body: Body::Reset {
             floors: vec![],
-            gc_mark: 0,
+            gc_mark: Stamp::ZERO,
             your_watermark: 0,
             your_versions: vec![],
             watermarks: vec![],

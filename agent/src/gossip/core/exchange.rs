@@ -7,7 +7,7 @@
 
 use super::reset::ResetDecision;
 use super::{GossipCore, RECENT_DIGESTS};
-use crate::crdt::NodeId;
+use crate::crdt::{NodeId, Stamp};
 use crate::gossip::delta::{self, Floors};
 use crate::gossip::message::{Body, DigestItem, DigestSummary, Heartbeats, Message, StateSummary};
 use crate::state::Replica;
@@ -23,7 +23,11 @@ impl GossipCore {
         let (heard_state, heard_members) = self.last_hashes_heard;
         let wms = self.advertised(replica);
         let hash = delta::hash_of(&wms);
-        let state = if seen.state_hash.or(heard_state) == Some(hash) {
+        // While catching up after a reset, always the full digest: it carries the GC floors,
+        // so a peer that is itself behind them sees it and sends nothing (a hash-only Syn could
+        // match one of its old digests and pull its stale entries back in).
+        let state = if self.resync_target.is_none() && seen.state_hash.or(heard_state) == Some(hash)
+        {
             StateSummary::Hash(hash)
         } else {
             StateSummary::Full(DigestSummary {
@@ -192,7 +196,7 @@ impl GossipCore {
         state_hash: u64,
         want: Vec<DigestItem>,
         want_is_full_digest: bool,
-        gc_mark: u64,
+        gc_mark: Stamp,
         their_delta_incomplete: bool,
         members: Heartbeats,
         replica: &mut Replica,

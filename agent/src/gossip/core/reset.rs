@@ -4,7 +4,7 @@
 //! Pure. Must not touch: sockets, clocks.
 
 use super::GossipCore;
-use crate::crdt::NodeId;
+use crate::crdt::{NodeId, Stamp};
 use crate::gossip::delta::{self, Floors};
 use crate::gossip::message::{Body, DigestItem, Message};
 use crate::state::Replica;
@@ -22,7 +22,7 @@ impl GossipCore {
         &self,
         peer: NodeId,
         peer_items: &[DigestItem],
-        peer_gc_mark: u64,
+        peer_gc_mark: Stamp,
         my_items: &[DigestItem],
     ) -> ResetDecision {
         let peer_behind = self.floors.is_ahead_of(peer_items);
@@ -54,7 +54,7 @@ impl GossipCore {
         &mut self,
         peer: NodeId,
         peer_items: &[DigestItem],
-        peer_gc_mark: u64,
+        peer_gc_mark: Stamp,
         replica: &Replica,
     ) -> ResetDecision {
         let my_items = delta::items(&self.advertised(replica), &self.floors);
@@ -95,7 +95,7 @@ impl GossipCore {
     pub(super) fn on_reset(
         &mut self,
         floors: &[(NodeId, u64)],
-        gc_mark: u64,
+        gc_mark: Stamp,
         your_watermark: u64,
         your_versions: &[u64],
         replica: &mut Replica,
@@ -109,8 +109,13 @@ impl GossipCore {
         replica.reset_foreign();
         replica.drop_own_not_held(your_watermark, your_versions);
         self.recent_digests.clear();
+        // The resetter's floors replace ours: our own collected tombstones lost the tie (when
+        // both sides collected some) and must not make the resetter look behind us, or neither
+        // side would give the other data again.
+        self.floors = Floors::default();
         self.floors.adopt(floors, gc_mark);
         self.peer_seen.clear();
+        self.last_hashes_heard = (None, None);
         self.stats.resets_done += 1;
     }
 }
