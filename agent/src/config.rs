@@ -359,6 +359,38 @@ mod tests {
         Config::parse(text, Path::new("/etc/officemesh/config.toml"))
     }
 
+    /// Every key of every section (except `[[sensors]]`, documented in docs/sensors.md) has a
+    /// row in docs/config.md.
+    #[test]
+    fn every_config_key_is_documented() {
+        let docs = include_str!("../../docs/config.md");
+        let mut config = Config::default();
+        config.sensors.clear();
+        let value = toml::Value::try_from(&config).expect("config serializes");
+        let tables = value.as_table().expect("a table");
+        let mut missing = Vec::new();
+        for (section, body) in tables {
+            let Some(keys) = body.as_table() else {
+                continue;
+            };
+            if !docs.contains(&format!("## `[{section}]`")) {
+                missing.push(format!("[{section}]"));
+            }
+            for key in keys.keys() {
+                if !docs.contains(&format!("| `{key}` |")) {
+                    missing.push(format!("{section}.{key}"));
+                }
+            }
+        }
+        // Optional keys that serialize to nothing still need a row.
+        for key in ["password", "username", "ca_file"] {
+            if !docs.contains(&format!("| `{key}` |")) {
+                missing.push(format!("mqtt.{key}"));
+            }
+        }
+        assert!(missing.is_empty(), "undocumented config keys: {missing:?}");
+    }
+
     #[test]
     fn empty_file_gives_documented_defaults() {
         let config = parse("").expect("empty is valid");
