@@ -66,7 +66,7 @@ impl Default for GossipParams {
             tombstone_grace_ms: 24 * 3600 * 1000,
             gc_every_ms: 60 * 1000,
             dead_probe_probability: 0.1,
-            // The simulator's sweep (docs/performance-gossip.md): 5 finds a dead node in about
+            // The simulator's sweep (docs/performance.md, "Gossip"): 5 finds a dead node in about
             // 5–7 rounds with no false alarm at 30 % loss; 4 starts raising false alarms.
             phi_threshold: 5.0,
             suspect_phi: 2.5,
