@@ -2,8 +2,8 @@
 //! certainly violates, a short `chat.alert_after_s`, and a local HTTP receiver on 127.0.0.1 that
 //! counts webhook POSTs. The alert is posted once (not again on later ticks, nor after a
 //! restart, because the replicated `alert/` entry says it is raised), and once more when the
-//! room is back inside its target. One agent: gossip is not wired in this branch; the
-//! once-per-cluster rule between nodes is unit-tested in `alerts.rs`.
+//! room is back inside its target. Then three agents in one room: posted once per cluster,
+//! also while the posting node is away.
 
 mod support;
 
@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value as Json;
-use support::{eventually, send, AgentSpec, TestAgent};
+use support::{eventually, send, start_mesh, AgentSpec, MeshNode, TestAgent};
 
 /// A webhook receiver: every POST body it got, in order.
 struct Receiver {
@@ -173,4 +173,92 @@ fn alert_posted_once_and_cleared_once() {
         (agent.get("/v1/alerts")["alerts"][0]["raised"] == false).then_some(())
     })
     .expect("the cleared alert is recorded");
+}
+
+/// Three agents in one room, all seeing it too warm: the alert is posted once for the cluster,
+/// not once per Pi. With the poster stopped, the others do not post it again; the clear is
+/// posted once by a remaining node; the poster's return posts nothing more.
+#[test]
+fn alert_posted_once_per_cluster_even_with_a_node_away() {
+    let receiver = Receiver::start();
+    let root = tempfile::tempdir().expect("tempdir");
+    let extra = format!(
+        "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 1\n\n[chat]\nalert_webhook = \"{}\"\nalert_after_s = 1\n",
+        receiver.url
+    );
+    let mut mesh = start_mesh(
+        root.path(),
+        &[
+            MeshNode {
+                name: "pi-a",
+                room: "lobby",
+                ip: "127.0.0.51",
+            },
+            MeshNode {
+                name: "pi-b",
+                room: "lobby",
+                ip: "127.0.0.52",
+            },
+            MeshNode {
+                name: "pi-c",
+                room: "lobby",
+                ip: "127.0.0.53",
+            },
+        ],
+        200,
+        &extra,
+    );
+    let (status, body) = send(
+        "PUT",
+        &format!("{}/v1/targets/lobby", mesh[1].api),
+        None,
+        Some(r#"{"quantity": "temperature", "value": 60, "tolerance": 1}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    receiver.wait_for(1);
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        receiver.posts().len(),
+        1,
+        "one post for three Pis: {:?}",
+        receiver.posts()
+    );
+
+    // Who posted, as every node's replica says.
+    let poster = eventually(Duration::from_secs(10), || {
+        let alert = mesh[2].get("/v1/alerts")["alerts"]
+            .as_array()?
+            .first()?
+            .clone();
+        (alert["raised"] == true).then(|| alert["by"].as_str().map(str::to_string))?
+    })
+    .expect("the raised alert reaches every node");
+    let poster_index = mesh
+        .iter()
+        .position(|agent| agent.get("/healthz")["node"].as_str() == Some(poster.as_str()))
+        .expect("the poster is one of the three");
+    assert!(mesh[poster_index].stop().success());
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        receiver.posts().len(),
+        1,
+        "nobody re-posts a raised alert: {:?}",
+        receiver.posts()
+    );
+
+    // Back to normal while the poster is away: one clear, from a remaining node.
+    let remaining = (poster_index + 1) % mesh.len();
+    let (status, body) = send(
+        "PUT",
+        &format!("{}/v1/targets/lobby", mesh[remaining].api),
+        None,
+        Some(r#"{"quantity": "temperature", "value": 21, "tolerance": 30}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let posts = receiver.wait_for(2);
+    assert!(text_of(&posts[1]).contains("back to normal"), "{posts:?}");
+    std::thread::sleep(Duration::from_secs(3));
+    mesh[poster_index].spawn();
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(receiver.posts().len(), 2, "{:?}", receiver.posts());
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{eventually, send, AgentSpec, TestAgent};
+use support::{eventually, send, start_mesh, MeshNode};
 
 fn on_path(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
@@ -110,16 +110,37 @@ fn run_chromium(chromium: &Path, profile: &Path, args: &[String]) -> String {
 #[test]
 fn dashboard_shows_the_live_agent_in_headless_chromium() {
     let root = tempfile::tempdir().expect("tempdir");
-    // One sensor poll (the first tick) so the value on the page is the value the API gives.
-    let agent = TestAgent::start(
+    // A live three-node mesh; the page is loaded from pi-dash and must show the other nodes'
+    // rooms and readings, and a person registered on another node. One sensor poll each (the
+    // first tick) so the values on the page are the values the API gives.
+    let mesh = start_mesh(
         root.path(),
-        AgentSpec {
-            name: "pi-dash",
-            room: "meeting room",
-            extra: "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 3600\n",
-            ..AgentSpec::default()
-        },
+        &[
+            MeshNode {
+                name: "pi-dash",
+                room: "meeting room",
+                ip: "127.0.0.41",
+            },
+            MeshNode {
+                name: "pi-lobby",
+                room: "lobby",
+                ip: "127.0.0.42",
+            },
+            MeshNode {
+                name: "pi-kitchen",
+                room: "kitchen",
+                ip: "127.0.0.43",
+            },
+        ],
+        200,
+        "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 3600\n",
     );
+    let agent = &mesh[0];
+    let kitchen_temperature = eventually(Duration::from_secs(15), || {
+        let answer = agent.get("/v1/readings?quantity=temperature&room=kitchen");
+        answer["readings"].as_array()?.first()?["value"].as_f64()
+    })
+    .expect("pi-dash holds the kitchen's reading (gossiped)");
 
     // The page itself is served without any browser.
     let page = ureq::get(&format!("{}/", agent.api)).call().expect("GET /");
@@ -143,13 +164,22 @@ fn dashboard_shows_the_live_agent_in_headless_chromium() {
             .and_then(|d| d["mac"].as_str().map(str::to_string))
     })
     .expect("a device on the simulated network");
+    // Registered on another node: reaches pi-dash by gossip.
     let (status, body) = send(
         "POST",
-        &format!("{}/v1/people", agent.api),
+        &format!("{}/v1/people", mesh[2].api),
         None,
         Some(&format!(r#"{{"name": "Ada Lovelace", "mac": "{device}"}}"#)),
     );
     assert_eq!(status, 201, "{body}");
+    eventually(Duration::from_secs(15), || {
+        agent
+            .get("/v1/presence")
+            .to_string()
+            .contains("Ada Lovelace")
+            .then_some(())
+    })
+    .expect("the registration reaches pi-dash");
 
     let Some(chromium) = chromium_or_skip() else {
         return;
@@ -173,6 +203,19 @@ fn dashboard_shows_the_live_agent_in_headless_chromium() {
         "the registered person who is in is missing:\n{dom}"
     );
     assert!(dom.contains("answered by pi-dash"), "{dom}");
+    for room in ["lobby", "kitchen"] {
+        assert!(
+            dom.contains(&format!("<h3>{room}</h3>")),
+            "room {room} missing:\n{dom}"
+        );
+    }
+    assert!(
+        dom.contains(&format!(">{kitchen_temperature} °C</div>")),
+        "the kitchen's reading {kitchen_temperature} °C missing:\n{dom}"
+    );
+    for peer in ["pi-lobby", "pi-kitchen"] {
+        assert!(dom.contains(peer), "the mesh table lacks {peer}:\n{dom}");
+    }
     assert!(
         dom.contains("<td class=\"status-self\">self</td>"),
         "the mesh table shows this node:\n{dom}"

@@ -248,3 +248,70 @@ pub fn lines(output: &[u8]) -> Vec<String> {
         .map_while(Result::ok)
         .collect()
 }
+
+/// One node of a test mesh.
+pub struct MeshNode<'a> {
+    pub name: &'a str,
+    pub room: &'a str,
+    /// A loopback address of its own (127.0.0.x), so nodes are told apart by address.
+    pub ip: &'a str,
+}
+
+/// Starts a mesh of real agents sharing a cluster key (made by `officemesh keygen`), seeded
+/// with the first node, gossiping every `interval_ms`, and waits until every node sees every
+/// other node alive. `extra` is appended to every config (sensors, chat, …).
+pub fn start_mesh(
+    root: &Path,
+    nodes: &[MeshNode<'_>],
+    interval_ms: u64,
+    extra: &str,
+) -> Vec<TestAgent> {
+    let key = root.join("cluster.key");
+    let status = Command::new(env!("CARGO_BIN_EXE_officemesh"))
+        .args(["keygen", "--out"])
+        .arg(&key)
+        .status()
+        .expect("run keygen");
+    assert!(status.success(), "keygen");
+    let ports: Vec<u16> = nodes.iter().map(|_| free_port()).collect();
+    let seed = format!("{}:{}", nodes[0].ip, ports[0]);
+    let agents: Vec<TestAgent> = nodes
+        .iter()
+        .zip(&ports)
+        .map(|(node, port)| {
+            let gossip = format!(
+                "seeds = [\"{seed}\"]\nkey_file = \"{}\"\ninterval_ms = {interval_ms}\n",
+                key.display()
+            );
+            TestAgent::start(
+                root,
+                AgentSpec {
+                    name: node.name,
+                    room: node.room,
+                    gossip_extra: &gossip,
+                    extra,
+                    ip: node.ip,
+                    gossip_port: Some(*port),
+                    ..AgentSpec::default()
+                },
+            )
+        })
+        .collect();
+    let everyone_alive = eventually(Duration::from_secs(30), || {
+        agents
+            .iter()
+            .all(|agent| {
+                let rows = agent.get("/v1/nodes")["nodes"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                rows.len() == nodes.len()
+                    && rows
+                        .iter()
+                        .all(|n| n["status"] == "self" || n["status"] == "alive")
+            })
+            .then_some(())
+    });
+    assert!(everyone_alive.is_some(), "the mesh did not form");
+    agents
+}
