@@ -459,6 +459,17 @@ fn person_name(user: &str) -> Result<String, Plan> {
         })
 }
 
+/// The user's person name and the key that registers `mac` to them, or the reply saying why the
+/// user name cannot be a person's name.
+fn registration(user: &str, mac: MacAddr) -> Result<(String, Key), Plan> {
+    let name = person_name(user)?;
+    let key = Key::Person {
+        name: name.clone(),
+        mac,
+    };
+    Ok((name, key))
+}
+
 fn owners_of(replica: &Replica, mac: MacAddr) -> Vec<String> {
     replica
         .live()
@@ -470,13 +481,9 @@ fn owners_of(replica: &Replica, mac: MacAddr) -> Vec<String> {
 }
 
 fn register(view: &View<'_>, user: &str, mac: MacAddr) -> Plan {
-    let name = match person_name(user) {
-        Ok(name) => name,
-        Err(plan) => return plan,
-    };
-    let key = Key::Person {
-        name: name.clone(),
-        mac,
+    let (name, key) = match registration(user, mac) {
+        Ok(found) => found,
+        Err(refusal) => return refusal,
     };
     if view.replica.value(&key).is_some() {
         return Plan::say(format!(
@@ -556,13 +563,9 @@ fn forget_me(view: &View<'_>, user: &str) -> Plan {
 }
 
 fn forget(view: &View<'_>, user: &str, mac: MacAddr) -> Plan {
-    let name = match person_name(user) {
-        Ok(name) => name,
-        Err(plan) => return plan,
-    };
-    let key = Key::Person {
-        name: name.clone(),
-        mac,
+    let (name, key) = match registration(user, mac) {
+        Ok(found) => found,
+        Err(refusal) => return refusal,
     };
     if view.replica.value(&key).is_some() {
         return Plan {
