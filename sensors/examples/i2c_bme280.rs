@@ -7,42 +7,17 @@
 //!
 //! Run: `cargo run -p officemesh-sensors --features rpi --example i2c_bme280 -- [0x77]`
 
-use std::time::Duration;
+use officemesh_sensors::SensorSpec;
 
-use officemesh_sensors::{build_sensor, SensorSpec};
+mod common;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     use officemesh_sensors::drivers::bme280::DEFAULT_ADDRESS;
     let address = parse_address(std::env::args().nth(1), DEFAULT_ADDRESS)?;
-    let spec = SensorSpec {
-        driver: "bme280".into(),
-        name: "example".into(),
+    common::read_five_times(&SensorSpec {
         i2c_address: Some(address),
-        ..SensorSpec::default()
-    };
-    let mut sensor = build_sensor(&spec, 0)?;
-    println!(
-        "reading {} ({}) five times, 2 s apart",
-        sensor.name(),
-        sensor.driver()
-    );
-    for _ in 0..5 {
-        match sensor.read() {
-            Ok(measurements) => {
-                for m in measurements {
-                    println!(
-                        "  {:<12} {:>8.2} {}",
-                        m.quantity,
-                        m.value,
-                        m.quantity.unit()
-                    );
-                }
-            }
-            Err(err) => println!("  read failed: {err}"),
-        }
-        std::thread::sleep(Duration::from_secs(2));
-    }
-    Ok(())
+        ..common::spec("bme280")
+    })
 }
 
 /// Parses `0x77` / `119`, or returns the default.

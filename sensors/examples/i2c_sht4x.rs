@@ -6,39 +6,14 @@
 //!
 //! Run: `cargo run -p officemesh-sensors --features rpi --example i2c_sht4x`
 
-use std::time::Duration;
+use officemesh_sensors::SensorSpec;
 
-use officemesh_sensors::{build_sensor, SensorSpec};
+mod common;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     use officemesh_sensors::drivers::sht4x::DEFAULT_ADDRESS;
-    let spec = SensorSpec {
-        driver: "sht4x".into(),
-        name: "example".into(),
+    common::read_five_times(&SensorSpec {
         i2c_address: Some(DEFAULT_ADDRESS),
-        ..SensorSpec::default()
-    };
-    let mut sensor = build_sensor(&spec, 0)?;
-    println!(
-        "reading {} ({}) five times, 2 s apart",
-        sensor.name(),
-        sensor.driver()
-    );
-    for _ in 0..5 {
-        match sensor.read() {
-            Ok(measurements) => {
-                for m in measurements {
-                    println!(
-                        "  {:<12} {:>8.2} {}",
-                        m.quantity,
-                        m.value,
-                        m.quantity.unit()
-                    );
-                }
-            }
-            Err(err) => println!("  read failed: {err}"),
-        }
-        std::thread::sleep(Duration::from_secs(2));
-    }
-    Ok(())
+        ..common::spec("sht4x")
+    })
 }

@@ -8,40 +8,15 @@
 //!
 //! Run: `cargo run -p officemesh-sensors --features rpi --example spi_mcp3008_sound`
 
-use std::time::Duration;
+use officemesh_sensors::SensorSpec;
 
-use officemesh_sensors::{build_sensor, SensorSpec};
+mod common;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let spec = SensorSpec {
-        driver: "mcp3008-sound".into(),
-        name: "example".into(),
+    common::read_five_times(&SensorSpec {
         spi_bus: 0,
         spi_chip_select: 0,
         adc_channel: 0,
-        ..SensorSpec::default()
-    };
-    let mut sensor = build_sensor(&spec, 0)?;
-    println!(
-        "reading {} ({}) five times, 2 s apart",
-        sensor.name(),
-        sensor.driver()
-    );
-    for _ in 0..5 {
-        match sensor.read() {
-            Ok(measurements) => {
-                for m in measurements {
-                    println!(
-                        "  {:<12} {:>8.2} {}",
-                        m.quantity,
-                        m.value,
-                        m.quantity.unit()
-                    );
-                }
-            }
-            Err(err) => println!("  read failed: {err}"),
-        }
-        std::thread::sleep(Duration::from_secs(2));
-    }
-    Ok(())
+        ..common::spec("mcp3008-sound")
+    })
 }

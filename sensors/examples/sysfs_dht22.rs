@@ -7,37 +7,8 @@
 //!
 //! Run: `cargo run -p officemesh-sensors --features rpi --example sysfs_dht22`
 
-use std::time::Duration;
-
-use officemesh_sensors::{build_sensor, SensorSpec};
+mod common;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let spec = SensorSpec {
-        driver: "dht22".into(),
-        name: "example".into(),
-        ..SensorSpec::default()
-    };
-    let mut sensor = build_sensor(&spec, 0)?;
-    println!(
-        "reading {} ({}) five times, 2 s apart",
-        sensor.name(),
-        sensor.driver()
-    );
-    for _ in 0..5 {
-        match sensor.read() {
-            Ok(measurements) => {
-                for m in measurements {
-                    println!(
-                        "  {:<12} {:>8.2} {}",
-                        m.quantity,
-                        m.value,
-                        m.quantity.unit()
-                    );
-                }
-            }
-            Err(err) => println!("  read failed: {err}"),
-        }
-        std::thread::sleep(Duration::from_secs(2));
-    }
-    Ok(())
+    common::read_five_times(&common::spec("dht22"))
 }

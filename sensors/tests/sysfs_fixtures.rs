@@ -44,19 +44,18 @@ fn values(measurements: &[Measurement]) -> Vec<(Quantity, f64)> {
     measurements.iter().map(|m| (m.quantity, m.value)).collect()
 }
 
+/// A DHT sensor named "desk" over the fixture tree under `root`, retrying fast.
+fn dht_sensor(root: &Path, kind: DriverKind, device: &str) -> DhtIio {
+    DhtIio::new("desk", kind, &root.join("sys"), device, RETRY_FAST)
+}
+
 #[test]
 fn dht_good_value_is_found_by_name_among_iio_devices() {
     let root = tempfile::tempdir().expect("tempdir");
     iio_device(root.path(), 0, "ads1015");
     let dht = iio_device(root.path(), 1, "dht11");
     write_dht(&dht, "23100", "45600");
-    let mut sensor = DhtIio::new(
-        "desk",
-        DriverKind::Dht22,
-        &root.path().join("sys"),
-        "",
-        RETRY_FAST,
-    );
+    let mut sensor = dht_sensor(root.path(), DriverKind::Dht22, "");
     let readings = sensor.read().expect("good value");
     assert_eq!(
         values(&readings),
@@ -74,21 +73,15 @@ fn dht_eio_is_retried_with_backoff_then_recovers() {
     let waits = Arc::new(Mutex::new(Vec::new()));
     let seen = waits.clone();
     let fixed_dir = dht.clone();
-    let mut sensor = DhtIio::new(
-        "desk",
-        DriverKind::Dht22,
-        &root.path().join("sys"),
-        "iio:device0",
-        RETRY_FAST,
-    )
-    .with_pause(move |wait| {
-        let mut waits = seen.lock().expect("lock");
-        waits.push(wait);
-        // The second retry finds the sensor answering again.
-        if waits.len() == 2 {
-            write_dht(&fixed_dir, "21500", "40500");
-        }
-    });
+    let mut sensor =
+        dht_sensor(root.path(), DriverKind::Dht22, "iio:device0").with_pause(move |wait| {
+            let mut waits = seen.lock().expect("lock");
+            waits.push(wait);
+            // The second retry finds the sensor answering again.
+            if waits.len() == 2 {
+                write_dht(&fixed_dir, "21500", "40500");
+            }
+        });
     let readings = sensor.read().expect("third attempt succeeds");
     assert_eq!(
         values(&readings),
@@ -105,14 +98,7 @@ fn dht_persistent_eio_fails_and_keeps_the_last_good_value() {
     let root = tempfile::tempdir().expect("tempdir");
     let dht = iio_device(root.path(), 0, "dht11");
     write_dht(&dht, "22000", "41000");
-    let mut sensor = DhtIio::new(
-        "desk",
-        DriverKind::Dht22,
-        &root.path().join("sys"),
-        "",
-        RETRY_FAST,
-    )
-    .with_pause(|_| {});
+    let mut sensor = dht_sensor(root.path(), DriverKind::Dht22, "").with_pause(|_| {});
     let good = sensor.read().expect("first read good");
     break_with_eio(&dht);
     match sensor.read() {
@@ -128,14 +114,7 @@ fn dht_persistent_eio_fails_and_keeps_the_last_good_value() {
 fn dht_garbage_is_never_a_value() {
     let root = tempfile::tempdir().expect("tempdir");
     let dht = iio_device(root.path(), 0, "dht11");
-    let mut sensor = DhtIio::new(
-        "desk",
-        DriverKind::Dht11,
-        &root.path().join("sys"),
-        "",
-        RETRY_FAST,
-    )
-    .with_pause(|_| {});
+    let mut sensor = dht_sensor(root.path(), DriverKind::Dht11, "").with_pause(|_| {});
     for (t, h) in [("250000", "40000"), ("21000", "-3000"), ("abc", "40000")] {
         write_dht(&dht, t, h);
         assert!(
@@ -151,14 +130,8 @@ fn dht_missing_device_names_the_overlay_and_is_not_retried() {
     let root = tempfile::tempdir().expect("tempdir");
     let attempts = Arc::new(Mutex::new(0));
     let counter = attempts.clone();
-    let mut sensor = DhtIio::new(
-        "desk",
-        DriverKind::Dht22,
-        &root.path().join("sys"),
-        "",
-        RETRY_FAST,
-    )
-    .with_pause(move |_| *counter.lock().expect("lock") += 1);
+    let mut sensor = dht_sensor(root.path(), DriverKind::Dht22, "")
+        .with_pause(move |_| *counter.lock().expect("lock") += 1);
     let err = sensor.read().expect_err("no device");
     assert!(err.to_string().contains("dtoverlay=dht11"), "{err}");
     assert_eq!(*attempts.lock().expect("lock"), 0);
@@ -170,10 +143,25 @@ fn w1_device(root: &Path, id: &str) -> PathBuf {
     dir
 }
 
+/// A DS18B20 sensor named "window" over the fixture tree under `root`, retrying fast.
+fn ds18b20_sensor(root: &Path, device: &str) -> Ds18b20 {
+    Ds18b20::new("window", &root.join("sys"), device, RETRY_FAST)
+}
+
 const W1_GOOD: &str =
     "72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n";
 const W1_CRC_NO: &str =
     "72 01 4b 46 7f ff 0e 10 57 : crc=ff NO\n72 01 4b 46 7f ff 0e 10 57 t=23125\n";
+
+/// The id of the DS18B20 the fixtures hold.
+const W1_ID: &str = "28-0316a2795dff";
+
+/// A DS18B20 directory under `root` whose `w1_slave` holds [`W1_GOOD`] (23.125 °C).
+fn w1_good_device(root: &Path) -> PathBuf {
+    let dir = w1_device(root, W1_ID);
+    std::fs::write(dir.join("w1_slave"), W1_GOOD).expect("write");
+    dir
+}
 
 #[test]
 fn w1_slave_parsing() {
@@ -191,10 +179,9 @@ fn w1_slave_parsing() {
 #[test]
 fn ds18b20_good_value_from_w1_slave_and_from_temperature() {
     let root = tempfile::tempdir().expect("tempdir");
-    let dir = w1_device(root.path(), "28-0316a2795dff");
+    let dir = w1_good_device(root.path());
     w1_device(root.path(), "w1_bus_master1");
-    std::fs::write(dir.join("w1_slave"), W1_GOOD).expect("write");
-    let mut sensor = Ds18b20::new("window", &root.path().join("sys"), "", RETRY_FAST);
+    let mut sensor = ds18b20_sensor(root.path(), "");
     assert_eq!(
         values(&sensor.read().expect("good")),
         vec![(Quantity::Temperature, 23.125)]
@@ -209,17 +196,11 @@ fn ds18b20_good_value_from_w1_slave_and_from_temperature() {
 #[test]
 fn ds18b20_crc_no_is_retried_then_fails_keeping_last_good() {
     let root = tempfile::tempdir().expect("tempdir");
-    let dir = w1_device(root.path(), "28-0316a2795dff");
-    std::fs::write(dir.join("w1_slave"), W1_GOOD).expect("write");
+    let dir = w1_good_device(root.path());
     let attempts = Arc::new(Mutex::new(0));
     let counter = attempts.clone();
-    let mut sensor = Ds18b20::new(
-        "window",
-        &root.path().join("sys"),
-        "28-0316a2795dff",
-        RETRY_FAST,
-    )
-    .with_pause(move |_| *counter.lock().expect("lock") += 1);
+    let mut sensor =
+        ds18b20_sensor(root.path(), W1_ID).with_pause(move |_| *counter.lock().expect("lock") += 1);
     sensor.read().expect("good");
     std::fs::write(dir.join("w1_slave"), W1_CRC_NO).expect("write");
     assert!(matches!(sensor.read(), Err(SensorError::BadData { .. })));
@@ -231,23 +212,17 @@ fn ds18b20_crc_no_is_retried_then_fails_keeping_last_good() {
 fn ds18b20_missing_device() {
     let root = tempfile::tempdir().expect("tempdir");
     w1_device(root.path(), "w1_bus_master1");
-    let mut sensor = Ds18b20::new("window", &root.path().join("sys"), "", RETRY_FAST);
+    let mut sensor = ds18b20_sensor(root.path(), "");
     let err = sensor.read().expect_err("none");
     assert!(err.to_string().contains("w1-gpio"), "{err}");
-    let mut named = Ds18b20::new(
-        "window",
-        &root.path().join("sys"),
-        "28-000000000000",
-        RETRY_FAST,
-    );
+    let mut named = ds18b20_sensor(root.path(), "28-000000000000");
     assert!(matches!(named.read(), Err(SensorError::Io { .. })));
 }
 
 #[test]
 fn build_sensor_wires_sysfs_drivers_with_processing() {
     let root = tempfile::tempdir().expect("tempdir");
-    let dir = w1_device(root.path(), "28-0316a2795dff");
-    std::fs::write(dir.join("w1_slave"), W1_GOOD).expect("write");
+    w1_good_device(root.path());
     let spec: SensorSpec = toml::from_str(
         "driver = 'ds18b20'\nname = 'window'\n[temperature]\noffset = -0.125\ndecimals = 1\n",
     )

@@ -459,6 +459,17 @@ fn person_name(user: &str) -> Result<String, Plan> {
         })
 }
 
+/// The user's person name and the key that registers `mac` to them, or the reply saying why the
+/// user name cannot be a person's name.
+fn registration(user: &str, mac: MacAddr) -> Result<(String, Key), Plan> {
+    let name = person_name(user)?;
+    let key = Key::Person {
+        name: name.clone(),
+        mac,
+    };
+    Ok((name, key))
+}
+
 fn owners_of(replica: &Replica, mac: MacAddr) -> Vec<String> {
     replica
         .live()
@@ -470,13 +481,9 @@ fn owners_of(replica: &Replica, mac: MacAddr) -> Vec<String> {
 }
 
 fn register(view: &View<'_>, user: &str, mac: MacAddr) -> Plan {
-    let name = match person_name(user) {
-        Ok(name) => name,
-        Err(plan) => return plan,
-    };
-    let key = Key::Person {
-        name: name.clone(),
-        mac,
+    let (name, key) = match registration(user, mac) {
+        Ok(found) => found,
+        Err(refusal) => return refusal,
     };
     if view.replica.value(&key).is_some() {
         return Plan::say(format!(
@@ -556,13 +563,9 @@ fn forget_me(view: &View<'_>, user: &str) -> Plan {
 }
 
 fn forget(view: &View<'_>, user: &str, mac: MacAddr) -> Plan {
-    let name = match person_name(user) {
-        Ok(name) => name,
-        Err(plan) => return plan,
-    };
-    let key = Key::Person {
-        name: name.clone(),
-        mac,
+    let (name, key) = match registration(user, mac) {
+        Ok(found) => found,
+        Err(refusal) => return refusal,
     };
     if view.replica.value(&key).is_some() {
         return Plan {
@@ -797,32 +800,35 @@ mod tests {
         plan(&view, user, &super::super::grammar::parse(text))
     }
 
+    /// What carol's message plans, with every node reachable.
+    fn tell(office: &Office, text: &str) -> Plan {
+        run(office, &Completeness::default(), "carol", text)
+    }
+
     fn ask(office: &Office, text: &str) -> String {
-        run(office, &Completeness::default(), "carol", text).reply
+        tell(office, text).reply
+    }
+
+    /// Fails, showing the whole reply, when `reply` does not contain `part`.
+    #[track_caller]
+    fn assert_has(reply: &str, part: &str) {
+        assert!(reply.contains(part), "{part:?} missing from: {reply}");
     }
 
     #[test]
     fn who_is_in_lists_present_people_and_unknown_devices() {
         let office = office();
         let reply = ask(&office, "who's in?");
-        assert!(
-            reply.contains("In the office: ada, bob (2 of 2 registered)"),
-            "{reply}"
-        );
-        assert!(reply.contains("1 device I can't put a name to"), "{reply}");
+        assert_has(&reply, "In the office: ada, bob (2 of 2 registered)");
+        assert_has(&reply, "1 device I can't put a name to");
         assert!(!reply.contains("can't reach"), "{reply}");
         let kitchen = ask(&office, "who's in the meeting room");
-        assert!(
-            kitchen.contains("In meeting room: bob (1 of 2"),
-            "{kitchen}"
-        );
+        assert_has(&kitchen, "In meeting room: bob (1 of 2");
         let typo = ask(&office, "who's in the meting room");
-        assert!(
-            typo.contains("mean meeting room") && typo.contains("bob"),
-            "{typo}"
-        );
+        assert_has(&typo, "mean meeting room");
+        assert_has(&typo, "bob");
         let nowhere = ask(&office, "who's in the attic");
-        assert!(nowhere.contains("lobby, meeting room"), "{nowhere}");
+        assert_has(&nowhere, "lobby, meeting room");
     }
 
     #[test]
@@ -830,11 +836,9 @@ mod tests {
         let office = office();
         let partitioned = pi_b_unreachable();
         let reply = run(&office, &partitioned, "carol", "who's at the office?").reply;
-        assert!(
-            reply.contains(
-                "I can't reach pi-b (meeting room) since 12:02, so I may be missing people there."
-            ),
-            "{reply}"
+        assert_has(
+            &reply,
+            "I can't reach pi-b (meeting room) since 12:02, so I may be missing people there.",
         );
         let lobby = run(&office, &partitioned, "carol", "lobby temp").reply;
         assert!(
@@ -842,16 +846,16 @@ mod tests {
             "only the asked room's nodes: {lobby}"
         );
         let meeting = run(&office, &partitioned, "carol", "meeting room temp").reply;
-        assert!(
-            meeting.contains("I can't reach pi-b (meeting room) since 12:02, so I may be missing readings there."),
-            "{meeting}"
+        assert_has(
+            &meeting,
+            "I can't reach pi-b (meeting room) since 12:02, so I may be missing readings there.",
         );
         let status = run(&office, &partitioned, "carol", "status").reply;
-        assert!(
-            status.contains("pi-b (meeting room): unreachable (dead) since 12:02"),
-            "{status}"
+        assert_has(
+            &status,
+            "pi-b (meeting room): unreachable (dead) since 12:02",
         );
-        assert!(status.contains("pi-a (lobby): this node"), "{status}");
+        assert_has(&status, "pi-a (lobby): this node");
         assert!(
             status.starts_with("Mesh: 2 nodes known, 1 unreachable from here."),
             "{status}"
@@ -868,25 +872,15 @@ mod tests {
             typo.starts_with("(I took \"meting room\" to mean meeting room.)"),
             "{typo}"
         );
-        assert!(typo.contains("23.5 °C"), "{typo}");
+        assert_has(&typo, "23.5 °C");
         let all = ask(&office, "temp");
-        assert!(
-            all.contains("lobby temperature: 21.04 °C") && all.contains("23.5"),
-            "{all}"
-        );
+        assert_has(&all, "lobby temperature: 21.04 °C");
+        assert_has(&all, "23.5");
         let unknown = ask(&office, "attic temp");
-        assert!(
-            unknown.contains("rooms I know: lobby, meeting room"),
-            "{unknown}"
-        );
+        assert_has(&unknown, "rooms I know: lobby, meeting room");
         let none = ask(&office, "lobby humidity");
         assert_eq!(none, "I have no humidity readings for lobby.");
-        let set = run(
-            &office,
-            &Completeness::default(),
-            "carol",
-            "set meeting room temp to 22",
-        );
+        let set = tell(&office, "set meeting room temp to 22");
         office.apply(&set);
         let with_target = ask(&office, "meeting room temperature");
         assert!(
@@ -898,13 +892,8 @@ mod tests {
     #[test]
     fn register_and_forget_write_person_entries() {
         let mut office = office();
-        let plan = run(
-            &office,
-            &Completeness::default(),
-            "carol",
-            "i am b8:27:eb:00:00:03",
-        );
-        assert!(plan.reply.contains("Got it, carol"), "{}", plan.reply);
+        let plan = tell(&office, "i am b8:27:eb:00:00:03");
+        assert_has(&plan.reply, "Got it, carol");
         assert!(
             plan.reply.contains("right now"),
             "it is on the network: {}",
@@ -917,43 +906,20 @@ mod tests {
         assert_eq!(plan.writes.len(), 1);
         assert_eq!(plan.writes[0].0, key);
         office.apply(&plan);
-        let again = run(
-            &office,
-            &Completeness::default(),
-            "carol",
-            "i'm b8-27-eb-00-00-03",
-        );
+        let again = tell(&office, "i'm b8-27-eb-00-00-03");
         assert!(again.writes.is_empty(), "registering twice writes nothing");
-        assert!(
-            again.reply.contains("already registered"),
-            "{}",
-            again.reply
-        );
+        assert_has(&again.reply, "already registered");
         assert!(ask(&office, "who's in").contains("ada, bob, carol"));
 
-        let second = run(
-            &office,
-            &Completeness::default(),
-            "carol",
-            "this is my mac 02:00:00:00:00:09",
-        );
-        assert!(second.reply.contains("randomized"), "{}", second.reply);
+        let second = tell(&office, "this is my mac 02:00:00:00:00:09");
+        assert_has(&second.reply, "randomized");
         office.apply(&second);
 
-        let not_mine = run(
-            &office,
-            &Completeness::default(),
-            "carol",
-            "forget b8:27:eb:00:00:01",
-        );
+        let not_mine = tell(&office, "forget b8:27:eb:00:00:01");
         assert!(not_mine.writes.is_empty());
-        assert!(
-            not_mine.reply.contains("registered to ada"),
-            "{}",
-            not_mine.reply
-        );
+        assert_has(&not_mine.reply, "registered to ada");
 
-        let forget = run(&office, &Completeness::default(), "carol", "forget me");
+        let forget = tell(&office, "forget me");
         assert_eq!(forget.writes.len(), 2, "both of carol's devices");
         assert!(
             forget.writes.iter().all(|(_, value)| value.is_none()),
@@ -961,13 +927,9 @@ mod tests {
         );
         office.apply(&forget);
         assert!(office.replica.value(&key).is_none());
-        let nothing = run(&office, &Completeness::default(), "carol", "forget me");
+        let nothing = tell(&office, "forget me");
         assert!(nothing.writes.is_empty());
-        assert!(
-            nothing.reply.contains("nothing to forget"),
-            "{}",
-            nothing.reply
-        );
+        assert_has(&nothing.reply, "nothing to forget");
 
         let bad_user = run(
             &office,
@@ -976,24 +938,15 @@ mod tests {
             "i am b8:27:eb:00:00:04",
         );
         assert!(bad_user.writes.is_empty());
-        assert!(bad_user.reply.contains("'/'"), "{}", bad_user.reply);
+        assert_has(&bad_user.reply, "'/'");
     }
 
     #[test]
     fn set_target_keeps_tolerance_and_refuses_nonsense() {
         let mut office = office();
-        let plan = run(
-            &office,
-            &Completeness::default(),
-            "carol",
-            "set meeting room temperature to 22",
-        );
-        assert!(plan.reply.contains("now 22 °C (± 1)"), "{}", plan.reply);
-        assert!(
-            plan.reply.contains("It is 23.5 °C there now"),
-            "{}",
-            plan.reply
-        );
+        let plan = tell(&office, "set meeting room temperature to 22");
+        assert_has(&plan.reply, "now 22 °C (± 1)");
+        assert_has(&plan.reply, "It is 23.5 °C there now");
         assert_eq!(
             plan.writes,
             vec![(
@@ -1017,17 +970,12 @@ mod tests {
                 tolerance: 0.5,
             })),
         );
-        let again = run(
-            &office,
-            &Completeness::default(),
-            "carol",
-            "set Meeting Room temp to 21.5",
-        );
-        assert!(again.reply.contains("21.5 °C (± 0.5)"), "{}", again.reply);
+        let again = tell(&office, "set Meeting Room temp to 21.5");
+        assert_has(&again.reply, "21.5 °C (± 0.5)");
         for text in ["set meeting room temp to 220", "set attic temp to 21"] {
-            let refused = run(&office, &Completeness::default(), "carol", text);
+            let refused = tell(&office, text);
             assert!(refused.writes.is_empty(), "{text}");
-            assert!(refused.reply.contains("No target set"), "{}", refused.reply);
+            assert_has(&refused.reply, "No target set");
         }
     }
 
@@ -1035,17 +983,13 @@ mod tests {
     fn unknown_and_bad_input_always_get_an_answer() {
         let office = office();
         let unknown = ask(&office, "make me a sandwich");
-        assert!(
-            unknown.contains("didn't understand") && unknown.contains("who's in?"),
-            "{unknown}"
-        );
+        assert_has(&unknown, "didn't understand");
+        assert_has(&unknown, "who's in?");
         let bad_mac = ask(&office, "i am aa:bb:cc");
-        assert!(
-            bad_mac.contains("not a usable MAC address") && bad_mac.contains("six hex pairs"),
-            "{bad_mac}"
-        );
+        assert_has(&bad_mac, "not a usable MAC address");
+        assert_has(&bad_mac, "six hex pairs");
         let help = ask(&office, "help");
-        assert!(help.contains("forget me"), "{help}");
+        assert_has(&help, "forget me");
     }
 
     #[test]
@@ -1064,9 +1008,6 @@ mod tests {
             })),
         );
         let status = ask(&office, "status");
-        assert!(
-            status.contains("• lobby temperature is 30 °C (since 12:32)"),
-            "{status}"
-        );
+        assert_has(&status, "• lobby temperature is 30 °C (since 12:32)");
     }
 }

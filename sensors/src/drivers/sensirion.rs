@@ -1,6 +1,14 @@
 //! What Sensirion's SHT3x and SHT4x share: the CRC-8 over each 16-bit word (polynomial 0x31,
-//! init 0xFF, no reflection, no final XOR) and the 6-byte "T word, CRC, RH word, CRC" answer.
-//! Pure functions, no bus.
+//! init 0xFF, no reflection, no final XOR), the 6-byte "T word, CRC, RH word, CRC" answer, the
+//! temperature formula, and the one measurement transfer (command, wait, read, check).
+//! Holds no command codes, timings or humidity formulas: those differ per family and stay in
+//! `sht3x` / `sht4x`, which own the bus.
+
+use embedded_hal::delay::DelayNs;
+use embedded_hal::i2c::I2c;
+
+use crate::reading::{Measurement, Quantity};
+use crate::SensorError;
 
 /// CRC-8 as in the SHT3x/SHT4x datasheets; `crc8(&[0xBE, 0xEF]) == 0x92`.
 pub fn crc8(data: &[u8]) -> u8 {
@@ -38,6 +46,36 @@ pub fn parse_measurement(answer: &[u8; 6]) -> Result<(u16, u16), String> {
 /// Temperature in °C from a raw word: `-45 + 175 * raw / 65535` (both families).
 pub fn temperature_celsius(raw: u16) -> f64 {
     -45.0 + 175.0 * f64::from(raw) / 65535.0
+}
+
+/// One measurement on `i2c`: writes `command` to `address`, waits `wait_ms`, reads the 6-byte
+/// answer and checks both CRCs. Gives the raw (temperature, humidity) words; errors name `device`.
+pub(crate) fn measure_raw<I: I2c, D: DelayNs>(
+    device: &str,
+    i2c: &mut I,
+    delay: &mut D,
+    address: u8,
+    command: &[u8],
+    wait_ms: u32,
+) -> Result<(u16, u16), SensorError> {
+    i2c.write(address, command)
+        .map_err(|e| super::i2c_error(device, e))?;
+    delay.delay_ms(wait_ms);
+    let mut answer = [0u8; 6];
+    i2c.read(address, &mut answer)
+        .map_err(|e| super::i2c_error(device, e))?;
+    parse_measurement(&answer).map_err(|detail| SensorError::BadData {
+        device: device.to_string(),
+        detail,
+    })
+}
+
+/// A reading of both families: temperature in °C, then relative humidity in %.
+pub(crate) fn temperature_and_humidity(temperature: f64, humidity: f64) -> Vec<Measurement> {
+    vec![
+        Measurement::new(Quantity::Temperature, temperature),
+        Measurement::new(Quantity::Humidity, humidity),
+    ]
 }
 
 /// The answer a sensor would send for two raw words (used by tests to build mock responses).

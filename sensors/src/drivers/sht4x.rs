@@ -5,8 +5,8 @@
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::I2c;
 
-use super::sensirion::{parse_measurement, temperature_celsius};
-use crate::reading::{Measurement, Quantity};
+use super::sensirion::{measure_raw, temperature_and_humidity, temperature_celsius};
+use crate::reading::Measurement;
 use crate::{Sensor, SensorError};
 
 /// The default address of the SHT4x-A variants.
@@ -42,18 +42,14 @@ impl<I: I2c, D: DelayNs> Sht4x<I, D> {
 
     /// One measurement: (°C, %RH).
     pub fn measure(&mut self) -> Result<(f64, f64), SensorError> {
-        self.i2c
-            .write(self.address, &[CMD_MEASURE_HIGH_PRECISION])
-            .map_err(|e| super::i2c_error(&self.name, e))?;
-        self.delay.delay_ms(MEASURE_TIME_MS);
-        let mut answer = [0u8; 6];
-        self.i2c
-            .read(self.address, &mut answer)
-            .map_err(|e| super::i2c_error(&self.name, e))?;
-        let (raw_t, raw_h) = parse_measurement(&answer).map_err(|detail| SensorError::BadData {
-            device: self.name.clone(),
-            detail,
-        })?;
+        let (raw_t, raw_h) = measure_raw(
+            &self.name,
+            &mut self.i2c,
+            &mut self.delay,
+            self.address,
+            &[CMD_MEASURE_HIGH_PRECISION],
+            MEASURE_TIME_MS,
+        )?;
         Ok((temperature_celsius(raw_t), humidity_percent(raw_h)))
     }
 
@@ -74,10 +70,7 @@ impl<I: I2c + Send, D: DelayNs + Send> Sensor for Sht4x<I, D> {
 
     fn read(&mut self) -> Result<Vec<Measurement>, SensorError> {
         let (temperature, humidity) = self.measure()?;
-        Ok(vec![
-            Measurement::new(Quantity::Temperature, temperature),
-            Measurement::new(Quantity::Humidity, humidity),
-        ])
+        Ok(temperature_and_humidity(temperature, humidity))
     }
 }
 
