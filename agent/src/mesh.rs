@@ -62,6 +62,7 @@ impl GossipDriver {
         let outgoing = {
             let mut rng = self.rng.lock().unwrap_or_else(|poison| poison.into_inner());
             let mut replica = self.shared.replica();
+            replica.set_publish_limit(Some(self.shared.durable_own_version()));
             core.tick(now_ms, &mut *rng, &mut replica)
         };
         self.shared.counters.gossip.rounds_total.inc();
@@ -77,6 +78,7 @@ impl GossipDriver {
         let outgoing = {
             let mut rng = self.rng.lock().unwrap_or_else(|poison| poison.into_inner());
             let mut replica = self.shared.replica();
+            replica.set_publish_limit(Some(self.shared.durable_own_version()));
             core.leave(now_ms, &mut *rng, &mut replica)
         };
         encode_all(&mut core, outgoing)
@@ -151,6 +153,7 @@ impl PayloadHandler for GossipDriver {
         core.note_received_bytes(message.kind(), payload.len());
         let replies = {
             let mut replica = self.shared.replica();
+            replica.set_publish_limit(Some(self.shared.durable_own_version()));
             let replies = core.handle(
                 now_ms,
                 &peer.to_string(),

@@ -5,6 +5,7 @@
 //! Locks: `Shared::replica` is a std `Mutex` held only for short, synchronous work; never across
 //! an `.await`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -74,6 +75,9 @@ pub struct Shared {
     replica: Mutex<Replica>,
     store_tx: mpsc::UnboundedSender<StoreRequest>,
     pub started_at_ms: u64,
+    /// This node's last own version committed to SQLite: gossip shows peers own writes only up
+    /// to it (`Replica::set_publish_limit`), so a crash never makes a seen version reused.
+    durable_own_version: Arc<AtomicU64>,
     /// Peers as the gossip layer sees them; empty until gossip runs.
     pub peers: Mutex<Vec<PeerStatus>>,
     /// Every local write, as written (the MQTT publisher subscribes to this node's readings).
@@ -180,6 +184,11 @@ impl Shared {
         });
     }
 
+    /// The last own version committed to SQLite (what gossip may show peers).
+    pub fn durable_own_version(&self) -> u64 {
+        self.durable_own_version.load(Ordering::Acquire)
+    }
+
     /// A snapshot of the peer table.
     pub fn peers(&self) -> Vec<PeerStatus> {
         self.peers
@@ -215,6 +224,7 @@ impl Agent {
         let node = crate::identity::load_or_create(&data_dir)?;
         let store = Store::open(&data_dir)?;
         let replica = store.load_replica(node)?;
+        let durable_own_version = Arc::new(AtomicU64::new(replica.own_counter()));
         let clock = Clock::new(
             node,
             Duration::from_millis(config.gossip.max_clock_offset_ms),
@@ -229,7 +239,10 @@ impl Agent {
         let policy = RetentionPolicy::from(&config.storage);
         let persist_thread = std::thread::Builder::new()
             .name("store".into())
-            .spawn(move || store_loop(store, policy, store_rx))
+            .spawn({
+                let durable = durable_own_version.clone();
+                move || store_loop(store, policy, node, durable, store_rx)
+            })
             .context("cannot start the store thread")?;
         let shared = Arc::new(Shared {
             name,
@@ -237,6 +250,7 @@ impl Agent {
             clock,
             replica: Mutex::new(replica),
             store_tx,
+            durable_own_version,
             started_at_ms: wall_ms(),
             peers: Mutex::new(Vec::new()),
             local_writes: tokio::sync::broadcast::channel(4096).0,
@@ -335,6 +349,8 @@ const STORE_GONE: &str = "the store thread has stopped";
 fn store_loop(
     mut store: Store,
     policy: RetentionPolicy,
+    me: NodeId,
+    durable_own_version: Arc<AtomicU64>,
     mut rx: mpsc::UnboundedReceiver<StoreRequest>,
 ) {
     let mut pending: Vec<StoreRequest> = Vec::new();
@@ -357,8 +373,19 @@ fn store_loop(
         }
         if !batches.is_empty() {
             let result = store.apply_all(&batches).map_err(|e| e.to_string());
-            if let Err(err) = &result {
-                tracing::error!(error = %err, "persisting a batch failed");
+            match &result {
+                Ok(()) => {
+                    let own = batches
+                        .iter()
+                        .flat_map(|b| b.watermarks.iter())
+                        .filter(|(origin, _)| *origin == me)
+                        .map(|(_, version)| *version)
+                        .max();
+                    if let Some(own) = own {
+                        durable_own_version.fetch_max(own, Ordering::AcqRel);
+                    }
+                }
+                Err(err) => tracing::error!(error = %err, "persisting a batch failed"),
             }
             for done in waiting {
                 let _ = done.send(result.clone());

@@ -230,6 +230,51 @@ fn five_agents_converge_through_kills_and_stops() {
     }
 }
 
+/// Regression (found by the partition drills): a node killed right after start, before its
+/// start-up writes were committed, must not have shown peers versions it then reuses for
+/// other writes after the restart — otherwise the mesh never converges again.
+#[test]
+fn a_crash_before_the_first_commit_does_not_split_the_mesh() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let cluster = start_cluster(root.path(), 2);
+    cluster.converge(&[], "two-node start");
+    let key = root.path().join("cluster.key");
+    let seed = format!("127.0.0.11:{}", cluster.agents[0].gossip_port);
+    let gossip = format!(
+        "seeds = [\"{seed}\"]\nkey_file = \"{}\"\ninterval_ms = {INTERVAL_MS}\n",
+        key.display()
+    );
+    // A slow batch: its start-up writes (node entry, first readings) stay uncommitted for 5 s.
+    let mut late = TestAgent::start(
+        &root.path().join("late"),
+        AgentSpec {
+            name: "pi-late",
+            gossip_extra: &gossip,
+            extra: "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 3600\n",
+            ip: "127.0.0.21",
+            presence_interface: "",
+            batch_ms: 5000,
+            ..AgentSpec::default()
+        },
+    );
+    // Long enough for several gossip rounds with the others, well before the first commit.
+    std::thread::sleep(Duration::from_millis(INTERVAL_MS * 6));
+    late.kill();
+    late.spawn();
+    let all = [&cluster.agents[0], &cluster.agents[1], &late];
+    let agreed = eventually(bound(), || {
+        let hashes: BTreeSet<String> = all.iter().map(|a| a.state_hash()).collect();
+        (hashes.len() == 1).then_some(())
+    });
+    assert!(
+        agreed.is_some(),
+        "the mesh diverged after a crash before the first commit: {:?}",
+        all.iter()
+            .map(|a| a.get("/v1/state/hash"))
+            .collect::<Vec<_>>()
+    );
+}
+
 #[test]
 fn an_agent_without_the_cluster_key_never_joins() {
     let root = tempfile::tempdir().expect("tempdir");

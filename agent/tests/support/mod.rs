@@ -45,6 +45,8 @@ pub struct AgentSpec<'a> {
     pub gossip_port: Option<u16>,
     /// `[presence] interface`: `"sim"` by default; `""` turns presence off.
     pub presence_interface: &'a str,
+    /// `storage.batch_ms` (200 by default here).
+    pub batch_ms: u64,
 }
 
 impl Default for AgentSpec<'_> {
@@ -59,6 +61,7 @@ impl Default for AgentSpec<'_> {
             api_port: None,
             gossip_port: None,
             presence_interface: "sim",
+            batch_ms: 200,
         }
     }
 }
@@ -70,7 +73,7 @@ impl TestAgent {
         let api_port = spec.api_port.unwrap_or_else(free_port);
         let gossip_port = spec.gossip_port.unwrap_or_else(free_port);
         let config = format!(
-            "[node]\nname = \"{name}\"\nroom = \"{room}\"\n\n[storage]\ndata_dir = \"{data}\"\nbatch_ms = 200\n\n[api]\nlisten = \"{ip}:{api_port}\"\ntoken = \"{token}\"\n\n[gossip]\nlisten = \"{ip}:{gossip_port}\"\n{gossip_extra}\n\n[presence]\ninterface = \"{presence}\"\nscan_interval_s = 1\n\n{extra}",
+            "[node]\nname = \"{name}\"\nroom = \"{room}\"\n\n[storage]\ndata_dir = \"{data}\"\nbatch_ms = {batch_ms}\n\n[api]\nlisten = \"{ip}:{api_port}\"\ntoken = \"{token}\"\n\n[gossip]\nlisten = \"{ip}:{gossip_port}\"\n{gossip_extra}\n\n[presence]\ninterface = \"{presence}\"\nscan_interval_s = 1\n\n{extra}",
             name = spec.name,
             room = spec.room,
             data = dir.join("data").display(),
@@ -79,6 +82,7 @@ impl TestAgent {
             gossip_extra = spec.gossip_extra,
             extra = spec.extra,
             presence = spec.presence_interface,
+            batch_ms = spec.batch_ms,
         );
         let config_path = dir.join("config.toml");
         std::fs::write(&config_path, config).expect("write config");

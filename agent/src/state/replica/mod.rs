@@ -143,6 +143,10 @@ pub struct Replica {
     applied_readings: Vec<Entry>,
     /// The greatest stamp time ever inserted (the clock stays above it).
     max_stamp_time: u64,
+    /// Own writes above this version are not shown to peers yet (not yet committed to disk):
+    /// a node that crashes before the commit reuses those versions after restart, and peers
+    /// that had seen them would never ask for the new writes. `None`: no limit (simulator).
+    publish_limit: Option<u64>,
 }
 
 impl Replica {
@@ -159,6 +163,7 @@ impl Replica {
             changed_watermarks: BTreeMap::new(),
             applied_readings: Vec::new(),
             max_stamp_time: 0,
+            publish_limit: None,
         }
     }
 
@@ -229,7 +234,7 @@ impl Replica {
                 });
             }
         }
-        let version = self.watermark(self.me) + 1;
+        let version = self.own_counter() + 1;
         let entry = Entry {
             key,
             value,
@@ -300,9 +305,29 @@ impl Replica {
     }
 
     /// This node's watermark for `origin`: it holds every write of `origin` up to this version
-    /// (or a newer write of the same key).
+    /// (or a newer write of the same key). For this node's own origin: the published part
+    /// (see `set_publish_limit`).
     pub fn watermark(&self, origin: NodeId) -> u64 {
+        let stored = self.stored_watermark(origin);
+        match self.publish_limit {
+            Some(limit) if origin == self.me => stored.min(limit),
+            _ => stored,
+        }
+    }
+
+    fn stored_watermark(&self, origin: NodeId) -> u64 {
         self.watermarks.get(&origin).copied().unwrap_or(0)
+    }
+
+    /// The version of this node's latest own write (published or not).
+    pub fn own_counter(&self) -> u64 {
+        self.stored_watermark(self.me)
+    }
+
+    /// Shows peers only own writes up to `limit` (the last version committed to disk), so a
+    /// version a peer has seen is never reused after a crash. `None` lifts the limit.
+    pub fn set_publish_limit(&mut self, limit: Option<u64>) {
+        self.publish_limit = limit;
     }
 
     /// Raises the watermark for `origin` (never lowers it).
@@ -314,9 +339,13 @@ impl Replica {
         }
     }
 
-    /// The scuttlebutt digest: every origin's watermark.
-    pub fn digest(&self) -> &Digest {
-        &self.watermarks
+    /// The scuttlebutt digest: every origin's watermark (this node's own one as published).
+    pub fn digest(&self) -> Digest {
+        let mut digest = self.watermarks.clone();
+        if let Some(own) = digest.get_mut(&self.me) {
+            *own = self.watermark(self.me);
+        }
+        digest
     }
 
     /// The highest version of `origin` held as an entry (0 if none).
@@ -330,10 +359,15 @@ impl Replica {
     /// Entries of `origin` with a version above `after`, in version order: what a peer whose
     /// watermark for `origin` is `after` is missing.
     pub fn entries_after(&self, origin: NodeId, after: u64) -> impl Iterator<Item = &Entry> + '_ {
+        let limit = match self.publish_limit {
+            Some(limit) if origin == self.me => limit,
+            _ => u64::MAX,
+        };
         self.by_origin
             .get(&origin)
             .into_iter()
             .flat_map(move |versions| versions.range(after.saturating_add(1)..))
+            .take_while(move |(version, _)| **version <= limit)
             .filter_map(|(_, key)| self.entries.get(key))
     }
 
@@ -430,7 +464,7 @@ impl Replica {
         let removed = std::mem::take(&mut self.removed_keys).into_keys().collect();
         let watermarks = std::mem::take(&mut self.changed_watermarks)
             .into_keys()
-            .map(|origin| (origin, self.watermark(origin)))
+            .map(|origin| (origin, self.stored_watermark(origin)))
             .collect();
         ChangeSet {
             upserts,

@@ -191,3 +191,34 @@ fn merge_refuses_non_finite_numbers() {
     assert!(!numbers_are_finite(&reading));
     assert!(numbers_are_finite(&None));
 }
+
+#[test]
+fn unpublished_own_writes_are_hidden_from_digest_and_deltas() {
+    let mut a = Replica::new(NodeId(1));
+    for i in 0..4u8 {
+        a.write(person("p", i), info("a"), at(10 + i as u64, 1))
+            .expect("write");
+    }
+    a.set_publish_limit(Some(2));
+    assert_eq!(a.own_counter(), 4, "the counter itself is not limited");
+    assert_eq!(a.watermark(NodeId(1)), 2);
+    assert_eq!(a.digest().get(&NodeId(1)), Some(&2));
+    let versions: Vec<u64> = a.entries_after(NodeId(1), 0).map(|e| e.version).collect();
+    assert_eq!(versions, vec![1, 2]);
+    assert_eq!(
+        a.entries_after(NodeId(1), 3).count(),
+        0,
+        "past the limit: nothing, no panic"
+    );
+    let next = a
+        .write(person("p", 9), info("a"), at(20, 1))
+        .expect("write");
+    assert_eq!(next.version, 5, "new writes continue the real counter");
+    let changes = a.take_changes();
+    assert!(
+        changes.watermarks.contains(&(NodeId(1), 5)),
+        "the store gets the real counter"
+    );
+    a.set_publish_limit(None);
+    assert_eq!(a.entries_after(NodeId(1), 0).count(), 5);
+}
