@@ -166,9 +166,7 @@ impl GossipDriver {
     fn record_exchange_events(
         &self,
         now_ms: u64,
-        peer: crate::crdt::NodeId,
-        peer_addr: &str,
-        cluster: &str,
+        (peer, peer_addr, cluster): (crate::crdt::NodeId, &str, &str),
         before: ExchangeCounters,
         after: ExchangeCounters,
         replica: &crate::state::Replica,
@@ -309,9 +307,7 @@ impl PayloadHandler for GossipDriver {
             let after = ExchangeCounters::of(core.stats());
             self.record_exchange_events(
                 now_ms,
-                from,
-                &peer.to_string(),
-                &cluster,
+                (from, &peer.to_string(), &cluster),
                 before,
                 after,
                 &replica,
