@@ -12,7 +12,13 @@
 #   deploy/lab/lab.sh phone-leave ph1    # phone leaves the Wi-Fi; `phone-arrive ph1`
 #   deploy/lab/lab.sh arp pi1            # the phones pi1 can see (IP, MAC), by ARP
 #   deploy/lab/lab.sh write pi1 person alice 00:16:3e:00:00:01   # POST /v1/people on pi1
+#   deploy/lab/lab.sh remove pi2 person alice 00:16:3e:00:00:01  # DELETE it again
 #   deploy/lab/lab.sh api pi1 /v1/events # GET any API path on a Pi (JSON on stdout)
+#   deploy/lab/lab.sh hostile garbage ph1 pi1 20    # from phone 1: 20 connections of garbage
+#   deploy/lab/lab.sh hostile oversized ph1 pi2 5   # headers announcing 2 GiB frames
+#   deploy/lab/lab.sh hostile stall ph1 pi3 80 20   # 80 silent connections held 20 s
+#   deploy/lab/lab.sh hostile intruder ph2          # an agent with another cluster key
+#   deploy/lab/lab.sh hostile stop                  # end every hostile process
 #   deploy/lab/lab.sh down               # remove everything the lab made (also after a crash)
 #
 # Everything lives in namespaces named "$LAB_ID-…" (default LAB_ID=omlab): the switch is a
@@ -281,6 +287,73 @@ cmd_write() { # write PI person NAME MAC
     "http://$(pi_ip "$i"):$API_PORT/v1/people"
 }
 
+# Hostile peers, from a phone's namespace (a device on the office Wi-Fi without the key).
+cmd_hostile() {
+  local what=${1:-} j i n k
+  case "$what" in
+    garbage|oversized|stall)
+      [ $# -ge 3 ] || die "usage: hostile $what PHONE PI [COUNT]"
+      j=$(phone_index "$2"); i=$(pi_index "$3"); n=${4:-20}
+      [[ $n =~ ^[0-9]+$ ]] || die "COUNT must be a number"
+      local target="/dev/tcp/$(pi_ip "$i")/$GOSSIP_PORT"
+      case "$what" in
+        garbage) # random bytes, then hang up
+          for k in $(seq 1 "$n"); do
+            ip netns exec "$(phone_ns "$j")" timeout 3 bash -c \
+              "head -c 4096 /dev/urandom >$target" 2>/dev/null || true
+          done ;;
+        oversized) # a valid header announcing a 2 GiB body, then a trickle of it
+          for k in $(seq 1 "$n"); do
+            ip netns exec "$(phone_ns "$j")" timeout 3 bash -c \
+              "{ printf 'OMSH\\x01\\x01\\x7f\\xff\\xff\\xff'; head -c 65536 /dev/zero; } >$target" \
+              2>/dev/null || true
+          done ;;
+        stall) # open connections, send nothing, hold them (in the background, ${5:-20} s)
+          for k in $(seq 1 "$n"); do
+            ip netns exec "$(phone_ns "$j")" timeout "${5:-20}" bash -c \
+              "exec 3<>$target && sleep ${5:-20}" </dev/null >/dev/null 2>&1 &
+          done ;;
+      esac ;;
+    intruder) # a real agent with another cluster key, seeded with the Pis
+      [ $# -ge 2 ] || die "usage: hostile intruder PHONE"
+      j=$(phone_index "$2")
+      local dir="$LAB_STATE/ph$j"
+      mkdir -p "$dir/data"
+      "$(bin)" keygen --force --out "$dir/other.key" >/dev/null
+      cat >"$dir/config.toml" <<EOF
+[node]
+name = "intruder$j"
+[storage]
+data_dir = "$dir/data"
+[api]
+listen = "$(phone_ip "$j"):$API_PORT"
+[gossip]
+listen = "$(phone_ip "$j"):$GOSSIP_PORT"
+seeds = ["$(pi_ip 1):$GOSSIP_PORT"]
+key_file = "$dir/other.key"
+interval_ms = $LAB_INTERVAL_MS
+[presence]
+interface = ""
+EOF
+      ip netns exec "$(phone_ns "$j")" "$(bin)" run --config "$dir/config.toml" \
+        </dev/null >>"$dir/agent.log" 2>&1 &
+      echo $! >"$dir/pid" ;;
+    stop) # ends every hostile process (they all live in phone namespaces)
+      for j in $(seq 1 "$(cat "$LAB_STATE/phones")"); do
+        for k in $(ip netns pids "$(phone_ns "$j")" 2>/dev/null || true); do kill -9 "$k" 2>/dev/null || true; done
+      done ;;
+    *) die "usage: hostile garbage|oversized|stall|intruder|stop …" ;;
+  esac
+}
+
+cmd_remove() { # remove PI person NAME MAC
+  local i
+  i=$(pi_index "$1")
+  [ "${2:-}" = person ] && [ -n "${3:-}" ] && [ -n "${4:-}" ] || die "usage: remove PI person NAME MAC"
+  ip netns exec "$(pi_ns "$i")" curl -sf --max-time 5 -X DELETE \
+    "http://$(pi_ip "$i"):$API_PORT/v1/people/$3/$4"
+}
+
 cmd_api() { local i; i=$(pi_index "$1"); api_get "$i" "$2"; }
 
 cmd_status() {
@@ -314,6 +387,8 @@ main() {
     phone-arrive) cmd_phone up "${1:?usage: phone-arrive PHONE}" ;;
     phone-leave) cmd_phone down "${1:?usage: phone-leave PHONE}" ;;
     write) cmd_write "$@" ;;
+    remove) cmd_remove "$@" ;;
+    hostile) cmd_hostile "$@" ;;
     api) [ $# = 2 ] || die "usage: api PI PATH"; cmd_api "$1" "$2" ;;
     status) cmd_status ;;
     arp) [ $# = 1 ] || die "usage: arp PI"; cmd_arp "$1" ;;
