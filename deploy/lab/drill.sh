@@ -64,7 +64,7 @@ trap 'exit 130' INT TERM
 
 # ---- state of one scenario run ----
 reset_run() {
-  PIS=$PIS_DEFAULT; PHONES=2; INTERVAL=$INTERVAL_DEFAULT; UP=0
+  PIS=$PIS_DEFAULT; PHONES=2; INTERVAL=$INTERVAL_DEFAULT; UP=0; ABORTED=0
   FAULT_T=0; FAULT_PIS=(); FAULT_ACTIVE=0; HEAL_T=0
   MAX_HASHES=1; FAILURES=(); SKEWED=()
   DETECTS=(); DETECT_ALLS=(); HEALS=()
@@ -95,7 +95,15 @@ distinct_hashes() {
 
 ensure_up() {
   [ "$UP" = 1 ] && return 0
-  LAB_INTERVAL_MS=$INTERVAL "$LAB" up "$PIS" "$PHONES" >/dev/null || { fail "lab up failed"; return 1; }
+  [ "$ABORTED" = 0 ] || return 1
+  if ! LAB_INTERVAL_MS=$INTERVAL "$LAB" up "$PIS" "$PHONES" >/dev/null; then
+    "$LAB" down >/dev/null 2>&1
+    if ! LAB_INTERVAL_MS=$INTERVAL "$LAB" up "$PIS" "$PHONES" >/dev/null; then
+      fail "lab up failed twice; scenario aborted"
+      ABORTED=1
+      return 1
+    fi
+  fi
   UP=1
   # Start from one agreed state.
   expect_converged 150 || true
@@ -310,10 +318,11 @@ run_scenario() { # $1 = file, $2 = display name
     line=${line%%#*}
     read -ra words <<<"$line"
     [ ${#words[@]} -gt 0 ] || continue
+    [ "$ABORTED" = 0 ] || break
     echo "  > ${words[*]}"
     run_step "${words[@]}"
   done <"$file"
-  ensure_up
+  ensure_up || true
   # Final: everyone (but skewed Pis) agrees, and no acknowledged write is missing anywhere.
   local except=()
   [ ${#SKEWED[@]} -gt 0 ] && except=("${SKEWED[@]}")

@@ -137,10 +137,11 @@ start_pi() {
   RUST_LOG=${RUST_LOG:-info} ip netns exec "$(pi_ns "$i")" "$(bin)" run --config "$dir/config.toml" \
     </dev/null >>"$dir/agent.log" 2>&1 &
   echo $! >"$dir/pid"
-  local tries=0
+  local tries=0 pid=$!
   until api_get "$i" /healthz >/dev/null 2>&1; do
     tries=$((tries + 1))
-    if ! running_pid "$i" >/dev/null; then
+    # (Not `running_pid`: until `ip netns exec` has exec'd the agent, the pid is `ip`'s.)
+    if [ ! -d "/proc/$pid" ] || grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then
       tail -20 "$dir/agent.log" >&2
       die "pi$i's agent exited at start (log: $dir/agent.log)"
     fi
