@@ -5,7 +5,8 @@
 #   sudo ./deploy/test.sh       # as root: also network-namespace and broker tests
 #   CI=true ./deploy/test.sh    # CI: nothing may skip; a skip is a failure
 #
-# Installs (only as root, only what is missing): iproute2 (network namespaces), mosquitto
+# Installs (only as root, only what is missing): iproute2 (network namespaces), curl and jq
+# (the drill lab), mosquitto
 # (MQTT tests), chromium (the dashboard's headless-browser test). Then: cargo fmt --check,
 # cargo clippy -D warnings, cargo test, and the simulator's seed campaign.
 set -euo pipefail
@@ -15,6 +16,8 @@ need_pkgs=()
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+=(mosquitto)
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+command -v curl >/dev/null 2>&1 || need_pkgs+=(curl) # the partition-drill lab (deploy/lab)
+command -v jq >/dev/null 2>&1 || need_pkgs+=(jq)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "==> installing ${need_pkgs[*]}"

@@ -14,6 +14,7 @@
 //! - [`identity`]: the node id kept in the data directory.
 //! - [`store`]: SQLite persistence (schema, migrations, batched writes, history, retention).
 //! - [`net`]: TCP transport, framing, Noise encryption with the cluster key.
+//! - [`events`]: the mesh event log (peer transitions, heals, refusals) behind `/v1/events`.
 //! - [`runtime`]: the running agent: shared state, sensor and presence loops, persistence.
 //! - [`api`]: the HTTP API (axum) and `/metrics`.
 //! - [`mqtt`]: MQTT publisher, Home Assistant discovery, store-and-forward buffer.
@@ -28,6 +29,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod crdt;
+pub mod events;
 pub mod gossip;
 pub mod identity;
 pub mod mesh;

@@ -69,6 +69,18 @@ enum Command {
     Status(ClientArgs),
     /// The replicated state's hash (equal on agents holding the same state).
     Hash(ClientArgs),
+    /// What this agent saw happen to the mesh: peers suspect, dead, alive again (with their
+    /// downtime), catch-ups, heals, resets, refused peers, clock-ahead entries.
+    Events {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Only events in the last this many seconds.
+        #[arg(long)]
+        last: Option<u64>,
+        /// Only events of this kind (peer_dead, peer_alive, mesh_healed, …).
+        #[arg(long)]
+        kind: Option<String>,
+    },
     /// List, add or remove people and their devices.
     People {
         #[command(flatten)]
@@ -620,6 +632,68 @@ fn client_command(command: Command) -> anyhow::Result<()> {
                 )
             );
             print_note(&answer);
+        }
+        Command::Events {
+            client: args,
+            last,
+            kind,
+        } => {
+            let mut query = Vec::new();
+            if let Some(last) = last {
+                query.push(format!(
+                    "since={}",
+                    now_ms().saturating_sub(last.saturating_mul(1000))
+                ));
+            }
+            if let Some(kind) = kind {
+                query.push(format!("kind={}", client::path_segment(&kind)));
+            }
+            let path = if query.is_empty() {
+                "/v1/events".to_string()
+            } else {
+                format!("/v1/events?{}", query.join("&"))
+            };
+            let answer = Client::new(&args.api, args.token).get(&path)?;
+            if args.json {
+                return print_json(&answer);
+            }
+            let rows: Vec<Vec<String>> = answer
+                .get("events")
+                .and_then(Json::as_array)
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|e| {
+                    let numbers: Vec<String> = e
+                        .get("numbers")
+                        .and_then(Json::as_object)
+                        .map(|numbers| {
+                            numbers
+                                .iter()
+                                .map(|(name, value)| format!("{name}={value}"))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    vec![
+                        client::age(
+                            now_ms()
+                                .saturating_sub(e.get("t_ms").and_then(Json::as_u64).unwrap_or(0)),
+                        ),
+                        str_of(e, "kind").to_string(),
+                        str_of(e, "peer_name").to_string(),
+                        numbers.join(" "),
+                        str_of(e, "detail").to_string(),
+                    ]
+                })
+                .collect();
+            if rows.is_empty() {
+                println!("No mesh events recorded.");
+            } else {
+                print!(
+                    "{}",
+                    client::table(&["ago", "kind", "peer", "numbers", "detail"], &rows)
+                );
+            }
         }
         Command::Hash(args) => {
             let answer = Client::new(&args.api, args.token).get("/v1/state/hash")?;

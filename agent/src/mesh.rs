@@ -4,7 +4,10 @@
 //! - `GossipDriver` answers payloads arriving on gossip connections (decode → core → encode)
 //!   and starts rounds;
 //! - `start` binds the gossip port, serves it, and runs one round per `gossip.interval_ms`,
-//!   one exchange task per chosen peer; on shutdown it announces the leave.
+//!   one exchange task per chosen peer; on shutdown it announces the leave;
+//! - mesh events (`events::EventLog` in `Shared::events`) are recorded here: peer transitions
+//!   from diffing the peer table each round (`events::PeerWatch`), per-exchange figures from
+//!   the core's stats around each `handle`, and refusals from the transport's counters.
 //!
 //! Lock order: the core first, then the replica. Neither is held across an `.await`.
 
@@ -18,8 +21,9 @@ use rand::SeedableRng;
 use tokio::sync::watch;
 
 use crate::clock::wall_ms;
+use crate::events::{EventKind, MeshEvent, PeerWatch, LARGE_DELTA_ENTRIES};
 use crate::gossip::{self, GossipCore, GossipParams, Outgoing};
-use crate::net::{PayloadHandler, Transport};
+use crate::net::{NetStatsSnapshot, PayloadHandler, Transport};
 use crate::runtime::{Agent, PeerStatus, Shared};
 use crate::state::query::node_names;
 
@@ -28,6 +32,34 @@ pub struct GossipDriver {
     core: Mutex<GossipCore>,
     rng: Mutex<StdRng>,
     shared: Arc<Shared>,
+    /// The peer table as last seen, for transition events.
+    watch: Mutex<PeerWatch>,
+}
+
+/// Events that could repeat every exchange (clock-ahead entries, refusals) are recorded at
+/// most once per peer per this long.
+const REPEAT_EVENT_GAP_MS: u64 = 10_000;
+
+/// The core's counters that per-exchange events are computed from.
+#[derive(Debug, Clone, Copy)]
+struct ExchangeCounters {
+    rejected_stamps: u64,
+    entries_merged: u64,
+    bad_cluster: u64,
+    resets_sent: u64,
+    resets_done: u64,
+}
+
+impl ExchangeCounters {
+    fn of(stats: &gossip::GossipStats) -> Self {
+        ExchangeCounters {
+            rejected_stamps: stats.rejected_stamps,
+            entries_merged: stats.entries_merged,
+            bad_cluster: stats.bad_cluster,
+            resets_sent: stats.resets_sent,
+            resets_done: stats.resets_done,
+        }
+    }
 }
 
 impl GossipDriver {
@@ -46,6 +78,7 @@ impl GossipDriver {
             core: Mutex::new(core),
             rng: Mutex::new(StdRng::from_entropy()),
             shared,
+            watch: Mutex::new(PeerWatch::new()),
         }
     }
 
@@ -114,11 +147,112 @@ impl GossipDriver {
                 })
                 .collect()
         };
+        let events = self
+            .watch
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .observe(now_ms, &peers);
+        for event in events {
+            tracing::info!(kind = event.kind.as_str(), detail = %event.detail, "mesh event");
+            self.shared.events.record(event);
+        }
         *self
             .shared
             .peers
             .lock()
             .unwrap_or_else(|poison| poison.into_inner()) = peers;
+    }
+
+    /// Records the events one handled message caused, from the core's counters before and
+    /// after it. `replica` is locked by the caller (for the peer's name).
+    fn record_exchange_events(
+        &self,
+        now_ms: u64,
+        (peer, peer_addr, cluster): (crate::crdt::NodeId, &str, &str),
+        before: ExchangeCounters,
+        after: ExchangeCounters,
+        replica: &crate::state::Replica,
+    ) {
+        let changed = after.rejected_stamps > before.rejected_stamps
+            || after.entries_merged >= before.entries_merged + LARGE_DELTA_ENTRIES
+            || after.bad_cluster > before.bad_cluster
+            || after.resets_sent > before.resets_sent
+            || after.resets_done > before.resets_done;
+        if !changed {
+            return;
+        }
+        let name = node_names(replica)
+            .get(&peer)
+            .map(|(name, _)| name.clone())
+            .unwrap_or_else(|| peer_addr.to_string());
+        let events = &self.shared.events;
+        if after.bad_cluster > before.bad_cluster {
+            events.record_throttled(
+                MeshEvent::new(
+                    now_ms,
+                    EventKind::RefusedPeer,
+                    format!(
+                        "refused {peer_addr}: it gossips for cluster {cluster:?}, not {:?}",
+                        self.shared.config.gossip.cluster
+                    ),
+                )
+                .about(peer, &name)
+                .number("bad_cluster", after.bad_cluster - before.bad_cluster),
+                REPEAT_EVENT_GAP_MS,
+            );
+            return;
+        }
+        let held = after.rejected_stamps - before.rejected_stamps;
+        if held > 0 {
+            events.record_throttled(
+                MeshEvent::new(
+                    now_ms,
+                    EventKind::ClockAhead,
+                    format!(
+                        "held back {held} entries from {name}: stamped more than {} ms ahead of \
+                         this node's clock (retried later)",
+                        self.shared.config.gossip.max_clock_offset_ms
+                    ),
+                )
+                .about(peer, &name)
+                .number("entries", held),
+                REPEAT_EVENT_GAP_MS,
+            );
+        }
+        let merged = after.entries_merged - before.entries_merged;
+        if merged >= LARGE_DELTA_ENTRIES {
+            events.record(
+                MeshEvent::new(
+                    now_ms,
+                    EventKind::LargeDelta,
+                    format!("merged {merged} entries from {name} in one exchange"),
+                )
+                .about(peer, &name)
+                .number("entries", merged),
+            );
+        }
+        if after.resets_sent > before.resets_sent {
+            events.record(
+                MeshEvent::new(
+                    now_ms,
+                    EventKind::ResetSent,
+                    format!("told {name} to reset: it is behind this node's tombstone GC"),
+                )
+                .about(peer, &name),
+            );
+        }
+        if after.resets_done > before.resets_done {
+            events.record(
+                MeshEvent::new(
+                    now_ms,
+                    EventKind::ResetDone,
+                    format!(
+                        "reset this node's state from {name}: it was behind {name}'s tombstone GC"
+                    ),
+                )
+                .about(peer, &name),
+            );
+        }
     }
 }
 
@@ -145,6 +279,15 @@ impl PayloadHandler for GossipDriver {
             Ok(message) => message,
             Err(err) => {
                 core.note_decode_error();
+                self.shared.events.record_throttled(
+                    MeshEvent::new(
+                        now_ms,
+                        EventKind::RefusedPeer,
+                        format!("undecodable gossip message from {peer}: {err}"),
+                    )
+                    .number("decode_errors", 1),
+                    REPEAT_EVENT_GAP_MS,
+                );
                 self.shared.counters.error("gossip_decode");
                 tracing::warn!(%peer, error = %err, "undecodable gossip message; ending this exchange");
                 return Vec::new();
@@ -154,12 +297,23 @@ impl PayloadHandler for GossipDriver {
         let replies = {
             let mut replica = self.shared.replica();
             replica.set_publish_limit(Some(self.shared.durable_own_version()));
+            let from = message.from;
+            let cluster = message.cluster.clone();
+            let before = ExchangeCounters::of(core.stats());
             let replies = core.handle(
                 now_ms,
                 &peer.to_string(),
                 message,
                 &mut replica,
                 self.shared.clock.accept_limit(),
+            );
+            let after = ExchangeCounters::of(core.stats());
+            self.record_exchange_events(
+                now_ms,
+                (from, &peer.to_string(), &cluster),
+                before,
+                after,
+                &replica,
             );
             // Later local writes must win over everything merged so far.
             self.shared.clock.raise_floor(replica.max_stamp_time());
@@ -254,6 +408,7 @@ async fn round_loop(
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_net = transport.stats();
+    let mut refusals = RefusalTally::default();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -291,6 +446,82 @@ async fn round_loop(
         counters
             .bytes_received_total
             .add(net.bytes_received.saturating_sub(last_net.bytes_received));
+        refusals.add(&last_net, &net);
+        if let Some(event) = refusals.take_event(wall_ms()) {
+            driver.shared.events.record(event);
+        }
         last_net = net;
+    }
+}
+
+/// Refusals counted by the transport (failed handshakes, bad frames, refused messages, too many
+/// connections), summed between `refused_peer` events (at most one per `REPEAT_EVENT_GAP_MS`).
+#[derive(Debug, Default)]
+struct RefusalTally {
+    pending: std::collections::BTreeMap<&'static str, u64>,
+    last_event_ms: Option<u64>,
+}
+
+impl RefusalTally {
+    fn add(&mut self, before: &NetStatsSnapshot, after: &NetStatsSnapshot) {
+        let reasons = [
+            (
+                "handshakes_failed",
+                after
+                    .handshakes_failed
+                    .saturating_sub(before.handshakes_failed),
+            ),
+            (
+                "frames_rejected",
+                after.frames_rejected.saturating_sub(before.frames_rejected),
+            ),
+            (
+                "messages_rejected",
+                after
+                    .messages_rejected
+                    .saturating_sub(before.messages_rejected),
+            ),
+            (
+                "connections_refused",
+                after
+                    .connections_refused
+                    .saturating_sub(before.connections_refused),
+            ),
+        ];
+        for (reason, count) in reasons {
+            if count > 0 {
+                *self.pending.entry(reason).or_default() += count;
+            }
+        }
+    }
+
+    fn take_event(&mut self, now_ms: u64) -> Option<MeshEvent> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        if let Some(last) = self.last_event_ms {
+            if now_ms < last.saturating_add(REPEAT_EVENT_GAP_MS) {
+                return None;
+            }
+        }
+        self.last_event_ms = Some(now_ms);
+        let summary: Vec<String> = self
+            .pending
+            .iter()
+            .map(|(reason, count)| format!("{count} {}", reason.replace('_', " ")))
+            .collect();
+        let mut event = MeshEvent::new(
+            now_ms,
+            EventKind::RefusedPeer,
+            format!(
+                "gossip transport refused: {} (no or wrong cluster key, garbage, stalls, or too \
+                 many connections)",
+                summary.join(", ")
+            ),
+        );
+        for (reason, count) in std::mem::take(&mut self.pending) {
+            event = event.number(reason, count);
+        }
+        Some(event)
     }
 }

@@ -84,6 +84,8 @@ pub struct Shared {
     pub local_writes: tokio::sync::broadcast::Sender<Entry>,
     /// Counters and gauges for `GET /metrics` (gossip, MQTT and errors fill them).
     pub counters: crate::api::metrics::Counters,
+    /// What this node saw happen to the mesh (`GET /v1/events`); the gossip driver fills it.
+    pub events: crate::events::EventLog,
 }
 
 /// A write could not be made durable.
@@ -255,6 +257,7 @@ impl Agent {
             peers: Mutex::new(Vec::new()),
             local_writes: tokio::sync::broadcast::channel(4096).0,
             counters: Default::default(),
+            events: Default::default(),
             config,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);

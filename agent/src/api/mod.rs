@@ -9,6 +9,7 @@
 mod chat;
 mod dashboard;
 mod error;
+mod events;
 pub mod metrics;
 
 use std::sync::Arc;
@@ -48,6 +49,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/targets/{room}", put(set_target))
         .merge(metrics::routes())
         .merge(chat::routes())
+        .merge(events::routes())
         .merge(dashboard::routes())
         .fallback(not_found)
         .with_state(shared)

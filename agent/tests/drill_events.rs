@@ -1,0 +1,172 @@
+//! Mesh events from real agents: three `officemesh` processes on 127.0.0.31–33 with a shared
+//! cluster key. One is SIGKILLed: the other two record `peer_dead` for it in `GET /v1/events`;
+//! it is restarted: they record `peer_alive` with its downtime, then `caught_up`. An agent with
+//! another key dialing them shows up as a `refused_peer` event.
+//!
+//! Bounds are generous (the machine is shared); what is asserted is that the events appear and
+//! carry sensible figures, not how fast.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use support::{eventually, free_port, AgentSpec, TestAgent};
+
+const INTERVAL_MS: u64 = 200;
+
+fn keygen(path: &Path) {
+    let status = Command::new(env!("CARGO_BIN_EXE_officemesh"))
+        .arg("keygen")
+        .arg("--out")
+        .arg(path)
+        .status()
+        .expect("run keygen");
+    assert!(status.success());
+}
+
+fn start(root: &Path, name: &str, ip: &str, port: u16, seeds: &str, key: &Path) -> TestAgent {
+    let gossip = format!(
+        "seeds = [{seeds}]\nkey_file = \"{}\"\ninterval_ms = {INTERVAL_MS}\n",
+        key.display()
+    );
+    TestAgent::start(
+        root,
+        AgentSpec {
+            name,
+            gossip_extra: &gossip,
+            extra: "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 3600\n",
+            ip,
+            gossip_port: Some(port),
+            presence_interface: "",
+            ..AgentSpec::default()
+        },
+    )
+}
+
+fn events_of(agent: &TestAgent, kind: &str) -> Vec<Json> {
+    agent.get(&format!("/v1/events?kind={kind}"))["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Waits until `agent` has an event of `kind` about `peer_name`; returns it.
+fn wait_event(agent: &TestAgent, kind: &str, peer_name: &str) -> Json {
+    eventually(Duration::from_secs(40), || {
+        events_of(agent, kind)
+            .into_iter()
+            .find(|e| e["peer_name"] == peer_name)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "{} recorded no {kind} event about {peer_name}; its events: {}\nlog:\n{}",
+            agent.name,
+            agent.get("/v1/events"),
+            agent.log()
+        )
+    })
+}
+
+#[test]
+fn killed_and_restarted_agent_shows_as_dead_then_alive_with_its_downtime() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let key = root.path().join("cluster.key");
+    keygen(&key);
+    let ips = ["127.0.0.31", "127.0.0.32", "127.0.0.33"];
+    let ports: Vec<u16> = ips.iter().map(|_| free_port()).collect();
+    let seeds = format!("\"{}:{}\"", ips[0], ports[0]);
+    let mut agents: Vec<TestAgent> = (0..3)
+        .map(|i| {
+            start(
+                root.path(),
+                &format!("pi-{}", i + 1),
+                ips[i],
+                ports[i],
+                &seeds,
+                &key,
+            )
+        })
+        .collect();
+
+    for agent in &agents[..2] {
+        wait_event(agent, "peer_joined", "pi-3");
+    }
+    agents[2].kill();
+    let killed_at = support_now_ms();
+    for agent in &agents[..2] {
+        let dead = wait_event(agent, "peer_dead", "pi-3");
+        assert!(dead["t_ms"].as_u64().expect("t_ms") >= killed_at);
+        assert!(dead["numbers"]["silent_ms"].as_u64().expect("silent_ms") > 0);
+        assert!(dead["peer"].is_string(), "peer is the node id: {dead}");
+    }
+    // Stay dead a while so the downtime is clearly more than one detection period.
+    std::thread::sleep(Duration::from_secs(2));
+    agents[2].spawn();
+    let restarted_at = support_now_ms();
+    let down_floor = restarted_at - killed_at;
+    for agent in &agents[..2] {
+        let alive = wait_event(agent, "peer_alive", "pi-3");
+        let down_ms = alive["numbers"]["down_ms"].as_u64().expect("down_ms");
+        assert!(
+            down_ms >= down_floor,
+            "{}: downtime {down_ms} ms is less than the {down_floor} ms it was killed for: {alive}",
+            agent.name
+        );
+        wait_event(agent, "caught_up", "pi-3");
+    }
+    // The CLI shows the same log as a table and as JSON.
+    let output = Command::new(env!("CARGO_BIN_EXE_officemesh"))
+        .args(["events", "--api", &agents[0].api, "--kind", "peer_alive"])
+        .output()
+        .expect("run officemesh events");
+    assert!(output.status.success());
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(table.contains("peer_alive") && table.contains("pi-3") && table.contains("down_ms="));
+    let output = Command::new(env!("CARGO_BIN_EXE_officemesh"))
+        .args(["events", "--api", &agents[1].api, "--json", "--last", "600"])
+        .output()
+        .expect("run officemesh events --json");
+    let json: Json = serde_json::from_slice(&output.stdout).expect("events --json is JSON");
+    let kinds: Vec<&str> = json["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"peer_dead") && kinds.contains(&"peer_alive"),
+        "{kinds:?}"
+    );
+
+    // A process with another key dials pi-1: pi-1 records the refusal.
+    let other_key = root.path().join("other.key");
+    keygen(&other_key);
+    let _intruder = start(
+        root.path(),
+        "intruder",
+        "127.0.0.34",
+        free_port(),
+        &seeds,
+        &other_key,
+    );
+    let refused = eventually(Duration::from_secs(40), || {
+        events_of(&agents[0], "refused_peer")
+            .into_iter()
+            .find(|e| e["numbers"]["handshakes_failed"].as_u64().unwrap_or(0) > 0)
+    });
+    assert!(
+        refused.is_some(),
+        "pi-1 recorded no refused handshake: {}",
+        agents[0].get("/v1/events")
+    );
+}
+
+fn support_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as u64
+}
