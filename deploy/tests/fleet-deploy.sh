@@ -3,9 +3,10 @@
 # processes of the host build), reached through stand-in ssh/scp (deploy/tests/standin/) that
 # run the remote commands on this machine, with shims for sudo and systemctl. No traffic leaves
 # 127.0.0.0/8.
-# Gossip is not wired between agents yet, so different agents never hold the same state: the
-# success case checks each Pi against itself (PEERS="{self}"); a second case checks that a peer
-# which does not see the new node (or holds another hash) stops the rollout with a message.
+# The three Pis gossip with each other (insecure mode, seeded with 127.0.0.2): the success case
+# checks each upgraded Pi against the other hosts (the default PEERS), which must see it and
+# hold the same state hash. A fourth agent in another cluster (127.0.0.5) never sees the new
+# node: used as PEERS it must stop the rollout with a message.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . deploy/tests/lib.sh
@@ -18,8 +19,9 @@ bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys;
 t=$(mktemp -d)
 export FLEET_TEST_DIR=$t
 hosts=(127.0.0.2 127.0.0.3 127.0.0.4)
+outsider=127.0.0.5
 stop_all() {
-  for h in "${hosts[@]}"; do
+  for h in "${hosts[@]}" "$outsider"; do
     if [ -f "$t/$h/pid" ]; then kill "$(cat "$t/$h/pid")" 2>/dev/null || true; fi
   done
   sleep 0.3
@@ -29,7 +31,9 @@ trap stop_all EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 api_port=$(free_port)
 gossip_port=$(free_port)
-for h in "${hosts[@]}"; do
+for h in "${hosts[@]}" "$outsider"; do
+  cluster=office
+  [ "$h" = "$outsider" ] && cluster=elsewhere
   mkdir -p "$t/$h/bin"
   cp "$bin" "$t/$h/bin/officemesh"
   cat > "$t/$h/config.toml" <<CONF
@@ -42,6 +46,9 @@ data_dir = "$t/$h/data"
 listen = "$h:$api_port"
 [gossip]
 listen = "$h:$gossip_port"
+seeds = ["127.0.0.2:$gossip_port"]
+cluster = "$cluster"
+interval_ms = 200
 insecure = true
 [presence]
 interface = ""
@@ -51,20 +58,24 @@ export SSH="$PWD/deploy/tests/standin/ssh" SCP="$PWD/deploy/tests/standin/scp"
 export API_URL="http://{host}:$api_port" REMOTE_BIN="$t/{host}/bin/officemesh" REMOTE_TMP="$t"
 export POLL_S=0.5
 # the "old version" runs on every Pi before the rollout
-for h in "${hosts[@]}"; do FLEET_HOST=$h PATH="$PWD/deploy/tests/standin/remote-bin:$PATH" systemctl restart officemesh; done
+for h in "${hosts[@]}" "$outsider"; do FLEET_HOST=$h PATH="$PWD/deploy/tests/standin/remote-bin:$PATH" systemctl restart officemesh; done
 rm -f "$t"/*/restarts
 pid_of() { cat "$t/$1/pid"; }
 restarts_of() { [ -f "$t/$1/restarts" ] && wc -l < "$t/$1/restarts" || echo 0; }
 
-echo "==> rollout to 3 local Pis, each checked against itself"
+echo "==> rollout to 3 gossiping local Pis, each checked against the others"
 old_pids=$(for h in "${hosts[@]}"; do pid_of "$h"; done)
-PEERS="{self}" HEALTH_TIMEOUT_S=60 CONVERGE_TIMEOUT_S=30 \
+HEALTH_TIMEOUT_S=60 CONVERGE_TIMEOUT_S=30 \
   ./deploy/fleet-deploy.sh "$bin" "${hosts[@]}" > "$t/ok.log" 2>&1 || { cat "$t/ok.log" >&2; fail "rollout failed"; }
 assert_contains "$t/ok.log" "all 3 host(s) updated and converged" "rollout summary"
 for h in "${hosts[@]}"; do
   [ "$(restarts_of "$h")" = 1 ] || fail "$h restarted $(restarts_of "$h") times, expected once"
   echo "$old_pids" | grep -qx "$(pid_of "$h")" && fail "$h still runs the old process"
-  assert_contains "$t/ok.log" "[$h] converged with $h" "$h checked"
+  for p in "${hosts[@]}"; do
+    [ "$p" = "$h" ] && continue
+    assert_contains "$t/ok.log" "[$h] converged with" "$h checked"
+    grep -F "[$h] converged with" "$t/ok.log" | grep -qF "$p" || fail "$h was not checked against $p"
+  done
 done
 # one at a time, in the given order: each host's 'up' line comes before the next host's upload
 grep -o '\[127\.0\.0\.[0-9]\] \(uploading\|up:\|converged\)' "$t/ok.log" | tr '\n' ' ' > "$t/order"
@@ -74,9 +85,9 @@ pass "rolled out one at a time, each back and converged before the next"
 
 echo "==> a peer that does not see the new node stops the rollout"
 rm -f "$t"/*/restarts
-PEERS="127.0.0.3" CONVERGE_TIMEOUT_S=3 \
+PEERS="$outsider" CONVERGE_TIMEOUT_S=3 \
   ./deploy/fleet-deploy.sh "$bin" 127.0.0.2 127.0.0.4 > "$t/split.log" 2>&1 && { cat "$t/split.log" >&2; fail "rollout succeeded without convergence"; }
-assert_contains "$t/split.log" "[127.0.0.2] the mesh did not converge within 3s: 127.0.0.3 sees pi-2 as 'absent'" "convergence failure message"
+assert_contains "$t/split.log" "[127.0.0.2] the mesh did not converge within 3s: $outsider sees pi-2 as 'absent'" "convergence failure message"
 assert_contains "$t/split.log" "the remaining hosts were not touched" "stop message"
 [ "$(restarts_of 127.0.0.4)" = 0 ] || fail "127.0.0.4 was deployed after a failed host"
 pass "stopped at the first host that did not converge"
