@@ -2,7 +2,8 @@
 //! oldest first — peers turning suspect, dead and alive again with their downtime, catch-ups,
 //! heals, resets, refused peers, clock-ahead entries, large deltas.
 //!
-//! Read-only. Must not touch: the replica, the gossip core.
+//! Read-only. Reads node names from the replica (a peer may be named only after the event
+//! was recorded); must not touch the gossip core.
 
 use std::sync::Arc;
 
@@ -40,6 +41,22 @@ async fn events(
     let mut events = shared.events.since(params.since.unwrap_or(0));
     if let Some(kind) = params.kind.as_deref() {
         events.retain(|e| e.kind.as_str() == kind);
+    }
+    // A peer that joined before its `node/<id>` entry arrived was recorded under its id: name
+    // it now if this node has learned the name since.
+    let names = crate::state::query::node_names(&shared.replica());
+    for event in &mut events {
+        if let Some(peer) = event.peer {
+            let unnamed = event
+                .peer_name
+                .as_deref()
+                .is_none_or(|name| name == peer.to_string());
+            if unnamed {
+                if let Some((name, _)) = names.get(&peer) {
+                    event.peer_name = Some(name.clone());
+                }
+            }
+        }
     }
     Ok(Json(json!({
         "node": shared.node,
