@@ -268,3 +268,46 @@ fn a_bad_config_names_the_key_and_the_file() {
     assert!(message.contains("intervall_ms"), "{message}");
     assert!(message.contains(&path.display().to_string()), "{message}");
 }
+
+#[test]
+fn doctor_reports_problems_with_their_fix_as_text_and_json() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let config = root.path().join("config.toml");
+    let data = root.path().join("data");
+    // A key file that does not exist and a sensor on an I2C bus this machine does not have.
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\ndata_dir = \"{}\"\n[gossip]\nkey_file = \"{}\"\n[[sensors]]\ndriver = \"bme280\"\nname = \"desk\"\n",
+            data.display(),
+            root.path().join("missing.key").display()
+        ),
+    )
+    .expect("write config");
+    let text = Command::new(env!("CARGO_BIN_EXE_officemesh"))
+        .args(["doctor", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run doctor");
+    assert_eq!(text.status.code(), Some(1), "a failed check exits 1");
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(stdout.contains("[FAIL] cluster key"), "{stdout}");
+    assert!(
+        stdout.contains("officemesh keygen --out"),
+        "the fix is printed: {stdout}"
+    );
+    assert!(stdout.contains("[ ok ] data directory"), "{stdout}");
+    let json = Command::new(env!("CARGO_BIN_EXE_officemesh"))
+        .args(["doctor", "--json", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run doctor --json");
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("--json is JSON");
+    let checks = parsed["checks"].as_array().expect("checks");
+    let failed = checks.iter().filter(|c| c["ok"] == false).count() as u64;
+    assert_eq!(parsed["failed"].as_u64(), Some(failed));
+    assert!(checks
+        .iter()
+        .any(|c| c["name"] == "cluster key"
+            && c["fix"].as_str().is_some_and(|f| f.contains("keygen"))));
+}
