@@ -82,6 +82,13 @@ impl GossipDriver {
         }
     }
 
+    /// The replica, locked, showing peers only own writes already committed to SQLite.
+    fn replica_for_gossip(&self) -> MutexGuard<'_, crate::state::Replica> {
+        let mut replica = self.shared.replica();
+        replica.set_publish_limit(Some(self.shared.durable_own_version()));
+        replica
+    }
+
     fn core(&self) -> MutexGuard<'_, GossipCore> {
         self.core
             .lock()
@@ -94,8 +101,7 @@ impl GossipDriver {
         let mut core = self.core();
         let outgoing = {
             let mut rng = self.rng.lock().unwrap_or_else(|poison| poison.into_inner());
-            let mut replica = self.shared.replica();
-            replica.set_publish_limit(Some(self.shared.durable_own_version()));
+            let mut replica = self.replica_for_gossip();
             core.tick(now_ms, &mut *rng, &mut replica)
         };
         self.shared.counters.gossip.rounds_total.inc();
@@ -110,8 +116,7 @@ impl GossipDriver {
         let mut core = self.core();
         let outgoing = {
             let mut rng = self.rng.lock().unwrap_or_else(|poison| poison.into_inner());
-            let mut replica = self.shared.replica();
-            replica.set_publish_limit(Some(self.shared.durable_own_version()));
+            let mut replica = self.replica_for_gossip();
             core.leave(now_ms, &mut *rng, &mut replica)
         };
         encode_all(&mut core, outgoing)
@@ -295,8 +300,7 @@ impl PayloadHandler for GossipDriver {
         };
         core.note_received_bytes(message.kind(), payload.len());
         let replies = {
-            let mut replica = self.shared.replica();
-            replica.set_publish_limit(Some(self.shared.durable_own_version()));
+            let mut replica = self.replica_for_gossip();
             let from = message.from;
             let cluster = message.cluster.clone();
             let before = ExchangeCounters::of(core.stats());
