@@ -22,22 +22,21 @@
 //! - [`chat`]: the chat grammar, answers and platform request checks; [`alerts`]: room-target
 //!   alerts posted once per cluster.
 
+// The pure core lives in its own crate (no tokio, SQLite or sockets by its Cargo.toml); it is
+// re-exported so `crate::state::…` reads the same everywhere in the agent.
+pub use officemesh_core::{clock, crdt, gossip, sim, state};
+
 pub mod alerts;
 pub mod api;
 pub mod chat;
 pub mod client;
-pub mod clock;
 pub mod config;
-pub mod crdt;
 pub mod events;
-pub mod gossip;
 pub mod identity;
 pub mod mesh;
 pub mod mqtt;
 pub mod net;
 pub mod runtime;
-pub mod sim;
-pub mod state;
 pub mod store;
 
 /// The agent's version, as reported in `node/<id>` entries and `/healthz`.
