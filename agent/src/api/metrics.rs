@@ -1,6 +1,6 @@
 //! `GET /metrics`: the agent's state and counters in the Prometheus text exposition format
 //! 0.0.4, hand-written (no metrics crate): `Exposition` renders families with escaped labels,
-//! `Counters` holds the process's counters that the loops increment (gossip, MQTT, errors).
+//! the counters it exports live in `crate::counters` (the loops increment them).
 //!
 //! Gauges about the replicated state (readings, people, entries, peers) are computed from
 //! `Shared` at scrape time, never stored. This module only reads the replica; it never writes
@@ -9,8 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -19,7 +18,8 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::clock::wall_ms;
-use crate::runtime::Shared;
+use crate::peer::MemberStatus;
+use crate::shared::Shared;
 use crate::state::query::{self, Completeness};
 
 /// The exposition format's content type.
@@ -47,9 +47,6 @@ pub const METRIC_NAMES: &[&str] = &[
     "officemesh_gossip_bytes_received_total",
 ];
 
-/// Peer statuses always exported (0 when none), so dashboards see every series.
-const PEER_STATUSES: [&str; 4] = ["alive", "suspect", "dead", "left"];
-
 /// The routes this module serves.
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new().route("/metrics", get(metrics))
@@ -57,98 +54,6 @@ pub fn routes() -> Router<Arc<Shared>> {
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     ([(CONTENT_TYPE, CONTENT_TYPE_0_0_4)], render(&shared))
-}
-
-/// A monotonically increasing counter.
-#[derive(Debug, Default)]
-pub struct Counter(AtomicU64);
-
-impl Counter {
-    pub fn inc(&self) {
-        self.add(1);
-    }
-    pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
-    }
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// A value that goes up and down.
-#[derive(Debug, Default)]
-pub struct Gauge(AtomicU64);
-
-impl Gauge {
-    pub fn set(&self, value: u64) {
-        self.0.store(value, Ordering::Relaxed);
-    }
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// Gossip counters. THE HOOK for the gossip layer: increment these from its round loop and
-/// transport (`shared.counters.gossip.rounds_total.inc()`, `.bytes_sent_total.add(n)`); they are
-/// exported as `officemesh_gossip_*` and stay 0 while gossip does not run.
-#[derive(Debug, Default)]
-pub struct GossipCounters {
-    /// Gossip rounds started.
-    pub rounds_total: Counter,
-    /// Bytes written to gossip connections (frames, after encryption).
-    pub bytes_sent_total: Counter,
-    /// Bytes read from gossip connections.
-    pub bytes_received_total: Counter,
-}
-
-/// MQTT publisher counters (filled by `crate::mqtt`).
-#[derive(Debug, Default)]
-pub struct MqttCounters {
-    /// 1 while connected to the broker.
-    pub connected: Gauge,
-    /// Readings waiting in the store-and-forward buffer (not yet acknowledged by the broker).
-    pub buffered: Gauge,
-    /// Readings taken by this node and put into the buffer (each gets the next `seq`).
-    pub captured_total: Counter,
-    /// Readings the broker acknowledged (QoS 1 PUBACK).
-    pub published_total: Counter,
-    /// Readings dropped because the buffer was full (oldest first).
-    pub dropped_total: Counter,
-    /// Connection attempts after the first.
-    pub reconnects_total: Counter,
-}
-
-/// Every counter of the running agent. Lives in `Shared::counters`.
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub gossip: GossipCounters,
-    pub mqtt: MqttCounters,
-    errors: Mutex<BTreeMap<String, u64>>,
-}
-
-impl Counters {
-    /// Counts one error of `kind` (`officemesh_errors_total{kind}`): a short snake_case word
-    /// such as `sensor_read`, `persist`, `mqtt_connect`, `mqtt_buffer_full`.
-    pub fn error(&self, kind: &str) {
-        self.errors_add(kind, 1);
-    }
-
-    /// Counts `n` errors of `kind`.
-    pub fn errors_add(&self, kind: &str, n: u64) {
-        let mut errors = self
-            .errors
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        *errors.entry(kind.to_string()).or_insert(0) += n;
-    }
-
-    /// Error counts by kind.
-    pub fn errors(&self) -> BTreeMap<String, u64> {
-        self.errors
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .clone()
-    }
 }
 
 /// Renders the whole exposition for `shared`.
@@ -260,12 +165,13 @@ pub fn render(shared: &Shared) -> String {
         "gauge",
         "Peers by status as this node's gossip layer sees them.",
     );
-    let mut by_status: BTreeMap<String, u64> = PEER_STATUSES
+    // Every status is exported (0 when none), so dashboards see every series.
+    let mut by_status: BTreeMap<String, u64> = MemberStatus::ALL
         .iter()
         .map(|status| (status.to_string(), 0))
         .collect();
     for peer in shared.peers() {
-        *by_status.entry(peer.status).or_insert(0) += 1;
+        *by_status.entry(peer.status.to_string()).or_insert(0) += 1;
     }
     for (status, count) in &by_status {
         out.sample("officemesh_peers", &[("status", status)], *count as f64);
@@ -456,7 +362,7 @@ mod tests {
 
     #[test]
     fn errors_are_counted_by_kind() {
-        let counters = Counters::default();
+        let counters = crate::counters::Counters::default();
         counters.error("mqtt_connect");
         counters.error("mqtt_connect");
         counters.error("persist");

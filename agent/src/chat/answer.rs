@@ -17,7 +17,8 @@ use officemesh_sensors::{MacAddr, Quantity};
 use super::grammar::{edit_distance, Command};
 use super::text::{age_text, clock_text, number_text};
 use crate::crdt::NodeId;
-use crate::runtime::{PeerStatus, Shared};
+use crate::peer::PeerStatus;
+use crate::shared::Shared;
 use crate::state::key::validate_label;
 use crate::state::query::{self, Completeness, ReadingFilter, UnreachableNode};
 use crate::state::{Key, PersonInfo, ReadingStatus, Replica, TargetValue, Value};
@@ -72,7 +73,7 @@ const LONG_HELP: &str = "I answer from the office mesh:\n\
 
 /// Executes `command` for `user` against the agent: reads from the replica, writes durably.
 pub async fn answer(shared: &Shared, user: &str, command: &Command, now_ms: u64) -> Reply {
-    let completeness = crate::api::completeness(shared);
+    let completeness = shared.completeness();
     let peers = shared.peers();
     let offset = chrono::Local::now().offset().fix();
     let planned = {
@@ -401,7 +402,7 @@ fn status(view: &View<'_>) -> String {
             }
         } else {
             match view.peers.iter().find(|peer| peer.node == *id) {
-                Some(peer) => peer.status.clone(),
+                Some(peer) => peer.status.to_string(),
                 None => "unknown (gossip has not reported on it)".to_string(),
             }
         };
@@ -780,7 +781,7 @@ mod tests {
                 node: NodeId(2),
                 name: "pi-b".into(),
                 room: "meeting room".into(),
-                status: "dead".into(),
+                status: crate::peer::MemberStatus::Dead,
                 since_ms: Some(NOW - 40 * MINUTE),
             }],
         }
