@@ -218,6 +218,8 @@ fn post_webhook(url: &str, text: &str) -> Result<(), Box<ureq::Error>> {
         ureq::post(url)
             .timeout(Duration::from_secs(5))
             .send_json(serde_json::json!({ "text": text }))
+            .map(drop)
+            .map_err(Box::new)
     };
     let mut result = post();
     for attempt in 1..3u64 {
@@ -227,7 +229,7 @@ fn post_webhook(url: &str, text: &str) -> Result<(), Box<ureq::Error>> {
         std::thread::sleep(Duration::from_secs(attempt));
         result = post();
     }
-    result.map(drop).map_err(Box::new)
+    result
 }
 
 /// Evaluates alerts every tick until shutdown; posts and records what [`evaluate`] decides.

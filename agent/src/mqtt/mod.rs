@@ -47,7 +47,7 @@ pub enum MqttError {
     #[error("no CONNACK within {0:?}")]
     ConnectTimeout(std::time::Duration),
     #[error("{0}")]
-    Connection(#[from] rumqttc::ConnectionError),
+    Connection(Box<rumqttc::ConnectionError>),
     #[error("the MQTT event loop stopped")]
     EventLoopStopped,
     #[error("no MQTT client")]
@@ -60,6 +60,12 @@ pub enum MqttError {
     Subscribe(#[source] rumqttc::ClientError),
     #[error("cannot encode a reading: {0}")]
     Encode(#[from] serde_json::Error),
+}
+
+impl From<rumqttc::ConnectionError> for MqttError {
+    fn from(err: rumqttc::ConnectionError) -> MqttError {
+        MqttError::Connection(Box::new(err))
+    }
 }
 
 /// What the capture and publisher tasks share.
