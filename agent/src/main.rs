@@ -345,6 +345,14 @@ async fn run_agent(config: Config, local_mode: bool) -> anyhow::Result<()> {
     {
         tracing::warn!(reason = %why, "wall clock not synchronized");
     }
+    if shared.config.api.token.is_empty() && !shared.config.api.listen.ip().is_loopback() {
+        tracing::warn!(
+            listen = %shared.config.api.listen,
+            "api.token is not set and the API listens beyond this machine: other machines may \
+             read presence, people and the network, and their writes are refused (403); set \
+             api.token (prepare-sd and the .deb generate one)"
+        );
+    }
     let mut api_shutdown = agent.shutdown_signal();
     let api_shared = Arc::clone(&shared);
     agent.spawn(async move {
