@@ -27,6 +27,12 @@ pub enum ApiError {
     NeedsToken,
     #[error("{0}")]
     NotFound(String),
+    /// The request body is larger than the endpoint accepts.
+    #[error(
+        "the request body is too large: JSON endpoints accept at most 16 KiB, chat endpoints \
+         64 KiB"
+    )]
+    TooLarge,
     /// The write lost to a newer one for the same key.
     #[error("{0}")]
     Conflict(String),
@@ -48,6 +54,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NeedsToken => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -82,6 +89,9 @@ impl From<WriteError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::TooLarge;
+        }
         ApiError::BadRequest(format!("invalid JSON body: {}", rejection.body_text()))
     }
 }
