@@ -314,6 +314,14 @@ fn idle_and_slowloris_connections_leave_the_api_answering_at_1024_files() {
     assert!(status.success(), "prlimit");
     let addr = agent.api.trim_start_matches("http://").to_string();
     let started = Instant::now();
+    // The slow ones first, so they are served (within the cap) and must be cut by the head
+    // timeout; then the idle ones.
+    let mut slow: Vec<TcpStream> = (0..100)
+        .filter_map(|_| TcpStream::connect(&addr).ok())
+        .collect();
+    for stream in &mut slow {
+        let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n");
+    }
     let mut idle: Vec<TcpStream> = Vec::new();
     for _ in 0..1100 {
         if let Ok(stream) = TcpStream::connect(&addr) {
@@ -321,12 +329,6 @@ fn idle_and_slowloris_connections_leave_the_api_answering_at_1024_files() {
         }
     }
     assert_eq!(idle.len(), 1100, "the kernel accepted every connection");
-    let mut slow: Vec<TcpStream> = (0..100)
-        .filter_map(|_| TcpStream::connect(&addr).ok())
-        .collect();
-    for stream in &mut slow {
-        let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n");
-    }
     // Slowloris: one more header line per connection every second, never finishing the head.
     while started.elapsed() < Duration::from_secs(15) {
         for stream in &mut slow {
