@@ -323,7 +323,16 @@ impl PayloadHandler for GossipDriver {
             );
             let after = ExchangeCounters::of(core.stats());
             for refused in core.take_refused_entries() {
-                tracing::warn!(%peer, entry = %refused, "refused an entry from a peer: it breaks a limit");
+                if let Some(left_out) = self.warnings.admit("refused_entry", &peer.ip().to_string())
+                {
+                    tracing::warn!(
+                        %peer,
+                        entry = %refused,
+                        left_out,
+                        "refused an entry from a peer: it breaks a limit (one line per peer per \
+                         minute)"
+                    );
+                }
             }
             self.record_exchange_events(
                 now_ms,

@@ -65,7 +65,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(message) = &self {
-            tracing::error!(error = %message, "API request failed");
+            if let Some(left_out) = super::warnings().admit("internal", "api") {
+                tracing::error!(error = %message, left_out, "API request failed (one line per minute)");
+            }
         }
         (self.status(), Json(json!({ "error": self.to_string() }))).into_response()
     }
@@ -79,7 +81,13 @@ impl From<WriteError> for ApiError {
                 ApiError::BadRequest(err.to_string())
             }
             WriteError::Persist(_) if err.is_disk_full() => {
-                tracing::error!(error = %err, "write refused: the data directory's disk is full");
+                if let Some(left_out) = super::warnings().admit("disk_full", "api") {
+                    tracing::error!(
+                        error = %err,
+                        left_out,
+                        "write refused: the data directory's disk is full (one line per minute)"
+                    );
+                }
                 ApiError::DiskFull
             }
             WriteError::Persist(_) => ApiError::Internal(err.to_string()),

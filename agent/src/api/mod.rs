@@ -40,6 +40,14 @@ use crate::state::{Key, PersonInfo, TargetValue, Value};
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// Warnings any LAN client could repeat (refused chat requests, failed writes), summarized per
+/// minute so they cannot fill the card.
+fn warnings() -> &'static crate::log_summary::LogSummary {
+    static WARNINGS: std::sync::OnceLock<crate::log_summary::LogSummary> =
+        std::sync::OnceLock::new();
+    WARNINGS.get_or_init(Default::default)
+}
+
 /// Request bodies of the JSON endpoints are at most this long (a person or a target is a few
 /// hundred bytes).
 pub const JSON_BODY_LIMIT: usize = 16 * 1024;
