@@ -414,6 +414,30 @@ fn a_bad_config_names_the_key_and_the_file() {
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(message.contains("intervall_ms"), "{message}");
     assert!(message.contains(&path.display().to_string()), "{message}");
+
+    // Absurd numbers are a clear error naming the key and its range, never a panic.
+    for (text, key) in [
+        (
+            "[gossip]\nmax_clock_offset_ms = 9223372036854775807\n",
+            "gossip.max_clock_offset_ms",
+        ),
+        (
+            "[gossip]\nmax_inbound_connections = 9223372036854775807\n",
+            "gossip.max_inbound_connections",
+        ),
+        ("[node]\nname = \"pi\\u202elobby\"\n", "node.name"),
+    ] {
+        std::fs::write(&path, text).expect("write");
+        let output = Command::new(env!("CARGO_BIN_EXE_officemesh"))
+            .args(["run", "--config"])
+            .arg(&path)
+            .output()
+            .expect("run");
+        assert!(!output.status.success());
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert!(message.contains(key), "{text}: {message}");
+        assert!(!message.contains("panicked"), "{text}: {message}");
+    }
 }
 
 #[test]
