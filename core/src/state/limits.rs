@@ -8,7 +8,7 @@
 
 use officemesh_sensors::{MacAddr, Quantity};
 
-use super::key::{is_hidden_character, preview, validate_label};
+use super::key::{is_hidden_character, normalize_label, preview, validate_label};
 use super::{Key, Replica, Value};
 
 /// The largest encoded entry (key, value, stamp) the state holds; gossip skips larger ones
@@ -75,8 +75,22 @@ pub fn check_text(
     Ok(())
 }
 
+/// A label must be valid and normalized (`normalize_label`), so "Ada  Lovelace" and
+/// "Ada Lovelace" can never be two people, whichever face wrote them.
 fn check_label(field: &'static str, text: &str) -> Result<(), LimitError> {
-    validate_label(field, text).map_err(|e| refuse(field, e.to_string()))
+    validate_label(field, text).map_err(|e| refuse(field, e.to_string()))?;
+    let normalized = normalize_label(text);
+    if normalized != text {
+        return Err(refuse(
+            field,
+            format!(
+                "'{}' has surrounding or repeated whitespace; use '{}'",
+                preview(text),
+                preview(&normalized)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A device address a person can own: not all zeros, not broadcast, not multicast.
@@ -226,6 +240,9 @@ mod tests {
         assert!(check_entry(&zero, None).is_err());
         let bidi = person("ad\u{202E}a", [2, 0, 0, 0, 0, 1]);
         assert!(check_entry(&bidi, None).is_err());
+        let spaced = person("Ada  Lovelace", [2, 0, 0, 0, 0, 1]);
+        let err = check_entry(&spaced, None).expect_err("not normalized");
+        assert!(err.to_string().contains("use 'Ada Lovelace'"), "{err}");
 
         let target = Key::Target {
             room: "lobby".into(),
