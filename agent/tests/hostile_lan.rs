@@ -103,12 +103,12 @@ fn an_oversized_write_is_refused_and_the_next_write_reaches_a_peer() {
             MeshNode {
                 name: "pi-big-a",
                 room: "lobby",
-                ip: "127.0.0.41",
+                ip: "127.0.0.61",
             },
             MeshNode {
                 name: "pi-big-b",
                 room: "lab",
-                ip: "127.0.0.42",
+                ip: "127.0.0.62",
             },
         ],
         200,
@@ -197,7 +197,7 @@ fn a_write_refused_on_a_full_disk_never_appears_and_replicas_agree() {
     let data = root.path().join("pi-full").join("data");
     let _tmpfs = Tmpfs::mount(&data, "16m");
     let gossip_port_a = support::free_port();
-    let seed = format!("127.0.0.43:{gossip_port_a}");
+    let seed = format!("127.0.0.63:{gossip_port_a}");
     let gossip = format!(
         "seeds = [\"{seed}\"]\nkey_file = \"{}\"\ninterval_ms = 200\n",
         key.display()
@@ -206,7 +206,7 @@ fn a_write_refused_on_a_full_disk_never_appears_and_replicas_agree() {
         root.path(),
         AgentSpec {
             name: "pi-full",
-            ip: "127.0.0.43",
+            ip: "127.0.0.63",
             gossip_port: Some(gossip_port_a),
             gossip_extra: &gossip,
             ..AgentSpec::default()
@@ -216,7 +216,7 @@ fn a_write_refused_on_a_full_disk_never_appears_and_replicas_agree() {
         root.path(),
         AgentSpec {
             name: "pi-peer",
-            ip: "127.0.0.44",
+            ip: "127.0.0.64",
             gossip_extra: &gossip,
             ..AgentSpec::default()
         },
@@ -318,7 +318,7 @@ fn idle_and_slowloris_connections_leave_the_api_answering_at_1024_files() {
         root.path(),
         AgentSpec {
             name: "pi-flood",
-            ip: "127.0.0.45",
+            ip: "127.0.0.65",
             ..AgentSpec::default()
         },
     );
@@ -397,12 +397,12 @@ async fn a_flood_of_refused_gossip_connections_hardly_grows_the_log() {
         root.path(),
         AgentSpec {
             name: "pi-quiet",
-            ip: "127.0.0.46",
+            ip: "127.0.0.66",
             gossip_extra: &gossip,
             ..AgentSpec::default()
         },
     );
-    let target = format!("127.0.0.46:{}", agent.gossip_port);
+    let target = format!("127.0.0.66:{}", agent.gossip_port);
     let lines_before = agent.log().lines().count();
     // An intruder with the wrong key: every handshake is refused.
     let wrong = Security::Noise(ClusterKeys::new(Key::from_bytes([7; 32]), []));
@@ -447,21 +447,21 @@ fn a_node_refused_for_a_wrong_key_says_why_in_its_own_log() {
         root.path(),
         AgentSpec {
             name: "pi-keeper",
-            ip: "127.0.0.47",
+            ip: "127.0.0.67",
             gossip_port: Some(port_a),
             gossip_extra: &a_gossip,
             ..AgentSpec::default()
         },
     );
     let b_gossip = format!(
-        "seeds = [\"127.0.0.47:{port_a}\"]\nkey_file = \"{}\"\ninterval_ms = 200\n",
+        "seeds = [\"127.0.0.67:{port_a}\"]\nkey_file = \"{}\"\ninterval_ms = 200\n",
         key_b.display()
     );
     let b = TestAgent::start(
         root.path(),
         AgentSpec {
             name: "pi-stranger",
-            ip: "127.0.0.48",
+            ip: "127.0.0.68",
             gossip_extra: &b_gossip,
             ..AgentSpec::default()
         },
