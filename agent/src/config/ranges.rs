@@ -141,6 +141,33 @@ mod tests {
         assert!(check(&absurd).is_err());
     }
 
+    /// Every numeric key of the config has a range here (a new key without one fails this).
+    #[test]
+    fn every_numeric_key_has_a_range() {
+        let mut config = Config::default();
+        config.sensors.clear();
+        let value = toml::Value::try_from(&config).expect("config serializes");
+        let ranged: Vec<&str> = all(&config).iter().map(|b| b.key).collect();
+        let mut missing = Vec::new();
+        for (section, body) in value.as_table().expect("a table") {
+            let Some(keys) = body.as_table() else {
+                continue;
+            };
+            for (key, value) in keys {
+                let name = format!("{section}.{key}");
+                if matches!(value, toml::Value::Integer(_) | toml::Value::Float(_))
+                    && !ranged.contains(&name.as_str())
+                {
+                    missing.push(name);
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "numeric keys without a range: {missing:?}"
+        );
+    }
+
     /// Every ranged key has its range written in docs/config.md ("min–max" in its row).
     #[test]
     fn every_range_is_documented() {
