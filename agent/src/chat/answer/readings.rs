@@ -1,15 +1,18 @@
 //! "meeting room temp": the latest readings of one quantity, in one room or all, with the
 //! room's target and the unreachable nodes named. Reads the replica, writes nothing.
 
+use std::collections::BTreeMap;
+
 use officemesh_sensors::Quantity;
 
 use super::super::text::{age_text, number_text};
 use super::rooms::{known_rooms, match_room, rooms_list, RoomMatch};
 use super::targets::targets;
 use super::{caveats, with_caveats, View};
-use crate::state::query::{self, ReadingFilter};
-use crate::state::ReadingStatus;
+use crate::state::query::{self, ReadingFilter, ReadingRow};
+use crate::state::{ReadingStatus, TargetValue};
 
+/// "meeting room temp" (`room` `None`: every room): one line per reading, with the target.
 pub(super) fn readings(view: &View<'_>, room: Option<&str>, quantity: Quantity) -> String {
     let known = known_rooms(view.replica);
     let (room, mut text) = match room {
@@ -54,34 +57,41 @@ pub(super) fn readings(view: &View<'_>, room: Option<&str>, quantity: Quantity) 
     let lines: Vec<String> = answer
         .readings
         .iter()
-        .map(|row| {
-            let mut line = format!(
-                "{} {}: {} {} ({}, {} ago",
-                row.room,
-                quantity.as_str(),
-                number_text(row.value),
-                row.unit,
-                row.node_name,
-                age_text(row.age_ms)
-            );
-            if row.status == ReadingStatus::Stale {
-                line.push_str("; the sensor is failing, this is its last good value");
-            }
-            line.push(')');
-            if let Some(target) = targets.get(&(row.room.to_lowercase(), quantity)) {
-                let outside = (row.value - target.value).abs() > target.tolerance;
-                line.push_str(&format!(
-                    "; target {} ± {}{}",
-                    number_text(target.value),
-                    number_text(target.tolerance),
-                    if outside { ", outside it" } else { "" }
-                ));
-            }
-            line
-        })
+        .map(|row| reading_line(row, quantity, &targets))
         .collect();
     text.push_str(&lines.join("\n"));
     with_caveats(text, caveats(view, room.as_deref(), "readings"))
+}
+
+/// "meeting room temperature: 23.5 °C (pi-b, 12 s ago; target 22 ± 1, outside it)".
+fn reading_line(
+    row: &ReadingRow,
+    quantity: Quantity,
+    targets: &BTreeMap<(String, Quantity), TargetValue>,
+) -> String {
+    let mut line = format!(
+        "{} {}: {} {} ({}, {} ago",
+        row.room,
+        quantity.as_str(),
+        number_text(row.value),
+        row.unit,
+        row.node_name,
+        age_text(row.age_ms)
+    );
+    if row.status == ReadingStatus::Stale {
+        line.push_str("; the sensor is failing, this is its last good value");
+    }
+    line.push(')');
+    if let Some(target) = targets.get(&(row.room.to_lowercase(), quantity)) {
+        let outside = (row.value - target.value).abs() > target.tolerance;
+        line.push_str(&format!(
+            "; target {} ± {}{}",
+            number_text(target.value),
+            number_text(target.tolerance),
+            if outside { ", outside it" } else { "" }
+        ));
+    }
+    line
 }
 
 #[cfg(test)]

@@ -9,35 +9,21 @@ use crate::crdt::NodeId;
 use crate::state::query::{self, UnreachableNode};
 use crate::state::{Key, Value};
 
+/// "status": one line per known node, the raised alerts, the state's size and hash.
 pub(super) fn status(view: &View<'_>) -> String {
     let names = query::node_names(view.replica);
-    let mut lines = Vec::new();
     let unreachable: BTreeMap<NodeId, &UnreachableNode> = view
         .completeness
         .unreachable
         .iter()
         .map(|node| (node.node, node))
         .collect();
-    for (id, (name, room)) in &names {
-        let state = if *id == view.self_node {
-            "this node (answering you)".to_string()
-        } else if let Some(node) = unreachable.get(id) {
-            match node.since_ms {
-                Some(since) => format!(
-                    "unreachable ({}) since {}",
-                    node.status,
-                    clock_text(since, view.now_ms, view.offset)
-                ),
-                None => format!("unreachable ({})", node.status),
-            }
-        } else {
-            match view.peers.iter().find(|peer| peer.node == *id) {
-                Some(peer) => peer.status.clone(),
-                None => "unknown (gossip has not reported on it)".to_string(),
-            }
-        };
-        lines.push(format!("• {name} ({room}): {state}"));
-    }
+    let lines: Vec<String> = names
+        .iter()
+        .map(|(id, (name, room))| {
+            format!("• {name} ({room}): {}", node_state(view, *id, &unreachable))
+        })
+        .collect();
     let mut text = format!(
         "Mesh: {} node{} known, {} unreachable from here.\n{}",
         names.len(),
@@ -45,18 +31,7 @@ pub(super) fn status(view: &View<'_>) -> String {
         unreachable.len(),
         lines.join("\n")
     );
-    let raised: Vec<String> = view
-        .replica
-        .live()
-        .filter_map(|(key, value)| match (key, value) {
-            (Key::Alert { .. }, Value::Alert(alert)) if alert.raised => Some(format!(
-                "• {} (since {})",
-                alert.message,
-                clock_text(alert.since_ms, view.now_ms, view.offset)
-            )),
-            _ => None,
-        })
-        .collect();
+    let raised = raised_alerts(view);
     if raised.is_empty() {
         text.push_str("\nNo alerts.");
     } else {
@@ -76,6 +51,47 @@ pub(super) fn status(view: &View<'_>) -> String {
         text.push_str("\nAnswers may be missing what the unreachable nodes saw.");
     }
     text
+}
+
+/// How one node is doing as seen from here: this node, unreachable since when, or the gossip
+/// layer's word for it.
+fn node_state(
+    view: &View<'_>,
+    id: NodeId,
+    unreachable: &BTreeMap<NodeId, &UnreachableNode>,
+) -> String {
+    if id == view.self_node {
+        "this node (answering you)".to_string()
+    } else if let Some(node) = unreachable.get(&id) {
+        match node.since_ms {
+            Some(since) => format!(
+                "unreachable ({}) since {}",
+                node.status,
+                clock_text(since, view.now_ms, view.offset)
+            ),
+            None => format!("unreachable ({})", node.status),
+        }
+    } else {
+        match view.peers.iter().find(|peer| peer.node == id) {
+            Some(peer) => peer.status.clone(),
+            None => "unknown (gossip has not reported on it)".to_string(),
+        }
+    }
+}
+
+/// "• lobby temperature is 30 °C (since 12:32)" for every raised alert.
+fn raised_alerts(view: &View<'_>) -> Vec<String> {
+    view.replica
+        .live()
+        .filter_map(|(key, value)| match (key, value) {
+            (Key::Alert { .. }, Value::Alert(alert)) if alert.raised => Some(format!(
+                "• {} (since {})",
+                alert.message,
+                clock_text(alert.since_ms, view.now_ms, view.offset)
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
