@@ -12,13 +12,13 @@
 //!
 //! - this file: [`Reply`], [`View`], [`Plan`], the dispatch ([`plan`], [`answer`]) and the
 //!   partition caveats every answer appends;
-//! - [`rooms`]: matching a typed room name to the rooms the replica knows (shared);
-//! - [`help`]: "help" and anything the grammar does not know;
-//! - [`who`]: "who's in?";
-//! - [`readings`]: "meeting room temp";
-//! - [`register`]: "i am aa:bb:…", "forget me", "forget aa:bb:…";
-//! - [`targets`]: "set meeting room temperature to 22";
-//! - [`status`]: "status".
+//! - `rooms` matches a typed room name to the rooms the replica knows (shared);
+//! - `help` answers "help" and anything the grammar does not know;
+//! - `who` answers "who's in?";
+//! - `readings` answers "meeting room temp";
+//! - `register` answers "i am aa:bb:…", "forget me" and "forget aa:bb:…";
+//! - `targets` answers "set meeting room temperature to 22";
+//! - `status` answers "status".
 
 use chrono::{FixedOffset, Offset};
 
