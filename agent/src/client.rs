@@ -233,6 +233,41 @@ mod tests {
     }
 
     #[test]
+    fn the_note_names_unreachable_nodes_and_since_when() {
+        let mut completeness = Completeness {
+            complete: true,
+            unreachable: Vec::new(),
+        };
+        assert_eq!(completeness_note(&completeness, 100_000), None);
+        let node = |name: &str, since_ms| crate::state::query::UnreachableNode {
+            node: crate::crdt::NodeId(7),
+            name: name.into(),
+            room: "lobby".into(),
+            status: "dead".into(),
+            since_ms,
+        };
+        completeness.complete = false;
+        completeness.unreachable = vec![node("pi-a", Some(40_000)), node("pi-b", None)];
+        assert_eq!(
+            completeness_note(&completeness, 100_000).as_deref(),
+            Some("note: cannot reach pi-a (lobby) for 1m, pi-b (lobby); this answer may be missing their data")
+        );
+    }
+
+    #[test]
+    fn an_answer_of_another_shape_says_so() {
+        let answer = Answer {
+            url: "http://pi/v1/nodes".into(),
+            json: serde_json::json!({"nodes": "not a list"}),
+        };
+        let err = answer
+            .decode::<crate::state::query::ReadingsAnswer>()
+            .expect_err("wrong shape");
+        assert!(matches!(err, ClientError::UnexpectedAnswer { .. }), "{err}");
+        assert!(err.to_string().contains("does not understand"), "{err}");
+    }
+
+    #[test]
     fn unreachable_client_error_says_what_to_do() {
         // Port 9 on loopback: nothing listens there in the test environment.
         let client = Client::new("http://127.0.0.1:9", None);
