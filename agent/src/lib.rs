@@ -29,6 +29,7 @@ pub use officemesh_core::{clock, crdt, gossip, peer, sim, state, sync};
 pub mod alerts;
 pub mod api;
 pub mod chat;
+pub mod claims;
 pub mod client;
 pub mod config;
 pub mod counters;
@@ -39,6 +40,7 @@ pub mod mqtt;
 pub mod net;
 pub mod runtime;
 pub mod shared;
+pub mod sightings;
 pub mod store;
 
 /// The agent's version, as reported in `node/<id>` entries and `/healthz`.

@@ -11,7 +11,7 @@ pub mod scanner;
 pub mod subnet;
 pub mod tracker;
 
-pub use scanner::NeighborScanner;
+pub use scanner::{neighbor_table, NeighborScanner};
 pub use tracker::{PresenceEvent, PresenceTracker};
 
 use std::fmt;

@@ -7,6 +7,7 @@
 //! `state::query`, and writes go through `runtime::Shared`.
 
 mod chat;
+mod claim;
 mod dashboard;
 mod error;
 mod events;
@@ -23,6 +24,7 @@ use officemesh_sensors::{MacAddr, Quantity};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+pub use claim::claim_link;
 pub use error::ApiError;
 
 use crate::clock::wall_ms;
@@ -50,6 +52,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/targets/{room}", put(set_target))
         .merge(metrics::routes())
         .merge(chat::routes())
+        .merge(claim::routes())
         .merge(events::routes())
         .merge(dashboard::routes())
         .fallback(not_found)
@@ -62,16 +65,21 @@ pub async fn serve(
     shared: Arc<Shared>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(shared))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The claim link checks which device opened it: handlers see the peer address.
+    axum::serve(
+        listener,
+        router(shared).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 async fn not_found() -> ApiError {
     ApiError::NotFound("no such endpoint; see docs/api.md".into())
 }
 
-/// Checks the bearer token for writes, when one is configured.
+/// Checks the bearer token, when one is configured: for writes, and for reads of personal data
+/// (`/v1/network`: MACs and addresses).
 fn authorize(shared: &Shared, headers: &HeaderMap) -> ApiResult<()> {
     let token = &shared.config.api.token;
     if token.is_empty() {
@@ -273,14 +281,22 @@ async fn history(
     })))
 }
 
-async fn network(State(shared): State<Arc<Shared>>) -> Json<query::NetworkAnswer> {
+/// This node's own sightings and the registered devices every node saw; needs the token (MACs
+/// and addresses are personal data).
+async fn network(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<query::NetworkAnswer>> {
+    authorize(&shared, &headers)?;
     let completeness = shared.completeness();
-    Json(query::network(
+    let own = shared.sightings.snapshot();
+    Ok(Json(query::network(
         &shared.replica(),
+        &own,
         wall_ms(),
         shared.consider_home_ms(),
         completeness,
-    ))
+    )))
 }
 
 /// One row of `GET /v1/nodes`.

@@ -21,6 +21,21 @@ const THREAD_ARP_TABLE: &str = "/proc/thread-self/net/arp";
 /// The classic path, for kernels before 3.17.
 const PROCESS_ARP_TABLE: &str = "/proc/net/arp";
 
+/// The complete entries of the calling thread's kernel neighbour table, on every interface:
+/// which MAC answered for which IP (the claim link asks it who opened the link).
+pub fn neighbor_table() -> Result<Vec<Neighbor>, SensorError> {
+    let path = if Path::new(THREAD_ARP_TABLE).exists() {
+        THREAD_ARP_TABLE
+    } else {
+        PROCESS_ARP_TABLE
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| SensorError::Io {
+        device: format!("neighbour table {path}"),
+        source,
+    })?;
+    Ok(parse_arp_table(&text, super::arp::ANY_INTERFACE))
+}
+
 /// Scans one interface's IPv4 subnet through the kernel neighbour table.
 #[derive(Debug, Clone)]
 pub struct NeighborScanner {
