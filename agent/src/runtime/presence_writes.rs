@@ -272,7 +272,11 @@ mod tests {
             assert!(office.pass(&own, 0, now).is_empty(), "step {step}");
         }
         let now = start + 5 * MINUTE;
-        let refreshed = office.pass(&[seen(1, "10.0.0.11", now)], 0, now);
+        let refreshed = office.pass(
+            &[seen(1, "10.0.0.11", now), seen(2, "10.0.0.12", now)],
+            0,
+            now,
+        );
         assert_eq!(
             refreshed,
             vec![Key::Mac {
@@ -281,8 +285,32 @@ mod tests {
             }]
         );
         // A new IP is written at once.
-        let moved = office.pass(&[seen(1, "10.0.0.99", now + 30_000)], 0, now + 30_000);
+        let later = now + 30_000;
+        let moved = office.pass(
+            &[seen(1, "10.0.0.99", later), seen(2, "10.0.0.12", later)],
+            0,
+            later,
+        );
         assert_eq!(moved.len(), 1);
+        // The visitor leaves: the count changes (and ada's sighting is due a refresh).
+        let gone = later + 11 * MINUTE;
+        let left = office.pass(
+            &[seen(1, "10.0.0.99", gone), seen(2, "10.0.0.12", later)],
+            0,
+            gone,
+        );
+        assert_eq!(
+            left,
+            vec![
+                Key::Mac {
+                    mac: mac(1),
+                    observer: NodeId(1)
+                },
+                Key::Devices {
+                    observer: NodeId(1)
+                }
+            ]
+        );
     }
 
     #[test]
