@@ -6,7 +6,9 @@
 //! `/metrics`).
 //!
 //! Run: `cargo bench -p officemesh --bench cluster` (N = 10 and 30, 300 ms interval, about two
-//! minutes). `OFFICEMESH_BENCH_NODES=5,10` and `OFFICEMESH_BENCH_INTERVAL_MS=1000` change it.
+//! minutes). `OFFICEMESH_BENCH_NODES=5,10` and `OFFICEMESH_BENCH_INTERVAL_MS=1000` change it;
+//! `OFFICEMESH_BENCH_PRESENCE=sim` turns presence on (simulated LAN of 6 devices per node,
+//! scanned every second), as real offices run it.
 //! Traffic stays on 127.0.0.0/8.
 
 #[path = "../tests/support/mod.rs"]
@@ -43,7 +45,7 @@ fn metric(agent: &TestAgent, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn start(root: &Path, count: usize, interval_ms: u64) -> Vec<TestAgent> {
+fn start(root: &Path, count: usize, interval_ms: u64, presence: &str) -> Vec<TestAgent> {
     let key = root.join("cluster.key");
     let status = Command::new(env!("CARGO_BIN_EXE_officemesh"))
         .args(["keygen", "--out"])
@@ -72,7 +74,7 @@ fn start(root: &Path, count: usize, interval_ms: u64) -> Vec<TestAgent> {
                         "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 86400\n",
                     ip: &ips[i],
                     gossip_port: Some(ports[i]),
-                    presence_interface: "",
+                    presence_interface: presence,
                     ..AgentSpec::default()
                 },
             )
@@ -93,14 +95,16 @@ fn median(values: &mut [f64]) -> f64 {
 fn main() {
     let nodes = env_list("OFFICEMESH_BENCH_NODES", &[10, 30]);
     let interval_ms = env_list("OFFICEMESH_BENCH_INTERVAL_MS", &[300])[0] as u64;
+    let presence = std::env::var("OFFICEMESH_BENCH_PRESENCE").unwrap_or_default();
     println!(
-        "real cluster on loopback: gossip interval {interval_ms} ms, fanout 3, Noise encryption"
+        "real cluster on loopback: gossip interval {interval_ms} ms, fanout 3, Noise encryption, presence {}",
+        if presence.is_empty() { "off" } else { presence.as_str() }
     );
     println!("| N | write to every node: median ms (intervals) | max ms (intervals) | idle B/node/round |");
     println!("|---|---|---|---|");
     for count in nodes {
         let root = tempfile::tempdir().expect("tempdir");
-        let agents = start(root.path(), count, interval_ms);
+        let agents = start(root.path(), count, interval_ms, &presence);
         let settle = Duration::from_millis(interval_ms * 200);
         let ready = eventually(settle, || {
             agents
