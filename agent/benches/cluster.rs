@@ -82,8 +82,22 @@ fn start(root: &Path, count: usize, interval_ms: u64, presence: &str) -> Vec<Tes
         .collect()
 }
 
+/// GET with a patient timeout (30 debug-built agents on a busy 2-core machine answer slowly);
+/// `Null` on failure, so the caller's `eventually` retries.
+fn patient_get(agent: &TestAgent, path: &str) -> serde_json::Value {
+    ureq::get(&format!("{}{path}", agent.api))
+        .timeout(Duration::from_secs(30))
+        .call()
+        .ok()
+        .and_then(|response| response.into_json().ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
 fn converged(agents: &[TestAgent]) -> bool {
-    let hashes: BTreeSet<String> = agents.iter().map(|a| a.state_hash()).collect();
+    let hashes: BTreeSet<String> = agents
+        .iter()
+        .map(|a| patient_get(a, "/v1/state/hash")["hash"].to_string())
+        .collect();
     hashes.len() == 1
 }
 
@@ -109,7 +123,12 @@ fn main() {
         let ready = eventually(settle, || {
             agents
                 .iter()
-                .all(|a| a.get("/v1/nodes")["nodes"].as_array().map(Vec::len) == Some(count))
+                .all(|a| {
+                    patient_get(a, "/v1/nodes")["nodes"]
+                        .as_array()
+                        .map(Vec::len)
+                        == Some(count)
+                })
                 .then_some(())
         });
         assert!(ready.is_some(), "N={count}: membership did not settle");

@@ -50,6 +50,8 @@ pub struct Shared {
     pub sightings: LocalSightings,
     /// Outstanding "i am <mac>" claim codes this node issued.
     pub claims: ClaimBook,
+    /// Set once this node's presence loop has recorded its first scan since start.
+    pub presence_scanned: std::sync::atomic::AtomicBool,
 }
 
 /// The peer table as the gossip driver last published it.
@@ -104,6 +106,7 @@ impl Shared {
             events: EventLog::default(),
             sightings: LocalSightings::default(),
             claims: ClaimBook::default(),
+            presence_scanned: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -184,12 +187,21 @@ impl Shared {
         query::completeness(&self.peers())
     }
 
-    /// Whether this node's view has caught up with the mesh: some peer is alive and nothing of
-    /// any alive peer is missing; with no peer alive, only when no seeds are configured, or after
+    /// Whether this node's view has caught up with the mesh and the LAN: its own first presence
+    /// scan since start is recorded (when it scans), and some peer is alive with nothing of any
+    /// alive peer missing; with no peer alive, only when no seeds are configured, or after
     /// [`ALONE_GRACE_MS`] of uptime (the rest of the mesh is really gone). What would publish a
     /// departure (Home Assistant) waits for it, so a node back from a long absence does not
     /// announce that everyone left.
     pub fn caught_up(&self, now_ms: u64) -> bool {
+        let scans = !self.config.presence.interface.is_empty();
+        if scans
+            && !self
+                .presence_scanned
+                .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return false;
+        }
         let peers = self.peers();
         let alive: Vec<&PeerStatus> = peers
             .iter()

@@ -80,6 +80,9 @@ pub(super) async fn presence_loop(
             }
         };
         record_neighbors(&shared, &neighbors, &subnet, wall_ms());
+        shared
+            .presence_scanned
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 }
 

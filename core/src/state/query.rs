@@ -203,10 +203,6 @@ pub fn presence(
         }
     }
     let registered = people(replica);
-    let registered_macs: BTreeSet<MacAddr> = registered
-        .iter()
-        .flat_map(|p| p.macs.iter().copied())
-        .collect();
     let mut people_out: Vec<PersonPresence> = registered
         .into_iter()
         .map(|person| {
@@ -242,7 +238,6 @@ pub fn presence(
     people_out.sort_by(|a, b| b.present.cmp(&a.present).then(a.name.cmp(&b.name)));
     // Sightings of devices nobody registered (older versions replicated them) are not counted
     // here: each node shares only how many unknown devices it sees.
-    let _ = &registered_macs;
     let unknown_devices = super::presence::unknown_devices(replica) as usize;
     PresenceAnswer {
         present_count: people_out.iter().filter(|p| p.present).count(),
