@@ -33,6 +33,7 @@ pub mod alerts;
 pub mod api;
 pub mod api_types;
 pub mod chat;
+pub mod claims;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -45,6 +46,7 @@ pub mod mqtt;
 pub mod net;
 pub mod runtime;
 pub mod shared;
+pub mod sightings;
 pub mod store;
 
 /// The agent's version, as reported in `node/<id>` entries and `/healthz`.

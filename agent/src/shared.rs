@@ -1,6 +1,7 @@
 //! `Shared`: the state every task of a running agent shares — the node's identity and config,
 //! its clock, the in-memory replica and the way to make writes durable (`StoreHandle`), the
-//! peer table gossip publishes, local-write notifications, counters and the mesh event log.
+//! peer table gossip publishes, local-write notifications, counters and the mesh event log, this
+//! node's own LAN sightings and its outstanding claim codes.
 //!
 //! The faces (API, chat, MQTT, alerts, events) depend on this and on the core, never on
 //! `runtime` (which starts the loops). Locks: `replica` is a std `Mutex` held only for short,
@@ -9,12 +10,14 @@
 
 use std::sync::{Mutex, MutexGuard};
 
+use crate::claims::ClaimBook;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::counters::Counters;
 use crate::crdt::NodeId;
 use crate::events::EventLog;
 use crate::peer::PeerStatus;
+use crate::sightings::LocalSightings;
 use crate::state::limits::{self, LimitError};
 use crate::state::query::{self, Completeness};
 use crate::state::{Entry, Key, Replica, StaleWrite, Value};
@@ -22,6 +25,9 @@ use crate::store::{
     HistoryPoint, HistoryQuery, RetentionReport, StoreError, StoreHandle, StoreStats,
 };
 use crate::sync::lock;
+
+/// With no peer alive, how long after start this node trusts its own view alone.
+pub const ALONE_GRACE_MS: u64 = 30_000;
 
 /// Everything the agent's tasks share.
 pub struct Shared {
@@ -43,6 +49,12 @@ pub struct Shared {
     pub events: EventLog,
     /// Durable writes one at a time: each is staged, committed, then shown (or rolled back).
     durable_gate: tokio::sync::Mutex<()>,
+    /// Every device this node itself saw on the LAN (memory only; unknown ones never leave it).
+    pub sightings: LocalSightings,
+    /// Outstanding "i am <mac>" claim codes this node issued.
+    pub claims: ClaimBook,
+    /// Set once this node's presence loop has recorded its first scan since start.
+    pub presence_scanned: std::sync::atomic::AtomicBool,
 }
 
 /// The peer table as the gossip driver last published it.
@@ -106,6 +118,9 @@ impl Shared {
             counters: Counters::default(),
             events: EventLog::default(),
             durable_gate: tokio::sync::Mutex::new(()),
+            sightings: LocalSightings::default(),
+            claims: ClaimBook::default(),
+            presence_scanned: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -215,6 +230,62 @@ impl Shared {
     /// Which peers this node cannot reach now: the caveat on every answer.
     pub fn completeness(&self) -> Completeness {
         query::completeness(&self.peers())
+    }
+
+    /// Whether this node's view has caught up with the mesh and the LAN: its own first presence
+    /// scan since start is recorded (when it scans), and some peer is alive with nothing of any
+    /// alive peer missing; with no peer alive, only when no seeds are configured, or after
+    /// [`ALONE_GRACE_MS`] of uptime (the rest of the mesh is really gone). What would publish a
+    /// departure (Home Assistant) waits for it, so a node back from a long absence does not
+    /// announce that everyone left.
+    pub fn caught_up(&self, now_ms: u64) -> bool {
+        let scans = !self.config.presence.interface.is_empty();
+        if scans
+            && !self
+                .presence_scanned
+                .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return false;
+        }
+        let peers = self.peers();
+        let alive: Vec<&PeerStatus> = peers
+            .iter()
+            .filter(|peer| peer.status == crate::peer::MemberStatus::Alive)
+            .collect();
+        if alive.is_empty() {
+            return (self.config.gossip.seeds.is_empty() && peers.is_empty())
+                || now_ms.saturating_sub(self.started_at_ms) >= ALONE_GRACE_MS;
+        }
+        alive.iter().all(|peer| peer.missing_versions == 0)
+    }
+
+    /// `host:port` where devices on the LAN reach this node's API (for claim links): the API's
+    /// listen address, or when it listens on every address, the gossip address's host, or the
+    /// presence interface's address.
+    pub fn api_public_addr(&self) -> String {
+        let listen = self.config.api.listen;
+        if !listen.ip().is_unspecified() {
+            return listen.to_string();
+        }
+        let gossip = &self.config.gossip;
+        let gossip_host = if gossip.advertise.is_empty() {
+            Some(gossip.listen.ip())
+        } else {
+            gossip
+                .advertise
+                .parse::<std::net::SocketAddr>()
+                .ok()
+                .map(|addr| addr.ip())
+        };
+        if let Some(host) = gossip_host.filter(|ip| !ip.is_unspecified()) {
+            return std::net::SocketAddr::new(host, listen.port()).to_string();
+        }
+        let interface =
+            officemesh_sensors::presence::subnet::interface_ipv4(&self.config.presence.interface);
+        match interface {
+            Ok(Some(subnet)) => format!("{}:{}", subnet.address, listen.port()),
+            _ => format!("{}:{}", self.name, listen.port()),
+        }
     }
 
     /// `presence.consider_home_s` in milliseconds.

@@ -299,7 +299,14 @@ fn endpoints_answer_from_the_replica_and_writes_are_validated() {
     let presence = agent.get("/v1/presence");
     assert_eq!(presence["people"][0]["name"], "Ada Lovelace");
     assert_eq!(presence["completeness"]["complete"], true);
-    assert!(agent.get("/v1/network")["devices"].is_array());
+    let (status, _) = send("GET", &url("/v1/network"), None, None);
+    assert_eq!(
+        status, 401,
+        "/v1/network holds MACs: the token is required when set"
+    );
+    let (status, network) = send("GET", &url("/v1/network"), Some(TOKEN), None);
+    assert_eq!(status, 200);
+    assert!(network["devices"].is_array());
     let nodes = agent.get("/v1/nodes");
     assert_eq!(nodes["nodes"][0]["status"], "self");
     assert_eq!(agent.state_hash().len(), 64);

@@ -25,7 +25,8 @@ use super::ApiError;
 use crate::shared::Shared;
 
 /// Endpoints anyone may call: they hold no personal data (`/` is the static dashboard page;
-/// the Slack and Mattermost commands authenticate with their own secrets).
+/// the Slack and Mattermost commands authenticate with their own secrets; `POST /v1/claims`
+/// only issues a link, and the link registers nothing but the device that opens it).
 pub const OPEN_PATHS: &[&str] = &[
     "/",
     "/healthz",
@@ -33,7 +34,12 @@ pub const OPEN_PATHS: &[&str] = &[
     "/v1/session",
     "/v1/chat/slack",
     "/v1/chat/mattermost",
+    "/v1/claims",
 ];
+
+/// Open path prefixes: claim links (`/claim/<code>`) are opened from a phone that has no token;
+/// the one-time code is the credential, and it registers only the device that opens it.
+pub const OPEN_PREFIXES: &[&str] = &["/claim/"];
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "officemesh_session";
@@ -81,7 +87,7 @@ pub fn has_token(token: &str, headers: &HeaderMap) -> bool {
 pub async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let token = shared.config.api.token.as_str();
     let path = request.uri().path();
-    if OPEN_PATHS.contains(&path) {
+    if OPEN_PATHS.contains(&path) || OPEN_PREFIXES.iter().any(|p| path.starts_with(p)) {
         return next.run(request).await;
     }
     if !token.is_empty() {

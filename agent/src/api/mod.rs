@@ -9,6 +9,7 @@
 
 mod access;
 mod chat;
+mod claim;
 mod dashboard;
 mod error;
 mod events;
@@ -28,6 +29,7 @@ use officemesh_sensors::{MacAddr, Quantity};
 use serde::Deserialize;
 use serde_json::json;
 
+pub use claim::claim_link;
 pub use error::ApiError;
 
 use crate::api_types::{NodeRow, NodesAnswer};
@@ -71,6 +73,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/targets/{room}", put(set_target))
         .merge(metrics::routes())
         .merge(chat::routes().layer(DefaultBodyLimit::max(CHAT_BODY_LIMIT)))
+        .merge(claim::routes())
         .merge(events::routes())
         .merge(dashboard::routes())
         .merge(access::routes())
@@ -110,8 +113,8 @@ async fn not_found() -> ApiError {
     ApiError::NotFound("no such endpoint; see docs/api.md".into())
 }
 
-/// Checks the bearer token for writes, when one is configured (`access::guard` has already
-/// applied the rule to every request; handlers that write say so here too).
+/// Checks the bearer token, when one is configured: for writes, and for reads of personal data
+/// (`/v1/network`: MACs and addresses).
 fn authorize(shared: &Shared, headers: &HeaderMap) -> ApiResult<()> {
     let token = &shared.config.api.token;
     if token.is_empty() || access::has_token(token, headers) {
@@ -316,14 +319,22 @@ async fn history(
     })))
 }
 
-async fn network(State(shared): State<Arc<Shared>>) -> Json<query::NetworkAnswer> {
+/// This node's own sightings and the registered devices every node saw; needs the token (MACs
+/// and addresses are personal data).
+async fn network(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<query::NetworkAnswer>> {
+    authorize(&shared, &headers)?;
     let completeness = shared.completeness();
-    Json(query::network(
+    let own = shared.sightings.snapshot();
+    Ok(Json(query::network(
         &shared.replica(),
+        &own,
         wall_ms(),
         shared.consider_home_ms(),
         completeness,
-    ))
+    )))
 }
 
 async fn nodes(State(shared): State<Arc<Shared>>) -> Json<NodesAnswer> {

@@ -4,8 +4,10 @@
 //! |---|---|
 //! | `node/<id>` | that node |
 //! | `reading/<node>/<sensor>/<quantity>` | that node |
-//! | `mac/<mac>/<observer>` | the observing node |
-//! | `person/<name>/<mac>` | any node (chat, API) |
+//! | `mac/<mac>/<observer>` | the observing node, for registered people's devices only |
+//! | `person/<name>/<mac>` | any node (chat claim link, API) |
+//! | `devices/<observer>` | the observing node: how many unknown devices it sees (no MACs) |
+//! | `attendance/<name>/<day>` | a node that saw the person (only with `presence.history_days`) |
 //! | `target/<room>/<quantity>` | any node |
 //! | `alert/<room>/<quantity>` | any node |
 
@@ -41,6 +43,15 @@ pub enum Key {
     Alert {
         room: String,
         quantity: Quantity,
+    },
+    /// How many devices nobody registered `observer` sees now: a count, never a MAC.
+    Devices {
+        observer: NodeId,
+    },
+    /// One registered person's first and last sighting on one UTC day (`YYYY-MM-DD`).
+    Attendance {
+        name: String,
+        day: String,
     },
 }
 
@@ -130,6 +141,8 @@ impl Key {
             Key::Person { .. } => "person",
             Key::Target { .. } => "target",
             Key::Alert { .. } => "alert",
+            Key::Devices { .. } => "devices",
+            Key::Attendance { .. } => "attendance",
         }
     }
 }
@@ -147,6 +160,8 @@ impl fmt::Display for Key {
             Key::Person { name, mac } => write!(f, "person/{name}/{mac}"),
             Key::Target { room, quantity } => write!(f, "target/{room}/{quantity}"),
             Key::Alert { room, quantity } => write!(f, "alert/{room}/{quantity}"),
+            Key::Devices { observer } => write!(f, "devices/{observer}"),
+            Key::Attendance { name, day } => write!(f, "attendance/{name}/{day}"),
         }
     }
 }
@@ -188,9 +203,26 @@ impl FromStr for Key {
                 room: label(room)?,
                 quantity: quantity(q)?,
             }),
+            ["devices", observer] => Ok(Key::Devices {
+                observer: node(observer)?,
+            }),
+            ["attendance", name, day] if is_day(day) => Ok(Key::Attendance {
+                name: label(name)?,
+                day: day.to_string(),
+            }),
             _ => Err(err()),
         }
     }
+}
+
+/// `YYYY-MM-DD`: the day part of an attendance key.
+pub fn is_day(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 10
+        && bytes.iter().enumerate().all(|(index, byte)| match index {
+            4 | 7 => *byte == b'-',
+            _ => byte.is_ascii_digit(),
+        })
 }
 
 #[cfg(test)]
@@ -223,6 +255,13 @@ mod tests {
                 room: "lobby".into(),
                 quantity: Quantity::Sound,
             },
+            Key::Devices {
+                observer: NodeId(7),
+            },
+            Key::Attendance {
+                name: "ada".into(),
+                day: "2026-12-03".into(),
+            },
         ];
         for key in keys {
             let text = key.to_string();
@@ -240,6 +279,7 @@ mod tests {
             "person/a/b/c",
             "reading/0000000000000005/desk/light",
             "nope/x",
+            "attendance/ada/yesterday",
         ] {
             assert!(bad.parse::<Key>().is_err(), "{bad}");
         }

@@ -119,6 +119,11 @@ fn check_key(key: &Key) -> Result<(), LimitError> {
             check_device_mac(*mac)
         }
         Key::Target { room, .. } | Key::Alert { room, .. } => check_label("room", room),
+        Key::Devices { .. } => Ok(()),
+        Key::Attendance { name, day } => {
+            check_label("name", name)?;
+            check_text("day", day, MAX_SHORT_TEXT_CHARS, false)
+        }
     }
 }
 
@@ -168,6 +173,11 @@ fn check_value(key: &Key, value: &Value) -> Result<(), LimitError> {
             Ok(())
         }
         Value::Alert(alert) => check_text("message", &alert.message, MAX_MESSAGE_CHARS, true),
+        Value::Devices(count) => {
+            check_text("subnet", &count.subnet, MAX_ADDRESS_CHARS, false)?;
+            check_text("room", &count.room, MAX_SHORT_TEXT_CHARS, false)
+        }
+        Value::Attendance(_) => Ok(()),
     }
 }
 

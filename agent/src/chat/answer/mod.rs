@@ -16,11 +16,14 @@
 //! - `help` answers "help" and anything the grammar does not know;
 //! - `who` answers "who's in?";
 //! - `readings` answers "meeting room temp";
-//! - `register` answers "i am aa:bb:…", "forget me" and "forget aa:bb:…";
+//! - `register` answers "i am aa:bb:…" (a claim link, privately), "forget me" and
+//!   "forget aa:bb:…";
+//! - `attendance` answers "is ada in?", "when was ada last in?", "how many people are in?";
 //! - `targets` answers "set meeting room temperature to 22";
 //! - `status` answers "status".
 
 use chrono::{FixedOffset, Offset};
+use officemesh_sensors::MacAddr;
 
 use super::grammar::Command;
 use super::text::clock_text;
@@ -30,6 +33,7 @@ use crate::shared::Shared;
 use crate::state::query::{Completeness, UnreachableNode};
 use crate::state::{Key, Replica, Value};
 
+mod attendance;
 mod help;
 mod readings;
 mod register;
@@ -48,6 +52,10 @@ pub use targets::default_tolerance;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     pub text: String,
+    /// Only for the person who asked (it names their devices or holds their claim link):
+    /// adapters send it ephemerally / privately where the platform allows, never to the whole
+    /// channel.
+    pub private: bool,
 }
 
 /// Everything a command is answered from. Times in ms since the Unix epoch.
@@ -60,6 +68,8 @@ pub struct View<'a> {
     pub consider_home_ms: u64,
     /// `chat.alert_after_s`, for the reply to "set … to …".
     pub alert_after_s: u64,
+    /// `presence.history_days` (0: no attendance history).
+    pub history_days: u32,
     pub now_ms: u64,
     /// The local time zone, for "since 10:02".
     pub offset: FixedOffset,
@@ -70,6 +80,10 @@ pub struct View<'a> {
 pub struct Plan {
     pub reply: String,
     pub writes: Vec<(Key, Option<Value>)>,
+    /// The reply is for the asker only (see [`Reply::private`]).
+    pub private: bool,
+    /// A claim link to issue for (person, MAC); its URL is appended to the reply.
+    pub claim: Option<(String, MacAddr)>,
 }
 
 impl Plan {
@@ -77,7 +91,15 @@ impl Plan {
         Plan {
             reply: reply.into(),
             writes: Vec::new(),
+            private: false,
+            claim: None,
         }
+    }
+
+    /// The same reply, for the asker only.
+    fn privately(mut self) -> Plan {
+        self.private = true;
+        self
     }
 }
 
@@ -95,6 +117,7 @@ pub async fn answer(shared: &Shared, user: &str, command: &Command, now_ms: u64)
             self_node: shared.node,
             consider_home_ms: shared.config.presence.consider_home_s * 1000,
             alert_after_s: shared.config.chat.alert_after_s,
+            history_days: shared.config.presence.history_days,
             now_ms,
             offset,
         };
@@ -105,11 +128,17 @@ pub async fn answer(shared: &Shared, user: &str, command: &Command, now_ms: u64)
             tracing::error!(key = %key, error = %err, "chat write failed");
             return Reply {
                 text: format!("Sorry, I could not save that ({err}). Please try again."),
+                private: planned.private,
             };
         }
     }
+    let mut text = planned.reply;
+    if let Some((person, mac)) = &planned.claim {
+        text.push_str(&crate::api::claim_link(shared, person, *mac, now_ms));
+    }
     Reply {
-        text: planned.reply,
+        text,
+        private: planned.private,
     }
 }
 
@@ -128,6 +157,9 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
         Command::Register { mac } => register::register(view, user, *mac),
         Command::ForgetMe => register::forget_me(view, user),
         Command::Forget { mac } => register::forget(view, user, *mac),
+        Command::IsIn { person } => Plan::say(attendance::is_in(view, person)),
+        Command::LastIn { person } => Plan::say(attendance::last_in(view, person)),
+        Command::HowManyIn => Plan::say(attendance::how_many_in(view)),
         Command::SetTarget {
             room,
             quantity,

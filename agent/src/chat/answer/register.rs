@@ -1,11 +1,14 @@
 //! "i am aa:bb:cc:dd:ee:ff", "forget me" and "forget aa:bb:…": a person's devices, keyed by the
-//! chat user's name. Plans `Key::Person` writes (entries and tombstones); never writes itself.
+//! chat user's name. "i am" registers nothing itself: it plans a claim link (issued by
+//! `answer`), which registers the MAC only when opened from that device, so nobody can tie a
+//! colleague's phone to a name. Replies that name devices are private to the asker. Plans
+//! `Key::Person` tombstones for "forget"; never writes itself.
 
 use officemesh_sensors::MacAddr;
 
 use super::{Plan, View};
 use crate::state::key::validate_label;
-use crate::state::{Key, PersonInfo, Replica, Value};
+use crate::state::{Key, Replica};
 
 /// The reply to a MAC address the grammar could not use: what is wrong and how to find the
 /// right one.
@@ -52,43 +55,21 @@ fn owners_of(replica: &Replica, mac: MacAddr) -> Vec<String> {
 pub(super) fn register(view: &View<'_>, user: &str, mac: MacAddr) -> Plan {
     let (name, key) = match registration(user, mac) {
         Ok(found) => found,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.privately(),
     };
     if view.replica.value(&key).is_some() {
         return Plan::say(format!(
-            "You're already registered with {mac}, {name}: nothing to do."
-        ));
-    }
-    let mut reply = format!("Got it, {name}: {mac} is yours.");
-    let others: Vec<String> = owners_of(view.replica, mac);
-    if !others.is_empty() {
-        reply.push_str(&format!(
-            " Note: it is also registered to {}.",
-            others.join(", ")
-        ));
-    }
-    if mac.is_locally_administered() {
-        reply.push_str(" Careful: this is a randomized (private) address, and your phone may change it; turn off \"private Wi-Fi address\" for the office network.");
-    }
-    let seen_recently = view.replica.live().any(|(key, value)| match (key, value) {
-        (Key::Mac { mac: m, .. }, Value::Mac(seen)) => {
-            *m == mac && view.now_ms.saturating_sub(seen.last_seen_ms) <= view.consider_home_ms
-        }
-        _ => false,
-    });
-    if seen_recently {
-        reply.push_str(" I can see it on the network right now, so you count as in.");
-    } else {
-        reply.push_str(" I'll count you in when I see it on the network.");
+            "That device is already registered to you, {name}: nothing to do."
+        ))
+        .privately();
     }
     Plan {
-        reply,
-        writes: vec![(
-            key,
-            Some(Value::Person(PersonInfo {
-                added_by: format!("chat:{name}"),
-            })),
-        )],
+        reply: format!(
+            "{name}, to prove that device is yours, open this link on it (connected to the office Wi-Fi) within 10 minutes; it registers the device it is opened from, and only if that is the one you named: "
+        ),
+        writes: Vec::new(),
+        private: true,
+        claim: Some((name, mac)),
     }
 }
 
@@ -115,6 +96,8 @@ pub(super) fn forget_me(view: &View<'_>, user: &str) -> Plan {
     }
     let listed: Vec<String> = macs.iter().map(MacAddr::to_string).collect();
     Plan {
+        private: true,
+        claim: None,
         reply: format!("Forgotten, {name}: I removed {}.", listed.join(", ")),
         writes: macs
             .into_iter()
@@ -140,19 +123,19 @@ pub(super) fn forget(view: &View<'_>, user: &str, mac: MacAddr) -> Plan {
         return Plan {
             reply: format!("Forgotten: {mac} is no longer yours, {name}."),
             writes: vec![(key, None)],
+            private: true,
+            claim: None,
         };
     }
     let others = owners_of(view.replica, mac);
-    if others.is_empty() {
-        Plan::say(format!(
-            "{mac} isn't registered to anyone: nothing to forget."
-        ))
+    let reply = if others.is_empty() {
+        format!("{mac} isn't registered to anyone: nothing to forget.")
     } else {
-        Plan::say(format!(
-            "{mac} is registered to {}, not to you. They can say \"forget me\", or an admin can remove it (DELETE /v1/people/<name>/{mac}).",
-            others.join(", ")
-        ))
-    }
+        format!(
+            "{mac} is registered to someone else, not to you. They can say \"forget me\", or an admin can remove it (DELETE /v1/people/<name>/{mac})."
+        )
+    };
+    Plan::say(reply).privately()
 }
 
 #[cfg(test)]
@@ -160,38 +143,62 @@ mod tests {
     use super::super::tests::*;
     use super::*;
     use crate::state::query::Completeness;
+    use crate::state::{PersonInfo, Value};
+
+    #[test]
+    fn i_am_plans_a_private_claim_link_and_writes_nothing() {
+        let office = office();
+        let plan = tell(&office, "i am b8:27:eb:00:00:03");
+        assert!(
+            plan.writes.is_empty(),
+            "registration waits for the claim link"
+        );
+        assert!(plan.private, "the reply is for the asker only");
+        assert_eq!(plan.claim, Some(("carol".to_string(), mac(3))));
+        assert_has(&plan.reply, "open this link on it");
+        assert!(
+            !plan.reply.contains("b8:27:eb"),
+            "no MAC in the reply: {}",
+            plan.reply
+        );
+    }
 
     #[test]
     fn register_and_forget_write_person_entries() {
         let mut office = office();
-        let plan = tell(&office, "i am b8:27:eb:00:00:03");
-        assert_has(&plan.reply, "Got it, carol");
-        assert!(
-            plan.reply.contains("right now"),
-            "it is on the network: {}",
-            plan.reply
-        );
         let key = Key::Person {
             name: "carol".into(),
             mac: mac(3),
         };
-        assert_eq!(plan.writes.len(), 1);
-        assert_eq!(plan.writes[0].0, key);
-        office.apply(&plan);
+        // The claim link, once opened from the device, writes this entry.
+        office.write(
+            key.clone(),
+            Some(Value::Person(PersonInfo {
+                added_by: "claim:carol".into(),
+            })),
+        );
         let again = tell(&office, "i'm b8-27-eb-00-00-03");
         assert!(again.writes.is_empty(), "registering twice writes nothing");
+        assert!(again.claim.is_none());
         assert_has(&again.reply, "already registered");
-        assert!(ask(&office, "who's in").contains("ada, bob, carol"));
-
-        let second = tell(&office, "this is my mac 02:00:00:00:00:09");
-        assert_has(&second.reply, "randomized");
-        office.apply(&second);
+        assert!(ask(&office, "who's in").contains("ada, bob"));
 
         let not_mine = tell(&office, "forget b8:27:eb:00:00:01");
         assert!(not_mine.writes.is_empty());
-        assert_has(&not_mine.reply, "registered to ada");
+        assert_has(&not_mine.reply, "registered to someone else");
+        assert!(!not_mine.reply.contains("ada"), "does not say whose it is");
 
+        office.write(
+            Key::Person {
+                name: "carol".into(),
+                mac: mac(9),
+            },
+            Some(Value::Person(PersonInfo {
+                added_by: "claim:carol".into(),
+            })),
+        );
         let forget = tell(&office, "forget me");
+        assert!(forget.private);
         assert_eq!(forget.writes.len(), 2, "both of carol's devices");
         assert!(
             forget.writes.iter().all(|(_, value)| value.is_none()),
@@ -210,6 +217,7 @@ mod tests {
             "i am b8:27:eb:00:00:04",
         );
         assert!(bad_user.writes.is_empty());
+        assert!(bad_user.claim.is_none());
         assert_has(&bad_user.reply, "'/'");
     }
 }

@@ -115,6 +115,8 @@ pub(super) fn set_target(
     Plan {
         reply,
         writes: vec![(key, Some(Value::Target(TargetValue { value, tolerance })))],
+        private: false,
+        claim: None,
     }
 }
 

@@ -20,6 +20,8 @@ pub(super) fn mac(last: u8) -> MacAddr {
 pub(super) struct Office {
     pub(super) replica: Replica,
     pub(super) time: u64,
+    /// `presence.history_days` the answers see (0: off).
+    pub(super) history_days: u32,
 }
 
 impl Office {
@@ -44,6 +46,7 @@ pub(super) fn office() -> Office {
     let mut office = Office {
         replica: Replica::new(NodeId(1)),
         time: 1,
+        history_days: 0,
     };
     for (id, name, room) in [(1, "pi-a", "lobby"), (2, "pi-b", "meeting room")] {
         office.write(
@@ -80,9 +83,21 @@ pub(super) fn office() -> Office {
                 first_seen_ms: 0,
                 last_seen_ms: NOW - MINUTE,
                 randomized: false,
+                present_until_ms: 0,
             })),
         );
     }
+    // pi-b also sees one device nobody registered: only its count is replicated.
+    office.write(
+        Key::Devices {
+            observer: NodeId(2),
+        },
+        Some(Value::Devices(crate::state::DeviceCount {
+            subnet: "192.0.2.0/24".into(),
+            room: "meeting room".into(),
+            unknown: 1,
+        })),
+    );
     for (node, room, value) in [(1, "lobby", 21.04), (2, "meeting room", 23.5)] {
         office.write(
             Key::Reading {
@@ -127,6 +142,7 @@ pub(super) fn run(office: &Office, completeness: &Completeness, user: &str, text
         self_node: NodeId(1),
         consider_home_ms: 3 * MINUTE,
         alert_after_s: 300,
+        history_days: office.history_days,
         now_ms: NOW,
         offset: utc(),
     };

@@ -1,7 +1,7 @@
-//! "who's in?" and "who's in the kitchen": the registered people present, by the nodes that
-//! see their devices, with the unreachable nodes named. Reads the replica, writes nothing.
-
-use std::collections::BTreeMap;
+//! "who's in?" and "who's in the kitchen": the registered people present at the office, with
+//! the unreachable nodes named. Presence comes from the office network (ARP), which every Pi on
+//! a subnet sees alike, so there is no room-local signal: asked about a room, the answer says it
+//! can only tell the office, and gives that. Reads the replica, writes nothing.
 
 use super::rooms::{known_rooms, match_room, rooms_list, RoomMatch};
 use super::{caveats, with_caveats, View};
@@ -31,27 +31,20 @@ pub(super) fn who_is_in(view: &View<'_>, room: Option<&str>) -> String {
             }
         },
     };
-    let node_rooms: BTreeMap<String, String> =
-        query::node_names(view.replica).into_values().collect();
     let present: Vec<String> = answer
         .people
         .iter()
         .filter(|person| person.present)
-        .filter(|person| match &room {
-            None => true,
-            Some(room) => person.devices.iter().any(|device| {
-                device.present
-                    && device.seen_by.iter().any(|node| {
-                        node_rooms
-                            .get(node)
-                            .is_some_and(|r| r.eq_ignore_ascii_case(room))
-                    })
-            }),
-        })
         .map(|person| person.name.clone())
         .collect();
-    let place = room.as_deref().unwrap_or("the office");
+    let place = "the office";
     let mut text = note;
+    if let Some(room) = &room {
+        // No room-local signal: say so, then answer for the office.
+        text.push_str(&format!(
+            "I can only tell who is at the office, not who is in {room}: I see people by their phones on the office network, which every Pi sees alike. "
+        ));
+    }
     if registered == 0 {
         text.push_str(
             "Nobody has registered a device yet, so I can't tell who is in. Say \"i am aa:bb:cc:dd:ee:ff\" with your phone's Wi-Fi MAC.",
@@ -67,14 +60,14 @@ pub(super) fn who_is_in(view: &View<'_>, room: Option<&str>) -> String {
             present.len()
         ));
     }
-    if room.is_none() && answer.unknown_devices > 0 {
+    if answer.unknown_devices > 0 {
         text.push_str(&format!(
             " Plus {} device{} I can't put a name to.",
             answer.unknown_devices,
             if answer.unknown_devices == 1 { "" } else { "s" }
         ));
     }
-    with_caveats(text, caveats(view, room.as_deref(), "people"))
+    with_caveats(text, caveats(view, None, "people"))
 }
 
 #[cfg(test)]
@@ -89,10 +82,14 @@ mod tests {
         assert_has(&reply, "1 device I can't put a name to");
         assert!(!reply.contains("can't reach"), "{reply}");
         let kitchen = ask(&office, "who's in the meeting room");
-        assert_has(&kitchen, "In meeting room: bob (1 of 2");
+        assert_has(
+            &kitchen,
+            "I can only tell who is at the office, not who is in meeting room",
+        );
+        assert_has(&kitchen, "In the office: ada, bob (2 of 2");
         let typo = ask(&office, "who's in the meting room");
         assert_has(&typo, "mean meeting room");
-        assert_has(&typo, "bob");
+        assert_has(&typo, "can only tell who is at the office");
         let nowhere = ask(&office, "who's in the attic");
         assert_has(&nowhere, "lobby, meeting room");
     }
