@@ -5,11 +5,22 @@
 //!   nodes it cannot reach (pure `plan`, and a thin `answer` over `runtime::Shared`).
 //! - [`text`]: how numbers, ages and times are written (also used by alerts).
 //! - [`verify`]: Slack request signatures and Mattermost tokens (pure).
+//! - [`addressing`]: is a message for the bot, and what does it ask (pure).
+//! - [`dedup`]: which node answers a message every node sees (pure ranking).
+//! - [`pipeline`]: incoming message → addressed? → our turn? → answer; shared by the adapters.
+//! - [`settings`]: the `[chat.matrix]`, `[chat.slack]`, `[chat.mattermost]` sections.
+//! - [`matrix`]: the Matrix adapter (outbound `/sync` long-polling).
 //!
-//! The HTTP adapters live in `api::chat`; nothing here opens a socket or reads a clock.
+//! The slash-command HTTP adapters live in `api::chat`. Only the adapter modules (`matrix`, …)
+//! open connections; the rest is pure or async waiting.
 
+pub mod addressing;
 pub mod answer;
+pub mod dedup;
 pub mod grammar;
+pub mod matrix;
+pub mod pipeline;
+pub mod settings;
 pub mod text;
 pub mod verify;
 
