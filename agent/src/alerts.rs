@@ -263,6 +263,10 @@ pub async fn alert_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
 /// Posts one alert (when a webhook is configured), then records it in the replicated state so
 /// no node posts it again. A webhook that keeps failing is logged; the state is still recorded.
 async fn run_action(shared: &Shared, action: AlertAction) {
+    if !shared.config.chat.alert_room.is_empty() {
+        // The chat adapters (Matrix, Slack, Mattermost) post it into `chat.alert_room`.
+        let _ = shared.chat_alerts.send(action.text.clone());
+    }
     let url = shared.config.chat.alert_webhook.clone();
     if url.is_empty() {
         tracing::info!(alert = %action.text, "alert (chat.alert_webhook not set: not posted)");

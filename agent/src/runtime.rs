@@ -86,6 +86,8 @@ pub struct Shared {
     pub counters: crate::api::metrics::Counters,
     /// What this node saw happen to the mesh (`GET /v1/events`); the gossip driver fills it.
     pub events: crate::events::EventLog,
+    /// Alert texts for the chat adapters to post into `chat.alert_room`.
+    pub chat_alerts: tokio::sync::broadcast::Sender<String>,
 }
 
 /// A write could not be made durable.
@@ -258,6 +260,7 @@ impl Agent {
             local_writes: tokio::sync::broadcast::channel(4096).0,
             counters: Default::default(),
             events: Default::default(),
+            chat_alerts: tokio::sync::broadcast::channel(64).0,
             config,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -281,6 +284,9 @@ impl Agent {
                 sensor_config,
                 shutdown_rx.clone(),
             ));
+        }
+        for task in crate::chat::adapters::start(shared.clone(), shutdown_rx.clone()) {
+            agent.spawn(task);
         }
         agent.spawn(crate::alerts::alert_loop(
             shared.clone(),

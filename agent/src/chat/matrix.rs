@@ -6,7 +6,7 @@
 //! ([`Responder::reply_seen`]) so only one answers. Alerts go to `chat.alert_room`.
 //!
 //! [`read_sync`] is pure (a `/sync` body in, what to do out); the rest is the shell: a blocking
-//! HTTP client (ureq) on tokio's blocking pool. The access token is sent in a header, never
+//! HTTP client (ureq), one short-lived thread per call. The access token is sent in a header, never
 //! logged, never part of an error.
 
 use std::collections::HashSet;
@@ -278,7 +278,9 @@ impl Client {
         }
     }
 
-    /// Runs `call` on the blocking pool.
+    /// Runs `call` on a thread of its own, not tokio's blocking pool: a long poll in flight must
+    /// not hold up the runtime's shutdown (the pool waits for its tasks; a plain thread ends
+    /// with the process).
     async fn call_async(
         &self,
         method: &'static str,
@@ -287,13 +289,20 @@ impl Client {
         timeout: Duration,
     ) -> Result<Json, MatrixError> {
         let client = self.clone();
-        tokio::task::spawn_blocking(move || client.call(method, &path, body.as_ref(), timeout))
+        let (done, answer) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("matrix-http".into())
+            .spawn(move || {
+                let _ = done.send(client.call(method, &path, body.as_ref(), timeout));
+            })
+            .map_err(|err| MatrixError::Transport(format!("cannot start a thread: {err}")))?;
+        answer
             .await
-            .map_err(|err| MatrixError::Transport(format!("blocking task failed: {err}")))?
+            .map_err(|_| MatrixError::Transport("the HTTP thread ended without answering".into()))?
     }
 }
 
-/// Sends `text` into `room` (as a reply to `in_reply_to` when given). Blocking-pool call.
+/// Sends `text` into `room` (as a reply to `in_reply_to` when given).
 async fn send_message(
     client: &Client,
     room: &str,

@@ -10,10 +10,12 @@
 //! - [`pipeline`]: incoming message → addressed? → our turn? → answer; shared by the adapters.
 //! - [`settings`]: the `[chat.matrix]`, `[chat.slack]`, `[chat.mattermost]` sections.
 //! - [`matrix`]: the Matrix adapter (outbound `/sync` long-polling).
+//! - [`adapters`]: starts the configured adapters with one shared responder.
 //!
 //! The slash-command HTTP adapters live in `api::chat`. Only the adapter modules (`matrix`, …)
 //! open connections; the rest is pure or async waiting.
 
+pub mod adapters;
 pub mod addressing;
 pub mod answer;
 pub mod dedup;
