@@ -33,5 +33,23 @@ pub fn start(shared: Arc<Shared>, shutdown: watch::Receiver<bool>) -> Vec<Task> 
             shutdown.clone(),
         )));
     }
+    if let Some(slack) = chat.slack {
+        tasks.push(Box::pin(super::slack::run(
+            slack,
+            responder.clone(),
+            chat.alert_room.clone(),
+            shared.chat_alerts.subscribe(),
+            shutdown.clone(),
+        )));
+    }
+    if let Some(mattermost) = chat.mattermost {
+        tasks.push(Box::pin(super::mattermost::run(
+            mattermost,
+            responder.clone(),
+            chat.alert_room.clone(),
+            shared.chat_alerts.subscribe(),
+            shutdown.clone(),
+        )));
+    }
     tasks
 }

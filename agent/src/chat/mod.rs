@@ -10,6 +10,9 @@
 //! - [`pipeline`]: incoming message → addressed? → our turn? → answer; shared by the adapters.
 //! - [`settings`]: the `[chat.matrix]`, `[chat.slack]`, `[chat.mattermost]` sections.
 //! - [`matrix`]: the Matrix adapter (outbound `/sync` long-polling).
+//! - [`slack`]: Slack Socket Mode (outbound WebSocket, acks, `chat.postMessage`).
+//! - [`mattermost`]: the Mattermost WebSocket event API and REST replies.
+//! - [`http`]: the adapters' outbound HTTP calls and WebSocket connects (rustls + ring).
 //! - [`adapters`]: starts the configured adapters with one shared responder.
 //!
 //! The slash-command HTTP adapters live in `api::chat`. Only the adapter modules (`matrix`, …)
@@ -20,9 +23,12 @@ pub mod addressing;
 pub mod answer;
 pub mod dedup;
 pub mod grammar;
+pub mod http;
 pub mod matrix;
+pub mod mattermost;
 pub mod pipeline;
 pub mod settings;
+pub mod slack;
 pub mod text;
 pub mod verify;
 
