@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::pipeline::Responder;
-use crate::runtime::Shared;
+use crate::shared::Shared;
 
 /// A task to spawn.
 pub type Task = Pin<Box<dyn Future<Output = ()> + Send>>;

@@ -1,8 +1,12 @@
 //! The chat bot: text in, answer out, the same for every platform.
 //!
-//! - [`grammar`]: parses a message into a `Command` (pure).
+//! Contents:
+//!
+//! - [`grammar`]: parses a message into a [`Command`] (pure).
 //! - [`answer`]: executes a command against the replica and renders the reply, saying which
-//!   nodes it cannot reach (pure `plan`, and a thin `answer` over `runtime::Shared`).
+//!   nodes it cannot reach (pure [`plan`], and a thin [`answer()`] over `runtime::Shared`); one
+//!   file per command under `answer/` (`who`, `readings`, `register`, `targets`, `status`,
+//!   `help`), with `answer/rooms.rs` for room-name matching they share.
 //! - [`text`]: how numbers, ages and times are written (also used by alerts).
 //! - [`verify`]: Slack request signatures and Mattermost tokens (pure).
 //! - [`addressing`]: is a message for the bot, and what does it ask (pure).
@@ -15,8 +19,10 @@
 //! - [`http`]: the adapters' outbound HTTP calls and WebSocket connects (rustls + ring).
 //! - [`adapters`]: starts the configured adapters with one shared responder.
 //!
-//! The slash-command HTTP adapters live in `api::chat`. Only the adapter modules (`matrix`, …)
-//! open connections; the rest is pure or async waiting.
+//! The slash-command HTTP adapters live in `api::chat`; the outbound platform adapters
+//! (`matrix`, `slack`, `mattermost`, via `http`) are the only modules here that open
+//! connections. Every adapter parses with [`parse`], answers with [`answer()`] (through
+//! `pipeline`) and only formats the transport around the reply text.
 
 pub mod adapters;
 pub mod addressing;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::addressing::{addressed, Said};
 use super::dedup::{wait_before_answering, Answered};
 use crate::crdt::NodeId;
-use crate::runtime::Shared;
+use crate::shared::Shared;
 
 /// How often a waiting node looks again at the membership view and for the bot's reply.
 const RECHECK: Duration = Duration::from_millis(250);
