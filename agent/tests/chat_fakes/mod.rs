@@ -300,6 +300,8 @@ pub fn posted_event(post: &Value, channel_type: &str, sender: &str, mentions: &[
             "seq": 7 })
 }
 
+// The handshake callback's error type is tungstenite's `ErrorResponse`, fixed by its API.
+#[allow(clippy::result_large_err)]
 async fn socket(stream: tokio::net::TcpStream, kind: Kind, seen: Arc<Seen>) {
     let check = seen.clone();
     let handshake = tokio_tungstenite::accept_hdr_async(
