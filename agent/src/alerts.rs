@@ -143,8 +143,13 @@ pub fn evaluate(
         );
         if let Some(since) = band.outside_since_ms {
             if !raised && poster && now_ms.saturating_sub(since) >= after_ms {
+                let side = if current > target.value {
+                    "above"
+                } else {
+                    "below"
+                };
                 let message = format!(
-                    "{room} {} is {} {unit}, outside its target {band_text}",
+                    "{room} {} is at {} {unit}, {side} its target {band_text}",
                     quantity.as_str(),
                     number_text(current)
                 );
@@ -416,7 +421,7 @@ mod tests {
         assert!(
             raised[0]
                 .text
-                .contains("lobby temperature is 26 °C, outside its target 22 ± 1 °C"),
+                .contains("lobby temperature is at 26 °C, above its target 22 ± 1 °C"),
             "{}",
             raised[0].text
         );

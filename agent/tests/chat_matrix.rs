@@ -32,7 +32,7 @@ fn three_agents_one_bot_account_answer_once() {
 
     let room = ada.create_room("office", &[&bot.user_id]);
     let extra = format!(
-        "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 1\n\n[chat]\nhandover_s = {HANDOVER_S}\n\n[chat.matrix]\nhomeserver = \"{}\"\naccess_token_file = \"{}\"\n",
+        "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 1\n\n[chat]\nhandover_s = {HANDOVER_S}\nalert_after_s = 1\nalert_room = \"{room}\"\n\n[chat.matrix]\nhomeserver = \"{}\"\naccess_token_file = \"{}\"\n",
         synapse.url,
         token_file.display()
     );
@@ -124,6 +124,36 @@ fn three_agents_one_bot_account_answer_once() {
         .filter(|event| event["sender"] == bot.user_id.as_str())
         .count();
     assert_eq!(bot_messages, 2, "the bot said exactly two things");
+
+    // An alert: posted into the alert room by the bot, once for the whole mesh.
+    let (status, body) = support::send(
+        "PUT",
+        &format!("{}/v1/targets/lobby", agents[1].api),
+        None,
+        Some(r#"{"quantity": "temperature", "value": 60, "tolerance": 1}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let alert_posts = || {
+        ada.messages(&room)
+            .into_iter()
+            .filter(|event| {
+                event["sender"] == bot.user_id.as_str()
+                    && event["content"]["body"]
+                        .as_str()
+                        .is_some_and(|text| text.contains("below its target 60"))
+            })
+            .count()
+    };
+    let alerted = eventually(Duration::from_secs(60), || {
+        (alert_posts() > 0).then_some(())
+    });
+    assert!(
+        alerted.is_some(),
+        "no alert in the room; log:\n{}",
+        agents[0].log()
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(alert_posts(), 1, "one alert message for the whole mesh");
 
     // Two agents stopped — pi-a cleanly (it leaves the mesh), pi-b killed (as on a power
     // cut): the third answers, and says it cannot reach pi-b.

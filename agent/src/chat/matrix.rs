@@ -565,10 +565,17 @@ async fn post_alert(
         }
     }
     if let Some(room) = room_id.as_deref() {
-        if let Err(err) = send_message(client, room, text, None, &transactions.next()).await {
+        let text = emoji(text);
+        if let Err(err) = send_message(client, room, &text, None, &transactions.next()).await {
             tracing::warn!(room = %room, error = %err, "matrix: alert not posted");
         }
     }
+}
+
+/// Slack/Mattermost emoji shortcodes in alert texts as the characters Matrix clients show.
+pub fn emoji(text: &str) -> String {
+    text.replace(":warning:", "⚠️")
+        .replace(":white_check_mark:", "✅")
 }
 
 /// Sleeps `delay`; true when shutdown came first.
@@ -681,6 +688,7 @@ mod tests {
         assert_eq!(encode_segment("!abc:example.org"), "%21abc%3Aexample.org");
         assert_eq!(encode_segment("#office:h"), "%23office%3Ah");
         assert_eq!(encode_segment("s72_4/1"), "s72_4%2F1");
+        assert_eq!(emoji(":warning: lobby is cold."), "⚠️ lobby is cold.");
     }
 
     #[test]
