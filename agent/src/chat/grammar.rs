@@ -39,6 +39,18 @@ pub enum Command {
     Status,
     /// "help".
     Help,
+    /// "is ada in?"
+    IsIn { person: String },
+    /// "when was ada last in?"
+    LastIn { person: String },
+    /// "how many people are in?"
+    HowMany,
+    /// "is the office empty?" (`room` set for one room).
+    IsEmpty { room: Option<String> },
+    /// "what rooms are there?"
+    Rooms,
+    /// "is it cold in the kitchen?" (`cold` false for "warm"/"hot").
+    Comfort { room: Option<String>, cold: bool },
     /// Anything else (the original text, trimmed).
     Unknown { text: String },
 }
@@ -51,6 +63,7 @@ pub fn parse(text: &str) -> Command {
     parse_help(&words)
         .or_else(|| parse_status(&words))
         .or_else(|| parse_who(&words))
+        .or_else(|| super::questions::parse_question(&words))
         .or_else(|| parse_register(&words))
         .or_else(|| parse_forget(&words))
         .or_else(|| parse_set(&words))

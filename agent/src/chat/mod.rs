@@ -9,6 +9,7 @@
 //!   `help`), with `answer/rooms.rs` for room-name matching they share.
 //! - [`text`]: how numbers, ages and times are written (also used by alerts).
 //! - [`verify`]: Slack request signatures and Mattermost tokens (pure).
+//! - [`questions`]: the grammar of questions asked as to a colleague ("is ada in?").
 //! - [`addressing`]: is a message for the bot, and what does it ask (pure).
 //! - [`dedup`]: which node answers a message every node sees (pure ranking).
 //! - [`pipeline`]: incoming message → addressed? → our turn? → answer; shared by the adapters.
@@ -33,6 +34,7 @@ pub mod http;
 pub mod matrix;
 pub mod mattermost;
 pub mod pipeline;
+pub mod questions;
 pub mod settings;
 pub mod slack;
 pub mod text;

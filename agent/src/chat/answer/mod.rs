@@ -30,7 +30,9 @@ use crate::shared::Shared;
 use crate::state::query::{Completeness, UnreachableNode};
 use crate::state::{Key, Replica, Value};
 
+mod comfort;
 mod help;
+mod people;
 mod readings;
 mod register;
 mod rooms;
@@ -118,6 +120,14 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
     match command {
         Command::Help => help::help(),
         Command::Unknown { text } => help::unknown(text),
+        Command::IsIn { person } => Plan::say(people::is_in(view, person)),
+        Command::LastIn { person } => Plan::say(people::last_in(view, person)),
+        Command::HowMany => Plan::say(people::how_many(view)),
+        Command::IsEmpty { room } => Plan::say(people::is_empty(view, room.as_deref())),
+        Command::Rooms => Plan::say(comfort::rooms(view)),
+        Command::Comfort { room, cold } => {
+            Plan::say(comfort::comfort(view, room.as_deref(), *cold))
+        }
         Command::WhoIsIn { room } => Plan::say(who::who_is_in(view, room.as_deref())),
         Command::Reading { room, quantity } => {
             Plan::say(readings::readings(view, room.as_deref(), *quantity))
