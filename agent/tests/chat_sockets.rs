@@ -243,7 +243,7 @@ fn mattermost_two_agents_one_bot_answer_once() {
     let fake = Fake::start(Kind::Mattermost);
     let root = tempfile::tempdir().expect("tempdir");
     let extra = format!(
-        "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 1\n\n[chat]\nhandover_s = 2\n\n[chat.mattermost]\nurl = \"{}\"\nbot_token = \"{MATTERMOST_TOKEN}\"\n",
+        "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 1\n\n[chat]\nhandover_s = 2\nalert_after_s = 1\nalert_room = \"alerts-channel\"\n\n[chat.mattermost]\nurl = \"{}\"\nbot_token = \"{MATTERMOST_TOKEN}\"\n",
         fake.url()
     );
     let nodes = [
@@ -350,6 +350,40 @@ fn mattermost_two_agents_one_bot_answer_once() {
     assert!(again.is_some());
     std::thread::sleep(Duration::from_secs(5));
     assert_eq!(replies_to(&fake, "q9").len(), 1);
+
+    // An alert goes to chat.alert_room as a bot post, once for the mesh.
+    let (status, body) = support::send(
+        "PUT",
+        &format!("{}/v1/targets/lobby", agents[1].api),
+        None,
+        Some(r#"{"quantity": "temperature", "value": 60, "tolerance": 1}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let alert_posts = || {
+        fake.seen
+            .posts()
+            .into_iter()
+            .filter(|post| post["channel_id"] == "alerts-channel")
+            .collect::<Vec<_>>()
+    };
+    let alerted = eventually(Duration::from_secs(60), || {
+        (!alert_posts().is_empty()).then_some(())
+    });
+    assert!(
+        alerted.is_some(),
+        "no alert post; log:\n{}",
+        agents[0].log()
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    let posts = alert_posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert!(
+        posts[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("lobby temperature is at"),
+        "{posts:?}"
+    );
 
     assert_eq!(fake.seen.refused.load(Ordering::SeqCst), 0);
     for agent in &agents {
