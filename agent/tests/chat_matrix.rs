@@ -10,7 +10,7 @@
 mod support;
 mod synapse_support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::{eventually, start_mesh, MeshNode};
 use synapse_support::{require_synapse, Synapse};
@@ -77,6 +77,7 @@ fn three_agents_one_bot_account_answer_once() {
     std::thread::sleep(Duration::from_secs(2));
 
     // Whole mesh: exactly one reply.
+    let asked = Instant::now();
     let question = ada.say(&room, "officemesh, who's at the office?");
     let first = eventually(Duration::from_secs(30), || {
         let replies = ada.replies_to(&room, &bot.user_id, &question);
@@ -92,6 +93,11 @@ fn three_agents_one_bot_account_answer_once() {
                 .join("\n")
         )
     });
+    // A figure, not an assertion: how long the question waited for its answer.
+    eprintln!(
+        "figure: whole mesh, reply seen {} ms after the question",
+        asked.elapsed().as_millis()
+    );
     let text = first[0]["content"]["body"].as_str().unwrap_or_default();
     assert!(
         text.contains("Nobody has registered") || text.contains("In the office"),
@@ -159,6 +165,7 @@ fn three_agents_one_bot_account_answer_once() {
     // cut): the third answers, and says it cannot reach pi-b.
     agents[0].stop();
     agents[1].kill();
+    let asked = Instant::now();
     let alone = ada.say(&room, "officemesh: who's in?");
     let reply = eventually(Duration::from_secs(60), || {
         ada.replies_to(&room, &bot.user_id, &alone)
@@ -169,6 +176,10 @@ fn three_agents_one_bot_account_answer_once() {
         reply.is_some(),
         "the remaining agent did not answer; log:\n{}",
         agents[2].log()
+    );
+    eprintln!(
+        "figure: two of three agents just stopped, reply seen {} ms after the question",
+        asked.elapsed().as_millis()
     );
     let noticed = eventually(Duration::from_secs(60), || {
         let nodes = agents[2].get("/v1/nodes")["nodes"]
