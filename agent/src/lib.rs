@@ -39,6 +39,7 @@ pub mod config;
 pub mod counters;
 pub mod events;
 pub mod identity;
+pub mod log_summary;
 pub mod mesh;
 pub mod mqtt;
 pub mod net;

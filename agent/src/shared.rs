@@ -15,6 +15,7 @@ use crate::counters::Counters;
 use crate::crdt::NodeId;
 use crate::events::EventLog;
 use crate::peer::PeerStatus;
+use crate::state::limits::{self, LimitError};
 use crate::state::query::{self, Completeness};
 use crate::state::{Entry, Key, Replica, StaleWrite, Value};
 use crate::store::{
@@ -42,6 +43,8 @@ pub struct Shared {
     pub events: EventLog,
     /// Alert texts for the chat adapters to post into `chat.alert_room`.
     pub chat_alerts: tokio::sync::broadcast::Sender<String>,
+    /// Durable writes one at a time: each is staged, committed, then shown (or rolled back).
+    durable_gate: tokio::sync::Mutex<()>,
 }
 
 /// The peer table as the gossip driver last published it.
@@ -67,8 +70,18 @@ pub enum WriteError {
     Stale(#[from] StaleWrite),
     #[error("{key}: values must be finite numbers (not NaN or infinity)")]
     NotFinite { key: String },
+    /// The write breaks a limit of `state::limits` (the message names it).
+    #[error(transparent)]
+    Limit(#[from] LimitError),
     #[error("could not persist the write: {0}")]
     Persist(#[from] StoreError),
+}
+
+impl WriteError {
+    /// True when the write failed because the data directory's disk is full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, WriteError::Persist(err) if err.is_disk_full())
+    }
 }
 
 impl Shared {
@@ -95,6 +108,7 @@ impl Shared {
             counters: Counters::default(),
             events: EventLog::default(),
             chat_alerts: tokio::sync::broadcast::channel(64).0,
+            durable_gate: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -103,16 +117,29 @@ impl Shared {
         lock(&self.replica)
     }
 
-    /// Writes `value` (or a tombstone) as this node, stamped now. Persisted with the next batch.
-    /// Refuses NaN and infinite numbers, which the store's JSON encoding cannot keep.
-    pub fn write(&self, key: Key, value: Option<Value>) -> Result<Entry, WriteError> {
-        if !crate::state::replica::numbers_are_finite(&value) {
+    /// The state's door: every write is checked here against `state::limits` (and finite
+    /// numbers), whoever makes it (API, chat, MQTT, sensors, config).
+    fn check(&self, replica: &Replica, key: &Key, value: Option<&Value>) -> Result<(), WriteError> {
+        if !crate::state::replica::numbers_are_finite(&value.cloned()) {
             return Err(WriteError::NotFinite {
                 key: key.to_string(),
             });
         }
-        let stamp = self.clock.now();
-        let entry = self.replica().write(key, value, stamp)?;
+        limits::check_entry(key, value)?;
+        limits::check_person_devices(replica, key, value)?;
+        Ok(())
+    }
+
+    /// Writes `value` (or a tombstone) as this node, stamped now. Persisted with the next batch.
+    /// Refuses what breaks a limit, and NaN and infinite numbers (which the store's JSON
+    /// encoding cannot keep).
+    pub fn write(&self, key: Key, value: Option<Value>) -> Result<Entry, WriteError> {
+        let entry = {
+            let mut replica = self.replica();
+            self.check(&replica, &key, value.as_ref())?;
+            let stamp = self.clock.now();
+            replica.write(key, value, stamp)?
+        };
         if self.local_writes.receiver_count() > 0 {
             let _ = self.local_writes.send(entry.clone());
         }
@@ -120,11 +147,29 @@ impl Shared {
     }
 
     /// Writes and waits until the write is committed to SQLite: for writes a user is told
-    /// succeeded (API, chat), which must survive a crash.
+    /// succeeded (API, chat), which must survive a crash. A write that fails to commit (a full
+    /// disk) is rolled back: not in memory, never shown to peers.
     pub async fn write_durable(&self, key: Key, value: Option<Value>) -> Result<Entry, WriteError> {
-        let entry = self.write(key, value)?;
-        self.flush().await?;
-        Ok(entry)
+        let _one_at_a_time = self.durable_gate.lock().await;
+        let staged = {
+            let mut replica = self.replica();
+            self.check(&replica, &key, value.as_ref())?;
+            let stamp = self.clock.now();
+            replica.stage(key, value, stamp)?
+        };
+        match self.store.persist_and_wait(staged.changes()).await {
+            Ok(()) => {
+                self.replica().confirm(&staged);
+                if self.local_writes.receiver_count() > 0 {
+                    let _ = self.local_writes.send(staged.entry.clone());
+                }
+                Ok(staged.entry)
+            }
+            Err(err) => {
+                self.replica().roll_back(staged);
+                Err(WriteError::Persist(err))
+            }
+        }
     }
 
     /// Commits everything changed so far and waits for the commit.

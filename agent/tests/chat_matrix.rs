@@ -136,7 +136,7 @@ fn three_agents_one_bot_account_answer_once() {
         "PUT",
         &format!("{}/v1/targets/lobby", agents[1].api),
         None,
-        Some(r#"{"quantity": "temperature", "value": 60, "tolerance": 1}"#),
+        Some(r#"{"quantity": "temperature", "value": 5, "tolerance": 1}"#),
     );
     assert_eq!(status, 200, "{body}");
     let alert_posts = || {
@@ -146,7 +146,7 @@ fn three_agents_one_bot_account_answer_once() {
                 event["sender"] == bot.user_id.as_str()
                     && event["content"]["body"]
                         .as_str()
-                        .is_some_and(|text| text.contains("below its target 60"))
+                        .is_some_and(|text| text.contains("above its target 5 "))
             })
             .count()
     };

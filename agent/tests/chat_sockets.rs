@@ -356,7 +356,7 @@ fn mattermost_two_agents_one_bot_answer_once() {
         "PUT",
         &format!("{}/v1/targets/lobby", agents[1].api),
         None,
-        Some(r#"{"quantity": "temperature", "value": 60, "tolerance": 1}"#),
+        Some(r#"{"quantity": "temperature", "value": 5, "tolerance": 1}"#),
     );
     assert_eq!(status, 200, "{body}");
     let alert_posts = || {

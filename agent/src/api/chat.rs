@@ -120,7 +120,9 @@ async fn slack(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
         &body,
         wall_ms() / 1000,
     ) {
-        tracing::warn!(error = %err, "refused a Slack request");
+        if let Some(left_out) = super::warnings().admit("slack", "refused") {
+            tracing::warn!(error = %err, left_out, "refused a Slack request (one line per minute)");
+        }
         return refuse(
             StatusCode::UNAUTHORIZED,
             format!("not a valid Slack request: {err}"),
@@ -152,7 +154,9 @@ async fn mattermost(
         form.token.as_deref(),
         header(&headers, "authorization"),
     ) {
-        tracing::warn!(error = %err, "refused a Mattermost request");
+        if let Some(left_out) = super::warnings().admit("mattermost", "refused") {
+            tracing::warn!(error = %err, left_out, "refused a Mattermost request (one line per minute)");
+        }
         return refuse(
             StatusCode::UNAUTHORIZED,
             format!("not a valid Mattermost request: {err}"),

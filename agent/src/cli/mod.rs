@@ -98,7 +98,7 @@ pub struct ClientArgs {
         default_value = "http://127.0.0.1:8420"
     )]
     pub api: String,
-    /// Bearer token for writes (api.token of the agent).
+    /// The agent's api.token: needed for writes and for reads of personal data when it has one.
     #[arg(long, global = true, env = "OFFICEMESH_TOKEN")]
     pub token: Option<String>,
     /// Print the agent's JSON answer instead of a table (for scripts).

@@ -100,6 +100,15 @@ async fn run_agent(config: Config, local_mode: bool) -> anyhow::Result<()> {
     if let crate::clock::WallClockStatus::Unsynced(why) = crate::clock::wall_clock_status() {
         tracing::warn!(reason = %why, "wall clock not synchronized");
     }
+    let api_config = &agent.shared.config.api;
+    if api_config.token.is_empty() && !api_config.listen.ip().is_loopback() {
+        tracing::warn!(
+            listen = %api_config.listen,
+            "api.token is not set and the API listens beyond this machine: other machines may \
+             read presence, people and the network, and their writes are refused (403); set \
+             api.token (prepare-sd and the .deb generate one)"
+        );
+    }
     let mut api_shutdown = agent.shutdown_signal();
     let api_shared = Arc::clone(&agent.shared);
     agent.spawn(async move {

@@ -5,6 +5,7 @@
 //! module of the agent (each section's own checks live beside it, e.g. `mqtt.rs`).
 
 mod mqtt;
+mod ranges;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -300,9 +301,6 @@ impl ChatConfig {
                 self.bot_name
             ));
         }
-        if self.handover_s == 0 {
-            return Err("chat.handover_s must be greater than 0".into());
-        }
         if let Some(matrix) = &self.matrix {
             matrix.validate()?;
         }
@@ -355,6 +353,7 @@ impl Config {
 
     /// Checks values serde cannot: ranges and relations between keys.
     fn validate(&self) -> Result<(), Invalid> {
+        ranges::check(self)?;
         let positive = [
             ("gossip.interval_ms", self.gossip.interval_ms),
             ("gossip.fanout", self.gossip.fanout as u64),
@@ -382,6 +381,10 @@ impl Config {
         self.chat.validate()?;
         crate::state::key::validate_label("node.room", &self.node.room)
             .map_err(|e| format!("node.room: {e}"))?;
+        if !self.node.name.is_empty() {
+            crate::state::key::validate_label("node.name", &self.node.name)
+                .map_err(|e| format!("node.name: {e}"))?;
+        }
         let mut names = std::collections::BTreeSet::new();
         for (index, sensor) in self.sensors.iter().enumerate() {
             crate::state::key::validate_label("sensor name", &sensor.name)

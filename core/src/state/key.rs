@@ -49,28 +49,67 @@ pub enum Key {
 pub enum LabelError {
     #[error("{what} must not be empty")]
     Empty { what: &'static str },
-    #[error("{what} '{text}' is longer than 64 characters")]
+    #[error("{what} '{text}' is longer than {MAX_LABEL_CHARS} characters")]
     TooLong { what: &'static str, text: String },
-    #[error("{what} '{text}' must not contain '/' or control characters")]
+    #[error(
+        "{what} '{text}' must not contain '/', control, zero-width or bidirectional characters"
+    )]
     BadCharacter { what: &'static str, text: String },
 }
 
-/// Checks a label (`what` says which, for the message): 1–64 characters, no `/`, no control
-/// characters. Surrounding whitespace is the caller's to trim.
+/// The most characters a label (person, room, sensor or node name) may have.
+pub const MAX_LABEL_CHARS: usize = 64;
+
+/// True for characters no text in the state may hold: control characters, zero-width
+/// characters and bidirectional overrides (which make a name look like another one).
+pub fn is_hidden_character(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{061C}'
+                | '\u{FEFF}'
+                | '\u{00AD}'
+        )
+}
+
+/// The first characters of `text`, for an error message that must stay short.
+pub fn preview(text: &str) -> String {
+    const SHOWN: usize = 40;
+    if text.chars().count() <= SHOWN {
+        text.to_string()
+    } else {
+        let head: String = text.chars().take(SHOWN).collect();
+        format!("{head}…")
+    }
+}
+
+/// A label as people mean it: surrounding whitespace trimmed, inner runs of whitespace made one
+/// space (so "Ada  Lovelace" and "Ada Lovelace" are one person).
+pub fn normalize_label(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Checks a label (`what` says which, for the message): 1–64 characters, no `/`, no control,
+/// zero-width or bidirectional characters. Surrounding whitespace is the caller's to trim
+/// (`normalize_label`).
 pub fn validate_label(what: &'static str, text: &str) -> Result<(), LabelError> {
     if text.trim().is_empty() {
         return Err(LabelError::Empty { what });
     }
-    if text.chars().count() > 64 {
+    if text.chars().count() > MAX_LABEL_CHARS {
         return Err(LabelError::TooLong {
             what,
-            text: text.to_string(),
+            text: preview(text),
         });
     }
-    if text.chars().any(|c| c == '/' || c.is_control()) {
+    if text.chars().any(|c| c == '/' || is_hidden_character(c)) {
         return Err(LabelError::BadCharacter {
             what,
-            text: text.to_string(),
+            text: preview(text),
         });
     }
     Ok(())
@@ -208,5 +247,10 @@ mod tests {
         assert!(validate_label("room", " ").is_err());
         assert!(validate_label("room", &"x".repeat(65)).is_err());
         assert!(validate_label("room", "meeting room 2").is_ok());
+        assert!(validate_label("name", "Ada\u{200B}").is_err());
+        assert!(validate_label("name", "\u{202E}evil").is_err());
+        assert_eq!(normalize_label("  Ada \t Lovelace "), "Ada Lovelace");
+        let long = validate_label("name", &"x".repeat(100_000)).expect_err("too long");
+        assert!(long.to_string().len() < 200, "{long}");
     }
 }

@@ -31,12 +31,9 @@ pub(super) fn targets(replica: &Replica) -> BTreeMap<(String, Quantity), TargetV
 }
 
 /// Targets outside these ranges are refused as typos.
+/// The same bounds the state's door applies to every writer (`state::limits::target_range`).
 fn plausible_range(quantity: Quantity) -> (f64, f64) {
-    match quantity {
-        Quantity::Temperature => (5.0, 35.0),
-        Quantity::Humidity => (10.0, 90.0),
-        Quantity::Sound => (20.0, 120.0),
-    }
+    crate::state::limits::target_range(quantity)
 }
 
 /// The band a new target gets when the room has none yet.
