@@ -7,7 +7,8 @@
 #
 # Installs (only as root, only what is missing): iproute2 (network namespaces), curl and jq
 # (the drill lab), mosquitto
-# (MQTT tests), chromium (the dashboard's headless-browser test). Then: cargo fmt --check,
+# (MQTT tests), chromium (the dashboard's headless-browser test), and a Python venv with Synapse
+# (the Matrix chat test; deploy/synapse-venv.sh, cached under /var/cache/officemesh). Then: cargo fmt --check,
 # cargo clippy -D warnings, cargo test, and the simulator's seed campaign.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,12 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
   else
     echo "==> not root: not installing ${need_pkgs[*]}; tests that need them will skip"
   fi
+fi
+
+if [ "$(id -u)" = 0 ]; then
+  ./deploy/synapse-venv.sh
+else
+  echo "==> not root: not building the Synapse venv; the Matrix test skips without it"
 fi
 
 echo "==> cargo fmt --check"

@@ -143,8 +143,13 @@ pub fn evaluate(
         );
         if let Some(since) = band.outside_since_ms {
             if !raised && poster && now_ms.saturating_sub(since) >= after_ms {
+                let side = if current > target.value {
+                    "above"
+                } else {
+                    "below"
+                };
                 let message = format!(
-                    "{room} {} is {} {unit}, outside its target {band_text}",
+                    "{room} {} is at {} {unit}, {side} its target {band_text}",
                     quantity.as_str(),
                     number_text(current)
                 );
@@ -266,6 +271,10 @@ pub async fn alert_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
 /// Posts one alert (when a webhook is configured), then records it in the replicated state so
 /// no node posts it again. A webhook that keeps failing is logged; the state is still recorded.
 async fn run_action(shared: &Shared, action: AlertAction) {
+    if !shared.config.chat.alert_room.is_empty() {
+        // The chat adapters (Matrix, Slack, Mattermost) post it into `chat.alert_room`.
+        let _ = shared.chat_alerts.send(action.text.clone());
+    }
     let url = shared.config.chat.alert_webhook.clone();
     if url.is_empty() {
         tracing::info!(alert = %action.text, "alert (chat.alert_webhook not set: not posted)");
@@ -412,7 +421,7 @@ mod tests {
         assert!(
             raised[0]
                 .text
-                .contains("lobby temperature is 26 °C, outside its target 22 ± 1 °C"),
+                .contains("lobby temperature is at 26 °C, above its target 22 ± 1 °C"),
             "{}",
             raised[0].text
         );

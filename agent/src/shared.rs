@@ -47,6 +47,8 @@ pub struct Shared {
     pub counters: Counters,
     /// What this node saw happen to the mesh (`GET /v1/events`); the gossip driver fills it.
     pub events: EventLog,
+    /// Alert texts for the chat adapters to post into `chat.alert_room`.
+    pub chat_alerts: tokio::sync::broadcast::Sender<String>,
     /// Durable writes one at a time: each is staged, committed, then shown (or rolled back).
     durable_gate: tokio::sync::Mutex<()>,
     /// Every device this node itself saw on the LAN (memory only; unknown ones never leave it).
@@ -117,6 +119,7 @@ impl Shared {
             local_writes: tokio::sync::broadcast::channel(4096).0,
             counters: Counters::default(),
             events: EventLog::default(),
+            chat_alerts: tokio::sync::broadcast::channel(64).0,
             durable_gate: tokio::sync::Mutex::new(()),
             sightings: LocalSightings::default(),
             claims: ClaimBook::default(),

@@ -119,7 +119,7 @@ fn alert_posted_once_and_cleared_once() {
     let posts = receiver.wait_for(1);
     let raised = text_of(&posts[0]);
     assert!(
-        raised.contains("lobby temperature is") && raised.contains("outside its target 5 ± 1 °C"),
+        raised.contains("lobby temperature is at") && raised.contains("above its target 5 ± 1 °C"),
         "{raised}"
     );
     // The post goes out first, then the alert is recorded: wait for the record.
@@ -142,7 +142,7 @@ fn alert_posted_once_and_cleared_once() {
         status_reply["text"]
             .as_str()
             .unwrap_or("")
-            .contains("outside its target 5 "),
+            .contains("above its target 5 "),
         "{status_reply}"
     );
 

@@ -279,6 +279,15 @@ fn chat_over_http_slack_and_mattermost() {
         reply["text"].as_str().unwrap_or("").contains("ada, carol"),
         "{reply}"
     );
+    // An outgoing webhook repeats its trigger word at the start of the text: it is taken off.
+    let mut with_trigger = form("carol", "office who's in", MATTERMOST_TOKEN);
+    with_trigger.push_str("&trigger_word=office");
+    let (status, reply) = post_form(&mattermost, &[], &with_trigger);
+    assert_eq!(status, 200, "{reply}");
+    assert!(
+        reply["text"].as_str().unwrap_or("").contains("ada, carol"),
+        "trigger word stripped: {reply}"
+    );
     let auth = format!("Token {MATTERMOST_TOKEN}");
     let (status, reply) = post_form(
         &mattermost,

@@ -69,6 +69,8 @@ struct SlashCommand {
     user_name: String,
     user_id: String,
     token: Option<String>,
+    /// Mattermost outgoing webhooks: the word that triggered it, repeated at the text's start.
+    trigger_word: String,
 }
 
 impl SlashCommand {
@@ -100,7 +102,8 @@ fn decode_form(body: &[u8]) -> Result<SlashCommand, Box<Response>> {
 }
 
 async fn slash_reply(shared: &Shared, form: &SlashCommand) -> Response {
-    let command = chat::parse(&form.text);
+    let text = chat::addressing::strip_trigger_word(&form.text, &form.trigger_word);
+    let command = chat::parse(&text);
     let reply = chat::answer(shared, form.user(), &command, wall_ms()).await;
     Json(json!({ "response_type": response_type(&reply), "text": reply.text })).into_response()
 }

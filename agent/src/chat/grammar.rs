@@ -45,6 +45,12 @@ pub enum Command {
     Status,
     /// "help".
     Help,
+    /// "is the office empty?" (`room` set for one room).
+    IsEmpty { room: Option<String> },
+    /// "what rooms are there?"
+    Rooms,
+    /// "is it cold in the kitchen?" (`cold` false for "warm"/"hot").
+    Comfort { room: Option<String>, cold: bool },
     /// Anything else (the original text, trimmed).
     Unknown { text: String },
 }
@@ -57,7 +63,7 @@ pub fn parse(text: &str) -> Command {
     parse_help(&words)
         .or_else(|| parse_status(&words))
         .or_else(|| parse_who(&words))
-        .or_else(|| parse_attendance(&words))
+        .or_else(|| super::questions::parse_question(&words))
         .or_else(|| parse_register(&words))
         .or_else(|| parse_forget(&words))
         .or_else(|| parse_set(&words))
@@ -260,34 +266,6 @@ fn parse_who(words: &[&str]) -> Option<Command> {
 }
 
 /// "is ada in", "when was ada last in", "how many people are in".
-fn parse_attendance(words: &[&str]) -> Option<Command> {
-    match words {
-        ["is", person, tail @ ..] if !SOMEONE.contains(person) && location(tail).is_some() => {
-            Some(Command::IsIn {
-                person: person.to_string(),
-            })
-        }
-        ["when", "was" | "did" | "is", person, "last", ..] => Some(Command::LastIn {
-            person: person.to_string(),
-        }),
-        ["how", "many", tail @ ..] => {
-            let tail = match tail {
-                ["people" | "persons" | "folks" | "of" | "colleagues", rest @ ..] => rest,
-                _ => tail,
-            };
-            let tail = match tail {
-                ["us", rest @ ..] => rest,
-                _ => tail,
-            };
-            let tail = match tail {
-                ["are" | "is", rest @ ..] => rest,
-                _ => tail,
-            };
-            location(tail).map(|_| Command::HowManyIn)
-        }
-        _ => None,
-    }
-}
 
 /// Where "who is …" asks about: `Some(None)` for the whole office, `Some(Some(room))` for one
 /// room, `None` when the words are no place.

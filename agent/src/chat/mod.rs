@@ -9,13 +9,34 @@
 //!   `help`), with `answer/rooms.rs` for room-name matching they share.
 //! - [`text`]: how numbers, ages and times are written (also used by alerts).
 //! - [`verify`]: Slack request signatures and Mattermost tokens (pure).
+//! - [`questions`]: the grammar of questions asked as to a colleague ("is ada in?").
+//! - [`addressing`]: is a message for the bot, and what does it ask (pure).
+//! - [`dedup`]: which node answers a message every node sees (pure ranking).
+//! - [`pipeline`]: incoming message → addressed? → our turn? → answer; shared by the adapters.
+//! - [`settings`]: the `[chat.matrix]`, `[chat.slack]`, `[chat.mattermost]` sections.
+//! - [`matrix`]: the Matrix adapter (outbound `/sync` long-polling).
+//! - [`slack`]: Slack Socket Mode (outbound WebSocket, acks, `chat.postMessage`).
+//! - [`mattermost`]: the Mattermost WebSocket event API and REST replies.
+//! - [`http`]: the adapters' outbound HTTP calls and WebSocket connects (rustls + ring).
+//! - [`adapters`]: starts the configured adapters with one shared responder.
 //!
-//! The HTTP adapters live in `api::chat`; nothing here opens a socket or reads a clock. A
-//! platform adapter parses with [`parse`], answers with [`answer()`] and only formats the
-//! transport around the reply text.
+//! The slash-command HTTP adapters live in `api::chat`; the outbound platform adapters
+//! (`matrix`, `slack`, `mattermost`, via `http`) are the only modules here that open
+//! connections. Every adapter parses with [`parse`], answers with [`answer()`] (through
+//! `pipeline`) and only formats the transport around the reply text.
 
+pub mod adapters;
+pub mod addressing;
 pub mod answer;
+pub mod dedup;
 pub mod grammar;
+pub mod http;
+pub mod matrix;
+pub mod mattermost;
+pub mod pipeline;
+pub mod questions;
+pub mod settings;
+pub mod slack;
 pub mod text;
 pub mod verify;
 

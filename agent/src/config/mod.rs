@@ -274,6 +274,16 @@ pub struct ChatConfig {
     /// A room must stay outside its target this long (and back inside it this long) before an
     /// alert is raised (cleared).
     pub alert_after_s: u64,
+    /// The name people address the bot by in chat rooms ("officemesh, who's in?").
+    pub bot_name: String,
+    /// The room/channel the connected chat adapters post alerts into (Matrix room id or alias,
+    /// Slack channel id, Mattermost channel id); empty: alerts are not posted there.
+    pub alert_room: String,
+    /// Seconds the next node in a message's ranking waits for the bot's reply before answering.
+    pub handover_s: u64,
+    pub matrix: Option<crate::chat::settings::MatrixConfig>,
+    pub slack: Option<crate::chat::settings::SlackConfig>,
+    pub mattermost: Option<crate::chat::settings::MattermostConfig>,
 }
 
 impl Default for ChatConfig {
@@ -283,7 +293,36 @@ impl Default for ChatConfig {
             mattermost_token: String::new(),
             alert_webhook: String::new(),
             alert_after_s: 300,
+            bot_name: crate::chat::settings::DEFAULT_BOT_NAME.to_string(),
+            alert_room: String::new(),
+            handover_s: crate::chat::settings::DEFAULT_HANDOVER_S,
+            matrix: None,
+            slack: None,
+            mattermost: None,
         }
+    }
+}
+
+impl ChatConfig {
+    /// Checks the bot's name and the adapter sections that are present.
+    fn validate(&self) -> Result<(), String> {
+        let name = self.bot_name.trim();
+        if name.is_empty() || name.split_whitespace().count() != 1 {
+            return Err(format!(
+                "chat.bot_name must be one word, got \"{}\"",
+                self.bot_name
+            ));
+        }
+        if let Some(matrix) = &self.matrix {
+            matrix.validate()?;
+        }
+        if let Some(slack) = &self.slack {
+            slack.validate()?;
+        }
+        if let Some(mattermost) = &self.mattermost {
+            mattermost.validate()?;
+        }
+        Ok(())
     }
 }
 
@@ -359,6 +398,7 @@ impl Config {
             return Err("gossip.cluster must not be empty".into());
         }
         mqtt::validate(&self.mqtt)?;
+        self.chat.validate()?;
         crate::state::key::validate_label("node.room", &self.node.room)
             .map_err(|e| format!("node.room: {e}"))?;
         if !self.node.name.is_empty() {

@@ -125,6 +125,7 @@ fn all(config: &Config) -> Vec<Bounded> {
         bounded("mqtt.reconnect_max_ms", mqtt.reconnect_max_ms, 1, 3_600_000),
         bounded("mqtt.buffer_max", mqtt.buffer_max, 1, 10_000_000),
         bounded("chat.alert_after_s", config.chat.alert_after_s, 0, DAY_S),
+        bounded("chat.handover_s", config.chat.handover_s, 1, 300),
     ]
 }
 

@@ -99,6 +99,9 @@ impl Agent {
                 shutdown_rx.clone(),
             ));
         }
+        for task in crate::chat::adapters::start(shared.clone(), shutdown_rx.clone()) {
+            agent.spawn(task);
+        }
         agent.spawn(crate::alerts::alert_loop(
             shared.clone(),
             shutdown_rx.clone(),

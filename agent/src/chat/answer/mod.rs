@@ -34,7 +34,9 @@ use crate::state::query::{Completeness, UnreachableNode};
 use crate::state::{Key, Replica, Value};
 
 mod attendance;
+mod comfort;
 mod help;
+mod people;
 mod readings;
 mod register;
 mod rooms;
@@ -147,6 +149,11 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
     match command {
         Command::Help => help::help(),
         Command::Unknown { text } => help::unknown(text),
+        Command::IsEmpty { room } => Plan::say(people::is_empty(view, room.as_deref())),
+        Command::Rooms => Plan::say(comfort::rooms(view)),
+        Command::Comfort { room, cold } => {
+            Plan::say(comfort::comfort(view, room.as_deref(), *cold))
+        }
         Command::WhoIsIn { room } => Plan::say(who::who_is_in(view, room.as_deref())),
         Command::Reading { room, quantity } => {
             Plan::say(readings::readings(view, room.as_deref(), *quantity))

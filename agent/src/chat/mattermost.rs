@@ -1,0 +1,420 @@
+//! The Mattermost adapter: the bot account's WebSocket event API (`/api/v4/websocket`,
+//! authenticated by the bearer token on the upgrade), `hello` then `posted` events; replies go
+//! through the REST API (`POST /api/v4/posts`) in the question's thread. Mattermost sends each
+//! post to every connection of the account, so the responders take turns ([`Responder`]); the
+//! bot's replies carry `props.officemesh_reply_to` (the question's post id), which every node
+//! sees and notes so only one answers. Reconnects with backoff; alerts go to `chat.alert_room`
+//! (a channel id).
+//!
+//! [`read_event`] is pure; the rest is the shell. The token travels in headers only.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value as Json};
+use tokio::sync::{broadcast, watch};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::http::{self, Body};
+use super::pipeline::{Incoming, Responder};
+use super::settings::MattermostConfig;
+
+/// No frame for this long: the socket is dead (the server pings every 30 s or so).
+const IDLE: Duration = Duration::from_secs(120);
+const BACKOFF_MIN: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// The post prop that names the question a reply answers.
+pub const REPLY_TO_PROP: &str = "officemesh_reply_to";
+
+/// What one WebSocket event means to the bot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Hello,
+    /// A post by someone else.
+    Posted(MattermostPost),
+    /// The bot's own reply to a question (from this node or another).
+    OwnReply {
+        question: String,
+    },
+    Other,
+}
+
+/// A post to look at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MattermostPost {
+    pub id: String,
+    pub channel_id: String,
+    /// The thread to answer in: the post's root, or the post itself.
+    pub root_id: String,
+    pub sender: String,
+    pub text: String,
+    pub direct: bool,
+    pub mentioned: bool,
+    pub from_bot: bool,
+}
+
+/// Reads one WebSocket text frame; `me` is the bot's user id.
+pub fn read_event(text: &str, me: &str) -> Event {
+    let Ok(frame) = serde_json::from_str::<Json>(text) else {
+        return Event::Other;
+    };
+    match frame["event"].as_str() {
+        Some("hello") => return Event::Hello,
+        Some("posted") => {}
+        _ => return Event::Other,
+    }
+    let data = &frame["data"];
+    // `post` (and `mentions`) are JSON encoded as strings inside the event.
+    let Some(post) = data["post"]
+        .as_str()
+        .and_then(|text| serde_json::from_str::<Json>(text).ok())
+    else {
+        return Event::Other;
+    };
+    let user = post["user_id"].as_str().unwrap_or_default();
+    if !me.is_empty() && user == me {
+        return match post["props"][REPLY_TO_PROP].as_str() {
+            Some(question) => Event::OwnReply {
+                question: question.to_string(),
+            },
+            None => Event::Other,
+        };
+    }
+    if !post["type"].as_str().unwrap_or_default().is_empty() {
+        return Event::Other; // system messages: joins, header changes, …
+    }
+    let (Some(id), Some(channel_id)) = (post["id"].as_str(), post["channel_id"].as_str()) else {
+        return Event::Other;
+    };
+    let mentioned = data["mentions"]
+        .as_str()
+        .and_then(|text| serde_json::from_str::<Vec<String>>(text).ok())
+        .is_some_and(|ids| ids.iter().any(|id| id == me));
+    let root = post["root_id"].as_str().unwrap_or_default();
+    let from_bot = post["props"]["from_bot"] == "true" || post["props"]["from_webhook"] == "true";
+    Event::Posted(MattermostPost {
+        id: id.to_string(),
+        channel_id: channel_id.to_string(),
+        root_id: if root.is_empty() { id } else { root }.to_string(),
+        sender: data["sender_name"]
+            .as_str()
+            .unwrap_or(user)
+            .trim_start_matches('@')
+            .to_string(),
+        text: post["message"].as_str().unwrap_or_default().to_string(),
+        direct: data["channel_type"] == "D",
+        mentioned,
+        from_bot,
+    })
+}
+
+/// The WebSocket URL of a server URL (`https://h` → `wss://h/api/v4/websocket`).
+pub fn websocket_url(server: &str) -> String {
+    let server = server.trim_end_matches('/');
+    let rest = server
+        .strip_prefix("https://")
+        .map(|rest| format!("wss://{rest}"))
+        .or_else(|| {
+            server
+                .strip_prefix("http://")
+                .map(|rest| format!("ws://{rest}"))
+        })
+        .unwrap_or_else(|| server.to_string());
+    format!("{rest}/api/v4/websocket")
+}
+
+#[derive(Clone)]
+struct Api {
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn me(&self) -> Result<(String, String), String> {
+        let answer = http::call(
+            "GET",
+            format!("{}/api/v4/users/me", self.base),
+            self.token.clone(),
+            Body::None,
+            CALL_TIMEOUT,
+        )
+        .await
+        .map_err(|err| err.to_string())?;
+        match (answer["id"].as_str(), answer["username"].as_str()) {
+            (Some(id), Some(name)) => Ok((id.to_string(), name.to_string())),
+            _ => Err("users/me: no id".into()),
+        }
+    }
+
+    async fn post(
+        &self,
+        channel: &str,
+        text: &str,
+        root_id: Option<&str>,
+        reply_to: Option<&str>,
+    ) -> Result<(), String> {
+        let mut body = json!({ "channel_id": channel, "message": text });
+        if let Some(root) = root_id {
+            body["root_id"] = json!(root);
+        }
+        if let Some(question) = reply_to {
+            body["props"] = json!({ REPLY_TO_PROP: question });
+        }
+        http::call(
+            "POST",
+            format!("{}/api/v4/posts", self.base),
+            self.token.clone(),
+            Body::Json(body),
+            CALL_TIMEOUT,
+        )
+        .await
+        .map(|_| ())
+        .map_err(|err| err.to_string())
+    }
+}
+
+/// The adapter's loop: runs until `shutdown`.
+pub async fn run(
+    config: MattermostConfig,
+    responder: Arc<Responder>,
+    alert_room: String,
+    mut alerts: broadcast::Receiver<String>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let api = Api {
+        base: config.url.trim_end_matches('/').to_string(),
+        token: config.bot_token.clone(),
+    };
+    let mut me: Option<(String, String)> = None;
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let reason = match &me {
+            None => match api.me().await {
+                Ok(found) => {
+                    tracing::info!(user = %found.1, "mattermost: bot token accepted");
+                    me = Some(found);
+                    continue;
+                }
+                Err(err) => err,
+            },
+            Some((id, name)) => {
+                let served = serve(
+                    &config,
+                    &api,
+                    id,
+                    name,
+                    &responder,
+                    &alert_room,
+                    &mut alerts,
+                    &mut shutdown,
+                    &mut backoff,
+                )
+                .await;
+                match served {
+                    None => return,
+                    Some(reason) => reason,
+                }
+            }
+        };
+        tracing::warn!(reason = %reason, retry_in = ?backoff, "mattermost: connection lost");
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => return,
+        }
+        backoff = http::next_backoff(backoff, BACKOFF_MIN, BACKOFF_MAX);
+    }
+}
+
+/// Serves one WebSocket connection; `None` on shutdown, else why it ended.
+#[allow(clippy::too_many_arguments)]
+async fn serve(
+    config: &MattermostConfig,
+    api: &Api,
+    me: &str,
+    username: &str,
+    responder: &Arc<Responder>,
+    alert_room: &str,
+    alerts: &mut broadcast::Receiver<String>,
+    shutdown: &mut watch::Receiver<bool>,
+    backoff: &mut Duration,
+) -> Option<String> {
+    let mut socket = match http::connect(&websocket_url(&config.url), &config.bot_token).await {
+        Ok(socket) => socket,
+        Err(err) => return Some(err.to_string()),
+    };
+    let mention = format!("@{username}");
+    loop {
+        let frame = tokio::select! {
+            frame = tokio::time::timeout(IDLE, socket.next()) => frame,
+            _ = shutdown.changed() => {
+                let _ = socket.close(None).await;
+                return None;
+            }
+            alert = alerts.recv() => {
+                if let (Ok(text), false) = (alert, alert_room.is_empty()) {
+                    if let Err(err) = api.post(alert_room, &text, None, None).await {
+                        tracing::warn!(error = %err, "mattermost: alert not posted");
+                    }
+                }
+                continue;
+            }
+        };
+        let text = match frame {
+            Err(_) => return Some("no frame for 120 s".into()),
+            Ok(None) => return Some("closed".into()),
+            Ok(Some(Err(err))) => return Some(err.to_string()),
+            Ok(Some(Ok(Message::Text(text)))) => text.to_string(),
+            Ok(Some(Ok(Message::Ping(data)))) => {
+                let _ = socket.send(Message::Pong(data)).await;
+                continue;
+            }
+            Ok(Some(Ok(Message::Close(_)))) => return Some("closed by the server".into()),
+            Ok(Some(Ok(_))) => continue,
+        };
+        match read_event(&text, me) {
+            Event::Hello => {
+                *backoff = BACKOFF_MIN;
+                tracing::info!("mattermost: connected");
+            }
+            Event::OwnReply { question } => responder.reply_seen(&question),
+            Event::Posted(post) => {
+                let responder = responder.clone();
+                let api = api.clone();
+                let mention = mention.clone();
+                tokio::spawn(async move {
+                    let incoming = Incoming {
+                        id: post.id.clone(),
+                        user: post.sender.clone(),
+                        text: post.text.clone(),
+                        direct: post.direct,
+                        mentioned: post.mentioned,
+                        from_bot: post.from_bot,
+                        seen_by_every_node: true,
+                    };
+                    let Some(reply) = responder.respond(&incoming, &[mention.as_str()]).await
+                    else {
+                        return;
+                    };
+                    match api
+                        .post(
+                            &post.channel_id,
+                            &reply,
+                            Some(&post.root_id),
+                            Some(&post.id),
+                        )
+                        .await
+                    {
+                        Ok(()) => tracing::info!(post = %post.id, "mattermost: answered"),
+                        Err(err) => tracing::warn!(error = %err, "mattermost: reply failed"),
+                    }
+                });
+            }
+            Event::Other => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn posted(post: Json, channel_type: &str, mentions: Option<&str>) -> String {
+        let mut data = json!({
+            "channel_display_name": "Town Square",
+            "channel_name": "town-square",
+            "channel_type": channel_type,
+            "post": post.to_string(),
+            "sender_name": "@ada",
+            "team_id": "team1"
+        });
+        if let Some(mentions) = mentions {
+            data["mentions"] = json!(mentions);
+        }
+        json!({ "event": "posted", "data": data, "broadcast": { "channel_id": "ch1" }, "seq": 3 })
+            .to_string()
+    }
+
+    #[test]
+    fn events_as_mattermost_sends_them() {
+        assert_eq!(
+            read_event(
+                r#"{"event":"hello","data":{"server_version":"9.11.0"},"broadcast":{"user_id":"bot1"},"seq":0}"#,
+                "bot1"
+            ),
+            Event::Hello
+        );
+        let question = posted(
+            json!({ "id": "p1", "channel_id": "ch1", "root_id": "", "user_id": "u1",
+                    "message": "@officemesh who's in?", "type": "", "props": {} }),
+            "O",
+            Some(r#"["bot1"]"#),
+        );
+        match read_event(&question, "bot1") {
+            Event::Posted(post) => {
+                assert_eq!(post.id, "p1");
+                assert_eq!(post.root_id, "p1", "a new thread under the question");
+                assert_eq!(post.sender, "ada");
+                assert!(post.mentioned && !post.direct && !post.from_bot);
+            }
+            other => panic!("{other:?}"),
+        }
+        let own = posted(
+            json!({ "id": "p2", "channel_id": "ch1", "root_id": "p1", "user_id": "bot1",
+                    "message": "In the office: ada", "type": "",
+                    "props": { "from_bot": "true", REPLY_TO_PROP: "p1" } }),
+            "O",
+            None,
+        );
+        assert_eq!(
+            read_event(&own, "bot1"),
+            Event::OwnReply {
+                question: "p1".into()
+            }
+        );
+        let direct = posted(
+            json!({ "id": "p3", "channel_id": "dm1", "root_id": "p0", "user_id": "u1",
+                    "message": "status", "type": "", "props": {} }),
+            "D",
+            None,
+        );
+        match read_event(&direct, "bot1") {
+            Event::Posted(post) => {
+                assert!(post.direct);
+                assert_eq!(post.root_id, "p0", "answers in the question's thread");
+            }
+            other => panic!("{other:?}"),
+        }
+        let other_bot = posted(
+            json!({ "id": "p4", "channel_id": "ch1", "user_id": "u9", "message": "officemesh status",
+                    "type": "", "props": { "from_bot": "true" } }),
+            "O",
+            None,
+        );
+        assert!(matches!(read_event(&other_bot, "bot1"), Event::Posted(p) if p.from_bot));
+        let system = posted(
+            json!({ "id": "p5", "channel_id": "ch1", "user_id": "u1", "message": "ada joined",
+                    "type": "system_join_channel", "props": {} }),
+            "O",
+            None,
+        );
+        assert_eq!(read_event(&system, "bot1"), Event::Other);
+        assert_eq!(read_event("{}", "bot1"), Event::Other);
+    }
+
+    #[test]
+    fn websocket_urls() {
+        assert_eq!(
+            websocket_url("https://chat.example.org/"),
+            "wss://chat.example.org/api/v4/websocket"
+        );
+        assert_eq!(
+            websocket_url("http://127.0.0.1:8065"),
+            "ws://127.0.0.1:8065/api/v4/websocket"
+        );
+    }
+}

@@ -1,0 +1,538 @@
+//! The Slack adapter in Socket Mode: outbound only, no public URL. It asks
+//! `apps.connections.open` (app token) for a WebSocket URL, connects, acknowledges every
+//! envelope by `envelope_id` at once, and reconnects on `disconnect` (at once) and on drops
+//! (with backoff). `events_api` envelopes carry `message` and `app_mention` events: questions go
+//! through the [`Responder`] and are answered with `chat.postMessage` (bot token) in the
+//! question's thread. `slash_commands` envelopes are answered on their `response_url`.
+//!
+//! Slack hands each event to one of the app's open connections, so the Pi that gets it answers
+//! at once (no turns). A mention in a channel arrives both as `message` and as `app_mention`:
+//! only the `app_mention` is answered.
+//!
+//! [`read_frame`] and [`read_event`] are pure; the rest is the shell. Tokens go in headers only.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value as Json};
+use tokio::sync::{broadcast, watch};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::http::{self, Body, HttpError};
+use super::pipeline::{Incoming, Responder};
+use super::settings::SlackConfig;
+
+/// No frame (Slack pings included) for this long: the socket is dead, reconnect.
+const IDLE: Duration = Duration::from_secs(120);
+const BACKOFF_MIN: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// One Socket Mode frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    Hello,
+    /// Slack wants this connection gone (`refresh_requested`, `warning`, `link_disabled`, …).
+    Disconnect {
+        reason: String,
+    },
+    /// Anything with an `envelope_id` (to acknowledge); `kind` is its `type`.
+    Envelope {
+        envelope_id: String,
+        kind: String,
+        payload: Json,
+        retry_attempt: u64,
+    },
+    Other,
+}
+
+/// Reads one text frame.
+pub fn read_frame(text: &str) -> Frame {
+    let Ok(frame) = serde_json::from_str::<Json>(text) else {
+        return Frame::Other;
+    };
+    if let Some(envelope_id) = frame["envelope_id"].as_str() {
+        return Frame::Envelope {
+            envelope_id: envelope_id.to_string(),
+            kind: frame["type"].as_str().unwrap_or_default().to_string(),
+            payload: frame["payload"].clone(),
+            retry_attempt: frame["retry_attempt"].as_u64().unwrap_or(0),
+        };
+    }
+    match frame["type"].as_str() {
+        Some("hello") => Frame::Hello,
+        Some("disconnect") => Frame::Disconnect {
+            reason: frame["reason"].as_str().unwrap_or_default().to_string(),
+        },
+        _ => Frame::Other,
+    }
+}
+
+/// The acknowledgement Slack expects for an envelope.
+pub fn ack(envelope_id: &str) -> String {
+    json!({ "envelope_id": envelope_id }).to_string()
+}
+
+/// A message event worth looking at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlackMessage {
+    pub channel: String,
+    pub ts: String,
+    /// The thread to answer in: the question's thread, or the question itself.
+    pub thread_ts: String,
+    pub user: String,
+    pub text: String,
+    pub direct: bool,
+    pub mentioned: bool,
+    pub from_bot: bool,
+}
+
+/// Reads an `events_api` payload; `None` for events the bot ignores (edits, joins, a channel
+/// `message` that mentions the bot — its `app_mention` twin is the one answered).
+pub fn read_event(payload: &Json, bot_user: &str) -> Option<SlackMessage> {
+    let event = &payload["event"];
+    let kind = event["type"].as_str()?;
+    if !matches!(kind, "message" | "app_mention") {
+        return None;
+    }
+    let subtype = event["subtype"].as_str().unwrap_or_default();
+    if !matches!(subtype, "" | "thread_broadcast" | "bot_message") {
+        return None;
+    }
+    let channel = event["channel"].as_str()?.to_string();
+    let ts = event["ts"].as_str()?.to_string();
+    let text = event["text"].as_str().unwrap_or_default().to_string();
+    let user = event["user"].as_str().unwrap_or_default().to_string();
+    let direct = event["channel_type"] == "im";
+    let mention = format!("<@{bot_user}>");
+    if kind == "message" && !direct && !bot_user.is_empty() && text.contains(&mention) {
+        return None;
+    }
+    let from_bot = event.get("bot_id").is_some_and(|id| !id.is_null())
+        || subtype == "bot_message"
+        || (!bot_user.is_empty() && user == bot_user);
+    Some(SlackMessage {
+        thread_ts: event["thread_ts"].as_str().unwrap_or(&ts).to_string(),
+        channel,
+        ts,
+        user,
+        text,
+        direct,
+        mentioned: kind == "app_mention",
+        from_bot,
+    })
+}
+
+/// The Slack Web API, with the bot token.
+#[derive(Clone)]
+struct Api {
+    base: String,
+    bot_token: String,
+    names: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl Api {
+    async fn post(&self, method: &str, body: Json) -> Result<Json, String> {
+        let url = format!("{}/{method}", self.base);
+        let answer = http::call(
+            "POST",
+            url,
+            self.bot_token.clone(),
+            Body::Json(body),
+            CALL_TIMEOUT,
+        )
+        .await
+        .map_err(|err| err.to_string())?;
+        if answer["ok"] == true {
+            Ok(answer)
+        } else {
+            Err(format!(
+                "{method}: {}",
+                answer["error"].as_str().unwrap_or("not ok")
+            ))
+        }
+    }
+
+    async fn say(&self, channel: &str, text: &str, thread_ts: Option<&str>) -> Result<(), String> {
+        let mut body = json!({ "channel": channel, "text": text });
+        if let Some(thread) = thread_ts {
+            body["thread_ts"] = json!(thread);
+        }
+        self.post("chat.postMessage", body).await.map(|_| ())
+    }
+
+    /// The person name for a user id: display name, else user name, else the id.
+    async fn person(&self, user: &str) -> String {
+        if let Some(name) = self
+            .names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(user)
+        {
+            return name.clone();
+        }
+        let url = format!("{}/users.info", self.base);
+        let body = Body::Form(vec![("user".into(), user.into())]);
+        let name = match http::call("POST", url, self.bot_token.clone(), body, CALL_TIMEOUT).await {
+            Ok(answer) if answer["ok"] == true => [
+                &answer["user"]["profile"]["display_name"],
+                &answer["user"]["name"],
+            ]
+            .iter()
+            .filter_map(|v| v.as_str())
+            .find(|v| !v.trim().is_empty())
+            .map(str::to_string),
+            _ => None,
+        };
+        let name = name.unwrap_or_else(|| user.to_string());
+        self.names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(user.to_string(), name.clone());
+        name
+    }
+}
+
+/// Why one connection ended.
+enum Ended {
+    /// Slack asked to reconnect: do it at once.
+    Disconnect,
+    /// The socket dropped or went silent: back off.
+    Dropped(String),
+    Shutdown,
+}
+
+/// The adapter's loop: runs until `shutdown`.
+pub async fn run(
+    config: SlackConfig,
+    responder: Arc<Responder>,
+    alert_room: String,
+    mut alerts: broadcast::Receiver<String>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let api = Api {
+        base: config.api_url.trim_end_matches('/').to_string(),
+        bot_token: config.bot_token.clone(),
+        names: Arc::new(Mutex::new(HashMap::new())),
+    };
+    let mut bot_user = String::new();
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        if bot_user.is_empty() {
+            match api.post("auth.test", json!({})).await {
+                Ok(answer) => {
+                    bot_user = answer["user_id"].as_str().unwrap_or_default().to_string();
+                    tracing::info!(bot_user = %bot_user, "slack: bot token accepted");
+                }
+                Err(err) => tracing::warn!(error = %err, "slack: auth.test failed"),
+            }
+        }
+        let ended = match open(&config).await {
+            Ok(url) => {
+                connection(
+                    &url,
+                    &api,
+                    &bot_user,
+                    &responder,
+                    &alert_room,
+                    &mut alerts,
+                    &mut shutdown,
+                    &mut backoff,
+                )
+                .await
+            }
+            Err(err) => Ended::Dropped(err),
+        };
+        match ended {
+            Ended::Shutdown => return,
+            Ended::Disconnect => tracing::info!("slack: reconnecting as asked"),
+            Ended::Dropped(reason) => {
+                tracing::warn!(reason = %reason, retry_in = ?backoff, "slack: connection lost");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => return,
+                }
+                backoff = http::next_backoff(backoff, BACKOFF_MIN, BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+/// `apps.connections.open`: a fresh WebSocket URL.
+async fn open(config: &SlackConfig) -> Result<String, String> {
+    let url = format!(
+        "{}/apps.connections.open",
+        config.api_url.trim_end_matches('/')
+    );
+    let answer = http::call(
+        "POST",
+        url,
+        config.app_token.clone(),
+        Body::Form(Vec::new()),
+        CALL_TIMEOUT,
+    )
+    .await
+    .map_err(|err: HttpError| err.to_string())?;
+    match (answer["ok"].as_bool(), answer["url"].as_str()) {
+        (Some(true), Some(url)) => Ok(url.to_string()),
+        _ => Err(format!(
+            "apps.connections.open: {}",
+            answer["error"].as_str().unwrap_or("no url")
+        )),
+    }
+}
+
+/// Serves one WebSocket connection until it ends.
+#[allow(clippy::too_many_arguments)]
+async fn connection(
+    url: &str,
+    api: &Api,
+    bot_user: &str,
+    responder: &Arc<Responder>,
+    alert_room: &str,
+    alerts: &mut broadcast::Receiver<String>,
+    shutdown: &mut watch::Receiver<bool>,
+    backoff: &mut Duration,
+) -> Ended {
+    let mut socket = match http::connect(url, "").await {
+        Ok(socket) => socket,
+        Err(err) => return Ended::Dropped(err.to_string()),
+    };
+    loop {
+        let frame = tokio::select! {
+            frame = tokio::time::timeout(IDLE, socket.next()) => frame,
+            _ = shutdown.changed() => {
+                let _ = socket.close(None).await;
+                return Ended::Shutdown;
+            }
+            alert = alerts.recv() => {
+                if let Ok(text) = alert {
+                    if !alert_room.is_empty() {
+                        if let Err(err) = api.say(alert_room, &text, None).await {
+                            tracing::warn!(error = %err, "slack: alert not posted");
+                        }
+                    }
+                }
+                continue;
+            }
+        };
+        let text = match frame {
+            Err(_) => return Ended::Dropped("no frame for 120 s".into()),
+            Ok(None) => return Ended::Dropped("closed".into()),
+            Ok(Some(Err(err))) => return Ended::Dropped(err.to_string()),
+            Ok(Some(Ok(Message::Text(text)))) => text.to_string(),
+            Ok(Some(Ok(Message::Close(_)))) => return Ended::Dropped("closed by Slack".into()),
+            Ok(Some(Ok(_))) => continue,
+        };
+        match read_frame(&text) {
+            Frame::Hello => {
+                *backoff = BACKOFF_MIN;
+                tracing::info!("slack: connected (Socket Mode)");
+            }
+            Frame::Disconnect { reason } => {
+                tracing::info!(reason = %reason, "slack: disconnect requested");
+                let _ = socket.close(None).await;
+                return Ended::Disconnect;
+            }
+            Frame::Envelope {
+                envelope_id,
+                kind,
+                payload,
+                retry_attempt,
+            } => {
+                if let Err(err) = socket.send(Message::text(ack(&envelope_id))).await {
+                    return Ended::Dropped(format!("ack failed: {err}"));
+                }
+                handle(&kind, payload, retry_attempt, api, bot_user, responder);
+            }
+            Frame::Other => {}
+        }
+    }
+}
+
+/// Answers one acknowledged envelope in a task of its own.
+fn handle(
+    kind: &str,
+    payload: Json,
+    retry_attempt: u64,
+    api: &Api,
+    bot_user: &str,
+    responder: &Arc<Responder>,
+) {
+    let api = api.clone();
+    let responder = responder.clone();
+    match kind {
+        "events_api" => {
+            let Some(message) = read_event(&payload, bot_user) else {
+                return;
+            };
+            let mention = format!("<@{bot_user}>");
+            tokio::spawn(async move {
+                if message.from_bot {
+                    return;
+                }
+                let user = api.person(&message.user).await;
+                let incoming = Incoming {
+                    id: format!("{}/{}", message.channel, message.ts),
+                    user,
+                    text: message.text.clone(),
+                    direct: message.direct,
+                    mentioned: message.mentioned,
+                    from_bot: message.from_bot,
+                    seen_by_every_node: false,
+                };
+                let Some(reply) = responder.respond(&incoming, &[mention.as_str()]).await else {
+                    return;
+                };
+                match api
+                    .say(&message.channel, &reply, Some(&message.thread_ts))
+                    .await
+                {
+                    Ok(()) => {
+                        tracing::info!(channel = %message.channel, retry_attempt, "slack: answered")
+                    }
+                    Err(err) => tracing::warn!(error = %err, "slack: reply failed"),
+                }
+            });
+        }
+        "slash_commands" => {
+            tokio::spawn(async move {
+                let text = payload["text"].as_str().unwrap_or_default().to_string();
+                let user = payload["user_name"]
+                    .as_str()
+                    .filter(|name| !name.is_empty())
+                    .or(payload["user_id"].as_str())
+                    .unwrap_or("someone")
+                    .to_string();
+                let Some(response_url) = payload["response_url"].as_str().map(str::to_string)
+                else {
+                    return;
+                };
+                let command = super::parse(&text);
+                let reply =
+                    super::answer(&responder.shared, &user, &command, crate::clock::wall_ms())
+                        .await;
+                let body = json!({ "response_type": "in_channel", "text": reply.text });
+                if let Err(err) = http::call(
+                    "POST",
+                    response_url,
+                    String::new(),
+                    Body::Json(body),
+                    CALL_TIMEOUT,
+                )
+                .await
+                {
+                    tracing::warn!(error = %err, "slack: slash command answer failed");
+                }
+            });
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_as_slack_documents_them() {
+        assert_eq!(
+            read_frame(
+                r#"{"type":"hello","num_connections":1,"debug_info":{"host":"applink-1"},"connection_info":{"app_id":"A1"}}"#
+            ),
+            Frame::Hello
+        );
+        assert_eq!(
+            read_frame(
+                r#"{"type":"disconnect","reason":"refresh_requested","debug_info":{"host":"applink-1"}}"#
+            ),
+            Frame::Disconnect {
+                reason: "refresh_requested".into()
+            }
+        );
+        let envelope = read_frame(
+            r#"{"envelope_id":"57d12c34-e2e2","type":"events_api","accepts_response_payload":false,"retry_attempt":1,"retry_reason":"timeout","payload":{"event":{"type":"message"}}}"#,
+        );
+        match envelope {
+            Frame::Envelope {
+                envelope_id,
+                kind,
+                retry_attempt,
+                ..
+            } => {
+                assert_eq!(envelope_id, "57d12c34-e2e2");
+                assert_eq!(kind, "events_api");
+                assert_eq!(retry_attempt, 1);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(read_frame("not json"), Frame::Other);
+        assert_eq!(ack("57d12c34-e2e2"), r#"{"envelope_id":"57d12c34-e2e2"}"#);
+    }
+
+    fn event(event: Json) -> Json {
+        json!({ "team_id": "T1", "api_app_id": "A1", "event": event, "type": "event_callback", "event_id": "Ev1" })
+    }
+
+    #[test]
+    fn events_that_are_answered_and_those_that_are_not() {
+        let channel_message = event(json!({
+            "type": "message", "channel": "C1", "user": "U1", "text": "officemesh, who's in?",
+            "ts": "1700000000.000100", "channel_type": "channel"
+        }));
+        let message = read_event(&channel_message, "UBOT").expect("a message");
+        assert_eq!(message.thread_ts, "1700000000.000100");
+        assert!(!message.direct && !message.mentioned && !message.from_bot);
+
+        let in_thread = event(json!({
+            "type": "message", "channel": "C1", "user": "U1", "text": "officemesh status",
+            "ts": "1700000000.000200", "thread_ts": "1700000000.000100", "channel_type": "channel"
+        }));
+        assert_eq!(
+            read_event(&in_thread, "UBOT").expect("message").thread_ts,
+            "1700000000.000100"
+        );
+
+        let mention_as_message = event(json!({
+            "type": "message", "channel": "C1", "user": "U1", "text": "<@UBOT> who's in?",
+            "ts": "1700000000.000300", "channel_type": "channel"
+        }));
+        assert_eq!(
+            read_event(&mention_as_message, "UBOT"),
+            None,
+            "its app_mention twin answers"
+        );
+        let mention = event(json!({
+            "type": "app_mention", "channel": "C1", "user": "U1", "text": "<@UBOT> who's in?",
+            "ts": "1700000000.000300"
+        }));
+        assert!(read_event(&mention, "UBOT").expect("mention").mentioned);
+
+        let direct = event(json!({
+            "type": "message", "channel": "D1", "user": "U1", "text": "who's in?",
+            "ts": "1700000000.000400", "channel_type": "im"
+        }));
+        assert!(read_event(&direct, "UBOT").expect("dm").direct);
+
+        let from_bot = event(json!({
+            "type": "message", "channel": "C1", "user": "UBOT", "bot_id": "B1",
+            "text": "officemesh, who's in?", "ts": "1700000000.000500", "channel_type": "channel"
+        }));
+        assert!(read_event(&from_bot, "UBOT").expect("seen").from_bot);
+
+        let edit = event(json!({
+            "type": "message", "subtype": "message_changed", "channel": "C1",
+            "ts": "1700000000.000600", "channel_type": "channel"
+        }));
+        assert_eq!(read_event(&edit, "UBOT"), None);
+        assert_eq!(
+            read_event(&event(json!({"type": "reaction_added"})), "UBOT"),
+            None
+        );
+    }
+}
