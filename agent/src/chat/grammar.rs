@@ -265,8 +265,6 @@ fn parse_who(words: &[&str]) -> Option<Command> {
     location(rest).map(|room| Command::WhoIsIn { room })
 }
 
-/// "is ada in", "when was ada last in", "how many people are in".
-
 /// Where "who is …" asks about: `Some(None)` for the whole office, `Some(Some(room))` for one
 /// room, `None` when the words are no place.
 fn location(words: &[&str]) -> Option<Option<String>> {
