@@ -7,7 +7,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::spec::{DriverKind, Interface, SensorSpec};
+use crate::kind::{DriverKind, Interface};
+use crate::spec::SensorSpec;
 use crate::sysfs::DhtIio;
 
 /// Where Raspberry Pi OS keeps `config.txt` (Bookworm; older releases: `/boot/config.txt`).

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use officemesh_sensors::spec::{build_sensor_at, DriverKind};
+use officemesh_sensors::build::build_sensor_at;
 use officemesh_sensors::sysfs::{parse_w1_slave, DhtIio, Ds18b20, RetryPolicy};
+use officemesh_sensors::DriverKind;
 use officemesh_sensors::{Measurement, Quantity, Sensor, SensorError, SensorSpec};
 
 const RETRY_FAST: RetryPolicy = RetryPolicy {

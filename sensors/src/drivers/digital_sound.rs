@@ -5,6 +5,7 @@
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::InputPin;
 
+use super::BusFault;
 use crate::reading::{Measurement, Quantity};
 use crate::{Sensor, SensorError};
 
@@ -18,7 +19,10 @@ pub struct DigitalSoundDetector<P, D> {
     interval_us: u32,
 }
 
-impl<P: InputPin, D: DelayNs> DigitalSoundDetector<P, D> {
+impl<P: InputPin, D: DelayNs> DigitalSoundDetector<P, D>
+where
+    P::Error: BusFault,
+{
     /// `sample_count` samples over `window_ms`; `active_low` when the pin is low while loud.
     pub fn new(
         name: &str,
@@ -51,7 +55,7 @@ impl<P: InputPin, D: DelayNs> DigitalSoundDetector<P, D> {
             let high = self
                 .pin
                 .is_high()
-                .map_err(|e| super::bus_error(&self.name, "GPIO", e))?;
+                .map_err(|e| super::gpio_failure(&self.name, e))?;
             if high != self.active_low {
                 loud += 1;
             }
@@ -65,7 +69,10 @@ impl<P: InputPin, D: DelayNs> DigitalSoundDetector<P, D> {
     }
 }
 
-impl<P: InputPin + Send, D: DelayNs + Send> Sensor for DigitalSoundDetector<P, D> {
+impl<P: InputPin + Send, D: DelayNs + Send> Sensor for DigitalSoundDetector<P, D>
+where
+    P::Error: BusFault,
+{
     fn name(&self) -> &str {
         &self.name
     }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{read_thousandths, with_retries, RetryPolicy};
+use crate::kind::DriverKind;
 use crate::reading::{Measurement, Quantity};
-use crate::spec::DriverKind;
 use crate::{Sensor, SensorError};
 
 /// The IIO device name the kernel's DHT driver registers (for DHT11 and DHT22 alike).
