@@ -331,6 +331,8 @@ mod tests {
     use embedded_hal_mock::eh1::i2c::{Mock, Transaction};
 
     use super::*;
+    use crate::rpi::i2c::PiI2c;
+    use crate::simbus::{Bme280Log, SimBme280, SimI2cBus};
 
     /// Datasheet section 8.2 example: dig_T1 = 27504, dig_T2 = 26435, dig_T3 = -1000 (and the
     /// pressure example's dig_P1..P9); humidity trimming values typical of real parts.
@@ -441,5 +443,96 @@ mod tests {
         let err = sensor.read().expect_err("bmp280");
         assert!(err.to_string().contains("BMP280"), "{err}");
         sensor.release().done();
+    }
+
+    /// The datasheet example chip (25.08 °C) behind the Pi glue on a bus that fails like
+    /// rppal's `/dev/i2c-1`.
+    fn pi_bus_with_chip_at(address: u8) -> (SimI2cBus, SimBme280) {
+        let (block1, block2) = calibration_blocks();
+        let chip = SimBme280::new(block1, block2, [0x50, 0, 0, 0x7E, 0xED, 0x00, 0x6A, 0x00]);
+        let bus = SimI2cBus::new();
+        bus.attach(address, chip.clone());
+        (bus, chip)
+    }
+
+    fn pi_sensor(bus: &SimI2cBus, address: u8) -> Bme280<PiI2c<SimI2cBus>, NoopDelay> {
+        Bme280::new(
+            "desk",
+            PiI2c::new(bus.clone(), "/dev/i2c-1"),
+            NoopDelay::new(),
+            address,
+        )
+    }
+
+    fn bus_error(err: SensorError) -> (String, std::io::Error) {
+        let text = err.to_string();
+        match err {
+            SensorError::Bus { source, .. } => (text, source),
+            other => panic!("expected a bus error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_nack_names_the_bus_keeps_the_errno_and_finds_the_chip_at_the_other_address() {
+        let (bus, _chip) = pi_bus_with_chip_at(0x77);
+        let mut sensor = pi_sensor(&bus, 0x76);
+        let (text, source) = bus_error(sensor.read().expect_err("nothing at 0x76"));
+        assert!(
+            text.contains("no device at 0x76 on /dev/i2c-1 — is it at 0x77? A BME280 answers"),
+            "{text}"
+        );
+        assert!(text.contains("i2c_address = 0x77"), "{text}");
+        assert_eq!(source.raw_os_error(), Some(121), "EREMOTEIO kept");
+
+        bus.detach(0x77);
+        let (text, _) = bus_error(sensor.read().expect_err("nothing anywhere"));
+        assert!(text.contains("Nothing answers there either"), "{text}");
+    }
+
+    #[test]
+    fn an_address_held_by_a_kernel_driver_says_so() {
+        let (bus, _chip) = pi_bus_with_chip_at(0x76);
+        bus.hold_by_kernel(0x76);
+        let (text, source) = bus_error(pi_sensor(&bus, 0x76).read().expect_err("EBUSY"));
+        assert!(text.contains("held by a kernel driver"), "{text}");
+        assert!(super::super::is_busy(&source));
+    }
+
+    #[test]
+    fn every_initialisation_resets_and_configures_and_a_reset_chip_is_set_up_again() {
+        let (bus, chip) = pi_bus_with_chip_at(0x76);
+        let mut sensor = pi_sensor(&bus, 0x76);
+        assert_eq!(sensor.read().expect("read")[0].value, 25.08);
+        assert_eq!(sensor.read().expect("read")[0].value, 25.08);
+        assert_eq!(
+            chip.log(),
+            Bme280Log {
+                soft_resets: 1,
+                config_writes: 1,
+                forced_measurements: 2
+            }
+        );
+        // A glitch on the wire: EIO on the next transfer (the ctrl_hum write).
+        bus.fail_next(nix::errno::Errno::EIO as i32);
+        let (_, source) = bus_error(sensor.read().expect_err("EIO"));
+        assert_eq!(source.raw_os_error(), Some(nix::errno::Errno::EIO as i32));
+        // The next read soft-resets, re-reads the calibration and writes the config again.
+        assert_eq!(sensor.read().expect("recovered")[0].value, 25.08);
+        assert_eq!(chip.log().soft_resets, 2);
+        assert_eq!(chip.log().config_writes, 2);
+    }
+
+    #[test]
+    fn implausible_temperatures_are_refused_and_the_chip_set_up_again() {
+        let (block1, block2) = calibration_blocks();
+        // adc_T = 0xFFFFF (all ones, a floating bus): far above 85 °C with these trimming values.
+        let chip = SimBme280::new(block1, block2, [0xFF; 8]);
+        let bus = SimI2cBus::new();
+        bus.attach(0x76, chip.clone());
+        let mut sensor = pi_sensor(&bus, 0x76);
+        let err = sensor.read().expect_err("out of range");
+        assert!(err.to_string().contains("outside the BME280"), "{err}");
+        sensor.read().expect_err("still out of range");
+        assert_eq!(chip.log().soft_resets, 2);
     }
 }
