@@ -425,4 +425,105 @@ mod tests {
             assert!(err.contains(word) && err.contains("hall"), "{text} → {err}");
         }
     }
+
+    #[test]
+    fn climate_parts_get_office_defaults_unless_configured() {
+        let spec = parse("driver = 'bme280'").expect("parses");
+        assert_eq!(spec.poll_interval_s, OFFICE_POLL_INTERVAL_S);
+        let policy = spec.publish_policy(Quantity::Temperature);
+        assert_eq!(policy.delta, Some(OFFICE_TEMPERATURE_DELTA));
+        assert_eq!(
+            policy.heartbeat,
+            Some(std::time::Duration::from_secs(OFFICE_HEARTBEAT_S))
+        );
+        assert_eq!(
+            spec.publish_policy(Quantity::Humidity).delta,
+            Some(OFFICE_HUMIDITY_DELTA)
+        );
+        // An explicit rule or interval wins; sim and sound keep publishing every reading.
+        let spec =
+            parse("driver = 'sht4x'\npoll_interval_s = 60\n[temperature]\nheartbeat_s = 120")
+                .expect("parses");
+        assert_eq!(spec.poll_interval_s, 60);
+        assert_eq!(spec.temperature.publish_delta, None);
+        assert_eq!(spec.temperature.heartbeat_s, Some(120));
+        for driver in ["sim", "mcp3008-sound"] {
+            let spec = parse(&format!("driver = '{driver}'")).expect("parses");
+            assert_eq!(spec.poll_interval_s, DEFAULT_POLL_INTERVAL_S);
+            assert_eq!(
+                spec.publish_policy(Quantity::Temperature),
+                PublishPolicy::default()
+            );
+        }
+    }
+
+    #[test]
+    fn part_limits_and_replaced_keys_are_refused() {
+        let cases = [
+            ("driver = 'dht22'\npoll_interval_s = 1", "at least 2"),
+            (
+                "driver = 'ads1115-sound'\nsample_rate_hz = 2000",
+                "sample_rate_hz",
+            ),
+            (
+                "driver = 'mcp3008-sound'\nsample_rate_hz = 0",
+                "sample_rate_hz",
+            ),
+            (
+                "driver = 'mcp3008-sound'\nfull_scale_db = 90.0",
+                "calibration_db",
+            ),
+            (
+                "driver = 'mcp3008-sound'\ncalibration_db = nan",
+                "calibration_db",
+            ),
+        ];
+        for (text, word) in cases {
+            let spec = parse(&format!("name = 'hall'\n{text}")).expect(text);
+            let err = spec.validate().expect_err(text).to_string();
+            assert!(err.contains(word) && err.contains("hall"), "{text} → {err}");
+        }
+        let spec = parse("driver = 'ads1115-sound'").expect("parses");
+        assert_eq!(spec.sample_rate_or_default(DriverKind::Ads1115Sound), 860);
+        spec.validate().expect("defaults are valid");
+    }
+
+    #[test]
+    fn two_entries_on_one_bus_device_are_refused() {
+        let table: toml::Table = toml::from_str(
+            r#"
+            [[sensors]]
+            driver = "bme280"
+            name = "desk"
+            [[sensors]]
+            driver = "sht4x"
+            name = "window"
+            i2c_address = 0x76
+            [[sensors]]
+            driver = "bme280"
+            name = "other-bus"
+            i2c_bus = 3
+            "#,
+        )
+        .expect("toml");
+        let specs: Vec<SensorSpec> = table["sensors"].clone().try_into().expect("specs");
+        let err = check_unique_devices(&specs)
+            .expect_err("0x76 twice")
+            .to_string();
+        assert!(
+            err.contains("desk")
+                && err.contains("window")
+                && err.contains("/dev/i2c-1 address 0x76"),
+            "{err}"
+        );
+        check_unique_devices(&[specs[0].clone(), specs[2].clone()]).expect("different buses");
+        let sims = [SensorSpec::default(), SensorSpec::default()];
+        check_unique_devices(&sims).expect("sim shares no bus");
+        let spi = SensorSpec {
+            driver: "mcp3008-sound".into(),
+            ..SensorSpec::default()
+        };
+        let err = check_unique_devices(&[spi.clone(), spi]).expect_err("CE0 twice");
+        assert!(err.to_string().contains("/dev/spidev0.0"), "{err}");
+    }
 }

@@ -22,6 +22,9 @@ pub trait RawI2c: Send {
     fn write(&mut self, buffer: &[u8]) -> io::Result<usize>;
     /// A write then a read with a repeated start (`ioctl(I2C_RDWR)`).
     fn write_read(&mut self, write: &[u8], read: &mut [u8]) -> io::Result<()>;
+    /// An SMBus quick write (address and W bit, then stop): what `i2cdetect` sends; every chip
+    /// here acknowledges it without side effects. Only the doctor's probe uses it.
+    fn quick_write(&mut self) -> io::Result<()>;
 }
 
 /// An I2C bus for the drivers: errors name the device file and keep the OS error.
@@ -115,5 +118,8 @@ impl RawI2c for rppal::i2c::I2c {
     }
     fn write_read(&mut self, write: &[u8], read: &mut [u8]) -> io::Result<()> {
         rppal::i2c::I2c::write_read(self, write, read).map_err(rppal_i2c_io)
+    }
+    fn quick_write(&mut self) -> io::Result<()> {
+        rppal::i2c::I2c::smbus_quick_command(self, false).map_err(rppal_i2c_io)
     }
 }

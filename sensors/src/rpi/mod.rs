@@ -10,6 +10,7 @@
 //! [`drivers`]: crate::drivers
 
 pub mod i2c;
+pub mod probe;
 pub mod spi;
 
 #[cfg(feature = "rpi")]
