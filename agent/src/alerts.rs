@@ -30,7 +30,8 @@ use tokio::sync::watch;
 use crate::chat::text::{clock_text, number_text};
 use crate::clock::wall_ms;
 use crate::crdt::NodeId;
-use crate::runtime::{PeerStatus, Shared};
+use crate::peer::{MemberStatus, PeerStatus};
+use crate::shared::Shared;
 use crate::state::{AlertValue, Key, ReadingStatus, Replica, TargetValue, Value};
 
 /// Readings older than this are not used: the room's state is unknown, nothing changes.
@@ -61,7 +62,7 @@ pub struct AlertAction {
 pub fn alive_nodes(me: NodeId, peers: &[PeerStatus]) -> BTreeSet<NodeId> {
     peers
         .iter()
-        .filter(|peer| peer.status == "alive")
+        .filter(|peer| peer.status == MemberStatus::Alive)
         .map(|peer| peer.node)
         .chain(std::iter::once(me))
         .collect()
@@ -212,21 +213,23 @@ fn tick_ms(after_ms: u64) -> u64 {
 }
 
 /// Posts `{"text": …}` to a Slack/Mattermost-compatible incoming webhook, three tries.
-fn post_webhook(url: &str, text: &str) -> Result<(), String> {
-    let mut last_error = String::new();
-    for attempt in 0..3u64 {
-        if attempt > 0 {
-            std::thread::sleep(Duration::from_secs(attempt));
-        }
-        match ureq::post(url)
+fn post_webhook(url: &str, text: &str) -> Result<(), Box<ureq::Error>> {
+    let post = || {
+        ureq::post(url)
             .timeout(Duration::from_secs(5))
             .send_json(serde_json::json!({ "text": text }))
-        {
-            Ok(_) => return Ok(()),
-            Err(err) => last_error = err.to_string(),
+            .map(drop)
+            .map_err(Box::new)
+    };
+    let mut result = post();
+    for attempt in 1..3u64 {
+        if result.is_ok() {
+            break;
         }
+        std::thread::sleep(Duration::from_secs(attempt));
+        result = post();
     }
-    Err(last_error)
+    result
 }
 
 /// Evaluates alerts every tick until shutdown; posts and records what [`evaluate`] decides.
@@ -562,7 +565,7 @@ mod tests {
             name: "pi-b".into(),
             room: "x".into(),
             gossip_addr: String::new(),
-            status: "suspect".into(),
+            status: MemberStatus::Suspect,
             heartbeat_age_ms: None,
             phi: None,
             missing_versions: 0,

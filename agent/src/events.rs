@@ -16,7 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 use serde::Serialize;
 
 use crate::crdt::NodeId;
-use crate::runtime::PeerStatus;
+use crate::peer::{MemberStatus, PeerStatus};
 
 /// Events kept per node; older ones are dropped.
 pub const EVENT_LOG_CAPACITY: usize = 2000;
@@ -156,9 +156,7 @@ impl EventLog {
     }
 
     fn ring(&self) -> MutexGuard<'_, Ring> {
-        self.ring
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+        crate::sync::lock(&self.ring)
     }
 
     /// Records `event`, dropping the oldest one when full.
@@ -216,7 +214,7 @@ impl EventLog {
 #[derive(Debug, Clone)]
 struct Watched {
     name: String,
-    status: String,
+    status: MemberStatus,
     /// When it stopped being alive (its last heartbeat), while it is not alive.
     down_since_ms: Option<u64>,
     /// When it came back, until this node has caught up with it.
@@ -241,112 +239,52 @@ impl PeerWatch {
     pub fn observe(&mut self, now_ms: u64, peers: &[PeerStatus]) -> Vec<MeshEvent> {
         let mut events = Vec::new();
         for peer in peers {
-            let last_heartbeat_ms = now_ms.saturating_sub(peer.heartbeat_age_ms.unwrap_or(0));
             let Some(watched) = self.peers.get_mut(&peer.node) else {
-                let alive = peer.status == "alive";
-                if alive {
-                    events.push(
-                        MeshEvent::new(
-                            now_ms,
-                            EventKind::PeerJoined,
-                            format!("{} ({}) joined", peer.name, peer.gossip_addr),
-                        )
-                        .about(peer.node, &peer.name),
-                    );
-                }
-                self.peers.insert(
-                    peer.node,
-                    Watched {
-                        name: peer.name.clone(),
-                        status: peer.status.clone(),
-                        down_since_ms: (!alive).then_some(last_heartbeat_ms),
-                        returned_at_ms: None,
-                    },
-                );
+                events.extend(self.first_sight(now_ms, peer));
                 continue;
             };
             watched.name.clone_from(&peer.name);
             if watched.status != peer.status {
-                let was_alive = watched.status == "alive";
-                let event = match peer.status.as_str() {
-                    "alive" => {
-                        let down_ms = watched
-                            .down_since_ms
-                            .map(|since| now_ms.saturating_sub(since))
-                            .unwrap_or(0);
-                        watched.down_since_ms = None;
-                        watched.returned_at_ms = Some(now_ms);
-                        Some(
-                            MeshEvent::new(
-                                now_ms,
-                                EventKind::PeerAlive,
-                                format!(
-                                    "{} is alive again after {} ms ({} was {})",
-                                    peer.name, down_ms, peer.name, watched.status
-                                ),
-                            )
-                            .number("down_ms", down_ms)
-                            .number("missing_versions", peer.missing_versions),
-                        )
-                    }
-                    other => {
-                        if was_alive || watched.down_since_ms.is_none() {
-                            watched.down_since_ms = Some(last_heartbeat_ms);
-                        }
-                        watched.returned_at_ms = None;
-                        let silent_ms = peer.heartbeat_age_ms.unwrap_or(0);
-                        match other {
-                            "suspect" => Some(
-                                MeshEvent::new(
-                                    now_ms,
-                                    EventKind::PeerSuspect,
-                                    format!("{} is suspect (silent {silent_ms} ms)", peer.name),
-                                )
-                                .number("silent_ms", silent_ms),
-                            ),
-                            "dead" => Some(
-                                MeshEvent::new(
-                                    now_ms,
-                                    EventKind::PeerDead,
-                                    format!("{} is dead (silent {silent_ms} ms)", peer.name),
-                                )
-                                .number("silent_ms", silent_ms),
-                            ),
-                            "left" => Some(MeshEvent::new(
-                                now_ms,
-                                EventKind::PeerLeft,
-                                format!("{} left the mesh", peer.name),
-                            )),
-                            _ => None,
-                        }
-                    }
-                };
-                watched.status.clone_from(&peer.status);
-                if let Some(event) = event {
+                if let Some(event) = transition(watched, now_ms, peer) {
                     events.push(event.about(peer.node, &peer.name));
                 }
+                watched.status = peer.status;
             }
-            if let Some(returned) = watched.returned_at_ms {
-                if peer.status == "alive" && peer.missing_versions == 0 {
-                    watched.returned_at_ms = None;
-                    let since = now_ms.saturating_sub(returned);
-                    events.push(
-                        MeshEvent::new(
-                            now_ms,
-                            EventKind::CaughtUp,
-                            format!("caught up with {} {since} ms after its return", peer.name),
-                        )
-                        .about(peer.node, &peer.name)
-                        .number("since_return_ms", since),
-                    );
-                }
-            }
+            events.extend(caught_up(watched, now_ms, peer));
         }
-        let present: Vec<NodeId> = peers.iter().map(|p| p.node).collect();
+        self.forget_gone(now_ms, peers, &mut events);
+        events.extend(self.track_degraded(now_ms, peers));
+        events
+    }
+
+    /// A peer seen for the first time: joined if alive; remembered either way.
+    fn first_sight(&mut self, now_ms: u64, peer: &PeerStatus) -> Option<MeshEvent> {
+        let alive = peer.status == MemberStatus::Alive;
+        self.peers.insert(
+            peer.node,
+            Watched {
+                name: peer.name.clone(),
+                status: peer.status,
+                down_since_ms: (!alive).then_some(last_heartbeat_ms(now_ms, peer)),
+                returned_at_ms: None,
+            },
+        );
+        alive.then(|| {
+            MeshEvent::new(
+                now_ms,
+                EventKind::PeerJoined,
+                format!("{} ({}) joined", peer.name, peer.gossip_addr),
+            )
+            .about(peer.node, &peer.name)
+        })
+    }
+
+    /// Peers the gossip layer no longer lists (collected after the grace period).
+    fn forget_gone(&mut self, now_ms: u64, peers: &[PeerStatus], events: &mut Vec<MeshEvent>) {
         let gone: Vec<NodeId> = self
             .peers
             .keys()
-            .filter(|id| !present.contains(id))
+            .filter(|id| !peers.iter().any(|p| p.node == **id))
             .copied()
             .collect();
         for id in gone {
@@ -364,29 +302,32 @@ impl PeerWatch {
                 );
             }
         }
-        // Degraded starts when a peer stops being alive (missing versions alone is ordinary
-        // gossip lag) and ends when every peer is alive and nothing of theirs is missing.
-        let down = peers
-            .iter()
-            .any(|p| p.status != "left" && p.status != "alive");
+    }
+
+    /// Degraded starts when a peer stops being alive (missing versions alone is ordinary
+    /// gossip lag) and ends when every peer is alive and nothing of theirs is missing.
+    fn track_degraded(&mut self, now_ms: u64, peers: &[PeerStatus]) -> Option<MeshEvent> {
+        let is_down = |p: &&PeerStatus| p.status.is_unreachable();
+        let down = peers.iter().any(|p| is_down(&p));
         let missing = peers
             .iter()
-            .any(|p| p.status == "alive" && p.missing_versions > 0);
+            .any(|p| p.status == MemberStatus::Alive && p.missing_versions > 0);
         match self.degraded_since_ms {
             None if down => {
                 self.degraded_since_ms = Some(
                     peers
                         .iter()
-                        .filter(|p| p.status != "left" && p.status != "alive")
+                        .filter(is_down)
                         .filter_map(|p| self.peers.get(&p.node)?.down_since_ms)
                         .min()
                         .unwrap_or(now_ms),
-                )
+                );
+                None
             }
             Some(since) if !down && !missing => {
                 self.degraded_since_ms = None;
                 let degraded_ms = now_ms.saturating_sub(since);
-                events.push(
+                Some(
                     MeshEvent::new(
                         now_ms,
                         EventKind::MeshHealed,
@@ -395,12 +336,84 @@ impl PeerWatch {
                         ),
                     )
                     .number("degraded_ms", degraded_ms),
-                );
+                )
             }
-            _ => {}
+            _ => None,
         }
-        events
     }
+}
+
+/// When `peer`'s heartbeat last advanced, as seen from here.
+fn last_heartbeat_ms(now_ms: u64, peer: &PeerStatus) -> u64 {
+    now_ms.saturating_sub(peer.heartbeat_age_ms.unwrap_or(0))
+}
+
+/// The event for a status change of a known peer (`watched` still holds the old status).
+fn transition(watched: &mut Watched, now_ms: u64, peer: &PeerStatus) -> Option<MeshEvent> {
+    if peer.status == MemberStatus::Alive {
+        let down_ms = watched
+            .down_since_ms
+            .map(|since| now_ms.saturating_sub(since))
+            .unwrap_or(0);
+        watched.down_since_ms = None;
+        watched.returned_at_ms = Some(now_ms);
+        return Some(
+            MeshEvent::new(
+                now_ms,
+                EventKind::PeerAlive,
+                format!(
+                    "{} is alive again after {} ms ({} was {})",
+                    peer.name, down_ms, peer.name, watched.status
+                ),
+            )
+            .number("down_ms", down_ms)
+            .number("missing_versions", peer.missing_versions),
+        );
+    }
+    if watched.status == MemberStatus::Alive || watched.down_since_ms.is_none() {
+        watched.down_since_ms = Some(last_heartbeat_ms(now_ms, peer));
+    }
+    watched.returned_at_ms = None;
+    let silent_ms = peer.heartbeat_age_ms.unwrap_or(0);
+    let event = match peer.status {
+        MemberStatus::Suspect => MeshEvent::new(
+            now_ms,
+            EventKind::PeerSuspect,
+            format!("{} is suspect (silent {silent_ms} ms)", peer.name),
+        )
+        .number("silent_ms", silent_ms),
+        MemberStatus::Dead => MeshEvent::new(
+            now_ms,
+            EventKind::PeerDead,
+            format!("{} is dead (silent {silent_ms} ms)", peer.name),
+        )
+        .number("silent_ms", silent_ms),
+        MemberStatus::Left | MemberStatus::Alive => MeshEvent::new(
+            now_ms,
+            EventKind::PeerLeft,
+            format!("{} left the mesh", peer.name),
+        ),
+    };
+    Some(event)
+}
+
+/// `caught_up` once a returned peer is alive with nothing of it missing.
+fn caught_up(watched: &mut Watched, now_ms: u64, peer: &PeerStatus) -> Option<MeshEvent> {
+    let returned = watched.returned_at_ms?;
+    if peer.status != MemberStatus::Alive || peer.missing_versions > 0 {
+        return None;
+    }
+    watched.returned_at_ms = None;
+    let since = now_ms.saturating_sub(returned);
+    Some(
+        MeshEvent::new(
+            now_ms,
+            EventKind::CaughtUp,
+            format!("caught up with {} {since} ms after its return", peer.name),
+        )
+        .about(peer.node, &peer.name)
+        .number("since_return_ms", since),
+    )
 }
 
 #[cfg(test)]
@@ -408,12 +421,14 @@ mod tests {
     use super::*;
 
     fn peer(node: u64, status: &str, age_ms: u64, missing: u64) -> PeerStatus {
+        let status =
+            serde_json::from_value(serde_json::Value::from(status)).unwrap_or(MemberStatus::Left);
         PeerStatus {
             node: NodeId(node),
             name: format!("pi-{node}"),
             room: String::new(),
             gossip_addr: format!("10.0.0.{node}:7420"),
-            status: status.to_string(),
+            status,
             heartbeat_age_ms: Some(age_ms),
             phi: None,
             missing_versions: missing,

@@ -24,19 +24,21 @@
 
 // The pure core lives in its own crate (no tokio, SQLite or sockets by its Cargo.toml); it is
 // re-exported so `crate::state::…` reads the same everywhere in the agent.
-pub use officemesh_core::{clock, crdt, gossip, sim, state};
+pub use officemesh_core::{clock, crdt, gossip, peer, sim, state, sync};
 
 pub mod alerts;
 pub mod api;
 pub mod chat;
 pub mod client;
 pub mod config;
+pub mod counters;
 pub mod events;
 pub mod identity;
 pub mod mesh;
 pub mod mqtt;
 pub mod net;
 pub mod runtime;
+pub mod shared;
 pub mod store;
 
 /// The agent's version, as reported in `node/<id>` entries and `/healthz`.

@@ -24,7 +24,9 @@ use crate::clock::wall_ms;
 use crate::events::{EventKind, MeshEvent, PeerWatch, LARGE_DELTA_ENTRIES};
 use crate::gossip::{self, GossipCore, GossipParams, Outgoing};
 use crate::net::{NetStatsSnapshot, PayloadHandler, Transport};
-use crate::runtime::{Agent, PeerStatus, Shared};
+use crate::peer::PeerStatus;
+use crate::runtime::Agent;
+use crate::shared::Shared;
 use crate::state::query::node_names;
 
 /// The gossip core of this node, driven by the transport and the round timer.
@@ -90,9 +92,7 @@ impl GossipDriver {
     }
 
     fn core(&self) -> MutexGuard<'_, GossipCore> {
-        self.core
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+        crate::sync::lock(&self.core)
     }
 
     /// Starts a round: the Syns to send, encoded, with their destinations.
@@ -100,7 +100,7 @@ impl GossipDriver {
         let now_ms = wall_ms();
         let mut core = self.core();
         let outgoing = {
-            let mut rng = self.rng.lock().unwrap_or_else(|poison| poison.into_inner());
+            let mut rng = crate::sync::lock(&self.rng);
             let mut replica = self.replica_for_gossip();
             core.tick(now_ms, &mut *rng, &mut replica)
         };
@@ -115,7 +115,7 @@ impl GossipDriver {
         let now_ms = wall_ms();
         let mut core = self.core();
         let outgoing = {
-            let mut rng = self.rng.lock().unwrap_or_else(|poison| poison.into_inner());
+            let mut rng = crate::sync::lock(&self.rng);
             let mut replica = self.replica_for_gossip();
             core.leave(now_ms, &mut *rng, &mut replica)
         };
@@ -143,7 +143,7 @@ impl GossipDriver {
                         name,
                         room,
                         gossip_addr: peer.addr,
-                        status: peer.status.as_str().to_string(),
+                        status: peer.status,
                         heartbeat_age_ms: Some(peer.heartbeat_age_ms),
                         phi: Some(peer.phi).filter(|phi| phi.is_finite()),
                         missing_versions: peer.missing_versions,
@@ -152,20 +152,12 @@ impl GossipDriver {
                 })
                 .collect()
         };
-        let events = self
-            .watch
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .observe(now_ms, &peers);
+        let events = crate::sync::lock(&self.watch).observe(now_ms, &peers);
         for event in events {
             tracing::info!(kind = event.kind.as_str(), detail = %event.detail, "mesh event");
             self.shared.events.record(event);
         }
-        *self
-            .shared
-            .peers
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner()) = peers;
+        self.shared.peers.publish(peers);
     }
 
     /// Records the events one handled message caused, from the core's counters before and

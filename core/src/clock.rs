@@ -85,10 +85,7 @@ impl Clock {
     /// A new stamp, greater than every stamp this clock issued, observed or was floored at.
     pub fn now(&self) -> Stamp {
         let candidate = self.hlc.new_timestamp().get_time().0;
-        let mut floor = self
-            .floor
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
+        let mut floor = crate::sync::lock(&self.floor);
         let time = candidate.max(*floor + 1);
         *floor = time;
         Stamp::new(time, self.node)
@@ -97,10 +94,7 @@ impl Clock {
     /// Raises the floor to a persisted stamp time, so stamps stay increasing across restarts
     /// even when the wall clock went backwards.
     pub fn raise_floor(&self, time: u64) {
-        let mut floor = self
-            .floor
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
+        let mut floor = crate::sync::lock(&self.floor);
         *floor = (*floor).max(time);
     }
 

@@ -20,7 +20,7 @@ use serde_json::json;
 use super::{authorize, ApiError, ApiResult};
 use crate::chat::{self, verify};
 use crate::clock::wall_ms;
-use crate::runtime::Shared;
+use crate::shared::Shared;
 use crate::state::{Key, Value};
 
 /// The chat routes, merged into `api::router`.

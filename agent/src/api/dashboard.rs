@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::Router;
 
-use crate::runtime::Shared;
+use crate::shared::Shared;
 
 /// The page, embedded at build time.
 const INDEX_HTML: &str = include_str!("dashboard/index.html");

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::ApiResult;
 use crate::clock::wall_ms;
-use crate::runtime::Shared;
+use crate::shared::Shared;
 
 /// The event route, merged into `api::router`.
 pub fn routes() -> Router<Arc<Shared>> {

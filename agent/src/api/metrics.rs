@@ -1,6 +1,6 @@
 //! `GET /metrics`: the agent's state and counters in the Prometheus text exposition format
 //! 0.0.4, hand-written (no metrics crate): `Exposition` renders families with escaped labels,
-//! `Counters` holds the process's counters that the loops increment (gossip, MQTT, errors).
+//! the counters it exports live in `crate::counters` (the loops increment them).
 //!
 //! Gauges about the replicated state (readings, people, entries, peers) are computed from
 //! `Shared` at scrape time, never stored. This module only reads the replica; it never writes
@@ -9,8 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -19,7 +18,9 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::clock::wall_ms;
-use crate::runtime::Shared;
+use crate::counters::Counters;
+use crate::peer::{MemberStatus, PeerStatus};
+use crate::shared::Shared;
 use crate::state::query::{self, Completeness};
 
 /// The exposition format's content type.
@@ -47,9 +48,6 @@ pub const METRIC_NAMES: &[&str] = &[
     "officemesh_gossip_bytes_received_total",
 ];
 
-/// Peer statuses always exported (0 when none), so dashboards see every series.
-const PEER_STATUSES: [&str; 4] = ["alive", "suspect", "dead", "left"];
-
 /// The routes this module serves.
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new().route("/metrics", get(metrics))
@@ -57,98 +55,6 @@ pub fn routes() -> Router<Arc<Shared>> {
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     ([(CONTENT_TYPE, CONTENT_TYPE_0_0_4)], render(&shared))
-}
-
-/// A monotonically increasing counter.
-#[derive(Debug, Default)]
-pub struct Counter(AtomicU64);
-
-impl Counter {
-    pub fn inc(&self) {
-        self.add(1);
-    }
-    pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
-    }
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// A value that goes up and down.
-#[derive(Debug, Default)]
-pub struct Gauge(AtomicU64);
-
-impl Gauge {
-    pub fn set(&self, value: u64) {
-        self.0.store(value, Ordering::Relaxed);
-    }
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// Gossip counters. THE HOOK for the gossip layer: increment these from its round loop and
-/// transport (`shared.counters.gossip.rounds_total.inc()`, `.bytes_sent_total.add(n)`); they are
-/// exported as `officemesh_gossip_*` and stay 0 while gossip does not run.
-#[derive(Debug, Default)]
-pub struct GossipCounters {
-    /// Gossip rounds started.
-    pub rounds_total: Counter,
-    /// Bytes written to gossip connections (frames, after encryption).
-    pub bytes_sent_total: Counter,
-    /// Bytes read from gossip connections.
-    pub bytes_received_total: Counter,
-}
-
-/// MQTT publisher counters (filled by `crate::mqtt`).
-#[derive(Debug, Default)]
-pub struct MqttCounters {
-    /// 1 while connected to the broker.
-    pub connected: Gauge,
-    /// Readings waiting in the store-and-forward buffer (not yet acknowledged by the broker).
-    pub buffered: Gauge,
-    /// Readings taken by this node and put into the buffer (each gets the next `seq`).
-    pub captured_total: Counter,
-    /// Readings the broker acknowledged (QoS 1 PUBACK).
-    pub published_total: Counter,
-    /// Readings dropped because the buffer was full (oldest first).
-    pub dropped_total: Counter,
-    /// Connection attempts after the first.
-    pub reconnects_total: Counter,
-}
-
-/// Every counter of the running agent. Lives in `Shared::counters`.
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub gossip: GossipCounters,
-    pub mqtt: MqttCounters,
-    errors: Mutex<BTreeMap<String, u64>>,
-}
-
-impl Counters {
-    /// Counts one error of `kind` (`officemesh_errors_total{kind}`): a short snake_case word
-    /// such as `sensor_read`, `persist`, `mqtt_connect`, `mqtt_buffer_full`.
-    pub fn error(&self, kind: &str) {
-        self.errors_add(kind, 1);
-    }
-
-    /// Counts `n` errors of `kind`.
-    pub fn errors_add(&self, kind: &str, n: u64) {
-        let mut errors = self
-            .errors
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        *errors.entry(kind.to_string()).or_insert(0) += n;
-    }
-
-    /// Error counts by kind.
-    pub fn errors(&self) -> BTreeMap<String, u64> {
-        self.errors
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .clone()
-    }
 }
 
 /// Renders the whole exposition for `shared`.
@@ -172,6 +78,16 @@ pub fn render(shared: &Shared) -> String {
         (readings, presence, entries)
     };
     let mut out = Exposition::default();
+    render_build_info(&mut out, shared, now);
+    render_readings(&mut out, &readings);
+    render_people(&mut out, &presence, entries);
+    render_peers(&mut out, &shared.peers());
+    render_counters(&mut out, &shared.counters);
+    out.finish()
+}
+
+/// Build info and uptime.
+fn render_build_info(out: &mut Exposition, shared: &Shared, now: u64) {
     out.family(
         "officemesh_build_info",
         "gauge",
@@ -192,7 +108,10 @@ pub fn render(shared: &Shared) -> String {
         &[],
         now.saturating_sub(shared.started_at_ms) as f64 / 1000.0,
     );
+}
 
+/// Every latest reading and its age.
+fn render_readings(out: &mut Exposition, readings: &query::ReadingsAnswer) {
     out.family(
         "officemesh_reading",
         "gauge",
@@ -227,7 +146,10 @@ pub fn render(shared: &Shared) -> String {
             row.age_ms as f64 / 1000.0,
         );
     }
+}
 
+/// People present and registered, and the replica's size.
+fn render_people(out: &mut Exposition, presence: &query::PresenceAnswer, entries: usize) {
     out.family(
         "officemesh_people_present",
         "gauge",
@@ -254,24 +176,30 @@ pub fn render(shared: &Shared) -> String {
         "Entries in this node's replica, tombstones included (as /healthz and /v1/state/hash count them).",
     );
     out.sample("officemesh_entries", &[], entries as f64);
+}
 
+/// Peers by status; every status is exported (0 when none), so dashboards see every series.
+fn render_peers(out: &mut Exposition, peers: &[PeerStatus]) {
     out.family(
         "officemesh_peers",
         "gauge",
         "Peers by status as this node's gossip layer sees them.",
     );
-    let mut by_status: BTreeMap<String, u64> = PEER_STATUSES
+    let mut by_status: BTreeMap<String, u64> = MemberStatus::ALL
         .iter()
         .map(|status| (status.to_string(), 0))
         .collect();
-    for peer in shared.peers() {
-        *by_status.entry(peer.status).or_insert(0) += 1;
+    for peer in peers {
+        *by_status.entry(peer.status.to_string()).or_insert(0) += 1;
     }
     for (status, count) in &by_status {
         out.sample("officemesh_peers", &[("status", status)], *count as f64);
     }
+}
 
-    let mqtt = &shared.counters.mqtt;
+/// MQTT and gossip counters, and errors by kind.
+fn render_counters(out: &mut Exposition, counters: &Counters) {
+    let mqtt = &counters.mqtt;
     let gauges = [
         (
             "officemesh_mqtt_connected",
@@ -288,7 +216,7 @@ pub fn render(shared: &Shared) -> String {
         out.family(name, "gauge", help);
         out.sample(name, &[], value as f64);
     }
-    let counters = [
+    let totals = [
         (
             "officemesh_mqtt_captured_total",
             "Readings of this node put into the MQTT buffer.",
@@ -312,20 +240,20 @@ pub fn render(shared: &Shared) -> String {
         (
             "officemesh_gossip_rounds_total",
             "Gossip rounds started.",
-            shared.counters.gossip.rounds_total.get(),
+            counters.gossip.rounds_total.get(),
         ),
         (
             "officemesh_gossip_bytes_sent_total",
             "Bytes sent on gossip connections.",
-            shared.counters.gossip.bytes_sent_total.get(),
+            counters.gossip.bytes_sent_total.get(),
         ),
         (
             "officemesh_gossip_bytes_received_total",
             "Bytes received on gossip connections.",
-            shared.counters.gossip.bytes_received_total.get(),
+            counters.gossip.bytes_received_total.get(),
         ),
     ];
-    for (name, help, value) in counters {
+    for (name, help, value) in totals {
         out.family(name, "counter", help);
         out.sample(name, &[], value as f64);
     }
@@ -334,10 +262,9 @@ pub fn render(shared: &Shared) -> String {
         "counter",
         "Errors by kind (sensor_read, persist, mqtt_connect, mqtt_buffer_full, ...).",
     );
-    for (kind, count) in shared.counters.errors() {
+    for (kind, count) in counters.errors() {
         out.sample("officemesh_errors_total", &[("kind", &kind)], count as f64);
     }
-    out.finish()
 }
 
 /// A text exposition being written: `# HELP` / `# TYPE` lines, then samples.
@@ -456,7 +383,7 @@ mod tests {
 
     #[test]
     fn errors_are_counted_by_kind() {
-        let counters = Counters::default();
+        let counters = crate::counters::Counters::default();
         counters.error("mqtt_connect");
         counters.error("mqtt_connect");
         counters.error("persist");

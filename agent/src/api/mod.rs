@@ -26,9 +26,10 @@ use serde_json::json;
 pub use error::ApiError;
 
 use crate::clock::wall_ms;
-use crate::runtime::Shared;
+use crate::peer::NodeStatus;
+use crate::shared::Shared;
 use crate::state::key::validate_label;
-use crate::state::query::{self, Completeness, ReadingFilter, UnreachableNode};
+use crate::state::query::{self, ReadingFilter};
 use crate::state::{Key, PersonInfo, TargetValue, Value};
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -70,30 +71,6 @@ async fn not_found() -> ApiError {
     ApiError::NotFound("no such endpoint; see docs/api.md".into())
 }
 
-/// Which peers this node cannot reach now: the caveat on every answer.
-pub fn completeness(shared: &Shared) -> Completeness {
-    let unreachable: Vec<UnreachableNode> = shared
-        .peers()
-        .into_iter()
-        .filter(|peer| peer.status != "alive" && peer.status != "left")
-        .map(|peer| UnreachableNode {
-            node: peer.node,
-            name: peer.name,
-            room: peer.room,
-            status: peer.status,
-            since_ms: peer.unreachable_since_ms,
-        })
-        .collect();
-    Completeness {
-        complete: unreachable.is_empty(),
-        unreachable,
-    }
-}
-
-fn consider_home_ms(shared: &Shared) -> u64 {
-    shared.config.presence.consider_home_s * 1000
-}
-
 /// Checks the bearer token for writes, when one is configured.
 fn authorize(shared: &Shared, headers: &HeaderMap) -> ApiResult<()> {
     let token = &shared.config.api.token;
@@ -129,11 +106,11 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
 }
 
 async fn presence(State(shared): State<Arc<Shared>>) -> Json<query::PresenceAnswer> {
-    let completeness = completeness(&shared);
+    let completeness = shared.completeness();
     let answer = query::presence(
         &shared.replica(),
         wall_ms(),
-        consider_home_ms(&shared),
+        shared.consider_home_ms(),
         completeness,
     );
     Json(answer)
@@ -173,7 +150,7 @@ async fn readings(
         quantity,
         node,
     };
-    let completeness = completeness(&shared);
+    let completeness = shared.completeness();
     Ok(Json(query::readings(
         &shared.replica(),
         wall_ms(),
@@ -283,7 +260,7 @@ async fn history(
             step_ms,
         })
         .await
-        .map_err(ApiError::Internal)?;
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(json!({
         "node": node,
         "sensor": sensor,
@@ -297,11 +274,11 @@ async fn history(
 }
 
 async fn network(State(shared): State<Arc<Shared>>) -> Json<query::NetworkAnswer> {
-    let completeness = completeness(&shared);
+    let completeness = shared.completeness();
     Json(query::network(
         &shared.replica(),
         wall_ms(),
-        consider_home_ms(&shared),
+        shared.consider_home_ms(),
         completeness,
     ))
 }
@@ -317,7 +294,7 @@ struct NodeRow {
     version: String,
     /// `self` for this node, else the gossip layer's view (`alive`, `suspect`, `dead`, `left`,
     /// or `unknown` before gossip has seen it).
-    status: String,
+    status: NodeStatus,
     heartbeat_age_ms: Option<u64>,
     phi: Option<f64>,
     missing_versions: u64,
@@ -346,10 +323,9 @@ async fn nodes(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
                     api_addr: info.api_addr,
                     version: info.version,
                     status: if id == shared.node {
-                        "self".into()
+                        NodeStatus::This
                     } else {
-                        peer.map(|p| p.status.clone())
-                            .unwrap_or_else(|| "unknown".into())
+                        peer.map_or(NodeStatus::Unknown, |p| p.status.into())
                     },
                     heartbeat_age_ms: peer.and_then(|p| p.heartbeat_age_ms),
                     phi: peer.and_then(|p| p.phi),
@@ -363,7 +339,7 @@ async fn nodes(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
     Json(json!({
         "self": shared.node,
         "nodes": rows,
-        "completeness": completeness(&shared),
+        "completeness": shared.completeness(),
     }))
 }
 

@@ -8,7 +8,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 
 use super::{BufferedReading, Outbox};
-use crate::runtime::Shared;
+use crate::shared::Shared;
 use crate::state::{Entry, Key, ReadingStatus, Value};
 
 /// How long a burst of writes is collected into one buffer transaction.

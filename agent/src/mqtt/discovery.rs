@@ -11,7 +11,7 @@ use serde_json::{json, Value as Json};
 
 use super::topics::{self, Topics};
 use crate::crdt::NodeId;
-use crate::runtime::PeerStatus;
+use crate::peer::{MemberStatus, PeerStatus};
 
 /// What Home Assistant needs to know about the node that owns a sensor.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,7 +110,7 @@ pub fn person_config(topics: &Topics, person: &str) -> (String, Json) {
 pub fn presence_publisher(me: NodeId, peers: &[PeerStatus]) -> NodeId {
     peers
         .iter()
-        .filter(|peer| peer.status == "alive")
+        .filter(|peer| peer.status == MemberStatus::Alive)
         .map(|peer| peer.node)
         .chain(std::iter::once(me))
         .min()
@@ -130,13 +130,13 @@ mod tests {
         }
     }
 
-    fn peer(node: u64, status: &str) -> PeerStatus {
+    fn peer(node: u64, status: MemberStatus) -> PeerStatus {
         PeerStatus {
             node: NodeId(node),
             name: format!("pi-{node}"),
             room: "lobby".into(),
             gossip_addr: String::new(),
-            status: status.into(),
+            status,
             heartbeat_age_ms: None,
             phi: None,
             missing_versions: 0,
@@ -193,16 +193,26 @@ mod tests {
         let me = NodeId(5);
         assert_eq!(presence_publisher(me, &[]), me, "alone: self");
         assert_eq!(
-            presence_publisher(me, &[peer(3, "alive"), peer(9, "alive")]),
+            presence_publisher(
+                me,
+                &[peer(3, MemberStatus::Alive), peer(9, MemberStatus::Alive)]
+            ),
             NodeId(3)
         );
         assert_eq!(
-            presence_publisher(me, &[peer(3, "dead"), peer(1, "suspect"), peer(2, "left")]),
+            presence_publisher(
+                me,
+                &[
+                    peer(3, MemberStatus::Dead),
+                    peer(1, MemberStatus::Suspect),
+                    peer(2, MemberStatus::Left)
+                ]
+            ),
             me,
             "only peers believed alive count"
         );
         assert_eq!(
-            presence_publisher(NodeId(1), &[peer(3, "alive")]),
+            presence_publisher(NodeId(1), &[peer(3, MemberStatus::Alive)]),
             NodeId(1)
         );
     }

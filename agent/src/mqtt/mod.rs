@@ -29,10 +29,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{watch, Notify};
 
-use crate::config::MqttConfig;
-use crate::runtime::Shared;
+use crate::shared::Shared;
 
-pub use broker::BrokerUrl;
+pub use crate::config::BrokerUrl;
 pub use buffer::{Buffer, BufferError, BufferedReading};
 pub use topics::{ReadingMessage, Topics};
 
@@ -45,38 +44,28 @@ pub enum MqttError {
     Config(String),
     #[error(transparent)]
     Buffer(#[from] BufferError),
+    #[error("no CONNACK within {0:?}")]
+    ConnectTimeout(std::time::Duration),
+    #[error("{0}")]
+    Connection(Box<rumqttc::ConnectionError>),
+    #[error("the MQTT event loop stopped")]
+    EventLoopStopped,
+    #[error("no MQTT client")]
+    NoClient,
+    #[error("session reused")]
+    SessionReused,
+    #[error("publish failed: {0}")]
+    Publish(#[source] rumqttc::ClientError),
+    #[error("subscribe failed: {0}")]
+    Subscribe(#[source] rumqttc::ClientError),
+    #[error("cannot encode a reading: {0}")]
+    Encode(#[from] serde_json::Error),
 }
 
-/// Checks the `[mqtt]` keys serde cannot (called by `Config::validate`).
-pub fn validate_config(config: &MqttConfig) -> Result<(), String> {
-    if config.url.trim().is_empty() {
-        return Ok(());
+impl From<rumqttc::ConnectionError> for MqttError {
+    fn from(err: rumqttc::ConnectionError) -> MqttError {
+        MqttError::Connection(Box::new(err))
     }
-    BrokerUrl::parse(&config.url)?;
-    if config.reconnect_min_ms == 0 {
-        return Err("mqtt.reconnect_min_ms must be greater than 0".into());
-    }
-    if config.reconnect_max_ms < config.reconnect_min_ms {
-        return Err("mqtt.reconnect_max_ms must be at least mqtt.reconnect_min_ms".into());
-    }
-    if config.buffer_max == 0 {
-        return Err("mqtt.buffer_max must be greater than 0".into());
-    }
-    for (key, value) in [
-        ("mqtt.base_topic", &config.base_topic),
-        ("mqtt.discovery_prefix", &config.discovery_prefix),
-    ] {
-        let trimmed = value.trim_matches('/');
-        if trimmed.is_empty() || value.contains(['+', '#']) {
-            return Err(format!(
-                "{key} '{value}' must be a non-empty topic without '+' or '#'"
-            ));
-        }
-    }
-    if !config.password.is_empty() && config.username.is_empty() {
-        return Err("mqtt.password is set but mqtt.username is empty".into());
-    }
-    Ok(())
 }
 
 /// What the capture and publisher tasks share.
@@ -94,10 +83,7 @@ impl Outbox {
     ) -> Result<T, BufferError> {
         let outbox = self.clone();
         match tokio::task::spawn_blocking(move || {
-            let mut buffer = outbox
-                .buffer
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner());
+            let mut buffer = crate::sync::lock(&outbox.buffer);
             work(&mut buffer)
         })
         .await
@@ -121,7 +107,7 @@ pub fn start(
     if config.url.trim().is_empty() {
         return Ok(None);
     }
-    let url = BrokerUrl::parse(&config.url).map_err(MqttError::Config)?;
+    let url = BrokerUrl::parse(&config.url).map_err(|e| MqttError::Config(e.to_string()))?;
     let topics = Topics::new(&config.base_topic, &shared.name, &config.discovery_prefix);
     let client_id = if config.client_id.is_empty() {
         format!("officemesh-{}", shared.node)
@@ -148,60 +134,4 @@ pub fn start(
     Ok(Some(Box::pin(async move {
         tokio::join!(capture, publisher);
     })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn config_checks_name_the_key() {
-        let ok = MqttConfig {
-            url: "mqtt://127.0.0.1:1883".into(),
-            ..MqttConfig::default()
-        };
-        assert_eq!(validate_config(&ok), Ok(()));
-        assert_eq!(validate_config(&MqttConfig::default()), Ok(()), "off");
-        let cases = [
-            (
-                MqttConfig {
-                    reconnect_max_ms: 10,
-                    ..ok.clone()
-                },
-                "mqtt.reconnect_max_ms",
-            ),
-            (
-                MqttConfig {
-                    buffer_max: 0,
-                    ..ok.clone()
-                },
-                "mqtt.buffer_max",
-            ),
-            (
-                MqttConfig {
-                    base_topic: "a/#".into(),
-                    ..ok.clone()
-                },
-                "mqtt.base_topic",
-            ),
-            (
-                MqttConfig {
-                    password: "pw".into(),
-                    ..ok.clone()
-                },
-                "mqtt.username",
-            ),
-            (
-                MqttConfig {
-                    url: "http://x".into(),
-                    ..ok.clone()
-                },
-                "mqtt://",
-            ),
-        ];
-        for (config, key) in cases {
-            let err = validate_config(&config).expect_err(key);
-            assert!(err.contains(key), "{key}: {err}");
-        }
-    }
 }

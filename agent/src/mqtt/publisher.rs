@@ -21,9 +21,9 @@ use tokio::sync::{mpsc, watch};
 use super::backoff::Backoff;
 use super::discovery::{self, NodeDevice};
 use super::topics::{ReadingMessage, Topics};
-use super::Outbox;
+use super::{MqttError, Outbox};
 use crate::clock::wall_ms;
-use crate::runtime::Shared;
+use crate::shared::Shared;
 use crate::state::query::{self, Completeness};
 use crate::state::{Key, Value};
 
@@ -44,7 +44,10 @@ enum Tag {
 /// How a connection ended.
 enum End {
     Shutdown,
-    Lost { reason: String, was_connected: bool },
+    Lost {
+        reason: MqttError,
+        was_connected: bool,
+    },
 }
 
 /// Connects, publishes, reconnects with backoff, until shutdown.
@@ -153,7 +156,7 @@ impl<'a> Session<'a> {
     async fn run(&mut self, shutdown: &mut watch::Receiver<bool>) -> End {
         let Some(options) = self.options.take() else {
             return End::Lost {
-                reason: "session reused".into(),
+                reason: MqttError::SessionReused,
                 was_connected: false,
             };
         };
@@ -174,7 +177,7 @@ impl<'a> Session<'a> {
         let connected = tokio::select! {
             result = tokio::time::timeout(CONNECT_TIMEOUT, wait_for_connack(&mut events)) => match result {
                 Ok(result) => result,
-                Err(_) => Err(format!("no CONNACK within {CONNECT_TIMEOUT:?}")),
+                Err(_) => Err(MqttError::ConnectTimeout(CONNECT_TIMEOUT)),
             },
             _ = shutdown.changed() => return End::Shutdown,
         };
@@ -190,7 +193,7 @@ impl<'a> Session<'a> {
             buffered = self.shared.counters.mqtt.buffered.get(),
             "MQTT connected"
         );
-        let lost = |reason: String| End::Lost {
+        let lost = |reason: MqttError| End::Lost {
             reason,
             was_connected: true,
         };
@@ -208,8 +211,8 @@ impl<'a> Session<'a> {
                 }
                 event = events.recv() => match event {
                     Some(Ok(event)) => self.handle(event).await,
-                    Some(Err(err)) => Err(err.to_string()),
-                    None => Err("the MQTT event loop stopped".to_string()),
+                    Some(Err(err)) => Err(err.into()),
+                    None => Err(MqttError::EventLoopStopped),
                 },
                 _ = outbox.added.notified(), if self.in_flight.len() < WINDOW => self.send_more().await,
                 _ = tick.tick() => self.on_tick().await,
@@ -220,10 +223,8 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn client(&self) -> Result<&AsyncClient, String> {
-        self.client
-            .as_ref()
-            .ok_or_else(|| "no MQTT client".to_string())
+    fn client(&self) -> Result<&AsyncClient, MqttError> {
+        self.client.as_ref().ok_or(MqttError::NoClient)
     }
 
     async fn publish(
@@ -232,7 +233,7 @@ impl<'a> Session<'a> {
         retain: bool,
         payload: Vec<u8>,
         tag: Tag,
-    ) -> Result<(), String> {
+    ) -> Result<(), MqttError> {
         // The tag goes first: the event loop may report the publish before this call returns.
         self.tags.push_back(tag);
         let result = self
@@ -241,12 +242,12 @@ impl<'a> Session<'a> {
             .await;
         if let Err(err) = result {
             self.tags.pop_back();
-            return Err(format!("publish failed: {err}"));
+            return Err(MqttError::Publish(err));
         }
         Ok(())
     }
 
-    async fn on_connect(&mut self) -> Result<(), String> {
+    async fn on_connect(&mut self) -> Result<(), MqttError> {
         let availability = self.topics.availability();
         self.publish(availability, true, b"online".to_vec(), Tag::Other)
             .await?;
@@ -255,14 +256,14 @@ impl<'a> Session<'a> {
             self.client()?
                 .subscribe(status, QoS::AtLeastOnce)
                 .await
-                .map_err(|e| format!("subscribe failed: {e}"))?;
+                .map_err(MqttError::Subscribe)?;
             self.announce_known_sensors().await?;
         }
         self.publish_presence().await?;
         self.send_more().await
     }
 
-    async fn handle(&mut self, event: Event) -> Result<(), String> {
+    async fn handle(&mut self, event: Event) -> Result<(), MqttError> {
         match event {
             Event::Outgoing(Outgoing::Publish(pkid)) => {
                 if let Some(Tag::Reading(seq)) = self.tags.pop_front() {
@@ -294,14 +295,14 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    async fn on_tick(&mut self) -> Result<(), String> {
+    async fn on_tick(&mut self) -> Result<(), MqttError> {
         self.remove_acknowledged().await;
         self.publish_presence().await?;
         self.send_more().await
     }
 
     /// Publishes buffered readings after `cursor`, in order, while the window has room.
-    async fn send_more(&mut self) -> Result<(), String> {
+    async fn send_more(&mut self) -> Result<(), MqttError> {
         while self.in_flight.len() < WINDOW {
             let room = WINDOW - self.in_flight.len();
             let after = self.cursor;
@@ -335,8 +336,7 @@ impl<'a> Session<'a> {
                     room: reading.room,
                     seq,
                 };
-                let payload = serde_json::to_vec(&message)
-                    .map_err(|e| format!("cannot encode a reading: {e}"))?;
+                let payload = serde_json::to_vec(&message)?;
                 let topic = self.topics.reading(&reading.sensor, quantity);
                 self.in_flight.insert(seq);
                 self.publish(topic, false, payload, Tag::Reading(seq))
@@ -383,7 +383,7 @@ impl<'a> Session<'a> {
         }
     }
 
-    async fn announce_sensor(&mut self, sensor: &str, quantity: Quantity) -> Result<(), String> {
+    async fn announce_sensor(&mut self, sensor: &str, quantity: Quantity) -> Result<(), MqttError> {
         let poll_interval_s = self
             .shared
             .config
@@ -406,7 +406,7 @@ impl<'a> Session<'a> {
     }
 
     /// Announces every sensor quantity of this node the replica holds a reading of.
-    async fn announce_known_sensors(&mut self) -> Result<(), String> {
+    async fn announce_known_sensors(&mut self) -> Result<(), MqttError> {
         let own: BTreeSet<(String, Quantity)> = {
             let replica = self.shared.replica();
             replica
@@ -434,7 +434,7 @@ impl<'a> Session<'a> {
 
     /// When this node is the presence publisher: each registered person's `home` / `not_home`
     /// (retained) when it changed, their tracker config first; removed people are cleared.
-    async fn publish_presence(&mut self) -> Result<(), String> {
+    async fn publish_presence(&mut self) -> Result<(), MqttError> {
         let me = self.shared.node;
         if discovery::presence_publisher(me, &self.shared.peers()) != me {
             self.people.clear();
@@ -528,13 +528,13 @@ impl<'a> Session<'a> {
 
 async fn wait_for_connack(
     events: &mut mpsc::Receiver<Result<Event, rumqttc::ConnectionError>>,
-) -> Result<(), String> {
+) -> Result<(), MqttError> {
     loop {
         match events.recv().await {
             Some(Ok(Event::Incoming(Incoming::ConnAck(_)))) => return Ok(()),
             Some(Ok(_)) => {}
-            Some(Err(err)) => return Err(err.to_string()),
-            None => return Err("the MQTT event loop stopped".into()),
+            Some(Err(err)) => return Err(err.into()),
+            None => return Err(MqttError::EventLoopStopped),
         }
     }
 }

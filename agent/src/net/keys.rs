@@ -43,18 +43,13 @@ impl Key {
     }
 
     /// Parses the key file's text: 64 hex digits, surrounding whitespace ignored.
-    fn parse(text: &str) -> Result<Key, String> {
+    fn parse(text: &str) -> Result<Key, KeyFormatError> {
         let trimmed = text.trim();
         if trimmed.len() != KEY_LEN * 2 {
-            return Err(format!(
-                "expected {} hex digits ({KEY_LEN} bytes) on one line, found {} characters",
-                KEY_LEN * 2,
-                trimmed.len()
-            ));
+            return Err(KeyFormatError::Length(trimmed.len()));
         }
         let mut bytes = [0u8; KEY_LEN];
-        hex::decode_to_slice(trimmed, &mut bytes)
-            .map_err(|err| format!("not a hex key ({err})"))?;
+        hex::decode_to_slice(trimmed, &mut bytes)?;
         Ok(Key(bytes))
     }
 }
@@ -63,6 +58,20 @@ impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Key(fingerprint {})", self.fingerprint())
     }
+}
+
+/// Hex digits in a key file.
+const HEX_DIGITS: usize = KEY_LEN * 2;
+
+/// Why a key file's text is not a key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFormatError {
+    #[error(
+        "expected {HEX_DIGITS} hex digits ({KEY_LEN} bytes) on one line, found {0} characters"
+    )]
+    Length(usize),
+    #[error("not a hex key ({0})")]
+    NotHex(#[from] hex::FromHexError),
 }
 
 /// A key file that cannot be made or used; every message names the file and what to do.
@@ -83,7 +92,10 @@ pub enum KeyError {
         "cluster key file {path} is not a valid key: {reason}; \
          make a new one with `officemesh keygen --out {path} --force`"
     )]
-    Format { path: PathBuf, reason: String },
+    Format {
+        path: PathBuf,
+        reason: KeyFormatError,
+    },
     #[error(
         "cluster key file {path} already exists; refusing to overwrite it \
          (pass --force to replace it — every Pi then needs the new key)"

@@ -7,6 +7,7 @@
 //!   samples and aggregates are deleted (`Store::run_retention`).
 //! - `history`: bucketed history of one series (`Store::history`).
 //! - `stats`: file size and row counts (`Store::stats`).
+//! - `thread`: the store thread that owns the connection (`StoreHandle`).
 //! - Schema changes are ordered migrations recorded in `PRAGMA user_version`.
 //!
 //! The only module that touches rusqlite. Knows nothing of sockets or gossip.
@@ -15,6 +16,7 @@ mod history;
 mod retention;
 mod schema;
 mod stats;
+mod thread;
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +28,7 @@ use crate::state::{ChangeSet, Digest, Entry, Key, Replica, Value};
 pub use history::{HistoryPoint, HistoryQuery};
 pub use retention::{RetentionPolicy, RetentionReport, DAY_MS, MINUTE_MS};
 pub use stats::StoreStats;
+pub use thread::StoreHandle;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "officemesh.db";
@@ -53,6 +56,12 @@ pub enum StoreError {
     },
     #[error("database {path}: invalid query: {detail}")]
     InvalidQuery { path: PathBuf, detail: String },
+    /// A commit shared by several writers failed; each writer gets the one cause.
+    #[error("{0}")]
+    CommitFailed(std::sync::Arc<StoreError>),
+    /// The store thread is gone (the agent is stopping).
+    #[error("the store thread has stopped")]
+    Stopped,
 }
 
 /// A time in milliseconds as SQLite stores it: INTEGER is an i64 (enough for 292 million years;

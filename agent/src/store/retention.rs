@@ -9,7 +9,6 @@ use rusqlite::{params, Transaction};
 use serde::Serialize;
 
 use super::{sql_ms, Store, StoreError};
-use crate::config::StorageConfig;
 
 /// One minute in milliseconds: the width of an aggregate.
 pub const MINUTE_MS: u64 = 60_000;
@@ -31,15 +30,6 @@ impl Default for RetentionPolicy {
         RetentionPolicy {
             raw_days: 7,
             aggregate_days: 90,
-        }
-    }
-}
-
-impl From<&StorageConfig> for RetentionPolicy {
-    fn from(storage: &StorageConfig) -> Self {
-        RetentionPolicy {
-            raw_days: storage.raw_retention_days,
-            aggregate_days: storage.aggregate_retention_days,
         }
     }
 }

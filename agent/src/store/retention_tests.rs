@@ -253,11 +253,3 @@ fn a_schema_1_database_is_upgraded_and_its_samples_aggregated() {
         .expect("first minute");
     assert_eq!(first, (20.5, 21.5, 42.0, 2));
 }
-
-#[test]
-fn the_policy_defaults_follow_the_storage_config() {
-    let storage = crate::config::StorageConfig::default();
-    let policy = RetentionPolicy::from(&storage);
-    assert_eq!(policy, RetentionPolicy::default());
-    assert_eq!((policy.raw_days, policy.aggregate_days), (7, 90));
-}

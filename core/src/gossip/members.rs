@@ -7,40 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use super::detector::ArrivalWindow;
 use super::message::MemberInfo;
 use crate::crdt::NodeId;
-
-/// How a member looks from here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MemberStatus {
-    Alive,
-    /// Heartbeats are late (phi above half the threshold).
-    Suspect,
-    /// Heartbeats stopped (phi above the threshold).
-    Dead,
-    /// Announced a graceful leave.
-    Left,
-}
-
-impl MemberStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MemberStatus::Alive => "alive",
-            MemberStatus::Suspect => "suspect",
-            MemberStatus::Dead => "dead",
-            MemberStatus::Left => "left",
-        }
-    }
-
-    /// Alive or suspect: picked for gossip rounds.
-    pub fn is_live(self) -> bool {
-        matches!(self, MemberStatus::Alive | MemberStatus::Suspect)
-    }
-}
+pub use crate::peer::MemberStatus;
 
 /// One known node.
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Key, Replica, Value};
 use crate::crdt::NodeId;
+use crate::peer::{MemberStatus, PeerStatus};
 
 /// Which nodes this answer may be missing data from, and since when.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -23,8 +24,28 @@ pub struct UnreachableNode {
     pub node: NodeId,
     pub name: String,
     pub room: String,
-    pub status: String,
+    pub status: MemberStatus,
     pub since_ms: Option<u64>,
+}
+
+/// Which peers this node cannot reach now, from the gossip layer's peer table: the caveat on
+/// every answer.
+pub fn completeness(peers: &[PeerStatus]) -> Completeness {
+    let unreachable: Vec<UnreachableNode> = peers
+        .iter()
+        .filter(|peer| peer.status.is_unreachable())
+        .map(|peer| UnreachableNode {
+            node: peer.node,
+            name: peer.name.clone(),
+            room: peer.room.clone(),
+            status: peer.status,
+            since_ms: peer.unreachable_since_ms,
+        })
+        .collect();
+    Completeness {
+        complete: unreachable.is_empty(),
+        unreachable,
+    }
 }
 
 /// One MAC of a person, and where it was last seen.

@@ -1,7 +1,10 @@
 //! The agent's TOML configuration: one struct per `[section]`, every key with a default, unknown
 //! keys refused. Every key is documented in `docs/config.md`; keep the two in step.
 //!
-//! Loading never touches the network or SQLite; it reads one file.
+//! Loading never touches the network or SQLite; it reads one file. A leaf: depends on no other
+//! module of the agent (each section's own checks live beside it, e.g. `mqtt.rs`).
+
+mod mqtt;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,6 +22,25 @@ pub enum ConfigError {
     },
     #[error("config file {path}: {message}")]
     Invalid { path: PathBuf, message: String },
+}
+
+pub use mqtt::BrokerUrl;
+
+/// One value that cannot be used; the message names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl From<String> for Invalid {
+    fn from(message: String) -> Invalid {
+        Invalid(message)
+    }
+}
+
+impl From<&str> for Invalid {
+    fn from(message: &str) -> Invalid {
+        Invalid(message.to_string())
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -268,10 +290,12 @@ impl Config {
             path: path.to_path_buf(),
             message: describe_toml_error(text, &err),
         })?;
-        config.validate().map_err(|message| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        })?;
+        config
+            .validate()
+            .map_err(|Invalid(message)| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message,
+            })?;
         Ok(config)
     }
 
@@ -288,7 +312,7 @@ impl Config {
     }
 
     /// Checks values serde cannot: ranges and relations between keys.
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), Invalid> {
         let positive = [
             ("gossip.interval_ms", self.gossip.interval_ms),
             ("gossip.fanout", self.gossip.fanout as u64),
@@ -303,7 +327,7 @@ impl Config {
         ];
         for (key, value) in positive {
             if value == 0 {
-                return Err(format!("{key} must be greater than 0"));
+                return Err(format!("{key} must be greater than 0").into());
             }
         }
         if self.gossip.max_delta_bytes < 1024 {
@@ -312,7 +336,7 @@ impl Config {
         if self.gossip.cluster.trim().is_empty() {
             return Err("gossip.cluster must not be empty".into());
         }
-        crate::mqtt::validate_config(&self.mqtt)?;
+        mqtt::validate(&self.mqtt)?;
         crate::state::key::validate_label("node.room", &self.node.room)
             .map_err(|e| format!("node.room: {e}"))?;
         let mut names = std::collections::BTreeSet::new();
@@ -323,15 +347,16 @@ impl Config {
                 return Err(format!(
                     "sensors[{index}].name: '{}' is used twice; sensor names must be unique",
                     sensor.name
-                ));
+                )
+                .into());
             }
             sensor
                 .validate()
                 .map_err(|e| format!("sensors[{index}]: {e}"))?;
             if sensor.poll_interval_s == 0 {
-                return Err(format!(
-                    "sensors[{index}].poll_interval_s must be greater than 0"
-                ));
+                return Err(
+                    format!("sensors[{index}].poll_interval_s must be greater than 0").into(),
+                );
             }
         }
         Ok(())
@@ -363,7 +388,7 @@ mod tests {
     /// row in docs/config.md.
     #[test]
     fn every_config_key_is_documented() {
-        let docs = include_str!("../../docs/config.md");
+        let docs = include_str!("../../../docs/config.md");
         let mut config = Config::default();
         config.sensors.clear();
         let value = toml::Value::try_from(&config).expect("config serializes");
@@ -404,7 +429,7 @@ mod tests {
 
     #[test]
     fn design_example_parses() {
-        let text = include_str!("../../config.example.toml");
+        let text = include_str!("../../../config.example.toml");
         let config = parse(text).expect("config.example.toml must stay valid");
         assert_eq!(config.node.room, "lobby");
         assert_eq!(config.sensors.len(), 1);

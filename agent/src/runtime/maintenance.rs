@@ -1,0 +1,48 @@
+//! Maintenance loops: the batch tick that hands pending changes to the store thread
+//! (`storage.batch_ms`), and hourly retention/downsampling of the sample history.
+//!
+//! Must not touch: the replica's contents (only `Shared::persist_pending`), sockets.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::clock::wall_ms;
+use crate::shared::Shared;
+
+/// Runs retention and downsampling shortly after start and then hourly (the same rule on
+/// every node).
+pub(super) async fn retention_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(60),
+        Duration::from_secs(3600),
+    );
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let started = std::time::Instant::now();
+        match shared.run_retention(wall_ms()).await {
+            Ok(report) => tracing::info!(
+                aggregated = report.samples_aggregated,
+                raw_deleted = report.raw_deleted,
+                aggregates_deleted = report.aggregates_deleted,
+                took_ms = started.elapsed().as_millis() as u64,
+                "retention run"
+            ),
+            Err(err) => tracing::error!(error = %err, "retention run failed"),
+        }
+    }
+}
+
+pub(super) async fn batch_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(shared.config.storage.batch_ms));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => shared.persist_pending(),
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The running agent: `Agent` opens the store, restores the replica, builds `Shared` and
+//! starts the loops that feed it — sensor polling (`sensor_loop`), presence scanning
+//! (`presence_loop`), batched persistence and retention (`maintenance`). Gossip and the HTTP
+//! API are started by the caller with `Agent::shared`; everything stops on one shutdown signal.
+//!
+//! The one module that wires the shell together: nothing else depends on it but `main`/`cli`.
+
+mod maintenance;
+mod presence_loop;
+mod sensor_loop;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::clock::{wall_ms, Clock};
+use crate::config::{Config, StorageConfig};
+use crate::shared::Shared;
+use crate::state::{Key, NodeInfo, Value};
+use crate::store::{RetentionPolicy, Store, StoreHandle};
+
+pub use presence_loop::record_neighbors;
+pub use sensor_loop::build_sensor;
+
+/// The running agent's handle: the shared state and a way to stop it.
+pub struct Agent {
+    pub shared: Arc<Shared>,
+    shutdown_tx: watch::Sender<bool>,
+    persist_thread: Option<std::thread::JoinHandle<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// The host name, for a node without `node.name`.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "officemesh".to_string())
+}
+
+impl Agent {
+    /// Opens the store, restores the replica, writes this node's `node/<id>` entry and starts the
+    /// background loops (persistence, sensors, presence). The API and gossip are started by the
+    /// caller with `shared`.
+    pub fn start(config: Config) -> anyhow::Result<Agent> {
+        let data_dir = config.storage.data_dir.clone();
+        let node = crate::identity::load_or_create(&data_dir)?;
+        let store = Store::open(&data_dir)?;
+        let replica = store.load_replica(node)?;
+        let clock = Clock::new(
+            node,
+            Duration::from_millis(config.gossip.max_clock_offset_ms),
+        );
+        clock.raise_floor(store.max_stamp_time()?);
+        let name = if config.node.name.trim().is_empty() {
+            host_name()
+        } else {
+            config.node.name.clone()
+        };
+        let own_version = replica.own_counter();
+        let (store, persist_thread) =
+            StoreHandle::spawn(store, retention_policy(&config.storage), node, own_version)
+                .context("cannot start the store thread")?;
+        let shared = Arc::new(Shared::new(
+            config,
+            node,
+            name,
+            clock,
+            wall_ms(),
+            replica,
+            store,
+        ));
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let mut agent = Agent {
+            shared: shared.clone(),
+            shutdown_tx,
+            persist_thread: Some(persist_thread),
+            tasks: Vec::new(),
+        };
+        agent.write_node_info()?;
+        if let Some(task) = crate::mqtt::start(shared.clone(), shutdown_rx.clone())? {
+            agent.spawn(task);
+        }
+        agent.spawn(maintenance::batch_loop(shared.clone(), shutdown_rx.clone()));
+        agent.spawn(maintenance::retention_loop(
+            shared.clone(),
+            shutdown_rx.clone(),
+        ));
+        for sensor_config in shared.config.sensors.clone() {
+            let sensor = build_sensor(&sensor_config, &shared.name)?;
+            agent.spawn(sensor_loop::sensor_loop(
+                shared.clone(),
+                sensor,
+                sensor_config,
+                shutdown_rx.clone(),
+            ));
+        }
+        agent.spawn(crate::alerts::alert_loop(
+            shared.clone(),
+            shutdown_rx.clone(),
+        ));
+        if let Some(scanner) = presence_loop::build_scanner(&shared)? {
+            agent.spawn(presence_loop::presence_loop(
+                shared.clone(),
+                scanner,
+                shutdown_rx.clone(),
+            ));
+        }
+        Ok(agent)
+    }
+
+    /// Spawns a task that is aborted on shutdown if it has not ended by itself.
+    pub fn spawn(&mut self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.tasks.push(tokio::spawn(task));
+    }
+
+    /// A receiver that turns `true` when the agent stops.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown_tx.subscribe()
+    }
+
+    fn write_node_info(&self) -> anyhow::Result<()> {
+        let shared = &self.shared;
+        let gossip = &shared.config.gossip;
+        let info = NodeInfo {
+            name: shared.name.clone(),
+            room: shared.config.node.room.clone(),
+            gossip_addr: if gossip.advertise.is_empty() {
+                gossip.listen.to_string()
+            } else {
+                gossip.advertise.clone()
+            },
+            api_addr: shared.config.api.listen.to_string(),
+            version: crate::VERSION.to_string(),
+            started_at_ms: shared.started_at_ms,
+        };
+        shared
+            .write(Key::Node(shared.node), Some(Value::Node(info)))
+            .context("cannot write this node's entry")?;
+        Ok(())
+    }
+
+    /// Stops every loop, commits what is pending and closes the database.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        let _ = self.shutdown_tx.send(true);
+        for task in self.tasks.drain(..) {
+            let aborter = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(3), task)
+                .await
+                .is_err()
+            {
+                aborter.abort();
+            }
+        }
+        let flushed = self.shared.flush().await;
+        drop(self.shared);
+        if let Some(thread) = self.persist_thread.take() {
+            // The thread ends when the last sender (inside `Shared`) is gone.
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        flushed.context("cannot commit the last writes")
+    }
+}
+
+/// The store's retention policy, from `[storage]`.
+pub fn retention_policy(storage: &StorageConfig) -> RetentionPolicy {
+    RetentionPolicy {
+        raw_days: storage.raw_retention_days,
+        aggregate_days: storage.aggregate_retention_days,
+    }
+}
+
+/// A stable seed from text (simulated sensors and devices without a configured seed).
+fn seed_from_text(text: &str) -> u64 {
+    let hash = blake3::hash(text.as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&hash.as_bytes()[..8]);
+    u64::from_le_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_defaults_follow_the_storage_config() {
+        let policy = retention_policy(&StorageConfig::default());
+        assert_eq!(policy, RetentionPolicy::default());
+        assert_eq!((policy.raw_days, policy.aggregate_days), (7, 90));
+    }
+}

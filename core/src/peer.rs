@@ -1,0 +1,122 @@
+//! What one node knows about another's liveness: the gossip layer's `MemberStatus` and the
+//! `PeerStatus` row it publishes for the shell (API, chat, MQTT, events) to read.
+//!
+//! Types only: shared by `gossip` (which computes them) and `state::query` (which turns them
+//! into the caveats on every answer), so neither depends on the other for them.
+//! Must not touch: the replica, messages, anything with I/O.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::crdt::NodeId;
+
+/// How a member looks from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberStatus {
+    Alive,
+    /// Heartbeats are late (phi above half the threshold).
+    Suspect,
+    /// Heartbeats stopped (phi above the threshold).
+    Dead,
+    /// Announced a graceful leave.
+    Left,
+}
+
+impl MemberStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::Alive => "alive",
+            MemberStatus::Suspect => "suspect",
+            MemberStatus::Dead => "dead",
+            MemberStatus::Left => "left",
+        }
+    }
+
+    /// Alive or suspect: picked for gossip rounds.
+    pub fn is_live(self) -> bool {
+        matches!(self, MemberStatus::Alive | MemberStatus::Suspect)
+    }
+}
+
+impl MemberStatus {
+    /// Every status, in the order dashboards list them.
+    pub const ALL: [MemberStatus; 4] = [
+        MemberStatus::Alive,
+        MemberStatus::Suspect,
+        MemberStatus::Dead,
+        MemberStatus::Left,
+    ];
+
+    /// Neither alive nor gracefully gone: answers carry a caveat for it.
+    pub fn is_unreachable(self) -> bool {
+        matches!(self, MemberStatus::Suspect | MemberStatus::Dead)
+    }
+}
+
+impl fmt::Display for MemberStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A node's status as one node's answers show it (`/v1/nodes`): itself, a member status, or
+/// `unknown` before gossip has reported on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeStatus {
+    /// The node answering.
+    #[serde(rename = "self")]
+    This,
+    /// Known from its `node/<id>` entry, not (yet) from gossip.
+    Unknown,
+    Alive,
+    Suspect,
+    Dead,
+    Left,
+}
+
+impl From<MemberStatus> for NodeStatus {
+    fn from(status: MemberStatus) -> NodeStatus {
+        match status {
+            MemberStatus::Alive => NodeStatus::Alive,
+            MemberStatus::Suspect => NodeStatus::Suspect,
+            MemberStatus::Dead => NodeStatus::Dead,
+            MemberStatus::Left => NodeStatus::Left,
+        }
+    }
+}
+
+/// What this node knows about one peer, as the gossip layer last saw it (for `/v1/nodes`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PeerStatus {
+    pub node: NodeId,
+    pub name: String,
+    pub room: String,
+    pub gossip_addr: String,
+    pub status: MemberStatus,
+    /// Milliseconds since its heartbeat last advanced, as seen here.
+    pub heartbeat_age_ms: Option<u64>,
+    /// Phi-accrual suspicion level.
+    pub phi: Option<f64>,
+    /// Versions of this peer's writes this node knows exist but does not hold yet.
+    pub missing_versions: u64,
+    /// Since when this node cannot reach it (ms since epoch), if it cannot.
+    pub unreachable_since_ms: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_serializes_as_the_lowercase_word() {
+        for status in MemberStatus::ALL {
+            let json = serde_json::to_string(&status).unwrap_or_default();
+            assert_eq!(json, format!("\"{status}\""));
+            let back: MemberStatus = serde_json::from_str(&json).unwrap_or(MemberStatus::Left);
+            assert_eq!(back, status);
+        }
+    }
+}
