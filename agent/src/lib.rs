@@ -38,6 +38,7 @@ pub mod mesh;
 pub mod mqtt;
 pub mod net;
 pub mod runtime;
+pub mod sensor_health;
 pub mod shared;
 pub mod store;
 

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::counters::Counters;
 use crate::crdt::NodeId;
 use crate::events::EventLog;
+use crate::sensor_health::SensorBoard;
 use crate::peer::PeerStatus;
 use crate::state::query::{self, Completeness};
 use crate::state::{Entry, Key, Replica, StaleWrite, Value};
@@ -40,6 +41,8 @@ pub struct Shared {
     pub counters: Counters,
     /// What this node saw happen to the mesh (`GET /v1/events`); the gossip driver fills it.
     pub events: EventLog,
+    /// This node's sensors as their loops last saw them (`GET /v1/sensors`).
+    pub sensors: SensorBoard,
 }
 
 /// The peer table as the gossip driver last published it.
@@ -81,6 +84,7 @@ impl Shared {
         store: StoreHandle,
     ) -> Shared {
         Shared {
+            sensors: SensorBoard::new(&config.sensors),
             config,
             node,
             name,

@@ -53,15 +53,19 @@ impl Check {
 /// Runs every check the configured sensors need, as the current user, with paths under `root`.
 /// With `root` = `/` (the machine itself) each configured I2C address is probed too.
 pub fn run_checks(specs: &[SensorSpec], root: &Path) -> Vec<Check> {
-    let mut checks = run_checks_for_user(specs, root, &current_user(root));
+    let checks = run_checks_for_user(specs, root, &current_user(root));
     #[cfg(feature = "rpi")]
-    if root == Path::new("/") {
+    let checks = if root == Path::new("/") {
+        let mut checks = checks;
         checks.extend(probe_checks(
             specs,
             root,
             &mut crate::rpi::probe::LinuxI2cProbe,
         ));
-    }
+        checks
+    } else {
+        checks
+    };
     checks
 }
 

@@ -11,6 +11,7 @@ mod dashboard;
 mod error;
 mod events;
 pub mod metrics;
+mod sensors;
 
 use std::sync::Arc;
 
@@ -51,6 +52,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(metrics::routes())
         .merge(chat::routes())
         .merge(events::routes())
+        .merge(sensors::routes())
         .merge(dashboard::routes())
         .fallback(not_found)
         .with_state(shared)

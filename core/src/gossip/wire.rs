@@ -8,7 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::crdt::Stamp;
 use crate::state::{
-    AlertValue, Entry, Key, MacSeen, NodeInfo, PersonInfo, ReadingValue, TargetValue, Value,
+    AlertValue, Entry, Key, MacSeen, NodeInfo, PersonInfo, ReadingValue, SensorHealth, TargetValue,
+    Value,
 };
 
 /// `Value`, externally tagged.
@@ -20,6 +21,7 @@ enum WireValue {
     Person(PersonInfo),
     Target(TargetValue),
     Alert(AlertValue),
+    Sensor(SensorHealth),
 }
 
 impl From<Value> for WireValue {
@@ -31,6 +33,7 @@ impl From<Value> for WireValue {
             Value::Person(v) => WireValue::Person(v),
             Value::Target(v) => WireValue::Target(v),
             Value::Alert(v) => WireValue::Alert(v),
+            Value::Sensor(v) => WireValue::Sensor(v),
         }
     }
 }
@@ -44,6 +47,7 @@ impl From<WireValue> for Value {
             WireValue::Person(v) => Value::Person(v),
             WireValue::Target(v) => Value::Target(v),
             WireValue::Alert(v) => Value::Alert(v),
+            WireValue::Sensor(v) => Value::Sensor(v),
         }
     }
 }

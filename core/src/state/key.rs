@@ -8,6 +8,7 @@
 //! | `person/<name>/<mac>` | any node (chat, API) |
 //! | `target/<room>/<quantity>` | any node |
 //! | `alert/<room>/<quantity>` | any node |
+//! | `sensor/<node>/<sensor>` | that node (sensor health) |
 
 use std::fmt;
 use std::str::FromStr;
@@ -41,6 +42,10 @@ pub enum Key {
     Alert {
         room: String,
         quantity: Quantity,
+    },
+    Sensor {
+        node: NodeId,
+        sensor: String,
     },
 }
 
@@ -91,6 +96,7 @@ impl Key {
             Key::Person { .. } => "person",
             Key::Target { .. } => "target",
             Key::Alert { .. } => "alert",
+            Key::Sensor { .. } => "sensor",
         }
     }
 }
@@ -108,6 +114,7 @@ impl fmt::Display for Key {
             Key::Person { name, mac } => write!(f, "person/{name}/{mac}"),
             Key::Target { room, quantity } => write!(f, "target/{room}/{quantity}"),
             Key::Alert { room, quantity } => write!(f, "alert/{room}/{quantity}"),
+            Key::Sensor { node, sensor } => write!(f, "sensor/{node}/{sensor}"),
         }
     }
 }
@@ -149,6 +156,10 @@ impl FromStr for Key {
                 room: label(room)?,
                 quantity: quantity(q)?,
             }),
+            ["sensor", n, sensor] => Ok(Key::Sensor {
+                node: node(n)?,
+                sensor: label(sensor)?,
+            }),
             _ => Err(err()),
         }
     }
@@ -183,6 +194,10 @@ mod tests {
             Key::Alert {
                 room: "lobby".into(),
                 quantity: Quantity::Sound,
+            },
+            Key::Sensor {
+                node: NodeId(5),
+                sensor: "desk".into(),
             },
         ];
         for key in keys {

@@ -18,5 +18,5 @@ pub mod value;
 pub use key::{Key, KeyParseError, LabelError};
 pub use replica::{ChangeSet, Digest, Entry, Replica, StaleWrite, StateHash};
 pub use value::{
-    AlertValue, MacSeen, NodeInfo, PersonInfo, ReadingStatus, ReadingValue, TargetValue, Value,
+    AlertValue, MacSeen, NodeInfo, PersonInfo, ReadingStatus, ReadingValue, TargetValue, Value, SensorHealth, SensorState,
 };
