@@ -3,7 +3,7 @@
 //! [`drivers`] through thin glue ([`i2c::PiI2c`], [`spi::PiSpi`]) that names the device file and
 //! keeps the OS error. Holds no driver logic and no chip knowledge.
 //!
-//! Opening fails with [`SensorError::Io`] naming the device file and the fix when the bus is not
+//! Opening fails with [`SensorError::Bus`] naming the device file and the fix when the bus is not
 //! enabled in `config.txt`, the user lacks the `i2c`/`spi`/`gpio` group, or the machine is not
 //! a Pi (see `officemesh doctor` and `docs/sensors.md`).
 //!
