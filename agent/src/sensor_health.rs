@@ -189,16 +189,24 @@ mod tests {
         assert_eq!(board.snapshot()[0].status, SensorState::Failed);
         let first = board.record_failure("desk", "cannot open /dev/i2c-7", 10);
         assert!(first.is_some(), "the first outcome is always replicated");
-        assert!(board.record_failure("desk", "cannot open /dev/i2c-7", 20).is_none());
+        assert!(board
+            .record_failure("desk", "cannot open /dev/i2c-7", 20)
+            .is_none());
         assert_eq!(board.failures("desk"), 2);
-        assert!(board.record_failure("desk", "EIO", 30).is_some(), "new error");
+        assert!(
+            board.record_failure("desk", "EIO", 30).is_some(),
+            "new error"
+        );
         let reading = [Measurement::new(Quantity::Temperature, 21.5)];
         let ok = board.record_ok("desk", &reading, 40).expect("recovered");
         assert_eq!(ok.status, SensorState::Ok);
         assert_eq!(ok.health().last_ok_ms, Some(40));
         assert!(board.record_ok("desk", &reading, 50).is_none());
         let row = &board.snapshot()[0];
-        assert_eq!((row.failures, row.last_ok_ms, row.error.clone()), (0, Some(50), None));
+        assert_eq!(
+            (row.failures, row.last_ok_ms, row.error.clone()),
+            (0, Some(50), None)
+        );
         assert_eq!(row.readings[0].unit, "°C");
         assert!(board.record_ok("nope", &reading, 60).is_none());
     }

@@ -14,8 +14,8 @@ use crate::config::Config;
 use crate::counters::Counters;
 use crate::crdt::NodeId;
 use crate::events::EventLog;
-use crate::sensor_health::SensorBoard;
 use crate::peer::PeerStatus;
+use crate::sensor_health::SensorBoard;
 use crate::state::query::{self, Completeness};
 use crate::state::{Entry, Key, Replica, StaleWrite, Value};
 use crate::store::{

@@ -100,7 +100,12 @@ fn discovery_readings_presence_and_availability_reach_the_broker() {
             format!("officemesh/{NODE}/desk/{quantity}").as_str()
         );
         assert_eq!(config["value_template"], "{{ value_json.value }}");
-        assert_eq!(config["availability_topic"], availability.as_str());
+        assert_eq!(config["availability"][0]["topic"], availability.as_str());
+        assert_eq!(
+            config["availability"][1]["topic"],
+            format!("officemesh/{NODE}/desk/availability").as_str()
+        );
+        assert_eq!(config["availability_mode"], "all");
         assert_eq!(config["payload_available"], "online");
         assert_eq!(config["payload_not_available"], "offline");
         let device = &config["device"];

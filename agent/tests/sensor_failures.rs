@@ -33,7 +33,10 @@ fn a_missing_bus_sensor_is_reported_and_the_rest_keeps_working() {
         (rows.len() == 3).then_some(rows)
     })
     .unwrap_or_else(|| panic!("no sim readings; log:\n{}", agent.log()));
-    assert!(readings.iter().all(|row| row["sensor"] == "desk"), "{readings:?}");
+    assert!(
+        readings.iter().all(|row| row["sensor"] == "desk"),
+        "{readings:?}"
+    );
 
     // Both sensors are listed; the BME280 failed, naming the device file.
     let sensors = eventually(Duration::from_secs(15), || {
@@ -49,7 +52,10 @@ fn a_missing_bus_sensor_is_reported_and_the_rest_keeps_working() {
     assert_eq!(window["driver"], "bme280");
     let error = window["error"].as_str().unwrap_or_default();
     assert!(error.contains("/dev/i2c-7"), "{error}");
-    assert!(error.contains("config.txt") || error.contains("i2c_bus"), "no fix: {error}");
+    assert!(
+        error.contains("config.txt") || error.contains("i2c_bus"),
+        "no fix: {error}"
+    );
     assert!(window["last_ok_ms"].is_null(), "{window}");
     assert_eq!(desk["readings"].as_array().map(Vec::len), Some(3), "{desk}");
     assert!(desk["last_ok_ms"].as_u64().is_some(), "{desk}");

@@ -143,8 +143,14 @@ mod tests {
                 Err(err) => err.to_string(),
                 Ok(_) => panic!("{driver}: opened {path}, which does not exist"),
             };
-            assert!(err.contains(&format!("cannot open {path}")), "{driver}: {err}");
-            assert!(err.contains("os error 2"), "{driver}: the OS error is kept: {err}");
+            assert!(
+                err.contains(&format!("cannot open {path}")),
+                "{driver}: {err}"
+            );
+            assert!(
+                err.contains("os error 2"),
+                "{driver}: the OS error is kept: {err}"
+            );
             assert!(err.contains("config.txt"), "{driver}: no fix in {err}");
         }
     }

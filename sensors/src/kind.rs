@@ -85,16 +85,15 @@ impl DriverKind {
     /// The quantities the driver reports.
     pub fn quantities(self) -> &'static [Quantity] {
         match self {
-            DriverKind::Sim => &Quantity::ALL,
+            DriverKind::Sim => &[Quantity::Temperature, Quantity::Humidity, Quantity::Sound],
             DriverKind::Bme280
             | DriverKind::Sht3x
             | DriverKind::Sht4x
             | DriverKind::Dht11
             | DriverKind::Dht22 => &[Quantity::Temperature, Quantity::Humidity],
             DriverKind::Ds18b20 => &[Quantity::Temperature],
-            DriverKind::Mcp3008Sound | DriverKind::Ads1115Sound | DriverKind::GpioSound => {
-                &[Quantity::Sound]
-            }
+            DriverKind::Mcp3008Sound | DriverKind::Ads1115Sound => &[Quantity::Sound],
+            DriverKind::GpioSound => &[Quantity::SoundActivity],
         }
     }
 

@@ -271,6 +271,7 @@ pub struct ProcessedSensor {
     temperature: Stage,
     humidity: Stage,
     sound: Stage,
+    activity: Stage,
 }
 
 impl ProcessedSensor {
@@ -285,6 +286,7 @@ impl ProcessedSensor {
             inner,
             temperature: Stage::new(temperature, false),
             humidity: Stage::new(humidity, false),
+            activity: Stage::new(sound.clone(), false),
             sound: Stage::new(sound, true),
         }
     }
@@ -294,6 +296,7 @@ impl ProcessedSensor {
             Quantity::Temperature => &mut self.temperature,
             Quantity::Humidity => &mut self.humidity,
             Quantity::Sound => &mut self.sound,
+            Quantity::SoundActivity => &mut self.activity,
         }
     }
 }

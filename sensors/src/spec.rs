@@ -70,7 +70,7 @@ pub struct SensorSpec {
     pub temperature: Processing,
     /// Processing of humidity values.
     pub humidity: Processing,
-    /// Processing of sound values.
+    /// Processing of sound values (the level, or a detector's activity percentage).
     pub sound: Processing,
 }
 
@@ -231,7 +231,7 @@ impl SensorSpec {
         match quantity {
             Quantity::Temperature => &self.temperature,
             Quantity::Humidity => &self.humidity,
-            Quantity::Sound => &self.sound,
+            Quantity::Sound | Quantity::SoundActivity => &self.sound,
         }
     }
 

@@ -108,7 +108,10 @@ pub(super) async fn sensor_loop(
         let was_open = opened.is_some();
         match open_and_read(&mut opened, &config, &shared.name).await {
             Ok(measurements) => {
-                if let Some(row) = shared.sensors.record_ok(&config.name, &measurements, wall_ms()) {
+                if let Some(row) = shared
+                    .sensors
+                    .record_ok(&config.name, &measurements, wall_ms())
+                {
                     tracing::info!(sensor = %config.name, "sensor ok");
                     replicate_health(&shared, &row);
                 }
@@ -116,7 +119,10 @@ pub(super) async fn sensor_loop(
                 wait = poll.saturating_sub(started.elapsed());
             }
             Err(error) => {
-                if let Some(row) = shared.sensors.record_failure(&config.name, &error, wall_ms()) {
+                if let Some(row) = shared
+                    .sensors
+                    .record_failure(&config.name, &error, wall_ms())
+                {
                     tracing::warn!(sensor = %config.name, %error, "sensor failed; retrying with backoff");
                     replicate_health(&shared, &row);
                 }

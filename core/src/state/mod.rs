@@ -18,5 +18,6 @@ pub mod value;
 pub use key::{Key, KeyParseError, LabelError};
 pub use replica::{ChangeSet, Digest, Entry, Replica, StaleWrite, StateHash};
 pub use value::{
-    AlertValue, MacSeen, NodeInfo, PersonInfo, ReadingStatus, ReadingValue, TargetValue, Value, SensorHealth, SensorState,
+    AlertValue, MacSeen, NodeInfo, PersonInfo, ReadingStatus, ReadingValue, SensorHealth,
+    SensorState, TargetValue, Value,
 };

@@ -1,6 +1,7 @@
 //! A sound detector's digital output (KY-038/LM393-style modules: the on-board comparator
 //! drives the pin while sound exceeds the potentiometer's threshold). The level reported is
-//! the share of samples over a window that were loud, in percent (0–100).
+//! the share of samples over a window that were loud, in percent (0–100), as
+//! `Quantity::SoundActivity`: an activity signal with its own unit, never a level in dB.
 
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::InputPin;
@@ -83,7 +84,7 @@ where
 
     fn read(&mut self) -> Result<Vec<Measurement>, SensorError> {
         Ok(vec![Measurement::new(
-            Quantity::Sound,
+            Quantity::SoundActivity,
             self.loud_percent()?,
         )])
     }
@@ -112,7 +113,7 @@ mod tests {
             DigitalSoundDetector::new("door", pin(&states), NoopDelay::new(), false, 8, 80);
         assert_eq!(
             detector.read().expect("pin reads"),
-            vec![Measurement::new(Quantity::Sound, 25.0)]
+            vec![Measurement::new(Quantity::SoundActivity, 25.0)]
         );
         detector.release().done();
 

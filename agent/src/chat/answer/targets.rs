@@ -36,6 +36,7 @@ fn plausible_range(quantity: Quantity) -> (f64, f64) {
         Quantity::Temperature => (5.0, 35.0),
         Quantity::Humidity => (10.0, 90.0),
         Quantity::Sound => (20.0, 120.0),
+        Quantity::SoundActivity => (0.0, 100.0),
     }
 }
 
@@ -45,6 +46,7 @@ pub fn default_tolerance(quantity: Quantity) -> f64 {
         Quantity::Temperature => 1.0,
         Quantity::Humidity => 5.0,
         Quantity::Sound => 10.0,
+        Quantity::SoundActivity => 20.0,
     }
 }
 
