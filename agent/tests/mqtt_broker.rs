@@ -268,11 +268,12 @@ fn discovery_readings_presence_and_availability_reach_the_broker() {
 }
 
 /// Readings received on this node's reading topics: (arrival index, topic, seq, taken_at_ms).
+/// The sensor's availability topic sits under the same prefix and is not a reading.
 fn reading_messages(messages: &[Received]) -> Vec<(String, u64, u64)> {
     let prefix = format!("officemesh/{NODE}/desk/");
     messages
         .iter()
-        .filter(|m| m.topic.starts_with(&prefix))
+        .filter(|m| m.topic.starts_with(&prefix) && !m.topic.ends_with("/availability"))
         .map(|m| {
             let json = m.json();
             (

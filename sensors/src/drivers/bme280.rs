@@ -523,6 +523,20 @@ mod tests {
     }
 
     #[test]
+    fn an_unplugged_chip_fails_and_is_picked_up_again_when_plugged_back() {
+        let (bus, chip) = pi_bus_with_chip_at(0x76);
+        let mut sensor = pi_sensor(&bus, 0x76);
+        sensor.read().expect("plugged");
+        bus.detach(0x76);
+        let (text, _) = bus_error(sensor.read().expect_err("unplugged"));
+        assert!(text.contains("no device at 0x76"), "{text}");
+        chip.power_cycle();
+        bus.attach(0x76, chip.clone());
+        assert_eq!(sensor.read().expect("plugged back")[0].value, 25.08);
+        assert_eq!(chip.log().soft_resets, 2, "set up from scratch");
+    }
+
+    #[test]
     fn implausible_temperatures_are_refused_and_the_chip_set_up_again() {
         let (block1, block2) = calibration_blocks();
         // adc_T = 0xFFFFF (all ones, a floating bus): far above 85 °C with these trimming values.
