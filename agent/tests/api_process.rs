@@ -7,9 +7,19 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
+use officemesh::api_types;
+use officemesh::state::query;
 use support::{eventually, send, AgentSpec, TestAgent};
 
 const TOKEN: &str = "s3cret-token";
+
+/// `answer` decodes into `T` and serializes back to the same JSON (no field lost or renamed).
+fn round_trips<T: serde::Serialize + serde::de::DeserializeOwned>(answer: &serde_json::Value) {
+    let typed: T = serde_json::from_value(answer.clone())
+        .unwrap_or_else(|e| panic!("{answer} does not decode: {e}"));
+    let again = serde_json::to_value(&typed).expect("serializes");
+    assert_eq!(&again, answer, "the shared answer type changed the JSON");
+}
 
 fn start(root: &std::path::Path) -> TestAgent {
     TestAgent::start(
@@ -158,6 +168,16 @@ fn endpoints_answer_from_the_replica_and_writes_are_validated() {
     let nodes = agent.get("/v1/nodes");
     assert_eq!(nodes["nodes"][0]["status"], "self");
     assert_eq!(agent.state_hash().len(), 64);
+
+    // The CLI decodes these answers into the shared types: each must take the JSON whole.
+    round_trips::<query::PresenceAnswer>(&presence);
+    round_trips::<query::ReadingsAnswer>(&agent.get("/v1/readings"));
+    round_trips::<query::NetworkAnswer>(&agent.get("/v1/network"));
+    round_trips::<api_types::NodesAnswer>(&nodes);
+    round_trips::<api_types::StateHashAnswer>(&agent.get("/v1/state/hash"));
+    round_trips::<api_types::PeopleAnswer>(&agent.get("/v1/people"));
+    round_trips::<api_types::TargetsAnswer>(&agent.get("/v1/targets"));
+    round_trips::<api_types::EventsAnswer>(&agent.get("/v1/events"));
 
     // Delete: unknown pair is 404, known pair removed.
     let (status, _) = send(

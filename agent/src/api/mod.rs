@@ -21,11 +21,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 use officemesh_sensors::{MacAddr, Quantity};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 pub use error::ApiError;
 
+use crate::api_types::{NodeRow, NodesAnswer};
 use crate::clock::wall_ms;
 use crate::peer::NodeStatus;
 use crate::shared::Shared;
@@ -285,27 +286,7 @@ async fn network(State(shared): State<Arc<Shared>>) -> Json<query::NetworkAnswer
     ))
 }
 
-/// One row of `GET /v1/nodes`.
-#[derive(Debug, Serialize)]
-struct NodeRow {
-    node: crate::crdt::NodeId,
-    name: String,
-    room: String,
-    gossip_addr: String,
-    api_addr: String,
-    version: String,
-    /// `self` for this node, else the gossip layer's view (`alive`, `suspect`, `dead`, `left`,
-    /// or `unknown` before gossip has seen it).
-    status: NodeStatus,
-    heartbeat_age_ms: Option<u64>,
-    phi: Option<f64>,
-    missing_versions: u64,
-    unreachable_since_ms: Option<u64>,
-    /// Highest version of its writes this node holds.
-    watermark: u64,
-}
-
-async fn nodes(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+async fn nodes(State(shared): State<Arc<Shared>>) -> Json<NodesAnswer> {
     let peers = shared.peers();
     let rows: Vec<NodeRow> = {
         let replica = shared.replica();
@@ -338,11 +319,11 @@ async fn nodes(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
             })
             .collect()
     };
-    Json(json!({
-        "self": shared.node,
-        "nodes": rows,
-        "completeness": shared.completeness(),
-    }))
+    Json(NodesAnswer {
+        self_node: shared.node,
+        nodes: rows,
+        completeness: shared.completeness(),
+    })
 }
 
 async fn state_hash(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
