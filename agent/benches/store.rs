@@ -72,7 +72,7 @@ fn series_of(nodes: u64, sensors: usize) -> Vec<Key> {
     let mut keys = Vec::new();
     for node in 1..=nodes {
         for sensor in 0..sensors {
-            for quantity in Quantity::ALL {
+            for quantity in [Quantity::Temperature, Quantity::Humidity, Quantity::Sound] {
                 keys.push(Key::Reading {
                     node: NodeId(node),
                     sensor: format!("s{sensor}"),

@@ -45,6 +45,7 @@ pub mod mesh;
 pub mod mqtt;
 pub mod net;
 pub mod runtime;
+pub mod sensor_health;
 pub mod shared;
 pub mod sightings;
 pub mod store;

@@ -17,6 +17,7 @@ use crate::counters::Counters;
 use crate::crdt::NodeId;
 use crate::events::EventLog;
 use crate::peer::PeerStatus;
+use crate::sensor_health::SensorBoard;
 use crate::sightings::LocalSightings;
 use crate::state::limits::{self, LimitError};
 use crate::state::query::{self, Completeness};
@@ -57,6 +58,8 @@ pub struct Shared {
     pub claims: ClaimBook,
     /// Set once this node's presence loop has recorded its first scan since start.
     pub presence_scanned: std::sync::atomic::AtomicBool,
+    /// This node's sensors as their loops last saw them (`GET /v1/sensors`).
+    pub sensors: SensorBoard,
 }
 
 /// The peer table as the gossip driver last published it.
@@ -108,6 +111,7 @@ impl Shared {
         store: StoreHandle,
     ) -> Shared {
         Shared {
+            sensors: SensorBoard::new(&config.sensors),
             config,
             node,
             name,

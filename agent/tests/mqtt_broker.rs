@@ -59,7 +59,12 @@ fn discovery_readings_presence_and_availability_reach_the_broker() {
         &["officemesh/#", "homeassistant/#"],
         false,
     );
-    let mut agent = start_agent(root.path(), &agent_extra(&broker.url(), 1));
+    // Plus a BME280 on a bus that does not exist: its own availability says `offline`.
+    let failing = "\n[[sensors]]\ndriver = \"bme280\"\nname = \"window\"\ni2c_bus = 7\n";
+    let mut agent = start_agent(
+        root.path(),
+        &format!("{}{failing}", agent_extra(&broker.url(), 1)),
+    );
     let node_id = agent.get("/healthz")["node"]
         .as_str()
         .expect("node id")
@@ -73,6 +78,23 @@ fn discovery_readings_presence_and_availability_reach_the_broker() {
             .any(|m| m.topic == availability && m.text() == "online")
             .then_some(())
     });
+
+    // Per-sensor availability: the sim sensor is up, the BME280 on /dev/i2c-7 is not.
+    if !std::path::Path::new("/dev/i2c-7").exists() {
+        subscriber.wait_for("sensor availability", Duration::from_secs(20), |messages| {
+            let last = |sensor: &str| {
+                let topic = format!("officemesh/{NODE}/{sensor}/availability");
+                messages
+                    .iter()
+                    .rev()
+                    .find(|m| m.topic == topic)
+                    .map(|m| m.text())
+            };
+            (last("desk").as_deref() == Some("online")
+                && last("window").as_deref() == Some("offline"))
+            .then_some(())
+        });
+    }
 
     // Discovery: one config per sensor quantity, with what Home Assistant requires.
     let sensors = subscriber.wait_for("3 sensor configs", Duration::from_secs(20), |messages| {
@@ -100,7 +122,12 @@ fn discovery_readings_presence_and_availability_reach_the_broker() {
             format!("officemesh/{NODE}/desk/{quantity}").as_str()
         );
         assert_eq!(config["value_template"], "{{ value_json.value }}");
-        assert_eq!(config["availability_topic"], availability.as_str());
+        assert_eq!(config["availability"][0]["topic"], availability.as_str());
+        assert_eq!(
+            config["availability"][1]["topic"],
+            format!("officemesh/{NODE}/desk/availability").as_str()
+        );
+        assert_eq!(config["availability_mode"], "all");
         assert_eq!(config["payload_available"], "online");
         assert_eq!(config["payload_not_available"], "offline");
         let device = &config["device"];
@@ -263,11 +290,12 @@ fn discovery_readings_presence_and_availability_reach_the_broker() {
 }
 
 /// Readings received on this node's reading topics: (arrival index, topic, seq, taken_at_ms).
+/// The sensor's availability topic sits under the same prefix and is not a reading.
 fn reading_messages(messages: &[Received]) -> Vec<(String, u64, u64)> {
     let prefix = format!("officemesh/{NODE}/desk/");
     messages
         .iter()
-        .filter(|m| m.topic.starts_with(&prefix))
+        .filter(|m| m.topic.starts_with(&prefix) && !m.topic.ends_with("/availability"))
         .map(|m| {
             let json = m.json();
             (

@@ -5,7 +5,7 @@
 //! potentiometer until its LED just stays off in a quiet room.
 //! The user must be in the `gpio` group.
 //!
-//! Run: `cargo run -p officemesh-sensors --features rpi --example gpio_sound_detector`
+//! Run: `cargo run -p officemesh-sensors --example gpio_sound_detector`
 
 use officemesh_sensors::SensorSpec;
 

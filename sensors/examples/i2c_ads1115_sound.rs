@@ -6,7 +6,7 @@
 //! config.txt: `dtparam=i2c_arm=on`; the user must be in the `i2c` group.
 //! Clap near the microphone: the level should jump by 20–40 dB.
 //!
-//! Run: `cargo run -p officemesh-sensors --features rpi --example i2c_ads1115_sound`
+//! Run: `cargo run -p officemesh-sensors --example i2c_ads1115_sound`
 
 use officemesh_sensors::SensorSpec;
 

@@ -5,7 +5,7 @@
 //! config.txt: `dtparam=i2c_arm=on`; the user must be in the `i2c` group.
 //! Check it answers first: `i2cdetect -y 1` shows 76 or 77.
 //!
-//! Run: `cargo run -p officemesh-sensors --features rpi --example i2c_bme280 -- [0x77]`
+//! Run: `cargo run -p officemesh-sensors --example i2c_bme280 -- [0x77]`
 
 use officemesh_sensors::SensorSpec;
 

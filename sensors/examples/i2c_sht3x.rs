@@ -4,7 +4,7 @@
 //! ADDR to GND = 0x44 (default), ADDR to 3.3 V = 0x45.
 //! config.txt: `dtparam=i2c_arm=on`; the user must be in the `i2c` group.
 //!
-//! Run: `cargo run -p officemesh-sensors --features rpi --example i2c_sht3x`
+//! Run: `cargo run -p officemesh-sensors --example i2c_sht3x`
 
 use officemesh_sensors::SensorSpec;
 

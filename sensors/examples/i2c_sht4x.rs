@@ -4,7 +4,7 @@
 //! The address is fixed by the part number: SHT4x-A 0x44 (default), -B 0x45, -C 0x46.
 //! config.txt: `dtparam=i2c_arm=on`; the user must be in the `i2c` group.
 //!
-//! Run: `cargo run -p officemesh-sensors --features rpi --example i2c_sht4x`
+//! Run: `cargo run -p officemesh-sensors --example i2c_sht4x`
 
 use officemesh_sensors::SensorSpec;
 

@@ -6,7 +6,7 @@
 //! Microphone OUT → CH0.
 //! config.txt: `dtparam=spi=on`; the user must be in the `spi` group.
 //!
-//! Run: `cargo run -p officemesh-sensors --features rpi --example spi_mcp3008_sound`
+//! Run: `cargo run -p officemesh-sensors --example spi_mcp3008_sound`
 
 use officemesh_sensors::SensorSpec;
 

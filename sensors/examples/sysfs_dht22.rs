@@ -5,7 +5,7 @@
 //! config.txt: `dtoverlay=dht11,gpiopin=4`, then reboot; values appear under
 //! /sys/bus/iio/devices/iio:device0/. No group is needed.
 //!
-//! Run: `cargo run -p officemesh-sensors --features rpi --example sysfs_dht22`
+//! Run: `cargo run -p officemesh-sensors --example sysfs_dht22`
 
 mod common;
 

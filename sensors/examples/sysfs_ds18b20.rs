@@ -4,7 +4,7 @@
 //! config.txt: `dtoverlay=w1-gpio,gpiopin=4`, then reboot; the sensor appears as
 //! /sys/bus/w1/devices/28-<serial>/. No group is needed.
 //!
-//! Run: `cargo run -p officemesh-sensors --features rpi --example sysfs_ds18b20`
+//! Run: `cargo run -p officemesh-sensors --example sysfs_ds18b20`
 
 mod common;
 

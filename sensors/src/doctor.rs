@@ -2,12 +2,17 @@
 //! enabled in `config.txt`, a device node missing, the user not in the `i2c`/`spi`/`gpio`
 //! group, the DHT or 1-wire overlay not loaded, the clock not synchronized. Each check returns
 //! a [`Check`] with a one-line fix. Every path is under a `root` passed in (normally `/`), so
-//! tests run against fixture directories. Reads files only; never opens a bus.
+//! tests run against fixture directories. The file checks never open a bus; [`probe_checks`]
+//! (run by [`run_checks`] on the real root `/`) also probes each configured I2C address through
+//! an [`I2cProbe`] and reports a kernel driver bound to it (sysfs, and EBUSY from the probe).
+//! Two entries on one bus device are reported too.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::spec::{DriverKind, Interface, SensorSpec};
+use crate::kind::{DriverKind, Interface};
+use crate::rpi::probe::{I2cProbe, ProbeOutcome};
+use crate::spec::{check_unique_devices, SensorSpec};
 use crate::sysfs::DhtIio;
 
 /// Where Raspberry Pi OS keeps `config.txt` (Bookworm; older releases: `/boot/config.txt`).
@@ -46,8 +51,123 @@ impl Check {
 }
 
 /// Runs every check the configured sensors need, as the current user, with paths under `root`.
+/// With `root` = `/` (the machine itself) each configured I2C address is probed too.
 pub fn run_checks(specs: &[SensorSpec], root: &Path) -> Vec<Check> {
-    run_checks_for_user(specs, root, &current_user(root))
+    let checks = run_checks_for_user(specs, root, &current_user(root));
+    #[cfg(feature = "rpi")]
+    let checks = if root == Path::new("/") {
+        let mut checks = checks;
+        checks.extend(probe_checks(
+            specs,
+            root,
+            &mut crate::rpi::probe::LinuxI2cProbe,
+        ));
+        checks
+    } else {
+        checks
+    };
+    checks
+}
+
+/// Probes the I2C address of every I2C entry whose bus exists under `root`: says what answered,
+/// which kernel driver is bound to it (`/sys/bus/i2c/devices/B-00AA/driver`), and, for a BME280
+/// that does not answer, whether something answers at its other address.
+pub fn probe_checks(specs: &[SensorSpec], root: &Path, prober: &mut dyn I2cProbe) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for spec in specs {
+        let Ok(kind) = spec.driver_kind() else {
+            continue;
+        };
+        let Some(address) = spec.i2c_address_or_default(kind) else {
+            continue;
+        };
+        if kind.interface() != Interface::I2c
+            || !under(root, &format!("/dev/i2c-{}", spec.i2c_bus)).exists()
+        {
+            continue;
+        }
+        checks.push(probe_check(spec, kind, address, root, prober));
+    }
+    checks
+}
+
+/// The kernel driver bound to `address` on `bus`, from sysfs.
+fn bound_driver(root: &Path, bus: u8, address: u8) -> Option<String> {
+    let link = under(
+        root,
+        &format!("/sys/bus/i2c/devices/{bus}-{address:04x}/driver"),
+    );
+    let target = std::fs::read_link(link).ok()?;
+    Some(target.file_name()?.to_string_lossy().into_owned())
+}
+
+fn probe_check(
+    spec: &SensorSpec,
+    kind: DriverKind,
+    address: u8,
+    root: &Path,
+    prober: &mut dyn I2cProbe,
+) -> Check {
+    let bus = spec.i2c_bus;
+    let path = format!("/dev/i2c-{bus}");
+    let name = format!("i2c {address:#04x} on bus {bus} (sensor {})", spec.name);
+    let unbind = |driver: &str| {
+        format!(
+            "remove the `dtoverlay=i2c-sensor,…` (or other) line that loads {driver} from \
+             {CONFIG_TXT} and reboot, or now: echo {bus}-{address:04x} | sudo tee \
+             /sys/bus/i2c/drivers/{driver}/unbind"
+        )
+    };
+    if let Some(driver) = bound_driver(root, bus, address) {
+        return Check::fail(
+            name,
+            format!(
+                "kernel driver {driver} is bound to {address:#04x} on {path}: the agent \
+                     gets EBUSY"
+            ),
+            unbind(&driver),
+        );
+    }
+    match prober.probe(bus, address) {
+        ProbeOutcome::Answered => Check::pass(
+            name,
+            format!("a device answers at {address:#04x} on {path}"),
+        ),
+        ProbeOutcome::Busy(err) => Check::fail(
+            name,
+            format!("{address:#04x} on {path} is held by a kernel driver ({err})"),
+            unbind("the driver"),
+        ),
+        ProbeOutcome::NoAnswer(err) => {
+            let mut fix = "check the wiring (SDA, SCL, 3.3 V, GND); `i2cdetect -y 1` lists what \
+                           answers"
+                .to_string();
+            if kind == DriverKind::Bme280 {
+                let other = crate::drivers::bme280::other_address(address);
+                fix = match prober.probe(bus, other) {
+                    ProbeOutcome::Answered => {
+                        format!("something answers at {other:#04x}: set i2c_address = {other:#04x}")
+                    }
+                    _ => format!("nothing answers at {other:#04x} either; {fix}"),
+                };
+            }
+            Check::fail(
+                name,
+                format!("no device at {address:#04x} on {path} ({err})"),
+                fix,
+            )
+        }
+        ProbeOutcome::BusMissing(err) => Check::fail(
+            name,
+            format!("cannot open {path}: {err}"),
+            "see the i2c bus check above",
+        ),
+        ProbeOutcome::Failed(err) => Check::fail(
+            name,
+            format!("probing {address:#04x} on {path} failed: {err}"),
+            "check the pull-ups and wiring; EIO often means SDA/SCL are swapped or floating",
+        ),
+    }
 }
 
 /// [`run_checks`] for a named user (tests, or `doctor --user pi`).
@@ -91,6 +211,13 @@ pub fn run_checks_for_user(specs: &[SensorSpec], root: &Path, user: &str) -> Vec
             Interface::OneWire => check_one_wire(root, spec),
         };
         checks.push(check);
+    }
+    if let Err(err) = check_unique_devices(specs) {
+        checks.push(Check::fail(
+            "one sensor per bus device",
+            err.to_string(),
+            "each [[sensors]] entry needs its own I2C address, SPI chip select or GPIO pin",
+        ));
     }
     for group in groups {
         checks.push(check_group(root, user, group));

@@ -6,35 +6,47 @@
 //!   agent runs with live-looking data on a laptop.
 //! - [`presence`]: neighbour (MAC ↔ IP) observations, the `PresenceScanner` trait, the kernel
 //!   neighbour-table scanner (`NeighborScanner`) and the debouncing `PresenceTracker`.
-//! - [`spec`]: `SensorSpec` (one `[[sensors]]` config entry) and `build_sensor`.
+//! - [`kind`]: `DriverKind`, what each driver needs from the Pi and reports.
+//! - [`spec`]: `SensorSpec` (one `[[sensors]]` config entry), its defaults and validation, and
+//!   `check_unique_devices` (no two entries on one bus address).
+//! - [`build`]: `build_sensor`, a spec to a polled sensor.
 //! - [`processing`]: calibration, smoothing, rounding (`ProcessedSensor`) and `PublishPolicy`.
 //! - [`drivers`]: bus drivers generic over embedded-hal 1.x (BME280, SHT3x, SHT4x, MCP3008,
 //!   ADS1115, digital sound detector); they compile and test on any host.
 //! - [`sysfs`]: kernel-driver sensors read from files (DHT11/22 via IIO, DS18B20 via 1-wire).
 //! - [`doctor`]: checks of what people usually get wrong on a Pi, each with a fix.
-//! - `rpi` (feature `rpi`): opens the Pi's real buses with rppal and hands them to `drivers`.
+//! - `rpi` (feature `rpi`, on by default): opens the Pi's real buses with rppal and hands them
+//!   to `drivers` through thin glue that keeps the OS error; also probes I2C addresses for the
+//!   doctor. rppal builds on any Linux host, so every Linux build has the bus drivers and a Pi
+//!   config on another machine fails on the missing device, not on the build.
+//! - [`simbus`]: simulated buses that behave like rppal's (its SPI segment mapping, its I2C
+//!   errno on a NACK) with chip models behind them, for tests and the sound sampler bench.
 //!
 //! This crate never depends on tokio, SQLite or the agent: it measures and returns values.
 
+pub mod build;
 pub mod doctor;
 pub mod drivers;
+pub mod kind;
 pub mod presence;
 pub mod processing;
 pub mod reading;
-#[cfg(feature = "rpi")]
 pub mod rpi;
 pub mod sim;
+pub mod simbus;
 pub mod spec;
 pub mod sysfs;
 
+pub use build::build_sensor;
 pub use doctor::{run_checks, Check};
+pub use kind::DriverKind;
 pub use presence::{
     MacAddr, MacParseError, Neighbor, NeighborScanner, PresenceEvent, PresenceScanner,
     PresenceTracker,
 };
 pub use processing::{ProcessedSensor, Processing, PublishPolicy, Smoothing, TwoPoint};
 pub use reading::{Measurement, Quantity};
-pub use spec::{build_sensor, DriverKind, SensorSpec};
+pub use spec::{check_unique_devices, SensorSpec};
 
 /// Why a sensor read failed. Each variant says what the user can do about it.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +55,16 @@ pub enum SensorError {
     #[error("{device}: {source} (check wiring, the config.txt overlay and group membership)")]
     Io {
         device: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bus transfer failed: what failed (naming the device file and address), what to try,
+    /// and the OS error itself (errno kept, so EIO/EBUSY/EREMOTEIO stay recognisable).
+    #[error("{device}: {what} — {fix} ({source})")]
+    Bus {
+        device: String,
+        what: String,
+        fix: String,
         #[source]
         source: std::io::Error,
     },

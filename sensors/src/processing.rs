@@ -3,6 +3,11 @@
 //! [`ProcessedSensor`], a wrapper around any [`Sensor`]; and [`PublishPolicy`], the pure rule the
 //! agent consults before writing a reading (on change beyond a delta, or a heartbeat).
 //!
+//! Two corrections follow physics rather than arithmetic: a temperature correction also
+//! corrects the relative humidity of the same reading so the dew point stays the same (a
+//! sensor warmed by the Pi reads the right water content but a too-low RH), and sound levels
+//! are smoothed as energies (`10·log10(mean(10^(L/10)))`), never by averaging dB.
+//!
 //! Pure arithmetic: no I/O, no clocks (elapsed time is passed in), no knowledge of buses.
 
 use std::collections::VecDeque;
@@ -166,13 +171,16 @@ impl PublishPolicy {
 struct Smoother {
     kind: Smoothing,
     window: VecDeque<f64>,
+    /// Values are levels in dB: the moving average is taken over their energies.
+    decibels: bool,
 }
 
 impl Smoother {
-    fn new(kind: Smoothing) -> Self {
+    fn new(kind: Smoothing, decibels: bool) -> Self {
         Smoother {
             kind,
             window: VecDeque::new(),
+            decibels,
         }
     }
 
@@ -188,6 +196,15 @@ impl Smoother {
         }
         match self.kind {
             Smoothing::Median(_) => median(self.window.iter().copied()),
+            _ if self.decibels => {
+                let energy = self
+                    .window
+                    .iter()
+                    .map(|level| 10f64.powf(level / 10.0))
+                    .sum::<f64>()
+                    / self.window.len() as f64;
+                10.0 * energy.log10()
+            }
             _ => self.window.iter().sum::<f64>() / self.window.len() as f64,
         }
     }
@@ -213,19 +230,38 @@ struct Stage {
 }
 
 impl Stage {
-    fn new(processing: Processing) -> Self {
-        let smoother = Smoother::new(processing.smoothing);
+    fn new(processing: Processing, decibels: bool) -> Self {
+        let smoother = Smoother::new(processing.smoothing, decibels);
         Stage {
             processing,
             smoother,
         }
     }
 
-    fn apply(&mut self, raw: f64) -> f64 {
-        let calibrated = self.processing.calibrate(raw);
+    /// Smooths and rounds a value already calibrated.
+    fn finish(&mut self, calibrated: f64) -> f64 {
         let smoothed = self.smoother.push(calibrated);
         self.processing.round(smoothed)
     }
+}
+
+/// Saturation vapour pressure over water in hPa (Magnus formula, Sonntag 1990 constants:
+/// 6.112 hPa, 17.62, 243.12 °C; within 0.1 % from −45 to 60 °C).
+pub fn saturation_vapour_pressure(celsius: f64) -> f64 {
+    6.112 * (17.62 * celsius / (243.12 + celsius)).exp()
+}
+
+/// The relative humidity at `corrected` °C of air measured at `measured` °C and `humidity` %:
+/// the same water content (dew point), at the corrected temperature. Capped at 0–100 %.
+pub fn humidity_at_corrected_temperature(humidity: f64, measured: f64, corrected: f64) -> f64 {
+    let ratio = saturation_vapour_pressure(measured) / saturation_vapour_pressure(corrected);
+    (humidity * ratio).clamp(0.0, 100.0)
+}
+
+/// The dew point in °C of air at `celsius` and `humidity` % (Magnus formula inverted).
+pub fn dew_point(celsius: f64, humidity: f64) -> f64 {
+    let gamma = (humidity.max(1e-9) / 100.0).ln() + 17.62 * celsius / (243.12 + celsius);
+    243.12 * gamma / (17.62 - gamma)
 }
 
 /// A sensor whose readings are calibrated, smoothed and rounded per quantity. A non-finite value
@@ -235,6 +271,7 @@ pub struct ProcessedSensor {
     temperature: Stage,
     humidity: Stage,
     sound: Stage,
+    activity: Stage,
 }
 
 impl ProcessedSensor {
@@ -247,9 +284,10 @@ impl ProcessedSensor {
     ) -> Self {
         ProcessedSensor {
             inner,
-            temperature: Stage::new(temperature),
-            humidity: Stage::new(humidity),
-            sound: Stage::new(sound),
+            temperature: Stage::new(temperature, false),
+            humidity: Stage::new(humidity, false),
+            activity: Stage::new(sound.clone(), false),
+            sound: Stage::new(sound, true),
         }
     }
 
@@ -258,6 +296,7 @@ impl ProcessedSensor {
             Quantity::Temperature => &mut self.temperature,
             Quantity::Humidity => &mut self.humidity,
             Quantity::Sound => &mut self.sound,
+            Quantity::SoundActivity => &mut self.activity,
         }
     }
 }
@@ -279,9 +318,23 @@ impl Sensor for ProcessedSensor {
                 detail: format!("{} is {}", bad.quantity, bad.value),
             });
         }
+        // The temperature correction of this reading, for the humidity's dew-point correction.
+        let temperature = raw
+            .iter()
+            .find(|m| m.quantity == Quantity::Temperature)
+            .map(|m| (m.value, self.temperature.processing.calibrate(m.value)));
         Ok(raw
             .into_iter()
-            .map(|m| Measurement::new(m.quantity, self.stage(m.quantity).apply(m.value)))
+            .map(|m| {
+                let mut calibrated = m.value;
+                if let (Quantity::Humidity, Some((measured, corrected))) = (m.quantity, temperature)
+                {
+                    calibrated = humidity_at_corrected_temperature(m.value, measured, corrected);
+                }
+                let stage = self.stage(m.quantity);
+                let calibrated = stage.processing.calibrate(calibrated);
+                Measurement::new(m.quantity, stage.finish(calibrated))
+            })
             .collect())
     }
 }
@@ -398,14 +451,64 @@ mod tests {
             Processing::default(),
         );
         let measurements = sensor.read().expect("scripted read");
+        // The humidity follows the −1 °C correction (same dew point): 21.23 % at 21.23 °C is
+        // 22.58 % at 20.23 °C.
+        let expected_rh = humidity_at_corrected_temperature(21.234_56, 21.234_56, 20.234_56);
+        assert!((expected_rh - 22.58).abs() < 0.01, "{expected_rh}");
         assert_eq!(
             measurements,
             vec![
                 Measurement::new(Quantity::Temperature, 20.2),
-                Measurement::new(Quantity::Humidity, 21.235),
+                Measurement::new(Quantity::Humidity, (expected_rh * 1000.0).round() / 1000.0),
             ]
         );
         assert_eq!(sensor.name(), "scripted");
+    }
+
+    #[test]
+    fn a_temperature_offset_keeps_the_dew_point() {
+        // Tabulated saturation pressure over water (CRC Handbook): 31.69 hPa at 25 °C, 28.10 hPa
+        // at 23 °C; Magnus is within 0.3 % of both. 25 °C / 50 % has a dew point of 13.85 °C.
+        assert!((saturation_vapour_pressure(25.0) / 31.69 - 1.0).abs() < 0.003);
+        assert!((saturation_vapour_pressure(23.0) / 28.10 - 1.0).abs() < 0.003);
+        assert!((dew_point(25.0, 50.0) - 13.85).abs() < 0.01);
+        let corrected = humidity_at_corrected_temperature(50.0, 25.0, 23.0);
+        assert!((corrected - 56.38).abs() < 0.01, "{corrected}");
+        assert!((dew_point(23.0, corrected) - dew_point(25.0, 50.0)).abs() < 1e-9);
+        // Near saturation the result is capped, never over 100 %.
+        assert_eq!(humidity_at_corrected_temperature(95.0, 25.0, 20.0), 100.0);
+        // Two-point calibration counts too, and no correction leaves the humidity alone.
+        let mut sensor = ProcessedSensor::new(
+            scripted(&[25.0]),
+            Processing {
+                offset: -2.0,
+                ..Processing::default()
+            },
+            Processing::default(),
+            Processing::default(),
+        );
+        let values = sensor.read().expect("read");
+        assert_eq!(values[0].value, 23.0);
+        assert!((dew_point(23.0, values[1].value) - dew_point(25.0, 25.0)).abs() < 1e-9);
+        let mut plain = ProcessedSensor::new(
+            scripted(&[25.0]),
+            Processing::default(),
+            Processing::default(),
+            Processing::default(),
+        );
+        assert_eq!(plain.read().expect("read")[1].value, 25.0);
+    }
+
+    #[test]
+    fn sound_is_smoothed_as_energy() {
+        let mut smoother = Smoother::new(Smoothing::MovingAverage(2), true);
+        smoother.push(60.0);
+        // 60 and 80 dB average to 77.0 dB as energies (the dB mean would say 70).
+        let averaged = smoother.push(80.0);
+        assert!((averaged - 77.0329).abs() < 1e-3, "{averaged}");
+        let mut plain = Smoother::new(Smoothing::MovingAverage(2), false);
+        plain.push(60.0);
+        assert_eq!(plain.push(80.0), 70.0);
     }
 
     #[test]

@@ -11,13 +11,22 @@ pub enum Quantity {
     Temperature,
     /// Relative humidity in percent.
     Humidity,
-    /// Sound level in dB (calibrated per sensor), or share of loud time for digital detectors.
+    /// Sound level: the Leq of the poll interval in dBFS plus the sensor's `calibration_db`
+    /// (dB SPL once calibrated).
     Sound,
+    /// Share of time a digital sound detector heard sound over its threshold, in percent: an
+    /// activity/occupancy signal, not a level (a comparator module cannot measure dB).
+    SoundActivity,
 }
 
 impl Quantity {
     /// All quantities, in display order.
-    pub const ALL: [Quantity; 3] = [Quantity::Temperature, Quantity::Humidity, Quantity::Sound];
+    pub const ALL: [Quantity; 4] = [
+        Quantity::Temperature,
+        Quantity::Humidity,
+        Quantity::Sound,
+        Quantity::SoundActivity,
+    ];
 
     /// The unit values of this quantity are expressed in.
     pub fn unit(self) -> &'static str {
@@ -25,6 +34,7 @@ impl Quantity {
             Quantity::Temperature => "°C",
             Quantity::Humidity => "%",
             Quantity::Sound => "dB",
+            Quantity::SoundActivity => "%",
         }
     }
 
@@ -34,6 +44,18 @@ impl Quantity {
             Quantity::Temperature => "temperature",
             Quantity::Humidity => "humidity",
             Quantity::Sound => "sound",
+            Quantity::SoundActivity => "sound_activity",
+        }
+    }
+
+    /// Home Assistant's `device_class` for values of this quantity; `None` for sound activity,
+    /// a percentage no device class describes (it is not `sound_pressure`).
+    pub fn ha_device_class(self) -> Option<&'static str> {
+        match self {
+            Quantity::Temperature => Some("temperature"),
+            Quantity::Humidity => Some("humidity"),
+            Quantity::Sound => Some("sound_pressure"),
+            Quantity::SoundActivity => None,
         }
     }
 
@@ -43,6 +65,7 @@ impl Quantity {
             "temperature" | "temp" => Some(Quantity::Temperature),
             "humidity" | "hum" => Some(Quantity::Humidity),
             "sound" | "noise" => Some(Quantity::Sound),
+            "sound_activity" | "activity" => Some(Quantity::SoundActivity),
             _ => None,
         }
     }

@@ -165,6 +165,7 @@ mod tests {
                     Quantity::Temperature => (10.0..35.0).contains(&m.value),
                     Quantity::Humidity => (15.0..=85.0).contains(&m.value),
                     Quantity::Sound => (25.0..80.0).contains(&m.value),
+                    Quantity::SoundActivity => false,
                 };
                 assert!(ok, "implausible {m:?}");
             }

@@ -1,32 +1,31 @@
-//! `SensorSpec`, one `[[sensors]]` entry of the agent's config, and [`build_sensor`], which turns
-//! it into a polled [`Sensor`] with its processing applied.
-//!
-//! Bus drivers (I2C, SPI, GPIO) need the `rpi` cargo feature; without it they fail with
-//! [`SensorError::Unsupported`] naming the feature. sysfs drivers (DHT via IIO, DS18B20 via
-//! 1-wire) and `sim` work in every build. This module never opens a bus itself: the `rpi`
-//! module does.
+//! `SensorSpec`, one `[[sensors]]` entry of the agent's config: its keys, the defaults that
+//! depend on the driver (office polling and publish rules for temperature/humidity parts), its
+//! validation, and [`check_unique_devices`], which refuses two entries on one bus address.
+//! Pure data and checks: never opens a device (`build` and `rpi` do).
 
-use std::path::Path;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::processing::{ProcessedSensor, Processing, PublishPolicy};
+use crate::kind::{DriverKind, Interface};
+use crate::processing::{Processing, PublishPolicy};
 use crate::reading::Quantity;
-use crate::sim::SimSensor;
-use crate::sysfs::{DhtIio, Ds18b20, RetryPolicy};
-use crate::{Sensor, SensorError};
+use crate::sysfs::RetryPolicy;
+use crate::SensorError;
 
 /// One `[[sensors]]` entry. Every key but `driver`/`name` has a default; unknown keys are refused.
 /// Keys that do not apply to the driver are ignored (see `docs/sensors.md` for which apply).
+/// Parsed through [`SpecFile`], which fills the driver-dependent defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(from = "SpecFile")]
 pub struct SensorSpec {
     /// The driver: `sim`, `bme280`, `sht3x`, `sht4x`, `dht11`, `dht22`, `ds18b20`,
     /// `mcp3008-sound`, `ads1115-sound`, `gpio-sound`.
     pub driver: String,
     /// Unique on this node; part of every reading's key.
     pub name: String,
-    /// How often the sensor is read.
+    /// How often the sensor is read (and, for sound, the Leq interval). Default: 30 s for
+    /// temperature/humidity parts, 10 s otherwise.
     pub poll_interval_s: u64,
     /// Seed of a simulated sensor (default: derived from the node and sensor names).
     pub seed: Option<u64>,
@@ -50,13 +49,19 @@ pub struct SensorSpec {
     /// sysfs device: `""` = the first one found, an id (`iio:device0`, `28-0316a2795dff`) or an
     /// absolute path to the device directory.
     pub device: String,
-    /// Sound: how long one reading listens.
+    /// Sound: the RMS window (analog) or the detector's counting window (gpio-sound).
     pub sample_window_ms: u64,
-    /// Sound: how many samples are taken in that window.
+    /// gpio-sound: how many pin samples are taken in that window.
     pub sample_count: u32,
-    /// Sound: the level in dB a full-scale peak-to-peak signal corresponds to (calibrate
-    /// against a sound meter, then fine-tune with `[sensors.sound] offset`).
-    pub full_scale_db: f64,
+    /// Analog sound: samples per second the sampler aims for; default: the driver's (MCP3008
+    /// 8000, ADS1115 860, its fastest data rate). The rate reached is logged.
+    pub sample_rate_hz: Option<u32>,
+    /// Analog sound: dB SPL of a 0 dBFS signal, added to the measured Leq in dBFS. 0 publishes
+    /// dBFS (uncalibrated); see "Calibrating a microphone" in docs/sensors.md.
+    pub calibration_db: f64,
+    /// Replaced by `calibration_db`; kept only to refuse it with a pointer to the new key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_scale_db: Option<f64>,
     /// sysfs drivers: extra attempts after a failed read (DHT reads fail often).
     pub retries: u32,
     /// sysfs drivers: wait before the first retry; doubles on each further retry.
@@ -65,16 +70,63 @@ pub struct SensorSpec {
     pub temperature: Processing,
     /// Processing of humidity values.
     pub humidity: Processing,
-    /// Processing of sound values.
+    /// Processing of sound values (the level, or a detector's activity percentage).
     pub sound: Processing,
 }
 
+/// Poll interval of temperature/humidity parts when the entry gives none.
+pub const OFFICE_POLL_INTERVAL_S: u64 = 30;
+/// Poll interval of every other driver when the entry gives none.
+pub const DEFAULT_POLL_INTERVAL_S: u64 = 10;
+/// Temperature/humidity parts publish at least this often when the value does not move.
+pub const OFFICE_HEARTBEAT_S: u64 = 300;
+/// Temperature/humidity parts publish when the temperature moved more than this (°C).
+pub const OFFICE_TEMPERATURE_DELTA: f64 = 0.1;
+/// Temperature/humidity parts publish when the humidity moved more than this (%RH).
+pub const OFFICE_HUMIDITY_DELTA: f64 = 1.0;
+
 impl Default for SensorSpec {
     fn default() -> Self {
-        SensorSpec {
+        SpecFile::default().into()
+    }
+}
+
+/// The file form of a [`SensorSpec`]: the same keys, with `None` where the default depends on
+/// the driver. Only serde sees it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct SpecFile {
+    driver: String,
+    name: String,
+    poll_interval_s: Option<u64>,
+    seed: Option<u64>,
+    i2c_bus: u8,
+    i2c_address: Option<u8>,
+    spi_bus: u8,
+    spi_chip_select: u8,
+    spi_clock_hz: u32,
+    adc_channel: u8,
+    gpio_pin: Option<u8>,
+    active_low: bool,
+    device: String,
+    sample_window_ms: u64,
+    sample_count: u32,
+    sample_rate_hz: Option<u32>,
+    calibration_db: f64,
+    full_scale_db: Option<f64>,
+    retries: u32,
+    retry_backoff_ms: u64,
+    temperature: Processing,
+    humidity: Processing,
+    sound: Processing,
+}
+
+impl Default for SpecFile {
+    fn default() -> Self {
+        SpecFile {
             driver: "sim".into(),
             name: "desk".into(),
-            poll_interval_s: 10,
+            poll_interval_s: None,
             seed: None,
             i2c_bus: 1,
             i2c_address: None,
@@ -87,7 +139,9 @@ impl Default for SensorSpec {
             device: String::new(),
             sample_window_ms: 500,
             sample_count: 250,
-            full_scale_db: 90.0,
+            sample_rate_hz: None,
+            calibration_db: 0.0,
+            full_scale_db: None,
             retries: 3,
             retry_backoff_ms: 500,
             temperature: Processing::default(),
@@ -97,108 +151,53 @@ impl Default for SensorSpec {
     }
 }
 
-/// The drivers this crate knows, parsed from `SensorSpec::driver`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DriverKind {
-    Sim,
-    Bme280,
-    Sht3x,
-    Sht4x,
-    Dht11,
-    Dht22,
-    Ds18b20,
-    Mcp3008Sound,
-    Ads1115Sound,
-    GpioSound,
+impl From<SpecFile> for SensorSpec {
+    fn from(file: SpecFile) -> Self {
+        let office = DriverKind::parse(&file.driver).is_some_and(DriverKind::is_climate_part);
+        let mut temperature = file.temperature;
+        let mut humidity = file.humidity;
+        if office {
+            office_publish_defaults(&mut temperature, OFFICE_TEMPERATURE_DELTA);
+            office_publish_defaults(&mut humidity, OFFICE_HUMIDITY_DELTA);
+        }
+        let default_poll = if office {
+            OFFICE_POLL_INTERVAL_S
+        } else {
+            DEFAULT_POLL_INTERVAL_S
+        };
+        SensorSpec {
+            driver: file.driver,
+            name: file.name,
+            poll_interval_s: file.poll_interval_s.unwrap_or(default_poll),
+            seed: file.seed,
+            i2c_bus: file.i2c_bus,
+            i2c_address: file.i2c_address,
+            spi_bus: file.spi_bus,
+            spi_chip_select: file.spi_chip_select,
+            spi_clock_hz: file.spi_clock_hz,
+            adc_channel: file.adc_channel,
+            gpio_pin: file.gpio_pin,
+            active_low: file.active_low,
+            device: file.device,
+            sample_window_ms: file.sample_window_ms,
+            sample_count: file.sample_count,
+            sample_rate_hz: file.sample_rate_hz,
+            calibration_db: file.calibration_db,
+            full_scale_db: file.full_scale_db,
+            retries: file.retries,
+            retry_backoff_ms: file.retry_backoff_ms,
+            temperature,
+            humidity,
+            sound: file.sound,
+        }
+    }
 }
 
-/// What a driver needs from the Pi; drives build errors and the doctor's checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Interface {
-    None,
-    I2c,
-    Spi,
-    Gpio,
-    Iio,
-    OneWire,
-}
-
-impl DriverKind {
-    /// Every driver, in the order the docs list them.
-    pub const ALL: [DriverKind; 10] = [
-        DriverKind::Sim,
-        DriverKind::Bme280,
-        DriverKind::Sht3x,
-        DriverKind::Sht4x,
-        DriverKind::Dht11,
-        DriverKind::Dht22,
-        DriverKind::Ds18b20,
-        DriverKind::Mcp3008Sound,
-        DriverKind::Ads1115Sound,
-        DriverKind::GpioSound,
-    ];
-
-    /// The name used in config.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DriverKind::Sim => "sim",
-            DriverKind::Bme280 => "bme280",
-            DriverKind::Sht3x => "sht3x",
-            DriverKind::Sht4x => "sht4x",
-            DriverKind::Dht11 => "dht11",
-            DriverKind::Dht22 => "dht22",
-            DriverKind::Ds18b20 => "ds18b20",
-            DriverKind::Mcp3008Sound => "mcp3008-sound",
-            DriverKind::Ads1115Sound => "ads1115-sound",
-            DriverKind::GpioSound => "gpio-sound",
-        }
-    }
-
-    /// Parses a config driver name (case-insensitive).
-    pub fn parse(text: &str) -> Option<DriverKind> {
-        let lower = text.trim().to_ascii_lowercase();
-        DriverKind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == lower)
-    }
-
-    /// The kernel interface the driver goes through.
-    pub fn interface(self) -> Interface {
-        match self {
-            DriverKind::Sim => Interface::None,
-            DriverKind::Bme280 | DriverKind::Sht3x | DriverKind::Sht4x => Interface::I2c,
-            DriverKind::Ads1115Sound => Interface::I2c,
-            DriverKind::Mcp3008Sound => Interface::Spi,
-            DriverKind::GpioSound => Interface::Gpio,
-            DriverKind::Dht11 | DriverKind::Dht22 => Interface::Iio,
-            DriverKind::Ds18b20 => Interface::OneWire,
-        }
-    }
-
-    /// The quantities the driver reports.
-    pub fn quantities(self) -> &'static [Quantity] {
-        match self {
-            DriverKind::Sim => &Quantity::ALL,
-            DriverKind::Bme280
-            | DriverKind::Sht3x
-            | DriverKind::Sht4x
-            | DriverKind::Dht11
-            | DriverKind::Dht22 => &[Quantity::Temperature, Quantity::Humidity],
-            DriverKind::Ds18b20 => &[Quantity::Temperature],
-            DriverKind::Mcp3008Sound | DriverKind::Ads1115Sound | DriverKind::GpioSound => {
-                &[Quantity::Sound]
-            }
-        }
-    }
-
-    /// The I2C address used when the config gives none.
-    pub fn default_i2c_address(self) -> Option<u8> {
-        match self {
-            DriverKind::Bme280 => Some(0x76),
-            DriverKind::Sht3x | DriverKind::Sht4x => Some(0x44),
-            DriverKind::Ads1115Sound => Some(0x48),
-            _ => None,
-        }
+/// A delta and a heartbeat for a climate quantity whose entry sets neither publish rule.
+fn office_publish_defaults(processing: &mut Processing, delta: f64) {
+    if processing.publish_delta.is_none() && processing.heartbeat_s.is_none() {
+        processing.publish_delta = Some(delta);
+        processing.heartbeat_s = Some(OFFICE_HEARTBEAT_S);
     }
 }
 
@@ -221,12 +220,18 @@ impl SensorSpec {
         self.i2c_address.or(kind.default_i2c_address())
     }
 
+    /// The analog sampler's target rate: the configured one or the driver's default.
+    pub fn sample_rate_or_default(&self, kind: DriverKind) -> u32 {
+        self.sample_rate_hz
+            .unwrap_or_else(|| kind.default_sample_rate_hz())
+    }
+
     /// The processing settings of one quantity.
     pub fn processing(&self, quantity: Quantity) -> &Processing {
         match quantity {
             Quantity::Temperature => &self.temperature,
             Quantity::Humidity => &self.humidity,
-            Quantity::Sound => &self.sound,
+            Quantity::Sound | Quantity::SoundActivity => &self.sound,
         }
     }
 
@@ -243,6 +248,25 @@ impl SensorSpec {
         }
     }
 
+    /// The device this entry occupies on a shared bus, as text (`/dev/i2c-1 address 0x76`), for
+    /// the duplicate check; `None` for drivers that share nothing (sim, sysfs).
+    pub fn bus_slot(&self) -> Option<String> {
+        let kind = self.driver_kind().ok()?;
+        match kind.interface() {
+            Interface::I2c => Some(format!(
+                "/dev/i2c-{} address {:#04x}",
+                self.i2c_bus,
+                self.i2c_address_or_default(kind)?
+            )),
+            Interface::Spi => Some(format!(
+                "/dev/spidev{}.{}",
+                self.spi_bus, self.spi_chip_select
+            )),
+            Interface::Gpio => Some(format!("GPIO {}", self.gpio_pin?)),
+            Interface::None | Interface::Iio | Interface::OneWire => None,
+        }
+    }
+
     /// Checks what serde cannot: the driver name, ranges, and processing settings.
     pub fn validate(&self) -> Result<(), SensorError> {
         let fail = |message: String| {
@@ -254,6 +278,14 @@ impl SensorSpec {
         let kind = self.driver_kind()?;
         if self.poll_interval_s == 0 {
             return fail("poll_interval_s must be greater than 0".into());
+        }
+        let min_interval = kind.min_read_interval().as_secs();
+        if self.poll_interval_s < min_interval {
+            return fail(format!(
+                "poll_interval_s must be at least {min_interval} for a {} (it needs that long \
+                 between reads)",
+                kind.as_str()
+            ));
         }
         if let Some(address) = self.i2c_address {
             if !(0x03..=0x77).contains(&address) {
@@ -279,8 +311,24 @@ impl SensorSpec {
         if self.sample_count == 0 || self.sample_window_ms == 0 {
             return fail("sample_count and sample_window_ms must be greater than 0".into());
         }
-        if !self.full_scale_db.is_finite() {
-            return fail("full_scale_db must be a finite number".into());
+        if let Some(rate) = self.sample_rate_hz {
+            let max = kind.max_sample_rate_hz();
+            if rate == 0 || rate > max {
+                return fail(format!(
+                    "sample_rate_hz {rate} is outside 1–{max} for a {}",
+                    kind.as_str()
+                ));
+            }
+        }
+        if self.full_scale_db.is_some() {
+            return fail(
+                "full_scale_db was replaced by calibration_db (the dB SPL of a 0 dBFS signal; \
+                 see \"Calibrating a microphone\" in docs/sensors.md)"
+                    .into(),
+            );
+        }
+        if !self.calibration_db.is_finite() {
+            return fail("calibration_db must be a finite number".into());
         }
         for quantity in Quantity::ALL {
             if let Err(message) = self.processing(quantity).validate() {
@@ -291,73 +339,24 @@ impl SensorSpec {
     }
 }
 
-/// Builds the sensor `spec` describes, with its processing applied. `default_seed` seeds a
-/// simulated sensor whose entry has no `seed`. Bus devices are opened here; sysfs devices are
-/// looked up on every read, so a sensor plugged in later is picked up.
-pub fn build_sensor(spec: &SensorSpec, default_seed: u64) -> Result<Box<dyn Sensor>, SensorError> {
-    build_sensor_at(spec, default_seed, Path::new("/"))
-}
-
-/// [`build_sensor`] with sysfs under `root` instead of `/` (tests use a fixture directory).
-pub fn build_sensor_at(
-    spec: &SensorSpec,
-    default_seed: u64,
-    root: &Path,
-) -> Result<Box<dyn Sensor>, SensorError> {
-    spec.validate()?;
-    let kind = spec.driver_kind()?;
-    let inner: Box<dyn Sensor> = match kind {
-        DriverKind::Sim => Box::new(SimSensor::new(
-            &spec.name,
-            spec.seed.unwrap_or(default_seed),
-        )),
-        DriverKind::Dht11 | DriverKind::Dht22 => Box::new(DhtIio::new(
-            &spec.name,
-            kind,
-            &root.join("sys"),
-            &spec.device,
-            spec.retry_policy(),
-        )),
-        DriverKind::Ds18b20 => Box::new(Ds18b20::new(
-            &spec.name,
-            &root.join("sys"),
-            &spec.device,
-            spec.retry_policy(),
-        )),
-        DriverKind::Bme280
-        | DriverKind::Sht3x
-        | DriverKind::Sht4x
-        | DriverKind::Mcp3008Sound
-        | DriverKind::Ads1115Sound
-        | DriverKind::GpioSound => build_bus_sensor(spec, kind)?,
-    };
-    Ok(Box::new(ProcessedSensor::new(
-        inner,
-        spec.temperature.clone(),
-        spec.humidity.clone(),
-        spec.sound.clone(),
-    )))
-}
-
-#[cfg(feature = "rpi")]
-fn build_bus_sensor(spec: &SensorSpec, kind: DriverKind) -> Result<Box<dyn Sensor>, SensorError> {
-    crate::rpi::build(spec, kind)
-}
-
-#[cfg(not(feature = "rpi"))]
-fn build_bus_sensor(spec: &SensorSpec, kind: DriverKind) -> Result<Box<dyn Sensor>, SensorError> {
-    let bus = match kind.interface() {
-        Interface::Spi => "SPI",
-        Interface::Gpio => "GPIO",
-        _ => "I2C",
-    };
-    Err(SensorError::Unsupported(format!(
-        "sensor '{}': driver '{}' needs the Raspberry Pi {bus} bus, which this build does not \
-         include; build with the `rpi` feature (`cargo build --release --features \
-         officemesh-sensors/rpi`)",
-        spec.name,
-        kind.as_str()
-    )))
+/// Refuses two entries on one bus device (the same I2C bus and address, SPI chip select or
+/// GPIO pin): both would read the same chip, or fight over it. Call it wherever the list of
+/// specs of one node is built.
+pub fn check_unique_devices(specs: &[SensorSpec]) -> Result<(), SensorError> {
+    let mut owners: BTreeMap<String, &str> = BTreeMap::new();
+    for spec in specs {
+        let Some(slot) = spec.bus_slot() else {
+            continue;
+        };
+        if let Some(first) = owners.insert(slot.clone(), &spec.name) {
+            return Err(SensorError::Config(format!(
+                "sensors '{first}' and '{}' both use {slot}: give one of them another \
+                 i2c_address/bus (or remove the duplicate entry)",
+                spec.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -428,58 +427,103 @@ mod tests {
     }
 
     #[test]
-    fn sim_uses_default_seed_unless_configured() {
-        let spec = SensorSpec::default();
-        let mut a = build_sensor(&spec, 1).expect("sim builds");
-        let mut b = build_sensor(&spec, 1).expect("sim builds");
-        let mut c = build_sensor(&spec, 2).expect("sim builds");
-        let first = a.read().expect("sim reads");
-        assert_eq!(first, b.read().expect("sim reads"));
-        assert_ne!(first, c.read().expect("sim reads"));
-        let seeded = SensorSpec {
-            seed: Some(1),
+    fn climate_parts_get_office_defaults_unless_configured() {
+        let spec = parse("driver = 'bme280'").expect("parses");
+        assert_eq!(spec.poll_interval_s, OFFICE_POLL_INTERVAL_S);
+        let policy = spec.publish_policy(Quantity::Temperature);
+        assert_eq!(policy.delta, Some(OFFICE_TEMPERATURE_DELTA));
+        assert_eq!(
+            policy.heartbeat,
+            Some(std::time::Duration::from_secs(OFFICE_HEARTBEAT_S))
+        );
+        assert_eq!(
+            spec.publish_policy(Quantity::Humidity).delta,
+            Some(OFFICE_HUMIDITY_DELTA)
+        );
+        // An explicit rule or interval wins; sim and sound keep publishing every reading.
+        let spec =
+            parse("driver = 'sht4x'\npoll_interval_s = 60\n[temperature]\nheartbeat_s = 120")
+                .expect("parses");
+        assert_eq!(spec.poll_interval_s, 60);
+        assert_eq!(spec.temperature.publish_delta, None);
+        assert_eq!(spec.temperature.heartbeat_s, Some(120));
+        for driver in ["sim", "mcp3008-sound"] {
+            let spec = parse(&format!("driver = '{driver}'")).expect("parses");
+            assert_eq!(spec.poll_interval_s, DEFAULT_POLL_INTERVAL_S);
+            assert_eq!(
+                spec.publish_policy(Quantity::Temperature),
+                PublishPolicy::default()
+            );
+        }
+    }
+
+    #[test]
+    fn part_limits_and_replaced_keys_are_refused() {
+        let cases = [
+            ("driver = 'dht22'\npoll_interval_s = 1", "at least 2"),
+            (
+                "driver = 'ads1115-sound'\nsample_rate_hz = 2000",
+                "sample_rate_hz",
+            ),
+            (
+                "driver = 'mcp3008-sound'\nsample_rate_hz = 0",
+                "sample_rate_hz",
+            ),
+            (
+                "driver = 'mcp3008-sound'\nfull_scale_db = 90.0",
+                "calibration_db",
+            ),
+            (
+                "driver = 'mcp3008-sound'\ncalibration_db = nan",
+                "calibration_db",
+            ),
+        ];
+        for (text, word) in cases {
+            let spec = parse(&format!("name = 'hall'\n{text}")).expect(text);
+            let err = spec.validate().expect_err(text).to_string();
+            assert!(err.contains(word) && err.contains("hall"), "{text} → {err}");
+        }
+        let spec = parse("driver = 'ads1115-sound'").expect("parses");
+        assert_eq!(spec.sample_rate_or_default(DriverKind::Ads1115Sound), 860);
+        spec.validate().expect("defaults are valid");
+    }
+
+    #[test]
+    fn two_entries_on_one_bus_device_are_refused() {
+        let table: toml::Table = toml::from_str(
+            r#"
+            [[sensors]]
+            driver = "bme280"
+            name = "desk"
+            [[sensors]]
+            driver = "sht4x"
+            name = "window"
+            i2c_address = 0x76
+            [[sensors]]
+            driver = "bme280"
+            name = "other-bus"
+            i2c_bus = 3
+            "#,
+        )
+        .expect("toml");
+        let specs: Vec<SensorSpec> = table["sensors"].clone().try_into().expect("specs");
+        let err = check_unique_devices(&specs)
+            .expect_err("0x76 twice")
+            .to_string();
+        assert!(
+            err.contains("desk")
+                && err.contains("window")
+                && err.contains("/dev/i2c-1 address 0x76"),
+            "{err}"
+        );
+        check_unique_devices(&[specs[0].clone(), specs[2].clone()]).expect("different buses");
+        let sims = [SensorSpec::default(), SensorSpec::default()];
+        check_unique_devices(&sims).expect("sim shares no bus");
+        let spi = SensorSpec {
+            driver: "mcp3008-sound".into(),
             ..SensorSpec::default()
         };
-        let mut d = build_sensor(&seeded, 99).expect("sim builds");
-        assert_eq!(first, d.read().expect("sim reads"));
-        assert_eq!(a.driver(), "sim");
-    }
-
-    #[test]
-    fn processing_is_applied_to_built_sensors() {
-        let spec = parse("seed = 5\n[temperature]\noffset = 100.0\ndecimals = 0").expect("parses");
-        let mut plain = build_sensor(
-            &SensorSpec {
-                seed: Some(5),
-                ..SensorSpec::default()
-            },
-            0,
-        )
-        .expect("sim builds");
-        let mut shifted = build_sensor(&spec, 0).expect("sim builds");
-        let plain_t = plain.read().expect("reads")[0].value;
-        let shifted_t = shifted.read().expect("reads")[0].value;
-        assert_eq!(shifted_t, (plain_t + 100.0).round());
-    }
-
-    #[cfg(not(feature = "rpi"))]
-    #[test]
-    fn bus_drivers_name_the_feature_without_rpi() {
-        for driver in ["bme280", "sht3x", "sht4x", "mcp3008-sound", "ads1115-sound"] {
-            let spec = SensorSpec {
-                driver: driver.into(),
-                ..SensorSpec::default()
-            };
-            match build_sensor(&spec, 0) {
-                Err(SensorError::Unsupported(message)) => {
-                    assert!(
-                        message.contains("rpi") && message.contains(driver),
-                        "{message}"
-                    )
-                }
-                Err(other) => panic!("{driver}: unexpected error {other}"),
-                Ok(_) => panic!("{driver}: built without the rpi feature"),
-            }
-        }
+        let err = check_unique_devices(&[spi.clone(), spi]).expect_err("CE0 twice");
+        assert!(err.to_string().contains("/dev/spidev0.0"), "{err}");
     }
 }

@@ -64,7 +64,7 @@ pub(crate) fn with_retries<T>(
 /// failed checks. A missing device or a permission problem is not retried.
 pub(crate) fn is_transient(err: &SensorError) -> bool {
     match err {
-        SensorError::Io { source, .. } => {
+        SensorError::Io { source, .. } | SensorError::Bus { source, .. } => {
             matches!(
                 source.kind(),
                 io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted

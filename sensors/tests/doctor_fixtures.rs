@@ -182,3 +182,82 @@ fn run_checks_on_an_empty_root_still_checks_the_clock() {
     assert_eq!(checks[0].name, "clock synchronized");
     assert!(!checks[0].ok);
 }
+
+/// Probes a simulated bus that fails like rppal's `/dev/i2c-1`.
+struct SimProbe(officemesh_sensors::simbus::SimI2cBus);
+
+impl officemesh_sensors::rpi::probe::I2cProbe for SimProbe {
+    fn probe(&mut self, _bus: u8, address: u8) -> officemesh_sensors::rpi::probe::ProbeOutcome {
+        officemesh_sensors::rpi::probe::probe_address(&mut self.0, address)
+    }
+}
+
+#[test]
+fn probing_says_what_answers_and_which_kernel_driver_holds_an_address() {
+    use officemesh_sensors::doctor::probe_checks;
+    use officemesh_sensors::simbus::{SimAds1115, SimBme280, SimI2cBus};
+
+    let root = tempfile::tempdir().expect("tempdir");
+    good_pi(root.path());
+    let bus = SimI2cBus::new();
+    // The BME280 is at 0x77, not the configured 0x76; the ADS1115 answers at 0x48.
+    bus.attach(0x77, SimBme280::new([0; 26], [0; 7], [0; 8]));
+    bus.attach(0x48, SimAds1115::new(0, |_| 0));
+    let checks = probe_checks(&specs(), root.path(), &mut SimProbe(bus.clone()));
+    let desk = by_name(&checks, "i2c 0x76 on bus 1 (sensor desk)");
+    assert!(
+        !desk.ok && desk.detail.contains("no device at 0x76 on /dev/i2c-1"),
+        "{desk:?}"
+    );
+    assert!(
+        desk.fix
+            .as_deref()
+            .unwrap_or_default()
+            .contains("set i2c_address = 0x77"),
+        "{desk:?}"
+    );
+    assert!(by_name(&checks, "i2c 0x48 on bus 1 (sensor mic)").ok);
+
+    // A kernel driver bound to 0x48: sysfs names it, and the probe's EBUSY is reported too.
+    std::os::unix::fs::symlink("../../../../bus/i2c/drivers/ads1015", {
+        let dir = root.path().join("sys/bus/i2c/devices/1-0048");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        dir.join("driver")
+    })
+    .expect("symlink");
+    let checks = probe_checks(&specs(), root.path(), &mut SimProbe(bus.clone()));
+    let mic = by_name(&checks, "i2c 0x48 on bus 1 (sensor mic)");
+    assert!(
+        !mic.ok && mic.detail.contains("kernel driver ads1015"),
+        "{mic:?}"
+    );
+    assert!(
+        mic.fix.as_deref().unwrap_or_default().contains("1-0048"),
+        "{mic:?}"
+    );
+
+    std::fs::remove_dir_all(root.path().join("sys/bus/i2c")).expect("rm");
+    bus.hold_by_kernel(0x48);
+    let checks = probe_checks(&specs(), root.path(), &mut SimProbe(bus));
+    let mic = by_name(&checks, "i2c 0x48 on bus 1 (sensor mic)");
+    assert!(
+        !mic.ok && mic.detail.contains("held by a kernel driver"),
+        "{mic:?}"
+    );
+}
+
+#[test]
+fn two_sensors_on_one_address_are_reported() {
+    let root = tempfile::tempdir().expect("tempdir");
+    good_pi(root.path());
+    let mut specs = specs();
+    specs.push(SensorSpec {
+        driver: "sht4x".into(),
+        name: "shelf".into(),
+        i2c_address: Some(0x76),
+        ..SensorSpec::default()
+    });
+    let checks = run_checks_for_user(&specs, root.path(), "pi");
+    let check = by_name(&checks, "one sensor per bus device");
+    assert!(!check.ok && check.detail.contains("desk") && check.detail.contains("shelf"));
+}

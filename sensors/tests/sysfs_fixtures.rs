@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use officemesh_sensors::spec::{build_sensor_at, DriverKind};
+use officemesh_sensors::build::build_sensor_at;
 use officemesh_sensors::sysfs::{parse_w1_slave, DhtIio, Ds18b20, RetryPolicy};
+use officemesh_sensors::DriverKind;
 use officemesh_sensors::{Measurement, Quantity, Sensor, SensorError, SensorSpec};
 
 const RETRY_FAST: RetryPolicy = RetryPolicy {
@@ -87,9 +88,29 @@ fn dht_eio_is_retried_with_backoff_then_recovers() {
         values(&readings),
         vec![(Quantity::Temperature, 21.5), (Quantity::Humidity, 40.5)]
     );
+    // A DHT22 needs 2 s between reads: the backoff starts there, whatever was configured.
     assert_eq!(
         *waits.lock().expect("lock"),
-        vec![Duration::from_millis(1), Duration::from_millis(2)]
+        vec![Duration::from_secs(2), Duration::from_secs(4)]
+    );
+}
+
+#[test]
+fn dht22_reads_are_at_least_two_seconds_apart() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dht = iio_device(root.path(), 0, "dht11");
+    write_dht(&dht, "21000", "40000");
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let seen = waits.clone();
+    let mut sensor = dht_sensor(root.path(), DriverKind::Dht22, "")
+        .with_pause(move |wait| seen.lock().expect("lock").push(wait));
+    sensor.read().expect("first read");
+    sensor.read().expect("second read");
+    let waits = waits.lock().expect("lock");
+    assert_eq!(waits.len(), 1, "only the second read waits: {waits:?}");
+    assert!(
+        waits[0] > Duration::from_millis(1500) && waits[0] <= Duration::from_secs(2),
+        "{waits:?}"
     );
 }
 
@@ -174,6 +195,14 @@ fn w1_slave_parsing() {
     let negative = "5e ff 4b 46 7f ff 02 10 e8 : crc=e8 YES\n5e ff 4b 46 7f ff 02 10 e8 t=-10125\n";
     assert_eq!(parse_w1_slave(negative), Ok(-10.125));
     assert!(parse_w1_slave("").is_err());
+    // DQ held low: nine zero bytes, whose CRC is 0, so the kernel says YES and t=0.
+    let zeros = "00 00 00 00 00 00 00 00 00 : crc=00 YES\n00 00 00 00 00 00 00 00 00 t=0\n";
+    assert!(parse_w1_slave(zeros)
+        .expect_err("all zero")
+        .contains("all-zero"));
+    // A real 0 °C reading is fine (datasheet table 1: 0 °C = 0x0000, with 0x7F config byte).
+    let real_zero = "00 00 4b 46 7f ff 10 10 cd : crc=cd YES\n00 00 4b 46 7f ff 10 10 cd t=0\n";
+    assert_eq!(parse_w1_slave(real_zero), Ok(0.0));
 }
 
 #[test]
@@ -206,6 +235,21 @@ fn ds18b20_crc_no_is_retried_then_fails_keeping_last_good() {
     assert!(matches!(sensor.read(), Err(SensorError::BadData { .. })));
     assert_eq!(*attempts.lock().expect("lock"), 2, "two retries");
     assert_eq!(sensor.last_good(), Some(23.125));
+}
+
+#[test]
+fn ds18b20_all_zero_scratchpad_behind_the_temperature_file_is_refused() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = w1_device(root.path(), W1_ID);
+    std::fs::write(dir.join("temperature"), "0\n").expect("write");
+    std::fs::write(
+        dir.join("w1_slave"),
+        "00 00 00 00 00 00 00 00 00 : crc=00 YES\n00 00 00 00 00 00 00 00 00 t=0\n",
+    )
+    .expect("write");
+    let mut sensor = ds18b20_sensor(root.path(), W1_ID).with_pause(|_| {});
+    let err = sensor.read().expect_err("all zero");
+    assert!(err.to_string().contains("all-zero"), "{err}");
 }
 
 #[test]

@@ -32,6 +32,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "officemesh_uptime_seconds",
     "officemesh_reading",
     "officemesh_reading_age_seconds",
+    "officemesh_sensor_up",
     "officemesh_people_present",
     "officemesh_people_registered",
     "officemesh_entries",
@@ -60,7 +61,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
 /// Renders the whole exposition for `shared`.
 pub fn render(shared: &Shared) -> String {
     let now = wall_ms();
-    let (readings, presence, entries) = {
+    let (readings, presence, entries, sensors) = {
         let replica = shared.replica();
         let readings = query::readings(
             &replica,
@@ -75,11 +76,13 @@ pub fn render(shared: &Shared) -> String {
             Completeness::default(),
         );
         let entries = replica.len();
-        (readings, presence, entries)
+        let sensors = crate::sensor_health::cluster_health(&replica);
+        (readings, presence, entries, sensors)
     };
     let mut out = Exposition::default();
     render_build_info(&mut out, shared, now);
     render_readings(&mut out, &readings);
+    render_sensor_up(&mut out, &sensors);
     render_people(&mut out, &presence, entries);
     render_peers(&mut out, &shared.peers());
     render_counters(&mut out, &shared.counters);
@@ -108,6 +111,28 @@ fn render_build_info(out: &mut Exposition, shared: &Shared, now: u64) {
         &[],
         now.saturating_sub(shared.started_at_ms) as f64 / 1000.0,
     );
+}
+
+/// 1 for every sensor in the cluster that works, 0 for one that cannot be opened or read.
+fn render_sensor_up(out: &mut Exposition, sensors: &[crate::sensor_health::ClusterSensor]) {
+    out.family(
+        "officemesh_sensor_up",
+        "gauge",
+        "1 when a configured sensor opens and reads, 0 when it failed (see GET /v1/sensors).",
+    );
+    for row in sensors {
+        let up = row.health.state == crate::state::SensorState::Ok;
+        out.sample(
+            "officemesh_sensor_up",
+            &[
+                ("sensor", &row.sensor),
+                ("node", &row.node_name),
+                ("room", &row.room),
+                ("driver", &row.health.driver),
+            ],
+            if up { 1.0 } else { 0.0 },
+        );
+    }
 }
 
 /// Every latest reading and its age.

@@ -14,6 +14,7 @@ mod dashboard;
 mod error;
 mod events;
 pub mod metrics;
+mod sensors;
 mod serve;
 
 use std::sync::Arc;
@@ -75,6 +76,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(chat::routes().layer(DefaultBodyLimit::max(CHAT_BODY_LIMIT)))
         .merge(claim::routes())
         .merge(events::routes())
+        .merge(sensors::routes())
         .merge(dashboard::routes())
         .merge(access::routes())
         .fallback(not_found)

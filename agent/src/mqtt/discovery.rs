@@ -3,7 +3,8 @@
 //! node per cluster that publishes the people. Pure: builds JSON, never publishes.
 //!
 //! Field names follow Home Assistant's MQTT sensor and device tracker docs (`device_class`,
-//! `state_class`, `unit_of_measurement`, `expire_after`, `availability_topic`, `device`,
+//! `state_class`, `unit_of_measurement`, `expire_after`, `availability`, `availability_mode`,
+//! `device`,
 //! `source_type`, `payload_home`, `payload_not_home`).
 
 use officemesh_sensors::Quantity;
@@ -22,13 +23,9 @@ pub struct NodeDevice {
     pub version: String,
 }
 
-/// Home Assistant's `device_class` for a quantity.
-pub fn device_class(quantity: Quantity) -> &'static str {
-    match quantity {
-        Quantity::Temperature => "temperature",
-        Quantity::Humidity => "humidity",
-        Quantity::Sound => "sound_pressure",
-    }
+/// Home Assistant's `device_class` for a quantity (`null` for sound activity, a percentage).
+pub fn device_class(quantity: Quantity) -> Option<&'static str> {
+    quantity.ha_device_class()
 }
 
 /// Seconds after which Home Assistant marks a sensor unavailable without a new reading: three
@@ -63,7 +60,7 @@ pub fn sensor_config(
 ) -> (String, Json) {
     let unique_id = topics::reading_unique_id(device.node, sensor, quantity);
     let state_topic = topics.reading(sensor, quantity);
-    let payload = json!({
+    let mut payload = json!({
         "name": format!("{sensor} {quantity}"),
         "unique_id": unique_id,
         "object_id": format!("{}_{}_{}", topics::slug(&device.name), topics::slug(sensor), quantity.as_str()),
@@ -74,12 +71,23 @@ pub fn sensor_config(
         "device_class": device_class(quantity),
         "state_class": "measurement",
         "expire_after": expire_after_s(poll_interval_s),
-        "availability_topic": topics.availability(),
+        // Available while both the node and this sensor are up.
+        "availability": [
+            { "topic": topics.availability() },
+            { "topic": topics.sensor_availability(sensor) },
+        ],
+        "availability_mode": "all",
         "payload_available": "online",
         "payload_not_available": "offline",
         "device": device_block(device),
         "origin": origin_block(),
     });
+    if device_class(quantity).is_none() {
+        // Sound activity is a plain percentage: no device class rather than a wrong one.
+        if let Some(fields) = payload.as_object_mut() {
+            fields.remove("device_class");
+        }
+    }
     (topics.discovery("sensor", &unique_id), payload)
 }
 
@@ -169,15 +177,22 @@ mod tests {
             "homeassistant/sensor/officemesh_0000000000001234_desk_sound/config"
         );
         assert_eq!(payload["device_class"], "sound_pressure");
+        let (_, activity) = sensor_config(&topics, &device(), "door", Quantity::SoundActivity, 10);
+        assert!(activity.get("device_class").is_none(), "{activity}");
+        assert_eq!(activity["unit_of_measurement"], "%");
         assert_eq!(payload["unit_of_measurement"], "dB");
         assert_eq!(payload["state_class"], "measurement");
         assert_eq!(payload["expire_after"], 60);
         assert_eq!(payload["state_topic"], "officemesh/pi-lobby/desk/sound");
         assert_eq!(payload["value_template"], "{{ value_json.value }}");
         assert_eq!(
-            payload["availability_topic"],
-            "officemesh/pi-lobby/availability"
+            payload["availability"],
+            json!([
+                { "topic": "officemesh/pi-lobby/availability" },
+                { "topic": "officemesh/pi-lobby/desk/availability" },
+            ])
         );
+        assert_eq!(payload["availability_mode"], "all");
         assert_eq!(
             payload["device"]["identifiers"][0],
             "officemesh_0000000000001234"

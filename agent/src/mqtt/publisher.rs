@@ -127,6 +127,8 @@ struct Session<'a> {
     announced_people: BTreeSet<String>,
     /// Presence state last published per person, while this node publishes presence.
     people: BTreeMap<String, &'static str>,
+    /// Availability last published per sensor of this node (`online` / `offline`).
+    sensor_availability: BTreeMap<String, &'static str>,
 }
 
 impl<'a> Session<'a> {
@@ -150,6 +152,7 @@ impl<'a> Session<'a> {
             announced: BTreeSet::new(),
             announced_people: BTreeSet::new(),
             people: BTreeMap::new(),
+            sensor_availability: BTreeMap::new(),
         }
     }
 
@@ -259,8 +262,28 @@ impl<'a> Session<'a> {
                 .map_err(MqttError::Subscribe)?;
             self.announce_known_sensors().await?;
         }
+        self.publish_sensor_availability().await?;
         self.publish_presence().await?;
         self.send_more().await
+    }
+
+    /// Each sensor of this node `online` or `offline` (retained) when that changed: a sensor that
+    /// cannot be opened or read shows as unavailable in Home Assistant.
+    async fn publish_sensor_availability(&mut self) -> Result<(), MqttError> {
+        for row in self.shared.sensors.snapshot() {
+            let state = match row.status {
+                crate::state::SensorState::Ok => "online",
+                crate::state::SensorState::Failed => "offline",
+            };
+            if self.sensor_availability.get(&row.name) == Some(&state) {
+                continue;
+            }
+            let topic = self.topics.sensor_availability(&row.name);
+            self.publish(topic, true, state.as_bytes().to_vec(), Tag::Other)
+                .await?;
+            self.sensor_availability.insert(row.name, state);
+        }
+        Ok(())
     }
 
     async fn handle(&mut self, event: Event) -> Result<(), MqttError> {
@@ -304,6 +327,7 @@ impl<'a> Session<'a> {
 
     async fn on_tick(&mut self) -> Result<(), MqttError> {
         self.remove_acknowledged().await;
+        self.publish_sensor_availability().await?;
         self.publish_presence().await?;
         self.send_more().await
     }

@@ -46,6 +46,17 @@ impl Topics {
         format!("{}/{}/availability", self.base, self.node_level)
     }
 
+    /// `<base>/<node>/<sensor>/availability`: `online` / `offline` per sensor, retained, so Home
+    /// Assistant shows a sensor that cannot be opened or read as unavailable.
+    pub fn sensor_availability(&self, sensor: &str) -> String {
+        format!(
+            "{}/{}/{}/availability",
+            self.base,
+            self.node_level,
+            level(sensor)
+        )
+    }
+
     /// `<base>/presence/<person>`: `home` / `not_home`, retained.
     pub fn presence(&self, person: &str) -> String {
         format!("{}/presence/{}", self.base, level(person))

@@ -90,11 +90,12 @@ impl Agent {
             shared.clone(),
             shutdown_rx.clone(),
         ));
+        // Two entries on one bus device are a config error; a device that cannot be opened is
+        // not: its loop reports it and retries (see `sensor_loop`).
+        officemesh_sensors::check_unique_devices(&shared.config.sensors)?;
         for sensor_config in shared.config.sensors.clone() {
-            let sensor = build_sensor(&sensor_config, &shared.name)?;
             agent.spawn(sensor_loop::sensor_loop(
                 shared.clone(),
-                sensor,
                 sensor_config,
                 shutdown_rx.clone(),
             ));

@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::crdt::Stamp;
 use crate::state::{
     AlertValue, AttendanceValue, DeviceCount, Entry, Key, MacSeen, NodeInfo, PersonInfo,
-    ReadingValue, TargetValue, Value,
+    ReadingValue, SensorHealth, TargetValue, Value,
 };
 
 /// `Value`, externally tagged.
@@ -23,6 +23,7 @@ enum WireValue {
     Alert(AlertValue),
     Devices(DeviceCount),
     Attendance(AttendanceValue),
+    Sensor(SensorHealth),
 }
 
 impl From<Value> for WireValue {
@@ -36,6 +37,7 @@ impl From<Value> for WireValue {
             Value::Alert(v) => WireValue::Alert(v),
             Value::Devices(v) => WireValue::Devices(v),
             Value::Attendance(v) => WireValue::Attendance(v),
+            Value::Sensor(v) => WireValue::Sensor(v),
         }
     }
 }
@@ -51,6 +53,7 @@ impl From<WireValue> for Value {
             WireValue::Alert(v) => Value::Alert(v),
             WireValue::Devices(v) => Value::Devices(v),
             WireValue::Attendance(v) => Value::Attendance(v),
+            WireValue::Sensor(v) => Value::Sensor(v),
         }
     }
 }

@@ -10,6 +10,7 @@
 //! | `attendance/<name>/<day>` | a node that saw the person (only with `presence.history_days`) |
 //! | `target/<room>/<quantity>` | any node |
 //! | `alert/<room>/<quantity>` | any node |
+//! | `sensor/<node>/<sensor>` | that node (sensor health) |
 
 use std::fmt;
 use std::str::FromStr;
@@ -52,6 +53,10 @@ pub enum Key {
     Attendance {
         name: String,
         day: String,
+    },
+    Sensor {
+        node: NodeId,
+        sensor: String,
     },
 }
 
@@ -143,6 +148,7 @@ impl Key {
             Key::Alert { .. } => "alert",
             Key::Devices { .. } => "devices",
             Key::Attendance { .. } => "attendance",
+            Key::Sensor { .. } => "sensor",
         }
     }
 }
@@ -162,6 +168,7 @@ impl fmt::Display for Key {
             Key::Alert { room, quantity } => write!(f, "alert/{room}/{quantity}"),
             Key::Devices { observer } => write!(f, "devices/{observer}"),
             Key::Attendance { name, day } => write!(f, "attendance/{name}/{day}"),
+            Key::Sensor { node, sensor } => write!(f, "sensor/{node}/{sensor}"),
         }
     }
 }
@@ -209,6 +216,10 @@ impl FromStr for Key {
             ["attendance", name, day] if is_day(day) => Ok(Key::Attendance {
                 name: label(name)?,
                 day: day.to_string(),
+            }),
+            ["sensor", n, sensor] => Ok(Key::Sensor {
+                node: node(n)?,
+                sensor: label(sensor)?,
             }),
             _ => Err(err()),
         }
@@ -261,6 +272,10 @@ mod tests {
             Key::Attendance {
                 name: "ada".into(),
                 day: "2026-12-03".into(),
+            },
+            Key::Sensor {
+                node: NodeId(5),
+                sensor: "desk".into(),
             },
         ];
         for key in keys {

@@ -44,6 +44,7 @@ pub fn target_range(quantity: Quantity) -> (f64, f64) {
         Quantity::Temperature => (5.0, 35.0),
         Quantity::Humidity => (10.0, 90.0),
         Quantity::Sound => (20.0, 120.0),
+        Quantity::SoundActivity => (0.0, 100.0),
     }
 }
 
@@ -120,6 +121,7 @@ fn check_key(key: &Key) -> Result<(), LimitError> {
         }
         Key::Target { room, .. } | Key::Alert { room, .. } => check_label("room", room),
         Key::Devices { .. } => Ok(()),
+        Key::Sensor { sensor, .. } => check_label("sensor name", sensor),
         Key::Attendance { name, day } => {
             check_label("name", name)?;
             check_text("day", day, MAX_SHORT_TEXT_CHARS, false)
@@ -178,6 +180,10 @@ fn check_value(key: &Key, value: &Value) -> Result<(), LimitError> {
             check_text("room", &count.room, MAX_SHORT_TEXT_CHARS, false)
         }
         Value::Attendance(_) => Ok(()),
+        Value::Sensor(health) => {
+            check_text("driver", &health.driver, MAX_SHORT_TEXT_CHARS, false)?;
+            check_text("error", &health.error, MAX_MESSAGE_CHARS, true)
+        }
     }
 }
 

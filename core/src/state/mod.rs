@@ -24,5 +24,5 @@ pub use limits::LimitError;
 pub use replica::{ChangeSet, Digest, Entry, Replica, StagedWrite, StaleWrite, StateHash};
 pub use value::{
     AlertValue, AttendanceValue, DeviceCount, MacSeen, NodeInfo, PersonInfo, ReadingStatus,
-    ReadingValue, TargetValue, Value,
+    ReadingValue, SensorHealth, SensorState, TargetValue, Value,
 };

@@ -17,6 +17,7 @@ pub enum Value {
     Alert(AlertValue),
     Devices(DeviceCount),
     Attendance(AttendanceValue),
+    Sensor(SensorHealth),
 }
 
 /// `node/<id>`: who a node is and how to reach it.
@@ -120,4 +121,29 @@ pub struct AlertValue {
     pub by: NodeId,
     pub since_ms: u64,
     pub message: String,
+}
+
+/// Whether a configured sensor is working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SensorState {
+    /// Opened and read successfully.
+    Ok,
+    /// Cannot be opened or read; the node retries with backoff.
+    Failed,
+}
+
+/// `sensor/<node>/<sensor>`: the health of one configured sensor, written by its node when the
+/// state or the error changes (not on every read), so other nodes see failed sensors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SensorHealth {
+    /// The driver as configured (`bme280`).
+    pub driver: String,
+    pub state: SensorState,
+    /// Why it failed, naming the device and the fix; empty when ok.
+    pub error: String,
+    /// The last successful read before this change, if any.
+    pub last_ok_ms: Option<u64>,
+    /// When the state or error last changed.
+    pub since_ms: u64,
 }

@@ -1,11 +1,15 @@
 //! TI ADS1115, a 4-channel 16-bit ADC on I2C, sampling an analog microphone module in
 //! continuous-conversion mode at 860 samples/s (datasheet section 9.6.3, config register).
-//! The config is written once; each sample reads the conversion register.
+//! The config is written when sampling starts (and again after any bus error); the first
+//! conversion after it is discarded: the part returns the stale result of the previous setting
+//! (often a full-scale spike) until its first conversion under the new config completes.
 //! Address 0x48 (ADDR to GND), 0x49 (VDD), 0x4A (SDA), 0x4B (SCL).
 
+use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::I2c;
 
 use super::sound::AdcSampler;
+use super::BusFault;
 use crate::SensorError;
 
 /// The default address (ADDR to GND).
@@ -24,6 +28,8 @@ const MODE_CONTINUOUS: u16 = 0;
 const DR_860_SPS: u16 = 0b111 << 5;
 /// COMP_QUE = comparator disabled (bits 1:0 = 11).
 const COMP_DISABLED: u16 = 0b11;
+/// One conversion at 860 SPS takes 1.163 ms; the first valid one is ready after two.
+pub const SETTLE_US: u32 = 2 * 1163;
 /// Largest positive conversion result (single-ended inputs never go below 0).
 pub const FULL_SCALE: i16 = i16::MAX;
 
@@ -38,41 +44,43 @@ pub fn config(channel: u8) -> u16 {
 }
 
 /// One channel of an ADS1115.
-pub struct Ads1115<I> {
+pub struct Ads1115<I, D> {
     i2c: I,
     address: u8,
     channel: u8,
-    configured: bool,
+    delay: D,
 }
 
-impl<I: I2c> Ads1115<I> {
-    pub fn new(i2c: I, address: u8, channel: u8) -> Self {
+impl<I: I2c, D: DelayNs> Ads1115<I, D>
+where
+    I::Error: BusFault,
+{
+    pub fn new(i2c: I, address: u8, channel: u8, delay: D) -> Self {
         Ads1115 {
             i2c,
             address,
             channel: channel & 0x03,
-            configured: false,
+            delay,
         }
     }
 
-    /// The latest conversion, in counts (configuring continuous mode first if needed).
+    /// Writes the config (continuous, 860 SPS), waits for the first conversion under it and
+    /// throws away the stale result the part gives first.
+    pub fn configure(&mut self, device: &str) -> Result<(), SensorError> {
+        let [high, low] = config(self.channel).to_be_bytes();
+        self.i2c
+            .write(self.address, &[REG_CONFIG, high, low])
+            .map_err(|e| super::i2c_failure(device, self.address, e))?;
+        self.delay.delay_us(SETTLE_US);
+        self.read_conversion(device).map(|_| ())
+    }
+
+    /// The latest conversion, in counts.
     pub fn read_conversion(&mut self, device: &str) -> Result<i16, SensorError> {
-        if !self.configured {
-            let [high, low] = config(self.channel).to_be_bytes();
-            self.i2c
-                .write(self.address, &[REG_CONFIG, high, low])
-                .map_err(|e| super::i2c_error(device, e))?;
-            self.configured = true;
-        }
         let mut answer = [0u8; 2];
-        let result = self
-            .i2c
-            .write_read(self.address, &[REG_CONVERSION], &mut answer);
-        if let Err(err) = result {
-            // A chip that lost power forgets its config: write it again next time.
-            self.configured = false;
-            return Err(super::i2c_error(device, err));
-        }
+        self.i2c
+            .write_read(self.address, &[REG_CONVERSION], &mut answer)
+            .map_err(|e| super::i2c_failure(device, self.address, e))?;
         Ok(i16::from_be_bytes(answer))
     }
 
@@ -82,13 +90,21 @@ impl<I: I2c> Ads1115<I> {
     }
 }
 
-impl<I: I2c> AdcSampler for Ads1115<I> {
+impl<I: I2c + Send + 'static, D: DelayNs + Send + 'static> AdcSampler for Ads1115<I, D>
+where
+    I::Error: BusFault,
+{
     const DRIVER: &'static str = "ads1115-sound";
+
+    fn start(&mut self, device: &str) -> Result<(), SensorError> {
+        self.configure(device)
+    }
 
     fn sample(&mut self, device: &str) -> Result<i32, SensorError> {
         self.read_conversion(device).map(i32::from)
     }
 
+    /// Single-ended inputs span 0..32767 (±4.096 V range, 0–3.3 V used).
     fn full_scale(&self) -> f64 {
         f64::from(FULL_SCALE)
     }
@@ -100,8 +116,9 @@ mod tests {
     use embedded_hal_mock::eh1::i2c::{Mock, Transaction};
 
     use super::*;
-    use crate::drivers::sound::SoundMeter;
-    use crate::Sensor;
+    use crate::drivers::sound::WindowSampler;
+    use crate::rpi::i2c::PiI2c;
+    use crate::simbus::{SimAds1115, SimI2cBus};
 
     #[test]
     fn config_register_bits() {
@@ -111,33 +128,57 @@ mod tests {
     }
 
     #[test]
-    fn configures_once_then_reads_conversions() {
+    fn configures_discards_the_first_conversion_then_samples() {
         let expectations = [
             Transaction::write(0x49, vec![0x01, 0x52, 0xE3]),
+            Transaction::write_read(0x49, vec![0x00], vec![0x7F, 0xFF]),
             Transaction::write_read(0x49, vec![0x00], vec![0x40, 0x00]),
             Transaction::write_read(0x49, vec![0x00], vec![0x20, 0x00]),
         ];
-        let adc = Ads1115::new(Mock::new(&expectations), 0x49, 1);
-        let mut meter = SoundMeter::new("mic", adc, NoopDelay::new(), 2, 10, 90.0);
-        let readings = meter.read().expect("two samples");
-        // 0x4000 − 0x2000 = 8192 of 32767 → 90 + 20·log10(0.25) ≈ 77.96 dB.
-        let expected = 90.0 + 20.0 * (8192.0f64 / 32767.0).log10();
-        assert!((readings[0].value - expected).abs() < 1e-9, "{readings:?}");
-        meter.release().release().done();
+        let adc = Ads1115::new(Mock::new(&expectations), 0x49, 1, NoopDelay::new());
+        let mut sampler = WindowSampler::new("mic", adc, 2);
+        let mean_square = sampler.next_window(&mut || {}).expect("two samples");
+        // Samples 0x4000 and 0x2000 only (the 0x7FFF spike was thrown away): ±4096 around 12288.
+        assert_eq!(mean_square, 4096.0 * 4096.0);
+        sampler.release().release().done();
     }
 
     #[test]
-    fn bus_error_forces_reconfiguration() {
-        use embedded_hal::i2c::ErrorKind;
-        let expectations = [
-            Transaction::write(0x48, vec![0x01, 0x42, 0xE3]),
-            Transaction::write_read(0x48, vec![0x00], vec![0x00, 0x00]).with_error(ErrorKind::Bus),
-            Transaction::write(0x48, vec![0x01, 0x42, 0xE3]),
-            Transaction::write_read(0x48, vec![0x00], vec![0x12, 0x34]),
-        ];
-        let mut adc = Ads1115::new(Mock::new(&expectations), 0x48, 0);
-        assert!(adc.read_conversion("mic").is_err());
-        assert_eq!(adc.read_conversion("mic").expect("recovered"), 0x1234);
-        adc.release().done();
+    fn the_first_read_spike_never_reaches_a_window() {
+        // Through the Pi glue on a bus like rppal's: the part answers a full-scale spike first.
+        let bus = SimI2cBus::new();
+        bus.attach(0x48, SimAds1115::new(i16::MAX, |_| 16000));
+        let adc = Ads1115::new(
+            PiI2c::new(bus.clone(), "/dev/i2c-1"),
+            0x48,
+            0,
+            NoopDelay::new(),
+        );
+        let mut sampler = WindowSampler::new("mic", adc, 100);
+        assert_eq!(sampler.next_window(&mut || {}).expect("window"), 0.0);
+    }
+
+    #[test]
+    fn a_bus_error_keeps_the_os_error_and_reconfigures() {
+        let bus = SimI2cBus::new();
+        bus.attach(0x48, SimAds1115::new(i16::MAX, |n| (n % 2) as i16 * 100));
+        let adc = Ads1115::new(
+            PiI2c::new(bus.clone(), "/dev/i2c-1"),
+            0x48,
+            0,
+            NoopDelay::new(),
+        );
+        let mut sampler = WindowSampler::new("mic", adc, 4);
+        sampler.next_window(&mut || {}).expect("first window");
+        bus.fail_next(nix::errno::Errno::EIO as i32);
+        match sampler.next_window(&mut || {}) {
+            Err(SensorError::Bus { source, what, .. }) => {
+                assert_eq!(source.raw_os_error(), Some(nix::errno::Errno::EIO as i32));
+                assert!(what.contains("/dev/i2c-1"), "{what}");
+            }
+            other => panic!("expected a bus error, got {other:?}"),
+        }
+        // Next window: config written again, its spike discarded, samples alternate 0/100.
+        assert_eq!(sampler.next_window(&mut || {}).expect("recovered"), 2500.0);
     }
 }

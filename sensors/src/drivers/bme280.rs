@@ -2,11 +2,17 @@
 //! datasheet's "weather monitoring" setting: 1× oversampling, filter off). The compensation is
 //! the datasheet's 32-bit integer code (BST-BME280-DS002 section 4.2.3 and 8.2). Pressure is
 //! converted by the chip but not reported: no quantity for it here.
+//!
+//! Every (re)initialisation — the first read, and the read after any bus error or implausible
+//! value — soft-resets the chip, re-reads the chip id and calibration, and writes the config
+//! register, so a chip that browned out or was re-plugged is set up from scratch. A NACK at the
+//! configured address probes the other one (0x76 ↔ 0x77) and says what answered.
 //! Address 0x76 (SDO to GND) or 0x77 (SDO to VDDIO).
 
 use embedded_hal::delay::DelayNs;
-use embedded_hal::i2c::I2c;
+use embedded_hal::i2c::{Error as _, ErrorKind, I2c};
 
+use super::BusFault;
 use crate::reading::{Measurement, Quantity};
 use crate::{Sensor, SensorError};
 
@@ -22,6 +28,18 @@ pub const CHIP_ID_BMP280: u8 = 0x58;
 pub const REG_CALIB_00: u8 = 0x88;
 /// Second calibration block: dig_H2..dig_H6 — 7 bytes.
 pub const REG_CALIB_26: u8 = 0xE1;
+/// Soft reset register; writing [`RESET_WORD`] resets the chip like a power-on.
+pub const REG_RESET: u8 = 0xE0;
+/// The only value that triggers a soft reset.
+pub const RESET_WORD: u8 = 0xB6;
+/// Start-up time after a reset before the chip answers (datasheet table 1: 2 ms).
+pub const STARTUP_MS: u32 = 2;
+/// Config register: standby time, IIR filter, 3-wire SPI; written only in sleep mode.
+pub const REG_CONFIG: u8 = 0xF5;
+/// t_sb = 0.5 ms (unused in forced mode), filter off, SPI 3-wire off: weather monitoring.
+pub const CONFIG_FILTER_OFF: u8 = 0x00;
+/// The temperature range the part is specified for (datasheet table 1).
+pub const TEMPERATURE_RANGE: std::ops::RangeInclusive<f64> = -40.0..=85.0;
 /// Humidity oversampling; takes effect after the next write to ctrl_meas.
 pub const REG_CTRL_HUM: u8 = 0xF2;
 /// Temperature/pressure oversampling and mode.
@@ -122,8 +140,8 @@ pub fn decode_data(data: &[u8; 8]) -> (i32, i32) {
     (adc_t, adc_h)
 }
 
-/// A BME280 on an I2C bus. The chip id and calibration are read on the first measurement, so a
-/// sensor plugged in after start is picked up.
+/// A BME280 on an I2C bus. Initialised on the first measurement (so a sensor plugged in after
+/// start is picked up) and again after any failure.
 pub struct Bme280<I, D> {
     name: String,
     i2c: I,
@@ -132,7 +150,19 @@ pub struct Bme280<I, D> {
     calibration: Option<Calibration>,
 }
 
-impl<I: I2c, D: DelayNs> Bme280<I, D> {
+/// The other address a BME280 can have (SDO to the other rail).
+pub fn other_address(address: u8) -> u8 {
+    if address == 0x77 {
+        0x76
+    } else {
+        0x77
+    }
+}
+
+impl<I: I2c, D: DelayNs> Bme280<I, D>
+where
+    I::Error: BusFault,
+{
     pub fn new(name: &str, i2c: I, delay: D, address: u8) -> Self {
         Bme280 {
             name: name.to_string(),
@@ -146,19 +176,51 @@ impl<I: I2c, D: DelayNs> Bme280<I, D> {
     fn write_read(&mut self, register: u8, buffer: &mut [u8]) -> Result<(), SensorError> {
         self.i2c
             .write_read(self.address, &[register], buffer)
-            .map_err(|e| super::i2c_error(&self.name, e))
+            .map_err(|e| super::i2c_failure(&self.name, self.address, e))
     }
 
     fn write_register(&mut self, register: u8, value: u8) -> Result<(), SensorError> {
         self.i2c
             .write(self.address, &[register, value])
-            .map_err(|e| super::i2c_error(&self.name, e))
+            .map_err(|e| super::i2c_failure(&self.name, self.address, e))
     }
 
-    fn calibration(&mut self) -> Result<Calibration, SensorError> {
-        if let Some(calibration) = self.calibration {
-            return Ok(calibration);
+    /// What answers at the other address, as the fix for a NACK at ours.
+    fn probe_other_address(&mut self) -> String {
+        let other = other_address(self.address);
+        let mut id = [0u8];
+        match self.i2c.write_read(other, &[REG_CHIP_ID], &mut id) {
+            Ok(()) if id[0] == CHIP_ID_BME280 => format!(
+                "is it at {other:#04x}? A BME280 answers there: set i2c_address = {other:#04x}"
+            ),
+            Ok(()) if id[0] == CHIP_ID_BMP280 => {
+                format!("is it at {other:#04x}? A BMP280 (chip id 0x58, no humidity) answers there")
+            }
+            Ok(()) => format!(
+                "is it at {other:#04x}? Something with chip id {:#04x} (not a BME280) answers \
+                 there",
+                id[0]
+            ),
+            Err(_) => format!(
+                "is it at {other:#04x}? Nothing answers there either: check the wiring (SDA, \
+                 SCL, 3.3 V, GND) and `i2cdetect -y 1`"
+            ),
         }
+    }
+
+    /// Soft reset, chip id, calibration, config register: the chip from a known state.
+    fn initialise(&mut self) -> Result<Calibration, SensorError> {
+        if let Err(err) = self.i2c.write(self.address, &[REG_RESET, RESET_WORD]) {
+            let nack = matches!(err.kind(), ErrorKind::NoAcknowledge(_));
+            let failure = super::i2c_failure(&self.name, self.address, err);
+            return Err(if nack {
+                let hint = self.probe_other_address();
+                super::with_fix(failure, hint)
+            } else {
+                failure
+            });
+        }
+        self.delay.delay_ms(STARTUP_MS);
         let mut id = [0u8];
         self.write_read(REG_CHIP_ID, &mut id)?;
         match id[0] {
@@ -184,14 +246,11 @@ impl<I: I2c, D: DelayNs> Bme280<I, D> {
         self.write_read(REG_CALIB_00, &mut block1)?;
         let mut block2 = [0u8; 7];
         self.write_read(REG_CALIB_26, &mut block2)?;
-        let calibration = Calibration::from_registers(&block1, &block2);
-        self.calibration = Some(calibration);
-        Ok(calibration)
+        self.write_register(REG_CONFIG, CONFIG_FILTER_OFF)?;
+        Ok(Calibration::from_registers(&block1, &block2))
     }
 
-    /// One forced-mode measurement: (°C, %RH).
-    pub fn measure(&mut self) -> Result<(f64, f64), SensorError> {
-        let calibration = self.calibration()?;
+    fn measure_with(&mut self, calibration: Calibration) -> Result<(f64, f64), SensorError> {
         self.write_register(REG_CTRL_HUM, CTRL_HUM_X1)?;
         self.write_register(REG_CTRL_MEAS, CTRL_MEAS_X1_FORCED)?;
         self.delay.delay_ms(MEASURE_TIME_MS);
@@ -199,18 +258,44 @@ impl<I: I2c, D: DelayNs> Bme280<I, D> {
         self.write_read(REG_DATA, &mut data)?;
         let (adc_t, adc_h) = decode_data(&data);
         if adc_t == ADC_T_SKIPPED || adc_h == ADC_H_SKIPPED {
-            // Also what a chip that reset since start answers: read the calibration again.
-            self.calibration = None;
+            // Also what a chip that reset since its initialisation answers.
             return Err(SensorError::BadData {
                 device: self.name.clone(),
-                detail: "measurement not ready (skipped value); will retry".into(),
+                detail: "measurement skipped (the chip reset?); it is set up again next read"
+                    .into(),
             });
         }
         let t_fine = calibration.t_fine(adc_t);
-        Ok((
-            calibration.temperature_celsius(adc_t),
-            calibration.humidity_percent(adc_h, t_fine),
-        ))
+        let temperature = calibration.temperature_celsius(adc_t);
+        if !TEMPERATURE_RANGE.contains(&temperature) {
+            return Err(SensorError::BadData {
+                device: self.name.clone(),
+                detail: format!(
+                    "{temperature} °C is outside the BME280's −40…85 °C: bad wiring or a \
+                     corrupted calibration; it is set up again next read"
+                ),
+            });
+        }
+        Ok((temperature, calibration.humidity_percent(adc_h, t_fine)))
+    }
+
+    /// One forced-mode measurement: (°C, %RH). Any failure drops the calibration, so the next
+    /// read resets the chip and reads it again.
+    pub fn measure(&mut self) -> Result<(f64, f64), SensorError> {
+        let calibration = match self.calibration {
+            Some(calibration) => calibration,
+            None => self.initialise()?,
+        };
+        match self.measure_with(calibration) {
+            Ok(values) => {
+                self.calibration = Some(calibration);
+                Ok(values)
+            }
+            Err(err) => {
+                self.calibration = None;
+                Err(err)
+            }
+        }
     }
 
     /// Gives the bus back (tests call `done()` on a mock).
@@ -219,7 +304,10 @@ impl<I: I2c, D: DelayNs> Bme280<I, D> {
     }
 }
 
-impl<I: I2c + Send, D: DelayNs + Send> Sensor for Bme280<I, D> {
+impl<I: I2c + Send, D: DelayNs + Send> Sensor for Bme280<I, D>
+where
+    I::Error: BusFault,
+{
     fn name(&self) -> &str {
         &self.name
     }
@@ -243,6 +331,8 @@ mod tests {
     use embedded_hal_mock::eh1::i2c::{Mock, Transaction};
 
     use super::*;
+    use crate::rpi::i2c::PiI2c;
+    use crate::simbus::{Bme280Log, SimBme280, SimI2cBus};
 
     /// Datasheet section 8.2 example: dig_T1 = 27504, dig_T2 = 26435, dig_T3 = -1000 (and the
     /// pressure example's dig_P1..P9); humidity trimming values typical of real parts.
@@ -318,9 +408,11 @@ mod tests {
         // adc_T = 519888 = 0x7EED0 → msb 0x7E, lsb 0xED, xlsb 0x00; adc_H = 0x6A00.
         let data = vec![0x50, 0x00, 0x00, 0x7E, 0xED, 0x00, 0x6A, 0x00];
         let expectations = [
+            Transaction::write(0x77, vec![0xE0, 0xB6]),
             Transaction::write_read(0x77, vec![0xD0], vec![0x60]),
             Transaction::write_read(0x77, vec![0x88], block1.to_vec()),
             Transaction::write_read(0x77, vec![0xE1], block2.to_vec()),
+            Transaction::write(0x77, vec![0xF5, 0x00]),
             Transaction::write(0x77, vec![0xF2, 0x01]),
             Transaction::write(0x77, vec![0xF4, 0x25]),
             Transaction::write_read(0x77, vec![0xF7], data.clone()),
@@ -343,10 +435,118 @@ mod tests {
 
     #[test]
     fn a_bmp280_is_refused_with_a_clear_message() {
-        let expectations = [Transaction::write_read(0x76, vec![0xD0], vec![0x58])];
+        let expectations = [
+            Transaction::write(0x76, vec![0xE0, 0xB6]),
+            Transaction::write_read(0x76, vec![0xD0], vec![0x58]),
+        ];
         let mut sensor = Bme280::new("desk", Mock::new(&expectations), NoopDelay::new(), 0x76);
         let err = sensor.read().expect_err("bmp280");
         assert!(err.to_string().contains("BMP280"), "{err}");
         sensor.release().done();
+    }
+
+    /// The datasheet example chip (25.08 °C) behind the Pi glue on a bus that fails like
+    /// rppal's `/dev/i2c-1`.
+    fn pi_bus_with_chip_at(address: u8) -> (SimI2cBus, SimBme280) {
+        let (block1, block2) = calibration_blocks();
+        let chip = SimBme280::new(block1, block2, [0x50, 0, 0, 0x7E, 0xED, 0x00, 0x6A, 0x00]);
+        let bus = SimI2cBus::new();
+        bus.attach(address, chip.clone());
+        (bus, chip)
+    }
+
+    fn pi_sensor(bus: &SimI2cBus, address: u8) -> Bme280<PiI2c<SimI2cBus>, NoopDelay> {
+        Bme280::new(
+            "desk",
+            PiI2c::new(bus.clone(), "/dev/i2c-1"),
+            NoopDelay::new(),
+            address,
+        )
+    }
+
+    fn bus_error(err: SensorError) -> (String, std::io::Error) {
+        let text = err.to_string();
+        match err {
+            SensorError::Bus { source, .. } => (text, source),
+            other => panic!("expected a bus error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_nack_names_the_bus_keeps_the_errno_and_finds_the_chip_at_the_other_address() {
+        let (bus, _chip) = pi_bus_with_chip_at(0x77);
+        let mut sensor = pi_sensor(&bus, 0x76);
+        let (text, source) = bus_error(sensor.read().expect_err("nothing at 0x76"));
+        assert!(
+            text.contains("no device at 0x76 on /dev/i2c-1 — is it at 0x77? A BME280 answers"),
+            "{text}"
+        );
+        assert!(text.contains("i2c_address = 0x77"), "{text}");
+        assert_eq!(source.raw_os_error(), Some(121), "EREMOTEIO kept");
+
+        bus.detach(0x77);
+        let (text, _) = bus_error(sensor.read().expect_err("nothing anywhere"));
+        assert!(text.contains("Nothing answers there either"), "{text}");
+    }
+
+    #[test]
+    fn an_address_held_by_a_kernel_driver_says_so() {
+        let (bus, _chip) = pi_bus_with_chip_at(0x76);
+        bus.hold_by_kernel(0x76);
+        let (text, source) = bus_error(pi_sensor(&bus, 0x76).read().expect_err("EBUSY"));
+        assert!(text.contains("held by a kernel driver"), "{text}");
+        assert!(super::super::is_busy(&source));
+    }
+
+    #[test]
+    fn every_initialisation_resets_and_configures_and_a_reset_chip_is_set_up_again() {
+        let (bus, chip) = pi_bus_with_chip_at(0x76);
+        let mut sensor = pi_sensor(&bus, 0x76);
+        assert_eq!(sensor.read().expect("read")[0].value, 25.08);
+        assert_eq!(sensor.read().expect("read")[0].value, 25.08);
+        assert_eq!(
+            chip.log(),
+            Bme280Log {
+                soft_resets: 1,
+                config_writes: 1,
+                forced_measurements: 2
+            }
+        );
+        // A glitch on the wire: EIO on the next transfer (the ctrl_hum write).
+        bus.fail_next(nix::errno::Errno::EIO as i32);
+        let (_, source) = bus_error(sensor.read().expect_err("EIO"));
+        assert_eq!(source.raw_os_error(), Some(nix::errno::Errno::EIO as i32));
+        // The next read soft-resets, re-reads the calibration and writes the config again.
+        assert_eq!(sensor.read().expect("recovered")[0].value, 25.08);
+        assert_eq!(chip.log().soft_resets, 2);
+        assert_eq!(chip.log().config_writes, 2);
+    }
+
+    #[test]
+    fn an_unplugged_chip_fails_and_is_picked_up_again_when_plugged_back() {
+        let (bus, chip) = pi_bus_with_chip_at(0x76);
+        let mut sensor = pi_sensor(&bus, 0x76);
+        sensor.read().expect("plugged");
+        bus.detach(0x76);
+        let (text, _) = bus_error(sensor.read().expect_err("unplugged"));
+        assert!(text.contains("no device at 0x76"), "{text}");
+        chip.power_cycle();
+        bus.attach(0x76, chip.clone());
+        assert_eq!(sensor.read().expect("plugged back")[0].value, 25.08);
+        assert_eq!(chip.log().soft_resets, 2, "set up from scratch");
+    }
+
+    #[test]
+    fn implausible_temperatures_are_refused_and_the_chip_set_up_again() {
+        let (block1, block2) = calibration_blocks();
+        // adc_T = 0xFFFFF (all ones, a floating bus): far above 85 °C with these trimming values.
+        let chip = SimBme280::new(block1, block2, [0xFF; 8]);
+        let bus = SimI2cBus::new();
+        bus.attach(0x76, chip.clone());
+        let mut sensor = pi_sensor(&bus, 0x76);
+        let err = sensor.read().expect_err("out of range");
+        assert!(err.to_string().contains("outside the BME280"), "{err}");
+        sensor.read().expect_err("still out of range");
+        assert_eq!(chip.log().soft_resets, 2);
     }
 }

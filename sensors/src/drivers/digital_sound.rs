@@ -1,10 +1,12 @@
 //! A sound detector's digital output (KY-038/LM393-style modules: the on-board comparator
 //! drives the pin while sound exceeds the potentiometer's threshold). The level reported is
-//! the share of samples over a window that were loud, in percent (0–100).
+//! the share of samples over a window that were loud, in percent (0–100), as
+//! `Quantity::SoundActivity`: an activity signal with its own unit, never a level in dB.
 
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::InputPin;
 
+use super::BusFault;
 use crate::reading::{Measurement, Quantity};
 use crate::{Sensor, SensorError};
 
@@ -18,7 +20,10 @@ pub struct DigitalSoundDetector<P, D> {
     interval_us: u32,
 }
 
-impl<P: InputPin, D: DelayNs> DigitalSoundDetector<P, D> {
+impl<P: InputPin, D: DelayNs> DigitalSoundDetector<P, D>
+where
+    P::Error: BusFault,
+{
     /// `sample_count` samples over `window_ms`; `active_low` when the pin is low while loud.
     pub fn new(
         name: &str,
@@ -51,7 +56,7 @@ impl<P: InputPin, D: DelayNs> DigitalSoundDetector<P, D> {
             let high = self
                 .pin
                 .is_high()
-                .map_err(|e| super::bus_error(&self.name, "GPIO", e))?;
+                .map_err(|e| super::gpio_failure(&self.name, e))?;
             if high != self.active_low {
                 loud += 1;
             }
@@ -65,7 +70,10 @@ impl<P: InputPin, D: DelayNs> DigitalSoundDetector<P, D> {
     }
 }
 
-impl<P: InputPin + Send, D: DelayNs + Send> Sensor for DigitalSoundDetector<P, D> {
+impl<P: InputPin + Send, D: DelayNs + Send> Sensor for DigitalSoundDetector<P, D>
+where
+    P::Error: BusFault,
+{
     fn name(&self) -> &str {
         &self.name
     }
@@ -76,7 +84,7 @@ impl<P: InputPin + Send, D: DelayNs + Send> Sensor for DigitalSoundDetector<P, D
 
     fn read(&mut self) -> Result<Vec<Measurement>, SensorError> {
         Ok(vec![Measurement::new(
-            Quantity::Sound,
+            Quantity::SoundActivity,
             self.loud_percent()?,
         )])
     }
@@ -105,7 +113,7 @@ mod tests {
             DigitalSoundDetector::new("door", pin(&states), NoopDelay::new(), false, 8, 80);
         assert_eq!(
             detector.read().expect("pin reads"),
-            vec![Measurement::new(Quantity::Sound, 25.0)]
+            vec![Measurement::new(Quantity::SoundActivity, 25.0)]
         );
         detector.release().done();
 

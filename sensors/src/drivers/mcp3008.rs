@@ -2,10 +2,16 @@
 //! module. One conversion is one 3-byte transfer (datasheet section 6.1, figure 6-1):
 //! `[0x01 (start bit), SGL/DIFF·D2·D1·D0 in the high nibble, don't care]`; the answer's last
 //! 10 bits are the result (B9..B8 in byte 1, B7..B0 in byte 2).
+//!
+//! The conversion is a full-duplex `Operation::Transfer(read, write)`: the chip must receive the
+//! command while it answers. Not `transfer_in_place`: rppal maps that to a read-only segment, so
+//! the chip would receive zeros and never start a conversion (tested against
+//! `simbus::RppalSpiDevice`, which maps operations the way rppal 0.22.1 does).
 
 use embedded_hal::spi::SpiDevice;
 
 use super::sound::AdcSampler;
+use super::BusFault;
 use crate::SensorError;
 
 /// The start bit, alone in the first byte so the result lands byte-aligned.
@@ -31,7 +37,10 @@ pub struct Mcp3008<S> {
     channel: u8,
 }
 
-impl<S: SpiDevice> Mcp3008<S> {
+impl<S: SpiDevice> Mcp3008<S>
+where
+    S::Error: BusFault,
+{
     pub fn new(spi: S, channel: u8) -> Self {
         Mcp3008 {
             spi,
@@ -41,11 +50,11 @@ impl<S: SpiDevice> Mcp3008<S> {
 
     /// One single-ended conversion of the channel, 0–1023.
     pub fn read_channel(&mut self, device: &str) -> Result<u16, SensorError> {
-        let mut buffer = command(self.channel);
+        let mut answer = [0u8; 3];
         self.spi
-            .transfer_in_place(&mut buffer)
-            .map_err(|e| super::spi_error(device, e))?;
-        Ok(result(&buffer))
+            .transfer(&mut answer, &command(self.channel))
+            .map_err(|e| super::spi_failure(device, e))?;
+        Ok(result(&answer))
     }
 
     /// Gives the SPI device back (tests call `done()` on a mock).
@@ -54,7 +63,10 @@ impl<S: SpiDevice> Mcp3008<S> {
     }
 }
 
-impl<S: SpiDevice> AdcSampler for Mcp3008<S> {
+impl<S: SpiDevice + Send + 'static> AdcSampler for Mcp3008<S>
+where
+    S::Error: BusFault,
+{
     const DRIVER: &'static str = "mcp3008-sound";
 
     fn sample(&mut self, device: &str) -> Result<i32, SensorError> {
@@ -68,20 +80,12 @@ impl<S: SpiDevice> AdcSampler for Mcp3008<S> {
 
 #[cfg(test)]
 mod tests {
-    use embedded_hal_mock::eh1::delay::NoopDelay;
     use embedded_hal_mock::eh1::spi::{Mock, Transaction};
 
     use super::*;
-    use crate::drivers::sound::SoundMeter;
-    use crate::Sensor;
-
-    fn conversion(channel: u8, answer: [u8; 3]) -> Vec<Transaction<u8>> {
-        vec![
-            Transaction::transaction_start(),
-            Transaction::transfer_in_place(command(channel).to_vec(), answer.to_vec()),
-            Transaction::transaction_end(),
-        ]
-    }
+    use crate::drivers::sound::WindowSampler;
+    use crate::rpi::spi::PiSpi;
+    use crate::simbus::{RppalSpiDevice, SimMcp3008};
 
     #[test]
     fn command_frames_match_the_datasheet() {
@@ -91,27 +95,53 @@ mod tests {
     }
 
     #[test]
-    fn three_byte_transfer_gives_the_ten_bit_result() {
+    fn three_byte_full_duplex_transfer_gives_the_ten_bit_result() {
         // Undefined high bits set on purpose: only B9..B0 count. 0b10_1001_1010 = 666.
-        let expectations = conversion(3, [0xFF, 0xFA, 0x9A]);
+        let expectations = [
+            Transaction::transaction_start(),
+            Transaction::transfer(command(3).to_vec(), vec![0xFF, 0xFA, 0x9A]),
+            Transaction::transaction_end(),
+        ];
         let mut adc = Mcp3008::new(Mock::new(&expectations), 3);
         assert_eq!(adc.read_channel("mic").expect("transfer"), 666);
         adc.release().done();
     }
 
+    /// Through the Pi glue and a bus that maps operations like rppal 0.22.1's
+    /// `SimpleHalSpiDevice`, the chip sees the command and converts. With `transfer_in_place`
+    /// it would receive zeros (no start bit) and this reads 0.
     #[test]
-    fn sound_meter_reports_peak_to_peak_in_db() {
-        // Samples 256, 767, 512: peak-to-peak 511 of 1023 → full_scale_db − 6.02 dB.
-        let mut expectations = conversion(0, [0x00, 0x01, 0x00]);
-        expectations.extend(conversion(0, [0x00, 0x02, 0xFF]));
-        expectations.extend(conversion(0, [0x00, 0x02, 0x00]));
-        let adc = Mcp3008::new(Mock::new(&expectations), 0);
-        let mut meter = SoundMeter::new("mic", adc, NoopDelay::new(), 3, 30, 90.0);
-        let readings = meter.read().expect("three samples");
-        assert_eq!(readings.len(), 1);
-        let expected = 90.0 + 20.0 * (511.0f64 / 1023.0).log10();
-        assert!((readings[0].value - expected).abs() < 1e-9, "{readings:?}");
-        assert_eq!(meter.driver(), "mcp3008-sound");
-        meter.release().release().done();
+    fn converts_through_a_bus_that_maps_like_rppal() {
+        let chip = SimMcp3008::new(|channel, _| [100, 200, 300, 666, 0, 0, 0, 1023][channel]);
+        let bus = PiSpi::new(RppalSpiDevice::new(chip), "/dev/spidev0.0");
+        let mut adc = Mcp3008::new(bus, 3);
+        assert_eq!(adc.read_channel("mic").expect("transfer"), 666);
+        let mut adc = Mcp3008::new(adc.release(), 7);
+        assert_eq!(adc.read_channel("mic").expect("transfer"), 1023);
+        let chip = adc.release().release().into_chip();
+        assert_eq!(chip.conversions(), 2, "each read started one conversion");
+    }
+
+    #[test]
+    fn an_in_place_transfer_through_rppal_never_reaches_the_chip() {
+        // The old driver's call, shown failing on the rppal-like bus: the class of bug the
+        // test above guards against.
+        let chip = SimMcp3008::new(|_, _| 666);
+        let mut bus = RppalSpiDevice::new(chip);
+        let mut buffer = command(3);
+        bus.transfer_in_place(&mut buffer).expect("transfer");
+        assert_eq!(result(&buffer), 0);
+        assert_eq!(bus.into_chip().conversions(), 0);
+    }
+
+    #[test]
+    fn a_sine_on_the_input_reads_its_level() {
+        // Half-scale sine around mid-scale: −6 dBFS.
+        let chip = SimMcp3008::sine(0, 1000.0, 255.75, 511.5, 8000);
+        let adc = Mcp3008::new(RppalSpiDevice::new(chip), 0);
+        let mut sampler = WindowSampler::new("mic", adc, 8000);
+        let mean_square = sampler.next_window(&mut || {}).expect("window");
+        let level = crate::drivers::sound::dbfs(mean_square, sampler.full_scale());
+        assert!((level + 6.02).abs() < 0.1, "{level}");
     }
 }

@@ -7,6 +7,7 @@
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::I2c;
 
+use super::BusFault;
 use crate::reading::{Measurement, Quantity};
 use crate::SensorError;
 
@@ -57,13 +58,16 @@ pub(crate) fn measure_raw<I: I2c, D: DelayNs>(
     address: u8,
     command: &[u8],
     wait_ms: u32,
-) -> Result<(u16, u16), SensorError> {
+) -> Result<(u16, u16), SensorError>
+where
+    I::Error: BusFault,
+{
     i2c.write(address, command)
-        .map_err(|e| super::i2c_error(device, e))?;
+        .map_err(|e| super::i2c_failure(device, address, e))?;
     delay.delay_ms(wait_ms);
     let mut answer = [0u8; 6];
     i2c.read(address, &mut answer)
-        .map_err(|e| super::i2c_error(device, e))?;
+        .map_err(|e| super::i2c_failure(device, address, e))?;
     parse_measurement(&answer).map_err(|detail| SensorError::BadData {
         device: device.to_string(),
         detail,

@@ -6,6 +6,7 @@ use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::I2c;
 
 use super::sensirion::{measure_raw, temperature_and_humidity, temperature_celsius};
+use super::BusFault;
 use crate::reading::Measurement;
 use crate::{Sensor, SensorError};
 
@@ -29,7 +30,10 @@ pub struct Sht3x<I, D> {
     address: u8,
 }
 
-impl<I: I2c, D: DelayNs> Sht3x<I, D> {
+impl<I: I2c, D: DelayNs> Sht3x<I, D>
+where
+    I::Error: BusFault,
+{
     pub fn new(name: &str, i2c: I, delay: D, address: u8) -> Self {
         Sht3x {
             name: name.to_string(),
@@ -58,7 +62,10 @@ impl<I: I2c, D: DelayNs> Sht3x<I, D> {
     }
 }
 
-impl<I: I2c + Send, D: DelayNs + Send> Sensor for Sht3x<I, D> {
+impl<I: I2c + Send, D: DelayNs + Send> Sensor for Sht3x<I, D>
+where
+    I::Error: BusFault,
+{
     fn name(&self) -> &str {
         &self.name
     }
@@ -109,14 +116,18 @@ mod tests {
     }
 
     #[test]
-    fn nack_is_an_io_error_naming_the_sensor() {
+    fn nack_is_a_bus_error_naming_the_sensor_and_address() {
         use embedded_hal::i2c::{ErrorKind, NoAcknowledgeSource};
         let expectations = [Transaction::write(0x44, vec![0x24, 0x00])
             .with_error(ErrorKind::NoAcknowledge(NoAcknowledgeSource::Address))];
         let mut sensor = Sht3x::new("hall", Mock::new(&expectations), NoopDelay::new(), 0x44);
         let err = sensor.read().expect_err("nack");
-        assert!(matches!(err, SensorError::Io { .. }));
-        assert!(err.to_string().contains("hall"), "{err}");
+        assert!(matches!(err, SensorError::Bus { .. }));
+        let text = err.to_string();
+        assert!(
+            text.contains("hall") && text.contains("no device at 0x44"),
+            "{text}"
+        );
         sensor.release().done();
     }
 }

@@ -6,6 +6,7 @@ use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::I2c;
 
 use super::sensirion::{measure_raw, temperature_and_humidity, temperature_celsius};
+use super::BusFault;
 use crate::reading::Measurement;
 use crate::{Sensor, SensorError};
 
@@ -30,7 +31,10 @@ pub struct Sht4x<I, D> {
     address: u8,
 }
 
-impl<I: I2c, D: DelayNs> Sht4x<I, D> {
+impl<I: I2c, D: DelayNs> Sht4x<I, D>
+where
+    I::Error: BusFault,
+{
     pub fn new(name: &str, i2c: I, delay: D, address: u8) -> Self {
         Sht4x {
             name: name.to_string(),
@@ -59,7 +63,10 @@ impl<I: I2c, D: DelayNs> Sht4x<I, D> {
     }
 }
 
-impl<I: I2c + Send, D: DelayNs + Send> Sensor for Sht4x<I, D> {
+impl<I: I2c + Send, D: DelayNs + Send> Sensor for Sht4x<I, D>
+where
+    I::Error: BusFault,
+{
     fn name(&self) -> &str {
         &self.name
     }

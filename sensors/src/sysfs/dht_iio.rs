@@ -2,14 +2,16 @@
 //! `/sys/bus/iio/devices/iio:deviceN/in_temp_input` (milli-°C) and
 //! `in_humidityrelative_input` (milli-%RH). The kernel bit-bangs the protocol and fails often
 //! (EIO, ETIMEDOUT): reads are retried with backoff, implausible values are refused, and the
-//! last good value is kept.
+//! last good value is kept. The part needs time between reads (DHT22: 2 s, DHT11: 1 s, per
+//! their datasheets): retries wait at least that long, and a read sooner than that after the
+//! previous attempt first waits out the rest.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{read_thousandths, with_retries, RetryPolicy};
+use crate::kind::DriverKind;
 use crate::reading::{Measurement, Quantity};
-use crate::spec::DriverKind;
 use crate::{Sensor, SensorError};
 
 /// The IIO device name the kernel's DHT driver registers (for DHT11 and DHT22 alike).
@@ -26,6 +28,8 @@ pub struct DhtIio {
     retry: RetryPolicy,
     pause: Box<dyn FnMut(Duration) + Send>,
     last_good: Option<Vec<Measurement>>,
+    /// When the part was last asked for a reading.
+    last_attempt: Option<Instant>,
 }
 
 impl DhtIio {
@@ -39,6 +43,7 @@ impl DhtIio {
             retry,
             pause: Box::new(super::sleep),
             last_good: None,
+            last_attempt: None,
         }
     }
 
@@ -127,9 +132,19 @@ impl Sensor for DhtIio {
     }
 
     fn read(&mut self) -> Result<Vec<Measurement>, SensorError> {
-        let retry = self.retry;
+        let min_interval = self.kind.min_read_interval();
+        let retry = RetryPolicy {
+            backoff: self.retry.backoff.max(min_interval),
+            ..self.retry
+        };
         let mut pause = std::mem::replace(&mut self.pause, Box::new(|_| {}));
+        if let Some(since) = self.last_attempt.map(|at| at.elapsed()) {
+            if since < min_interval {
+                pause(min_interval - since);
+            }
+        }
         let result = with_retries(retry, &mut *pause, || self.read_once());
+        self.last_attempt = Some(Instant::now());
         self.pause = pause;
         if let Ok(values) = &result {
             self.last_good = Some(values.clone());

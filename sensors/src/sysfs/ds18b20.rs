@@ -1,7 +1,10 @@
 //! DS18B20 through the kernel's 1-wire driver (`dtoverlay=w1-gpio,gpiopin=4`): each sensor is
 //! `/sys/bus/w1/devices/28-<serial>/`, with `temperature` (milli-°C, newer kernels) or
 //! `w1_slave` (two lines: the scratchpad with `crc=.. YES|NO`, then `t=<milli-°C>`). A `NO`
-//! CRC, the 85 °C power-on value and out-of-range values are refused and retried.
+//! CRC, the 85 °C power-on value, an all-zero scratchpad and out-of-range values are refused
+//! and retried. An all-zero scratchpad passes the CRC (the CRC of zeros is 0) and reads 0 °C,
+//! but no DS18B20 sends one: its config byte always has bits 0–4 set and byte 5 is 0xFF
+//! (datasheet figure 9). It is what a DQ line held low (short, missing power) reads.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,6 +25,9 @@ pub fn parse_w1_slave(text: &str) -> Result<f64, String> {
     if !crc_line.trim_end().ends_with("YES") {
         return Err(format!("CRC check failed ('{}')", crc_line.trim()));
     }
+    if is_all_zero_scratchpad(crc_line) {
+        return Err(ALL_ZERO.into());
+    }
     let value_line = lines.next().ok_or("w1_slave has no temperature line")?;
     let raw = value_line
         .split("t=")
@@ -32,6 +38,17 @@ pub fn parse_w1_slave(text: &str) -> Result<f64, String> {
         .parse()
         .map_err(|_| format!("'{}' is not a temperature", raw.trim()))?;
     check_range(milli)
+}
+
+/// Why an all-zero scratchpad is refused.
+const ALL_ZERO: &str = "all-zero scratchpad (passes the CRC but no DS18B20 sends it): DQ is held \
+                        low — check for a short, the 3.3 V supply and the 4.7 kΩ pull-up";
+
+/// True when the scratchpad bytes before `:` on the CRC line are all 00.
+fn is_all_zero_scratchpad(crc_line: &str) -> bool {
+    let bytes = crc_line.split(':').next().unwrap_or_default();
+    let mut words = bytes.split_whitespace().peekable();
+    words.peek().is_some() && words.all(|word| word == "00")
 }
 
 /// Refuses the power-on value and anything outside the part's range (-55..125 °C).
@@ -124,6 +141,14 @@ impl Ds18b20 {
         let simple = dir.join("temperature");
         if simple.exists() {
             let value = read_thousandths(&self.name, &simple)?;
+            // 0 °C may be an all-zero scratchpad: `w1_slave` shows which.
+            let slave = std::fs::read_to_string(dir.join("w1_slave")).unwrap_or_default();
+            if value == 0.0 && slave.lines().next().is_some_and(is_all_zero_scratchpad) {
+                return Err(SensorError::BadData {
+                    device: self.name.clone(),
+                    detail: ALL_ZERO.into(),
+                });
+            }
             return check_range((value * 1000.0).round() as i64).map_err(|detail| {
                 SensorError::BadData {
                     device: self.name.clone(),

@@ -1,5 +1,6 @@
 //! "status": the mesh as this node sees it (which Pis are up, which it cannot reach and since
-//! when), the raised alerts and the state's size and hash. Reads the replica, writes nothing.
+//! when), failed sensors on any node, the raised alerts and the state's size and hash. Reads
+//! the replica, writes nothing.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +32,10 @@ pub(super) fn status(view: &View<'_>) -> String {
         unreachable.len(),
         lines.join("\n")
     );
+    let failed = failed_sensors(view);
+    if !failed.is_empty() {
+        text.push_str(&format!("\nFailed sensors:\n{}", failed.join("\n")));
+    }
     let raised = raised_alerts(view);
     if raised.is_empty() {
         text.push_str("\nNo alerts.");
@@ -79,6 +84,25 @@ fn node_state(
     }
 }
 
+/// "• window (bme280) on pi-b since 12:32: cannot open /dev/i2c-7 — …" for every sensor of any
+/// node whose replicated state is failed.
+fn failed_sensors(view: &View<'_>) -> Vec<String> {
+    crate::sensor_health::cluster_health(view.replica)
+        .into_iter()
+        .filter(|row| row.health.state == crate::state::SensorState::Failed)
+        .map(|row| {
+            format!(
+                "• {} ({}) on {} since {}: {}",
+                row.sensor,
+                row.health.driver,
+                row.node_name,
+                clock_text(row.health.since_ms, view.now_ms, view.offset),
+                row.health.error
+            )
+        })
+        .collect()
+}
+
 /// "• lobby temperature is 30 °C (since 12:32)" for every raised alert.
 fn raised_alerts(view: &View<'_>) -> Vec<String> {
     view.replica
@@ -118,5 +142,32 @@ mod tests {
         );
         let status = ask(&office, "status");
         assert_has(&status, "• lobby temperature is 30 °C (since 12:32)");
+    }
+
+    #[test]
+    fn status_lists_failed_sensors_of_every_node() {
+        use crate::state::{SensorHealth, SensorState};
+        let mut office = office();
+        for (sensor, state) in [("window", SensorState::Failed), ("desk", SensorState::Ok)] {
+            office.write(
+                Key::Sensor {
+                    node: NodeId(2),
+                    sensor: sensor.into(),
+                },
+                Some(Value::Sensor(SensorHealth {
+                    driver: "bme280".into(),
+                    state,
+                    error: "cannot open /dev/i2c-7".into(),
+                    last_ok_ms: None,
+                    since_ms: NOW - 10 * MINUTE,
+                })),
+            );
+        }
+        let status = ask(&office, "status");
+        assert_has(
+            &status,
+            "• window (bme280) on pi-b since 12:32: cannot open /dev/i2c-7",
+        );
+        assert!(!status.contains("• desk"), "{status}");
     }
 }

@@ -42,6 +42,7 @@ pub fn default_tolerance(quantity: Quantity) -> f64 {
         Quantity::Temperature => 1.0,
         Quantity::Humidity => 5.0,
         Quantity::Sound => 10.0,
+        Quantity::SoundActivity => 20.0,
     }
 }
 
