@@ -46,7 +46,10 @@ pub fn frame_decoder(data: &[u8]) {
     };
     let (frames, error) = decode_all(stream, stream.len(), max_body);
     let (trickled_frames, trickled_error) = decode_all(stream, 1, max_body);
-    assert_eq!(frames, trickled_frames, "feeding byte by byte changes the frames");
+    assert_eq!(
+        frames, trickled_frames,
+        "feeding byte by byte changes the frames"
+    );
     // The same kind of error (a bad magic reports the bytes seen so far, so fewer when they
     // trickle in).
     assert_eq!(
