@@ -245,9 +245,10 @@ fn check_plain_hello(hello: &[u8], expected: &[u8], ours: &str) -> Result<(), No
 }
 
 /// Encrypted size of a plaintext of `plain_len` bytes (plain size in insecure mode is the same
-/// as the input).
+/// as the input). The last Noise message of a body is never a full one (a plaintext that fills
+/// its chunks exactly gets an empty last chunk), so a body cut at a chunk boundary is refused.
 pub fn sealed_len(plain_len: usize) -> usize {
-    let chunks = plain_len.div_ceil(NOISE_MAX_PLAINTEXT).max(1);
+    let chunks = plain_len / NOISE_MAX_PLAINTEXT + 1;
     plain_len + chunks * NOISE_TAG_LEN
 }
 
@@ -258,7 +259,8 @@ impl Session {
     }
 
     /// Turns one exchange message (`flag` byte + payload) into a frame body: the plaintext in
-    /// insecure mode, else a run of Noise messages, each 65535 bytes except the last.
+    /// insecure mode, else a run of Noise messages, each 65535 bytes except the last, which is
+    /// always shorter (empty when the plaintext fills the others exactly): that marks the end.
     pub fn seal(&mut self, flag: u8, payload: &[u8]) -> Result<Vec<u8>, NoiseError> {
         if payload.len() > MAX_PAYLOAD {
             return Err(NoiseError::TooLarge {
@@ -274,7 +276,12 @@ impl Session {
         };
         let mut body = vec![0u8; sealed_len(plain.len())];
         let mut written = 0;
-        for chunk in plain.chunks(NOISE_MAX_PLAINTEXT) {
+        let last_is_full = plain.len() % NOISE_MAX_PLAINTEXT == 0;
+        let terminator: &[u8] = &[];
+        let chunks = plain
+            .chunks(NOISE_MAX_PLAINTEXT)
+            .chain(last_is_full.then_some(terminator));
+        for chunk in chunks {
             let end = (written + NOISE_MAX_MESSAGE).min(body.len());
             written += transport
                 .write_message(chunk, &mut body[written..end])
@@ -284,14 +291,19 @@ impl Session {
         Ok(body)
     }
 
-    /// Reverses [`Session::seal`]: returns the flag and the payload. Any tampering, reordering
-    /// or replay of a message is [`NoiseError::Decrypt`].
+    /// Reverses [`Session::seal`]: returns the flag and the payload. Any tampering, reordering,
+    /// truncation or replay of a message is [`NoiseError::Decrypt`].
     pub fn open(&mut self, body: &[u8]) -> Result<(u8, Vec<u8>), NoiseError> {
         let plain = match self.transport.as_mut() {
             None => body.to_vec(),
             Some(transport) => {
                 if body.is_empty() {
                     return Err(NoiseError::MalformedMessage("empty encrypted message"));
+                }
+                // A full last chunk means the body was cut at a chunk boundary (found by
+                // fuzzing: each chunk authenticates on its own).
+                if body.len() % NOISE_MAX_MESSAGE == 0 {
+                    return Err(NoiseError::Decrypt);
                 }
                 let mut plain = vec![0u8; body.len()];
                 let mut written = 0;
@@ -428,6 +440,38 @@ mod tests {
         let mut tampered = client.seal(1, &payload).expect("seal");
         tampered[100_000] ^= 0x40;
         assert_eq!(server.open(&tampered), Err(NoiseError::Decrypt));
+    }
+
+    #[test]
+    fn a_message_cut_at_a_chunk_boundary_is_refused() {
+        let (mut client, mut server, _) =
+            handshake(&keys(6), "office", &keys(6), "office").expect("handshake");
+        let payload = vec![7u8; NOISE_MAX_PLAINTEXT + 100];
+        let sealed = client.seal(1, &payload).expect("seal");
+        assert!(sealed.len() > NOISE_MAX_MESSAGE, "two chunks");
+        assert_eq!(
+            server.open(&sealed[..NOISE_MAX_MESSAGE]),
+            Err(NoiseError::Decrypt),
+            "the first chunk alone authenticates; the cut must still be refused"
+        );
+    }
+
+    #[test]
+    fn plaintexts_that_fill_whole_chunks_still_open() {
+        let (mut client, mut server, _) =
+            handshake(&keys(7), "office", &keys(7), "office").expect("handshake");
+        for chunks in 1..=2 {
+            // flag byte + payload = exactly `chunks` full Noise messages of plaintext.
+            let payload = vec![9u8; chunks * NOISE_MAX_PLAINTEXT - 1];
+            let sealed = client.seal(1, &payload).expect("seal");
+            assert_eq!(sealed.len(), sealed_len(payload.len() + 1));
+            assert_ne!(
+                sealed.len() % NOISE_MAX_MESSAGE,
+                0,
+                "the last chunk is short"
+            );
+            assert_eq!(server.open(&sealed).expect("open"), (1, payload));
+        }
     }
 
     #[test]
