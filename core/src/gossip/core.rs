@@ -397,7 +397,9 @@ impl GossipCore {
         self.stats.entries_merged += applied.merged as u64;
         self.remember_digest(replica);
         if let Some(target) = &self.resync_target {
-            if target.iter().all(|(o, wm)| replica.watermark(*o) >= *wm) {
+            if replica.own_refetch().is_none()
+                && target.iter().all(|(o, wm)| replica.watermark(*o) >= *wm)
+            {
                 self.resync_target = None;
             }
         }

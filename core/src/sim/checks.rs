@@ -2,24 +2,87 @@
 //! write, whether an acknowledged write was lost, and a one-line-per-node description for
 //! failure reports. Read-only over the simulation (except `run_until_converged`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::Sim;
 use crate::crdt::Stamp;
-use crate::state::Key;
+use crate::state::{Key, Value};
 
 impl Sim {
-    /// True when every running node holds the same state.
+    /// True when every running node holds the same state: equal state hashes and then, not
+    /// trusting hashes, equal contents (every key with its value and stamp).
     pub fn converged(&self) -> bool {
         let mut hashes = self
             .nodes
             .iter()
             .filter(|n| n.core.is_some())
             .map(|n| n.replica.state_hash());
-        match hashes.next() {
+        let hashes_agree = match hashes.next() {
             Some(first) => hashes.all(|h| h == first),
             None => true,
+        };
+        hashes_agree && self.check_identical_contents().is_ok()
+    }
+
+    /// Compares the full contents of every running replica (keys, values, stamps; tombstones
+    /// included) with the first running one, without trusting any hash or digest. The error
+    /// names the first key that differs and what each side holds.
+    pub fn check_identical_contents(&self) -> Result<(), String> {
+        let mut up = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.core.is_some());
+        let Some((first_index, first)) = up.next() else {
+            return Ok(());
+        };
+        let reference: BTreeMap<&Key, (&Option<Value>, Stamp)> = first
+            .replica
+            .entries()
+            .map(|e| (&e.key, (&e.value, e.stamp)))
+            .collect();
+        for (i, n) in up {
+            let mine: BTreeMap<&Key, (&Option<Value>, Stamp)> = n
+                .replica
+                .entries()
+                .map(|e| (&e.key, (&e.value, e.stamp)))
+                .collect();
+            if mine == reference {
+                continue;
+            }
+            let key = reference
+                .keys()
+                .chain(mine.keys())
+                .find(|k| reference.get(*k) != mine.get(*k))
+                .map_or_else(String::new, |k| k.to_string());
+            let show = |m: &BTreeMap<&Key, (&Option<Value>, Stamp)>| {
+                m.iter().find(|(k, _)| k.to_string() == key).map_or(
+                    "nothing".to_string(),
+                    |(_, (v, s))| {
+                        format!(
+                            "{} at {s}",
+                            if v.is_some() {
+                                "a value"
+                            } else {
+                                "a tombstone"
+                            }
+                        )
+                    },
+                )
+            };
+            let digests_equal = first.replica.digest() == n.replica.digest();
+            return Err(format!(
+                "node {i} and node {first_index} differ on {key}: {} vs {} (digests {})",
+                show(&mine),
+                show(&reference),
+                if digests_equal {
+                    "EQUAL: anti-entropy cannot see it"
+                } else {
+                    "differ"
+                }
+            ));
         }
+        Ok(())
     }
 
     /// Runs round by round until converged, at most `max_rounds`; returns the rounds it took.

@@ -147,6 +147,24 @@ pub struct Replica {
     /// a node that crashes before the commit reuses those versions after restart, and peers
     /// that had seen them would never ask for the new writes. `None`: no limit (simulator).
     publish_limit: Option<u64>,
+    /// After a reset: own writes the mesh still holds but this node dropped (see
+    /// `OwnRefetch`). While set, this node advertises its own watermark as `after`, so peers
+    /// send its own writes back, and shows peers none of its own writes above `after`.
+    own_refetch: Option<OwnRefetch>,
+}
+
+/// Own writes to get back from peers after a reset: this node's side of a long partition
+/// replaced or deleted (and collected) some of its own writes, the other side won the reset
+/// and still holds them. Without re-fetching them the node would hold less than its own
+/// watermark claims, and since nobody sends a node its own writes, replicas would differ for
+/// ever while every digest agrees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnRefetch {
+    /// Own versions above this may be missing: the own watermark advertised meanwhile.
+    pub after: u64,
+    /// Done once a peer's chunk of own writes reached this version (the resetter's watermark
+    /// for this node).
+    pub until: u64,
 }
 
 impl Replica {
@@ -164,6 +182,7 @@ impl Replica {
             applied_readings: Vec::new(),
             max_stamp_time: 0,
             publish_limit: None,
+            own_refetch: None,
         }
     }
 
@@ -309,9 +328,20 @@ impl Replica {
     /// (see `set_publish_limit`).
     pub fn watermark(&self, origin: NodeId) -> u64 {
         let stored = self.stored_watermark(origin);
-        match self.publish_limit {
-            Some(limit) if origin == self.me => stored.min(limit),
-            _ => stored,
+        if origin == self.me {
+            stored.min(self.own_publish_limit())
+        } else {
+            stored
+        }
+    }
+
+    /// Own writes above this version are not shown to peers (not committed yet, or own writes
+    /// below it are being re-fetched).
+    fn own_publish_limit(&self) -> u64 {
+        let limit = self.publish_limit.unwrap_or(u64::MAX);
+        match self.own_refetch {
+            Some(refetch) => limit.min(refetch.after),
+            None => limit,
         }
     }
 
@@ -328,6 +358,41 @@ impl Replica {
     /// version a peer has seen is never reused after a crash. `None` lifts the limit.
     pub fn set_publish_limit(&mut self, limit: Option<u64>) {
         self.publish_limit = limit;
+    }
+
+    /// Starts re-fetching own writes above `after` up to `until` (see `OwnRefetch`).
+    pub fn refetch_own(&mut self, after: u64, until: u64) {
+        if until > after {
+            self.own_refetch = Some(OwnRefetch { after, until });
+        }
+    }
+
+    /// The own writes being re-fetched, if any.
+    pub fn own_refetch(&self) -> Option<OwnRefetch> {
+        self.own_refetch
+    }
+
+    /// Restores a persisted re-fetch (on load).
+    pub fn set_own_refetch(&mut self, refetch: Option<OwnRefetch>) {
+        self.own_refetch = refetch;
+    }
+
+    /// True when this node holds its own write `version`.
+    pub fn holds_own_version(&self, version: u64) -> bool {
+        self.by_origin
+            .get(&self.me)
+            .is_some_and(|versions| versions.contains_key(&version))
+    }
+
+    /// A peer's chunk of `origin` was applied up to `version`: raises the watermark, and for
+    /// this node's own origin ends a re-fetch that reached its target.
+    pub fn received_up_to(&mut self, origin: NodeId, version: u64) {
+        if origin == self.me {
+            if self.own_refetch.is_some_and(|r| version >= r.until) {
+                self.own_refetch = None;
+            }
+        }
+        self.set_watermark(origin, version);
     }
 
     /// Raises the watermark for `origin` (never lowers it).
@@ -359,9 +424,10 @@ impl Replica {
     /// Entries of `origin` with a version above `after`, in version order: what a peer whose
     /// watermark for `origin` is `after` is missing.
     pub fn entries_after(&self, origin: NodeId, after: u64) -> impl Iterator<Item = &Entry> + '_ {
-        let limit = match self.publish_limit {
-            Some(limit) if origin == self.me => limit,
-            _ => u64::MAX,
+        let limit = if origin == self.me {
+            self.own_publish_limit()
+        } else {
+            u64::MAX
         };
         self.by_origin
             .get(&origin)
