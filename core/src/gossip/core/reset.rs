@@ -127,5 +127,6 @@ impl GossipCore {
         self.peer_seen.clear();
         self.last_hashes_heard = (None, None);
         self.stats.resets_done += 1;
+        self.save_safety(replica);
     }
 }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Key, Value};
+use super::{Key, OwnRefetch, SafetyState, Value};
 use crate::crdt::{NodeId, Stamp};
 
 /// One entry: a key, its value (`None` is a tombstone), the stamp of the write that set it, and
@@ -115,6 +115,8 @@ pub struct ChangeSet {
     /// Every reading entry applied, in order, even when a later one replaced it before this
     /// change set was taken: the store appends them to the sample history.
     pub readings: Vec<Entry>,
+    /// The safety state, when it changed (GC floors raised, a reset obeyed or finished).
+    pub safety: Option<SafetyState>,
 }
 
 impl ChangeSet {
@@ -123,6 +125,7 @@ impl ChangeSet {
             && self.removed.is_empty()
             && self.watermarks.is_empty()
             && self.readings.is_empty()
+            && self.safety.is_none()
     }
 }
 
@@ -147,24 +150,12 @@ pub struct Replica {
     /// a node that crashes before the commit reuses those versions after restart, and peers
     /// that had seen them would never ask for the new writes. `None`: no limit (simulator).
     publish_limit: Option<u64>,
-    /// After a reset: own writes the mesh still holds but this node dropped (see
-    /// `OwnRefetch`). While set, this node advertises its own watermark as `after`, so peers
-    /// send its own writes back, and shows peers none of its own writes above `after`.
-    own_refetch: Option<OwnRefetch>,
-}
-
-/// Own writes to get back from peers after a reset: this node's side of a long partition
-/// replaced or deleted (and collected) some of its own writes, the other side won the reset
-/// and still holds them. Without re-fetching them the node would hold less than its own
-/// watermark claims, and since nobody sends a node its own writes, replicas would differ for
-/// ever while every digest agrees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OwnRefetch {
-    /// Own versions above this may be missing: the own watermark advertised meanwhile.
-    pub after: u64,
-    /// Done once a peer's chunk of own writes reached this version (the resetter's watermark
-    /// for this node).
-    pub until: u64,
+    /// GC floors and reset progress (see `SafetyState`). While `own_refetch` is set, this
+    /// node advertises its own watermark as its `after`, so peers send its own writes back,
+    /// and shows peers none of its own writes above it.
+    safety: SafetyState,
+    /// `safety` changed since the last `take_changes`.
+    safety_changed: bool,
 }
 
 impl Replica {
@@ -182,7 +173,8 @@ impl Replica {
             applied_readings: Vec::new(),
             max_stamp_time: 0,
             publish_limit: None,
-            own_refetch: None,
+            safety: SafetyState::default(),
+            safety_changed: false,
         }
     }
 
@@ -339,7 +331,7 @@ impl Replica {
     /// below it are being re-fetched).
     fn own_publish_limit(&self) -> u64 {
         let limit = self.publish_limit.unwrap_or(u64::MAX);
-        match self.own_refetch {
+        match self.safety.own_refetch {
             Some(refetch) => limit.min(refetch.after),
             None => limit,
         }
@@ -347,6 +339,12 @@ impl Replica {
 
     fn stored_watermark(&self, origin: NodeId) -> u64 {
         self.watermarks.get(&origin).copied().unwrap_or(0)
+    }
+
+    /// Every origin's watermark as stored (this node's own one unlimited): what the store
+    /// persists.
+    pub fn stored_watermarks(&self) -> &Digest {
+        &self.watermarks
     }
 
     /// The version of this node's latest own write (published or not).
@@ -363,18 +361,33 @@ impl Replica {
     /// Starts re-fetching own writes above `after` up to `until` (see `OwnRefetch`).
     pub fn refetch_own(&mut self, after: u64, until: u64) {
         if until > after {
-            self.own_refetch = Some(OwnRefetch { after, until });
+            self.safety.own_refetch = Some(OwnRefetch { after, until });
+            self.safety_changed = true;
         }
     }
 
     /// The own writes being re-fetched, if any.
     pub fn own_refetch(&self) -> Option<OwnRefetch> {
-        self.own_refetch
+        self.safety.own_refetch
     }
 
-    /// Restores a persisted re-fetch (on load).
-    pub fn set_own_refetch(&mut self, refetch: Option<OwnRefetch>) {
-        self.own_refetch = refetch;
+    /// The GC floors and reset progress (persisted with the entries).
+    pub fn safety(&self) -> &SafetyState {
+        &self.safety
+    }
+
+    /// Replaces the GC floors and reset progress (the gossip core's); marked changed, so the
+    /// store persists it in the same transaction as the entries changed with it.
+    pub fn set_safety(&mut self, safety: SafetyState) {
+        if safety != self.safety {
+            self.safety = safety;
+            self.safety_changed = true;
+        }
+    }
+
+    /// Restores a persisted safety state (on load: nothing is marked changed).
+    pub fn restore_safety(&mut self, safety: SafetyState) {
+        self.safety = safety;
     }
 
     /// True when this node holds its own write `version`.
@@ -387,10 +400,9 @@ impl Replica {
     /// A peer's chunk of `origin` was applied up to `version`: raises the watermark, and for
     /// this node's own origin ends a re-fetch that reached its target.
     pub fn received_up_to(&mut self, origin: NodeId, version: u64) {
-        if origin == self.me {
-            if self.own_refetch.is_some_and(|r| version >= r.until) {
-                self.own_refetch = None;
-            }
+        if origin == self.me && self.safety.own_refetch.is_some_and(|r| version >= r.until) {
+            self.safety.own_refetch = None;
+            self.safety_changed = true;
         }
         self.set_watermark(origin, version);
     }
@@ -537,6 +549,7 @@ impl Replica {
             removed,
             watermarks,
             readings: std::mem::take(&mut self.applied_readings),
+            safety: std::mem::take(&mut self.safety_changed).then(|| self.safety.clone()),
         }
     }
 
@@ -545,7 +558,8 @@ impl Replica {
         !(self.changed_keys.is_empty()
             && self.removed_keys.is_empty()
             && self.changed_watermarks.is_empty()
-            && self.applied_readings.is_empty())
+            && self.applied_readings.is_empty()
+            && !self.safety_changed)
     }
 }
 
