@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::crdt::{NodeId, Stamp};
-use crate::state::{ChangeSet, Digest, Entry, Key, Replica, Value};
+use crate::state::{ChangeSet, Digest, Entry, Key, Replica, SafetyState, Value};
 
 pub use history::{HistoryPoint, HistoryQuery};
 pub use retention::{RetentionPolicy, RetentionReport, DAY_MS, MINUTE_MS};
@@ -203,7 +203,24 @@ impl Store {
             let (origin, version) = row.map_err(|e| self.err(e))?;
             watermarks.insert(NodeId(origin as u64), version as u64);
         }
-        Ok(Replica::from_parts(me, entries, watermarks))
+        let mut replica = Replica::from_parts(me, entries, watermarks);
+        let safety: Option<String> = self
+            .conn
+            .query_row("SELECT state FROM safety WHERE id = 1", [], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))?;
+        if let Some(json) = safety {
+            let state: SafetyState =
+                serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+                    path: self.path.clone(),
+                    key: "safety".into(),
+                    detail: e.to_string(),
+                })?;
+            replica.restore_safety(state);
+        }
+        Ok(replica)
     }
 
     /// The greatest stamp time persisted (for the clock floor after a restart).
@@ -315,6 +332,19 @@ impl Store {
                 watermark
                     .execute(params![origin.0 as i64, *version as i64])
                     .map_err(wrap)?;
+            }
+            if let Some(safety) = &changes.safety {
+                let json = serde_json::to_string(safety).map_err(|e| StoreError::Corrupt {
+                    path: path.clone(),
+                    key: "safety".into(),
+                    detail: e.to_string(),
+                })?;
+                tx.execute(
+                    "INSERT INTO safety (id, state) VALUES (1, ?1)
+                     ON CONFLICT(id) DO UPDATE SET state = excluded.state",
+                    params![json],
+                )
+                .map_err(wrap)?;
             }
         }
         tx.commit().map_err(wrap)?;

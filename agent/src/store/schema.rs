@@ -46,6 +46,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
         raw_complete_from_ms INTEGER NOT NULL  -- raw samples at or after this are all kept
     );
     INSERT INTO retention (id, raw_complete_from_ms) VALUES (1, 0);",
+    // 3: what the gossip protocol's safety rests on besides entries and watermarks (GC floors
+    //    and mark, reset progress): state::SafetyState as JSON, written in the same
+    //    transaction as the entry changes it describes.
+    "CREATE TABLE safety (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        state TEXT NOT NULL
+    );",
 ];
 
 /// Brings the database to the latest schema.

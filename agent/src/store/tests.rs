@@ -150,3 +150,25 @@ fn non_finite_readings_stay_out_of_the_history() {
         20
     );
 }
+
+#[test]
+fn gc_floors_and_reset_progress_survive_a_reopen() {
+    use crate::state::{OwnRefetch, SafetyState};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let safety = SafetyState {
+        floors: vec![(NodeId(7), 12)],
+        gc_mark: crate::crdt::Stamp::new(99, NodeId(7)),
+        resync_target: Some(vec![(NodeId(3), 4)]),
+        own_refetch: Some(OwnRefetch { after: 2, until: 9 }),
+    };
+    {
+        let mut store = Store::open(dir.path()).expect("open");
+        let mut replica = store.load_replica(NodeId(1)).expect("load");
+        assert!(replica.safety().is_empty());
+        replica.set_safety(safety.clone());
+        store.apply(&replica.take_changes()).expect("apply");
+    }
+    let store = Store::open(dir.path()).expect("reopen");
+    let replica = store.load_replica(NodeId(1)).expect("load");
+    assert_eq!(replica.safety(), &safety);
+}

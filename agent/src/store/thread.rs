@@ -230,6 +230,8 @@ fn merge_change_sets(older: ChangeSet, newer: ChangeSet) -> ChangeSet {
         removed,
         watermarks,
         readings,
+        // The newer safety state supersedes the older (it only moves forward).
+        safety: newer.safety.or(older.safety),
     }
 }
 
@@ -320,12 +322,14 @@ mod tests {
             removed: Vec::new(),
             watermarks: vec![(NodeId(1), 2)],
             readings: Vec::new(),
+            safety: None,
         };
         let newer = ChangeSet {
             upserts: vec![entry("ada", 3)],
             removed: vec![entry("bob", 0).key],
             watermarks: vec![(NodeId(1), 3)],
             readings: Vec::new(),
+            safety: None,
         };
         let merged = merge_change_sets(older, newer);
         assert_eq!(merged.upserts, vec![entry("ada", 3)]);

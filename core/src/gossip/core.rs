@@ -84,6 +84,9 @@ pub struct GossipCore {
     /// holds exactly that digest, so we can send it what it lacks at once.
     recent_digests: VecDeque<(u64, BTreeMap<NodeId, u64>)>,
     started: bool,
+    /// The floors and reset progress were read back from the replica's `SafetyState` (done
+    /// on the first tick or message, so a restarted node resumes where it crashed).
+    safety_restored: bool,
     left: bool,
     last_gc_ms: u64,
     stats: GossipStats,
@@ -110,6 +113,7 @@ impl GossipCore {
             last_hashes_heard: (None, None),
             recent_digests: VecDeque::new(),
             started: false,
+            safety_restored: false,
             left: false,
             last_gc_ms: 0,
             stats: GossipStats::default(),
@@ -168,6 +172,7 @@ impl GossipCore {
         replica: &mut Replica,
     ) -> Vec<Outgoing> {
         self.ensure_started(now_ms);
+        self.restore_safety(replica);
         if self.left {
             return Vec::new();
         }
@@ -305,6 +310,7 @@ impl GossipCore {
         accept_limit_time: u64,
     ) -> Vec<Message> {
         self.ensure_started(now_ms);
+        self.restore_safety(replica);
         let kind = message.kind();
         self.stats.count_received(kind);
         if message.cluster != self.params.cluster {
@@ -374,6 +380,7 @@ impl GossipCore {
                 self.on_reset(&floors, gc_mark, your_watermark, &your_versions, replica);
                 if self.stats.resets_done > resets_before {
                     self.resync_target = Some(watermarks.into_iter().collect());
+                    self.save_safety(replica);
                 }
                 Vec::new()
             }
@@ -409,8 +416,11 @@ impl GossipCore {
             .extend(applied.refused_entries.iter().take(room).cloned());
         self.remember_digest(replica);
         if let Some(target) = &self.resync_target {
-            if target.iter().all(|(o, wm)| replica.watermark(*o) >= *wm) {
+            if replica.own_refetch().is_none()
+                && target.iter().all(|(o, wm)| replica.watermark(*o) >= *wm)
+            {
                 self.resync_target = None;
+                self.save_safety(replica);
             }
         }
         applied.is_clean()
@@ -432,7 +442,37 @@ impl GossipCore {
             let before = Stamp::time_from_unix_ms(now_ms - grace);
             let dropped = self.floors.collect_tombstones(replica, before);
             self.stats.tombstones_collected += dropped as u64;
+            if dropped > 0 {
+                self.save_safety(replica);
+            }
         }
+    }
+
+    /// Reads the floors and reset progress back from the replica once (after a restart they
+    /// come from the store).
+    fn restore_safety(&mut self, replica: &Replica) {
+        if self.safety_restored {
+            return;
+        }
+        self.safety_restored = true;
+        let safety = replica.safety();
+        self.floors.adopt(&safety.floors, safety.gc_mark);
+        if let Some(target) = &safety.resync_target {
+            self.resync_target = Some(target.iter().copied().collect());
+        }
+    }
+
+    /// Writes the floors and reset progress into the replica, so the store persists them with
+    /// the entries they describe (one transaction).
+    pub(super) fn save_safety(&self, replica: &mut Replica) {
+        let mut safety = replica.safety().clone();
+        safety.floors = self.floors.to_vec();
+        safety.gc_mark = self.floors.gc_mark;
+        safety.resync_target = self
+            .resync_target
+            .as_ref()
+            .map(|target| target.iter().map(|(o, w)| (*o, *w)).collect());
+        replica.set_safety(safety);
     }
 
     /// Every other known node, as seen at `now_ms`.

@@ -273,7 +273,7 @@ pub fn apply(replica: &mut Replica, delta: &Delta, accept_limit_time: u64) -> Ap
             out.refused_chunks += 1;
             reached = previous;
         }
-        replica.set_watermark(chunk.origin, reached);
+        replica.received_up_to(chunk.origin, reached);
     }
     out
 }

@@ -3,9 +3,11 @@
 //! and the `gossip` bench. Must not touch sockets, the wall clock or the global RNG.
 //!
 //! Every message is encoded and decoded with `gossip::codec` on every hop, so the codec is
-//! always exercised and byte counts are real. Each node has its own `Replica`; a crash keeps a
-//! clone of it as the "disk" and drops the core's in-memory state; a restart builds a new core
-//! on the disk copy. Writes are stamped by a per-node simulated HLC (wall time plus the node's
+//! always exercised and byte counts are real. Each node has its own `Replica`; a crash keeps
+//! what the store would have persisted (entries, watermarks, the safety state as JSON) and
+//! drops the core's in-memory state; a restart rebuilds the replica from that persisted form and
+//! starts a new core on it. Clocks can jump forward and back, and a node's disk can be full
+//! (its writes fail, unacknowledged). Writes are stamped by a per-node simulated HLC (wall time plus the node's
 //! skew, above its last stamp and above the stamp of the key it overwrites). The checks the
 //! tests assert (convergence, lost writes) are in `checks`.
 
@@ -67,11 +69,45 @@ struct SimNode {
     addr: String,
     core: Option<GossipCore>,
     replica: Replica,
-    /// The replica as persisted at the last crash.
-    disk: Option<Replica>,
+    /// What the node had persisted when it crashed.
+    disk: Option<Persisted>,
+    /// Writes fail (as on a full SD card): nothing is applied or acknowledged.
+    disk_full: bool,
     skew_ms: i64,
     last_stamp: u64,
     next_tick_ms: u64,
+}
+
+/// A crashed node's disk, in the form the agent's store keeps: entries, stored watermarks and
+/// the safety state serialized (the store saves it as JSON), rebuilt on restart as the store
+/// loads it.
+#[derive(Debug, Clone)]
+struct Persisted {
+    entries: Vec<Entry>,
+    watermarks: crate::state::Digest,
+    safety_json: String,
+}
+
+impl Persisted {
+    fn save(replica: &Replica) -> Self {
+        Persisted {
+            entries: replica.entries().cloned().collect(),
+            watermarks: replica.stored_watermarks().clone(),
+            safety_json: serde_json::to_string(replica.safety()).unwrap_or_default(),
+        }
+    }
+
+    /// The replica as loaded, and whether the safety state parsed.
+    fn load(self, me: NodeId) -> (Replica, bool) {
+        let mut replica = Replica::from_parts(me, self.entries, self.watermarks);
+        match serde_json::from_str(&self.safety_json) {
+            Ok(safety) => {
+                replica.restore_safety(safety);
+                (replica, true)
+            }
+            Err(_) => (replica, false),
+        }
+    }
 }
 
 /// A message on the wire.
@@ -151,6 +187,7 @@ impl Sim {
                 addr,
                 replica: Replica::new(id),
                 disk: None,
+                disk_full: false,
                 skew_ms: skew,
                 last_stamp: 0,
                 next_tick_ms: rng.gen_range(0..cfg.params.interval_ms.max(1)),
@@ -260,9 +297,9 @@ impl Sim {
     }
 
     /// Writes `value` (None: delete) for `key` on `node`, stamped by its simulated HLC.
-    /// Returns the entry, or None when the node is down.
+    /// Returns the entry, or None when the node is down or its disk is full.
     pub fn write(&mut self, node: usize, key: Key, value: Option<Value>) -> Option<Entry> {
-        if !self.is_up(node) {
+        if !self.is_up(node) || self.nodes[node].disk_full {
             return None;
         }
         let physical = Stamp::time_from_unix_ms(self.node_time_ms(node));
@@ -283,12 +320,30 @@ impl Sim {
         Some(entry)
     }
 
-    /// Crashes a node: its replica (as persisted) survives, the core's memory does not.
+    /// Crashes a node: what it persisted (entries, watermarks, safety state) survives, the
+    /// core's memory does not.
     pub fn crash(&mut self, node: usize) {
         let n = &mut self.nodes[node];
         if n.core.take().is_some() {
-            n.disk = Some(n.replica.clone());
+            n.disk = Some(Persisted::save(&n.replica));
         }
+    }
+
+    /// Makes a node's writes fail (`true`, as on a full disk: not applied, not acknowledged)
+    /// or succeed again.
+    pub fn set_disk_full(&mut self, node: usize, full: bool) {
+        self.nodes[node].disk_full = full;
+    }
+
+    /// Jumps a node's wall clock by `delta_ms` (forward or back), as NTP stepping it or
+    /// someone's `date -s` would. Its HLC stays above its last stamp.
+    pub fn jump_clock(&mut self, node: usize, delta_ms: i64) {
+        self.nodes[node].skew_ms += delta_ms;
+    }
+
+    /// A node's clock offset from true simulated time (ms).
+    pub fn skew_ms(&self, node: usize) -> i64 {
+        self.nodes[node].skew_ms
     }
 
     /// Restarts a crashed node from its disk copy with a fresh core.
@@ -304,7 +359,12 @@ impl Sim {
             return;
         }
         if let Some(disk) = n.disk.take() {
-            n.replica = disk;
+            let (replica, parsed) = disk.load(n.id);
+            n.replica = replica;
+            if !parsed {
+                // Counted with the decode errors, which every invariant test checks.
+                self.net.decode_errors += 1;
+            }
         }
         n.core = Some(GossipCore::new(
             n.id,

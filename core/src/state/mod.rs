@@ -7,6 +7,7 @@
 //! - [`replica`]: `Replica`, one node's copy: local writes, merges, watermarks, deltas, hash,
 //!   tombstone GC, and the change set the store persists.
 //! - [`limits`]: the bounds of every field, checked once at the state's door.
+//! - [`safety`]: `SafetyState`, the GC floors and reset progress persisted with the replica.
 //! - [`query`]: read-only answers over a replica (presence, readings, people, network).
 //! - [`presence`]: the unknown-device count, the subnet sweeper, attendance (history).
 //!
@@ -17,11 +18,13 @@ pub mod limits;
 pub mod presence;
 pub mod query;
 pub mod replica;
+pub mod safety;
 pub mod value;
 
 pub use key::{Key, KeyParseError, LabelError};
 pub use limits::LimitError;
 pub use replica::{ChangeSet, Digest, Entry, Replica, StagedWrite, StaleWrite, StateHash};
+pub use safety::{OwnRefetch, SafetyState};
 pub use value::{
     AlertValue, AttendanceValue, DeviceCount, MacSeen, NodeInfo, PersonInfo, ReadingStatus,
     ReadingValue, SensorHealth, SensorState, TargetValue, Value,

@@ -108,6 +108,16 @@ impl GossipCore {
         }
         replica.reset_foreign();
         replica.drop_own_not_held(your_watermark, your_versions);
+        // Own writes the resetter holds but we do not (our side replaced or deleted them, and
+        // that side lost): get them back, or we would claim them in our watermark for ever.
+        let missing = your_versions
+            .iter()
+            .copied()
+            .filter(|v| *v <= your_watermark && !replica.holds_own_version(*v))
+            .min();
+        if let Some(first) = missing {
+            replica.refetch_own(first - 1, your_watermark);
+        }
         self.recent_digests.clear();
         // The resetter's floors replace ours: our own collected tombstones lost the tie (when
         // both sides collected some) and must not make the resetter look behind us, or neither
@@ -117,5 +127,6 @@ impl GossipCore {
         self.peer_seen.clear();
         self.last_hashes_heard = (None, None);
         self.stats.resets_done += 1;
+        self.save_safety(replica);
     }
 }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Key, Value};
+use super::{Key, OwnRefetch, SafetyState, Value};
 use crate::crdt::{NodeId, Stamp};
 
 /// One entry: a key, its value (`None` is a tombstone), the stamp of the write that set it, and
@@ -115,6 +115,8 @@ pub struct ChangeSet {
     /// Every reading entry applied, in order, even when a later one replaced it before this
     /// change set was taken: the store appends them to the sample history.
     pub readings: Vec<Entry>,
+    /// The safety state, when it changed (GC floors raised, a reset obeyed or finished).
+    pub safety: Option<SafetyState>,
 }
 
 impl ChangeSet {
@@ -123,6 +125,7 @@ impl ChangeSet {
             && self.removed.is_empty()
             && self.watermarks.is_empty()
             && self.readings.is_empty()
+            && self.safety.is_none()
     }
 }
 
@@ -150,6 +153,12 @@ pub struct Replica {
     /// Own versions written but not yet known durable or rolled back (`stage`): peers are shown
     /// own writes only below the lowest of them, so a write that fails to commit is never seen.
     in_flight: std::collections::BTreeSet<u64>,
+    /// GC floors and reset progress (see `SafetyState`). While `own_refetch` is set, this
+    /// node advertises its own watermark as its `after`, so peers send its own writes back,
+    /// and shows peers none of its own writes above it.
+    safety: SafetyState,
+    /// `safety` changed since the last `take_changes`.
+    safety_changed: bool,
 }
 
 /// A local write applied in memory but not yet known durable: `Replica::confirm` it once
@@ -170,6 +179,7 @@ impl StagedWrite {
             removed: Vec::new(),
             watermarks: vec![(self.entry.origin(), self.entry.version)],
             readings: Vec::new(),
+            safety: None,
         }
     }
 }
@@ -190,6 +200,8 @@ impl Replica {
             max_stamp_time: 0,
             publish_limit: None,
             in_flight: std::collections::BTreeSet::new(),
+            safety: SafetyState::default(),
+            safety_changed: false,
         }
     }
 
@@ -326,16 +338,6 @@ impl Replica {
         }
     }
 
-    /// The highest own version peers may see: below every staged write, and at most the
-    /// publish limit.
-    fn own_visible_limit(&self) -> Option<u64> {
-        let staged = self.in_flight.first().map(|v| v.saturating_sub(1));
-        match (self.publish_limit, staged) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
     /// Merges an entry learned from a peer. Returns true if it won (and is now held).
     /// Does not move watermarks: the gossip layer does that once a delta chunk is complete.
     /// An entry holding a NaN or infinite number is refused: JSON (the store's encoding) cannot
@@ -399,14 +401,34 @@ impl Replica {
     /// (see `set_publish_limit`).
     pub fn watermark(&self, origin: NodeId) -> u64 {
         let stored = self.stored_watermark(origin);
-        match self.own_visible_limit() {
-            Some(limit) if origin == self.me => stored.min(limit),
-            _ => stored,
+        if origin == self.me {
+            stored.min(self.own_publish_limit())
+        } else {
+            stored
+        }
+    }
+
+    /// Own writes above this version are not shown to peers (not committed yet, or own writes
+    /// below it are being re-fetched).
+    fn own_publish_limit(&self) -> u64 {
+        let mut limit = self.publish_limit.unwrap_or(u64::MAX);
+        if let Some(staged) = self.in_flight.first() {
+            limit = limit.min(staged.saturating_sub(1));
+        }
+        match self.safety.own_refetch {
+            Some(refetch) => limit.min(refetch.after),
+            None => limit,
         }
     }
 
     fn stored_watermark(&self, origin: NodeId) -> u64 {
         self.watermarks.get(&origin).copied().unwrap_or(0)
+    }
+
+    /// Every origin's watermark as stored (this node's own one unlimited): what the store
+    /// persists.
+    pub fn stored_watermarks(&self) -> &Digest {
+        &self.watermarks
     }
 
     /// The version of this node's latest own write (published or not).
@@ -418,6 +440,55 @@ impl Replica {
     /// version a peer has seen is never reused after a crash. `None` lifts the limit.
     pub fn set_publish_limit(&mut self, limit: Option<u64>) {
         self.publish_limit = limit;
+    }
+
+    /// Starts re-fetching own writes above `after` up to `until` (see `OwnRefetch`).
+    pub fn refetch_own(&mut self, after: u64, until: u64) {
+        if until > after {
+            self.safety.own_refetch = Some(OwnRefetch { after, until });
+            self.safety_changed = true;
+        }
+    }
+
+    /// The own writes being re-fetched, if any.
+    pub fn own_refetch(&self) -> Option<OwnRefetch> {
+        self.safety.own_refetch
+    }
+
+    /// The GC floors and reset progress (persisted with the entries).
+    pub fn safety(&self) -> &SafetyState {
+        &self.safety
+    }
+
+    /// Replaces the GC floors and reset progress (the gossip core's); marked changed, so the
+    /// store persists it in the same transaction as the entries changed with it.
+    pub fn set_safety(&mut self, safety: SafetyState) {
+        if safety != self.safety {
+            self.safety = safety;
+            self.safety_changed = true;
+        }
+    }
+
+    /// Restores a persisted safety state (on load: nothing is marked changed).
+    pub fn restore_safety(&mut self, safety: SafetyState) {
+        self.safety = safety;
+    }
+
+    /// True when this node holds its own write `version`.
+    pub fn holds_own_version(&self, version: u64) -> bool {
+        self.by_origin
+            .get(&self.me)
+            .is_some_and(|versions| versions.contains_key(&version))
+    }
+
+    /// A peer's chunk of `origin` was applied up to `version`: raises the watermark, and for
+    /// this node's own origin ends a re-fetch that reached its target.
+    pub fn received_up_to(&mut self, origin: NodeId, version: u64) {
+        if origin == self.me && self.safety.own_refetch.is_some_and(|r| version >= r.until) {
+            self.safety.own_refetch = None;
+            self.safety_changed = true;
+        }
+        self.set_watermark(origin, version);
     }
 
     /// Raises the watermark for `origin` (never lowers it).
@@ -449,9 +520,10 @@ impl Replica {
     /// Entries of `origin` with a version above `after`, in version order: what a peer whose
     /// watermark for `origin` is `after` is missing.
     pub fn entries_after(&self, origin: NodeId, after: u64) -> impl Iterator<Item = &Entry> + '_ {
-        let limit = match self.own_visible_limit() {
-            Some(limit) if origin == self.me => limit,
-            _ => u64::MAX,
+        let limit = if origin == self.me {
+            self.own_publish_limit()
+        } else {
+            u64::MAX
         };
         self.by_origin
             .get(&origin)
@@ -561,6 +633,7 @@ impl Replica {
             removed,
             watermarks,
             readings: std::mem::take(&mut self.applied_readings),
+            safety: std::mem::take(&mut self.safety_changed).then(|| self.safety.clone()),
         }
     }
 
@@ -569,7 +642,8 @@ impl Replica {
         !(self.changed_keys.is_empty()
             && self.removed_keys.is_empty()
             && self.changed_watermarks.is_empty()
-            && self.applied_readings.is_empty())
+            && self.applied_readings.is_empty()
+            && !self.safety_changed)
     }
 }
 

@@ -268,3 +268,26 @@ fn a_rolled_back_write_is_gone_and_was_never_shown() {
     );
     assert_eq!(replica.value(&key), None);
 }
+
+#[test]
+fn refetching_own_writes_hides_them_from_peers_until_a_chunk_reaches_the_target() {
+    let mut a = Replica::new(NodeId(1));
+    for (i, name) in ["ada", "bob", "cy"].iter().enumerate() {
+        a.write(person(name, i as u8), info("a"), at(10 + i as u64, 1))
+            .expect("write");
+    }
+    a.refetch_own(1, 2);
+    assert_eq!(
+        a.watermark(NodeId(1)),
+        1,
+        "advertised own watermark is lowered"
+    );
+    assert_eq!(a.own_counter(), 3, "the version counter never goes back");
+    assert_eq!(a.entries_after(NodeId(1), 0).count(), 1);
+    assert!(a.holds_own_version(3));
+    a.received_up_to(NodeId(1), 1);
+    assert!(a.own_refetch().is_some(), "a chunk short of the target");
+    a.received_up_to(NodeId(1), 2);
+    assert_eq!(a.own_refetch(), None);
+    assert_eq!(a.watermark(NodeId(1)), 3);
+}

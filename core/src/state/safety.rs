@@ -1,0 +1,86 @@
+//! `SafetyState`: what the gossip protocol's safety rests on besides entries and watermarks —
+//! the tombstone GC floors and mark, an unfinished re-sync after a reset, and own writes being
+//! re-fetched after one. It lives in the `Replica` so that it reaches the store in the same
+//! change set (one SQLite transaction) as the tombstone drops it describes, and it is
+//! serializable so the store persists it and the simulator's crash model round-trips it.
+//!
+//! Plain data. Must not touch: I/O, clocks, the gossip core (which owns its meaning).
+
+use serde::{Deserialize, Serialize};
+
+use crate::crdt::{NodeId, Stamp};
+
+/// Own writes to get back from peers after a reset: this node's side of a long partition
+/// replaced or deleted (and collected) some of its own writes, the other side won the reset
+/// and still holds them. Without re-fetching them the node would hold less than its own
+/// watermark claims, and since nobody sends a node its own writes unasked, replicas would
+/// differ for ever while every digest agrees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnRefetch {
+    /// Own versions above this may be missing: the own watermark advertised meanwhile.
+    pub after: u64,
+    /// Done once a peer's chunk of own writes reached this version (the resetter's watermark
+    /// for this node).
+    pub until: u64,
+}
+
+/// The persisted safety state of one node (see the module doc).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SafetyState {
+    /// Per origin, the highest version of a tombstone garbage-collected here (or adopted from
+    /// the peer that reset us).
+    pub floors: Vec<(NodeId, u64)>,
+    /// Newest stamp of a collected (or adopted) tombstone: breaks the tie when both sides of a
+    /// long partition collected tombstones.
+    pub gc_mark: Stamp,
+    /// After a reset, the resetter's watermarks until this node has caught up to them; until
+    /// then it resets nobody.
+    pub resync_target: Option<Vec<(NodeId, u64)>>,
+    /// Own writes being re-fetched after a reset.
+    pub own_refetch: Option<OwnRefetch>,
+}
+
+impl Default for SafetyState {
+    fn default() -> Self {
+        SafetyState {
+            floors: Vec::new(),
+            gc_mark: Stamp::ZERO,
+            resync_target: None,
+            own_refetch: None,
+        }
+    }
+}
+
+impl SafetyState {
+    /// True when there is nothing to remember (a node that never collected or reset).
+    pub fn is_empty(&self) -> bool {
+        *self == SafetyState::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_json_and_postcard() {
+        let state = SafetyState {
+            floors: vec![(NodeId(7), 12), (NodeId(u64::MAX), 1)],
+            gc_mark: Stamp::new(99, NodeId(7)),
+            resync_target: Some(vec![(NodeId(3), 4)]),
+            own_refetch: Some(OwnRefetch { after: 2, until: 9 }),
+        };
+        let json = serde_json::to_string(&state).expect("json");
+        assert_eq!(
+            serde_json::from_str::<SafetyState>(&json).expect("back"),
+            state
+        );
+        let bytes = postcard::to_allocvec(&state).expect("postcard");
+        assert_eq!(
+            postcard::from_bytes::<SafetyState>(&bytes).expect("back"),
+            state
+        );
+        assert!(!state.is_empty());
+        assert!(SafetyState::default().is_empty());
+    }
+}
