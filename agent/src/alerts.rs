@@ -30,7 +30,6 @@ use tokio::sync::watch;
 use crate::chat::text::{clock_text, number_text};
 use crate::clock::wall_ms;
 use crate::crdt::NodeId;
-use crate::peer::{MemberStatus, PeerStatus};
 use crate::shared::Shared;
 use crate::state::{AlertValue, Key, ReadingStatus, Replica, TargetValue, Value};
 
@@ -58,15 +57,7 @@ pub struct AlertAction {
     pub text: String,
 }
 
-/// The nodes this node believes alive: itself, and peers the gossip layer reports `alive`.
-pub fn alive_nodes(me: NodeId, peers: &[PeerStatus]) -> BTreeSet<NodeId> {
-    peers
-        .iter()
-        .filter(|peer| peer.status == MemberStatus::Alive)
-        .map(|peer| peer.node)
-        .chain(std::iter::once(me))
-        .collect()
-}
+pub use crate::peer::alive_nodes;
 
 /// Whether `me` is the node that posts: the lowest id among those believed alive.
 pub fn is_poster(me: NodeId, alive: &BTreeSet<NodeId>) -> bool {
@@ -301,6 +292,7 @@ async fn run_action(shared: &Shared, action: AlertAction) {
 mod tests {
     use super::*;
     use crate::crdt::Stamp;
+    use crate::peer::{MemberStatus, PeerStatus};
     use crate::state::ReadingValue;
 
     const MINUTE: u64 = 60_000;

@@ -119,6 +119,16 @@ pub struct PeerStatus {
     pub unreachable_since_ms: Option<u64>,
 }
 
+/// The nodes this node believes alive: itself, and peers the gossip layer reports `alive`.
+pub fn alive_nodes(me: NodeId, peers: &[PeerStatus]) -> std::collections::BTreeSet<NodeId> {
+    peers
+        .iter()
+        .filter(|peer| peer.status == MemberStatus::Alive)
+        .map(|peer| peer.node)
+        .chain(std::iter::once(me))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

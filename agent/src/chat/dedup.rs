@@ -1,7 +1,7 @@
 //! Exactly one answer from the mesh when every Pi sees the same message (Matrix, Mattermost).
 //!
 //! Every node ranks the nodes it believes alive (itself and the peers the gossip layer reports
-//! `alive`, as `alerts::alive_nodes`) by a hash of (message id, node id): the ranking differs
+//! `alive`, as `peer::alive_nodes`) by a hash of (message id, node id): the ranking differs
 //! per message, so the load spreads, and every node of a whole mesh computes the same one. The
 //! first answers at once; the one at position `n` waits `n × handover` and answers only if no
 //! reply of the bot to that message has appeared by then ([`Answered`], fed by the adapters when

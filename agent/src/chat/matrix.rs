@@ -18,8 +18,8 @@ use serde_json::{json, Value as Json};
 use tokio::sync::{broadcast, watch};
 
 use super::pipeline::{Incoming, Responder};
-use super::settings::MatrixConfig;
 use crate::clock::wall_ms;
+use crate::config::MatrixConfig;
 
 /// How long the homeserver may hold a `/sync` open.
 const SYNC_TIMEOUT_MS: u64 = 30_000;

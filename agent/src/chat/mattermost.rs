@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::http::{self, Body};
 use super::pipeline::{Incoming, Responder};
-use super::settings::MattermostConfig;
+use crate::config::MattermostConfig;
 
 /// No frame for this long: the socket is dead (the server pings every 30 s or so).
 const IDLE: Duration = Duration::from_secs(120);

@@ -13,7 +13,6 @@
 //! - [`addressing`]: is a message for the bot, and what does it ask (pure).
 //! - [`dedup`]: which node answers a message every node sees (pure ranking).
 //! - [`pipeline`]: incoming message → addressed? → our turn? → answer; shared by the adapters.
-//! - [`settings`]: the `[chat.matrix]`, `[chat.slack]`, `[chat.mattermost]` sections.
 //! - [`matrix`]: the Matrix adapter (outbound `/sync` long-polling).
 //! - [`slack`]: Slack Socket Mode (outbound WebSocket, acks, `chat.postMessage`).
 //! - [`mattermost`]: the Mattermost WebSocket event API and REST replies.
@@ -35,7 +34,6 @@ pub mod matrix;
 pub mod mattermost;
 pub mod pipeline;
 pub mod questions;
-pub mod settings;
 pub mod slack;
 pub mod text;
 pub mod verify;

@@ -115,7 +115,7 @@ impl Responder {
         let mine = self
             .turns
             .take_turn(&incoming.id, incoming.seen_by_every_node, || {
-                crate::alerts::alive_nodes(shared.node, &shared.peers())
+                crate::peer::alive_nodes(shared.node, &shared.peers())
             })
             .await;
         if !mine {

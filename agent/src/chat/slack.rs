@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::http::{self, Body, HttpError};
 use super::pipeline::{Incoming, Responder};
-use super::settings::SlackConfig;
+use crate::config::SlackConfig;
 
 /// No frame (Slack pings included) for this long: the socket is dead, reconnect.
 const IDLE: Duration = Duration::from_secs(120);

@@ -4,6 +4,7 @@
 //! Loading never touches the network or SQLite; it reads one file. A leaf: depends on no other
 //! module of the agent (each section's own checks live beside it, e.g. `mqtt.rs`).
 
+mod chat;
 mod mqtt;
 mod ranges;
 
@@ -25,6 +26,7 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
+pub use chat::{MatrixConfig, MattermostConfig, SlackConfig};
 pub use mqtt::BrokerUrl;
 
 /// One value that cannot be used; the message names the key.
@@ -281,9 +283,9 @@ pub struct ChatConfig {
     pub alert_room: String,
     /// Seconds the next node in a message's ranking waits for the bot's reply before answering.
     pub handover_s: u64,
-    pub matrix: Option<crate::chat::settings::MatrixConfig>,
-    pub slack: Option<crate::chat::settings::SlackConfig>,
-    pub mattermost: Option<crate::chat::settings::MattermostConfig>,
+    pub matrix: Option<chat::MatrixConfig>,
+    pub slack: Option<chat::SlackConfig>,
+    pub mattermost: Option<chat::MattermostConfig>,
 }
 
 impl Default for ChatConfig {
@@ -293,9 +295,9 @@ impl Default for ChatConfig {
             mattermost_token: String::new(),
             alert_webhook: String::new(),
             alert_after_s: 300,
-            bot_name: crate::chat::settings::DEFAULT_BOT_NAME.to_string(),
+            bot_name: chat::DEFAULT_BOT_NAME.to_string(),
             alert_room: String::new(),
-            handover_s: crate::chat::settings::DEFAULT_HANDOVER_S,
+            handover_s: chat::DEFAULT_HANDOVER_S,
             matrix: None,
             slack: None,
             mattermost: None,
