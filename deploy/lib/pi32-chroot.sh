@@ -15,8 +15,9 @@
 #                     would pull in armel/armhf runtime libraries the mirror does not always hold).
 # pi32_chroot_run CMD  runs CMD in the chroot, in a private mount namespace (nothing stays mounted
 #                     when it ends) with the work tree bind-mounted at its own path (so paths in
-#                     cargo's output are the host's), the host's CA certificates (cargo downloads
-#                     crates; some networks re-sign TLS) and resolv.conf. Cargo's registry lives in
+#                     cargo's output are the host's), the host's /etc/ssl/certs (cargo downloads
+#                     crates; some networks re-sign TLS, and the chroot has no ca-certificates of
+#                     its own) and resolv.conf. Cargo's registry lives in
 #                     the chroot (/root/.cargo), so crates are downloaded once per chroot.
 # Delete $PI32_CHROOT to rebuild it (e.g. to pick up a newer trixie rustc).
 
@@ -26,7 +27,7 @@ PI32_MIRROR=${PI32_MIRROR:-http://deb.debian.org/debian}
 # Bump when the package list changes: an existing chroot with another stamp is rebuilt.
 PI32_STAMP="officemesh pi32 chroot v1: rustc cargo gcc-arm-linux-gnueabihf gcc-arm-linux-gnueabi std:armhf std:armel"
 PI32_PACKAGES=(rustc cargo gcc-arm-linux-gnueabihf gcc-arm-linux-gnueabi
-  libc6-dev-armhf-cross libc6-dev-armel-cross ca-certificates)
+  libc6-dev-armhf-cross libc6-dev-armel-cross)
 
 pi32_chroot_ready() {
   [ -f "$PI32_CHROOT/.officemesh-stamp" ] && [ "$(cat "$PI32_CHROOT/.officemesh-stamp")" = "$PI32_STAMP" ]

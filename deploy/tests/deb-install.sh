@@ -25,7 +25,7 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 echo "==> building the amd64 .deb (cargo deb -p officemesh --profile dev)"
 rm -rf "$target_dir/debian"
 # --profile dev: reuses the debug build the test suite already made (the package layout is
-# the same; release packages come from build-aarch64.sh / cargo deb).
+# the same; release packages come from deploy/build-pi.sh TARGET --deb).
 cargo deb -q -p officemesh --locked --profile dev >/dev/null
 deb=$(ls "$target_dir"/debian/officemesh_*_amd64.deb)
 echo "    $deb ($(stat -c %s "$deb") bytes)"
