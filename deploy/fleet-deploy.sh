@@ -18,6 +18,8 @@
 #            $SCP FILE HOST:PATH
 #   API_URL  the agents' HTTP API; {host} is the host without user@ (default http://{host}:8420;
 #            the agents need api.listen = "0.0.0.0:8420" for this, as prepare-sd.sh writes it)
+#   API_TOKEN  the agents' api.token, sent as a bearer token (needed for /v1/nodes and
+#            /v1/state/hash when the agents have one, as prepare-sd.sh and the .deb set)
 #   PEERS    whose view must agree, space separated hosts; default: all other hosts of the list.
 #            "{self}" stands for the Pi just deployed (a check against itself).
 #   REMOTE_BIN     where a bare binary goes (default /usr/bin/officemesh; {host} substituted)
@@ -82,9 +84,13 @@ api_of() { local a; a=$(addr_of "$1"); echo "${API_URL//\{host\}/$a}"; }
 api() {
   python3 - "$@" <<'PY'
 import json, sys, urllib.request
+import os
 mode, url = sys.argv[1], sys.argv[2]
+request = urllib.request.Request(url)
+if os.environ.get("API_TOKEN"):
+    request.add_header("Authorization", "Bearer " + os.environ["API_TOKEN"])
 try:
-    with urllib.request.urlopen(url, timeout=5) as r:
+    with urllib.request.urlopen(request, timeout=5) as r:
         body = json.load(r)
 except Exception as e:  # unreachable, refused, bad JSON: the caller retries
     print(f"{e}", file=sys.stderr)

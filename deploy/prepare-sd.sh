@@ -43,7 +43,7 @@
 #                               pi1, zero, zero-w -> armv6; pi2 -> armv7; pi3, pi4, pi5, zero2,
 #                               cm3, cm4, cm5 -> aarch64, or armv7 if the card holds a 32-bit OS
 #   --api-listen ADDR           api.listen (default 0.0.0.0:8420, so fleet-deploy can ask it)
-#   --api-token TOKEN           api.token (default: empty)
+#   --api-token TOKEN           api.token (default: a new random token, printed at the end)
 #   --interface IF              presence.interface (default: eth0)
 #   --w1-pin N | --no-w1        1-wire data pin (default GPIO 4)
 #   --dht-pin N | --no-dht      DHT22 data pin (default GPIO 27)
@@ -159,6 +159,17 @@ boot_rm() {
 
 boot_exists config.txt || die "no config.txt on the boot partition: is this a Raspberry Pi OS boot partition?"
 boot_exists cmdline.txt || die "no cmdline.txt on the boot partition: is this a Raspberry Pi OS boot partition?"
+if [ -z "$api_token" ]; then
+  # Personal data (who is in, every MAC) and writes need a token: keep the card's token from
+  # an earlier run, else make one for this card.
+  if boot_exists officemesh/config.toml; then
+    api_token=$(boot_read officemesh/config.toml | tr -d '\r' | sed -n 's/^token = "\([0-9a-f]*\)"$/\1/p' | head -n1)
+  fi
+  if [ -z "$api_token" ]; then
+    api_token=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+  fi
+  api_token_generated=1
+fi
 if [ "$method" = auto ]; then
   if boot_exists user-data || boot_exists meta-data; then method=cloud-init; else method=firstrun; fi
 fi
@@ -365,7 +376,6 @@ EOF
 fi
 
 echo "prepared ${image:-$boot_dir} for node '$name' in room '$room' (first boot: $method)"
-if [ -z "$api_token" ] && [[ "$api_listen" != 127.* ]]; then
-  echo "note: the HTTP API listens on $api_listen without a token: anyone on the network can write" \
-       "(register people, set targets). Add --api-token TOKEN, or --api-listen 127.0.0.1:8420." >&2
+if [ -n "${api_token_generated:-}" ]; then
+  echo "api.token for '$name' (generated; the CLI and dashboard need it: --token / OFFICEMESH_TOKEN): $api_token"
 fi

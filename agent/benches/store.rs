@@ -246,6 +246,7 @@ fn bench_merge(reps: usize) {
                 first_seen_ms: T0,
                 last_seen_ms: T0 + i as u64,
                 randomized: false,
+                present_until_ms: 0,
             }),
             _ => Value::Person(officemesh::state::PersonInfo {
                 added_by: "api".into(),

@@ -1,10 +1,14 @@
 //! HTTP client for the CLI's client commands (`who`, `readings`, `status`, …): talks to a local or
 //! remote agent's API and renders answers as tables (or passes JSON through for `--json`).
-//! Blocking (ureq): the CLI does one request and exits.
+//! Blocking (ureq): the CLI does one request and exits. Answers are decoded into the shared
+//! answer types (`state::query`, `api_types`); this module never reaches into server internals.
 
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
+
+use crate::state::query::Completeness;
 
 /// A client request that failed, said so that the user knows what to do.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +23,30 @@ pub enum ClientError {
     },
     #[error("the agent at {url} sent an answer that is not JSON: {detail}")]
     BadAnswer { url: String, detail: String },
+    #[error("the agent at {url} sent an answer this CLI does not understand: {detail}\n(is it running another officemesh version? `officemesh --version` and /healthz tell)")]
+    UnexpectedAnswer { url: String, detail: String },
+}
+
+/// One JSON answer of the agent, kept as sent (for `--json`) until decoded into its type.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    url: String,
+    json: Json,
+}
+
+impl Answer {
+    /// The answer exactly as the agent sent it.
+    pub fn json(&self) -> &Json {
+        &self.json
+    }
+
+    /// The answer as its API type (`state::query::PresenceAnswer`, `api_types::NodesAnswer`, …).
+    pub fn decode<T: DeserializeOwned>(self) -> Result<T, ClientError> {
+        serde_json::from_value(self.json).map_err(|e| ClientError::UnexpectedAnswer {
+            url: self.url,
+            detail: e.to_string(),
+        })
+    }
 }
 
 /// A connection to one agent's HTTP API.
@@ -45,7 +73,7 @@ impl Client {
         format!("{}{}", self.base, path)
     }
 
-    fn send(&self, request: ureq::Request, body: Option<Json>) -> Result<Json, ClientError> {
+    fn send(&self, request: ureq::Request, body: Option<Json>) -> Result<Answer, ClientError> {
         let url = request.url().to_string();
         let request = match &self.token {
             Some(token) => request.set("Authorization", &format!("Bearer {token}")),
@@ -56,10 +84,13 @@ impl Client {
             None => request.call(),
         };
         match result {
-            Ok(response) => response.into_json().map_err(|e| ClientError::BadAnswer {
-                url,
-                detail: e.to_string(),
-            }),
+            Ok(response) => match response.into_json() {
+                Ok(json) => Ok(Answer { url, json }),
+                Err(e) => Err(ClientError::BadAnswer {
+                    url,
+                    detail: e.to_string(),
+                }),
+            },
             Err(ureq::Error::Status(status, response)) => {
                 let message = response
                     .into_json::<Json>()
@@ -79,19 +110,28 @@ impl Client {
         }
     }
 
-    pub fn get(&self, path: &str) -> Result<Json, ClientError> {
+    /// `GET path`, the answer kept as sent.
+    pub fn get(&self, path: &str) -> Result<Answer, ClientError> {
         self.send(self.agent.get(&self.url(path)), None)
     }
 
-    pub fn post(&self, path: &str, body: Json) -> Result<Json, ClientError> {
+    /// `GET path`, decoded into its answer type.
+    pub fn get_as<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.get(path)?.decode()
+    }
+
+    /// `POST path` with `body` as JSON.
+    pub fn post(&self, path: &str, body: Json) -> Result<Answer, ClientError> {
         self.send(self.agent.post(&self.url(path)), Some(body))
     }
 
-    pub fn put(&self, path: &str, body: Json) -> Result<Json, ClientError> {
+    /// `PUT path` with `body` as JSON.
+    pub fn put(&self, path: &str, body: Json) -> Result<Answer, ClientError> {
         self.send(self.agent.put(&self.url(path)), Some(body))
     }
 
-    pub fn delete(&self, path: &str) -> Result<Json, ClientError> {
+    /// `DELETE path`.
+    pub fn delete(&self, path: &str) -> Result<Answer, ClientError> {
         self.send(self.agent.delete(&self.url(path)), None)
     }
 }
@@ -149,20 +189,21 @@ pub fn age(ms: u64) -> String {
 }
 
 /// The caveat line for an answer's `completeness`, if it is incomplete.
-pub fn completeness_note(answer: &Json, now_ms: u64) -> Option<String> {
-    let unreachable = answer.get("completeness")?.get("unreachable")?.as_array()?;
-    if unreachable.is_empty() {
+pub fn completeness_note(completeness: &Completeness, now_ms: u64) -> Option<String> {
+    if completeness.unreachable.is_empty() {
         return None;
     }
-    let parts: Vec<String> = unreachable
+    let parts: Vec<String> = completeness
+        .unreachable
         .iter()
-        .map(|node| {
-            let name = node.get("name").and_then(Json::as_str).unwrap_or("?");
-            let room = node.get("room").and_then(Json::as_str).unwrap_or("?");
-            match node.get("since_ms").and_then(Json::as_u64) {
-                Some(since) => format!("{name} ({room}) for {}", age(now_ms.saturating_sub(since))),
-                None => format!("{name} ({room})"),
-            }
+        .map(|node| match node.since_ms {
+            Some(since) => format!(
+                "{} ({}) for {}",
+                node.name,
+                node.room,
+                age(now_ms.saturating_sub(since))
+            ),
+            None => format!("{} ({})", node.name, node.room),
         })
         .collect();
     Some(format!(
@@ -189,6 +230,41 @@ mod tests {
         assert_eq!(age(61_000), "1m");
         assert_eq!(age(7_200_000), "2h");
         assert_eq!(path_segment("meeting room/2"), "meeting%20room%2F2");
+    }
+
+    #[test]
+    fn the_note_names_unreachable_nodes_and_since_when() {
+        let mut completeness = Completeness {
+            complete: true,
+            unreachable: Vec::new(),
+        };
+        assert_eq!(completeness_note(&completeness, 100_000), None);
+        let node = |name: &str, since_ms| crate::state::query::UnreachableNode {
+            node: crate::crdt::NodeId(7),
+            name: name.into(),
+            room: "lobby".into(),
+            status: crate::peer::MemberStatus::Dead,
+            since_ms,
+        };
+        completeness.complete = false;
+        completeness.unreachable = vec![node("pi-a", Some(40_000)), node("pi-b", None)];
+        assert_eq!(
+            completeness_note(&completeness, 100_000).as_deref(),
+            Some("note: cannot reach pi-a (lobby) for 1m, pi-b (lobby); this answer may be missing their data")
+        );
+    }
+
+    #[test]
+    fn an_answer_of_another_shape_says_so() {
+        let answer = Answer {
+            url: "http://pi/v1/nodes".into(),
+            json: serde_json::json!({"nodes": "not a list"}),
+        };
+        let err = answer
+            .decode::<crate::state::query::ReadingsAnswer>()
+            .expect_err("wrong shape");
+        assert!(matches!(err, ClientError::UnexpectedAnswer { .. }), "{err}");
+        assert!(err.to_string().contains("does not understand"), "{err}");
     }
 
     #[test]

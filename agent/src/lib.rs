@@ -18,7 +18,10 @@
 //! - [`runtime`]: the running agent: shared state, sensor and presence loops, persistence.
 //! - [`api`]: the HTTP API (axum) and `/metrics`.
 //! - [`mqtt`]: MQTT publisher, Home Assistant discovery, store-and-forward buffer.
-//! - [`client`]: the HTTP client behind the CLI's client commands.
+//! - [`api_types`]: the API's answers that are not `state::query` answers, shared by the server
+//!   and the client.
+//! - [`cli`]: the command line, one file per subcommand; [`client`]: the HTTP client behind
+//!   its client commands.
 //! - [`chat`]: the chat grammar, answers and platform request checks; [`alerts`]: room-target
 //!   alerts posted once per cluster.
 
@@ -28,17 +31,22 @@ pub use officemesh_core::{clock, crdt, gossip, peer, sim, state, sync};
 
 pub mod alerts;
 pub mod api;
+pub mod api_types;
 pub mod chat;
+pub mod claims;
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod counters;
 pub mod events;
 pub mod identity;
+pub mod log_summary;
 pub mod mesh;
 pub mod mqtt;
 pub mod net;
 pub mod runtime;
 pub mod shared;
+pub mod sightings;
 pub mod store;
 
 /// The agent's version, as reported in `node/<id>` entries and `/healthz`.

@@ -23,7 +23,8 @@ use tokio::sync::watch;
 use crate::clock::wall_ms;
 use crate::events::{EventKind, MeshEvent, PeerWatch, LARGE_DELTA_ENTRIES};
 use crate::gossip::{self, GossipCore, GossipParams, Outgoing};
-use crate::net::{NetStatsSnapshot, PayloadHandler, Transport};
+use crate::log_summary::LogSummary;
+use crate::net::{NetError, NetStatsSnapshot, PayloadHandler, Transport};
 use crate::peer::PeerStatus;
 use crate::runtime::Agent;
 use crate::shared::Shared;
@@ -36,6 +37,8 @@ pub struct GossipDriver {
     shared: Arc<Shared>,
     /// The peer table as last seen, for transition events.
     watch: Mutex<PeerWatch>,
+    /// Repeated warnings (undecodable messages) summarized per address per minute.
+    warnings: LogSummary,
 }
 
 /// Events that could repeat every exchange (clock-ahead entries, refusals) are recorded at
@@ -81,6 +84,7 @@ impl GossipDriver {
             rng: Mutex::new(StdRng::from_entropy()),
             shared,
             watch: Mutex::new(PeerWatch::new()),
+            warnings: LogSummary::default(),
         }
     }
 
@@ -286,11 +290,25 @@ impl PayloadHandler for GossipDriver {
                     REPEAT_EVENT_GAP_MS,
                 );
                 self.shared.counters.error("gossip_decode");
-                tracing::warn!(%peer, error = %err, "undecodable gossip message; ending this exchange");
+                if let Some(left_out) = self.warnings.admit("undecodable", &peer.ip().to_string()) {
+                    tracing::warn!(%peer, error = %err, left_out, "undecodable gossip message; ending this exchange (one line per address per minute)");
+                }
                 return Vec::new();
             }
         };
         core.note_received_bytes(message.kind(), payload.len());
+        if message.kind() == gossip::MessageKind::BadCluster {
+            if let Some(left_out) = self.warnings.admit("bad_cluster", &peer.ip().to_string()) {
+                tracing::warn!(
+                    %peer,
+                    their_cluster = %message.cluster,
+                    our_cluster = %self.shared.config.gossip.cluster,
+                    left_out,
+                    "a gossip peer refused this node: it is in another cluster (check \
+                     gossip.cluster on both; one line per address per minute)"
+                );
+            }
+        }
         let replies = {
             let mut replica = self.replica_for_gossip();
             let from = message.from;
@@ -304,6 +322,18 @@ impl PayloadHandler for GossipDriver {
                 self.shared.clock.accept_limit(),
             );
             let after = ExchangeCounters::of(core.stats());
+            for refused in core.take_refused_entries() {
+                if let Some(left_out) = self.warnings.admit("refused_entry", &peer.ip().to_string())
+                {
+                    tracing::warn!(
+                        %peer,
+                        entry = %refused,
+                        left_out,
+                        "refused an entry from a peer: it breaks a limit (one line per peer per \
+                         minute)"
+                    );
+                }
+            }
             self.record_exchange_events(
                 now_ms,
                 (from, &peer.to_string(), &cluster),
@@ -405,6 +435,7 @@ async fn round_loop(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_net = transport.stats();
     let mut refusals = RefusalTally::default();
+    let warnings = Arc::new(LogSummary::default());
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -426,10 +457,25 @@ async fn round_loop(
         for (to, _kind, bytes) in driver.tick() {
             let transport = transport.clone();
             let driver = driver.clone();
+            let warnings = warnings.clone();
             tokio::spawn(async move {
                 let handler: Arc<dyn PayloadHandler> = driver.clone();
                 if let Err(err) = transport.exchange(&to, bytes, handler).await {
-                    tracing::debug!(peer = %to, error = %err, "gossip exchange failed");
+                    let refused = matches!(
+                        err,
+                        NetError::ClosedDuringHandshake { .. } | NetError::Handshake { .. }
+                    );
+                    match warnings.admit("refused_by_peer", &to) {
+                        Some(left_out) if refused => tracing::warn!(
+                            peer = %to,
+                            error = %err,
+                            left_out,
+                            "a gossip peer refused this node: check gossip.key_file, \
+                             gossip.cluster and gossip.insecure on both (one line per peer per \
+                             minute)"
+                        ),
+                        _ => tracing::debug!(peer = %to, error = %err, "gossip exchange failed"),
+                    }
                     driver.note_unreachable(&to);
                 }
             });

@@ -1,6 +1,7 @@
 //! `Shared`: the state every task of a running agent shares — the node's identity and config,
 //! its clock, the in-memory replica and the way to make writes durable (`StoreHandle`), the
-//! peer table gossip publishes, local-write notifications, counters and the mesh event log.
+//! peer table gossip publishes, local-write notifications, counters and the mesh event log, this
+//! node's own LAN sightings and its outstanding claim codes.
 //!
 //! The faces (API, chat, MQTT, alerts, events) depend on this and on the core, never on
 //! `runtime` (which starts the loops). Locks: `replica` is a std `Mutex` held only for short,
@@ -9,18 +10,24 @@
 
 use std::sync::{Mutex, MutexGuard};
 
+use crate::claims::ClaimBook;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::counters::Counters;
 use crate::crdt::NodeId;
 use crate::events::EventLog;
 use crate::peer::PeerStatus;
+use crate::sightings::LocalSightings;
+use crate::state::limits::{self, LimitError};
 use crate::state::query::{self, Completeness};
 use crate::state::{Entry, Key, Replica, StaleWrite, Value};
 use crate::store::{
     HistoryPoint, HistoryQuery, RetentionReport, StoreError, StoreHandle, StoreStats,
 };
 use crate::sync::lock;
+
+/// With no peer alive, how long after start this node trusts its own view alone.
+pub const ALONE_GRACE_MS: u64 = 30_000;
 
 /// Everything the agent's tasks share.
 pub struct Shared {
@@ -40,6 +47,14 @@ pub struct Shared {
     pub counters: Counters,
     /// What this node saw happen to the mesh (`GET /v1/events`); the gossip driver fills it.
     pub events: EventLog,
+    /// Durable writes one at a time: each is staged, committed, then shown (or rolled back).
+    durable_gate: tokio::sync::Mutex<()>,
+    /// Every device this node itself saw on the LAN (memory only; unknown ones never leave it).
+    pub sightings: LocalSightings,
+    /// Outstanding "i am <mac>" claim codes this node issued.
+    pub claims: ClaimBook,
+    /// Set once this node's presence loop has recorded its first scan since start.
+    pub presence_scanned: std::sync::atomic::AtomicBool,
 }
 
 /// The peer table as the gossip driver last published it.
@@ -65,8 +80,18 @@ pub enum WriteError {
     Stale(#[from] StaleWrite),
     #[error("{key}: values must be finite numbers (not NaN or infinity)")]
     NotFinite { key: String },
+    /// The write breaks a limit of `state::limits` (the message names it).
+    #[error(transparent)]
+    Limit(#[from] LimitError),
     #[error("could not persist the write: {0}")]
     Persist(#[from] StoreError),
+}
+
+impl WriteError {
+    /// True when the write failed because the data directory's disk is full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, WriteError::Persist(err) if err.is_disk_full())
+    }
 }
 
 impl Shared {
@@ -92,6 +117,10 @@ impl Shared {
             local_writes: tokio::sync::broadcast::channel(4096).0,
             counters: Counters::default(),
             events: EventLog::default(),
+            durable_gate: tokio::sync::Mutex::new(()),
+            sightings: LocalSightings::default(),
+            claims: ClaimBook::default(),
+            presence_scanned: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -100,16 +129,29 @@ impl Shared {
         lock(&self.replica)
     }
 
-    /// Writes `value` (or a tombstone) as this node, stamped now. Persisted with the next batch.
-    /// Refuses NaN and infinite numbers, which the store's JSON encoding cannot keep.
-    pub fn write(&self, key: Key, value: Option<Value>) -> Result<Entry, WriteError> {
-        if !crate::state::replica::numbers_are_finite(&value) {
+    /// The state's door: every write is checked here against `state::limits` (and finite
+    /// numbers), whoever makes it (API, chat, MQTT, sensors, config).
+    fn check(&self, replica: &Replica, key: &Key, value: Option<&Value>) -> Result<(), WriteError> {
+        if !crate::state::replica::numbers_are_finite(&value.cloned()) {
             return Err(WriteError::NotFinite {
                 key: key.to_string(),
             });
         }
-        let stamp = self.clock.now();
-        let entry = self.replica().write(key, value, stamp)?;
+        limits::check_entry(key, value)?;
+        limits::check_person_devices(replica, key, value)?;
+        Ok(())
+    }
+
+    /// Writes `value` (or a tombstone) as this node, stamped now. Persisted with the next batch.
+    /// Refuses what breaks a limit, and NaN and infinite numbers (which the store's JSON
+    /// encoding cannot keep).
+    pub fn write(&self, key: Key, value: Option<Value>) -> Result<Entry, WriteError> {
+        let entry = {
+            let mut replica = self.replica();
+            self.check(&replica, &key, value.as_ref())?;
+            let stamp = self.clock.now();
+            replica.write(key, value, stamp)?
+        };
         if self.local_writes.receiver_count() > 0 {
             let _ = self.local_writes.send(entry.clone());
         }
@@ -117,11 +159,29 @@ impl Shared {
     }
 
     /// Writes and waits until the write is committed to SQLite: for writes a user is told
-    /// succeeded (API, chat), which must survive a crash.
+    /// succeeded (API, chat), which must survive a crash. A write that fails to commit (a full
+    /// disk) is rolled back: not in memory, never shown to peers.
     pub async fn write_durable(&self, key: Key, value: Option<Value>) -> Result<Entry, WriteError> {
-        let entry = self.write(key, value)?;
-        self.flush().await?;
-        Ok(entry)
+        let _one_at_a_time = self.durable_gate.lock().await;
+        let staged = {
+            let mut replica = self.replica();
+            self.check(&replica, &key, value.as_ref())?;
+            let stamp = self.clock.now();
+            replica.stage(key, value, stamp)?
+        };
+        match self.store.persist_and_wait(staged.changes()).await {
+            Ok(()) => {
+                self.replica().confirm(&staged);
+                if self.local_writes.receiver_count() > 0 {
+                    let _ = self.local_writes.send(staged.entry.clone());
+                }
+                Ok(staged.entry)
+            }
+            Err(err) => {
+                self.replica().roll_back(staged);
+                Err(WriteError::Persist(err))
+            }
+        }
     }
 
     /// Commits everything changed so far and waits for the commit.
@@ -170,6 +230,62 @@ impl Shared {
     /// Which peers this node cannot reach now: the caveat on every answer.
     pub fn completeness(&self) -> Completeness {
         query::completeness(&self.peers())
+    }
+
+    /// Whether this node's view has caught up with the mesh and the LAN: its own first presence
+    /// scan since start is recorded (when it scans), and some peer is alive with nothing of any
+    /// alive peer missing; with no peer alive, only when no seeds are configured, or after
+    /// [`ALONE_GRACE_MS`] of uptime (the rest of the mesh is really gone). What would publish a
+    /// departure (Home Assistant) waits for it, so a node back from a long absence does not
+    /// announce that everyone left.
+    pub fn caught_up(&self, now_ms: u64) -> bool {
+        let scans = !self.config.presence.interface.is_empty();
+        if scans
+            && !self
+                .presence_scanned
+                .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return false;
+        }
+        let peers = self.peers();
+        let alive: Vec<&PeerStatus> = peers
+            .iter()
+            .filter(|peer| peer.status == crate::peer::MemberStatus::Alive)
+            .collect();
+        if alive.is_empty() {
+            return (self.config.gossip.seeds.is_empty() && peers.is_empty())
+                || now_ms.saturating_sub(self.started_at_ms) >= ALONE_GRACE_MS;
+        }
+        alive.iter().all(|peer| peer.missing_versions == 0)
+    }
+
+    /// `host:port` where devices on the LAN reach this node's API (for claim links): the API's
+    /// listen address, or when it listens on every address, the gossip address's host, or the
+    /// presence interface's address.
+    pub fn api_public_addr(&self) -> String {
+        let listen = self.config.api.listen;
+        if !listen.ip().is_unspecified() {
+            return listen.to_string();
+        }
+        let gossip = &self.config.gossip;
+        let gossip_host = if gossip.advertise.is_empty() {
+            Some(gossip.listen.ip())
+        } else {
+            gossip
+                .advertise
+                .parse::<std::net::SocketAddr>()
+                .ok()
+                .map(|addr| addr.ip())
+        };
+        if let Some(host) = gossip_host.filter(|ip| !ip.is_unspecified()) {
+            return std::net::SocketAddr::new(host, listen.port()).to_string();
+        }
+        let interface =
+            officemesh_sensors::presence::subnet::interface_ipv4(&self.config.presence.interface);
+        match interface {
+            Ok(Some(subnet)) => format!("{}:{}", subnet.address, listen.port()),
+            _ => format!("{}:{}", self.name, listen.port()),
+        }
     }
 
     /// `presence.consider_home_s` in milliseconds.

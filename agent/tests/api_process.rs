@@ -7,9 +7,19 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
+use officemesh::api_types;
+use officemesh::state::query;
 use support::{eventually, send, AgentSpec, TestAgent};
 
 const TOKEN: &str = "s3cret-token";
+
+/// `answer` decodes into `T` and serializes back to the same JSON (no field lost or renamed).
+fn round_trips<T: serde::Serialize + serde::de::DeserializeOwned>(answer: &serde_json::Value) {
+    let typed: T = serde_json::from_value(answer.clone())
+        .unwrap_or_else(|e| panic!("{answer} does not decode: {e}"));
+    let again = serde_json::to_value(&typed).expect("serializes");
+    assert_eq!(&again, answer, "the shared answer type changed the JSON");
+}
 
 fn start(root: &std::path::Path) -> TestAgent {
     TestAgent::start(
@@ -21,6 +31,37 @@ fn start(root: &std::path::Path) -> TestAgent {
             ..AgentSpec::default()
         },
     )
+}
+
+/// POSTs `body` over a raw connection, writing it from another thread (the agent may answer
+/// and close before reading it all): returns the status and the raw answer.
+fn post_raw(api: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = api.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut writer = stream.try_clone().expect("clone");
+    let payload = [head.as_bytes(), body.as_bytes()].concat();
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(&payload);
+    });
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let _ = sender.join();
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, text)
 }
 
 #[test]
@@ -50,7 +91,12 @@ fn endpoints_answer_from_the_replica_and_writes_are_validated() {
         temperature_only["readings"].as_array().map(Vec::len),
         Some(1)
     );
-    let (status, body) = send("GET", &url("/v1/readings?quantity=light"), None, None);
+    let (status, body) = send(
+        "GET",
+        &url("/v1/readings?quantity=light"),
+        Some(TOKEN),
+        None,
+    );
     assert_eq!(status, 400);
     assert!(
         body["error"].as_str().unwrap_or("").contains("light"),
@@ -80,16 +126,63 @@ fn endpoints_answer_from_the_replica_and_writes_are_validated() {
         ("node=nobody&quantity=temperature", 404),
         ("node=pi-api&quantity=light", 400),
         ("quantity=temperature", 400),
+        // 2^63 and more: refused with a message, never a 500 showing the database path.
+        (
+            "node=pi-api&quantity=temperature&step=9223372036854775808",
+            400,
+        ),
+        (
+            "node=pi-api&quantity=temperature&from=0&to=18446744073709551615",
+            400,
+        ),
     ] {
         let (got, body) = send(
             "GET",
             &url(&format!("/v1/readings/history?{query}")),
-            None,
+            Some(TOKEN),
             None,
         );
         assert_eq!(got, status, "{query} → {body}");
-        assert!(body["error"].is_string(), "{body}");
+        let message = body["error"].as_str().expect("an error message");
+        assert!(!message.contains(".db"), "no file path: {message}");
     }
+
+    // With api.token set, personal data needs it too (bearer or session cookie); /healthz and
+    // /metrics stay open.
+    for path in [
+        "/v1/people",
+        "/v1/presence",
+        "/v1/network",
+        "/v1/events",
+        "/v1/nodes",
+    ] {
+        let (status, body) = send("GET", &url(path), None, None);
+        assert_eq!(status, 401, "{path} without the token → {body}");
+    }
+    assert_eq!(send("GET", &url("/healthz"), None, None).0, 200);
+    assert_eq!(send("GET", &url("/v1/people"), Some(TOKEN), None).0, 200);
+    let (status, _) = send(
+        "POST",
+        &url("/v1/session"),
+        None,
+        Some(r#"{"token": "wrong"}"#),
+    );
+    assert_eq!(status, 401, "a session needs the right token");
+    let session = ureq::post(&url("/v1/session"))
+        .set("Content-Type", "application/json")
+        .send_string(&format!(r#"{{"token": "{TOKEN}"}}"#))
+        .expect("session");
+    let cookie = session
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    assert!(!cookie.contains(TOKEN), "the cookie is not the token");
+    let with_cookie = ureq::get(&url("/v1/people"))
+        .set("Cookie", &cookie)
+        .call()
+        .expect("the session cookie opens reads");
+    assert_eq!(with_cookie.status(), 200);
 
     // Writes need the token.
     let person = r#"{"name": "Ada Lovelace", "mac": "B8-27-EB-00-00-01"}"#;
@@ -118,6 +211,19 @@ fn endpoints_answer_from_the_replica_and_writes_are_validated() {
         ),
         (r#"{"name": "x", "#, "invalid JSON"),
         (r#"[1, 2]"#, "invalid JSON"),
+        // What chat refuses, the API refuses: all-zero MAC, hidden characters.
+        (
+            r#"{"name": "x", "mac": "00:00:00:00:00:00"}"#,
+            "not the address of a device",
+        ),
+        (
+            r#"{"name": "Ada\u200b", "mac": "aa:bb:cc:dd:ee:02"}"#,
+            "zero-width",
+        ),
+        (
+            r#"{"name": "\u202eAda", "mac": "aa:bb:cc:dd:ee:02"}"#,
+            "bidirectional",
+        ),
     ];
     for (body_text, expected) in bad {
         let (status, body) = send("POST", &url("/v1/people"), Some(TOKEN), Some(body_text));
@@ -125,6 +231,27 @@ fn endpoints_answer_from_the_replica_and_writes_are_validated() {
         let message = body["error"].as_str().unwrap_or("");
         assert!(message.contains(expected), "{body_text} → {message}");
     }
+    // Every field has a limit, named in the answer.
+    let long = format!(
+        r#"{{"name": "x", "mac": "aa:bb:cc:dd:ee:02", "added_by": "{}"}}"#,
+        "y".repeat(10_000)
+    );
+    let (status, body) = send("POST", &url("/v1/people"), Some(TOKEN), Some(&long));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("added_by: at most 64 characters"),
+        "{body}"
+    );
+    let huge = format!(
+        r#"{{"name": "x", "mac": "aa:bb:cc:dd:ee:02", "added_by": "{}"}}"#,
+        "y".repeat(1_500_000)
+    );
+    let (status, body) = post_raw(&agent.api, "/v1/people", &huge);
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("16 KiB"), "{body}");
     let people = agent.get("/v1/people");
     assert_eq!(
         people["people"].as_array().map(Vec::len),
@@ -148,16 +275,51 @@ fn endpoints_answer_from_the_replica_and_writes_are_validated() {
         Some(r#"{"quantity": "brightness", "value": 1}"#),
     );
     assert_eq!(status, 400);
+    let (status, body) = send(
+        "PUT",
+        &url("/v1/targets/lobby"),
+        Some(TOKEN),
+        Some(r#"{"quantity": "temperature", "value": 1e308}"#),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("between 5 and 35"),
+        "{body}"
+    );
+    assert_eq!(
+        agent.get("/v1/targets")["targets"].as_array().map(Vec::len),
+        Some(1)
+    );
     assert_eq!(agent.get("/v1/targets")["targets"][0]["value"], 22.0);
 
     // Presence, network, nodes, hash all answer and say how complete they are.
     let presence = agent.get("/v1/presence");
     assert_eq!(presence["people"][0]["name"], "Ada Lovelace");
     assert_eq!(presence["completeness"]["complete"], true);
-    assert!(agent.get("/v1/network")["devices"].is_array());
+    let (status, _) = send("GET", &url("/v1/network"), None, None);
+    assert_eq!(
+        status, 401,
+        "/v1/network holds MACs: the token is required when set"
+    );
+    let (status, network) = send("GET", &url("/v1/network"), Some(TOKEN), None);
+    assert_eq!(status, 200);
+    assert!(network["devices"].is_array());
     let nodes = agent.get("/v1/nodes");
     assert_eq!(nodes["nodes"][0]["status"], "self");
     assert_eq!(agent.state_hash().len(), 64);
+
+    // The CLI decodes these answers into the shared types: each must take the JSON whole.
+    round_trips::<query::PresenceAnswer>(&presence);
+    round_trips::<query::ReadingsAnswer>(&agent.get("/v1/readings"));
+    round_trips::<query::NetworkAnswer>(&agent.get("/v1/network"));
+    round_trips::<api_types::NodesAnswer>(&nodes);
+    round_trips::<api_types::StateHashAnswer>(&agent.get("/v1/state/hash"));
+    round_trips::<api_types::PeopleAnswer>(&agent.get("/v1/people"));
+    round_trips::<api_types::TargetsAnswer>(&agent.get("/v1/targets"));
+    round_trips::<api_types::EventsAnswer>(&agent.get("/v1/events"));
 
     // Delete: unknown pair is 404, known pair removed.
     let (status, _) = send(
@@ -178,8 +340,20 @@ fn endpoints_answer_from_the_replica_and_writes_are_validated() {
         agent.get("/v1/people")["people"].as_array().map(Vec::len),
         Some(0)
     );
-    let (status, _) = send("GET", &url("/v1/nope"), None, None);
+    let (status, _) = send("GET", &url("/v1/nope"), Some(TOKEN), None);
     assert_eq!(status, 404);
+    // Names are normalized: surrounding and repeated whitespace collapse.
+    let (status, body) = send(
+        "POST",
+        &url("/v1/people"),
+        Some(TOKEN),
+        Some(r#"{"name": "  Grace   Hopper ", "mac": "b8:27:eb:00:00:09"}"#),
+    );
+    assert_eq!(
+        (status, body["name"].as_str()),
+        (201, Some("Grace Hopper")),
+        "{body}"
+    );
 }
 
 #[test]
@@ -267,6 +441,30 @@ fn a_bad_config_names_the_key_and_the_file() {
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(message.contains("intervall_ms"), "{message}");
     assert!(message.contains(&path.display().to_string()), "{message}");
+
+    // Absurd numbers are a clear error naming the key and its range, never a panic.
+    for (text, key) in [
+        (
+            "[gossip]\nmax_clock_offset_ms = 9223372036854775807\n",
+            "gossip.max_clock_offset_ms",
+        ),
+        (
+            "[gossip]\nmax_inbound_connections = 9223372036854775807\n",
+            "gossip.max_inbound_connections",
+        ),
+        ("[node]\nname = \"pi\\u202elobby\"\n", "node.name"),
+    ] {
+        std::fs::write(&path, text).expect("write");
+        let output = Command::new(env!("CARGO_BIN_EXE_officemesh"))
+            .args(["run", "--config"])
+            .arg(&path)
+            .output()
+            .expect("run");
+        assert!(!output.status.success());
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert!(message.contains(key), "{text}: {message}");
+        assert!(!message.contains("panicked"), "{text}: {message}");
+    }
 }
 
 #[test]

@@ -108,18 +108,18 @@ fn alert_posted_once_and_cleared_once() {
         .to_string();
     let target_url = format!("{}/v1/targets/lobby", agent.api);
 
-    // The simulated room is around 20 °C: 60 ± 1 is certainly violated.
+    // The simulated room is around 20 °C: 5 ± 1 is certainly violated.
     let (status, body) = send(
         "PUT",
         &target_url,
         None,
-        Some(r#"{"quantity": "temperature", "value": 60, "tolerance": 1}"#),
+        Some(r#"{"quantity": "temperature", "value": 5, "tolerance": 1}"#),
     );
     assert_eq!(status, 200, "{body}");
     let posts = receiver.wait_for(1);
     let raised = text_of(&posts[0]);
     assert!(
-        raised.contains("lobby temperature is") && raised.contains("outside its target 60 ± 1 °C"),
+        raised.contains("lobby temperature is") && raised.contains("outside its target 5 ± 1 °C"),
         "{raised}"
     );
     // The post goes out first, then the alert is recorded: wait for the record.
@@ -142,7 +142,7 @@ fn alert_posted_once_and_cleared_once() {
         status_reply["text"]
             .as_str()
             .unwrap_or("")
-            .contains("outside its target 60"),
+            .contains("outside its target 5 "),
         "{status_reply}"
     );
 
@@ -212,7 +212,7 @@ fn alert_posted_once_per_cluster_even_with_a_node_away() {
         "PUT",
         &format!("{}/v1/targets/lobby", mesh[1].api),
         None,
-        Some(r#"{"quantity": "temperature", "value": 60, "tolerance": 1}"#),
+        Some(r#"{"quantity": "temperature", "value": 5, "tolerance": 1}"#),
     );
     assert_eq!(status, 200, "{body}");
     receiver.wait_for(1);

@@ -101,7 +101,7 @@ fn chat_over_http_slack_and_mattermost() {
 
     // A device the simulated network shows, to register as somebody's.
     let device = eventually(Duration::from_secs(15), || {
-        let network = agent.get("/v1/network");
+        let (_, network) = send("GET", &url("/v1/network"), Some(TOKEN), None);
         network["devices"]
             .as_array()?
             .iter()
@@ -133,11 +133,44 @@ fn chat_over_http_slack_and_mattermost() {
     );
     assert_eq!(status, 400, "user is required");
 
-    let registered = chat(&agent, "ada", &format!("I'm {}", device.to_uppercase()));
-    assert!(registered.contains("Got it, ada"), "{registered}");
+    // "i am": a private claim link, no MAC, nothing registered until the device opens it.
+    let body =
+        serde_json::json!({ "user": "ada", "text": format!("I'm {}", device.to_uppercase()) })
+            .to_string();
+    let (status, reply) = send("POST", &url("/v1/chat"), Some(TOKEN), Some(&body));
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["response_type"], "ephemeral", "{reply}");
+    let claim = reply["text"].as_str().unwrap_or("").to_string();
+    assert!(claim.contains("/claim/"), "{claim}");
+    assert!(
+        !claim.to_lowercase().contains(&device),
+        "no MAC in the reply: {claim}"
+    );
+    assert_eq!(people(&agent), Json::Array(Vec::new()));
+    // Opened from loopback, which is not that device: refused.
+    let link = claim
+        .split_whitespace()
+        .find(|word| word.contains("/claim/"))
+        .expect("a link")
+        .to_string();
+    let (status, _) = send("GET", &link, None, None);
+    assert_eq!(status, 403, "a link opened from another device is refused");
+    assert_eq!(people(&agent), Json::Array(Vec::new()));
+    // The admin path registers directly (the claim itself is tested in presence_lab.rs).
+    let (status, body) = send(
+        "POST",
+        &url("/v1/people"),
+        Some(TOKEN),
+        Some(&format!(r#"{{"name": "ada", "mac": "{device}"}}"#)),
+    );
+    assert_eq!(status, 201, "{body}");
     assert_eq!(people(&agent)[0]["name"], "ada");
-    let who = chat(&agent, "bob", "whos in teh office?");
-    assert!(who.contains("In the office: ada"), "{who}");
+    // The scanning node replicates ada's sighting at its next scan (1 s here).
+    let who = eventually(Duration::from_secs(10), || {
+        let who = chat(&agent, "bob", "whos in teh office?");
+        who.contains("In the office: ada").then_some(who)
+    });
+    assert!(who.is_some(), "ada is in once her device is registered");
     let temperature = chat(&agent, "bob", "meeting room temp");
     assert!(
         temperature.starts_with("meeting room temperature: "),
@@ -172,14 +205,21 @@ fn chat_over_http_slack_and_mattermost() {
     ];
     let (status, reply) = post_form(&slack, &headers, &body);
     assert_eq!(status, 200, "{reply}");
-    assert_eq!(reply["response_type"], "in_channel");
+    assert_eq!(
+        reply["response_type"], "ephemeral",
+        "the claim link is for carol only"
+    );
     assert!(
-        reply["text"]
-            .as_str()
-            .unwrap_or("")
-            .contains("Got it, carol"),
+        reply["text"].as_str().unwrap_or("").contains("/claim/"),
         "{reply}"
     );
+    let (status, body) = send(
+        "POST",
+        &url("/v1/people"),
+        Some(TOKEN),
+        Some(&format!(r#"{{"name": "carol", "mac": "{device}"}}"#)),
+    );
+    assert_eq!(status, 201, "{body}");
     assert_eq!(people(&agent).as_array().map(Vec::len), Some(2));
 
     // Replay of the signed body with the text changed: refused, nothing forgotten.

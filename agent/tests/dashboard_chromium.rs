@@ -250,3 +250,35 @@ fn dashboard_shows_the_live_agent_in_headless_chromium() {
     );
     eprintln!("dashboard screenshot: {}", screenshot.display());
 }
+
+#[test]
+fn with_a_token_the_dashboard_asks_for_it_and_shows_no_personal_data() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let agent = support::TestAgent::start(
+        root.path(),
+        support::AgentSpec {
+            name: "pi-locked",
+            ip: "127.0.0.49",
+            api_token: "dash-token",
+            ..support::AgentSpec::default()
+        },
+    );
+    let (status, _) = send("GET", &format!("{}/v1/presence", agent.api), None, None);
+    assert_eq!(status, 401, "personal data needs the token");
+    let Some(chromium) = chromium_or_skip() else {
+        return;
+    };
+    let dom = run_chromium(
+        &chromium,
+        &root.path().join("profile"),
+        &["--dump-dom".to_string(), format!("{}/", agent.api)],
+    );
+    assert!(
+        dom.contains("id=\"login\""),
+        "the page asks for the token:\n{dom}"
+    );
+    assert!(
+        !dom.contains("class=\"banner bad\""),
+        "a token prompt, not an error:\n{dom}"
+    );
+}

@@ -88,6 +88,19 @@ impl From<MemberStatus> for NodeStatus {
     }
 }
 
+impl fmt::Display for NodeStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NodeStatus::This => "self",
+            NodeStatus::Unknown => "unknown",
+            NodeStatus::Alive => "alive",
+            NodeStatus::Suspect => "suspect",
+            NodeStatus::Dead => "dead",
+            NodeStatus::Left => "left",
+        })
+    }
+}
+
 /// What this node knows about one peer, as the gossip layer last saw it (for `/v1/nodes`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PeerStatus {

@@ -81,6 +81,8 @@ pass "system user officemesh in groups: $groups"
   || fail "/var/lib/officemesh: $(chroot "$root" stat -c '%U:%G %a' /var/lib/officemesh)"
 [ "$(chroot "$root" stat -c '%U:%G %a' /etc/officemesh/config.toml)" = "root:officemesh 640" ] \
   || fail "config.toml: $(chroot "$root" stat -c '%U:%G %a' /etc/officemesh/config.toml)"
+grep -Eq '^token = "[0-9a-f]{32}"$' "$root/etc/officemesh/config.toml" \
+  || fail "postinst did not generate api.token"
 pass "data dir and config permissions"
 [ -L "$root/etc/systemd/system/multi-user.target.wants/officemesh.service" ] \
   || fail "officemesh.service is not enabled"

@@ -99,6 +99,7 @@ assert c["gossip"]["advertise"] == "192.0.2.13:7420", c["gossip"]
 assert c["gossip"]["key_file"] == "/etc/officemesh/cluster.key"
 assert c["storage"]["data_dir"] == "/var/lib/officemesh"
 assert c["api"]["listen"] == "0.0.0.0:8420"
+assert len(c["api"]["token"]) == 32, "prepare-sd generates an api.token"
 PY
 }
 

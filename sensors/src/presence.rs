@@ -11,7 +11,7 @@ pub mod scanner;
 pub mod subnet;
 pub mod tracker;
 
-pub use scanner::NeighborScanner;
+pub use scanner::{neighbor_table, NeighborScanner};
 pub use tracker::{PresenceEvent, PresenceTracker};
 
 use std::fmt;
@@ -98,6 +98,15 @@ pub struct Neighbor {
 pub trait PresenceScanner: Send {
     /// One scan: the devices that answer now. Departures are debounced by the caller.
     fn scan(&mut self) -> Result<Vec<Neighbor>, crate::SensorError>;
+
+    /// Whether scans wake the subnet (only one node per subnet sweeps; the others only read
+    /// their neighbour table). Scanners that do not probe ignore it.
+    fn set_wake(&mut self, _wake: bool) {}
+
+    /// The network scanned, the same text on every node of it (`10.0.0.0/24`).
+    fn subnet(&self) -> String {
+        "sim".to_string()
+    }
 }
 
 #[cfg(test)]

@@ -55,7 +55,10 @@ async fn chat_json(
     }
     let command = chat::parse(&request.text);
     let reply = chat::answer(&shared, &request.user, &command, wall_ms()).await;
-    Ok(Json(json!({ "text": reply.text })))
+    Ok(Json(json!({
+        "text": reply.text,
+        "response_type": response_type(&reply),
+    })))
 }
 
 /// The fields of a Slack or Mattermost slash command this agent uses (others are ignored).
@@ -99,7 +102,17 @@ fn decode_form(body: &[u8]) -> Result<SlashCommand, Box<Response>> {
 async fn slash_reply(shared: &Shared, form: &SlashCommand) -> Response {
     let command = chat::parse(&form.text);
     let reply = chat::answer(shared, form.user(), &command, wall_ms()).await;
-    Json(json!({ "response_type": "in_channel", "text": reply.text })).into_response()
+    Json(json!({ "response_type": response_type(&reply), "text": reply.text })).into_response()
+}
+
+/// Slack's (and Mattermost's) `response_type`: `ephemeral` (only the asker sees it) for private
+/// replies — claim links, devices — else `in_channel`.
+fn response_type(reply: &chat::Reply) -> &'static str {
+    if reply.private {
+        "ephemeral"
+    } else {
+        "in_channel"
+    }
 }
 
 async fn slack(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -117,7 +130,9 @@ async fn slack(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
         &body,
         wall_ms() / 1000,
     ) {
-        tracing::warn!(error = %err, "refused a Slack request");
+        if let Some(left_out) = super::warnings().admit("slack", "refused") {
+            tracing::warn!(error = %err, left_out, "refused a Slack request (one line per minute)");
+        }
         return refuse(
             StatusCode::UNAUTHORIZED,
             format!("not a valid Slack request: {err}"),
@@ -149,7 +164,9 @@ async fn mattermost(
         form.token.as_deref(),
         header(&headers, "authorization"),
     ) {
-        tracing::warn!(error = %err, "refused a Mattermost request");
+        if let Some(left_out) = super::warnings().admit("mattermost", "refused") {
+            tracing::warn!(error = %err, left_out, "refused a Mattermost request (one line per minute)");
+        }
         return refuse(
             StatusCode::UNAUTHORIZED,
             format!("not a valid Mattermost request: {err}"),

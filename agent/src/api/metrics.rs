@@ -18,7 +18,8 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::clock::wall_ms;
-use crate::peer::MemberStatus;
+use crate::counters::Counters;
+use crate::peer::{MemberStatus, PeerStatus};
 use crate::shared::Shared;
 use crate::state::query::{self, Completeness};
 
@@ -77,6 +78,16 @@ pub fn render(shared: &Shared) -> String {
         (readings, presence, entries)
     };
     let mut out = Exposition::default();
+    render_build_info(&mut out, shared, now);
+    render_readings(&mut out, &readings);
+    render_people(&mut out, &presence, entries);
+    render_peers(&mut out, &shared.peers());
+    render_counters(&mut out, &shared.counters);
+    out.finish()
+}
+
+/// Build info and uptime.
+fn render_build_info(out: &mut Exposition, shared: &Shared, now: u64) {
     out.family(
         "officemesh_build_info",
         "gauge",
@@ -97,7 +108,10 @@ pub fn render(shared: &Shared) -> String {
         &[],
         now.saturating_sub(shared.started_at_ms) as f64 / 1000.0,
     );
+}
 
+/// Every latest reading and its age.
+fn render_readings(out: &mut Exposition, readings: &query::ReadingsAnswer) {
     out.family(
         "officemesh_reading",
         "gauge",
@@ -132,7 +146,10 @@ pub fn render(shared: &Shared) -> String {
             row.age_ms as f64 / 1000.0,
         );
     }
+}
 
+/// People present and registered, and the replica's size.
+fn render_people(out: &mut Exposition, presence: &query::PresenceAnswer, entries: usize) {
     out.family(
         "officemesh_people_present",
         "gauge",
@@ -159,25 +176,30 @@ pub fn render(shared: &Shared) -> String {
         "Entries in this node's replica, tombstones included (as /healthz and /v1/state/hash count them).",
     );
     out.sample("officemesh_entries", &[], entries as f64);
+}
 
+/// Peers by status; every status is exported (0 when none), so dashboards see every series.
+fn render_peers(out: &mut Exposition, peers: &[PeerStatus]) {
     out.family(
         "officemesh_peers",
         "gauge",
         "Peers by status as this node's gossip layer sees them.",
     );
-    // Every status is exported (0 when none), so dashboards see every series.
     let mut by_status: BTreeMap<String, u64> = MemberStatus::ALL
         .iter()
         .map(|status| (status.to_string(), 0))
         .collect();
-    for peer in shared.peers() {
+    for peer in peers {
         *by_status.entry(peer.status.to_string()).or_insert(0) += 1;
     }
     for (status, count) in &by_status {
         out.sample("officemesh_peers", &[("status", status)], *count as f64);
     }
+}
 
-    let mqtt = &shared.counters.mqtt;
+/// MQTT and gossip counters, and errors by kind.
+fn render_counters(out: &mut Exposition, counters: &Counters) {
+    let mqtt = &counters.mqtt;
     let gauges = [
         (
             "officemesh_mqtt_connected",
@@ -194,7 +216,7 @@ pub fn render(shared: &Shared) -> String {
         out.family(name, "gauge", help);
         out.sample(name, &[], value as f64);
     }
-    let counters = [
+    let totals = [
         (
             "officemesh_mqtt_captured_total",
             "Readings of this node put into the MQTT buffer.",
@@ -218,20 +240,20 @@ pub fn render(shared: &Shared) -> String {
         (
             "officemesh_gossip_rounds_total",
             "Gossip rounds started.",
-            shared.counters.gossip.rounds_total.get(),
+            counters.gossip.rounds_total.get(),
         ),
         (
             "officemesh_gossip_bytes_sent_total",
             "Bytes sent on gossip connections.",
-            shared.counters.gossip.bytes_sent_total.get(),
+            counters.gossip.bytes_sent_total.get(),
         ),
         (
             "officemesh_gossip_bytes_received_total",
             "Bytes received on gossip connections.",
-            shared.counters.gossip.bytes_received_total.get(),
+            counters.gossip.bytes_received_total.get(),
         ),
     ];
-    for (name, help, value) in counters {
+    for (name, help, value) in totals {
         out.family(name, "counter", help);
         out.sample(name, &[], value as f64);
     }
@@ -240,10 +262,9 @@ pub fn render(shared: &Shared) -> String {
         "counter",
         "Errors by kind (sensor_read, persist, mqtt_connect, mqtt_buffer_full, ...).",
     );
-    for (kind, count) in shared.counters.errors() {
+    for (kind, count) in counters.errors() {
         out.sample("officemesh_errors_total", &[("kind", &kind)], count as f64);
     }
-    out.finish()
 }
 
 /// A text exposition being written: `# HELP` / `# TYPE` lines, then samples.

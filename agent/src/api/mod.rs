@@ -4,35 +4,58 @@
 //!
 //! Routes are listed in `router`; every endpoint is documented with an example in `docs/api.md`.
 //! This module parses requests and renders answers; the answers themselves come from
-//! `state::query`, and writes go through `runtime::Shared`.
+//! `state::query`, and writes go through `Shared::write_durable` (which checks every limit).
+//! Who may call what is `access`; connection limits are `serve`.
 
+mod access;
 mod chat;
+mod claim;
 mod dashboard;
 mod error;
 mod events;
 pub mod metrics;
+mod serve;
 
 use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 use officemesh_sensors::{MacAddr, Quantity};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
+pub use claim::claim_link;
 pub use error::ApiError;
 
+use crate::api_types::{NodeRow, NodesAnswer};
 use crate::clock::wall_ms;
 use crate::peer::NodeStatus;
 use crate::shared::Shared;
-use crate::state::key::validate_label;
+use crate::state::key::{normalize_label, validate_label};
+use crate::state::limits::check_device_mac;
 use crate::state::query::{self, ReadingFilter};
 use crate::state::{Key, PersonInfo, TargetValue, Value};
 
 type ApiResult<T> = Result<T, ApiError>;
+
+/// Warnings any LAN client could repeat (refused chat requests, failed writes), summarized per
+/// minute so they cannot fill the card.
+fn warnings() -> &'static crate::log_summary::LogSummary {
+    static WARNINGS: std::sync::OnceLock<crate::log_summary::LogSummary> =
+        std::sync::OnceLock::new();
+    WARNINGS.get_or_init(Default::default)
+}
+
+/// Request bodies of the JSON endpoints are at most this long (a person or a target is a few
+/// hundred bytes).
+pub const JSON_BODY_LIMIT: usize = 16 * 1024;
+/// Chat bodies (Slack and Mattermost forms carry extra fields) are at most this long.
+pub const CHAT_BODY_LIMIT: usize = 64 * 1024;
 
 /// The API's routes over the agent's shared state.
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -49,46 +72,56 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/targets", get(targets))
         .route("/v1/targets/{room}", put(set_target))
         .merge(metrics::routes())
-        .merge(chat::routes())
+        .merge(chat::routes().layer(DefaultBodyLimit::max(CHAT_BODY_LIMIT)))
+        .merge(claim::routes())
         .merge(events::routes())
         .merge(dashboard::routes())
+        .merge(access::routes())
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            access::guard,
+        ))
+        .layer(middleware::from_fn(request_timeout))
         .with_state(shared)
 }
 
-/// Serves the API on `listener` until `shutdown` resolves.
+/// Serves the API on `listener` until `shutdown` resolves, with the connection limits of
+/// `serve` (head timeout, connection cap, request timeout).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(shared))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve::serve_with_limits(listener, router(shared), shutdown).await
+}
+
+/// Answers 408 when a request (its body included) takes longer than `serve::REQUEST_TIMEOUT`.
+async fn request_timeout(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(serve::REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (
+            StatusCode::REQUEST_TIMEOUT,
+            Json(json!({ "error": "the request took too long to arrive; closed" })),
+        )
+            .into_response(),
+    }
 }
 
 async fn not_found() -> ApiError {
     ApiError::NotFound("no such endpoint; see docs/api.md".into())
 }
 
-/// Checks the bearer token for writes, when one is configured.
+/// Checks the bearer token, when one is configured: for writes, and for reads of personal data
+/// (`/v1/network`: MACs and addresses).
 fn authorize(shared: &Shared, headers: &HeaderMap) -> ApiResult<()> {
     let token = &shared.config.api.token;
-    if token.is_empty() {
-        return Ok(());
+    if token.is_empty() || access::has_token(token, headers) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
     }
-    let given = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    match given {
-        Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => Ok(()),
-        _ => Err(ApiError::Unauthorized),
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn healthz(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
@@ -178,6 +211,8 @@ struct HistoryParams {
 
 /// The most buckets one history answer may have (keeps answers small on a Pi).
 const MAX_HISTORY_BUCKETS: u64 = 10_000;
+/// The largest `from`, `to` and `step` (ms): year 9999, far below SQLite's integer range.
+const MAX_HISTORY_MS: u64 = 253_402_300_799_999;
 
 async fn history(
     State(shared): State<Arc<Shared>>,
@@ -245,6 +280,14 @@ async fn history(
             "need from < to and step > 0 (milliseconds)".into(),
         ));
     }
+    if [from_ms, to_ms, step_ms]
+        .iter()
+        .any(|v| *v > MAX_HISTORY_MS)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "from, to and step must be at most {MAX_HISTORY_MS} (milliseconds)"
+        )));
+    }
     if (to_ms - from_ms) / step_ms > MAX_HISTORY_BUCKETS {
         return Err(ApiError::BadRequest(format!(
             "too many buckets: (to - from) / step must be at most {MAX_HISTORY_BUCKETS}"
@@ -260,7 +303,10 @@ async fn history(
             step_ms,
         })
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| match e {
+            crate::store::StoreError::InvalidQuery { detail, .. } => ApiError::BadRequest(detail),
+            other => ApiError::Internal(other.to_string()),
+        })?;
     Ok(Json(json!({
         "node": node,
         "sensor": sensor,
@@ -273,37 +319,25 @@ async fn history(
     })))
 }
 
-async fn network(State(shared): State<Arc<Shared>>) -> Json<query::NetworkAnswer> {
+/// This node's own sightings and the registered devices every node saw; needs the token (MACs
+/// and addresses are personal data).
+async fn network(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<query::NetworkAnswer>> {
+    authorize(&shared, &headers)?;
     let completeness = shared.completeness();
-    Json(query::network(
+    let own = shared.sightings.snapshot();
+    Ok(Json(query::network(
         &shared.replica(),
+        &own,
         wall_ms(),
         shared.consider_home_ms(),
         completeness,
-    ))
+    )))
 }
 
-/// One row of `GET /v1/nodes`.
-#[derive(Debug, Serialize)]
-struct NodeRow {
-    node: crate::crdt::NodeId,
-    name: String,
-    room: String,
-    gossip_addr: String,
-    api_addr: String,
-    version: String,
-    /// `self` for this node, else the gossip layer's view (`alive`, `suspect`, `dead`, `left`,
-    /// or `unknown` before gossip has seen it).
-    status: NodeStatus,
-    heartbeat_age_ms: Option<u64>,
-    phi: Option<f64>,
-    missing_versions: u64,
-    unreachable_since_ms: Option<u64>,
-    /// Highest version of its writes this node holds.
-    watermark: u64,
-}
-
-async fn nodes(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+async fn nodes(State(shared): State<Arc<Shared>>) -> Json<NodesAnswer> {
     let peers = shared.peers();
     let rows: Vec<NodeRow> = {
         let replica = shared.replica();
@@ -336,11 +370,11 @@ async fn nodes(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
             })
             .collect()
     };
-    Json(json!({
-        "self": shared.node,
-        "nodes": rows,
-        "completeness": shared.completeness(),
-    }))
+    Json(NodesAnswer {
+        self_node: shared.node,
+        nodes: rows,
+        completeness: shared.completeness(),
+    })
 }
 
 async fn state_hash(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
@@ -374,20 +408,18 @@ struct AddPerson {
 
 fn parse_mac(text: &str) -> ApiResult<MacAddr> {
     let mac: MacAddr = text
+        .trim()
         .parse()
         .map_err(|e: officemesh_sensors::MacParseError| ApiError::BadRequest(e.to_string()))?;
-    if mac.is_multicast() {
-        return Err(ApiError::BadRequest(format!(
-            "{mac} is a multicast address, not a device"
-        )));
-    }
+    check_device_mac(mac).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     Ok(mac)
 }
 
+/// A name as the state keeps it: normalized (`normalize_label`), then checked.
 fn parse_label(what: &'static str, text: &str) -> ApiResult<String> {
-    let trimmed = text.trim();
-    validate_label(what, trimmed).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    Ok(trimmed.to_string())
+    let normalized = normalize_label(text);
+    validate_label(what, &normalized).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(normalized)
 }
 
 async fn add_person(
@@ -413,10 +445,7 @@ async fn add_person(
     let value = Value::Person(PersonInfo {
         added_by: body.added_by.unwrap_or_else(|| "api".into()),
     });
-    shared
-        .write_durable(key, Some(value))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    shared.write_durable(key, Some(value)).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "name": name, "mac": mac, "created": true })),
@@ -440,10 +469,7 @@ async fn remove_person(
             "{mac} is not registered to '{name}'"
         )));
     }
-    shared
-        .write_durable(key, None)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    shared.write_durable(key, None).await?;
     Ok(Json(json!({ "name": name, "mac": mac, "removed": true })))
 }
 
@@ -476,11 +502,6 @@ async fn set_target(
             body.quantity
         ))
     })?;
-    if !body.value.is_finite() || !body.tolerance.is_finite() || body.tolerance < 0.0 {
-        return Err(ApiError::BadRequest(
-            "value must be a number and tolerance a non-negative number".into(),
-        ));
-    }
     let value = Value::Target(TargetValue {
         value: body.value,
         tolerance: body.tolerance,
@@ -493,8 +514,7 @@ async fn set_target(
             },
             Some(value),
         )
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .await?;
     Ok(Json(json!({
         "room": room,
         "quantity": quantity,

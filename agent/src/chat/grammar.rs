@@ -35,6 +35,12 @@ pub enum Command {
     },
     /// A "set …" that misses something; `reason` says what and how to write it.
     BadSet { reason: String },
+    /// "is ada in?": whether one registered person is in now.
+    IsIn { person: String },
+    /// "when was ada last in?": from the opt-in attendance history.
+    LastIn { person: String },
+    /// "how many people are in?".
+    HowManyIn,
     /// "status": the mesh's health.
     Status,
     /// "help".
@@ -51,6 +57,7 @@ pub fn parse(text: &str) -> Command {
     parse_help(&words)
         .or_else(|| parse_status(&words))
         .or_else(|| parse_who(&words))
+        .or_else(|| parse_attendance(&words))
         .or_else(|| parse_register(&words))
         .or_else(|| parse_forget(&words))
         .or_else(|| parse_set(&words))
@@ -250,6 +257,36 @@ fn parse_who(words: &[&str]) -> Option<Command> {
         _ => return None,
     };
     location(rest).map(|room| Command::WhoIsIn { room })
+}
+
+/// "is ada in", "when was ada last in", "how many people are in".
+fn parse_attendance(words: &[&str]) -> Option<Command> {
+    match words {
+        ["is", person, tail @ ..] if !SOMEONE.contains(person) && location(tail).is_some() => {
+            Some(Command::IsIn {
+                person: person.to_string(),
+            })
+        }
+        ["when", "was" | "did" | "is", person, "last", ..] => Some(Command::LastIn {
+            person: person.to_string(),
+        }),
+        ["how", "many", tail @ ..] => {
+            let tail = match tail {
+                ["people" | "persons" | "folks" | "of" | "colleagues", rest @ ..] => rest,
+                _ => tail,
+            };
+            let tail = match tail {
+                ["us", rest @ ..] => rest,
+                _ => tail,
+            };
+            let tail = match tail {
+                ["are" | "is", rest @ ..] => rest,
+                _ => tail,
+            };
+            location(tail).map(|_| Command::HowManyIn)
+        }
+        _ => None,
+    }
 }
 
 /// Where "who is …" asks about: `Some(None)` for the whole office, `Some(Some(room))` for one
@@ -829,5 +866,26 @@ mod tests {
         assert_eq!(edit_distance("meting", "meeting"), 1);
         assert_eq!(edit_distance("temprature", "temperature"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn attendance_questions() {
+        let ada = || "ada".to_string();
+        assert_eq!(parse("is ada in?"), Command::IsIn { person: ada() });
+        assert_eq!(
+            parse("Is Ada at the office"),
+            Command::IsIn { person: ada() }
+        );
+        assert_eq!(
+            parse("when was ada last in?"),
+            Command::LastIn { person: ada() }
+        );
+        assert_eq!(
+            parse("when was Ada last here"),
+            Command::LastIn { person: ada() }
+        );
+        assert_eq!(parse("how many people are in?"), Command::HowManyIn);
+        assert_eq!(parse("how many are here"), Command::HowManyIn);
+        assert_eq!(parse("is anyone in?"), Command::WhoIsIn { room: None });
     }
 }

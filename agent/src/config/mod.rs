@@ -5,6 +5,7 @@
 //! module of the agent (each section's own checks live beside it, e.g. `mqtt.rs`).
 
 mod mqtt;
+mod ranges;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -186,6 +187,14 @@ pub struct PresenceConfig {
     pub consider_home_s: u64,
     /// Number of simulated devices when `interface = "sim"`.
     pub sim_devices: usize,
+    /// A device nobody registered is forgotten (MAC, IP, times) this long after it was last seen.
+    pub forget_unknown_after_s: u64,
+    /// Days of registered people's arrivals and departures kept; 0 = no history.
+    pub history_days: u32,
+    /// Widest block swept, as a prefix length (24 = 254 addresses), whatever the subnet.
+    pub sweep_prefix: u8,
+    /// Pause between two wake-up probes of a sweep.
+    pub probe_pace_ms: u64,
 }
 
 impl Default for PresenceConfig {
@@ -193,8 +202,12 @@ impl Default for PresenceConfig {
         PresenceConfig {
             interface: "eth0".into(),
             scan_interval_s: 30,
-            consider_home_s: 180,
+            consider_home_s: 600,
             sim_devices: 6,
+            forget_unknown_after_s: 86_400,
+            history_days: 0,
+            sweep_prefix: 24,
+            probe_pace_ms: 4,
         }
     }
 }
@@ -313,6 +326,7 @@ impl Config {
 
     /// Checks values serde cannot: ranges and relations between keys.
     fn validate(&self) -> Result<(), Invalid> {
+        ranges::check(self)?;
         let positive = [
             ("gossip.interval_ms", self.gossip.interval_ms),
             ("gossip.fanout", self.gossip.fanout as u64),
@@ -324,11 +338,19 @@ impl Config {
             ),
             ("storage.batch_ms", self.storage.batch_ms),
             ("presence.scan_interval_s", self.presence.scan_interval_s),
+            ("presence.consider_home_s", self.presence.consider_home_s),
+            (
+                "presence.forget_unknown_after_s",
+                self.presence.forget_unknown_after_s,
+            ),
         ];
         for (key, value) in positive {
             if value == 0 {
                 return Err(format!("{key} must be greater than 0").into());
             }
+        }
+        if !(16..=32).contains(&self.presence.sweep_prefix) {
+            return Err("presence.sweep_prefix must be between 16 and 32".into());
         }
         if self.gossip.max_delta_bytes < 1024 {
             return Err("gossip.max_delta_bytes must be at least 1024".into());
@@ -339,6 +361,10 @@ impl Config {
         mqtt::validate(&self.mqtt)?;
         crate::state::key::validate_label("node.room", &self.node.room)
             .map_err(|e| format!("node.room: {e}"))?;
+        if !self.node.name.is_empty() {
+            crate::state::key::validate_label("node.name", &self.node.name)
+                .map_err(|e| format!("node.name: {e}"))?;
+        }
         let mut names = std::collections::BTreeSet::new();
         for (index, sensor) in self.sensors.iter().enumerate() {
             crate::state::key::validate_label("sensor name", &sensor.name)
@@ -422,7 +448,9 @@ mod tests {
         assert_eq!(config.api.listen.port(), 8420);
         assert_eq!(config.gossip.listen.port(), 7420);
         assert_eq!(config.gossip.interval_ms, 1000);
-        assert_eq!(config.presence.consider_home_s, 180);
+        assert_eq!(config.presence.consider_home_s, 600);
+        assert_eq!(config.presence.forget_unknown_after_s, 86_400);
+        assert_eq!(config.presence.history_days, 0);
         assert_eq!(config.storage.raw_retention_days, 7);
         assert_eq!(config.storage.aggregate_retention_days, 90);
     }

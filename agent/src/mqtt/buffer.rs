@@ -4,8 +4,9 @@
 //!
 //! Every captured reading is appended with the next `seq` (AUTOINCREMENT: never reused, so
 //! sequence numbers keep increasing across restarts); the publisher reads rows in `seq` order
-//! and deletes them once acknowledged. The buffer is bounded: past `max` rows the oldest are
-//! dropped, and the caller is told how many.
+//! and deletes them once acknowledged. The buffer is bounded: past `max` rows, rows already
+//! delivered (acknowledged but not deleted yet) go first, then the oldest undelivered ones are
+//! dropped, and the caller is told how many of those — only rows really lost count as dropped.
 
 use std::path::{Path, PathBuf};
 
@@ -84,9 +85,14 @@ impl Buffer {
         }
     }
 
-    /// Appends `readings` in one transaction, then drops the oldest rows beyond the bound.
-    /// Returns how many rows were dropped.
-    pub fn push(&mut self, readings: &[BufferedReading]) -> Result<u64, BufferError> {
+    /// Appends `readings` in one transaction, then, beyond the bound, deletes rows the broker
+    /// already acknowledged (`seq <= delivered_through`) and only then drops the oldest others.
+    /// Returns how many undelivered rows were dropped.
+    pub fn push(
+        &mut self,
+        readings: &[BufferedReading],
+        delivered_through: u64,
+    ) -> Result<u64, BufferError> {
         let path = self.path.clone();
         let wrap = move |source| BufferError::Sqlite {
             path: path.clone(),
@@ -112,7 +118,18 @@ impl Buffer {
                     ])?;
                 }
             }
-            let count: i64 = tx.query_row("SELECT COUNT(*) FROM outbox", [], |row| row.get(0))?;
+            let count_rows = |tx: &rusqlite::Transaction<'_>| {
+                tx.query_row("SELECT COUNT(*) FROM outbox", [], |row| row.get::<_, i64>(0))
+            };
+            let mut count = count_rows(&tx)?;
+            if (count as u64) > max {
+                // Delivered rows are not lost: make room with them first.
+                tx.execute(
+                    "DELETE FROM outbox WHERE seq <= ?1",
+                    params![delivered_through as i64],
+                )?;
+                count = count_rows(&tx)?;
+            }
             let excess = (count as u64).saturating_sub(max);
             if excess > 0 {
                 tx.execute(
@@ -217,8 +234,10 @@ mod tests {
     fn rows_come_back_in_order_and_survive_reopening() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut buffer = Buffer::open(dir.path(), 100).expect("open");
-        buffer.push(&[reading(1000), reading(2000)]).expect("push");
-        buffer.push(&[reading(3000)]).expect("push");
+        buffer
+            .push(&[reading(1000), reading(2000)], 0)
+            .expect("push");
+        buffer.push(&[reading(3000)], 0).expect("push");
         let rows = buffer.after(0, 10).expect("read");
         assert_eq!(
             rows.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(),
@@ -236,7 +255,7 @@ mod tests {
         reopened.remove_through(3).expect("remove");
         assert!(reopened.is_empty().expect("len"));
         assert_eq!(reopened.last_seq().expect("last seq"), 3);
-        reopened.push(&[reading(4000)]).expect("push");
+        reopened.push(&[reading(4000)], 0).expect("push");
         assert_eq!(
             reopened.after(0, 10).expect("read")[0].0,
             4,
@@ -249,9 +268,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut buffer = Buffer::open(dir.path(), 5).expect("open");
         let first: Vec<BufferedReading> = (1..=4).map(|i| reading(i * 1000)).collect();
-        assert_eq!(buffer.push(&first).expect("push"), 0);
+        assert_eq!(buffer.push(&first, 0).expect("push"), 0);
         let more: Vec<BufferedReading> = (5..=8).map(|i| reading(i * 1000)).collect();
-        assert_eq!(buffer.push(&more).expect("push"), 3);
+        assert_eq!(buffer.push(&more, 0).expect("push"), 3);
         let rows = buffer.after(0, 100).expect("read");
         assert_eq!(
             rows.iter().map(|(_, r)| r.taken_at_ms).collect::<Vec<_>>(),
@@ -259,5 +278,19 @@ mod tests {
             "the newest five are kept"
         );
         assert_eq!(buffer.len().expect("len"), 5);
+    }
+
+    #[test]
+    fn delivered_rows_at_the_bound_are_not_counted_as_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut buffer = Buffer::open(dir.path(), 5).expect("open");
+        let first: Vec<BufferedReading> = (1..=5).map(|i| reading(i * 1000)).collect();
+        assert_eq!(buffer.push(&first, 0).expect("push"), 0);
+        // Rows 1..=3 were acknowledged but not deleted yet; three more arrive.
+        let more: Vec<BufferedReading> = (6..=8).map(|i| reading(i * 1000)).collect();
+        assert_eq!(buffer.push(&more, 3).expect("push"), 0, "nothing was lost");
+        assert_eq!(buffer.len().expect("len"), 5);
+        // One more with nothing delivered: one undelivered row is really dropped.
+        assert_eq!(buffer.push(&[reading(9000)], 3).expect("push"), 1);
     }
 }

@@ -86,9 +86,12 @@ pub(crate) async fn run(
         }
         if !batch.is_empty() {
             let count = batch.len() as u64;
+            let delivered = outbox
+                .delivered_through
+                .load(std::sync::atomic::Ordering::Acquire);
             let result = outbox
                 .with(move |buffer| {
-                    let dropped = buffer.push(&batch)?;
+                    let dropped = buffer.push(&batch, delivered)?;
                     Ok((dropped, buffer.len()?))
                 })
                 .await;

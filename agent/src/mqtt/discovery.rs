@@ -145,6 +145,22 @@ mod tests {
     }
 
     #[test]
+    fn the_docs_object_id_example_is_what_is_published() {
+        let topics = Topics::new("officemesh", "pi-lobby", "homeassistant");
+        let (_, payload) = sensor_config(&topics, &device(), "desk", Quantity::Temperature, 10);
+        let published = payload["object_id"]
+            .as_str()
+            .expect("object_id")
+            .to_string();
+        let docs = include_str!("../../../docs/mqtt.md");
+        let example = format!("\"object_id\": \"{published}\"");
+        assert!(
+            docs.contains(&example),
+            "docs/mqtt.md must show {example} (what a node named pi-lobby publishes)"
+        );
+    }
+
+    #[test]
     fn sensor_config_carries_what_home_assistant_requires() {
         let topics = Topics::new("officemesh", "pi-lobby", "homeassistant");
         let (topic, payload) = sensor_config(&topics, &device(), "desk", Quantity::Sound, 10);

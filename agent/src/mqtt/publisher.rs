@@ -273,6 +273,13 @@ impl<'a> Session<'a> {
             Event::Incoming(Incoming::PubAck(ack)) => {
                 if let Some(seq) = self.pkids.remove(&ack.pkid) {
                     self.in_flight.remove(&seq);
+                    let through = match self.in_flight.first() {
+                        Some(oldest) => oldest.saturating_sub(1),
+                        None => self.cursor,
+                    };
+                    self.outbox
+                        .delivered_through
+                        .fetch_max(through, std::sync::atomic::Ordering::Release);
                     self.shared.counters.mqtt.published_total.inc();
                     if self.in_flight.len() < WINDOW / 2 {
                         self.send_more().await?;
@@ -438,6 +445,11 @@ impl<'a> Session<'a> {
         let me = self.shared.node;
         if discovery::presence_publisher(me, &self.shared.peers()) != me {
             self.people.clear();
+            return Ok(());
+        }
+        // Only a view that has caught up with the mesh publishes: a node back after longer than
+        // consider_home would otherwise announce a false `not_home` for everyone who is in.
+        if !self.shared.caught_up(wall_ms()) {
             return Ok(());
         }
         let current: BTreeMap<String, &'static str> = {

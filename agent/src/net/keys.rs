@@ -196,13 +196,15 @@ pub fn load_key(path: &Path) -> Result<Key, KeyError> {
     Ok(key)
 }
 
-/// `Some(message)` when the key file can be read by group or others (it should be 0600).
+/// `Some(message)` when the key file can be read by others, or written by its group. Group read
+/// is fine: the .deb makes the key `root:officemesh 0640` so the agent's group can read it.
 pub fn permission_warning(path: &Path) -> Option<String> {
     let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
-    (mode & 0o077 != 0).then(|| {
+    (mode & 0o027 != 0).then(|| {
         format!(
-            "cluster key file {} has mode {mode:03o}: other users of this machine can read the \
-             cluster key; run `chmod 600 {}`",
+            "cluster key file {} has mode {mode:03o}: other users of this machine can read or \
+             change the cluster key; run `chmod 600 {}` (or 640 with the agent's group as its \
+             group, as the .deb sets it)",
             path.display(),
             path.display()
         )
@@ -341,6 +343,9 @@ mod tests {
             "{warning}"
         );
         assert_eq!(load_key(&path).expect("loads"), key);
+        // What the .deb sets (root:officemesh 0640) is not warned about.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        assert_eq!(permission_warning(&path), None);
     }
 
     #[test]

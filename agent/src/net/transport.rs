@@ -20,6 +20,7 @@ use super::noise::Security;
 use super::stats::{NetStats, NetStatsSnapshot};
 use super::NetError;
 use crate::config::GossipConfig;
+use crate::log_summary::LogSummary;
 
 /// Most turns one exchange may take (Syn, SynAck, Ack is three); stops two buggy handlers from
 /// ping-ponging forever.
@@ -104,6 +105,8 @@ struct Inner {
     settings: TransportSettings,
     stats: Arc<NetStats>,
     pool: Mutex<HashMap<String, Vec<PooledConnection>>>,
+    /// Repeated warnings summarized per source per minute (floods must not fill the card).
+    warnings: LogSummary,
 }
 
 /// The gossip transport: cheap to clone (all clones share the pool and the counters).
@@ -128,6 +131,7 @@ impl Transport {
                 settings,
                 stats: Arc::new(NetStats::default()),
                 pool: Mutex::new(HashMap::new()),
+                warnings: LogSummary::default(),
             }),
         }
     }
@@ -173,7 +177,9 @@ impl Transport {
                 }
                 Err(err) => {
                     // Out of file descriptors and the like: wait, never give up the listener.
-                    tracing::warn!(error = %err, "gossip accept failed; retrying");
+                    if let Some(left_out) = self.inner.warnings.admit("accept", "listener") {
+                        tracing::warn!(error = %err, left_out, "gossip accept failed; retrying");
+                    }
                     tokio::time::sleep(accept_backoff).await;
                     accept_backoff = (accept_backoff * 2).min(Duration::from_secs(1));
                     continue;
@@ -181,11 +187,19 @@ impl Transport {
             };
             let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
                 self.inner.stats.connections_refused(1);
-                tracing::warn!(
-                    %peer,
-                    limit = self.inner.settings.max_inbound_connections,
-                    "too many inbound gossip connections; closing the new one"
-                );
+                if let Some(left_out) = self
+                    .inner
+                    .warnings
+                    .admit("inbound_cap", &peer.ip().to_string())
+                {
+                    tracing::warn!(
+                        %peer,
+                        limit = self.inner.settings.max_inbound_connections,
+                        left_out,
+                        "too many inbound gossip connections; closing the new one (one line per \
+                         address per minute; left_out = how many more since the last line)"
+                    );
+                }
                 drop(stream);
                 continue;
             };
@@ -197,7 +211,17 @@ impl Transport {
                 if let Err(err) = serve_connection(&inner, stream, peer, handler.as_ref()).await {
                     inner.stats.connections_failed(1);
                     if matches!(err, NetError::Handshake { .. }) {
-                        tracing::warn!(%peer, error = %err, "refused a gossip connection");
+                        if let Some(left_out) =
+                            inner.warnings.admit("refused", &peer.ip().to_string())
+                        {
+                            tracing::warn!(
+                                %peer,
+                                error = %err,
+                                left_out,
+                                "refused a gossip connection (one line per address per minute; \
+                                 left_out = how many more since the last line)"
+                            );
+                        }
                     } else {
                         tracing::debug!(%peer, error = %err, "closed a gossip connection");
                     }

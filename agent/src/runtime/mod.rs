@@ -7,6 +7,7 @@
 
 mod maintenance;
 mod presence_loop;
+mod presence_writes;
 mod sensor_loop;
 
 use std::sync::Arc;

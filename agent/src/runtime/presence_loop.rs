@@ -1,19 +1,26 @@
 //! Presence scanning: the loop that asks the scanner (neighbour table, or simulated devices)
-//! for the devices on the LAN and records them as `mac/<mac>/<this node>` entries.
+//! for the devices on the LAN, keeps them in this node's own sightings (`Shared::sightings`,
+//! memory only), and writes what the replicated state should say (`presence_writes`). Only one
+//! node per subnet wakes the subnet (the sweeper, from the membership view); the others read
+//! their neighbour table. Unknown devices are forgotten `forget_unknown_after_s` after they were
+//! last seen.
 //!
 //! Must not touch: SQLite, sockets (the scanner in `officemesh_sensors` does the probing).
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use officemesh_sensors::sim::SimNetwork;
-use officemesh_sensors::PresenceScanner;
+use officemesh_sensors::{MacAddr, PresenceScanner};
 use tokio::sync::watch;
 
+use super::presence_writes::{presence_writes, PresenceRules};
 use super::seed_from_text;
 use crate::clock::wall_ms;
 use crate::shared::Shared;
-use crate::state::{Key, MacSeen, Value};
+use crate::state::presence::sweeper;
+use crate::state::{Key, Value};
 use crate::sync::lock;
 
 pub(super) fn build_scanner(shared: &Shared) -> anyhow::Result<Option<Box<dyn PresenceScanner>>> {
@@ -24,9 +31,11 @@ pub(super) fn build_scanner(shared: &Shared) -> anyhow::Result<Option<Box<dyn Pr
             seed_from_text(&shared.name),
             presence.sim_devices,
         )))),
-        interface => Ok(Some(Box::new(officemesh_sensors::NeighborScanner::new(
-            interface,
-        )))),
+        interface => Ok(Some(Box::new(
+            officemesh_sensors::NeighborScanner::new(interface)
+                .with_cap_prefix(presence.sweep_prefix)
+                .with_pace(Duration::from_millis(presence.probe_pace_ms)),
+        ))),
     }
 }
 
@@ -39,13 +48,26 @@ pub(super) async fn presence_loop(
     let mut tick =
         tokio::time::interval(Duration::from_secs(shared.config.presence.scan_interval_s));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sweeping = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
+        let subnet = lock(&scanner).subnet();
+        let sweeper = sweeper(&shared.replica(), shared.node, &subnet, &shared.peers());
+        let sweep = sweeper == shared.node;
+        if sweeping != Some(sweep) {
+            tracing::info!(subnet = %subnet, sweeper = %sweeper, "presence: {}", if sweep { "this node sweeps the subnet" } else { "another node sweeps the subnet; reading the neighbour table only" });
+            sweeping = Some(sweep);
+        }
         let scanner = scanner.clone();
-        let result = tokio::task::spawn_blocking(move || lock(&scanner).scan()).await;
+        let result = tokio::task::spawn_blocking(move || {
+            let mut scanner = lock(&scanner);
+            scanner.set_wake(sweep);
+            scanner.scan()
+        })
+        .await;
         let neighbors = match result {
             Ok(Ok(neighbors)) => neighbors,
             Ok(Err(err)) => {
@@ -57,32 +79,74 @@ pub(super) async fn presence_loop(
                 continue;
             }
         };
-        record_neighbors(&shared, &neighbors, wall_ms());
+        record_neighbors(&shared, &neighbors, &subnet, wall_ms());
+        shared
+            .presence_scanned
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 }
 
-/// Records one scan's devices as `mac/<mac>/<this node>` entries.
-pub fn record_neighbors(shared: &Shared, neighbors: &[officemesh_sensors::Neighbor], now_ms: u64) {
-    for neighbor in neighbors {
-        if neighbor.mac.is_multicast() {
-            continue;
-        }
-        let key = Key::Mac {
-            mac: neighbor.mac,
-            observer: shared.node,
-        };
-        let first_seen_ms = match shared.replica().value(&key) {
-            Some(Value::Mac(seen)) => seen.first_seen_ms,
-            _ => now_ms,
-        };
-        let value = Value::Mac(MacSeen {
-            ip: neighbor.ip.to_string(),
-            first_seen_ms,
-            last_seen_ms: now_ms,
-            randomized: neighbor.mac.is_locally_administered(),
-        });
-        if let Err(err) = shared.write(key, Some(value)) {
+/// Records one scan: into this node's own sightings, then the replicated writes it causes, then
+/// forgets unknown devices not seen for `forget_unknown_after_s`.
+pub fn record_neighbors(
+    shared: &Shared,
+    neighbors: &[officemesh_sensors::Neighbor],
+    subnet: &str,
+    now_ms: u64,
+) {
+    let presence = &shared.config.presence;
+    shared.sightings.observe(neighbors, now_ms);
+    let rules = PresenceRules {
+        consider_home_ms: shared.consider_home_ms(),
+        scan_interval_ms: presence.scan_interval_s * 1000,
+        history_days: presence.history_days,
+        subnet: subnet.to_string(),
+        room: shared.config.node.room.clone(),
+    };
+    let own = shared.sightings.snapshot();
+    let (writes, registered) = {
+        let replica = shared.replica();
+        let pi_ips = mesh_addresses(&replica);
+        let registered: BTreeSet<MacAddr> = replica
+            .live()
+            .filter_map(|(key, _)| match key {
+                Key::Person { mac, .. } => Some(*mac),
+                _ => None,
+            })
+            .collect();
+        (
+            presence_writes(&replica, &own, &pi_ips, &rules, now_ms),
+            registered,
+        )
+    };
+    for (key, value) in writes {
+        if let Err(err) = shared.write(key, value) {
             tracing::warn!(error = %err, "presence not recorded");
         }
     }
+    let forgotten = shared.sightings.forget_unknown(
+        &registered,
+        now_ms,
+        presence.forget_unknown_after_s * 1000,
+    );
+    if forgotten > 0 {
+        tracing::debug!(forgotten, "unknown devices forgotten");
+    }
+}
+
+/// The IP addresses of the mesh's own nodes (from `node/<id>` entries): Pis are not devices
+/// anyone carries, so they are not counted.
+fn mesh_addresses(replica: &crate::state::Replica) -> BTreeSet<String> {
+    replica
+        .live()
+        .filter_map(|(key, value)| match (key, value) {
+            (Key::Node(_), Value::Node(info)) => {
+                Some([info.gossip_addr.clone(), info.api_addr.clone()])
+            }
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|addr| addr.parse::<std::net::SocketAddr>().ok())
+        .map(|addr| addr.ip().to_string())
+        .collect()
 }

@@ -64,6 +64,27 @@ pub enum StoreError {
     Stopped,
 }
 
+/// `SQLITE_IOERR_WRITE`: what some file systems give instead of `SQLITE_FULL` when full.
+const SQLITE_IOERR_WRITE: std::ffi::c_int = 4874;
+
+impl StoreError {
+    /// True when SQLite could not write because the disk (the data directory's file system)
+    /// is full.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Sqlite { source, .. } => {
+                source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+                    || matches!(
+                        source,
+                        rusqlite::Error::SqliteFailure(e, _) if e.extended_code == SQLITE_IOERR_WRITE
+                    )
+            }
+            StoreError::CommitFailed(inner) => inner.is_disk_full(),
+            _ => false,
+        }
+    }
+}
+
 /// A time in milliseconds as SQLite stores it: INTEGER is an i64 (enough for 292 million years;
 /// larger values saturate).
 fn sql_ms(ms: u64) -> i64 {

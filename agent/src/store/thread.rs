@@ -14,6 +14,7 @@ use super::{
     HistoryPoint, HistoryQuery, RetentionPolicy, RetentionReport, Store, StoreError, StoreStats,
 };
 use crate::crdt::NodeId;
+use crate::log_summary::LogSummary;
 use crate::state::ChangeSet;
 
 /// A request to the store thread.
@@ -119,6 +120,11 @@ impl StoreHandle {
 
 /// Owns the SQLite connection; commits queued change sets together in one transaction, and
 /// answers history, retention and stats requests between commits.
+///
+/// A failed commit (a full disk) is not forgotten: change sets nobody waits for (batches of
+/// readings and merges, already in memory) are retried first in the next commit, so memory and
+/// disk agree again once it succeeds. Change sets someone waits for (`persist_and_wait`) are
+/// not retried: their writer is told, and rolls the write back.
 fn store_loop(
     mut store: Store,
     policy: RetentionPolicy,
@@ -127,29 +133,104 @@ fn store_loop(
     mut rx: mpsc::UnboundedReceiver<StoreRequest>,
 ) {
     let mut pending: Vec<StoreRequest> = Vec::new();
+    let mut retry: Vec<ChangeSet> = Vec::new();
+    let warnings = LogSummary::default();
     while let Some(first) = rx.blocking_recv() {
         pending.push(first);
         while let Ok(more) = rx.try_recv() {
             pending.push(more);
         }
-        let mut batches = Vec::new();
+        let mut batches: Vec<(ChangeSet, bool)> = retry.drain(..).map(|c| (c, false)).collect();
         let mut waiting = Vec::new();
         let mut others = Vec::new();
         for request in pending.drain(..) {
             match request {
                 StoreRequest::Persist { changes, done } => {
-                    batches.push(changes);
+                    batches.push((changes, done.is_some()));
                     waiting.extend(done);
                 }
                 other => others.push(other),
             }
         }
         if !batches.is_empty() {
-            commit(&mut store, &batches, me, &durable_own_version, waiting);
+            let sets: Vec<ChangeSet> = batches.iter().map(|(c, _)| c.clone()).collect();
+            if commit(
+                &mut store,
+                &sets,
+                me,
+                &durable_own_version,
+                waiting,
+                &warnings,
+            )
+            .is_err()
+            {
+                retry = batches
+                    .into_iter()
+                    .filter(|(_, waited)| !waited)
+                    .map(|(changes, _)| changes)
+                    .collect();
+                bound_retry(&mut retry);
+            }
         }
         for request in others {
             answer(&mut store, &policy, request);
         }
+    }
+}
+
+/// Change sets kept for retry beyond this many are merged into one (memory stays bounded
+/// while the disk is full: one entry per key, and the newest readings history).
+const MAX_RETRY_SETS: usize = 64;
+/// Readings history kept for retry.
+const MAX_RETRY_READINGS: usize = 10_000;
+
+fn bound_retry(retry: &mut Vec<ChangeSet>) {
+    if retry.len() <= MAX_RETRY_SETS {
+        return;
+    }
+    let merged = retry
+        .drain(..)
+        .reduce(merge_change_sets)
+        .unwrap_or_default();
+    retry.push(merged);
+}
+
+/// One change set with the effect of `older` then `newer`.
+fn merge_change_sets(older: ChangeSet, newer: ChangeSet) -> ChangeSet {
+    use std::collections::BTreeSet;
+    let touched: BTreeSet<String> = newer
+        .upserts
+        .iter()
+        .map(|e| e.key.to_string())
+        .chain(newer.removed.iter().map(ToString::to_string))
+        .collect();
+    let newer_upserts: BTreeSet<String> = newer.upserts.iter().map(|e| e.key.to_string()).collect();
+    let mut upserts: Vec<_> = older
+        .upserts
+        .into_iter()
+        .filter(|e| !touched.contains(&e.key.to_string()))
+        .collect();
+    upserts.extend(newer.upserts);
+    let mut removed: Vec<_> = older
+        .removed
+        .into_iter()
+        .filter(|k| !newer_upserts.contains(&k.to_string()))
+        .collect();
+    removed.extend(newer.removed);
+    removed.sort();
+    removed.dedup();
+    let mut watermarks: Vec<_> = older.watermarks;
+    watermarks.retain(|(origin, _)| !newer.watermarks.iter().any(|(o, _)| o == origin));
+    watermarks.extend(newer.watermarks);
+    let mut readings = older.readings;
+    readings.extend(newer.readings);
+    let excess = readings.len().saturating_sub(MAX_RETRY_READINGS);
+    readings.drain(..excess);
+    ChangeSet {
+        upserts,
+        removed,
+        watermarks,
+        readings,
     }
 }
 
@@ -160,7 +241,8 @@ fn commit(
     me: NodeId,
     durable_own_version: &AtomicU64,
     waiting: Vec<oneshot::Sender<Result<(), StoreError>>>,
-) {
+    warnings: &LogSummary,
+) -> Result<(), ()> {
     let result = store.apply_all(batches).map_err(Arc::new);
     match &result {
         Ok(()) => {
@@ -174,10 +256,25 @@ fn commit(
                 durable_own_version.fetch_max(own, Ordering::AcqRel);
             }
         }
-        Err(err) => tracing::error!(error = %err, "persisting a batch failed"),
+        Err(err) => {
+            if let Some(left_out) = warnings.admit("commit", "store") {
+                tracing::error!(
+                    error = %err,
+                    left_out,
+                    "persisting a batch failed; kept in memory and retried with the next one \
+                     (one line per minute)"
+                );
+            }
+        }
     }
+    let failed = result.is_err();
     for done in waiting {
         let _ = done.send(result.clone().map_err(StoreError::CommitFailed));
+    }
+    if failed {
+        Err(())
+    } else {
+        Ok(())
     }
 }
 
@@ -193,5 +290,57 @@ fn answer(store: &mut Store, policy: &RetentionPolicy, request: StoreRequest) {
             let _ = reply.send(store.stats());
         }
         StoreRequest::Persist { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crdt::Stamp;
+    use crate::state::{Entry, Key, PersonInfo, Value};
+    use officemesh_sensors::MacAddr;
+
+    fn entry(name: &str, time: u64) -> Entry {
+        Entry {
+            key: Key::Person {
+                name: name.into(),
+                mac: MacAddr([2, 0, 0, 0, 0, 1]),
+            },
+            value: Some(Value::Person(PersonInfo {
+                added_by: format!("t{time}"),
+            })),
+            stamp: Stamp::new(time, NodeId(1)),
+            version: time,
+        }
+    }
+
+    #[test]
+    fn merged_retries_keep_the_newest_content_per_key() {
+        let older = ChangeSet {
+            upserts: vec![entry("ada", 1), entry("bob", 2)],
+            removed: Vec::new(),
+            watermarks: vec![(NodeId(1), 2)],
+            readings: Vec::new(),
+        };
+        let newer = ChangeSet {
+            upserts: vec![entry("ada", 3)],
+            removed: vec![entry("bob", 0).key],
+            watermarks: vec![(NodeId(1), 3)],
+            readings: Vec::new(),
+        };
+        let merged = merge_change_sets(older, newer);
+        assert_eq!(merged.upserts, vec![entry("ada", 3)]);
+        assert_eq!(merged.removed, vec![entry("bob", 0).key]);
+        assert_eq!(merged.watermarks, vec![(NodeId(1), 3)]);
+
+        let mut many: Vec<ChangeSet> = (0..100)
+            .map(|i| ChangeSet {
+                upserts: vec![entry("ada", i)],
+                ..ChangeSet::default()
+            })
+            .collect();
+        bound_retry(&mut many);
+        assert_eq!(many.len(), 1);
+        assert_eq!(many[0].upserts, vec![entry("ada", 99)]);
     }
 }

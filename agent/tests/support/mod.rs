@@ -29,6 +29,8 @@ pub struct TestAgent {
     pub gossip_port: u16,
     child: Option<Child>,
     log_path: PathBuf,
+    /// `api.token` (empty: none); `get` sends it.
+    pub token: String,
 }
 
 /// Extra TOML appended to the generated config (sections must not repeat the generated ones:
@@ -95,6 +97,7 @@ impl TestAgent {
             dir,
             config_path,
             child: None,
+            token: spec.api_token.to_string(),
         };
         agent.spawn();
         agent
@@ -145,6 +148,11 @@ impl TestAgent {
         );
     }
 
+    /// The agent's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
@@ -181,8 +189,20 @@ impl TestAgent {
         }
     }
 
+    /// GET with the agent's token (when it has one), returning the JSON of a 2xx answer.
     pub fn get(&self, path: &str) -> Json {
-        get(&format!("{}{path}", self.api)).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        let url = format!("{}{path}", self.api);
+        if self.token.is_empty() {
+            return get(&url).unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        }
+        let (status, body) = send("GET", &url, Some(&self.token), None);
+        assert!((200..300).contains(&status), "GET {path}: {status} {body}");
+        body
+    }
+
+    /// The path of the agent's log file (stderr).
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
     }
 
     pub fn state_hash(&self) -> String {

@@ -98,6 +98,7 @@ mod tests {
                         first_seen_ms: time,
                         last_seen_ms: time,
                         randomized: true,
+                        present_until_ms: 0,
                     })),
                 },
                 stamp: Stamp::new(time, NodeId(node)),

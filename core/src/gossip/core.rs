@@ -87,6 +87,8 @@ pub struct GossipCore {
     left: bool,
     last_gc_ms: u64,
     stats: GossipStats,
+    /// Entries from peers refused for breaking a limit, until the shell takes them to log.
+    refused_entries: Vec<String>,
 }
 
 impl GossipCore {
@@ -100,6 +102,7 @@ impl GossipCore {
             my_addr,
             params,
             seeds,
+            refused_entries: Vec::new(),
             floors: Floors::default(),
             peer_seen: HashMap::new(),
             known_versions: BTreeMap::new(),
@@ -384,6 +387,12 @@ impl GossipCore {
         vec![message]
     }
 
+    /// Entries from peers refused since the last call (key and the limit broken, at most 64):
+    /// the shell logs them.
+    pub fn take_refused_entries(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.refused_entries)
+    }
+
     /// Applies a delta; returns true when nothing was held back.
     pub(super) fn apply(
         &mut self,
@@ -395,6 +404,9 @@ impl GossipCore {
         self.stats.rejected_stamps += applied.rejected_stamps as u64;
         self.stats.refused_chunks += applied.refused_chunks as u64;
         self.stats.entries_merged += applied.merged as u64;
+        let room = 64usize.saturating_sub(self.refused_entries.len());
+        self.refused_entries
+            .extend(applied.refused_entries.iter().take(room).cloned());
         self.remember_digest(replica);
         if let Some(target) = &self.resync_target {
             if target.iter().all(|(o, wm)| replica.watermark(*o) >= *wm) {

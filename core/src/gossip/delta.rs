@@ -178,6 +178,10 @@ pub fn build(replica: &Replica, wants: &[(NodeId, u64)], budget: usize) -> Delta
         let mut cut = false;
         for entry in replica.entries_after(origin, their) {
             let size = super::wire::entry_size(entry);
+            if size > crate::state::limits::MAX_ENTRY_BYTES {
+                // Never sendable (written before the limits existed): skipped, not a stall.
+                continue;
+            }
             if used.saturating_add(size) > budget && used > 0 {
                 cut = true;
                 break;
@@ -215,6 +219,9 @@ pub struct Applied {
     pub merged: usize,
     /// Entries refused because their stamp is beyond the accept limit (retried later).
     pub rejected_stamps: usize,
+    /// Entries refused because they break a limit of `state::limits` (key and why), skipped
+    /// without stopping their chunk.
+    pub refused_entries: Vec<String>,
     /// Chunks refused as malformed (entry of another origin, versions out of order) or stale
     /// (built after a watermark we no longer hold).
     pub refused_chunks: usize,
@@ -253,6 +260,11 @@ pub fn apply(replica: &mut Replica, delta: &Delta, accept_limit_time: u64) -> Ap
                 break;
             }
             previous = entry.version;
+            if let Err(err) = crate::state::limits::check_entry(&entry.key, entry.value.as_ref()) {
+                let key = crate::state::key::preview(&entry.key.to_string());
+                out.refused_entries.push(format!("{key} ({err})"));
+                continue;
+            }
             if replica.merge(entry.clone()) {
                 out.merged += 1;
             }

@@ -381,3 +381,57 @@ fn an_isolated_node_contacts_a_seed() {
     let targets: Vec<&str> = out.iter().map(|o| o.to.as_str()).collect();
     assert_eq!(targets, ["seed:7420"], "never itself, always a seed");
 }
+
+/// An own entry too large to send (written before the limits existed) is skipped, not a stall:
+/// the writes after it still go out; a peer's entry that breaks a limit is refused and named,
+/// and the rest of its chunk is applied.
+#[test]
+fn an_oversized_entry_neither_stalls_a_delta_nor_enters_a_replica() {
+    let me = NodeId(1);
+    let mut sender = Replica::new(me);
+    let person = |last: u8| Key::Person {
+        name: "ada".into(),
+        mac: MacAddr([2, 0, 0, 0, 0, last]),
+    };
+    let huge = Value::Person(PersonInfo {
+        added_by: "x".repeat(1_500_000),
+    });
+    let fine = Value::Person(PersonInfo {
+        added_by: "api".into(),
+    });
+    sender
+        .write(person(1), Some(huge), Stamp::new(T0, me))
+        .expect("fresh");
+    sender
+        .write(person(2), Some(fine.clone()), Stamp::new(T0 + 1, me))
+        .expect("fresh");
+    let delta = super::delta::build(&sender, &[(me, 0)], 64 * 1024);
+    let sent: Vec<&Key> = delta
+        .chunks
+        .iter()
+        .flat_map(|c| c.entries.iter().map(|e| &e.key))
+        .collect();
+    assert_eq!(
+        sent,
+        vec![&person(2)],
+        "the huge entry is skipped, the next one sent"
+    );
+    assert_eq!(delta.chunks[0].complete_to, 2);
+
+    // A peer that sends a limit-breaking entry anyway (hand-built chunk).
+    let mut bad = delta.clone();
+    let mut zero_mac = delta.chunks[0].entries[0].clone();
+    zero_mac.key = Key::Person {
+        name: "ada".into(),
+        mac: MacAddr([0; 6]),
+    };
+    zero_mac.version = 1;
+    bad.chunks[0].entries.insert(0, zero_mac);
+    let mut receiver = Replica::new(NodeId(2));
+    let applied = super::delta::apply(&mut receiver, &bad, u64::MAX);
+    assert_eq!(applied.refused_entries.len(), 1, "{applied:?}");
+    assert!(applied.refused_entries[0].contains("00:00:00:00:00:00"));
+    assert_eq!(applied.merged, 1);
+    assert_eq!(receiver.value(&person(2)), Some(&fine));
+    assert_eq!(receiver.watermark(me), 2, "the origin keeps flowing");
+}

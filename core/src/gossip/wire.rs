@@ -8,7 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::crdt::Stamp;
 use crate::state::{
-    AlertValue, Entry, Key, MacSeen, NodeInfo, PersonInfo, ReadingValue, TargetValue, Value,
+    AlertValue, AttendanceValue, DeviceCount, Entry, Key, MacSeen, NodeInfo, PersonInfo,
+    ReadingValue, TargetValue, Value,
 };
 
 /// `Value`, externally tagged.
@@ -20,6 +21,8 @@ enum WireValue {
     Person(PersonInfo),
     Target(TargetValue),
     Alert(AlertValue),
+    Devices(DeviceCount),
+    Attendance(AttendanceValue),
 }
 
 impl From<Value> for WireValue {
@@ -31,6 +34,8 @@ impl From<Value> for WireValue {
             Value::Person(v) => WireValue::Person(v),
             Value::Target(v) => WireValue::Target(v),
             Value::Alert(v) => WireValue::Alert(v),
+            Value::Devices(v) => WireValue::Devices(v),
+            Value::Attendance(v) => WireValue::Attendance(v),
         }
     }
 }
@@ -44,6 +49,8 @@ impl From<WireValue> for Value {
             WireValue::Person(v) => Value::Person(v),
             WireValue::Target(v) => Value::Target(v),
             WireValue::Alert(v) => Value::Alert(v),
+            WireValue::Devices(v) => Value::Devices(v),
+            WireValue::Attendance(v) => Value::Attendance(v),
         }
     }
 }

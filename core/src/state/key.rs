@@ -4,8 +4,10 @@
 //! |---|---|
 //! | `node/<id>` | that node |
 //! | `reading/<node>/<sensor>/<quantity>` | that node |
-//! | `mac/<mac>/<observer>` | the observing node |
-//! | `person/<name>/<mac>` | any node (chat, API) |
+//! | `mac/<mac>/<observer>` | the observing node, for registered people's devices only |
+//! | `person/<name>/<mac>` | any node (chat claim link, API) |
+//! | `devices/<observer>` | the observing node: how many unknown devices it sees (no MACs) |
+//! | `attendance/<name>/<day>` | a node that saw the person (only with `presence.history_days`) |
 //! | `target/<room>/<quantity>` | any node |
 //! | `alert/<room>/<quantity>` | any node |
 
@@ -42,6 +44,15 @@ pub enum Key {
         room: String,
         quantity: Quantity,
     },
+    /// How many devices nobody registered `observer` sees now: a count, never a MAC.
+    Devices {
+        observer: NodeId,
+    },
+    /// One registered person's first and last sighting on one UTC day (`YYYY-MM-DD`).
+    Attendance {
+        name: String,
+        day: String,
+    },
 }
 
 /// A person, room or sensor name that cannot be used as part of a key.
@@ -49,28 +60,67 @@ pub enum Key {
 pub enum LabelError {
     #[error("{what} must not be empty")]
     Empty { what: &'static str },
-    #[error("{what} '{text}' is longer than 64 characters")]
+    #[error("{what} '{text}' is longer than {MAX_LABEL_CHARS} characters")]
     TooLong { what: &'static str, text: String },
-    #[error("{what} '{text}' must not contain '/' or control characters")]
+    #[error(
+        "{what} '{text}' must not contain '/', control, zero-width or bidirectional characters"
+    )]
     BadCharacter { what: &'static str, text: String },
 }
 
-/// Checks a label (`what` says which, for the message): 1–64 characters, no `/`, no control
-/// characters. Surrounding whitespace is the caller's to trim.
+/// The most characters a label (person, room, sensor or node name) may have.
+pub const MAX_LABEL_CHARS: usize = 64;
+
+/// True for characters no text in the state may hold: control characters, zero-width
+/// characters and bidirectional overrides (which make a name look like another one).
+pub fn is_hidden_character(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{061C}'
+                | '\u{FEFF}'
+                | '\u{00AD}'
+        )
+}
+
+/// The first characters of `text`, for an error message that must stay short.
+pub fn preview(text: &str) -> String {
+    const SHOWN: usize = 40;
+    if text.chars().count() <= SHOWN {
+        text.to_string()
+    } else {
+        let head: String = text.chars().take(SHOWN).collect();
+        format!("{head}…")
+    }
+}
+
+/// A label as people mean it: surrounding whitespace trimmed, inner runs of whitespace made one
+/// space (so "Ada  Lovelace" and "Ada Lovelace" are one person).
+pub fn normalize_label(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Checks a label (`what` says which, for the message): 1–64 characters, no `/`, no control,
+/// zero-width or bidirectional characters. Surrounding whitespace is the caller's to trim
+/// (`normalize_label`).
 pub fn validate_label(what: &'static str, text: &str) -> Result<(), LabelError> {
     if text.trim().is_empty() {
         return Err(LabelError::Empty { what });
     }
-    if text.chars().count() > 64 {
+    if text.chars().count() > MAX_LABEL_CHARS {
         return Err(LabelError::TooLong {
             what,
-            text: text.to_string(),
+            text: preview(text),
         });
     }
-    if text.chars().any(|c| c == '/' || c.is_control()) {
+    if text.chars().any(|c| c == '/' || is_hidden_character(c)) {
         return Err(LabelError::BadCharacter {
             what,
-            text: text.to_string(),
+            text: preview(text),
         });
     }
     Ok(())
@@ -91,6 +141,8 @@ impl Key {
             Key::Person { .. } => "person",
             Key::Target { .. } => "target",
             Key::Alert { .. } => "alert",
+            Key::Devices { .. } => "devices",
+            Key::Attendance { .. } => "attendance",
         }
     }
 }
@@ -108,6 +160,8 @@ impl fmt::Display for Key {
             Key::Person { name, mac } => write!(f, "person/{name}/{mac}"),
             Key::Target { room, quantity } => write!(f, "target/{room}/{quantity}"),
             Key::Alert { room, quantity } => write!(f, "alert/{room}/{quantity}"),
+            Key::Devices { observer } => write!(f, "devices/{observer}"),
+            Key::Attendance { name, day } => write!(f, "attendance/{name}/{day}"),
         }
     }
 }
@@ -149,9 +203,26 @@ impl FromStr for Key {
                 room: label(room)?,
                 quantity: quantity(q)?,
             }),
+            ["devices", observer] => Ok(Key::Devices {
+                observer: node(observer)?,
+            }),
+            ["attendance", name, day] if is_day(day) => Ok(Key::Attendance {
+                name: label(name)?,
+                day: day.to_string(),
+            }),
             _ => Err(err()),
         }
     }
+}
+
+/// `YYYY-MM-DD`: the day part of an attendance key.
+pub fn is_day(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 10
+        && bytes.iter().enumerate().all(|(index, byte)| match index {
+            4 | 7 => *byte == b'-',
+            _ => byte.is_ascii_digit(),
+        })
 }
 
 #[cfg(test)]
@@ -184,6 +255,13 @@ mod tests {
                 room: "lobby".into(),
                 quantity: Quantity::Sound,
             },
+            Key::Devices {
+                observer: NodeId(7),
+            },
+            Key::Attendance {
+                name: "ada".into(),
+                day: "2026-12-03".into(),
+            },
         ];
         for key in keys {
             let text = key.to_string();
@@ -201,6 +279,7 @@ mod tests {
             "person/a/b/c",
             "reading/0000000000000005/desk/light",
             "nope/x",
+            "attendance/ada/yesterday",
         ] {
             assert!(bad.parse::<Key>().is_err(), "{bad}");
         }
@@ -208,5 +287,10 @@ mod tests {
         assert!(validate_label("room", " ").is_err());
         assert!(validate_label("room", &"x".repeat(65)).is_err());
         assert!(validate_label("room", "meeting room 2").is_ok());
+        assert!(validate_label("name", "Ada\u{200B}").is_err());
+        assert!(validate_label("name", "\u{202E}evil").is_err());
+        assert_eq!(normalize_label("  Ada \t Lovelace "), "Ada Lovelace");
+        let long = validate_label("name", &"x".repeat(100_000)).expect_err("too long");
+        assert!(long.to_string().len() < 200, "{long}");
     }
 }

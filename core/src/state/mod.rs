@@ -2,21 +2,27 @@
 //! (by HLC `Stamp`) carrying the per-origin version that scuttlebutt digests and deltas use.
 //!
 //! - [`key`]: the typed key space (`node/…`, `reading/…`, `mac/…`, `person/…`, `target/…`,
-//!   `alert/…`) and its text form.
+//!   `alert/…`, `devices/…`, `attendance/…`) and its text form.
 //! - [`value`]: what each key holds.
 //! - [`replica`]: `Replica`, one node's copy: local writes, merges, watermarks, deltas, hash,
 //!   tombstone GC, and the change set the store persists.
+//! - [`limits`]: the bounds of every field, checked once at the state's door.
 //! - [`query`]: read-only answers over a replica (presence, readings, people, network).
+//! - [`presence`]: the unknown-device count, the subnet sweeper, attendance (history).
 //!
 //! Pure: no sockets, no SQLite, no wall clock (times are passed in).
 
 pub mod key;
+pub mod limits;
+pub mod presence;
 pub mod query;
 pub mod replica;
 pub mod value;
 
 pub use key::{Key, KeyParseError, LabelError};
-pub use replica::{ChangeSet, Digest, Entry, Replica, StaleWrite, StateHash};
+pub use limits::LimitError;
+pub use replica::{ChangeSet, Digest, Entry, Replica, StagedWrite, StaleWrite, StateHash};
 pub use value::{
-    AlertValue, MacSeen, NodeInfo, PersonInfo, ReadingStatus, ReadingValue, TargetValue, Value,
+    AlertValue, AttendanceValue, DeviceCount, MacSeen, NodeInfo, PersonInfo, ReadingStatus,
+    ReadingValue, TargetValue, Value,
 };

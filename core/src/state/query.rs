@@ -74,7 +74,8 @@ pub struct PresenceAnswer {
     /// Registered people that are present, then those who are not.
     pub people: Vec<PersonPresence>,
     pub present_count: usize,
-    /// Devices seen within `consider_home` that belong to nobody registered.
+    /// Devices present that belong to nobody registered, cluster-wide: per subnet the largest
+    /// count a node on it shares (`devices/<node>`), summed over subnets.
     pub unknown_devices: usize,
     pub consider_home_s: u64,
     pub completeness: Completeness,
@@ -196,16 +197,12 @@ pub fn presence(
                 slot.0 = seen.last_seen_ms;
                 slot.1 = seen.ip.clone();
             }
-            if now_ms.saturating_sub(seen.last_seen_ms) <= consider_home_ms {
+            if seen.present_at(now_ms, consider_home_ms) {
                 slot.2.insert(name_of(&names, *observer));
             }
         }
     }
     let registered = people(replica);
-    let registered_macs: BTreeSet<MacAddr> = registered
-        .iter()
-        .flat_map(|p| p.macs.iter().copied())
-        .collect();
     let mut people_out: Vec<PersonPresence> = registered
         .into_iter()
         .map(|person| {
@@ -239,10 +236,9 @@ pub fn presence(
         })
         .collect();
     people_out.sort_by(|a, b| b.present.cmp(&a.present).then(a.name.cmp(&b.name)));
-    let unknown_devices = sightings
-        .iter()
-        .filter(|(mac, (_, _, seen_by, _))| !seen_by.is_empty() && !registered_macs.contains(mac))
-        .count();
+    // Sightings of devices nobody registered (older versions replicated them) are not counted
+    // here: each node shares only how many unknown devices it sees.
+    let unknown_devices = super::presence::unknown_devices(replica) as usize;
     PresenceAnswer {
         present_count: people_out.iter().filter(|p| p.present).count(),
         people: people_out,
@@ -313,13 +309,17 @@ pub fn readings(
     }
 }
 
-/// Every device every node saw, newest first.
+/// This node's own sightings (`own`: every device it saw recently, registered or not; they never
+/// leave this node) and the replicated sightings of registered devices by every node, newest
+/// first.
 pub fn network(
     replica: &Replica,
+    own: &[(MacAddr, super::MacSeen)],
     now_ms: u64,
     consider_home_ms: u64,
     completeness: Completeness,
 ) -> NetworkAnswer {
+    let me = replica.me();
     let names = node_names(replica);
     let mut owners: BTreeMap<MacAddr, Vec<String>> = BTreeMap::new();
     for person in people(replica) {
@@ -327,23 +327,31 @@ pub fn network(
             owners.entry(mac).or_default().push(person.name.clone());
         }
     }
-    let mut devices: Vec<NetworkRow> = replica
-        .live()
-        .filter_map(|(key, value)| match (key, value) {
-            (Key::Mac { mac, observer }, Value::Mac(seen)) => Some(NetworkRow {
-                mac: *mac,
-                ip: seen.ip.clone(),
-                observer: *observer,
-                observer_name: name_of(&names, *observer),
-                first_seen_ms: seen.first_seen_ms,
-                last_seen_ms: seen.last_seen_ms,
-                present: now_ms.saturating_sub(seen.last_seen_ms) <= consider_home_ms,
-                randomized: seen.randomized,
-                owners: owners.get(mac).cloned().unwrap_or_default(),
+    let row = |mac: MacAddr, observer: NodeId, seen: &super::MacSeen| NetworkRow {
+        mac,
+        ip: seen.ip.clone(),
+        observer,
+        observer_name: name_of(&names, observer),
+        first_seen_ms: seen.first_seen_ms,
+        last_seen_ms: seen.last_seen_ms,
+        present: seen.present_at(now_ms, consider_home_ms),
+        randomized: seen.randomized,
+        owners: owners.get(&mac).cloned().unwrap_or_default(),
+    };
+    let own_macs: BTreeSet<MacAddr> = own.iter().map(|(mac, _)| *mac).collect();
+    let mut devices: Vec<NetworkRow> = own.iter().map(|(mac, seen)| row(*mac, me, seen)).collect();
+    devices.extend(
+        replica
+            .live()
+            .filter_map(|(key, value)| match (key, value) {
+                (Key::Mac { mac, observer }, Value::Mac(seen))
+                    if owners.contains_key(mac) && !(*observer == me && own_macs.contains(mac)) =>
+                {
+                    Some(row(*mac, *observer, seen))
+                }
+                _ => None,
             }),
-            _ => None,
-        })
-        .collect();
+    );
     devices.sort_by(|a, b| b.last_seen_ms.cmp(&a.last_seen_ms).then(a.mac.cmp(&b.mac)));
     NetworkAnswer {
         devices,
@@ -414,9 +422,21 @@ mod tests {
                     first_seen_ms: 0,
                     last_seen_ms: now - ago,
                     randomized: false,
+                    present_until_ms: 0,
                 }),
             );
         }
+        write(
+            &mut replica,
+            Key::Devices {
+                observer: NodeId(2),
+            },
+            Value::Devices(crate::state::DeviceCount {
+                subnet: "192.0.2.0/24".into(),
+                room: "meeting room".into(),
+                unknown: 1,
+            }),
+        );
         for (node, room, value) in [(1, "lobby", 21.0), (2, "meeting room", 23.5)] {
             write(
                 &mut replica,
@@ -480,8 +500,36 @@ mod tests {
 
     #[test]
     fn network_lists_owners_and_presence() {
-        let answer = network(&office(), 100 * MINUTE, 3 * MINUTE, Completeness::default());
+        let own = [(
+            mac(3),
+            MacSeen {
+                ip: "192.0.2.3".into(),
+                first_seen_ms: 0,
+                last_seen_ms: 100 * MINUTE,
+                randomized: false,
+                present_until_ms: 0,
+            },
+        )];
+        let answer = network(
+            &office(),
+            &own,
+            100 * MINUTE,
+            3 * MINUTE,
+            Completeness::default(),
+        );
         assert_eq!(answer.devices.len(), 3);
+        assert_eq!(answer.devices[0].observer, NodeId(1), "own sighting");
+        let without_own = network(
+            &office(),
+            &[],
+            100 * MINUTE,
+            3 * MINUTE,
+            Completeness::default(),
+        );
+        assert!(
+            without_own.devices.iter().all(|d| d.mac != mac(3)),
+            "another node's sighting of an unregistered device is not listed"
+        );
         assert_eq!(answer.devices[0].mac, mac(3), "newest first");
         assert!(answer.devices[0].owners.is_empty());
         let bob = answer

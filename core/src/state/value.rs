@@ -15,6 +15,8 @@ pub enum Value {
     Person(PersonInfo),
     Target(TargetValue),
     Alert(AlertValue),
+    Devices(DeviceCount),
+    Attendance(AttendanceValue),
 }
 
 /// `node/<id>`: who a node is and how to reach it.
@@ -60,6 +62,41 @@ pub struct MacSeen {
     pub last_seen_ms: u64,
     /// Locally administered (randomized) MAC: presence by it is fragile.
     pub randomized: bool,
+    /// The device counts as present until this time (0: `last_seen_ms` + `consider_home`, as
+    /// before). The observer refreshes the entry only every `consider_home / 2`, so it sets this
+    /// to cover the gap, and writes it down to the real departure when the device leaves.
+    #[serde(default)]
+    pub present_until_ms: u64,
+}
+
+impl MacSeen {
+    /// Whether the device counts as present at `now_ms`.
+    pub fn present_at(&self, now_ms: u64, consider_home_ms: u64) -> bool {
+        if self.present_until_ms > 0 {
+            now_ms <= self.present_until_ms
+        } else {
+            now_ms.saturating_sub(self.last_seen_ms) <= consider_home_ms
+        }
+    }
+}
+
+/// `devices/<observer>`: how many devices nobody registered one node sees, and where. Unknown
+/// devices' MACs and addresses stay on the node that saw them; only this count travels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceCount {
+    /// The observer's subnet (`10.0.0.0/24`, `sim`): nodes on one subnet see the same devices,
+    /// so the cluster-wide count is the sum over subnets of the largest count on each.
+    pub subnet: String,
+    pub room: String,
+    /// Unknown devices present now (seen within `consider_home`).
+    pub unknown: u64,
+}
+
+/// `attendance/<name>/<day>`: when a registered person was first and last seen that day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttendanceValue {
+    pub first_in_ms: u64,
+    pub last_in_ms: u64,
 }
 
 /// `person/<name>/<mac>`: a person said this device is theirs.

@@ -10,7 +10,11 @@ use super::{MacAddr, Neighbor};
 /// `ATF_COM`: the entry has a resolved hardware address.
 const ATF_COM: u32 = 0x2;
 
-/// The complete entries of `interface` in a `/proc/net/arp` text; malformed lines are skipped.
+/// Matches every interface in [`parse_arp_table`].
+pub const ANY_INTERFACE: &str = "*";
+
+/// The complete entries of `interface` (or of every interface, [`ANY_INTERFACE`]) in a
+/// `/proc/net/arp` text; malformed lines are skipped.
 pub fn parse_arp_table(text: &str, interface: &str) -> Vec<Neighbor> {
     text.lines()
         .skip(1)
@@ -24,7 +28,7 @@ fn parse_line(line: &str, interface: &str) -> Option<Neighbor> {
     let [ip, _hw_type, flags, mac, _mask, device] = fields.as_slice() else {
         return None;
     };
-    if *device != interface {
+    if interface != ANY_INTERFACE && *device != interface {
         return None;
     }
     let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16).ok()?;

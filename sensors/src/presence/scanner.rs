@@ -21,6 +21,21 @@ const THREAD_ARP_TABLE: &str = "/proc/thread-self/net/arp";
 /// The classic path, for kernels before 3.17.
 const PROCESS_ARP_TABLE: &str = "/proc/net/arp";
 
+/// The complete entries of the calling thread's kernel neighbour table, on every interface:
+/// which MAC answered for which IP (the claim link asks it who opened the link).
+pub fn neighbor_table() -> Result<Vec<Neighbor>, SensorError> {
+    let path = if Path::new(THREAD_ARP_TABLE).exists() {
+        THREAD_ARP_TABLE
+    } else {
+        PROCESS_ARP_TABLE
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| SensorError::Io {
+        device: format!("neighbour table {path}"),
+        source,
+    })?;
+    Ok(parse_arp_table(&text, super::arp::ANY_INTERFACE))
+}
+
 /// Scans one interface's IPv4 subnet through the kernel neighbour table.
 #[derive(Debug, Clone)]
 pub struct NeighborScanner {
@@ -28,12 +43,14 @@ pub struct NeighborScanner {
     arp_table: PathBuf,
     cap_prefix: u8,
     settle: Duration,
+    pace: Duration,
     wake: bool,
 }
 
 impl NeighborScanner {
-    /// A scanner for `interface` (e.g. `eth0`, `wlan0`) with the defaults: wake at most a /22
-    /// around our address, then wait 1.5 s for answers.
+    /// A scanner for `interface` (e.g. `eth0`, `wlan0`) with the defaults: wake at most a /24
+    /// around our address (below the kernel's default neighbour table size), one datagram every
+    /// 4 ms (a /24 in about a second), then wait 1.5 s for answers.
     pub fn new(interface: &str) -> Self {
         let arp_table = if Path::new(THREAD_ARP_TABLE).exists() {
             THREAD_ARP_TABLE
@@ -43,8 +60,9 @@ impl NeighborScanner {
         NeighborScanner {
             interface: interface.to_string(),
             arp_table: PathBuf::from(arp_table),
-            cap_prefix: 22,
+            cap_prefix: 24,
             settle: Duration::from_millis(1500),
+            pace: Duration::from_millis(4),
             wake: true,
         }
     }
@@ -61,7 +79,13 @@ impl NeighborScanner {
         self
     }
 
-    /// The widest block of addresses woken per scan, as a prefix length (22 = 1022 hosts).
+    /// The pause between two wake-up datagrams (probes are paced, not burst).
+    pub fn with_pace(mut self, pace: Duration) -> Self {
+        self.pace = pace;
+        self
+    }
+
+    /// The widest block of addresses woken per scan, as a prefix length (24 = 254 hosts).
     pub fn with_cap_prefix(mut self, cap_prefix: u8) -> Self {
         self.cap_prefix = cap_prefix.clamp(16, 32);
         self
@@ -99,8 +123,8 @@ impl NeighborScanner {
                 ))
             })?;
         let targets = subnet.hosts_to_probe(self.cap_prefix);
-        let sent =
-            send_wakeups(subnet.address, &targets).map_err(|source| self.io_error(source))?;
+        let sent = send_wakeups(subnet.address, &targets, self.pace)
+            .map_err(|source| self.io_error(source))?;
         tracing::debug!(
             interface = %self.interface,
             targets = targets.len(),
@@ -123,6 +147,17 @@ impl NeighborScanner {
 }
 
 impl PresenceScanner for NeighborScanner {
+    fn set_wake(&mut self, wake: bool) {
+        self.wake = wake;
+    }
+
+    fn subnet(&self) -> String {
+        match interface_ipv4(&self.interface) {
+            Ok(Some(subnet)) => subnet.network_text(),
+            _ => format!("{} (no IPv4 address)", self.interface),
+        }
+    }
+
     fn scan(&mut self) -> Result<Vec<Neighbor>, SensorError> {
         if self.wake {
             self.wake_subnet()?;

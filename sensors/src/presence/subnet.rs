@@ -1,7 +1,7 @@
 //! Which addresses to wake on an interface's IPv4 subnet, and the wake-up itself: one small UDP
 //! datagram to port 5353 (mDNS) per address, so the kernel ARPs each of them (no raw sockets,
-//! no root) and sleeping iPhones, which ignore ping, answer. Subnets wider than a cap (a /22 by
-//! default) are cut to the block of that size around our own address.
+//! no root) and sleeping iPhones, which ignore ping, answer. Subnets wider than a cap (a /24 by
+//! default) are cut to the block of that size around our own address; datagrams are paced.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
@@ -19,6 +19,20 @@ pub struct Ipv4Subnet {
 }
 
 impl Ipv4Subnet {
+    /// The network in CIDR form (`10.0.0.0/24`): the same for every host on the subnet.
+    pub fn network_text(&self) -> String {
+        let prefix = self.prefix.min(32);
+        let mask = if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(prefix))
+        };
+        format!(
+            "{}/{prefix}",
+            Ipv4Addr::from(u32::from(self.address) & mask)
+        )
+    }
+
     /// The other host addresses of the subnet (network, broadcast and our own left out), at
     /// most those of a `/cap_prefix` block around our address.
     pub fn hosts_to_probe(&self, cap_prefix: u8) -> Vec<Ipv4Addr> {
@@ -84,12 +98,19 @@ pub fn interface_ipv4(interface: &str) -> io::Result<Option<Ipv4Subnet>> {
     }
 }
 
-/// Sends one wake-up datagram from `from` to each target; returns how many were handed to the
-/// kernel. Per-address failures (no route, full neighbour queue) are skipped, not fatal.
-pub fn send_wakeups(from: Ipv4Addr, targets: &[Ipv4Addr]) -> io::Result<usize> {
+/// Sends one wake-up datagram from `from` to each target, `pace` apart; returns how many were
+/// handed to the kernel. Per-address failures (no route, full neighbour queue) are skipped.
+pub fn send_wakeups(
+    from: Ipv4Addr,
+    targets: &[Ipv4Addr],
+    pace: std::time::Duration,
+) -> io::Result<usize> {
     let socket = UdpSocket::bind(SocketAddrV4::new(from, 0))?;
     let mut sent = 0;
-    for target in targets {
+    for (index, target) in targets.iter().enumerate() {
+        if index > 0 && !pace.is_zero() {
+            std::thread::sleep(pace);
+        }
         if socket
             .send_to(&WAKE_PAYLOAD, SocketAddrV4::new(*target, WAKE_PORT))
             .is_ok()
@@ -126,10 +147,20 @@ mod tests {
         assert_eq!(hosts.len(), 1023);
         assert_eq!(hosts.first(), Some(&Ipv4Addr::new(10, 1, 4, 0)));
         assert_eq!(hosts.last(), Some(&Ipv4Addr::new(10, 1, 7, 255)));
+        // The default cap: a /24 around us, below the kernel's 1024-entry neighbour table.
+        let capped = subnet("10.1.6.7", 16).hosts_to_probe(24);
+        assert_eq!(capped.len(), 255);
+        assert_eq!(capped.first(), Some(&Ipv4Addr::new(10, 1, 6, 0)));
         // Inside a /16 the block's edges are hosts; only the real network address is not.
         let edge = subnet("10.1.1.7", 16).hosts_to_probe(22);
         assert_eq!(edge.first(), Some(&Ipv4Addr::new(10, 1, 0, 1)));
         assert_eq!(edge.last(), Some(&Ipv4Addr::new(10, 1, 3, 255)));
+    }
+
+    #[test]
+    fn network_text_is_the_same_for_every_host() {
+        assert_eq!(subnet("192.168.1.10", 24).network_text(), "192.168.1.0/24");
+        assert_eq!(subnet("10.1.6.7", 22).network_text(), "10.1.4.0/22");
     }
 
     #[test]

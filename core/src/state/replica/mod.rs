@@ -147,6 +147,31 @@ pub struct Replica {
     /// a node that crashes before the commit reuses those versions after restart, and peers
     /// that had seen them would never ask for the new writes. `None`: no limit (simulator).
     publish_limit: Option<u64>,
+    /// Own versions written but not yet known durable or rolled back (`stage`): peers are shown
+    /// own writes only below the lowest of them, so a write that fails to commit is never seen.
+    in_flight: std::collections::BTreeSet<u64>,
+}
+
+/// A local write applied in memory but not yet known durable: `Replica::confirm` it once
+/// committed, `Replica::roll_back` it if the commit failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StagedWrite {
+    /// The entry as written.
+    pub entry: Entry,
+    /// What the key held before (restored on roll back).
+    previous: Option<Entry>,
+}
+
+impl StagedWrite {
+    /// The change set that makes this write durable (the entry and the own watermark).
+    pub fn changes(&self) -> ChangeSet {
+        ChangeSet {
+            upserts: vec![self.entry.clone()],
+            removed: Vec::new(),
+            watermarks: vec![(self.entry.origin(), self.entry.version)],
+            readings: Vec::new(),
+        }
+    }
 }
 
 impl Replica {
@@ -164,6 +189,7 @@ impl Replica {
             applied_readings: Vec::new(),
             max_stamp_time: 0,
             publish_limit: None,
+            in_flight: std::collections::BTreeSet::new(),
         }
     }
 
@@ -246,6 +272,70 @@ impl Replica {
         Ok(entry)
     }
 
+    /// Writes like `write`, but holds the write back from peers until `confirm`ed; on
+    /// `roll_back` the key holds what it held before, as if the write never happened (its
+    /// version stays unused: a gap peers never see).
+    pub fn stage(
+        &mut self,
+        key: Key,
+        value: Option<Value>,
+        stamp: Stamp,
+    ) -> Result<StagedWrite, StaleWrite> {
+        let previous = self.entries.get(&key).cloned();
+        let entry = self.write(key, value, stamp)?;
+        self.in_flight.insert(entry.version);
+        // The staged write is persisted by its own change set (`StagedWrite::changes`), never by
+        // a batch that might commit it after it was rolled back.
+        self.changed_keys.remove(&entry.key);
+        Ok(StagedWrite { entry, previous })
+    }
+
+    /// The staged write is durable: peers may see it.
+    pub fn confirm(&mut self, staged: &StagedWrite) {
+        self.in_flight.remove(&staged.entry.version);
+    }
+
+    /// The staged write could not be made durable: undo it in memory. Does nothing to the key
+    /// when something newer has replaced the staged entry since.
+    pub fn roll_back(&mut self, staged: StagedWrite) {
+        self.in_flight.remove(&staged.entry.version);
+        let key = &staged.entry.key;
+        let still_ours = self
+            .entries
+            .get(key)
+            .is_some_and(|e| e.stamp == staged.entry.stamp && e.version == staged.entry.version);
+        if !still_ours {
+            return;
+        }
+        if let Some(old) = self.entries.remove(key) {
+            self.unindex(&old);
+        }
+        match staged.previous {
+            Some(previous) => {
+                self.hash.add(previous.content_hash());
+                self.by_origin
+                    .entry(previous.origin())
+                    .or_default()
+                    .insert(previous.version, previous.key.clone());
+                self.changed_keys.insert(previous.key.clone(), ());
+                self.entries.insert(previous.key.clone(), previous);
+            }
+            None => {
+                self.changed_keys.remove(key);
+            }
+        }
+    }
+
+    /// The highest own version peers may see: below every staged write, and at most the
+    /// publish limit.
+    fn own_visible_limit(&self) -> Option<u64> {
+        let staged = self.in_flight.first().map(|v| v.saturating_sub(1));
+        match (self.publish_limit, staged) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Merges an entry learned from a peer. Returns true if it won (and is now held).
     /// Does not move watermarks: the gossip layer does that once a delta chunk is complete.
     /// An entry holding a NaN or infinite number is refused: JSON (the store's encoding) cannot
@@ -309,7 +399,7 @@ impl Replica {
     /// (see `set_publish_limit`).
     pub fn watermark(&self, origin: NodeId) -> u64 {
         let stored = self.stored_watermark(origin);
-        match self.publish_limit {
+        match self.own_visible_limit() {
             Some(limit) if origin == self.me => stored.min(limit),
             _ => stored,
         }
@@ -359,7 +449,7 @@ impl Replica {
     /// Entries of `origin` with a version above `after`, in version order: what a peer whose
     /// watermark for `origin` is `after` is missing.
     pub fn entries_after(&self, origin: NodeId, after: u64) -> impl Iterator<Item = &Entry> + '_ {
-        let limit = match self.publish_limit {
+        let limit = match self.own_visible_limit() {
             Some(limit) if origin == self.me => limit,
             _ => u64::MAX,
         };

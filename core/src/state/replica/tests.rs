@@ -222,3 +222,49 @@ fn unpublished_own_writes_are_hidden_from_digest_and_deltas() {
     a.set_publish_limit(None);
     assert_eq!(a.entries_after(NodeId(1), 0).count(), 5);
 }
+
+#[test]
+fn a_rolled_back_write_is_gone_and_was_never_shown() {
+    let me = NodeId(1);
+    let mut replica = Replica::new(me);
+    let key = Key::Person {
+        name: "ada".into(),
+        mac: MacAddr([2, 0, 0, 0, 0, 1]),
+    };
+    let first = Value::Person(PersonInfo {
+        added_by: "api".into(),
+    });
+    replica
+        .write(key.clone(), Some(first.clone()), Stamp::new(1, me))
+        .expect("fresh");
+    let _ = replica.take_changes();
+    let hash_before = replica.state_hash();
+    let staged = replica
+        .stage(key.clone(), None, Stamp::new(2, me))
+        .expect("newer");
+    assert_eq!(
+        replica.watermark(me),
+        1,
+        "a staged write is not shown to peers"
+    );
+    assert_eq!(replica.entries_after(me, 1).count(), 0);
+    assert!(
+        replica.take_changes().upserts.is_empty(),
+        "batches never carry a staged write"
+    );
+    replica.roll_back(staged);
+    assert_eq!(replica.value(&key), Some(&first));
+    assert_eq!(replica.state_hash(), hash_before);
+
+    let staged = replica
+        .stage(key.clone(), None, Stamp::new(3, me))
+        .expect("newer");
+    assert_eq!(staged.changes().upserts.len(), 1);
+    replica.confirm(&staged);
+    assert_eq!(
+        replica.watermark(me),
+        3,
+        "confirmed writes are shown (version 2 is a gap)"
+    );
+    assert_eq!(replica.value(&key), None);
+}

@@ -1,0 +1,199 @@
+//! Executing a chat [`Command`] and rendering the reply: one file per command, as mini-redis'
+//! `cmd/` does.
+//!
+//! [`plan`] is pure: over a [`View`] (a replica, what this node cannot reach, the peer table,
+//! the time) it renders the reply and lists the writes the command needs. [`answer`] is the
+//! thin layer over `runtime::Shared`: it builds the view, plans under the replica lock, then
+//! makes the writes durable (`Shared::write_durable`) before the reply says they happened.
+//!
+//! Answers are partition-aware: when nodes are unreachable the reply says which, where, and
+//! since when ("I can't reach pi-3 (meeting room) since 10:02, so I may be missing people
+//! there."). Nothing here opens a socket.
+//!
+//! - this file: [`Reply`], [`View`], [`Plan`], the dispatch ([`plan`], [`answer`]) and the
+//!   partition caveats every answer appends;
+//! - `rooms` matches a typed room name to the rooms the replica knows (shared);
+//! - `help` answers "help" and anything the grammar does not know;
+//! - `who` answers "who's in?";
+//! - `readings` answers "meeting room temp";
+//! - `register` answers "i am aa:bb:…" (a claim link, privately), "forget me" and
+//!   "forget aa:bb:…";
+//! - `attendance` answers "is ada in?", "when was ada last in?", "how many people are in?";
+//! - `targets` answers "set meeting room temperature to 22";
+//! - `status` answers "status".
+
+use chrono::{FixedOffset, Offset};
+use officemesh_sensors::MacAddr;
+
+use super::grammar::Command;
+use super::text::clock_text;
+use crate::crdt::NodeId;
+use crate::peer::PeerStatus;
+use crate::shared::Shared;
+use crate::state::query::{Completeness, UnreachableNode};
+use crate::state::{Key, Replica, Value};
+
+mod attendance;
+mod help;
+mod readings;
+mod register;
+mod rooms;
+mod status;
+mod targets;
+mod who;
+
+#[cfg(test)]
+mod tests;
+
+pub use help::SHORT_HELP;
+pub use targets::default_tolerance;
+
+/// The reply to one chat message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub text: String,
+    /// Only for the person who asked (it names their devices or holds their claim link):
+    /// adapters send it ephemerally / privately where the platform allows, never to the whole
+    /// channel.
+    pub private: bool,
+}
+
+/// Everything a command is answered from. Times in ms since the Unix epoch.
+pub struct View<'a> {
+    pub replica: &'a Replica,
+    pub completeness: &'a Completeness,
+    /// The gossip layer's peer table (empty when gossip is not running).
+    pub peers: &'a [PeerStatus],
+    pub self_node: NodeId,
+    pub consider_home_ms: u64,
+    /// `chat.alert_after_s`, for the reply to "set … to …".
+    pub alert_after_s: u64,
+    /// `presence.history_days` (0: no attendance history).
+    pub history_days: u32,
+    pub now_ms: u64,
+    /// The local time zone, for "since 10:02".
+    pub offset: FixedOffset,
+}
+
+/// A rendered reply and the writes it depends on (made before the reply is sent).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub reply: String,
+    pub writes: Vec<(Key, Option<Value>)>,
+    /// The reply is for the asker only (see [`Reply::private`]).
+    pub private: bool,
+    /// A claim link to issue for (person, MAC); its URL is appended to the reply.
+    pub claim: Option<(String, MacAddr)>,
+}
+
+impl Plan {
+    fn say(reply: impl Into<String>) -> Plan {
+        Plan {
+            reply: reply.into(),
+            writes: Vec::new(),
+            private: false,
+            claim: None,
+        }
+    }
+
+    /// The same reply, for the asker only.
+    fn privately(mut self) -> Plan {
+        self.private = true;
+        self
+    }
+}
+
+/// Executes `command` for `user` against the agent: reads from the replica, writes durably.
+pub async fn answer(shared: &Shared, user: &str, command: &Command, now_ms: u64) -> Reply {
+    let completeness = shared.completeness();
+    let peers = shared.peers();
+    let offset = chrono::Local::now().offset().fix();
+    let planned = {
+        let replica = shared.replica();
+        let view = View {
+            replica: &replica,
+            completeness: &completeness,
+            peers: &peers,
+            self_node: shared.node,
+            consider_home_ms: shared.config.presence.consider_home_s * 1000,
+            alert_after_s: shared.config.chat.alert_after_s,
+            history_days: shared.config.presence.history_days,
+            now_ms,
+            offset,
+        };
+        plan(&view, user, command)
+    };
+    for (key, value) in planned.writes {
+        if let Err(err) = shared.write_durable(key.clone(), value).await {
+            tracing::error!(key = %key, error = %err, "chat write failed");
+            return Reply {
+                text: format!("Sorry, I could not save that ({err}). Please try again."),
+                private: planned.private,
+            };
+        }
+    }
+    let mut text = planned.reply;
+    if let Some((person, mac)) = &planned.claim {
+        text.push_str(&crate::api::claim_link(shared, person, *mac, now_ms));
+    }
+    Reply {
+        text,
+        private: planned.private,
+    }
+}
+
+/// Renders the reply to `command` from `user` and the writes it needs. Pure.
+pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
+    match command {
+        Command::Help => help::help(),
+        Command::Unknown { text } => help::unknown(text),
+        Command::WhoIsIn { room } => Plan::say(who::who_is_in(view, room.as_deref())),
+        Command::Reading { room, quantity } => {
+            Plan::say(readings::readings(view, room.as_deref(), *quantity))
+        }
+        Command::Status => Plan::say(status::status(view)),
+        Command::BadMac { text, reason } => register::bad_mac(text, reason),
+        Command::BadSet { reason } => targets::bad_set(reason),
+        Command::Register { mac } => register::register(view, user, *mac),
+        Command::ForgetMe => register::forget_me(view, user),
+        Command::Forget { mac } => register::forget(view, user, *mac),
+        Command::IsIn { person } => Plan::say(attendance::is_in(view, person)),
+        Command::LastIn { person } => Plan::say(attendance::last_in(view, person)),
+        Command::HowManyIn => Plan::say(attendance::how_many_in(view)),
+        Command::SetTarget {
+            room,
+            quantity,
+            value,
+        } => targets::set_target(view, user, room, *quantity, *value),
+    }
+}
+
+/// "I can't reach pi-3 (meeting room) since 10:02, so I may be missing {what} there." for each
+/// unreachable node (only those in `room` when given).
+fn caveats(view: &View<'_>, room: Option<&str>, what: &str) -> Vec<String> {
+    view.completeness
+        .unreachable
+        .iter()
+        .filter(|node| room.is_none_or(|room| node.room.eq_ignore_ascii_case(room)))
+        .map(|node| caveat(view, node, what))
+        .collect()
+}
+
+fn caveat(view: &View<'_>, node: &UnreachableNode, what: &str) -> String {
+    let when = match node.since_ms {
+        Some(since) => format!("since {}", clock_text(since, view.now_ms, view.offset)),
+        None => format!("right now ({})", node.status),
+    };
+    format!(
+        "I can't reach {} ({}) {when}, so I may be missing {what} there.",
+        node.name, node.room
+    )
+}
+
+fn with_caveats(mut text: String, caveats: Vec<String>) -> String {
+    for caveat in caveats {
+        text.push('\n');
+        text.push_str(&caveat);
+    }
+    text
+}

@@ -1,0 +1,122 @@
+//! "status": the mesh as this node sees it (which Pis are up, which it cannot reach and since
+//! when), the raised alerts and the state's size and hash. Reads the replica, writes nothing.
+
+use std::collections::BTreeMap;
+
+use super::super::text::clock_text;
+use super::View;
+use crate::crdt::NodeId;
+use crate::state::query::{self, UnreachableNode};
+use crate::state::{Key, Value};
+
+/// "status": one line per known node, the raised alerts, the state's size and hash.
+pub(super) fn status(view: &View<'_>) -> String {
+    let names = query::node_names(view.replica);
+    let unreachable: BTreeMap<NodeId, &UnreachableNode> = view
+        .completeness
+        .unreachable
+        .iter()
+        .map(|node| (node.node, node))
+        .collect();
+    let lines: Vec<String> = names
+        .iter()
+        .map(|(id, (name, room))| {
+            format!("• {name} ({room}): {}", node_state(view, *id, &unreachable))
+        })
+        .collect();
+    let mut text = format!(
+        "Mesh: {} node{} known, {} unreachable from here.\n{}",
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        unreachable.len(),
+        lines.join("\n")
+    );
+    let raised = raised_alerts(view);
+    if raised.is_empty() {
+        text.push_str("\nNo alerts.");
+    } else {
+        text.push_str(&format!("\nAlerts:\n{}", raised.join("\n")));
+    }
+    text.push_str(&format!(
+        "\nState: {} entries, hash {}.",
+        view.replica.len(),
+        view.replica
+            .state_hash()
+            .to_hex()
+            .chars()
+            .take(12)
+            .collect::<String>()
+    ));
+    if !view.completeness.complete {
+        text.push_str("\nAnswers may be missing what the unreachable nodes saw.");
+    }
+    text
+}
+
+/// How one node is doing as seen from here: this node, unreachable since when, or the gossip
+/// layer's word for it.
+fn node_state(
+    view: &View<'_>,
+    id: NodeId,
+    unreachable: &BTreeMap<NodeId, &UnreachableNode>,
+) -> String {
+    if id == view.self_node {
+        "this node (answering you)".to_string()
+    } else if let Some(node) = unreachable.get(&id) {
+        match node.since_ms {
+            Some(since) => format!(
+                "unreachable ({}) since {}",
+                node.status,
+                clock_text(since, view.now_ms, view.offset)
+            ),
+            None => format!("unreachable ({})", node.status),
+        }
+    } else {
+        match view.peers.iter().find(|peer| peer.node == id) {
+            Some(peer) => peer.status.to_string(),
+            None => "unknown (gossip has not reported on it)".to_string(),
+        }
+    }
+}
+
+/// "• lobby temperature is 30 °C (since 12:32)" for every raised alert.
+fn raised_alerts(view: &View<'_>) -> Vec<String> {
+    view.replica
+        .live()
+        .filter_map(|(key, value)| match (key, value) {
+            (Key::Alert { .. }, Value::Alert(alert)) if alert.raised => Some(format!(
+                "• {} (since {})",
+                alert.message,
+                clock_text(alert.since_ms, view.now_ms, view.offset)
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::*;
+    use super::*;
+    use crate::state::AlertValue;
+    use officemesh_sensors::Quantity;
+
+    #[test]
+    fn status_lists_raised_alerts() {
+        let mut office = office();
+        office.write(
+            Key::Alert {
+                room: "lobby".into(),
+                quantity: Quantity::Temperature,
+            },
+            Some(Value::Alert(AlertValue {
+                raised: true,
+                by: NodeId(1),
+                since_ms: NOW - 10 * MINUTE,
+                message: "lobby temperature is 30 °C".into(),
+            })),
+        );
+        let status = ask(&office, "status");
+        assert_has(&status, "• lobby temperature is 30 °C (since 12:32)");
+    }
+}
