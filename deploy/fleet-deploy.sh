@@ -7,6 +7,9 @@
 #
 #   deploy/fleet-deploy.sh officemesh_0.2.0-1_arm64.deb admin@192.0.2.11 admin@192.0.2.12 ...
 #   deploy/fleet-deploy.sh target/cross/officemesh-aarch64 --hosts-file pis.txt
+#   deploy/fleet-deploy.sh --build armv6 --hosts-file zeros.txt   # builds the .deb first with
+#       deploy/build-pi.sh armv6 --deb (aarch64: 64-bit Pi OS; armv7: Pi 2/3/4 on 32-bit OS;
+#       armv6: Pi 1/Zero). A mixed fleet is one run per target with that target's hosts.
 #
 # Environment (all optional):
 #   SSH      ssh command (default: ssh -o BatchMode=yes -o ConnectTimeout=10); called as
@@ -38,8 +41,21 @@ HEALTH_TIMEOUT_S=${HEALTH_TIMEOUT_S:-60}
 CONVERGE_TIMEOUT_S=${CONVERGE_TIMEOUT_S:-180}
 POLL_S=${POLL_S:-2}
 
-[ $# -ge 1 ] || die "usage: fleet-deploy.sh PACKAGE.deb|BINARY HOST... | --hosts-file FILE"
-package=$1; shift
+[ $# -ge 1 ] || die "usage: fleet-deploy.sh PACKAGE.deb|BINARY|--build TARGET HOST... | --hosts-file FILE"
+if [ "$1" = --build ]; then
+  [ -n "${2:-}" ] || die "--build needs a target: aarch64, armv7 or armv6"
+  # OFFICEMESH_BUILD_PI: another build script (the deploy test's stand-in).
+  build_pi=${OFFICEMESH_BUILD_PI:-$(dirname "$0")/build-pi.sh}
+  echo "==> building the .deb: build-pi.sh $2 --deb"
+  build_log=$(mktemp)
+  "$build_pi" "$2" --deb | tee "$build_log" || { rm -f "$build_log"; die "build-pi.sh $2 --deb failed; nothing was deployed"; }
+  package=$(sed -n 's/^==> package: \(.*\.deb\) (.*/\1/p' "$build_log" | tail -n1)
+  rm -f "$build_log"
+  [ -n "$package" ] || die "build-pi.sh $2 --deb named no package; nothing was deployed"
+  shift 2
+else
+  package=$1; shift
+fi
 [ -f "$package" ] || die "$package: no such file"
 hosts=()
 while [ $# -gt 0 ]; do

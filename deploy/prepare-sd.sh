@@ -4,11 +4,15 @@
 #
 #   deploy/prepare-sd.sh --boot /media/$USER/bootfs  --name pi-lobby --room lobby \
 #       --ssh-key ~/.ssh/id_ed25519.pub --cluster-key cluster.key \
-#       --seeds 192.0.2.11:7420,192.0.2.12:7420 --deb target/cross/debian/officemesh_0.1.0-1_arm64.deb
+#       --seeds 192.0.2.11:7420,192.0.2.12:7420 --build aarch64
 #   deploy/prepare-sd.sh --image raspios.img ...      # an uncompressed image file (unxz first)
 #
 # What it writes to the boot partition (idempotent: running it twice gives the same card):
-#   config.txt   a marked block enabling I2C, SPI, 1-wire (w1-gpio) and the DHT22 overlay
+#   config.txt   a marked block enabling I2C, SPI, 1-wire (w1-gpio) and the DHT22 overlay.
+#                Each GPIO serves one part: I2C uses GPIO 2/3, SPI0 GPIO 7-11, GPIO 0/1 are the
+#                HAT EEPROM's; 1-wire (default GPIO 4) and DHT22 (default GPIO 27) must use other
+#                pins and differ, and GPIO 17 stays free for a digital sound detector
+#                (docs/sensors.md's wiring). A pin that collides is refused.
 #   ssh          enables the SSH server on first boot (all Raspberry Pi OS generations)
 #   officemesh/  the .deb, the node's config.toml, the cluster key, firstboot.sh
 #   first-boot hook, by image generation (--method, default auto):
@@ -33,11 +37,16 @@
 #   --ssh-key FILE              public key for the admin user; required
 #   --user NAME                 admin user (default: officemesh-admin)
 #   --deb FILE                  officemesh .deb to install (default: none = install yourself)
+#   --build TARGET              build that .deb first with deploy/build-pi.sh TARGET --deb:
+#                               aarch64 (Pi 3/4/5/Zero 2 W on 64-bit Raspberry Pi OS), armv7
+#                               (Pi 2/3/4 on 32-bit OS) or armv6 (Pi 1/Zero/Zero W); or a model:
+#                               pi1, zero, zero-w -> armv6; pi2 -> armv7; pi3, pi4, pi5, zero2,
+#                               cm3, cm4, cm5 -> aarch64, or armv7 if the card holds a 32-bit OS
 #   --api-listen ADDR           api.listen (default 0.0.0.0:8420, so fleet-deploy can ask it)
 #   --api-token TOKEN           api.token (default: a new random token, printed at the end)
 #   --interface IF              presence.interface (default: eth0)
 #   --w1-pin N | --no-w1        1-wire data pin (default GPIO 4)
-#   --dht-pin N | --no-dht      DHT22 data pin (default GPIO 17)
+#   --dht-pin N | --no-dht      DHT22 data pin (default GPIO 27)
 #   --method auto|cloud-init|firstrun
 set -euo pipefail
 
@@ -45,7 +54,7 @@ die() { echo "prepare-sd: error: $*" >&2; exit 1; }
 
 boot_dir="" image="" name="" room="office" seeds="" advertise="" cluster_key="" ssh_key=""
 user="officemesh-admin" deb="" api_listen="0.0.0.0:8420" api_token="" interface="eth0"
-w1_pin=4 dht_pin=17 method=auto
+w1_pin=4 dht_pin=27 method=auto build=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --boot) boot_dir=$2; shift 2 ;;
@@ -58,6 +67,7 @@ while [ $# -gt 0 ]; do
     --ssh-key) ssh_key=$2; shift 2 ;;
     --user) user=$2; shift 2 ;;
     --deb) deb=$2; shift 2 ;;
+    --build) build=$2; shift 2 ;;
     --api-listen) api_listen=$2; shift 2 ;;
     --api-token) api_token=$2; shift 2 ;;
     --interface) interface=$2; shift 2 ;;
@@ -81,8 +91,22 @@ done
 [ -f "$ssh_key" ] || die "--ssh-key FILE (an SSH public key) is required"
 grep -qE '^(ssh-|ecdsa-|sk-)' "$ssh_key" || die "$ssh_key does not look like an SSH public key"
 [ -z "$deb" ] || [ -f "$deb" ] || die "--deb $deb: no such file"
-for pin in "$w1_pin" "$dht_pin"; do
-  [ -z "$pin" ] || [[ "$pin" =~ ^[0-9]+$ && "$pin" -le 27 ]] || die "GPIO pin '$pin' must be 0..27"
+[ -z "$deb" ] || [ -z "$build" ] || die "give only one of --deb and --build"
+# GPIOs the buses this script enables (or the HAT EEPROM) already hold, BCM numbers.
+gpio_owner() {
+  case "$1" in
+    0|1) echo "the HAT ID EEPROM (ID_SD/ID_SC)" ;;
+    2|3) echo "I2C-1 (SDA/SCL, dtparam=i2c_arm=on)" ;;
+    7|8|9|10|11) echo "SPI0 (CE1/CE0/MISO/MOSI/SCLK, dtparam=spi=on)" ;;
+    17) echo "the digital sound detector's documented wiring (docs/sensors.md, gpio_pin = 17)" ;;
+  esac
+}
+for part in "1-wire:$w1_pin:--w1-pin" "DHT22:$dht_pin:--dht-pin"; do
+  IFS=: read -r what pin opt <<< "$part"
+  [ -z "$pin" ] && continue
+  [[ "$pin" =~ ^[0-9]+$ && "$pin" -le 27 ]] || die "$opt '$pin': a GPIO must be 0..27"
+  owner=$(gpio_owner "$pin")
+  [ -z "$owner" ] || die "$opt $pin: GPIO $pin is used by $owner; choose another pin for $what (e.g. 4, 5, 6, 22, 27)"
 done
 [ -z "$w1_pin" ] || [ "$w1_pin" != "$dht_pin" ] || die "1-wire and DHT22 cannot share GPIO $w1_pin"
 for item in ${seeds//,/ } $advertise; do
@@ -150,6 +174,38 @@ if [ "$method" = auto ]; then
   if boot_exists user-data || boot_exists meta-data; then method=cloud-init; else method=firstrun; fi
 fi
 case "$method" in cloud-init|firstrun) ;; *) die "--method must be auto, cloud-init or firstrun" ;; esac
+
+# ---- which userland the card holds: 32-bit Raspberry Pi OS images carry kernel.img/kernel7*.img,
+# 64-bit ones only kernel8.img / kernel_2712.img.
+card_bits=unknown
+if boot_exists kernel7l.img || boot_exists kernel7.img || boot_exists kernel.img; then card_bits=32
+elif boot_exists kernel8.img || boot_exists kernel_2712.img; then card_bits=64; fi
+if [ -n "$build" ]; then
+  case "$build" in
+    aarch64|armv7|armv6) target=$build ;;
+    pi1|zero|zero-w|cm1) target=armv6 ;;
+    pi2) target=armv7 ;;
+    pi3|pi4|pi5|zero2|cm3|cm4|cm5) if [ "$card_bits" = 32 ]; then target=armv7; else target=aarch64; fi ;;
+    *) die "--build '$build': give aarch64, armv7, armv6 or a model (pi1, zero, zero-w, pi2, pi3, pi4, pi5, zero2, cm3, cm4, cm5)" ;;
+  esac
+  echo "==> building the officemesh .deb for $target (deploy/build-pi.sh $target --deb)"
+  build_log=$(mktemp)
+  # OFFICEMESH_BUILD_PI: another build script (the deploy test's stand-in).
+  "${OFFICEMESH_BUILD_PI:-$(dirname "$0")/build-pi.sh}" "$target" --deb | tee "$build_log" >&2 || { rm -f "$build_log"; die "deploy/build-pi.sh $target failed"; }
+  deb=$(sed -n 's/^==> package: \(.*\.deb\) (.*/\1/p' "$build_log" | tail -n1)
+  rm -f "$build_log"
+  [ -f "$deb" ] || die "deploy/build-pi.sh $target --deb made no package"
+fi
+if [ -n "$deb" ]; then
+  command -v dpkg-deb >/dev/null || die "dpkg-deb is needed to check --deb (apt-get install dpkg)"
+  deb_arch=$(dpkg-deb -f "$deb" Architecture 2>/dev/null) || die "$deb is not a Debian package (dpkg-deb cannot read it)"
+  case "$card_bits:$deb_arch" in
+    32:arm64) die "$deb is for 64-bit Raspberry Pi OS but this card holds a 32-bit one: use --build armv7 (Pi 2/3/4) or armv6 (Pi 1/Zero)" ;;
+    64:armhf) die "$deb is for 32-bit Raspberry Pi OS but this card holds a 64-bit one: use --build aarch64" ;;
+    *:arm64|*:armhf|unknown:*) ;;
+    *) die "$deb is for $deb_arch, not a Raspberry Pi (arm64 or armhf)" ;;
+  esac
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the workspace's tests for aarch64 (Raspberry Pi, 64-bit) and runs them on this x86_64
 # machine under qemu user-mode emulation, then smoke-runs the release agent under qemu (starts,
-# answers /healthz, prints its memory). Same toolchain as deploy/build-aarch64.sh (CROSS.md).
+# answers /healthz, prints its memory). Same toolchain as deploy/build-pi.sh aarch64 (CROSS.md).
 #
 #   ./deploy/test-aarch64.sh                 # as root: installs what is missing first
 #   ./deploy/test-aarch64.sh --release       # smoke-run the release build (its memory figure)

@@ -3,8 +3,9 @@
 //!
 //! A leaf: knows nothing of the API, gossip or MQTT beyond the names of their counters.
 
+use portable_atomic::AtomicU64;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
 use crate::sync::lock;

@@ -8,7 +8,8 @@
 //! This is the only module that reads the wall clock for stamps. The CRDTs and the gossip core
 //! take times as arguments.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use portable_atomic::AtomicI64;
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by deploy/build-aarch64.sh and deploy/test-aarch64.sh: sets up the Docker-free
+# Sourced by deploy/build-pi.sh (aarch64) and deploy/test-aarch64.sh: sets up the Docker-free
 # aarch64 cross build from /work/shared/CROSS.md (Debian 12's rustc-web, which packages the
 # arm64 standard library; the rustup toolchain cannot download extra targets here).
 #

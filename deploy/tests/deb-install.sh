@@ -25,7 +25,7 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 echo "==> building the amd64 .deb (cargo deb -p officemesh --profile dev)"
 rm -rf "$target_dir/debian"
 # --profile dev: reuses the debug build the test suite already made (the package layout is
-# the same; release packages come from build-aarch64.sh / cargo deb).
+# the same; release packages come from deploy/build-pi.sh TARGET --deb).
 cargo deb -q -p officemesh --locked --profile dev >/dev/null
 deb=$(ls "$target_dir"/debian/officemesh_*_amd64.deb)
 echo "    $deb ($(stat -c %s "$deb") bytes)"
@@ -117,7 +117,12 @@ chroot "$root" systemd-analyze verify /usr/lib/systemd/system/officemesh.service
 if grep -v -e 'Failed to .*namespace' -e '^$' "$root/tmp/verify.log" | grep -q .; then
   cat "$root/tmp/verify.log" >&2; fail "systemd-analyze verify printed warnings"
 fi
-grep -q '^CapabilityBoundingSet=CAP_NET_RAW$' "$root/usr/lib/systemd/system/officemesh.service" || fail "capabilities widened"
+unit="$root/usr/lib/systemd/system/officemesh.service"
+grep -q '^CapabilityBoundingSet=$' "$unit" || fail "the unit must drop every capability (CapabilityBoundingSet=)"
+grep -q 'CAP_' "$unit" && fail "the unit grants a capability: $(grep CAP_ "$unit")"
+grep '^RestrictAddressFamilies=' "$unit" | grep -q AF_PACKET && fail "AF_PACKET allowed (the scanner is UDP only)"
+grep -q '^DeviceAllow=/dev/gpiomem0 rw$' "$unit" || fail "the Pi 5's /dev/gpiomem0 is not allowed"
+grep -q '^LimitNOFILE=8192$' "$unit" || fail "LimitNOFILE=8192 missing"
 pass "unit verifies"
 
 echo "==> upgrade keeps an edited config (conffile), purge removes user and data"

@@ -105,6 +105,17 @@ fi
 assert_contains "$t/127.0.0.2/agent.log" "broken build" "the broken binary really ran"
 pass "stopped at the first host that did not come back"
 
+echo "==> --build TARGET: a failed build deploys nothing"
+rm -f "$t"/*/restarts
+printf '#!/bin/sh\necho "$*" > "%s/build.args"\necho "compile error" >&2\nexit 1\n' "$t" > "$t/build-pi"
+chmod +x "$t/build-pi"
+OFFICEMESH_BUILD_PI="$t/build-pi" ./deploy/fleet-deploy.sh --build armv6 "${hosts[@]}" > "$t/build.log" 2>&1 \
+  && { cat "$t/build.log" >&2; fail "rollout went on after a failed build"; }
+[ "$(cat "$t/build.args")" = "armv6 --deb" ] || fail "--build armv6 ran build-pi.sh $(cat "$t/build.args")"
+assert_contains "$t/build.log" "build-pi.sh armv6 --deb failed; nothing was deployed" "build failure message"
+for h in "${hosts[@]}"; do [ "$(restarts_of "$h")" = 0 ] || fail "$h was touched after a failed build"; done
+pass "a failed build stops before the first host"
+
 echo "==> the stand-ins refuse addresses outside 127.0.0.0/8"
 if "$SSH" 192.0.2.1 true 2>/dev/null; then fail "stand-in ssh accepted a non-loopback host"; fi
 pass "loopback only"

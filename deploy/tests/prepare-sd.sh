@@ -14,7 +14,15 @@ t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
 printf 'k%.0s' {1..32} > "$t/cluster.key"
 echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfficemeshTestKeyOnly admin@test" > "$t/id.pub"
-echo "not really a deb" > "$t/officemesh_0.1.0-1_arm64.deb"
+# make_deb VERSION ARCH: a minimal package named like the real one (only its control matters).
+make_deb() {
+  local d="$t/pkg-$1-$2"
+  mkdir -p "$d/DEBIAN"
+  printf 'Package: officemesh\nVersion: %s\nArchitecture: %s\nMaintainer: test <t@example.invalid>\nDescription: test\n' \
+    "$1" "$2" > "$d/DEBIAN/control"
+  dpkg-deb --root-owner-group -b "$d" "$t/officemesh_$1_$2.deb" >/dev/null
+}
+make_deb 0.1.0-1 arm64
 
 stock_config() {
   cat <<'CFG'
@@ -72,7 +80,7 @@ check_common() {  # check_common DIR
   assert_count "$d/config.txt" "# --- officemesh: sensor buses" 1 "one officemesh block"
   assert_contains "$d/config.txt" "dtparam=spi=on" "SPI enabled"
   assert_contains "$d/config.txt" "dtoverlay=w1-gpio,gpiopin=4" "1-wire overlay"
-  assert_contains "$d/config.txt" "dtoverlay=dht11,gpiopin=17" "DHT22 overlay"
+  assert_contains "$d/config.txt" "dtoverlay=dht11,gpiopin=27" "DHT22 overlay (GPIO 17 stays free for the sound detector)"
   assert_contains "$d/config.txt" "otg_mode=1" "stock settings kept"
   # the block is under [all], after the [cm4] section, so it applies to every model
   awk '/^\[cm4\]/{c=NR} /^dtparam=spi=on/{s=NR} /^\[all\]/{a=NR} END{exit !(s>c && a>c)}' "$d/config.txt" \
@@ -120,7 +128,7 @@ sed 's| systemd.run.*||g' "$t/b2/cmdline.txt" > "$t/cmd-after"
 pass "cmdline restored after first run"
 
 echo "==> a new package replaces the old one on the card"
-echo "newer" > "$t/officemesh_0.2.0-1_arm64.deb"
+make_deb 0.2.0-1 arm64
 ./deploy/prepare-sd.sh --image "$t/bookworm.img" --name pi-lobby --cluster-key "$t/cluster.key" \
   --ssh-key "$t/id.pub" --deb "$t/officemesh_0.2.0-1_arm64.deb" > "$t/prepare.log" 2>&1 \
   || { cat "$t/prepare.log" >&2; fail "prepare-sd.sh with a new package failed"; }
@@ -162,4 +170,60 @@ if ./deploy/prepare-sd.sh --boot "$t/empty" --name pi-x --cluster-key "$t/cluste
      --ssh-key "$t/id.pub" > "$t/bad2.log" 2>&1; then fail "accepted a directory without config.txt"; fi
 assert_contains "$t/bad2.log" "no config.txt" "not a boot partition error"
 pass "bad input refused"
+
+echo "==> no GPIO serves two parts"
+for bad in "--dht-pin 2:I2C-1" "--w1-pin 10:SPI0" "--dht-pin 17:sound detector" "--w1-pin 0:HAT ID EEPROM" \
+           "--w1-pin 22 --dht-pin 22:cannot share GPIO 22"; do
+  args=${bad%%:*} why=${bad#*:}
+  # shellcheck disable=SC2086
+  if ./deploy/prepare-sd.sh --boot "$t/dir" --name pi-x --cluster-key "$t/cluster.key" \
+       --ssh-key "$t/id.pub" $args > "$t/pin.log" 2>&1; then fail "accepted $args"; fi
+  assert_contains "$t/pin.log" "$why" "$args refused"
+done
+pass "colliding GPIO pins refused"
+
+echo "==> the package must fit the card's OS (32-bit cards carry kernel7*.img)"
+mkdir -p "$t/dir32"
+stock_config > "$t/dir32/config.txt"; echo "$stock_cmdline" > "$t/dir32/cmdline.txt"
+: > "$t/dir32/kernel7l.img"; : > "$t/dir32/kernel8.img"
+if ./deploy/prepare-sd.sh --boot "$t/dir32" --name pi-x --cluster-key "$t/cluster.key" \
+     --ssh-key "$t/id.pub" --deb "$t/officemesh_0.1.0-1_arm64.deb" > "$t/arch.log" 2>&1; then
+  fail "put an arm64 package on a 32-bit card"
+fi
+assert_contains "$t/arch.log" "holds a 32-bit one" "arm64 package on a 32-bit card refused"
+echo "not a package" > "$t/junk.deb"
+if ./deploy/prepare-sd.sh --boot "$t/dir" --name pi-x --cluster-key "$t/cluster.key" \
+     --ssh-key "$t/id.pub" --deb "$t/junk.deb" > "$t/arch.log" 2>&1; then fail "accepted a non-package"; fi
+assert_contains "$t/arch.log" "is not a Debian package" "non-package refused"
+pass "package architecture checked"
+
+echo "==> --build MODEL runs deploy/build-pi.sh with the model's target (stand-in build script)"
+make_deb 0.3.0-1 armhf
+cat > "$t/build-pi" <<STANDIN
+#!/bin/sh
+echo "\$*" >> "$t/build-pi.args"
+echo "==> package: $t/officemesh_0.3.0-1_armhf.deb (1 bytes, armhf)"
+echo "$t/officemesh-binary"
+STANDIN
+chmod +x "$t/build-pi"
+for case in "pi4:armv7 --deb" "zero-w:armv6 --deb" "pi2:armv7 --deb"; do
+  model=${case%%:*} want=${case#*:}
+  : > "$t/build-pi.args"
+  OFFICEMESH_BUILD_PI="$t/build-pi" ./deploy/prepare-sd.sh --boot "$t/dir32" --name pi-x \
+    --cluster-key "$t/cluster.key" --ssh-key "$t/id.pub" --build "$model" > "$t/build.log" 2>&1 \
+    || { cat "$t/build.log" >&2; fail "--build $model failed"; }
+  [ "$(cat "$t/build-pi.args")" = "$want" ] || fail "--build $model ran build-pi.sh $(cat "$t/build-pi.args"), expected $want"
+  [ -f "$t/dir32/officemesh/officemesh_0.3.0-1_armhf.deb" ] || fail "--build $model: the built .deb is not on the card"
+done
+mkdir -p "$t/dir64"
+stock_config > "$t/dir64/config.txt"; echo "$stock_cmdline" > "$t/dir64/cmdline.txt"
+: > "$t/dir64/kernel8.img"; : > "$t/dir64/kernel_2712.img"
+: > "$t/build-pi.args"
+if OFFICEMESH_BUILD_PI="$t/build-pi" ./deploy/prepare-sd.sh --boot "$t/dir64" --name pi-x \
+     --cluster-key "$t/cluster.key" --ssh-key "$t/id.pub" --build pi5 > "$t/build.log" 2>&1; then
+  fail "a 64-bit card took the stand-in's armhf package"
+fi
+assert_contains "$t/build.log" "holds a 64-bit one" "armhf package on a 64-bit card refused"
+[ "$(cat "$t/build-pi.args")" = "aarch64 --deb" ] || fail "--build pi5 on a 64-bit card must build aarch64, ran: $(cat "$t/build-pi.args")"
+pass "--build picks the target per model and card"
 echo "prepare-sd: all checks passed"

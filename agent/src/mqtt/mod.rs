@@ -75,7 +75,7 @@ pub(crate) struct Outbox {
     pub added: Notify,
     /// Every row up to this `seq` was acknowledged by the broker (the publisher advances it;
     /// capture lets the bound delete those rows before counting anything as dropped).
-    pub delivered_through: std::sync::atomic::AtomicU64,
+    pub delivered_through: portable_atomic::AtomicU64,
 }
 
 impl Outbox {
@@ -124,7 +124,7 @@ pub fn start(
     let outbox = Arc::new(Outbox {
         buffer: Mutex::new(buffer),
         added: Notify::new(),
-        delivered_through: std::sync::atomic::AtomicU64::new(0),
+        delivered_through: portable_atomic::AtomicU64::new(0),
     });
     let writes = shared.local_writes.subscribe();
     tracing::info!(

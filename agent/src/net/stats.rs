@@ -2,7 +2,8 @@
 //! updated lock-free by connection tasks and read as a snapshot for `/metrics`. Holds no
 //! sockets and no logic beyond counting.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use portable_atomic::AtomicU64;
+use std::sync::atomic::Ordering;
 
 /// Live counters, shared by every connection of one transport.
 #[derive(Debug, Default)]

@@ -4,7 +4,8 @@
 //!
 //! Must not touch: the replica (it receives change sets, never reads the replica), sockets.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use portable_atomic::AtomicU64;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
