@@ -104,6 +104,11 @@ pi32_chroot_run_in() {
   local envs=(HOME=/root PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8)
   [ -z "${CARGO_TERM_COLOR:-}" ] || envs+=("CARGO_TERM_COLOR=$CARGO_TERM_COLOR")
   [ -z "${CI:-}" ] || envs+=("CI=$CI")
+  # Profile overrides (CI builds the 32-bit targets without LTO to save time; see .ci/run).
+  local var
+  for var in CARGO_PROFILE_RELEASE_LTO CARGO_PROFILE_RELEASE_CODEGEN_UNITS; do
+    [ -z "${!var:-}" ] || envs+=("$var=${!var}")
+  done
   while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
   [ "${1:-}" = -- ] && shift
   # shellcheck disable=SC2016

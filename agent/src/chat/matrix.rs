@@ -10,7 +10,9 @@
 //! logged, never part of an error.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
+
+use portable_atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
