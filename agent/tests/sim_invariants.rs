@@ -252,7 +252,7 @@ fn deleted_entries_do_not_come_back_after_a_partition_longer_than_the_grace_peri
                     ));
                 }
             }
-            sim.check_no_lost_writes()
+            sim.check_no_lost_writes().map_err(|e| e.0)
         },
     );
 }

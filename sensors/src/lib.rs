@@ -35,6 +35,7 @@ pub mod rpi;
 pub mod sim;
 pub mod simbus;
 pub mod spec;
+pub mod sync;
 pub mod sysfs;
 
 pub use build::build_sensor;

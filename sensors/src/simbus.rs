@@ -200,9 +200,7 @@ impl SimI2cBus {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, I2cState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     /// Puts `device` at `address`.
@@ -338,7 +336,7 @@ impl SimBme280 {
 
     /// Power lost and back: control registers cleared, data reads "skipped".
     pub fn power_cycle(&self) {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut inner = crate::sync::lock(&self.inner);
         let registers = &mut inner.0;
         registers.bytes[0xF2] = 0;
         registers.bytes[0xF4] = 0;
@@ -348,7 +346,7 @@ impl SimBme280 {
 
     /// What the chip was asked to do.
     pub fn log(&self) -> Bme280Log {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).1
+        crate::sync::lock(&self.inner).1
     }
 }
 
@@ -358,7 +356,7 @@ impl SimI2cDevice for SimBme280 {
             return;
         };
         let chip = self.clone();
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut inner = crate::sync::lock(&self.inner);
         inner.0.pointer = register;
         let Some(&value) = values.first() else {
             return;
@@ -387,7 +385,7 @@ impl SimI2cDevice for SimBme280 {
     }
 
     fn read(&mut self, buffer: &mut [u8]) {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut inner = crate::sync::lock(&self.inner);
         inner.0.read(buffer);
     }
 }

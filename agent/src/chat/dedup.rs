@@ -73,7 +73,7 @@ impl Answered {
 
     /// Records that `message_id` has its answer. Returns false when it already had one.
     pub fn mark(&self, message_id: &str) -> bool {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut inner = crate::sync::lock(&self.inner);
         if !inner.ids.insert(message_id.to_string()) {
             return false;
         }
@@ -87,11 +87,7 @@ impl Answered {
     }
 
     pub fn contains(&self, message_id: &str) -> bool {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .ids
-            .contains(message_id)
+        crate::sync::lock(&self.inner).ids.contains(message_id)
     }
 }
 

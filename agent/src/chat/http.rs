@@ -30,6 +30,9 @@ pub enum HttpError {
     Decode { url: String, reason: String },
     #[error("websocket {url}: {reason}")]
     WebSocket { url: String, reason: String },
+    /// A platform API answered `ok: false` (Slack's envelope), with its error code.
+    #[error("{method}: {error}")]
+    NotOk { method: String, error: String },
 }
 
 /// How a request body is sent.
@@ -118,15 +121,14 @@ fn call_blocking(
 }
 
 /// A rustls client config with the ring provider and the system's trusted roots.
-fn tls_config() -> Result<rustls::ClientConfig, String> {
+fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_native_certs::load_native_certs().certs {
         let _ = roots.add(cert);
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|err| format!("TLS setup failed: {err}"))?
+        .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth())
 }
@@ -146,7 +148,9 @@ pub async fn connect(url: &str, token: &str) -> Result<Socket, HttpError> {
         request.headers_mut().insert("Authorization", value);
     }
     let connector = if url.starts_with("wss://") {
-        Connector::Rustls(Arc::new(tls_config().map_err(failed)?))
+        Connector::Rustls(Arc::new(
+            tls_config().map_err(|err| failed(format!("TLS setup failed: {err}")))?,
+        ))
     } else {
         Connector::Plain
     };

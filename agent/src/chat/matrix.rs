@@ -229,7 +229,7 @@ struct Client {
 
 impl Client {
     fn new(config: &MatrixConfig) -> Result<Client, MatrixError> {
-        let token = config.token().map_err(MatrixError::Config)?;
+        let token = config.token().map_err(|e| MatrixError::Config(e.0))?;
         if token.is_empty() {
             return Err(MatrixError::Config(
                 "chat.matrix access token is empty".into(),

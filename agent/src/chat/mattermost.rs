@@ -16,7 +16,7 @@ use serde_json::{json, Value as Json};
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::http::{self, Body};
+use super::http::{self, Body, HttpError};
 use super::pipeline::{Incoming, Responder};
 use crate::config::MattermostConfig;
 
@@ -154,7 +154,7 @@ impl Api {
         text: &str,
         root_id: Option<&str>,
         reply_to: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), HttpError> {
         let mut body = json!({ "channel_id": channel, "message": text });
         if let Some(root) = root_id {
             body["root_id"] = json!(root);
@@ -171,7 +171,6 @@ impl Api {
         )
         .await
         .map(|_| ())
-        .map_err(|err| err.to_string())
     }
 }
 

@@ -134,7 +134,7 @@ struct Api {
 }
 
 impl Api {
-    async fn post(&self, method: &str, body: Json) -> Result<Json, String> {
+    async fn post(&self, method: &str, body: Json) -> Result<Json, HttpError> {
         let url = format!("{}/{method}", self.base);
         let answer = http::call(
             "POST",
@@ -143,19 +143,23 @@ impl Api {
             Body::Json(body),
             CALL_TIMEOUT,
         )
-        .await
-        .map_err(|err| err.to_string())?;
+        .await?;
         if answer["ok"] == true {
             Ok(answer)
         } else {
-            Err(format!(
-                "{method}: {}",
-                answer["error"].as_str().unwrap_or("not ok")
-            ))
+            Err(HttpError::NotOk {
+                method: method.to_string(),
+                error: answer["error"].as_str().unwrap_or("not ok").to_string(),
+            })
         }
     }
 
-    async fn say(&self, channel: &str, text: &str, thread_ts: Option<&str>) -> Result<(), String> {
+    async fn say(
+        &self,
+        channel: &str,
+        text: &str,
+        thread_ts: Option<&str>,
+    ) -> Result<(), HttpError> {
         let mut body = json!({ "channel": channel, "text": text });
         if let Some(thread) = thread_ts {
             body["thread_ts"] = json!(thread);
@@ -165,12 +169,7 @@ impl Api {
 
     /// The person name for a user id: display name, else user name, else the id.
     async fn person(&self, user: &str) -> String {
-        if let Some(name) = self
-            .names
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(user)
-        {
+        if let Some(name) = crate::sync::lock(&self.names).get(user) {
             return name.clone();
         }
         let url = format!("{}/users.info", self.base);
@@ -187,10 +186,7 @@ impl Api {
             _ => None,
         };
         let name = name.unwrap_or_else(|| user.to_string());
-        self.names
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(user.to_string(), name.clone());
+        crate::sync::lock(&self.names).insert(user.to_string(), name.clone());
         name
     }
 }
@@ -246,7 +242,7 @@ pub async fn run(
                 )
                 .await
             }
-            Err(err) => Ended::Dropped(err),
+            Err(err) => Ended::Dropped(err.to_string()),
         };
         match ended {
             Ended::Shutdown => return,
@@ -264,7 +260,7 @@ pub async fn run(
 }
 
 /// `apps.connections.open`: a fresh WebSocket URL.
-async fn open(config: &SlackConfig) -> Result<String, String> {
+async fn open(config: &SlackConfig) -> Result<String, HttpError> {
     let url = format!(
         "{}/apps.connections.open",
         config.api_url.trim_end_matches('/')
@@ -276,14 +272,13 @@ async fn open(config: &SlackConfig) -> Result<String, String> {
         Body::Form(Vec::new()),
         CALL_TIMEOUT,
     )
-    .await
-    .map_err(|err: HttpError| err.to_string())?;
+    .await?;
     match (answer["ok"].as_bool(), answer["url"].as_str()) {
         (Some(true), Some(url)) => Ok(url.to_string()),
-        _ => Err(format!(
-            "apps.connections.open: {}",
-            answer["error"].as_str().unwrap_or("no url")
-        )),
+        _ => Err(HttpError::NotOk {
+            method: "apps.connections.open".into(),
+            error: answer["error"].as_str().unwrap_or("no url").to_string(),
+        }),
     }
 }
 

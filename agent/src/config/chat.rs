@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::Invalid;
+
 /// The bot's name when `chat.bot_name` is not set.
 pub const DEFAULT_BOT_NAME: &str = "officemesh";
 /// Seconds the next node in a message's ranking waits for the bot's reply before it answers.
@@ -99,7 +101,7 @@ impl fmt::Debug for MattermostConfig {
 
 impl MatrixConfig {
     /// Checks the section: a homeserver URL and exactly one usable token source.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         check_url("chat.matrix.homeserver", &self.homeserver)?;
         if self.access_token.trim().is_empty() && self.access_token_file.as_os_str().is_empty() {
             return Err(
@@ -111,7 +113,7 @@ impl MatrixConfig {
     }
 
     /// The access token: the file's first line when `access_token_file` is set.
-    pub fn token(&self) -> Result<String, String> {
+    pub fn token(&self) -> Result<String, Invalid> {
         if self.access_token_file.as_os_str().is_empty() {
             Ok(self.access_token.trim().to_string())
         } else {
@@ -121,7 +123,7 @@ impl MatrixConfig {
 }
 
 impl SlackConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if !self.app_token.starts_with("xapp-") {
             return Err("chat.slack.app_token must be the app-level token (xapp-…)".into());
         }
@@ -133,7 +135,7 @@ impl SlackConfig {
 }
 
 impl MattermostConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         check_url("chat.mattermost.url", &self.url)?;
         if self.bot_token.trim().is_empty() {
             return Err("chat.mattermost needs bot_token (the bot account's access token)".into());
@@ -142,25 +144,23 @@ impl MattermostConfig {
     }
 }
 
-fn check_url(key: &str, url: &str) -> Result<(), String> {
+fn check_url(key: &str, url: &str) -> Result<(), Invalid> {
     if url.starts_with("http://") || url.starts_with("https://") {
         Ok(())
     } else {
-        Err(format!(
-            "{key} must be an http:// or https:// URL, got \"{url}\""
-        ))
+        Err(format!("{key} must be an http:// or https:// URL, got \"{url}\"").into())
     }
 }
 
 /// The first non-empty line of a token file.
-pub fn read_token(path: &Path) -> Result<String, String> {
+pub fn read_token(path: &Path) -> Result<String, Invalid> {
     let text = std::fs::read_to_string(path)
-        .map_err(|err| format!("cannot read token file {}: {err}", path.display()))?;
+        .map_err(|err| Invalid(format!("cannot read token file {}: {err}", path.display())))?;
     text.lines()
         .map(str::trim)
         .find(|line| !line.is_empty())
         .map(str::to_string)
-        .ok_or_else(|| format!("token file {} is empty", path.display()))
+        .ok_or_else(|| Invalid(format!("token file {} is empty", path.display())))
 }
 
 #[cfg(test)]

@@ -307,13 +307,12 @@ impl Default for ChatConfig {
 
 impl ChatConfig {
     /// Checks the bot's name and the adapter sections that are present.
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), Invalid> {
         let name = self.bot_name.trim();
         if name.is_empty() || name.split_whitespace().count() != 1 {
-            return Err(format!(
-                "chat.bot_name must be one word, got \"{}\"",
-                self.bot_name
-            ));
+            return Err(
+                format!("chat.bot_name must be one word, got \"{}\"", self.bot_name).into(),
+            );
         }
         if let Some(matrix) = &self.matrix {
             matrix.validate()?;

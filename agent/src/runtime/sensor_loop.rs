@@ -48,24 +48,22 @@ async fn open_and_read(
     opened: &mut Option<SharedSensor>,
     config: &SensorConfig,
     node_name: &str,
-) -> Result<Vec<Measurement>, String> {
+) -> anyhow::Result<Vec<Measurement>> {
     let sensor = match opened {
         Some(sensor) => sensor.clone(),
         None => {
             let (config, node_name) = (config.clone(), node_name.to_string());
             let built = tokio::task::spawn_blocking(move || build_sensor(&config, &node_name))
                 .await
-                .map_err(|join_err| format!("opening the sensor panicked: {join_err}"))?
-                .map_err(|err| format!("{err:#}"))?;
+                .map_err(|join_err| anyhow::anyhow!("opening the sensor panicked: {join_err}"))??;
             let sensor = Arc::new(Mutex::new(built));
             *opened = Some(sensor.clone());
             sensor
         }
     };
-    tokio::task::spawn_blocking(move || lock(&sensor).read())
+    Ok(tokio::task::spawn_blocking(move || lock(&sensor).read())
         .await
-        .map_err(|join_err| format!("the sensor read panicked: {join_err}"))?
-        .map_err(|err| err.to_string())
+        .map_err(|join_err| anyhow::anyhow!("the sensor read panicked: {join_err}"))??)
 }
 
 /// Closes a sensor on a blocking thread (a sound meter joins its sampler thread).
@@ -119,6 +117,7 @@ pub(super) async fn sensor_loop(
                 wait = poll.saturating_sub(started.elapsed());
             }
             Err(error) => {
+                let error = format!("{error:#}");
                 if let Some(row) = shared
                     .sensors
                     .record_failure(&config.name, &error, wall_ms())

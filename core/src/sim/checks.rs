@@ -8,6 +8,25 @@ use super::Sim;
 use crate::crdt::Stamp;
 use crate::state::{Key, Value};
 
+/// An invariant a simulated mesh broke, described for the failure report (which nodes, which
+/// key, what each side holds).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Violation(pub String);
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Violation {}
+
+impl From<String> for Violation {
+    fn from(description: String) -> Violation {
+        Violation(description)
+    }
+}
+
 impl Sim {
     /// True when every running node holds the same state: equal state hashes and then, not
     /// trusting hashes, equal contents (every key with its value and stamp).
@@ -27,7 +46,7 @@ impl Sim {
     /// Compares the full contents of every running replica (keys, values, stamps; tombstones
     /// included) with the first running one, without trusting any hash or digest. The error
     /// names the first key that differs and what each side holds.
-    pub fn check_identical_contents(&self) -> Result<(), String> {
+    pub fn check_identical_contents(&self) -> Result<(), Violation> {
         let mut up = self
             .nodes
             .iter()
@@ -80,7 +99,8 @@ impl Sim {
                 } else {
                     "differ"
                 }
-            ));
+            )
+            .into());
         }
         Ok(())
     }
@@ -107,7 +127,7 @@ impl Sim {
 
     /// Checks that no acknowledged write is lost on any running node: each write is held, or
     /// replaced by a newer stamp, or (deleted) its key is gone after a newer-or-equal delete.
-    pub fn check_no_lost_writes(&self) -> Result<(), String> {
+    pub fn check_no_lost_writes(&self) -> Result<(), Violation> {
         self.check_writes_kept(true)
     }
 
@@ -116,11 +136,11 @@ impl Sim {
     /// reset tie gets the other side's entries back, so its collected deletes are undone (by
     /// design; docs/reliability.md), and a value such a delete had superseded may give way to
     /// an older concurrent one. Values no delete superseded are never lost.
-    pub fn check_no_lost_values(&self) -> Result<(), String> {
+    pub fn check_no_lost_values(&self) -> Result<(), Violation> {
         self.check_writes_kept(false)
     }
 
-    fn check_writes_kept(&self, deletes_too: bool) -> Result<(), String> {
+    fn check_writes_kept(&self, deletes_too: bool) -> Result<(), Violation> {
         let mut latest_delete: HashMap<&Key, Stamp> = HashMap::new();
         for w in &self.writes {
             if w.deleted {
@@ -147,7 +167,8 @@ impl Sim {
                             w.stamp,
                             w.node,
                             held.map(|e| e.stamp.to_string())
-                        ))
+                        )
+                        .into())
                     }
                 }
             }

@@ -20,7 +20,7 @@ use crate::crdt::{NodeId, Stamp};
 use crate::gossip::{codec, GossipCore, GossipParams, MessageKind};
 use crate::state::{Entry, Key, Replica, StaleWrite, Value};
 
-mod checks;
+pub mod checks;
 
 /// 2026-01-01T00:00:00Z: simulated time 0 on a node without skew.
 pub const EPOCH_MS: u64 = 1_767_225_600_000;

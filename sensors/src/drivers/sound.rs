@@ -291,7 +291,7 @@ impl SoundMeter {
     /// complete window.
     fn take(&mut self, wait: Duration) -> Result<(LeqAccumulator, SamplerStats), SensorError> {
         let (lock, ready) = &*self.shared;
-        let guard = lock.lock().unwrap_or_else(|poison| poison.into_inner());
+        let guard = crate::sync::lock(lock);
         let (mut guard, _) = ready
             .wait_timeout_while(guard, wait, |state| {
                 state.leq.windows() == 0 && state.error.is_none()
@@ -337,7 +337,7 @@ fn sample_until_stopped<A: AdcSampler>(
             taken += 1;
             pacer.after_sample();
         });
-        let mut state = lock.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut state = crate::sync::lock(lock);
         state.samples += std::mem::take(&mut taken);
         let failed = match result {
             Ok(mean_square) => {
