@@ -39,6 +39,9 @@ LAB_INTERVAL_MS=${LAB_INTERVAL_MS:-200}
 LAB_PRESENCE=${LAB_PRESENCE:-}
 GOSSIP_PORT=7420
 API_PORT=8420
+# Every lab Pi has this API token (writes from another address need one; reads of people need
+# it too): the lab's curl calls send it.
+LAB_TOKEN=officemesh-lab-token
 SW="$LAB_ID-sw"
 
 die() { echo "lab: $*" >&2; exit 1; }
@@ -95,6 +98,7 @@ batch_ms = 200
 
 [api]
 listen = "$(pi_ip "$i"):$API_PORT"
+token = "$LAB_TOKEN"
 
 [gossip]
 listen = "$(pi_ip "$i"):$GOSSIP_PORT"
@@ -127,7 +131,8 @@ running_pid() { # prints the agent pid of pi $1 when it runs
 }
 
 api_get() { # $1 = pi index, $2 = path
-  ip netns exec "$(pi_ns "$1")" curl -sf --max-time 3 "http://$(pi_ip "$1"):$API_PORT$2"
+  ip netns exec "$(pi_ns "$1")" curl -sf --max-time 3 \
+    -H "Authorization: Bearer $LAB_TOKEN" "http://$(pi_ip "$1"):$API_PORT$2"
 }
 
 start_pi() {
@@ -283,7 +288,7 @@ cmd_write() { # write PI person NAME MAC
   i=$(pi_index "$1")
   [ "${2:-}" = person ] && [ -n "${3:-}" ] && [ -n "${4:-}" ] || die "usage: write PI person NAME MAC"
   ip netns exec "$(pi_ns "$i")" curl -sf --max-time 5 -X POST \
-    -H 'Content-Type: application/json' \
+    -H 'Content-Type: application/json' -H "Authorization: Bearer $LAB_TOKEN" \
     -d "{\"name\": \"$3\", \"mac\": \"$4\", \"added_by\": \"drill\"}" \
     "http://$(pi_ip "$i"):$API_PORT/v1/people"
 }
@@ -352,7 +357,7 @@ cmd_remove() { # remove PI person NAME MAC
   i=$(pi_index "$1")
   [ "${2:-}" = person ] && [ -n "${3:-}" ] && [ -n "${4:-}" ] || die "usage: remove PI person NAME MAC"
   ip netns exec "$(pi_ns "$i")" curl -sf --max-time 5 -X DELETE \
-    "http://$(pi_ip "$i"):$API_PORT/v1/people/$3/$4"
+    -H "Authorization: Bearer $LAB_TOKEN" "http://$(pi_ip "$i"):$API_PORT/v1/people/$3/$4"
 }
 
 cmd_api() { local i; i=$(pi_index "$1"); api_get "$i" "$2"; }
