@@ -3,6 +3,7 @@
 //! the opt-in attendance history (`attendance/<name>/<day>`, kept `presence.history_days`);
 //! with history off the reply says so. Reads the replica, writes nothing.
 
+use super::who::unknown_devices_text;
 use super::{caveats, with_caveats, View};
 use crate::chat::text::clock_text;
 use crate::state::presence::{attendance, day_of};
@@ -113,13 +114,7 @@ pub(super) fn how_many_in(view: &View<'_>) -> String {
         1 => format!("1 person I know is in: {}.", names[0]),
         n => format!("{n} people I know are in: {}.", names.join(", ")),
     };
-    if answer.unknown_devices > 0 {
-        text.push_str(&format!(
-            " Plus {} device{} I can't put a name to.",
-            answer.unknown_devices,
-            if answer.unknown_devices == 1 { "" } else { "s" }
-        ));
-    }
+    text.push_str(&unknown_devices_text(answer.unknown_devices));
     with_caveats(text, caveats(view, None, "people"))
 }
 

@@ -60,14 +60,17 @@ pub(super) fn who_is_in(view: &View<'_>, room: Option<&str>) -> String {
             present.len()
         ));
     }
-    if answer.unknown_devices > 0 {
-        text.push_str(&format!(
-            " Plus {} device{} I can't put a name to.",
-            answer.unknown_devices,
-            if answer.unknown_devices == 1 { "" } else { "s" }
-        ));
-    }
+    text.push_str(&unknown_devices_text(answer.unknown_devices));
     with_caveats(text, caveats(view, None, "people"))
+}
+
+/// " Plus 2 devices I can't put a name to." (empty when there are none).
+pub(super) fn unknown_devices_text(unknown: usize) -> String {
+    match unknown {
+        0 => String::new(),
+        1 => " Plus 1 device I can't put a name to.".to_string(),
+        n => format!(" Plus {n} devices I can't put a name to."),
+    }
 }
 
 #[cfg(test)]
