@@ -75,118 +75,138 @@ impl GossipCore {
         replica: &mut Replica,
     ) -> Vec<Message> {
         match state {
-            StateSummary::Full(summary) => {
-                self.note_known(&summary.items);
-                let wms = self.advertised(replica);
-                match self.settle_reset(peer, &summary.items, summary.gc_mark, replica) {
-                    ResetDecision::None => {}
-                    ResetDecision::PeerMustReset => {
-                        let refusal = Body::SynAck {
-                            state_hash: delta::hash_of(&wms),
-                            want: Vec::new(),
-                            want_is_full_digest: false,
-                            gc_mark: self.floors.gc_mark,
-                            delta: Default::default(),
-                            members,
-                        };
-                        return self.reset_for(peer, replica, refusal);
-                    }
-                    ResetDecision::IMustReset => {
-                        // Show our full digest and take nothing: the initiator sees we are
-                        // behind and sends the `Reset` (with which of our writes it holds).
-                        self.peer_seen.remove(&peer);
-                        return self.reply(Body::SynAck {
-                            state_hash: delta::hash_of(&wms),
-                            want: delta::items(&wms, &self.floors),
-                            want_is_full_digest: true,
-                            gc_mark: self.floors.gc_mark,
-                            delta: Default::default(),
-                            members,
-                        });
-                    }
-                }
-                let wants = delta::peer_behind(&wms, &summary.items);
-                let delta = delta::build(replica, &wants, self.params.max_delta_bytes);
-                let want = delta::we_want(&wms, &self.floors, &summary.items);
-                let seen = self.peer_seen.entry(peer).or_default();
-                seen.synack_complete = !delta.truncated;
-                let theirs = delta::hash_of(
-                    &summary
-                        .items
-                        .iter()
-                        .filter(|i| i.watermark > 0)
-                        .map(|i| (i.origin, i.watermark))
-                        .collect(),
-                );
-                seen.state_hash = Some(theirs);
-                self.last_hashes_heard.0 = Some(theirs);
-                self.reply(Body::SynAck {
+            StateSummary::Full(summary) => self.on_full_syn(peer, summary, members, replica),
+            StateSummary::Hash(hash) => self.on_hash_syn(peer, hash, members, replica),
+        }
+    }
+
+    /// A `Syn` with the peer's full digest: settle a reset if the GC floors disagree, else send
+    /// what it lacks and ask for what we lack.
+    fn on_full_syn(
+        &mut self,
+        peer: NodeId,
+        summary: DigestSummary,
+        members: Heartbeats,
+        replica: &mut Replica,
+    ) -> Vec<Message> {
+        self.note_known(&summary.items);
+        let wms = self.advertised(replica);
+        match self.settle_reset(peer, &summary.items, summary.gc_mark, replica) {
+            ResetDecision::None => {}
+            ResetDecision::PeerMustReset => {
+                let refusal = Body::SynAck {
                     state_hash: delta::hash_of(&wms),
-                    want,
+                    want: Vec::new(),
                     want_is_full_digest: false,
-                    gc_mark: self.floors.gc_mark,
-                    delta,
-                    members,
-                })
-            }
-            StateSummary::Hash(hash) => {
-                self.remember_digest(replica);
-                let wms = self.advertised(replica);
-                let mine = delta::hash_of(&wms);
-                self.last_hashes_heard.0 = Some(hash);
-                let known = self
-                    .recent_digests
-                    .iter()
-                    .find(|(h, _)| *h == hash && hash != mine)
-                    .map(|(_, digest)| digest.clone())
-                    // Never for a peer behind our GC floors: it must go through the full
-                    // digest, where the reset is decided.
-                    .filter(|digest| {
-                        !self
-                            .floors
-                            .is_ahead_of(&delta::items(digest, &Floors::default()))
-                    });
-                if let Some(theirs) = known {
-                    // The peer holds one of our recent digests: it lacks only what we gained
-                    // since, and has nothing we lack.
-                    let wants: Vec<(NodeId, u64)> = wms
-                        .iter()
-                        .filter_map(|(o, wm)| {
-                            let t = theirs.get(o).copied().unwrap_or(0);
-                            (*wm > t).then_some((*o, t))
-                        })
-                        .collect();
-                    let delta = delta::build(replica, &wants, self.params.max_delta_bytes);
-                    let seen = self.peer_seen.entry(peer).or_default();
-                    seen.state_hash = Some(hash);
-                    seen.synack_complete = !delta.truncated;
-                    return self.reply(Body::SynAck {
-                        state_hash: mine,
-                        want: Vec::new(),
-                        want_is_full_digest: false,
-                        gc_mark: self.floors.gc_mark,
-                        delta,
-                        members,
-                    });
-                }
-                let seen = self.peer_seen.entry(peer).or_default();
-                seen.state_hash = Some(hash);
-                seen.synack_complete = hash == mine;
-                let want = if hash == mine {
-                    Vec::new()
-                } else {
-                    delta::items(&wms, &self.floors)
-                };
-                self.reply(Body::SynAck {
-                    state_hash: mine,
-                    want_is_full_digest: hash != mine,
-                    want,
                     gc_mark: self.floors.gc_mark,
                     delta: Default::default(),
                     members,
-                })
+                };
+                return self.reset_for(peer, replica, refusal);
+            }
+            ResetDecision::IMustReset => {
+                // Show our full digest and take nothing: the initiator sees we are
+                // behind and sends the `Reset` (with which of our writes it holds).
+                self.peer_seen.remove(&peer);
+                return self.reply(Body::SynAck {
+                    state_hash: delta::hash_of(&wms),
+                    want: delta::items(&wms, &self.floors),
+                    want_is_full_digest: true,
+                    gc_mark: self.floors.gc_mark,
+                    delta: Default::default(),
+                    members,
+                });
             }
         }
+        let wants = delta::peer_behind(&wms, &summary.items);
+        let delta = delta::build(replica, &wants, self.params.max_delta_bytes);
+        let want = delta::we_want(&wms, &self.floors, &summary.items);
+        let seen = self.peer_seen.entry(peer).or_default();
+        seen.synack_complete = !delta.truncated;
+        let theirs = delta::hash_of(
+            &summary
+                .items
+                .iter()
+                .filter(|i| i.watermark > 0)
+                .map(|i| (i.origin, i.watermark))
+                .collect(),
+        );
+        seen.state_hash = Some(theirs);
+        self.last_hashes_heard.0 = Some(theirs);
+        self.reply(Body::SynAck {
+            state_hash: delta::hash_of(&wms),
+            want,
+            want_is_full_digest: false,
+            gc_mark: self.floors.gc_mark,
+            delta,
+            members,
+        })
+    }
+
+    /// A hash-only `Syn`: nothing to do when it matches ours; a delta at once when it is one of
+    /// our recent digests; else our full digest so the peer can say what it lacks.
+    fn on_hash_syn(
+        &mut self,
+        peer: NodeId,
+        hash: u64,
+        members: Heartbeats,
+        replica: &mut Replica,
+    ) -> Vec<Message> {
+        self.remember_digest(replica);
+        let wms = self.advertised(replica);
+        let mine = delta::hash_of(&wms);
+        self.last_hashes_heard.0 = Some(hash);
+        let known = self
+            .recent_digests
+            .iter()
+            .find(|(h, _)| *h == hash && hash != mine)
+            .map(|(_, digest)| digest.clone())
+            // Never for a peer behind our GC floors: it must go through the full
+            // digest, where the reset is decided.
+            .filter(|digest| {
+                !self
+                    .floors
+                    .is_ahead_of(&delta::items(digest, &Floors::default()))
+            });
+        if let Some(theirs) = known {
+            // The peer holds one of our recent digests: it lacks only what we gained
+            // since, and has nothing we lack.
+            let wants: Vec<(NodeId, u64)> = wms
+                .iter()
+                .filter_map(|(o, wm)| {
+                    let t = theirs.get(o).copied().unwrap_or(0);
+                    (*wm > t).then_some((*o, t))
+                })
+                .collect();
+            let delta = delta::build(replica, &wants, self.params.max_delta_bytes);
+            let seen = self.peer_seen.entry(peer).or_default();
+            seen.state_hash = Some(hash);
+            seen.synack_complete = !delta.truncated;
+            return self.reply(Body::SynAck {
+                state_hash: mine,
+                want: Vec::new(),
+                want_is_full_digest: false,
+                gc_mark: self.floors.gc_mark,
+                delta,
+                members,
+            });
+        }
+        let seen = self.peer_seen.entry(peer).or_default();
+        seen.state_hash = Some(hash);
+        seen.synack_complete = hash == mine;
+        let want = if hash == mine {
+            Vec::new()
+        } else {
+            delta::items(&wms, &self.floors)
+        };
+        self.reply(Body::SynAck {
+            state_hash: mine,
+            want_is_full_digest: hash != mine,
+            want,
+            gc_mark: self.floors.gc_mark,
+            delta: Default::default(),
+            members,
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
