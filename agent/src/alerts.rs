@@ -103,7 +103,13 @@ pub fn evaluate(
             _ => None,
         })
         .collect();
-    let poster = is_poster(me, alive);
+    let judge = Judge {
+        me,
+        poster: is_poster(me, alive),
+        now_ms,
+        after_ms,
+        offset,
+    };
     let mut actions = Vec::new();
     for ((room, quantity), target) in &targets {
         let slot = (room.clone(), *quantity);
@@ -113,8 +119,7 @@ pub fn evaluate(
             continue;
         };
         let band = tracker.bands.entry(slot).or_default();
-        let outside = (current - target.value).abs() > target.tolerance;
-        if outside {
+        if (current - target.value).abs() > target.tolerance {
             band.inside_since_ms = None;
             band.outside_since_ms.get_or_insert(now_ms);
         } else {
@@ -126,81 +131,126 @@ pub fn evaluate(
             quantity: *quantity,
         };
         let raised = matches!(replica.value(&key), Some(Value::Alert(alert)) if alert.raised);
+        actions.extend(judge.raise_or_clear(*band, raised, key, target, current));
+    }
+    actions.extend(judge.orphans_cleared(replica, &targets));
+    tracker.bands.retain(|slot, _| targets.contains_key(slot));
+    actions
+}
+
+/// What one evaluation round decides with: who this node is, whether it posts, and when.
+struct Judge {
+    me: NodeId,
+    poster: bool,
+    now_ms: u64,
+    after_ms: u64,
+    offset: FixedOffset,
+}
+
+impl Judge {
+    /// Raises an alert out of band for `after_ms`, clears one back in band as long (only the
+    /// poster decides).
+    fn raise_or_clear(
+        &self,
+        band: Band,
+        raised: bool,
+        key: Key,
+        target: &TargetValue,
+        current: f64,
+    ) -> Option<AlertAction> {
+        let Key::Alert { room, quantity } = &key else {
+            return None;
+        };
         let unit = quantity.unit();
         let band_text = format!(
             "{} ± {} {unit}",
             number_text(target.value),
             number_text(target.tolerance)
         );
+        let due = |since: u64| self.poster && self.now_ms.saturating_sub(since) >= self.after_ms;
         if let Some(since) = band.outside_since_ms {
-            if !raised && poster && now_ms.saturating_sub(since) >= after_ms {
-                let side = if current > target.value {
-                    "above"
-                } else {
-                    "below"
-                };
-                let message = format!(
-                    "{room} {} is at {} {unit}, {side} its target {band_text}",
-                    quantity.as_str(),
-                    number_text(current)
-                );
-                actions.push(AlertAction {
-                    text: format!(
-                        ":warning: {message} since {}.",
-                        clock_text(since, now_ms, offset)
-                    ),
-                    key,
-                    value: AlertValue {
-                        raised: true,
-                        by: me,
-                        since_ms: since,
-                        message,
-                    },
-                });
+            if raised || !due(since) {
+                return None;
             }
-        } else if let Some(since) = band.inside_since_ms {
-            if raised && poster && now_ms.saturating_sub(since) >= after_ms {
-                let message = format!(
-                    "{room} {} is back to normal: {} {unit}, target {band_text}",
-                    quantity.as_str(),
-                    number_text(current)
-                );
-                actions.push(AlertAction {
-                    text: format!(":white_check_mark: {message}."),
-                    key,
-                    value: AlertValue {
-                        raised: false,
-                        by: me,
-                        since_ms: since,
-                        message,
-                    },
-                });
-            }
+            let side = if current > target.value {
+                "above"
+            } else {
+                "below"
+            };
+            let message = format!(
+                "{room} {} is at {} {unit}, {side} its target {band_text}",
+                quantity.as_str(),
+                number_text(current)
+            );
+            return Some(AlertAction {
+                text: format!(
+                    ":warning: {message} since {}.",
+                    clock_text(since, self.now_ms, self.offset)
+                ),
+                key,
+                value: AlertValue {
+                    raised: true,
+                    by: self.me,
+                    since_ms: since,
+                    message,
+                },
+            });
         }
-    }
-    // A raised alert whose target was removed is cleared.
-    for (key, value) in replica.live() {
-        if let (Key::Alert { room, quantity }, Value::Alert(alert)) = (key, value) {
-            if alert.raised && poster && !targets.contains_key(&(room.clone(), *quantity)) {
-                let message = format!(
-                    "{room} {}: the target was removed, alert cleared",
-                    quantity.as_str()
-                );
-                actions.push(AlertAction {
-                    text: format!(":white_check_mark: {message}."),
-                    key: key.clone(),
-                    value: AlertValue {
-                        raised: false,
-                        by: me,
-                        since_ms: now_ms,
-                        message,
-                    },
-                });
-            }
+        let since = band.inside_since_ms?;
+        if !raised || !due(since) {
+            return None;
         }
+        let message = format!(
+            "{room} {} is back to normal: {} {unit}, target {band_text}",
+            quantity.as_str(),
+            number_text(current)
+        );
+        Some(AlertAction {
+            text: format!(":white_check_mark: {message}."),
+            key,
+            value: AlertValue {
+                raised: false,
+                by: self.me,
+                since_ms: since,
+                message,
+            },
+        })
     }
-    tracker.bands.retain(|slot, _| targets.contains_key(slot));
-    actions
+
+    /// A raised alert whose target was removed is cleared.
+    fn orphans_cleared(
+        &self,
+        replica: &Replica,
+        targets: &BTreeMap<(String, Quantity), TargetValue>,
+    ) -> Vec<AlertAction> {
+        if !self.poster {
+            return Vec::new();
+        }
+        replica
+            .live()
+            .filter_map(|(key, value)| match (key, value) {
+                (Key::Alert { room, quantity }, Value::Alert(alert))
+                    if alert.raised && !targets.contains_key(&(room.clone(), *quantity)) =>
+                {
+                    let message = format!(
+                        "{room} {}: the target was removed, alert cleared",
+                        quantity.as_str()
+                    );
+                    Some(AlertAction {
+                        text: format!(":white_check_mark: {message}."),
+                        key: key.clone(),
+                        value: AlertValue {
+                            raised: false,
+                            by: self.me,
+                            since_ms: self.now_ms,
+                            message,
+                        },
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// How often the loop evaluates: a quarter of `alert_after`, between 0.5 s and 10 s.
