@@ -59,6 +59,9 @@ if ! binfmt_usable; then
 fi
 
 export OFFICEMESH_SKIP_SERVICES=1
+# The simulator's seed campaign runs in full natively (deploy/test.sh); under qemu (debug build,
+# ~10x slower) a smaller campaign checks the same code on aarch64.
+export OFFICEMESH_SIM_SEEDS="${OFFICEMESH_SIM_SEEDS:-25}"
 skip_args=()
 for name in ${OFFICEMESH_AARCH64_SKIP:-}; do
   skip_args+=(--skip "$name")
