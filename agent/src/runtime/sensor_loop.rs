@@ -117,7 +117,7 @@ pub(super) async fn sensor_loop(
                 wait = poll.saturating_sub(started.elapsed());
             }
             Err(error) => {
-                let error = format!("{error:#}");
+                let error = error.to_string();
                 if let Some(row) = shared
                     .sensors
                     .record_failure(&config.name, &error, wall_ms())
