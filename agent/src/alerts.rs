@@ -611,17 +611,7 @@ mod tests {
         let set = |ids: &[u64]| ids.iter().map(|id| NodeId(*id)).collect::<BTreeSet<_>>();
         assert!(is_poster(NodeId(3), &set(&[3, 5])));
         assert!(!is_poster(NodeId(5), &set(&[3, 5])));
-        let peers = vec![PeerStatus {
-            node: NodeId(2),
-            name: "pi-b".into(),
-            room: "x".into(),
-            gossip_addr: String::new(),
-            status: MemberStatus::Suspect,
-            heartbeat_age_ms: None,
-            phi: None,
-            missing_versions: 0,
-            unreachable_since_ms: None,
-        }];
+        let peers = vec![PeerStatus::new(NodeId(2), "pi-b", MemberStatus::Suspect)];
         assert_eq!(
             alive_nodes(NodeId(7), &peers),
             set(&[7]),

@@ -29,6 +29,10 @@ pub struct NodeRow {
     pub phi: Option<f64>,
     pub missing_versions: u64,
     pub unreachable_since_ms: Option<u64>,
+    /// How far its stamps run ahead of this node's clock while its updates are held back
+    /// (`null` when they are taken).
+    #[serde(default)]
+    pub clock_ahead_ms: Option<u64>,
     /// Highest version of its writes this node holds.
     pub watermark: u64,
 }
@@ -133,13 +137,15 @@ mod tests {
                            "gossip_addr": "192.0.2.11:7420", "api_addr": "0.0.0.0:8420",
                            "version": "0.1.0", "status": "self", "heartbeat_age_ms": null,
                            "phi": null, "missing_versions": 0, "unreachable_since_ms": null,
-                           "watermark": 57},
+                           "clock_ahead_ms": null, "watermark": 57},
                           {"node": "5ce5dcc9f9c09ee6", "name": "pi-meeting", "room": "meeting room",
                            "gossip_addr": "192.0.2.12:7420", "api_addr": "0.0.0.0:8420",
                            "version": "0.1.0", "status": "alive", "heartbeat_age_ms": 812,
                            "phi": 0.4, "missing_versions": 3, "unreachable_since_ms": null,
-                           "watermark": 12}],
-                "completeness": {"complete": true, "unreachable": []}}"#,
+                           "clock_ahead_ms": 3480000, "watermark": 12}],
+                "completeness": {"complete": false, "unreachable": [],
+                                 "clock_ahead": [{"node": "5ce5dcc9f9c09ee6", "name": "pi-meeting",
+                                                  "room": "meeting room", "ahead_ms": 3480000}]}}"#,
         );
         assert_eq!(answer.nodes.len(), 2);
         assert_eq!(answer.nodes[1].phi, Some(0.4));

@@ -190,8 +190,13 @@ pub fn age(ms: u64) -> String {
 
 /// The caveat line for an answer's `completeness`, if it is incomplete.
 pub fn completeness_note(completeness: &Completeness, now_ms: u64) -> Option<String> {
+    let clock_notes = completeness
+        .clock_ahead
+        .iter()
+        .map(|node| format!("note: {}", node.sentence()));
     if completeness.unreachable.is_empty() {
-        return None;
+        let notes: Vec<String> = clock_notes.collect();
+        return (!notes.is_empty()).then(|| notes.join("\n"));
     }
     let parts: Vec<String> = completeness
         .unreachable
@@ -206,10 +211,16 @@ pub fn completeness_note(completeness: &Completeness, now_ms: u64) -> Option<Str
             None => format!("{} ({})", node.name, node.room),
         })
         .collect();
-    Some(format!(
+    let unreachable = format!(
         "note: cannot reach {}; this answer may be missing their data",
         parts.join(", ")
-    ))
+    );
+    Some(
+        std::iter::once(unreachable)
+            .chain(clock_notes)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
 }
 
 #[cfg(test)]
@@ -236,7 +247,7 @@ mod tests {
     fn the_note_names_unreachable_nodes_and_since_when() {
         let mut completeness = Completeness {
             complete: true,
-            unreachable: Vec::new(),
+            ..Completeness::default()
         };
         assert_eq!(completeness_note(&completeness, 100_000), None);
         let node = |name: &str, since_ms| crate::state::query::UnreachableNode {
@@ -251,6 +262,17 @@ mod tests {
         assert_eq!(
             completeness_note(&completeness, 100_000).as_deref(),
             Some("note: cannot reach pi-a (lobby) for 1m, pi-b (lobby); this answer may be missing their data")
+        );
+        completeness.clock_ahead = vec![crate::state::query::ClockAheadNode {
+            node: crate::crdt::NodeId(3),
+            name: "pi-3".into(),
+            room: "kitchen".into(),
+            ahead_ms: 3_480_000,
+        }];
+        completeness.unreachable.clear();
+        assert_eq!(
+            completeness_note(&completeness, 100_000).as_deref(),
+            Some("note: pi-3's clock is 58 min ahead; I'm ignoring its updates until it is fixed")
         );
     }
 

@@ -58,6 +58,10 @@ pub enum EventKind {
     /// Entries held back because their stamps run ahead of this node's clock by more than
     /// `gossip.max_clock_offset_ms` (numbers: `entries`).
     ClockAhead,
+    /// This node's clock had run ahead and was set right: its own writes stamped while ahead
+    /// were re-stamped at the corrected time so peers take them (numbers: `entries`,
+    /// `ahead_ms`).
+    ClockRestamped,
 }
 
 impl EventKind {
@@ -76,6 +80,7 @@ impl EventKind {
             EventKind::ResetSent => "reset_sent",
             EventKind::RefusedPeer => "refused_peer",
             EventKind::ClockAhead => "clock_ahead",
+            EventKind::ClockRestamped => "clock_restamped",
         }
     }
 }
@@ -424,15 +429,10 @@ mod tests {
         let status =
             serde_json::from_value(serde_json::Value::from(status)).unwrap_or(MemberStatus::Left);
         PeerStatus {
-            node: NodeId(node),
-            name: format!("pi-{node}"),
-            room: String::new(),
             gossip_addr: format!("10.0.0.{node}:7420"),
-            status,
             heartbeat_age_ms: Some(age_ms),
-            phi: None,
             missing_versions: missing,
-            unreachable_since_ms: None,
+            ..PeerStatus::new(NodeId(node), format!("pi-{node}"), status)
         }
     }
 

@@ -152,6 +152,7 @@ impl GossipDriver {
                         phi: Some(peer.phi).filter(|phi| phi.is_finite()),
                         missing_versions: peer.missing_versions,
                         unreachable_since_ms: peer.unreachable_since_ms,
+                        clock_ahead_ms: peer.clock_ahead_ms,
                     }
                 })
                 .collect()

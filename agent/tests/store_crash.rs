@@ -5,7 +5,9 @@
 //! and after each kill reopens the database and checks: it opens, `PRAGMA integrity_check` says
 //! ok, every reading reported committed is in the sample history and in the replica, and what
 //! was persisted is one consistent transaction boundary (samples, entries and the one-minute
-//! aggregates agree). The next child resumes from what was persisted.
+//! aggregates agree), and the gossip safety state (GC floors, mark, incarnation) committed with
+//! each batch is exactly the last persisted batch's. The next child resumes from what was
+//! persisted.
 //!
 //! This kills the process, not the machine: the operating system still writes out what SQLite
 //! handed it. Power cuts are covered by `synchronous=FULL` in WAL mode, not by this test.
@@ -17,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use officemesh::crdt::{NodeId, Stamp};
-use officemesh::state::{Key, ReadingStatus, ReadingValue, Replica, Value};
+use officemesh::state::{Key, ReadingStatus, ReadingValue, Replica, SafetyState, Value};
 use officemesh::store::{HistoryQuery, RetentionPolicy, Store, DB_FILE};
 use officemesh_sensors::Quantity;
 use rand::rngs::StdRng;
@@ -56,6 +58,16 @@ fn number_in(replica: &Replica, key: &Key) -> Option<u64> {
     }
 }
 
+/// The safety state (GC floors, mark, incarnation) the child persists with reading `n`'s batch.
+fn safety_after(n: u64) -> SafetyState {
+    SafetyState {
+        floors: vec![(NodeId(0x77), n)],
+        gc_mark: Stamp::new(Stamp::time_from_unix_ms(taken_at(n)), NodeId(0x77)),
+        incarnation: n,
+        ..SafetyState::default()
+    }
+}
+
 /// The highest reading number persisted, from the replica loaded from the database.
 fn last_persisted(replica: &Replica) -> Option<u64> {
     (0..3).filter_map(|n| number_in(replica, &key(n))).max()
@@ -88,6 +100,8 @@ fn crash_child_writes_until_killed() {
                 .expect("stamps grow with n");
             next += 1;
         }
+        // The protocol's safety state changes with the batch: it must commit with it.
+        replica.set_safety(safety_after(next - 1));
         store
             .apply(&replica.take_changes())
             .expect("child applies a batch");
@@ -174,6 +188,11 @@ fn check(dir: &Path, committed: Option<u64>) {
         assert_eq!(number_in(&replica, &key(n)), Some(n));
     }
     assert!(replica.watermark(ME) > persisted, "own versions survive");
+    assert_eq!(
+        replica.safety(),
+        &safety_after(persisted),
+        "the GC floors, mark and incarnation are those committed with the last batch"
+    );
     // Every reading up to the last persisted one is in the history, once.
     let mut total = 0;
     for quantity in Quantity::ALL {

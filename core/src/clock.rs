@@ -52,7 +52,9 @@ pub struct ClockAhead {
 /// This node's HLC.
 pub struct Clock {
     node: NodeId,
-    hlc: uhlc::HLC,
+    /// Replaced (not adjusted) by `rewind`: uhlc keeps its last time inside.
+    hlc: Mutex<uhlc::HLC>,
+    max_offset: Duration,
     max_offset_ms: u64,
     /// Every stamp issued is above this: the highest stamp issued, observed or persisted.
     floor: Mutex<u64>,
@@ -61,15 +63,10 @@ pub struct Clock {
 impl Clock {
     /// A clock for `node` refusing peer stamps more than `max_offset` ahead.
     pub fn new(node: NodeId, max_offset: Duration) -> Self {
-        let id = uhlc::ID::try_from(node.0.max(1)).unwrap_or_else(|_| uhlc::ID::rand());
-        let hlc = uhlc::HLCBuilder::new()
-            .with_id(id)
-            .with_clock(skewed_ntp64)
-            .with_max_delta(max_offset)
-            .build();
         Clock {
             node,
-            hlc,
+            hlc: Mutex::new(build_hlc(node, max_offset)),
+            max_offset,
             max_offset_ms: max_offset.as_millis() as u64,
             floor: Mutex::new(0),
         }
@@ -85,7 +82,7 @@ impl Clock {
 
     /// A new stamp, greater than every stamp this clock issued, observed or was floored at.
     pub fn now(&self) -> Stamp {
-        let candidate = self.hlc.new_timestamp().get_time().0;
+        let candidate = crate::sync::lock(&self.hlc).new_timestamp().get_time().0;
         let mut floor = crate::sync::lock(&self.floor);
         let time = candidate.max(*floor + 1);
         *floor = time;
@@ -97,6 +94,21 @@ impl Clock {
     pub fn raise_floor(&self, time: u64) {
         let mut floor = crate::sync::lock(&self.floor);
         *floor = (*floor).max(time);
+    }
+
+    /// Lowers the clock to `floor_time` (or the wall clock, whichever is later): for a node whose
+    /// wall clock ran ahead and was set right, once the stamps it issued while ahead have been
+    /// re-stamped (`Replica::plan_restamp`). The caller holds the replica, so no stamp above
+    /// the new floor is in use elsewhere.
+    pub fn rewind(&self, floor_time: u64) {
+        let mut hlc = crate::sync::lock(&self.hlc);
+        *hlc = build_hlc(self.node, self.max_offset);
+        *crate::sync::lock(&self.floor) = floor_time;
+    }
+
+    /// The highest stamp time issued, observed or floored at.
+    pub fn floor_time(&self) -> u64 {
+        *crate::sync::lock(&self.floor)
     }
 
     /// Observes a peer's stamp: afterwards `now()` is above it. Refuses (and does not observe)
@@ -119,6 +131,15 @@ impl Clock {
     pub fn accept_limit(&self) -> u64 {
         Stamp::time_from_unix_ms(wall_ms() + self.max_offset_ms)
     }
+}
+
+fn build_hlc(node: NodeId, max_offset: Duration) -> uhlc::HLC {
+    let id = uhlc::ID::try_from(node.0.max(1)).unwrap_or_else(|_| uhlc::ID::rand());
+    uhlc::HLCBuilder::new()
+        .with_id(id)
+        .with_clock(skewed_ntp64)
+        .with_max_delta(max_offset)
+        .build()
 }
 
 /// Whether the wall clock can be trusted.
@@ -177,6 +198,26 @@ mod tests {
             clock.now().time > far_future.time,
             "floor holds even ahead of the wall clock"
         );
+    }
+
+    #[test]
+    fn rewind_lowers_stamps_to_the_wall_clock_above_the_floor_given() {
+        let clock = Clock::new(NodeId(3), Duration::from_millis(500));
+        let hour_ahead = Stamp::time_from_unix_ms(wall_ms() + 3_600_000);
+        clock.raise_floor(hour_ahead);
+        assert!(
+            clock.now().time > hour_ahead,
+            "the floor holds before a rewind"
+        );
+        let kept = clock.now().time - Stamp::time_from_unix_ms(3_600_000);
+        clock.rewind(kept);
+        let after = clock.now();
+        assert!(after.time > kept, "stamps stay above the floor given");
+        assert!(
+            after.time < hour_ahead,
+            "stamps follow the wall clock again, not the old floor"
+        );
+        assert_eq!(clock.floor_time(), after.time);
     }
 
     #[test]

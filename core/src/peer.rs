@@ -117,6 +117,28 @@ pub struct PeerStatus {
     pub missing_versions: u64,
     /// Since when this node cannot reach it (ms since epoch), if it cannot.
     pub unreachable_since_ms: Option<u64>,
+    /// How far its stamps run ahead of this node's clock while its updates are held back
+    /// (refused until its clock is fixed); `None` when they are taken.
+    #[serde(default)]
+    pub clock_ahead_ms: Option<u64>,
+}
+
+impl PeerStatus {
+    /// A row for `node` with `status` and nothing else known (no address, room, heartbeat).
+    pub fn new(node: NodeId, name: impl Into<String>, status: MemberStatus) -> PeerStatus {
+        PeerStatus {
+            node,
+            name: name.into(),
+            room: String::new(),
+            gossip_addr: String::new(),
+            status,
+            heartbeat_age_ms: None,
+            phi: None,
+            missing_versions: 0,
+            unreachable_since_ms: None,
+            clock_ahead_ms: None,
+        }
+    }
 }
 
 /// The nodes this node believes alive: itself, and peers the gossip layer reports `alive`.

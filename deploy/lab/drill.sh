@@ -15,7 +15,8 @@
 #            same state hash (`expect converged`);
 #   writes   every acknowledged write must be on every running Pi at the end: lost must be 0.
 #            Writes made on a Pi whose clock is skewed are "held back" (the others refuse
-#            stamps more than gossip.max_clock_offset_ms ahead), not lost, and reported apart.
+#            stamps more than gossip.max_clock_offset_ms ahead), not lost, and reported apart;
+#            once it is set right (`skew PI 0`) they count like every other write.
 #
 # Scenario format (one step per line, `#` comments):
 #   pis N | phones M | interval MS              set-up (before the first step)
@@ -263,7 +264,14 @@ run_step() {
     unplug|kill) ensure_up; lab_step "$cmd" "${words[1]}"; start_fault "${words[1]}" ;;
     partition) ensure_up; lab_step "${words[@]}"; local p ps=(); for p in "${words[@]:1}"; do [ "$p" = -- ] || ps+=("$p"); done; start_fault "${ps[@]}" ;;
     plug|start|restart|heal) ensure_up; lab_step "${words[@]}"; end_fault ;;
-    skew) ensure_up; lab_step "${words[@]}"; [ "${words[2]}" = 0 ] || SKEWED+=("${words[1]}") ;;
+    skew)
+      ensure_up; lab_step "${words[@]}"
+      # Skew 0 sets the clock right: the Pi re-stamps what it acknowledged while ahead, so from
+      # then on its writes count like everyone's (they must be on every Pi at the end).
+      local kept=("${SKEWED[@]:-}") p
+      SKEWED=()
+      for p in "${kept[@]}"; do [ -z "$p" ] || [ "$p" = "${words[1]}" ] || SKEWED+=("$p"); done
+      [ "${words[2]}" = 0 ] || SKEWED+=("${words[1]}") ;;
     phone-arrive|phone-leave|hostile) ensure_up; lab_step "${words[@]}" ;;
     write|remove) ensure_up; record_write "$cmd" "${words[1]}" "${words[3]}" "${words[4]}" ;;
     wait)

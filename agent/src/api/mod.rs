@@ -35,12 +35,13 @@ pub use error::ApiError;
 
 use crate::api_types::{NodeRow, NodesAnswer};
 use crate::clock::wall_ms;
+use crate::crdt::NodeId;
 use crate::peer::NodeStatus;
 use crate::shared::Shared;
 use crate::state::key::{normalize_label, validate_label};
 use crate::state::limits::check_device_mac;
 use crate::state::query::{self, ReadingFilter};
-use crate::state::{Key, PersonInfo, TargetValue, Value};
+use crate::state::{Key, NodeInfo, PersonInfo, TargetValue, Value};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -339,16 +340,34 @@ async fn network(
     )))
 }
 
+/// Every node with a `node/<id>` entry, then peers gossip knows that have none yet (their
+/// entry may be held back: a clock running ahead).
 async fn nodes(State(shared): State<Arc<Shared>>) -> Json<NodesAnswer> {
     let peers = shared.peers();
     let rows: Vec<NodeRow> = {
         let replica = shared.replica();
-        replica
+        let mut infos: Vec<(NodeId, NodeInfo)> = replica
             .live()
             .filter_map(|(key, value)| match (key, value) {
                 (Key::Node(id), Value::Node(info)) => Some((*id, info.clone())),
                 _ => None,
             })
+            .collect();
+        for peer in &peers {
+            if !infos.iter().any(|(id, _)| *id == peer.node) {
+                let info = NodeInfo {
+                    name: peer.name.clone(),
+                    room: peer.room.clone(),
+                    gossip_addr: peer.gossip_addr.clone(),
+                    api_addr: String::new(),
+                    version: String::new(),
+                    started_at_ms: 0,
+                };
+                infos.push((peer.node, info));
+            }
+        }
+        infos
+            .into_iter()
             .map(|(id, info)| {
                 let peer = peers.iter().find(|p| p.node == id);
                 NodeRow {
@@ -367,6 +386,7 @@ async fn nodes(State(shared): State<Arc<Shared>>) -> Json<NodesAnswer> {
                     phi: peer.and_then(|p| p.phi),
                     missing_versions: peer.map(|p| p.missing_versions).unwrap_or(0),
                     unreachable_since_ms: peer.and_then(|p| p.unreachable_since_ms),
+                    clock_ahead_ms: peer.and_then(|p| p.clock_ahead_ms),
                     watermark: replica.watermark(id),
                 }
             })

@@ -35,7 +35,14 @@ fn node_row(node: &NodeRow) -> Vec<String> {
     vec![
         node.name.clone(),
         node.room.clone(),
-        node.status.to_string(),
+        match node.clock_ahead_ms {
+            Some(ahead) => format!(
+                "{} (clock {} ahead)",
+                node.status,
+                crate::state::query::duration_words(ahead)
+            ),
+            None => node.status.to_string(),
+        },
         node.gossip_addr.clone(),
         node.heartbeat_age_ms
             .map(client::age)

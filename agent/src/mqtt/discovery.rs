@@ -139,17 +139,7 @@ mod tests {
     }
 
     fn peer(node: u64, status: MemberStatus) -> PeerStatus {
-        PeerStatus {
-            node: NodeId(node),
-            name: format!("pi-{node}"),
-            room: "lobby".into(),
-            gossip_addr: String::new(),
-            status,
-            heartbeat_age_ms: None,
-            phi: None,
-            missing_versions: 0,
-            unreachable_since_ms: None,
-        }
+        PeerStatus::new(NodeId(node), format!("pi-{node}"), status)
     }
 
     #[test]

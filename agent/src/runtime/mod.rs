@@ -1,10 +1,12 @@
 //! The running agent: `Agent` opens the store, restores the replica, builds `Shared` and
 //! starts the loops that feed it — sensor polling (`sensor_loop`), presence scanning
-//! (`presence_loop`), batched persistence and retention (`maintenance`). Gossip and the HTTP
+//! (`presence_loop`), batched persistence and retention (`maintenance`), re-stamping own writes
+//! after this node's clock ran ahead and was set right (`clock_recovery`). Gossip and the HTTP
 //! API are started by the caller with `Agent::shared`; everything stops on one shutdown signal.
 //!
 //! The one module that wires the shell together: nothing else depends on it but `main`/`cli`.
 
+mod clock_recovery;
 mod maintenance;
 mod presence_loop;
 mod presence_writes;
@@ -50,12 +52,15 @@ impl Agent {
         let data_dir = config.storage.data_dir.clone();
         let node = crate::identity::load_or_create(&data_dir)?;
         let store = Store::open(&data_dir)?;
-        let replica = store.load_replica(node)?;
+        let mut replica = store.load_replica(node)?;
         let clock = Clock::new(
             node,
             Duration::from_millis(config.gossip.max_clock_offset_ms),
         );
         clock.raise_floor(store.max_stamp_time()?);
+        // Writes stamped while this node's clock ran ahead (now set right) get stamps peers
+        // take; reported once `shared` exists, persisted by the batch loop.
+        let recovered = clock_recovery::recover(&clock, &mut replica);
         let name = if config.node.name.trim().is_empty() {
             host_name()
         } else {
@@ -81,7 +86,12 @@ impl Agent {
             persist_thread: Some(persist_thread),
             tasks: Vec::new(),
         };
+        clock_recovery::report(&shared, &recovered);
         agent.write_node_info()?;
+        agent.spawn(clock_recovery::clock_recovery_loop(
+            shared.clone(),
+            shutdown_rx.clone(),
+        ));
         if let Some(task) = crate::mqtt::start(shared.clone(), shutdown_rx.clone())? {
             agent.spawn(task);
         }

@@ -160,6 +160,7 @@ fn gc_floors_and_reset_progress_survive_a_reopen() {
         gc_mark: crate::crdt::Stamp::new(99, NodeId(7)),
         resync_target: Some(vec![(NodeId(3), 4)]),
         own_refetch: Some(OwnRefetch { after: 2, until: 9 }),
+        incarnation: 1_764_000_000_000,
     };
     {
         let mut store = Store::open(dir.path()).expect("open");

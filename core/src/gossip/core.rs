@@ -13,6 +13,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::Serialize;
 
+use super::clock_watch::ClockWatch;
 use super::delta::{self, Floors};
 use super::members::{MemberStatus, Members, Thresholds};
 use super::message::{Body, Message, MessageKind};
@@ -50,6 +51,8 @@ pub struct PeerView {
     /// Since when it has been unreachable: the transport's first failure to connect, or its
     /// last heartbeat when it is suspect, dead or gone.
     pub unreachable_since_ms: Option<u64>,
+    /// How far its stamps run ahead of this node's clock, while its entries are held back.
+    pub clock_ahead_ms: Option<u64>,
 }
 
 /// What a peer last showed us.
@@ -92,6 +95,10 @@ pub struct GossipCore {
     stats: GossipStats,
     /// Entries from peers refused for breaking a limit, until the shell takes them to log.
     refused_entries: Vec<String>,
+    /// Peers whose stamps run ahead of our clock (entries held back), and by how much.
+    clock_watch: ClockWatch,
+    /// The time of the message being handled (for `clock_watch`).
+    handling_at_ms: u64,
 }
 
 impl GossipCore {
@@ -106,6 +113,8 @@ impl GossipCore {
             params,
             seeds,
             refused_entries: Vec::new(),
+            clock_watch: ClockWatch::default(),
+            handling_at_ms: 0,
             floors: Floors::default(),
             peer_seen: HashMap::new(),
             known_versions: BTreeMap::new(),
@@ -154,10 +163,18 @@ impl GossipCore {
         }
     }
 
-    pub(super) fn ensure_started(&mut self, now_ms: u64) {
+    /// On the first tick or message: this run's incarnation, above the last run's (persisted in
+    /// the replica's `SafetyState`) even when the wall clock went back — a node whose clock ran
+    /// ahead would otherwise restart with a lower incarnation, and peers would ignore its
+    /// heartbeats (and keep it `left`) until the wall clock passed the old one.
+    pub(super) fn ensure_started(&mut self, now_ms: u64, replica: &mut Replica) {
         if !self.started {
             self.started = true;
-            self.members.set_incarnation(now_ms);
+            let incarnation = now_ms.max(replica.safety().incarnation + 1);
+            self.members.set_incarnation(incarnation);
+            let mut safety = replica.safety().clone();
+            safety.incarnation = incarnation;
+            replica.set_safety(safety);
             self.last_gc_ms = now_ms;
         }
     }
@@ -171,7 +188,7 @@ impl GossipCore {
         rng: &mut impl Rng,
         replica: &mut Replica,
     ) -> Vec<Outgoing> {
-        self.ensure_started(now_ms);
+        self.ensure_started(now_ms, replica);
         self.restore_safety(replica);
         if self.left {
             return Vec::new();
@@ -236,7 +253,7 @@ impl GossipCore {
         rng: &mut impl Rng,
         replica: &mut Replica,
     ) -> Vec<Outgoing> {
-        self.ensure_started(now_ms);
+        self.ensure_started(now_ms, replica);
         self.members.leave_self();
         let t = self.thresholds();
         let live: Vec<String> = self
@@ -309,8 +326,9 @@ impl GossipCore {
         replica: &mut Replica,
         accept_limit_time: u64,
     ) -> Vec<Message> {
-        self.ensure_started(now_ms);
+        self.ensure_started(now_ms, replica);
         self.restore_safety(replica);
+        self.handling_at_ms = now_ms;
         let kind = message.kind();
         self.stats.count_received(kind);
         if message.cluster != self.params.cluster {
@@ -408,6 +426,7 @@ impl GossipCore {
         limit: u64,
     ) -> bool {
         let applied = delta::apply(replica, delta, limit);
+        self.clock_watch.note(self.handling_at_ms, &applied);
         self.stats.rejected_stamps += applied.rejected_stamps as u64;
         self.stats.refused_chunks += applied.refused_chunks as u64;
         self.stats.entries_merged += applied.merged as u64;
@@ -494,6 +513,7 @@ impl GossipCore {
                     unreachable_since_ms: m
                         .unreachable_since_ms
                         .or_else(|| (status != MemberStatus::Alive).then_some(last)),
+                    clock_ahead_ms: self.clock_watch.ahead_ms(m.id, now_ms),
                 }
             })
             .collect()

@@ -219,6 +219,10 @@ pub struct Applied {
     pub merged: usize,
     /// Entries refused because their stamp is beyond the accept limit (retried later).
     pub rejected_stamps: usize,
+    /// Per origin, the newest stamp time held back for being beyond the accept limit.
+    pub ahead: BTreeMap<NodeId, u64>,
+    /// Origins with a chunk taken whole (up to its `complete_to`, nothing held back).
+    pub caught_up: Vec<NodeId>,
     /// Entries refused because they break a limit of `state::limits` (key and why), skipped
     /// without stopping their chunk.
     pub refused_entries: Vec<String>,
@@ -256,6 +260,14 @@ pub fn apply(replica: &mut Replica, delta: &Delta, accept_limit_time: u64) -> Ap
             }
             if entry.stamp.time > accept_limit_time {
                 out.rejected_stamps += 1;
+                let newest = chunk
+                    .entries
+                    .iter()
+                    .map(|e| e.stamp.time)
+                    .max()
+                    .unwrap_or(entry.stamp.time);
+                let slot = out.ahead.entry(chunk.origin).or_insert(0);
+                *slot = (*slot).max(newest);
                 reached = entry.version - 1;
                 break;
             }
@@ -272,6 +284,9 @@ pub fn apply(replica: &mut Replica, delta: &Delta, accept_limit_time: u64) -> Ap
         if refused {
             out.refused_chunks += 1;
             reached = previous;
+        }
+        if reached == chunk.complete_to {
+            out.caught_up.push(chunk.origin);
         }
         replica.received_up_to(chunk.origin, reached);
     }

@@ -3,6 +3,7 @@
 //! messages and a random source, and returns messages to send.
 //!
 //! - [`message`]: the wire types (`Syn → SynAck → Ack`, `Reset`, `BadCluster`).
+//! - [`clock_watch`]: peers whose stamps run ahead of this node's clock, and by how much.
 //! - [`codec`]: bytes ↔ messages (version byte + postcard, size-capped, never trusts counts).
 //! - [`delta`]: digests, digest hashes, GC floors, building and applying deltas.
 //! - [`members`]: the member table, compact heartbeats, statuses, member GC.
@@ -13,6 +14,7 @@
 //!
 //! Must not touch: sockets, the wall clock, the global RNG, SQLite, tokio.
 
+pub mod clock_watch;
 pub mod codec;
 pub mod core;
 pub mod delta;

@@ -23,7 +23,9 @@ pub mod value;
 
 pub use key::{Key, KeyParseError, LabelError};
 pub use limits::LimitError;
-pub use replica::{ChangeSet, Digest, Entry, Replica, StagedWrite, StaleWrite, StateHash};
+pub use replica::{
+    ChangeSet, Digest, Entry, Replica, RestampPlan, StagedWrite, StaleWrite, StateHash,
+};
 pub use safety::{OwnRefetch, SafetyState};
 pub use value::{
     AlertValue, AttendanceValue, DeviceCount, MacSeen, NodeInfo, PersonInfo, ReadingStatus,

@@ -14,9 +14,49 @@ use crate::peer::{MemberStatus, PeerStatus};
 /// Which nodes this answer may be missing data from, and since when.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Completeness {
-    /// True when every known node is reachable now.
+    /// True when every known node is reachable now and none has its updates held back.
     pub complete: bool,
     pub unreachable: Vec<UnreachableNode>,
+    /// Nodes whose updates this node ignores because their clock runs ahead of its own.
+    #[serde(default)]
+    pub clock_ahead: Vec<ClockAheadNode>,
+}
+
+/// A node whose stamps run more than `gossip.max_clock_offset_ms` ahead of this node's clock:
+/// its updates are held back until its clock is fixed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClockAheadNode {
+    pub node: NodeId,
+    pub name: String,
+    pub room: String,
+    pub ahead_ms: u64,
+}
+
+impl ClockAheadNode {
+    /// "pi-3's clock is 58 min ahead; I'm ignoring its updates until it is fixed"
+    pub fn sentence(&self) -> String {
+        format!(
+            "{}'s clock is {} ahead; I'm ignoring its updates until it is fixed",
+            self.name,
+            duration_words(self.ahead_ms)
+        )
+    }
+}
+
+/// "850 ms", "12 s", "58 min", "3 h 5 min", "2 days".
+pub fn duration_words(ms: u64) -> String {
+    const MIN: u64 = 60_000;
+    const HOUR: u64 = 60 * MIN;
+    match ms {
+        ms if ms < 1_000 => format!("{ms} ms"),
+        ms if ms < MIN => format!("{} s", ms / 1_000),
+        ms if ms < HOUR => format!("{} min", ms / MIN),
+        ms if ms < 48 * HOUR => match (ms % HOUR) / MIN {
+            0 => format!("{} h", ms / HOUR),
+            min => format!("{} h {min} min", ms / HOUR),
+        },
+        ms => format!("{} days", ms / (24 * HOUR)),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,9 +82,22 @@ pub fn completeness(peers: &[PeerStatus]) -> Completeness {
             since_ms: peer.unreachable_since_ms,
         })
         .collect();
+    let clock_ahead: Vec<ClockAheadNode> = peers
+        .iter()
+        .filter(|peer| !peer.status.is_unreachable())
+        .filter_map(|peer| {
+            Some(ClockAheadNode {
+                node: peer.node,
+                name: peer.name.clone(),
+                room: peer.room.clone(),
+                ahead_ms: peer.clock_ahead_ms?,
+            })
+        })
+        .collect();
     Completeness {
-        complete: unreachable.is_empty(),
+        complete: unreachable.is_empty() && clock_ahead.is_empty(),
         unreachable,
+        clock_ahead,
     }
 }
 
@@ -366,6 +419,31 @@ mod tests {
     use crate::state::{MacSeen, NodeInfo, PersonInfo, ReadingStatus, ReadingValue};
 
     const MINUTE: u64 = 60_000;
+
+    #[test]
+    fn a_peer_whose_updates_are_held_back_makes_answers_incomplete_and_says_why() {
+        let mut ahead = PeerStatus::new(NodeId(3), "pi-3", MemberStatus::Alive);
+        ahead.clock_ahead_ms = Some(58 * MINUTE + 20_000);
+        let fine = PeerStatus::new(NodeId(2), "pi-2", MemberStatus::Alive);
+        let answer = completeness(&[fine.clone(), ahead]);
+        assert!(!answer.complete);
+        assert!(answer.unreachable.is_empty());
+        assert_eq!(answer.clock_ahead.len(), 1);
+        assert_eq!(
+            answer.clock_ahead[0].sentence(),
+            "pi-3's clock is 58 min ahead; I'm ignoring its updates until it is fixed"
+        );
+        assert!(completeness(&[fine]).complete);
+    }
+
+    #[test]
+    fn durations_read_as_words() {
+        assert_eq!(duration_words(850), "850 ms");
+        assert_eq!(duration_words(12_400), "12 s");
+        assert_eq!(duration_words(3 * 3_600_000 + 5 * MINUTE), "3 h 5 min");
+        assert_eq!(duration_words(2 * 3_600_000), "2 h");
+        assert_eq!(duration_words(50 * 3_600_000), "2 days");
+    }
 
     fn mac(last: u8) -> MacAddr {
         MacAddr([0xb8, 0x27, 0xeb, 0, 0, last])

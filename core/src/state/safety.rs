@@ -38,6 +38,10 @@ pub struct SafetyState {
     pub resync_target: Option<Vec<(NodeId, u64)>>,
     /// Own writes being re-fetched after a reset.
     pub own_refetch: Option<OwnRefetch>,
+    /// The gossip incarnation of this node's latest run: the next run takes a greater one
+    /// whatever its wall clock says, so peers never ignore its heartbeats as stale.
+    #[serde(default)]
+    pub incarnation: u64,
 }
 
 impl Default for SafetyState {
@@ -47,6 +51,7 @@ impl Default for SafetyState {
             gc_mark: Stamp::ZERO,
             resync_target: None,
             own_refetch: None,
+            incarnation: 0,
         }
     }
 }
@@ -69,6 +74,7 @@ mod tests {
             gc_mark: Stamp::new(99, NodeId(7)),
             resync_target: Some(vec![(NodeId(3), 4)]),
             own_refetch: Some(OwnRefetch { after: 2, until: 9 }),
+            incarnation: 1_764_000_000_000,
         };
         let json = serde_json::to_string(&state).expect("json");
         assert_eq!(
@@ -82,5 +88,14 @@ mod tests {
         );
         assert!(!state.is_empty());
         assert!(SafetyState::default().is_empty());
+    }
+
+    #[test]
+    fn a_state_persisted_before_the_incarnation_was_kept_still_loads() {
+        let old = r#"{"floors":[],"gc_mark":{"time":0,"node":"0000000000000000"},"resync_target":null,"own_refetch":null}"#;
+        let gc_mark = serde_json::to_string(&Stamp::ZERO).expect("json");
+        let old = old.replace(r#"{"time":0,"node":"0000000000000000"}"#, &gc_mark);
+        let state: SafetyState = serde_json::from_str(&old).expect("old state loads");
+        assert_eq!(state.incarnation, 0);
     }
 }

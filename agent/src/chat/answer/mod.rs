@@ -177,13 +177,23 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
 
 /// "I can't reach pi-3 (meeting room) since 10:02, so I may be missing {what} there." for each
 /// unreachable node (only those in `room` when given).
+/// Then "pi-3's clock is 58 min ahead; I'm ignoring its updates until it is fixed." for each node
+/// whose updates are held back.
 fn caveats(view: &View<'_>, room: Option<&str>, what: &str) -> Vec<String> {
-    view.completeness
+    let in_room = |node_room: &str| room.is_none_or(|room| node_room.eq_ignore_ascii_case(room));
+    let unreachable = view
+        .completeness
         .unreachable
         .iter()
-        .filter(|node| room.is_none_or(|room| node.room.eq_ignore_ascii_case(room)))
-        .map(|node| caveat(view, node, what))
-        .collect()
+        .filter(|node| in_room(&node.room))
+        .map(|node| caveat(view, node, what));
+    let clock_ahead = view
+        .completeness
+        .clock_ahead
+        .iter()
+        .filter(|node| node.room.is_empty() || in_room(&node.room))
+        .map(|node| format!("{}.", node.sentence()));
+    unreachable.chain(clock_ahead).collect()
 }
 
 fn caveat(view: &View<'_>, node: &UnreachableNode, what: &str) -> String {

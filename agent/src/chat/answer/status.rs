@@ -12,7 +12,13 @@ use crate::state::{Key, Value};
 
 /// "status": one line per known node, the raised alerts, the state's size and hash.
 pub(super) fn status(view: &View<'_>) -> String {
-    let names = query::node_names(view.replica);
+    let mut names = query::node_names(view.replica);
+    // A node whose updates are held back may not have its name here yet.
+    for node in &view.completeness.clock_ahead {
+        names
+            .entry(node.node)
+            .or_insert_with(|| (node.name.clone(), node.room.clone()));
+    }
     let unreachable: BTreeMap<NodeId, &UnreachableNode> = view
         .completeness
         .unreachable
@@ -52,8 +58,11 @@ pub(super) fn status(view: &View<'_>) -> String {
             .take(12)
             .collect::<String>()
     ));
-    if !view.completeness.complete {
+    if !view.completeness.unreachable.is_empty() {
         text.push_str("\nAnswers may be missing what the unreachable nodes saw.");
+    }
+    for node in &view.completeness.clock_ahead {
+        text.push_str(&format!("\n{}.", node.sentence()));
     }
     text
 }
@@ -78,7 +87,14 @@ fn node_state(
         }
     } else {
         match view.peers.iter().find(|peer| peer.node == id) {
-            Some(peer) => peer.status.to_string(),
+            Some(peer) => match peer.clock_ahead_ms {
+                Some(ahead) => format!(
+                    "{}, but its clock is {} ahead (updates held back)",
+                    peer.status,
+                    query::duration_words(ahead)
+                ),
+                None => peer.status.to_string(),
+            },
             None => "unknown (gossip has not reported on it)".to_string(),
         }
     }

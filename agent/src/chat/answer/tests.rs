@@ -131,6 +131,7 @@ pub(super) fn pi_b_unreachable() -> Completeness {
             status: crate::peer::MemberStatus::Dead,
             since_ms: Some(NOW - 40 * MINUTE),
         }],
+        clock_ahead: Vec::new(),
     }
 }
 
@@ -162,6 +163,36 @@ pub(super) fn ask(office: &Office, text: &str) -> String {
 #[track_caller]
 pub(super) fn assert_has(reply: &str, part: &str) {
     assert!(reply.contains(part), "{part:?} missing from: {reply}");
+}
+
+#[test]
+fn answers_say_whose_clock_is_ahead_and_that_its_updates_are_ignored() {
+    let office = office();
+    let held_back = Completeness {
+        complete: false,
+        unreachable: Vec::new(),
+        clock_ahead: vec![crate::state::query::ClockAheadNode {
+            node: NodeId(3),
+            name: "pi-3".into(),
+            room: "meeting room".into(),
+            ahead_ms: 58 * MINUTE + 31_000,
+        }],
+    };
+    let caveat = "pi-3's clock is 58 min ahead; I'm ignoring its updates until it is fixed.";
+    assert_has(
+        &run(&office, &held_back, "carol", "who's at the office?").reply,
+        caveat,
+    );
+    assert_has(
+        &run(&office, &held_back, "carol", "meeting room temp").reply,
+        caveat,
+    );
+    let lobby = run(&office, &held_back, "carol", "lobby temp").reply;
+    assert!(
+        !lobby.contains("pi-3"),
+        "only the asked room's nodes: {lobby}"
+    );
+    assert_has(&run(&office, &held_back, "carol", "status").reply, caveat);
 }
 
 #[test]

@@ -14,7 +14,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Key, OwnRefetch, SafetyState, Value};
+
+mod restamp;
 use crate::crdt::{NodeId, Stamp};
+pub use restamp::RestampPlan;
 
 /// One entry: a key, its value (`None` is a tombstone), the stamp of the write that set it, and
 /// that write's version at its origin.

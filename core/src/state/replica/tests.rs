@@ -291,3 +291,110 @@ fn refetching_own_writes_hides_them_from_peers_until_a_chunk_reaches_the_target(
     assert_eq!(a.own_refetch(), None);
     assert_eq!(a.watermark(NodeId(1)), 3);
 }
+
+mod restamp {
+    use super::super::RestampPlan;
+    use crate::crdt::{NodeId, Stamp};
+    use crate::state::{Key, Replica, Value};
+
+    const ME: NodeId = NodeId(1);
+    const PEER: NodeId = NodeId(2);
+
+    fn person(name: &str) -> Key {
+        format!("person/{name}/02:00:00:00:00:01")
+            .parse()
+            .expect("key")
+    }
+
+    fn info(name: &str) -> Option<Value> {
+        Some(Value::Person(crate::state::PersonInfo {
+            added_by: name.to_string(),
+        }))
+    }
+
+    fn peer_entry(key: Key, time: u64, version: u64) -> super::super::Entry {
+        super::super::Entry {
+            key,
+            value: info("peer"),
+            stamp: Stamp::new(time, PEER),
+            version,
+        }
+    }
+
+    #[test]
+    fn own_writes_beyond_the_limit_get_new_stamps_and_versions_and_keep_their_values() {
+        let mut replica = Replica::new(ME);
+        replica
+            .write(person("ok"), info("ok"), Stamp::new(100, ME))
+            .expect("write");
+        replica.merge(peer_entry(person("peer"), 150, 1));
+        replica
+            .write(person("a"), info("a"), Stamp::new(5_000, ME))
+            .expect("write");
+        replica
+            .write(person("b"), info("b"), Stamp::new(5_001, ME))
+            .expect("write");
+        let RestampPlan::Restamp {
+            keys,
+            newest_ahead_time,
+            floor_time,
+        } = replica.plan_restamp(200)
+        else {
+            panic!(
+                "expected a restamp plan, got {:?}",
+                replica.plan_restamp(200)
+            );
+        };
+        assert_eq!(keys, vec![person("a"), person("b")], "oldest first");
+        assert_eq!(newest_ahead_time, 5_001);
+        assert_eq!(
+            floor_time, 150,
+            "new stamps go above every kept stamp, peers' too"
+        );
+        for (i, key) in keys.iter().enumerate() {
+            let entry = replica
+                .restamp_own(key, Stamp::new(floor_time + 1 + i as u64, ME))
+                .expect("own entry");
+            assert_eq!(entry.version, 3 + 1 + i as u64, "the next own versions");
+        }
+        assert_eq!(replica.get(&person("a")).map(|e| e.stamp.time), Some(151));
+        assert_eq!(replica.value(&person("b")), info("b").as_ref());
+        assert_eq!(replica.max_stamp_time(), 152, "the old stamps are gone");
+        assert_eq!(replica.plan_restamp(200), RestampPlan::Nothing);
+        let sent: Vec<u64> = replica.entries_after(ME, 1).map(|e| e.version).collect();
+        assert_eq!(
+            sent,
+            vec![4, 5],
+            "peers get the re-stamped writes as new versions"
+        );
+    }
+
+    #[test]
+    fn nothing_is_restamped_when_peers_writes_are_ahead_too() {
+        let mut replica = Replica::new(ME);
+        replica
+            .write(person("a"), info("a"), Stamp::new(5_000, ME))
+            .expect("write");
+        replica.merge(peer_entry(person("peer"), 4_000, 1));
+        assert_eq!(
+            replica.plan_restamp(200),
+            RestampPlan::WallClockBehind {
+                foreign_max_time: 4_000
+            },
+            "this node's wall clock is behind the cluster, not fixed"
+        );
+    }
+
+    #[test]
+    fn a_peers_entry_is_never_restamped() {
+        let mut replica = Replica::new(ME);
+        replica.merge(peer_entry(person("peer"), 100, 1));
+        assert!(replica
+            .restamp_own(&person("peer"), Stamp::new(50, ME))
+            .is_none());
+        assert_eq!(
+            replica.get(&person("peer")).map(|e| e.stamp.time),
+            Some(100)
+        );
+    }
+}

@@ -1,0 +1,182 @@
+//! Recovery from this node's own clock having run ahead: once the wall clock is set right
+//! (NTP, `date -s`, a restart without a skew), the writes stamped while it was ahead would be
+//! refused by every peer until the wall clock caught up with them (up to hours, while the node
+//! looks absent). Instead they are re-stamped at the corrected time, keeping their values, and
+//! the clock is rewound: acknowledged writes spread, nothing is dropped.
+//!
+//! Runs at start (before gossip) and then every few seconds, cheaply (only when the clock's
+//! floor is beyond the accept limit). Decides only from the replica's content: when other
+//! nodes' writes held here are ahead of the wall clock too, it is this wall clock that is
+//! behind, and nothing is touched.
+//! Must not touch: peers' entries, the store (re-stamped entries are persisted by the batch
+//! loop like any change).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::clock::{wall_ms, Clock};
+use crate::crdt::Stamp;
+use crate::events::{EventKind, MeshEvent};
+use crate::shared::Shared;
+use crate::state::query::duration_words;
+use crate::state::{Replica, RestampPlan};
+
+/// How often a running node checks whether its clock was set back.
+const CHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// What one check did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recovery {
+    /// The clock is not ahead of the wall clock (the usual case).
+    NotAhead,
+    /// Own writes were re-stamped.
+    Restamped { entries: usize, ahead_ms: u64 },
+    /// The clock is ahead of the wall clock, but so are other nodes' writes: this node's wall
+    /// clock is behind the cluster; nothing was re-stamped.
+    WallClockBehind { behind_ms: u64 },
+}
+
+/// Re-stamps own writes stamped beyond the accept limit when the wall clock can be trusted
+/// (see `Replica::plan_restamp`). The caller holds the replica, so no write races the rewind.
+pub fn recover(clock: &Clock, replica: &mut Replica) -> Recovery {
+    let limit = clock.accept_limit();
+    if clock.floor_time() <= limit && replica.max_stamp_time() <= limit {
+        return Recovery::NotAhead;
+    }
+    match replica.plan_restamp(limit) {
+        RestampPlan::Nothing => Recovery::NotAhead,
+        RestampPlan::WallClockBehind { foreign_max_time } => Recovery::WallClockBehind {
+            behind_ms: unix_ms(foreign_max_time).saturating_sub(wall_ms()),
+        },
+        RestampPlan::Restamp {
+            keys,
+            newest_ahead_time,
+            floor_time,
+        } => {
+            let ahead_ms = unix_ms(newest_ahead_time).saturating_sub(wall_ms());
+            clock.rewind(floor_time);
+            let entries = keys
+                .iter()
+                .filter(|key| replica.restamp_own(key, clock.now()).is_some())
+                .count();
+            Recovery::Restamped { entries, ahead_ms }
+        }
+    }
+}
+
+fn unix_ms(time: u64) -> u64 {
+    Stamp::new(time, crate::crdt::NodeId(0)).unix_ms()
+}
+
+/// Logs and records what a check did (nothing for `NotAhead`; the loop throttles
+/// `WallClockBehind`).
+pub fn report(shared: &Shared, recovery: &Recovery) {
+    match recovery {
+        Recovery::NotAhead => {}
+        Recovery::Restamped { entries, ahead_ms } => {
+            let detail = format!(
+                "this node's clock was {} ahead and has been set right: re-stamped {entries} of \
+                 its writes at the corrected time so peers take them",
+                duration_words(*ahead_ms)
+            );
+            tracing::warn!(entries, ahead_ms, "{detail}");
+            shared.events.record(
+                MeshEvent::new(wall_ms(), EventKind::ClockRestamped, detail)
+                    .number("entries", *entries as u64)
+                    .number("ahead_ms", *ahead_ms),
+            );
+        }
+        Recovery::WallClockBehind { behind_ms } => {
+            tracing::warn!(
+                behind_ms,
+                "this node's wall clock is {} behind the writes it holds from other nodes: \
+                 new writes keep stamps above them until it is synchronized (check timedatectl)",
+                duration_words(*behind_ms)
+            );
+        }
+    }
+}
+
+/// Checks every few seconds (after the start-up check in `Agent::start`).
+pub(super) async fn clock_recovery_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(CHECK_EVERY);
+    let mut last_behind_log_ms = 0u64;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let recovery = recover(&shared.clock, &mut shared.replica());
+        if let Recovery::WallClockBehind { .. } = recovery {
+            let now = wall_ms();
+            if now.saturating_sub(last_behind_log_ms) < 600_000 {
+                continue;
+            }
+            last_behind_log_ms = now;
+        }
+        report(&shared, &recovery);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crdt::NodeId;
+    use crate::state::{Key, PersonInfo, Value};
+
+    fn person(name: &str) -> Key {
+        format!("person/{name}/02:00:00:00:00:01")
+            .parse()
+            .expect("key")
+    }
+
+    fn added_by(who: &str) -> Option<Value> {
+        Some(Value::Person(PersonInfo {
+            added_by: who.into(),
+        }))
+    }
+
+    #[test]
+    fn writes_stamped_an_hour_ahead_are_restamped_below_the_accept_limit() {
+        let me = NodeId(1);
+        let clock = Clock::new(me, Duration::from_millis(5_000));
+        let mut replica = Replica::new(me);
+        let hour_ahead = Stamp::time_from_unix_ms(wall_ms() + 3_600_000);
+        replica
+            .write(person("ada"), added_by("api"), Stamp::new(hour_ahead, me))
+            .expect("write");
+        clock.raise_floor(hour_ahead);
+        let recovery = recover(&clock, &mut replica);
+        let Recovery::Restamped { entries, ahead_ms } = recovery else {
+            panic!("expected a re-stamp, got {recovery:?}");
+        };
+        assert_eq!(entries, 1);
+        assert!((3_590_000..=3_600_000).contains(&ahead_ms), "{ahead_ms}");
+        let entry = replica.get(&person("ada")).expect("kept");
+        assert!(
+            entry.stamp.time <= clock.accept_limit(),
+            "peers take it now"
+        );
+        assert_eq!(entry.value, added_by("api"), "the value is kept");
+        assert!(
+            clock.now().time < hour_ahead,
+            "new writes follow the wall clock"
+        );
+        assert_eq!(recover(&clock, &mut replica), Recovery::NotAhead);
+    }
+
+    #[test]
+    fn nothing_changes_when_the_clock_is_not_ahead() {
+        let me = NodeId(1);
+        let clock = Clock::new(me, Duration::from_millis(5_000));
+        let mut replica = Replica::new(me);
+        replica
+            .write(person("ada"), added_by("api"), clock.now())
+            .expect("write");
+        let before = replica.get(&person("ada")).cloned();
+        assert_eq!(recover(&clock, &mut replica), Recovery::NotAhead);
+        assert_eq!(replica.get(&person("ada")).cloned(), before);
+    }
+}

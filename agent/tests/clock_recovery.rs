@@ -1,0 +1,202 @@
+//! Clock recovery with real agents (issue #16): three agents, one started with its clock an hour
+//! ahead (`gossip.test_clock_offset_ms = 3600000`). While it is ahead, its peers hold its
+//! updates back and say so (`/v1/nodes` `clock_ahead_ms`, `completeness.clock_ahead`). Then it
+//! is restarted without the skew: within 30 s it is alive on the others, the write it
+//! acknowledged while ahead is on every node, a new write spreads, and all three agree.
+//!
+//! Loopback only (127.0.0.41–43), no root needed.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+use support::{eventually, send, start_mesh, AgentSpec, MeshNode, TestAgent};
+
+const INTERVAL_MS: u64 = 300;
+const HOUR_MS: u64 = 3_600_000;
+
+fn add_person(agent: &TestAgent, name: &str, mac: &str) {
+    let body = format!(r#"{{"name": "{name}", "mac": "{mac}"}}"#);
+    let (status, answer) = send(
+        "POST",
+        &format!("{}/v1/people", agent.api),
+        None,
+        Some(&body),
+    );
+    assert_eq!(status, 201, "POST /v1/people on {}: {answer}", agent.name);
+}
+
+fn has_person(agent: &TestAgent, name: &str) -> bool {
+    agent.get("/v1/people")["people"]
+        .as_array()
+        .is_some_and(|people| people.iter().any(|p| p["name"] == name))
+}
+
+/// `agent`'s `/v1/nodes` row for the node called `name`.
+fn row(agent: &TestAgent, name: &str) -> Option<Json> {
+    agent.get("/v1/nodes")["nodes"]
+        .as_array()?
+        .iter()
+        .find(|row| row["name"] == name)
+        .cloned()
+}
+
+/// The node id of `agent` as it reports itself.
+fn own_id(agent: &TestAgent) -> Json {
+    agent.get("/v1/nodes")["self"].clone()
+}
+
+/// A row for `agent`'s id on `observer`, whatever name it shows (before its `node/` entry is
+/// taken, peers know it only by id).
+fn row_by_id(observer: &TestAgent, id: &Json) -> Option<Json> {
+    observer.get("/v1/nodes")["nodes"]
+        .as_array()?
+        .iter()
+        .find(|row| row["node"] == *id)
+        .cloned()
+}
+
+#[test]
+fn a_node_whose_clock_ran_an_hour_ahead_rejoins_once_fixed_and_loses_nothing() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let nodes = [
+        MeshNode {
+            name: "pi-1",
+            room: "lobby",
+            ip: "127.0.0.41",
+        },
+        MeshNode {
+            name: "pi-2",
+            room: "kitchen",
+            ip: "127.0.0.42",
+        },
+    ];
+    let peers = start_mesh(root.path(), &nodes, INTERVAL_MS, "");
+    let gossip = |offset: &str| {
+        format!(
+            "seeds = [\"127.0.0.41:{}\"]\nkey_file = \"{}\"\ninterval_ms = {INTERVAL_MS}\n{offset}",
+            peers[0].gossip_port,
+            root.path().join("cluster.key").display()
+        )
+    };
+    let skewed = gossip("test_clock_offset_ms = 3600000\n");
+    let mut pi3 = TestAgent::start(
+        root.path(),
+        AgentSpec {
+            name: "pi-3",
+            room: "meeting room",
+            gossip_extra: &skewed,
+            extra: "",
+            ip: "127.0.0.43",
+            ..AgentSpec::default()
+        },
+    );
+    let pi3_id = own_id(&pi3);
+
+    // While ahead: a write pi-3 acknowledges, which its peers hold back and say why.
+    add_person(&pi3, "ahead-ada", "02:00:00:00:03:01");
+    let shown = eventually(Duration::from_secs(30), || {
+        peers
+            .iter()
+            .map(|peer| {
+                let row = row_by_id(peer, &pi3_id)?;
+                let ahead = row["clock_ahead_ms"].as_u64()?;
+                let nodes = peer.get("/v1/nodes");
+                let listed = nodes["completeness"]["clock_ahead"]
+                    .as_array()
+                    .is_some_and(|list| list.iter().any(|n| n["node"] == pi3_id));
+                (listed && nodes["completeness"]["complete"] == false).then_some(ahead)
+            })
+            .collect::<Option<Vec<u64>>>()
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "peers did not report pi-3's clock as ahead; pi-1 /v1/nodes: {}",
+            peers[0].get("/v1/nodes")
+        )
+    });
+    for ahead in &shown {
+        assert!(
+            (HOUR_MS - 120_000..=HOUR_MS + 1_000).contains(ahead),
+            "clock_ahead_ms should be about an hour: {ahead}"
+        );
+    }
+    for peer in &peers {
+        assert!(
+            !has_person(peer, "ahead-ada"),
+            "{} took an update stamped an hour ahead",
+            peer.name
+        );
+    }
+
+    // The clock is set right: restart without the skew.
+    pi3.stop();
+    let config = std::fs::read_to_string(&pi3.config_path).expect("read config");
+    std::fs::write(
+        &pi3.config_path,
+        config.replace("test_clock_offset_ms = 3600000\n", ""),
+    )
+    .expect("write config");
+    pi3.spawn();
+    let restarted = Instant::now();
+    let left = || Duration::from_secs(30).saturating_sub(restarted.elapsed());
+
+    let rejoined = eventually(left(), || {
+        peers
+            .iter()
+            .all(|peer| {
+                row(peer, "pi-3")
+                    .is_some_and(|row| row["status"] == "alive" && row["clock_ahead_ms"].is_null())
+                    && has_person(peer, "ahead-ada")
+            })
+            .then_some(())
+    });
+    assert!(
+        rejoined.is_some(),
+        "30 s after the restart pi-3 is not alive with its acknowledged write on every peer; \
+         pi-1 nodes: {}\npi-3 log:\n{}",
+        peers[0].get("/v1/nodes"),
+        pi3.log()
+    );
+    add_person(&pi3, "after-bob", "02:00:00:00:03:02");
+    let spread = eventually(left(), || {
+        peers
+            .iter()
+            .all(|peer| has_person(peer, "after-bob"))
+            .then_some(())
+    });
+    assert!(
+        spread.is_some(),
+        "a new write on pi-3 did not reach every node within 30 s of the restart"
+    );
+    let agree = eventually(left(), || {
+        let hashes: Vec<String> = std::iter::once(&pi3)
+            .chain(peers.iter())
+            .map(|agent| agent.state_hash())
+            .collect();
+        hashes.windows(2).all(|w| w[0] == w[1]).then_some(hashes)
+    });
+    assert!(
+        agree.is_some(),
+        "the three agents do not agree 30 s after the restart"
+    );
+    for agent in std::iter::once(&pi3).chain(peers.iter()) {
+        assert!(
+            has_person(agent, "ahead-ada") && has_person(agent, "after-bob"),
+            "{} lacks a write",
+            agent.name
+        );
+        let complete = agent.get("/v1/nodes")["completeness"]["complete"].clone();
+        assert_eq!(
+            complete, true,
+            "{} still reports an incomplete view",
+            agent.name
+        );
+    }
+    let events = pi3.get("/v1/events");
+    assert!(
+        events.to_string().contains("clock_restamped"),
+        "pi-3 did not record the re-stamp: {events}"
+    );
+}
