@@ -3,6 +3,7 @@
 # prints executions, crashes and hangs from AFL's fuzzer_stats.
 #
 #   ./deploy/fuzz.sh TARGET SECONDS      # TARGET: frame | gossip_codec | noise | config | chat
+#   FUZZ_OUT=fuzz/target/afl/frame-… ./deploy/fuzz.sh frame 3600   # resume that run
 #
 # Installs what is missing: a C compiler (apt-get build-essential, as root) and cargo-afl
 # (`cargo install cargo-afl --locked`, which also builds its bundled AFL++: about 2.5 minutes
@@ -46,14 +47,20 @@ cd "$root/fuzz"
 echo "==> building fuzz target $target (instrumented)"
 nice -n 10 cargo afl build --release --bin "$target"
 
-out="$root/fuzz/target/afl/$target-$(date -u +%Y%m%dT%H%M%SZ)"
+# FUZZ_OUT=DIR resumes an earlier run's output directory (its queue, and its execution count
+# keeps adding up), so a long campaign can be run in several sittings.
+out="${FUZZ_OUT:-$root/fuzz/target/afl/$target-$(date -u +%Y%m%dT%H%M%SZ)}"
+if [ -f "$out/default/fuzzer_stats" ]; then
+  echo "==> resuming $out"
+  export AFL_AUTORESUME=1
+fi
 mkdir -p "$out"
 echo "==> fuzzing $target for $seconds s; output in $out"
 # No UI, no CPU binding (the machine is shared), and no refusal when the kernel's core_pattern
 # pipes crashes elsewhere (containers cannot change it). -t: an input running over 1 s is a hang.
 AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
   nice -n 19 cargo afl fuzz -i "corpus/$target" -o "$out" -V "$seconds" -t 1000 \
-  -- "target/release/$target" >"$out/afl.log" 2>&1 || {
+  -- "target/release/$target" >>"$out/afl.log" 2>&1 || {
   echo "afl-fuzz failed; last lines of $out/afl.log:" >&2
   tail -20 "$out/afl.log" >&2
   exit 1

@@ -53,6 +53,9 @@ impl Agent {
         let node = crate::identity::load_or_create(&data_dir)?;
         let store = Store::open(&data_dir)?;
         let mut replica = store.load_replica(node)?;
+        // Everything loaded is committed; re-stamps below are not until the batch loop's commit
+        // (peers see them only then, so a crash never makes a version they saw reused).
+        let own_version = replica.own_counter();
         let clock = Clock::new(
             node,
             Duration::from_millis(config.gossip.max_clock_offset_ms),
@@ -66,7 +69,6 @@ impl Agent {
         } else {
             config.node.name.clone()
         };
-        let own_version = replica.own_counter();
         let (store, persist_thread) =
             StoreHandle::spawn(store, retention_policy(&config.storage), node, own_version)
                 .context("cannot start the store thread")?;
