@@ -411,54 +411,40 @@ pub async fn run(
             return;
         }
     };
-    let transactions = Arc::new(Transactions {
-        prefix: format!("om{}-{}", responder.shared.node.0, wall_ms()),
-        counter: AtomicU64::new(0),
-    });
-    let mut me = String::new();
-    let mut since: Option<String> = None;
-    let mut direct = DirectRooms::default();
-    let mut alert_room_id: Option<String> = None;
-    let mut backoff = BACKOFF_MIN;
+    let mut session = Session {
+        transactions: Arc::new(Transactions {
+            prefix: format!("om{}-{}", responder.shared.node.0, wall_ms()),
+            counter: AtomicU64::new(0),
+        }),
+        client,
+        responder,
+        alert_room,
+        alert_room_id: None,
+        me: String::new(),
+        since: None,
+        direct: DirectRooms::default(),
+        backoff: BACKOFF_MIN,
+    };
     loop {
         if *shutdown.borrow() {
             return;
         }
-        if me.is_empty() {
-            match client
-                .call_async(
-                    "GET",
-                    "/_matrix/client/v3/account/whoami".into(),
-                    None,
-                    Duration::from_secs(20),
-                )
-                .await
-            {
-                Ok(answer) => {
-                    me = answer["user_id"].as_str().unwrap_or_default().to_string();
-                    tracing::info!(user = %me, homeserver = %config.homeserver, "matrix: logged in");
+        if session.me.is_empty() {
+            match session.whoami().await {
+                Ok(()) => {
+                    tracing::info!(user = %session.me, homeserver = %config.homeserver, "matrix: logged in")
                 }
                 Err(err) => {
-                    tracing::warn!(error = %err, retry_in = ?backoff, "matrix: whoami failed");
-                    backoff = backoff_after(&err, backoff);
-                    if sleep_or_stop(&mut shutdown, backoff).await {
+                    if session.wait_after(&err, "whoami", &mut shutdown).await {
                         return;
                     }
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
                     continue;
                 }
             }
         }
-        let path = match &since {
-            Some(token) => format!(
-                "/_matrix/client/v3/sync?timeout={SYNC_TIMEOUT_MS}&since={}",
-                encode_segment(token)
-            ),
-            None => "/_matrix/client/v3/sync?timeout=0".to_string(),
-        };
-        let poll = client.call_async(
+        let poll = session.client.call_async(
             "GET",
-            path,
+            session.sync_path(),
             None,
             Duration::from_millis(SYNC_TIMEOUT_MS + 30_000),
         );
@@ -467,9 +453,7 @@ pub async fn run(
             _ = shutdown.changed() => return,
             alert = alerts.recv() => {
                 match alert {
-                    Ok(text) => {
-                        post_alert(&client, &alert_room, &mut alert_room_id, &text, &transactions).await;
-                    }
+                    Ok(text) => session.post_alert(&text).await,
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::warn!(missed, "matrix: alerts lagged");
                     }
@@ -479,71 +463,152 @@ pub async fn run(
                 continue;
             }
         };
-        let body = match body {
+        match body {
             Ok(body) => {
-                backoff = BACKOFF_MIN;
-                body
+                session.backoff = BACKOFF_MIN;
+                session.handle_sync(&body).await;
             }
             Err(err) => {
-                tracing::warn!(error = %err, retry_in = ?backoff, "matrix: sync failed");
-                backoff = backoff_after(&err, backoff);
-                if sleep_or_stop(&mut shutdown, backoff).await {
+                if session.wait_after(&err, "sync", &mut shutdown).await {
                     return;
                 }
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-                continue;
             }
-        };
-        let batch = read_sync(&body, &me, &mut direct, since.is_none(), wall_ms());
+        }
+    }
+}
+
+/// One running adapter: the client, who it is, where it is in the sync stream.
+struct Session {
+    client: Client,
+    responder: Arc<Responder>,
+    transactions: Arc<Transactions>,
+    alert_room: String,
+    alert_room_id: Option<String>,
+    /// The bot's user id (empty until `whoami` answered).
+    me: String,
+    /// The last `next_batch`.
+    since: Option<String>,
+    direct: DirectRooms,
+    backoff: Duration,
+}
+
+impl Session {
+    async fn whoami(&mut self) -> Result<(), MatrixError> {
+        let answer = self
+            .client
+            .call_async(
+                "GET",
+                "/_matrix/client/v3/account/whoami".into(),
+                None,
+                Duration::from_secs(20),
+            )
+            .await?;
+        self.me = answer["user_id"].as_str().unwrap_or_default().to_string();
+        Ok(())
+    }
+
+    /// The first sync returns at once (and its messages are history); later ones long-poll.
+    fn sync_path(&self) -> String {
+        match &self.since {
+            Some(token) => format!(
+                "/_matrix/client/v3/sync?timeout={SYNC_TIMEOUT_MS}&since={}",
+                encode_segment(token)
+            ),
+            None => "/_matrix/client/v3/sync?timeout=0".to_string(),
+        }
+    }
+
+    /// Logs a failed call and waits with backoff (the server's `retry_after_ms` when it gave
+    /// one); true when shutdown came first.
+    async fn wait_after(
+        &mut self,
+        err: &MatrixError,
+        what: &str,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> bool {
+        tracing::warn!(error = %err, retry_in = ?self.backoff, "matrix: {what} failed");
+        self.backoff = backoff_after(err, self.backoff);
+        if sleep_or_stop(shutdown, self.backoff).await {
+            return true;
+        }
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        false
+    }
+
+    /// Acts on one `/sync` answer: notes replies seen, joins invites, answers questions.
+    async fn handle_sync(&mut self, body: &Json) {
+        let first = self.since.is_none();
+        let batch = read_sync(body, &self.me, &mut self.direct, first, wall_ms());
         if !batch.next_batch.is_empty() {
-            since = Some(batch.next_batch.clone());
+            self.since = Some(batch.next_batch.clone());
         }
         for question in &batch.replied_to {
-            responder.reply_seen(question);
+            self.responder.reply_seen(question);
         }
         for invite in batch.invites {
-            match join(&client, &invite.room).await {
-                Ok(id) => {
-                    tracing::info!(room = %id, "matrix: joined the room it was invited to");
-                    if let Some(user) = &invite.direct_with {
-                        if let Err(err) = remember_direct(&client, &me, user, &id).await {
-                            tracing::warn!(room = %id, error = %err, "matrix: cannot record the direct room");
-                        }
-                    }
-                }
-                Err(err) => {
-                    tracing::warn!(room = %invite.room, error = %err, "matrix: cannot join")
-                }
-            }
+            self.accept(invite).await;
         }
         for (room, event) in batch.messages {
-            let incoming = Incoming {
-                id: event.event_id.clone(),
-                user: person_of(&event.sender),
-                text: event.body.clone(),
-                direct: direct.is_direct(&room),
-                mentioned: event.mentioned,
-                from_bot: event.notice,
-                seen_by_every_node: true,
-            };
-            let responder = responder.clone();
-            let client = client.clone();
-            let me = me.clone();
-            let transactions = transactions.clone();
-            tokio::spawn(async move {
-                let mentions = [me.as_str()];
-                let Some(reply) = responder.respond(&incoming, &mentions).await else {
-                    return;
-                };
-                let txn = transactions.next();
-                match send_message(&client, &room, &reply, Some(&incoming.id), &txn).await {
-                    Ok(()) => {
-                        tracing::info!(room = %room, question = %incoming.id, "matrix: answered")
-                    }
-                    Err(err) => tracing::warn!(room = %room, error = %err, "matrix: reply failed"),
-                }
-            });
+            self.answer_later(room, event);
         }
+    }
+
+    async fn accept(&self, invite: Invite) {
+        match join(&self.client, &invite.room).await {
+            Ok(id) => {
+                tracing::info!(room = %id, "matrix: joined the room it was invited to");
+                if let Some(user) = &invite.direct_with {
+                    if let Err(err) = remember_direct(&self.client, &self.me, user, &id).await {
+                        tracing::warn!(room = %id, error = %err, "matrix: cannot record the direct room");
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!(room = %invite.room, error = %err, "matrix: cannot join")
+            }
+        }
+    }
+
+    /// Hands one message to the responder in its own task (the responder may wait for its
+    /// turn), and posts the reply in the room as a reply to the question.
+    fn answer_later(&self, room: String, event: IncomingEvent) {
+        let incoming = Incoming {
+            id: event.event_id.clone(),
+            user: person_of(&event.sender),
+            text: event.body.clone(),
+            direct: self.direct.is_direct(&room),
+            mentioned: event.mentioned,
+            from_bot: event.notice,
+            seen_by_every_node: true,
+        };
+        let responder = self.responder.clone();
+        let client = self.client.clone();
+        let me = self.me.clone();
+        let transactions = self.transactions.clone();
+        tokio::spawn(async move {
+            let mentions = [me.as_str()];
+            let Some(reply) = responder.respond(&incoming, &mentions).await else {
+                return;
+            };
+            let txn = transactions.next();
+            match send_message(&client, &room, &reply, Some(&incoming.id), &txn).await {
+                Ok(()) => {
+                    tracing::info!(room = %room, question = %incoming.id, "matrix: answered")
+                }
+                Err(err) => tracing::warn!(room = %room, error = %err, "matrix: reply failed"),
+            }
+        });
+    }
+
+    async fn post_alert(&mut self, text: &str) {
+        post_alert(
+            &self.client,
+            &self.alert_room,
+            &mut self.alert_room_id,
+            text,
+            &self.transactions,
+        )
+        .await;
     }
 }
 
