@@ -34,6 +34,12 @@ impl PresenceRules {
     }
 }
 
+/// Who registered each MAC (a MAC may belong to several names).
+type Owners = BTreeMap<MacAddr, Vec<String>>;
+
+/// Per (name, day): the first and last time seen.
+type Attendance = BTreeMap<(String, String), (u64, u64)>;
+
 /// The writes one scan needs. `own` is this node's sightings (all devices it saw), `pi_ips` the
 /// mesh's own addresses (not counted as devices).
 pub fn presence_writes(
@@ -44,15 +50,14 @@ pub fn presence_writes(
     now_ms: u64,
 ) -> Vec<(Key, Option<Value>)> {
     let me = replica.me();
-    let mut owners: BTreeMap<MacAddr, Vec<String>> = BTreeMap::new();
+    let mut owners: Owners = BTreeMap::new();
     for (key, _) in replica.live() {
         if let Key::Person { name, mac } = key {
             owners.entry(*mac).or_default().push(name.clone());
         }
     }
     let mut writes = Vec::new();
-    let mut attendance: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
-    let ch = rules.consider_home_ms;
+    let mut attendance: Attendance = BTreeMap::new();
     for (mac, local) in own.iter().filter(|(mac, _)| owners.contains_key(mac)) {
         let key = Key::Mac {
             mac: *mac,
@@ -62,39 +67,8 @@ pub fn presence_writes(
             Some(Value::Mac(seen)) => Some(seen),
             _ => None,
         };
-        let here = now_ms.saturating_sub(local.last_seen_ms) <= ch;
-        let shown_present = replicated.is_some_and(|seen| seen.present_at(now_ms, ch));
-        let value = if here {
-            let arrived = !shown_present;
-            let moved = replicated.is_some_and(|seen| seen.ip != local.ip);
-            let due = replicated
-                .is_some_and(|seen| local.last_seen_ms.saturating_sub(seen.last_seen_ms) >= ch / 2);
-            if !(arrived || moved || due) {
-                continue;
-            }
-            MacSeen {
-                ip: local.ip.clone(),
-                first_seen_ms: match replicated {
-                    Some(seen) if shown_present => seen.first_seen_ms,
-                    _ => local.last_seen_ms,
-                },
-                last_seen_ms: local.last_seen_ms,
-                randomized: local.randomized,
-                present_until_ms: local.last_seen_ms + rules.present_for_ms(),
-            }
-        } else {
-            // Left: say so once, bringing "present until" down to the real departure.
-            let departure = local.last_seen_ms + ch;
-            match replicated {
-                Some(seen) if seen.present_until_ms > departure || seen.present_until_ms == 0 => {
-                    MacSeen {
-                        last_seen_ms: local.last_seen_ms.max(seen.last_seen_ms),
-                        present_until_ms: departure,
-                        ..seen.clone()
-                    }
-                }
-                _ => continue,
-            }
+        let Some(value) = sighting_update(local, replicated, rules, now_ms) else {
+            continue;
         };
         if rules.history_days > 0 {
             for name in owners.get(mac).into_iter().flatten() {
@@ -109,6 +83,64 @@ pub fn presence_writes(
         }
         writes.push((key, Some(Value::Mac(value))));
     }
+    attendance_writes(replica, attendance, &mut writes);
+    withdrawals(replica, &owners, rules, now_ms, &mut writes);
+    if let Some(count) = device_count_write(replica, own, &owners, pi_ips, rules, now_ms) {
+        writes.push(count);
+    }
+    writes
+}
+
+/// The new replicated sighting of one registered device, if it needs one: on arrival, IP change
+/// or when a refresh is due while it is here; once on departure, bringing "present until" down
+/// to the real departure.
+fn sighting_update(
+    local: &MacSeen,
+    replicated: Option<&MacSeen>,
+    rules: &PresenceRules,
+    now_ms: u64,
+) -> Option<MacSeen> {
+    let ch = rules.consider_home_ms;
+    let here = now_ms.saturating_sub(local.last_seen_ms) <= ch;
+    let shown_present = replicated.is_some_and(|seen| seen.present_at(now_ms, ch));
+    if here {
+        let arrived = !shown_present;
+        let moved = replicated.is_some_and(|seen| seen.ip != local.ip);
+        let due = replicated
+            .is_some_and(|seen| local.last_seen_ms.saturating_sub(seen.last_seen_ms) >= ch / 2);
+        if !(arrived || moved || due) {
+            return None;
+        }
+        return Some(MacSeen {
+            ip: local.ip.clone(),
+            first_seen_ms: match replicated {
+                Some(seen) if shown_present => seen.first_seen_ms,
+                _ => local.last_seen_ms,
+            },
+            last_seen_ms: local.last_seen_ms,
+            randomized: local.randomized,
+            present_until_ms: local.last_seen_ms + rules.present_for_ms(),
+        });
+    }
+    let departure = local.last_seen_ms + ch;
+    match replicated {
+        Some(seen) if seen.present_until_ms > departure || seen.present_until_ms == 0 => {
+            Some(MacSeen {
+                last_seen_ms: local.last_seen_ms.max(seen.last_seen_ms),
+                present_until_ms: departure,
+                ..seen.clone()
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Attendance entries widened by this scan's sightings (only those that change).
+fn attendance_writes(
+    replica: &Replica,
+    attendance: Attendance,
+    writes: &mut Vec<(Key, Option<Value>)>,
+) {
     for ((name, day), (first, last)) in attendance {
         let key = Key::Attendance { name, day };
         let merged = match replica.value(&key) {
@@ -125,27 +157,49 @@ pub fn presence_writes(
             writes.push((key, Some(Value::Attendance(merged))));
         }
     }
+}
+
+/// Tombstones: attendance older than kept (or all of it with history off), and own sightings of
+/// devices nobody registers any more (forgotten people, or entries from versions that
+/// replicated every device).
+fn withdrawals(
+    replica: &Replica,
+    owners: &Owners,
+    rules: &PresenceRules,
+    now_ms: u64,
+    writes: &mut Vec<(Key, Option<Value>)>,
+) {
+    let me = replica.me();
     let oldest_day = day_of(now_ms.saturating_sub(u64::from(rules.history_days) * 86_400_000));
-    for (key, value) in replica.live() {
-        match (key, value) {
-            // History off, or older than kept: forget it.
-            (Key::Attendance { day, .. }, _)
-                if rules.history_days == 0 || day.as_str() < oldest_day.as_str() =>
-            {
-                writes.push((key.clone(), None));
+    for (key, _) in replica.live() {
+        let withdraw = match key {
+            Key::Attendance { day, .. } => {
+                rules.history_days == 0 || day.as_str() < oldest_day.as_str()
             }
-            // Own sightings of devices nobody registers any more (forgotten people, or entries
-            // from versions that replicated every device) are withdrawn.
-            (Key::Mac { mac, observer }, _) if *observer == me && !owners.contains_key(mac) => {
-                writes.push((key.clone(), None));
-            }
-            _ => {}
+            Key::Mac { mac, observer } => *observer == me && !owners.contains_key(mac),
+            _ => false,
+        };
+        if withdraw {
+            writes.push((key.clone(), None));
         }
     }
+}
+
+/// This node's count of unknown devices present (not registered, not a Pi), when it changed.
+fn device_count_write(
+    replica: &Replica,
+    own: &[(MacAddr, MacSeen)],
+    owners: &Owners,
+    pi_ips: &BTreeSet<String>,
+    rules: &PresenceRules,
+    now_ms: u64,
+) -> Option<(Key, Option<Value>)> {
     let unknown = own
         .iter()
         .filter(|(mac, seen)| {
-            !owners.contains_key(mac) && !pi_ips.contains(&seen.ip) && seen.present_at(now_ms, ch)
+            !owners.contains_key(mac)
+                && !pi_ips.contains(&seen.ip)
+                && seen.present_at(now_ms, rules.consider_home_ms)
         })
         .count() as u64;
     let count = DeviceCount {
@@ -153,11 +207,11 @@ pub fn presence_writes(
         room: rules.room.clone(),
         unknown,
     };
-    let key = Key::Devices { observer: me };
-    if replica.value(&key) != Some(&Value::Devices(count.clone())) {
-        writes.push((key, Some(Value::Devices(count))));
-    }
-    writes
+    let key = Key::Devices {
+        observer: replica.me(),
+    };
+    let changed = replica.value(&key) != Some(&Value::Devices(count.clone()));
+    changed.then_some((key, Some(Value::Devices(count))))
 }
 
 fn day_start(ms: u64) -> u64 {
