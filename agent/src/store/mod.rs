@@ -20,7 +20,7 @@ mod thread;
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::crdt::{NodeId, Stamp};
 use crate::state::{ChangeSet, Digest, Entry, Key, Replica, SafetyState, Value};
@@ -246,108 +246,20 @@ impl Store {
             return Ok(());
         }
         let path = self.path.clone();
-        let wrap = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(wrap)?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|source| sqlite_error(&path, source))?;
         let mut samples_inserted = 0u64;
         for changes in batches {
-            let mut upsert = tx
-                .prepare_cached(
-                    "INSERT INTO entries (key, value, stamp_time, stamp_node, version)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT(key) DO UPDATE SET value = excluded.value,
-                        stamp_time = excluded.stamp_time, stamp_node = excluded.stamp_node,
-                        version = excluded.version",
-                )
-                .map_err(wrap)?;
-            let mut sample = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO samples (node, sensor, quantity, t_ms, value)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .map_err(wrap)?;
-            for entry in &changes.upserts {
-                let value_json = match &entry.value {
-                    Some(value) => {
-                        Some(
-                            serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
-                                path: path.clone(),
-                                key: entry.key.to_string(),
-                                detail: e.to_string(),
-                            })?,
-                        )
-                    }
-                    None => None,
-                };
-                upsert
-                    .execute(params![
-                        entry.key.to_string(),
-                        value_json,
-                        entry.stamp.time as i64,
-                        entry.stamp.node.0 as i64,
-                        entry.version as i64
-                    ])
-                    .map_err(wrap)?;
-            }
-            for entry in &changes.readings {
-                if let (
-                    Key::Reading {
-                        node,
-                        sensor,
-                        quantity,
-                    },
-                    Some(Value::Reading(reading)),
-                ) = (&entry.key, &entry.value)
-                {
-                    // SQLite stores NaN as NULL: a non-finite value has no place in a history.
-                    if !reading.value.is_finite() {
-                        continue;
-                    }
-                    samples_inserted += sample
-                        .execute(params![
-                            node.0 as i64,
-                            sensor,
-                            quantity.as_str(),
-                            sql_ms(reading.taken_at_ms),
-                            reading.value
-                        ])
-                        .map_err(wrap)? as u64;
-                }
-            }
-            let mut remove = tx
-                .prepare_cached("DELETE FROM entries WHERE key = ?1")
-                .map_err(wrap)?;
-            for key in &changes.removed {
-                remove.execute(params![key.to_string()]).map_err(wrap)?;
-            }
-            let mut watermark = tx
-                .prepare_cached(
-                    "INSERT INTO watermarks (origin, version) VALUES (?1, ?2)
-                     ON CONFLICT(origin) DO UPDATE SET version = excluded.version",
-                )
-                .map_err(wrap)?;
-            for (origin, version) in &changes.watermarks {
-                watermark
-                    .execute(params![origin.0 as i64, *version as i64])
-                    .map_err(wrap)?;
-            }
+            upsert_entries(&tx, &path, &changes.upserts)?;
+            samples_inserted += insert_samples(&tx, &path, &changes.readings)?;
+            remove_entries_and_raise_watermarks(&tx, &path, changes)?;
             if let Some(safety) = &changes.safety {
-                let json = serde_json::to_string(safety).map_err(|e| StoreError::Corrupt {
-                    path: path.clone(),
-                    key: "safety".into(),
-                    detail: e.to_string(),
-                })?;
-                tx.execute(
-                    "INSERT INTO safety (id, state) VALUES (1, ?1)
-                     ON CONFLICT(id) DO UPDATE SET state = excluded.state",
-                    params![json],
-                )
-                .map_err(wrap)?;
+                save_safety(&tx, &path, safety)?;
             }
         }
-        tx.commit().map_err(wrap)?;
+        tx.commit().map_err(|source| sqlite_error(&path, source))?;
         self.counts.after_insert(samples_inserted);
         Ok(())
     }
@@ -360,6 +272,132 @@ impl Store {
             .map_err(|e| self.err(e))?;
         Ok(answer == "ok")
     }
+}
+
+fn sqlite_error(path: &Path, source: rusqlite::Error) -> StoreError {
+    StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn json_of<T: serde::Serialize>(path: &Path, key: &str, value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        key: key.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// Writes entries (tombstones as a NULL value) over what the keys held.
+fn upsert_entries(tx: &Transaction<'_>, path: &Path, entries: &[Entry]) -> Result<(), StoreError> {
+    let wrap = |source| sqlite_error(path, source);
+    let mut upsert = tx
+        .prepare_cached(
+            "INSERT INTO entries (key, value, stamp_time, stamp_node, version)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value,
+                stamp_time = excluded.stamp_time, stamp_node = excluded.stamp_node,
+                version = excluded.version",
+        )
+        .map_err(wrap)?;
+    for entry in entries {
+        let key = entry.key.to_string();
+        let value_json = match &entry.value {
+            Some(value) => Some(json_of(path, &key, value)?),
+            None => None,
+        };
+        upsert
+            .execute(params![
+                key,
+                value_json,
+                entry.stamp.time as i64,
+                entry.stamp.node.0 as i64,
+                entry.version as i64
+            ])
+            .map_err(wrap)?;
+    }
+    Ok(())
+}
+
+/// Adds readings to the sample history (once each); returns how many rows were new.
+fn insert_samples(
+    tx: &Transaction<'_>,
+    path: &Path,
+    readings: &[Entry],
+) -> Result<u64, StoreError> {
+    let mut sample = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO samples (node, sensor, quantity, t_ms, value)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(|source| sqlite_error(path, source))?;
+    let mut inserted = 0u64;
+    for entry in readings {
+        let (
+            Key::Reading {
+                node,
+                sensor,
+                quantity,
+            },
+            Some(Value::Reading(reading)),
+        ) = (&entry.key, &entry.value)
+        else {
+            continue;
+        };
+        // SQLite stores NaN as NULL: a non-finite value has no place in a history.
+        if !reading.value.is_finite() {
+            continue;
+        }
+        inserted += sample
+            .execute(params![
+                node.0 as i64,
+                sensor,
+                quantity.as_str(),
+                sql_ms(reading.taken_at_ms),
+                reading.value
+            ])
+            .map_err(|source| sqlite_error(path, source))? as u64;
+    }
+    Ok(inserted)
+}
+
+fn remove_entries_and_raise_watermarks(
+    tx: &Transaction<'_>,
+    path: &Path,
+    changes: &ChangeSet,
+) -> Result<(), StoreError> {
+    let wrap = |source| sqlite_error(path, source);
+    let mut remove = tx
+        .prepare_cached("DELETE FROM entries WHERE key = ?1")
+        .map_err(wrap)?;
+    for key in &changes.removed {
+        remove.execute(params![key.to_string()]).map_err(wrap)?;
+    }
+    let mut watermark = tx
+        .prepare_cached(
+            "INSERT INTO watermarks (origin, version) VALUES (?1, ?2)
+             ON CONFLICT(origin) DO UPDATE SET version = excluded.version",
+        )
+        .map_err(wrap)?;
+    for (origin, version) in &changes.watermarks {
+        watermark
+            .execute(params![origin.0 as i64, *version as i64])
+            .map_err(wrap)?;
+    }
+    Ok(())
+}
+
+/// The gossip safety state (one row), in the same transaction as the entries it describes.
+fn save_safety(tx: &Transaction<'_>, path: &Path, safety: &SafetyState) -> Result<(), StoreError> {
+    let json = json_of(path, "safety", safety)?;
+    tx.execute(
+        "INSERT INTO safety (id, state) VALUES (1, ?1)
+         ON CONFLICT(id) DO UPDATE SET state = excluded.state",
+        params![json],
+    )
+    .map_err(|source| sqlite_error(path, source))?;
+    Ok(())
 }
 
 #[cfg(test)]
