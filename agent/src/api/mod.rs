@@ -41,7 +41,7 @@ use crate::shared::Shared;
 use crate::state::key::{normalize_label, validate_label};
 use crate::state::limits::check_device_mac;
 use crate::state::query::{self, ReadingFilter};
-use crate::state::{Key, NodeInfo, PersonInfo, TargetValue, Value};
+use crate::state::{Key, NodeInfo, PersonInfo, Replica, TargetValue, Value};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -230,72 +230,14 @@ async fn history(
     })?;
     let (node, sensor) = {
         let replica = shared.replica();
-        let names = query::node_names(&replica);
-        let node = match params.node.parse::<crate::crdt::NodeId>() {
-            Ok(id) => id,
-            Err(_) => names
-                .iter()
-                .find(|(_, (name, _))| name == &params.node)
-                .map(|(id, _)| *id)
-                .ok_or_else(|| ApiError::NotFound(format!("no node named '{}'", params.node)))?,
-        };
+        let node = node_by_id_or_name(&replica, &params.node)?;
         let sensor = match params.sensor {
             Some(sensor) => sensor,
-            None => {
-                let sensors: Vec<String> = replica
-                    .live()
-                    .filter_map(|(key, _)| match key {
-                        Key::Reading {
-                            node: n,
-                            sensor,
-                            quantity: q,
-                        } if *n == node && *q == quantity => Some(sensor.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                match sensors.as_slice() {
-                    [only] => only.clone(),
-                    [] => {
-                        return Err(ApiError::NotFound(format!(
-                            "node '{}' has no {quantity} sensor",
-                            params.node
-                        )))
-                    }
-                    many => {
-                        return Err(ApiError::BadRequest(format!(
-                            "node '{}' has several {quantity} sensors ({}); add sensor=",
-                            params.node,
-                            many.join(", ")
-                        )))
-                    }
-                }
-            }
+            None => only_sensor(&replica, node, quantity, &params.node)?,
         };
         (node, sensor)
     };
-    let to_ms = params.to.unwrap_or_else(wall_ms);
-    let from_ms = params
-        .from
-        .unwrap_or(to_ms.saturating_sub(24 * 3600 * 1000));
-    let step_ms = params.step.unwrap_or(5 * 60 * 1000);
-    if step_ms == 0 || from_ms >= to_ms {
-        return Err(ApiError::BadRequest(
-            "need from < to and step > 0 (milliseconds)".into(),
-        ));
-    }
-    if [from_ms, to_ms, step_ms]
-        .iter()
-        .any(|v| *v > MAX_HISTORY_MS)
-    {
-        return Err(ApiError::BadRequest(format!(
-            "from, to and step must be at most {MAX_HISTORY_MS} (milliseconds)"
-        )));
-    }
-    if (to_ms - from_ms) / step_ms > MAX_HISTORY_BUCKETS {
-        return Err(ApiError::BadRequest(format!(
-            "too many buckets: (to - from) / step must be at most {MAX_HISTORY_BUCKETS}"
-        )));
-    }
+    let (from_ms, to_ms, step_ms) = history_window(params.from, params.to, params.step)?;
     let points = shared
         .history(crate::store::HistoryQuery {
             node,
@@ -320,6 +262,78 @@ async fn history(
         "step_ms": step_ms,
         "points": points,
     })))
+}
+
+/// A node given by its id or by its name.
+fn node_by_id_or_name(replica: &Replica, text: &str) -> ApiResult<NodeId> {
+    if let Ok(id) = text.parse::<NodeId>() {
+        return Ok(id);
+    }
+    query::node_names(replica)
+        .iter()
+        .find(|(_, (name, _))| name == text)
+        .map(|(id, _)| *id)
+        .ok_or_else(|| ApiError::NotFound(format!("no node named '{text}'")))
+}
+
+/// The one sensor of `node` measuring `quantity` (when `sensor=` was not given).
+fn only_sensor(
+    replica: &Replica,
+    node: NodeId,
+    quantity: Quantity,
+    node_text: &str,
+) -> ApiResult<String> {
+    let sensors: Vec<String> = replica
+        .live()
+        .filter_map(|(key, _)| match key {
+            Key::Reading {
+                node: n,
+                sensor,
+                quantity: q,
+            } if *n == node && *q == quantity => Some(sensor.clone()),
+            _ => None,
+        })
+        .collect();
+    match sensors.as_slice() {
+        [only] => Ok(only.clone()),
+        [] => Err(ApiError::NotFound(format!(
+            "node '{node_text}' has no {quantity} sensor"
+        ))),
+        many => Err(ApiError::BadRequest(format!(
+            "node '{node_text}' has several {quantity} sensors ({}); add sensor=",
+            many.join(", ")
+        ))),
+    }
+}
+
+/// `from`, `to` and `step` with their defaults (the last 24 h in 5-minute buckets), checked.
+fn history_window(
+    from: Option<u64>,
+    to: Option<u64>,
+    step: Option<u64>,
+) -> ApiResult<(u64, u64, u64)> {
+    let to_ms = to.unwrap_or_else(wall_ms);
+    let from_ms = from.unwrap_or(to_ms.saturating_sub(24 * 3600 * 1000));
+    let step_ms = step.unwrap_or(5 * 60 * 1000);
+    if step_ms == 0 || from_ms >= to_ms {
+        return Err(ApiError::BadRequest(
+            "need from < to and step > 0 (milliseconds)".into(),
+        ));
+    }
+    if [from_ms, to_ms, step_ms]
+        .iter()
+        .any(|v| *v > MAX_HISTORY_MS)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "from, to and step must be at most {MAX_HISTORY_MS} (milliseconds)"
+        )));
+    }
+    if (to_ms - from_ms) / step_ms > MAX_HISTORY_BUCKETS {
+        return Err(ApiError::BadRequest(format!(
+            "too many buckets: (to - from) / step must be at most {MAX_HISTORY_BUCKETS}"
+        )));
+    }
+    Ok((from_ms, to_ms, step_ms))
 }
 
 /// This node's own sightings and the registered devices every node saw; needs the token (MACs
