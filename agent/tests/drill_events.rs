@@ -53,12 +53,14 @@ fn events_of(agent: &TestAgent, kind: &str) -> Vec<Json> {
         .unwrap_or_default()
 }
 
-/// Waits until `agent` has an event of `kind` about `peer_name`; returns it.
-fn wait_event(agent: &TestAgent, kind: &str, peer_name: &str) -> Json {
+/// Waits until `agent` has an event of `kind` about `peer_name` recorded at `since_ms` or later
+/// (on a slow machine, such as under qemu, a peer may be suspect and alive again before the
+/// fault the test makes); returns it.
+fn wait_event(agent: &TestAgent, kind: &str, peer_name: &str, since_ms: u64) -> Json {
     eventually(Duration::from_secs(40), || {
-        events_of(agent, kind)
-            .into_iter()
-            .find(|e| e["peer_name"] == peer_name)
+        events_of(agent, kind).into_iter().find(|e| {
+            e["peer_name"] == peer_name && e["t_ms"].as_u64().is_some_and(|t| t >= since_ms)
+        })
     })
     .unwrap_or_else(|| {
         panic!(
@@ -92,12 +94,12 @@ fn killed_and_restarted_agent_shows_as_dead_then_alive_with_its_downtime() {
         .collect();
 
     for agent in &agents[..2] {
-        wait_event(agent, "peer_joined", "pi-3");
+        wait_event(agent, "peer_joined", "pi-3", 0);
     }
     agents[2].kill();
     let killed_at = support_now_ms();
     for agent in &agents[..2] {
-        let dead = wait_event(agent, "peer_dead", "pi-3");
+        let dead = wait_event(agent, "peer_dead", "pi-3", killed_at);
         assert!(dead["t_ms"].as_u64().expect("t_ms") >= killed_at);
         assert!(dead["numbers"]["silent_ms"].as_u64().expect("silent_ms") > 0);
         assert!(dead["peer"].is_string(), "peer is the node id: {dead}");
@@ -108,14 +110,14 @@ fn killed_and_restarted_agent_shows_as_dead_then_alive_with_its_downtime() {
     let restarted_at = support_now_ms();
     let down_floor = restarted_at - killed_at;
     for agent in &agents[..2] {
-        let alive = wait_event(agent, "peer_alive", "pi-3");
+        let alive = wait_event(agent, "peer_alive", "pi-3", killed_at);
         let down_ms = alive["numbers"]["down_ms"].as_u64().expect("down_ms");
         assert!(
             down_ms >= down_floor,
             "{}: downtime {down_ms} ms is less than the {down_floor} ms it was killed for: {alive}",
             agent.name
         );
-        wait_event(agent, "caught_up", "pi-3");
+        wait_event(agent, "caught_up", "pi-3", killed_at);
     }
     // The CLI shows the same log as a table and as JSON.
     let output = Command::new(env!("CARGO_BIN_EXE_officemesh"))
