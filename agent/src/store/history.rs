@@ -1,6 +1,8 @@
 //! History queries over the sample history: one series, a time range, fixed-width buckets.
 //! Raw samples answer where the raw history is complete; older minutes come from the one-minute
 //! aggregates (plus any late raw sample not folded in yet), so no sample is counted twice.
+//! Sound levels (dB) average as energy; minutes folded before the store kept energy sums count
+//! as their arithmetic mean's energy.
 //!
 //! Read-only: never writes.
 
@@ -34,6 +36,8 @@ pub struct HistoryPoint {
     pub t_ms: u64,
     pub min: f64,
     pub max: f64,
+    /// The mean; for sound levels (dB) the energy mean, `10·log10(mean(10^(dB/10)))`, as sound
+    /// level meters average (an hour of 40 dB with one minute of 80 dB averages 62 dB, not 41).
     pub avg: f64,
     /// How many samples the bucket summarizes.
     pub count: u64,
@@ -45,6 +49,8 @@ struct Bucket {
     min: f64,
     max: f64,
     sum: f64,
+    /// Sum of 10^(value/10) (used for sound levels).
+    energy_sum: f64,
     count: u64,
 }
 
@@ -53,8 +59,32 @@ impl Bucket {
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
         self.sum += other.sum;
+        self.energy_sum += other.energy_sum;
         self.count += other.count;
     }
+
+    fn mean(&self, quantity: Quantity) -> f64 {
+        let count = self.count as f64;
+        match quantity {
+            Quantity::Sound => 10.0 * (self.energy_sum / count).log10(),
+            _ => self.sum / count,
+        }
+    }
+}
+
+/// Registers `db_energy(x)` = 10^(x/10) on the connection (SQLite has no power function
+/// unless built with its math extension).
+pub(super) fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "db_energy",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let db: f64 = ctx.get(0)?;
+            Ok(10f64.powf(db / 10.0))
+        },
+    )
 }
 
 impl Store {
@@ -100,7 +130,8 @@ impl Store {
         let mut raw = self
             .conn
             .prepare_cached(
-                "SELECT (t_ms - ?4) / ?6 AS bucket, MIN(value), MAX(value), SUM(value), COUNT(*)
+                "SELECT (t_ms - ?4) / ?6 AS bucket, MIN(value), MAX(value), SUM(value), COUNT(*),
+                        SUM(db_energy(value))
                  FROM samples
                  WHERE node = ?1 AND sensor = ?2 AND quantity = ?3 AND t_ms >= ?4 AND t_ms < ?5
                    AND (t_ms >= ?7 OR aggregated = 0)
@@ -111,7 +142,7 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT (minute_start_ms - ?4) / ?6 AS bucket, MIN(min), MAX(max), SUM(sum),
-                        SUM(count)
+                        SUM(count), SUM(COALESCE(energy_sum, count * db_energy(sum / count)))
                  FROM samples_1m
                  WHERE node = ?1 AND sensor = ?2 AND quantity = ?3 AND minute_start_ms >= ?4
                    AND minute_start_ms < MIN(?5, ?7)
@@ -139,6 +170,7 @@ impl Store {
                             max: row.get(2)?,
                             sum: row.get(3)?,
                             count: row.get::<_, i64>(4)? as u64,
+                            energy_sum: row.get(5)?,
                         },
                     ))
                 };
@@ -152,7 +184,7 @@ impl Store {
                 t_ms: query.from_ms + index as u64 * query.step_ms,
                 min: bucket.min,
                 max: bucket.max,
-                avg: bucket.sum / bucket.count as f64,
+                avg: bucket.mean(query.quantity),
                 count: bucket.count,
             })
             .collect())

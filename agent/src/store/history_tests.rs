@@ -98,7 +98,7 @@ fn history_is_the_same_before_and_after_retention_and_nothing_counts_twice() {
 fn a_late_sample_in_the_aggregated_past_counts_once() {
     let mut fixture = Fixture::new();
     let mut desk = random_samples(13, T0, 500, MINUTE_MS..20 * MINUTE_MS);
-    fixture.ingest("desk", Quantity::Sound, &desk);
+    fixture.ingest("desk", Quantity::Humidity, &desk);
     let now = T0 + 8 * DAY_MS;
     let policy = RetentionPolicy {
         raw_days: 1,
@@ -113,13 +113,13 @@ fn a_late_sample_in_the_aggregated_past_counts_once() {
         value: 123.5,
     };
     assert!(desk.iter().all(|s| s.t_ms != late.t_ms));
-    fixture.ingest("desk", Quantity::Sound, &[late]);
+    fixture.ingest("desk", Quantity::Humidity, &[late]);
     desk.push(late);
     let expected = points(&bucket(&desk, T0, now, HOUR_MS));
 
     // Before the next run it is a raw sample next to the minute's aggregate...
     assert_eq!(
-        fixture.query("desk", Quantity::Sound, T0, now, HOUR_MS),
+        fixture.query("desk", Quantity::Humidity, T0, now, HOUR_MS),
         expected
     );
     // ...after it, folded into the aggregate and deleted as raw.
@@ -129,7 +129,7 @@ fn a_late_sample_in_the_aggregated_past_counts_once() {
         .expect("retention");
     assert_eq!((report.samples_aggregated, report.raw_deleted), (1, 1));
     assert_eq!(
-        fixture.query("desk", Quantity::Sound, T0, now, HOUR_MS),
+        fixture.query("desk", Quantity::Humidity, T0, now, HOUR_MS),
         expected
     );
 }
@@ -225,5 +225,103 @@ fn a_longer_raw_retention_later_does_not_count_old_minutes_twice() {
     assert_eq!(
         fixture.query("desk", Quantity::Temperature, T0, now, HOUR_MS),
         points(&bucket(&desk, T0, now, HOUR_MS))
+    );
+}
+
+#[test]
+fn sound_levels_average_as_energy_in_raw_and_aggregated_history() {
+    let mut fixture = Fixture::new();
+    // An hour at 40 dB with one minute at 80 dB, a sample every minute.
+    let sound: Vec<Sample> = (0..60)
+        .map(|i| Sample {
+            t_ms: T0 + i * MINUTE_MS,
+            value: if i == 30 { 80.0 } else { 40.0 },
+        })
+        .collect();
+    fixture.ingest("mic", Quantity::Sound, &sound);
+    fixture.ingest("desk", Quantity::Temperature, &sound);
+    let energy: f64 = sound.iter().map(|s| 10f64.powf(s.value / 10.0)).sum();
+    let energy_mean = 10.0 * (energy / 60.0).log10();
+    let arithmetic = sound.iter().map(|s| s.value).sum::<f64>() / 60.0;
+    assert!((energy_mean - 62.2).abs() < 0.1 && (arithmetic - 40.67).abs() < 0.01);
+    let avg = |fixture: &Fixture, quantity| {
+        let history = fixture.query(
+            if quantity == Quantity::Sound {
+                "mic"
+            } else {
+                "desk"
+            },
+            quantity,
+            T0,
+            T0 + HOUR_MS,
+            HOUR_MS,
+        );
+        assert_eq!(history.len(), 1, "{history:?}");
+        assert_eq!(history[0].count, 60);
+        assert_eq!((history[0].min, history[0].max), (40.0, 80.0));
+        history[0].avg
+    };
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+    assert!(
+        close(avg(&fixture, Quantity::Sound), energy_mean),
+        "raw sound"
+    );
+    assert!(
+        close(avg(&fixture, Quantity::Temperature), arithmetic),
+        "raw temperature"
+    );
+
+    // Folded into one-minute aggregates and the raw samples deleted: the same figures.
+    let policy = RetentionPolicy {
+        raw_days: 1,
+        aggregate_days: 30,
+    };
+    let report = fixture
+        .store
+        .run_retention(T0 + 2 * DAY_MS, &policy)
+        .expect("retention");
+    assert!(report.raw_deleted >= 120, "{report:?}");
+    assert!(
+        close(avg(&fixture, Quantity::Sound), energy_mean),
+        "aggregated sound"
+    );
+    assert!(
+        close(avg(&fixture, Quantity::Temperature), arithmetic),
+        "aggregated temperature"
+    );
+}
+
+#[test]
+fn minutes_aggregated_before_energy_sums_were_kept_count_as_their_mean() {
+    let mut fixture = Fixture::new();
+    let sound: Vec<Sample> = (0..4)
+        .map(|i| Sample {
+            t_ms: T0 + i * MINUTE_MS,
+            value: 50.0 + i as f64,
+        })
+        .collect();
+    fixture.ingest("mic", Quantity::Sound, &sound);
+    let policy = RetentionPolicy {
+        raw_days: 1,
+        aggregate_days: 30,
+    };
+    fixture
+        .store
+        .run_retention(T0 + 2 * DAY_MS, &policy)
+        .expect("retention");
+    // As a database migrated from schema 3 holds them: no energy sums.
+    fixture
+        .store
+        .conn
+        .execute("UPDATE samples_1m SET energy_sum = NULL", [])
+        .expect("clear");
+    let history = fixture.query("mic", Quantity::Sound, T0, T0 + HOUR_MS, HOUR_MS);
+    let expected =
+        10.0 * ((50..54).map(|v| 10f64.powf(v as f64 / 10.0)).sum::<f64>() / 4.0).log10();
+    assert_eq!(history.len(), 1);
+    assert!(
+        (history[0].avg - expected).abs() < 1e-9,
+        "one-sample minutes: their mean is their level: {} vs {expected}",
+        history[0].avg
     );
 }

@@ -136,6 +136,7 @@ impl Store {
         self.conn
             .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(wrap)?;
+        history::register_functions(&self.conn).map_err(wrap)?;
         schema::migrate(&mut self.conn).map_err(wrap)?;
         Ok(())
     }

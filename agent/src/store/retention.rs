@@ -128,19 +128,21 @@ fn aggregate_complete_minutes(
     let mut report = RetentionReport::default();
     let mut pending = tx.prepare_cached(
         "SELECT node, sensor, quantity, (t_ms / 60000) * 60000 AS minute,
-                MIN(value), MAX(value), SUM(value), COUNT(*)
+                MIN(value), MAX(value), SUM(value), COUNT(*),
+                SUM(CASE WHEN quantity = 'sound' THEN db_energy(value) END)
          FROM samples INDEXED BY samples_unaggregated
          WHERE aggregated = 0 AND t_ms < ?1
          GROUP BY node, sensor, quantity, minute",
     )?;
     let mut fold = tx.prepare_cached(
         "UPDATE samples_1m SET min = MIN(min, ?5), max = MAX(max, ?6), sum = sum + ?7,
-                count = count + ?8
+                count = count + ?8, energy_sum = energy_sum + ?9
          WHERE node = ?1 AND sensor = ?2 AND quantity = ?3 AND minute_start_ms = ?4",
     )?;
     let mut create = tx.prepare_cached(
-        "INSERT INTO samples_1m (node, sensor, quantity, minute_start_ms, min, max, sum, count)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO samples_1m (node, sensor, quantity, minute_start_ms, min, max, sum, count,
+                                 energy_sum)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     let mut rows = pending.query(params![sql_ms(complete_before_ms)])?;
     while let Some(row) = rows.next()? {
@@ -152,7 +154,9 @@ fn aggregate_complete_minutes(
         let max: f64 = row.get(5)?;
         let sum: f64 = row.get(6)?;
         let count: i64 = row.get(7)?;
-        let values = params![node, sensor, quantity, minute, min, max, sum, count];
+        // Sound levels only (NULL for other quantities).
+        let energy_sum: Option<f64> = row.get(8)?;
+        let values = params![node, sensor, quantity, minute, min, max, sum, count, energy_sum];
         if fold.execute(values)? == 0 {
             create.execute(values)?;
             report.aggregates_created += 1;

@@ -53,6 +53,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY CHECK (id = 1),
         state TEXT NOT NULL
     );",
+    // 4: for sound levels (dB), the sum of each minute's sample energies, 10^(value/10), so they
+    //    average as energy (a loud minute counts as loud); NULL for other quantities and for
+    //    minutes folded before this.
+    "ALTER TABLE samples_1m ADD COLUMN energy_sum REAL;",
 ];
 
 /// Brings the database to the latest schema.
