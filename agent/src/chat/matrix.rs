@@ -129,75 +129,86 @@ pub fn read_sync(
         }
     }
     if let Some(invites) = body["rooms"]["invite"].as_object() {
-        for (room, state) in invites {
-            let direct_with = state["invite_state"]["events"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|event| {
-                    event["type"] == "m.room.member"
-                        && event["state_key"] == me
-                        && event["content"]["is_direct"] == true
-                })
-                .and_then(|event| event["sender"].as_str())
-                .map(str::to_string);
-            batch.invites.push(Invite {
-                room: room.clone(),
-                direct_with,
-            });
-        }
+        batch.invites = invites
+            .iter()
+            .map(|(room, state)| invite_of(room, state, me))
+            .collect();
     }
     let Some(joined) = body["rooms"]["join"].as_object() else {
         return batch;
     };
     for (room, state) in joined {
-        let events = state["timeline"]["events"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        for event in events {
-            if event["type"] != "m.room.message" {
-                continue;
+        for event in state["timeline"]["events"].as_array().into_iter().flatten() {
+            match timeline_message(event, me, history, now_ms) {
+                Some(Timeline::OwnReplyTo(question)) => batch.replied_to.push(question),
+                Some(Timeline::Question(incoming)) => batch.messages.push((room.clone(), incoming)),
+                None => {}
             }
-            let content = &event["content"];
-            let sender = event["sender"].as_str().unwrap_or_default();
-            if sender == me {
-                if let Some(question) =
-                    content["m.relates_to"]["m.in_reply_to"]["event_id"].as_str()
-                {
-                    batch.replied_to.push(question.to_string());
-                }
-                continue;
-            }
-            let msgtype = content["msgtype"].as_str().unwrap_or_default();
-            let (Some(event_id), Some(text)) =
-                (event["event_id"].as_str(), content["body"].as_str())
-            else {
-                continue;
-            };
-            if !matches!(msgtype, "m.text" | "m.notice") || history {
-                continue;
-            }
-            let sent_ms = event["origin_server_ts"].as_u64().unwrap_or(now_ms);
-            if now_ms.saturating_sub(sent_ms) > MAX_AGE_MS {
-                continue;
-            }
-            let mentioned = content["m.mentions"]["user_ids"]
-                .as_array()
-                .is_some_and(|ids| ids.iter().any(|id| id == me));
-            batch.messages.push((
-                room.clone(),
-                IncomingEvent {
-                    event_id: event_id.to_string(),
-                    sender: sender.to_string(),
-                    body: text.to_string(),
-                    mentioned,
-                    notice: msgtype == "m.notice",
-                },
-            ));
         }
     }
     batch
+}
+
+/// An invitation to `room`, with the inviter when it is a direct message.
+fn invite_of(room: &str, state: &Json, me: &str) -> Invite {
+    let direct_with = state["invite_state"]["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|event| {
+            event["type"] == "m.room.member"
+                && event["state_key"] == me
+                && event["content"]["is_direct"] == true
+        })
+        .and_then(|event| event["sender"].as_str())
+        .map(str::to_string);
+    Invite {
+        room: room.to_string(),
+        direct_with,
+    }
+}
+
+/// What one timeline event is to the bot.
+enum Timeline {
+    /// The bot's own reply (from any node) to this question.
+    OwnReplyTo(String),
+    /// A fresh text message from someone else.
+    Question(IncomingEvent),
+}
+
+/// Reads one timeline event: the bot's own replies, and text messages from others that are
+/// neither history (the first sync) nor older than `MAX_AGE_MS`.
+fn timeline_message(event: &Json, me: &str, history: bool, now_ms: u64) -> Option<Timeline> {
+    if event["type"] != "m.room.message" {
+        return None;
+    }
+    let content = &event["content"];
+    let sender = event["sender"].as_str().unwrap_or_default();
+    if sender == me {
+        return content["m.relates_to"]["m.in_reply_to"]["event_id"]
+            .as_str()
+            .map(|question| Timeline::OwnReplyTo(question.to_string()));
+    }
+    let msgtype = content["msgtype"].as_str().unwrap_or_default();
+    let event_id = event["event_id"].as_str()?;
+    let text = content["body"].as_str()?;
+    if !matches!(msgtype, "m.text" | "m.notice") || history {
+        return None;
+    }
+    let sent_ms = event["origin_server_ts"].as_u64().unwrap_or(now_ms);
+    if now_ms.saturating_sub(sent_ms) > MAX_AGE_MS {
+        return None;
+    }
+    let mentioned = content["m.mentions"]["user_ids"]
+        .as_array()
+        .is_some_and(|ids| ids.iter().any(|id| id == me));
+    Some(Timeline::Question(IncomingEvent {
+        event_id: event_id.to_string(),
+        sender: sender.to_string(),
+        body: text.to_string(),
+        mentioned,
+        notice: msgtype == "m.notice",
+    }))
 }
 
 /// The person name for a Matrix user id: its localpart (`@ada:example.org` → `ada`).
