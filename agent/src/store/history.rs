@@ -119,65 +119,37 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         let mut buckets: BTreeMap<i64, Bucket> = BTreeMap::new();
-        let mut add = |index: i64, bucket: Bucket| {
-            buckets
-                .entry(index)
-                .and_modify(|held| held.join(bucket))
-                .or_insert(bucket);
-        };
+        let args = (
+            node,
+            query.sensor.as_str(),
+            quantity,
+            from,
+            to,
+            step,
+            raw_complete_from,
+        );
         // Raw samples: all of them where the raw history is complete; before that only those
         // not folded into an aggregate yet.
-        let mut raw = self
-            .conn
-            .prepare_cached(
-                "SELECT (t_ms - ?4) / ?6 AS bucket, MIN(value), MAX(value), SUM(value), COUNT(*),
-                        SUM(db_energy(value))
-                 FROM samples
-                 WHERE node = ?1 AND sensor = ?2 AND quantity = ?3 AND t_ms >= ?4 AND t_ms < ?5
-                   AND (t_ms >= ?7 OR aggregated = 0)
-                 GROUP BY bucket",
-            )
-            .map_err(|e| self.err(e))?;
-        let mut aggregates = self
-            .conn
-            .prepare_cached(
-                "SELECT (minute_start_ms - ?4) / ?6 AS bucket, MIN(min), MAX(max), SUM(sum),
-                        SUM(count), SUM(COALESCE(energy_sum, count * db_energy(sum / count)))
-                 FROM samples_1m
-                 WHERE node = ?1 AND sensor = ?2 AND quantity = ?3 AND minute_start_ms >= ?4
-                   AND minute_start_ms < MIN(?5, ?7)
-                 GROUP BY bucket",
-            )
-            .map_err(|e| self.err(e))?;
-        for statement in [&mut raw, &mut aggregates] {
-            let mut rows = statement
-                .query(params![
-                    node,
-                    query.sensor,
-                    quantity,
-                    from,
-                    to,
-                    step,
-                    raw_complete_from
-                ])
-                .map_err(|e| self.err(e))?;
-            while let Some(row) = rows.next().map_err(|e| self.err(e))? {
-                let read = || -> rusqlite::Result<(i64, Bucket)> {
-                    Ok((
-                        row.get(0)?,
-                        Bucket {
-                            min: row.get(1)?,
-                            max: row.get(2)?,
-                            sum: row.get(3)?,
-                            count: row.get::<_, i64>(4)? as u64,
-                            energy_sum: row.get(5)?,
-                        },
-                    ))
-                };
-                let (index, bucket) = read().map_err(|e| self.err(e))?;
-                add(index, bucket);
-            }
-        }
+        self.add_buckets(
+            &mut buckets,
+            "SELECT (t_ms - ?4) / ?6 AS bucket, MIN(value), MAX(value), SUM(value), COUNT(*),
+                    SUM(db_energy(value))
+             FROM samples
+             WHERE node = ?1 AND sensor = ?2 AND quantity = ?3 AND t_ms >= ?4 AND t_ms < ?5
+               AND (t_ms >= ?7 OR aggregated = 0)
+             GROUP BY bucket",
+            args,
+        )?;
+        self.add_buckets(
+            &mut buckets,
+            "SELECT (minute_start_ms - ?4) / ?6 AS bucket, MIN(min), MAX(max), SUM(sum),
+                    SUM(count), SUM(COALESCE(energy_sum, count * db_energy(sum / count)))
+             FROM samples_1m
+             WHERE node = ?1 AND sensor = ?2 AND quantity = ?3 AND minute_start_ms >= ?4
+               AND minute_start_ms < MIN(?5, ?7)
+             GROUP BY bucket",
+            args,
+        )?;
         Ok(buckets
             .into_iter()
             .map(|(index, bucket)| HistoryPoint {
@@ -188,5 +160,54 @@ impl Store {
                 count: bucket.count,
             })
             .collect())
+    }
+}
+
+/// The parameters of a bucket query: node, sensor, quantity, from, to, step, and the time from
+/// which the raw history is complete.
+type BucketArgs<'a> = (i64, &'a str, &'a str, i64, i64, i64, i64);
+
+impl Store {
+    /// Runs one bucket query (`bucket, min, max, sum, count, energy sum` per row) and merges its
+    /// rows into `buckets`.
+    fn add_buckets(
+        &self,
+        buckets: &mut BTreeMap<i64, Bucket>,
+        sql: &str,
+        args: BucketArgs<'_>,
+    ) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let (node, sensor, quantity, from, to, step, raw_complete_from) = args;
+        let mut rows = statement
+            .query(params![
+                node,
+                sensor,
+                quantity,
+                from,
+                to,
+                step,
+                raw_complete_from
+            ])
+            .map_err(|e| self.err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let read = || -> rusqlite::Result<(i64, Bucket)> {
+                Ok((
+                    row.get(0)?,
+                    Bucket {
+                        min: row.get(1)?,
+                        max: row.get(2)?,
+                        sum: row.get(3)?,
+                        count: row.get::<_, i64>(4)? as u64,
+                        energy_sum: row.get(5)?,
+                    },
+                ))
+            };
+            let (index, bucket) = read().map_err(|e| self.err(e))?;
+            buckets
+                .entry(index)
+                .and_modify(|held| held.join(bucket))
+                .or_insert(bucket);
+        }
+        Ok(())
     }
 }
