@@ -322,6 +322,10 @@ impl PayloadHandler for GossipDriver {
                 self.shared.clock.accept_limit(),
             );
             let after = ExchangeCounters::of(core.stats());
+            if after.entries_merged > before.entries_merged {
+                let merged_at = &self.shared.counters.gossip.last_merge_unix_ms;
+                merged_at.set(now_ms);
+            }
             for refused in core.take_refused_entries() {
                 if let Some(left_out) = self.warnings.admit("refused_entry", &peer.ip().to_string())
                 {
