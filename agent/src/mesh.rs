@@ -4,7 +4,8 @@
 //! - `GossipDriver` answers payloads arriving on gossip connections (decode → core → encode)
 //!   and starts rounds;
 //! - `start` binds the gossip port, serves it, and runs one round per `gossip.interval_ms`,
-//!   one exchange task per chosen peer; on shutdown it announces the leave;
+//!   one exchange task per chosen peer, plus an early round when the core says one is due
+//!   after entries were merged or written here; on shutdown it announces the leave;
 //! - mesh events (`events::EventLog` in `Shared::events`) are recorded here: peer transitions
 //!   from diffing the peer table each round (`events::PeerWatch`), per-exchange figures from
 //!   the core's stats around each `handle`, and refusals from the transport's counters.
@@ -39,6 +40,9 @@ pub struct GossipDriver {
     watch: Mutex<PeerWatch>,
     /// Repeated warnings (undecodable messages) summarized per address per minute.
     warnings: LogSummary,
+    /// Woken when an exchange merged entries: the round loop then asks the core whether an
+    /// early round is due (something new to pass on before the next tick).
+    merged: tokio::sync::Notify,
 }
 
 /// Events that could repeat every exchange (clock-ahead entries, refusals) are recorded at
@@ -85,6 +89,7 @@ impl GossipDriver {
             shared,
             watch: Mutex::new(PeerWatch::new()),
             warnings: LogSummary::default(),
+            merged: tokio::sync::Notify::new(),
         }
     }
 
@@ -112,6 +117,19 @@ impl GossipDriver {
         let encoded = encode_all(&mut core, outgoing);
         self.publish_peers(&core, now_ms);
         encoded
+    }
+
+    /// An early round, if the core says one is due (it holds something new since its last
+    /// round): the Syns to send. Heartbeats, GC and peer publishing stay with `tick`.
+    fn early_round(&self) -> Vec<(String, gossip::MessageKind, Vec<u8>)> {
+        let now_ms = wall_ms();
+        let mut core = self.core();
+        let outgoing = {
+            let mut rng = crate::sync::lock(&self.rng);
+            let mut replica = self.replica_for_gossip();
+            core.early_round(now_ms, &mut *rng, &mut replica)
+        };
+        encode_all(&mut core, outgoing)
     }
 
     /// Announces that this node leaves (graceful shutdown).
@@ -325,6 +343,7 @@ impl PayloadHandler for GossipDriver {
             if after.entries_merged > before.entries_merged {
                 let merged_at = &self.shared.counters.gossip.last_merge_unix_ms;
                 merged_at.set(now_ms);
+                self.merged.notify_one();
             }
             for refused in core.take_refused_entries() {
                 if let Some(left_out) = self.warnings.admit("refused_entry", &peer.ip().to_string())
@@ -440,9 +459,14 @@ async fn round_loop(
     let mut last_net = transport.stats();
     let mut refusals = RefusalTally::default();
     let warnings = Arc::new(LogSummary::default());
+    let mut local_writes = driver.shared.local_writes.subscribe();
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
+        // A tick starts a round; entries merged from a peer or a local write may start an
+        // early one (the core decides: only with something new, at most every half interval).
+        let outgoing = tokio::select! {
+            _ = tick.tick() => driver.tick(),
+            _ = driver.merged.notified() => driver.early_round(),
+            _ = next_local_write(&mut local_writes) => driver.early_round(),
             _ = shutdown.changed() => {
                 // Tell a few peers we leave, so they mark us `left` instead of suspecting us.
                 let mut sends = tokio::task::JoinSet::new();
@@ -457,8 +481,8 @@ async fn round_loop(
                 .await;
                 return;
             }
-        }
-        for (to, _kind, bytes) in driver.tick() {
+        };
+        for (to, _kind, bytes) in outgoing {
             let transport = transport.clone();
             let driver = driver.clone();
             let warnings = warnings.clone();
@@ -497,6 +521,16 @@ async fn round_loop(
             driver.shared.events.record(event);
         }
         last_net = net;
+    }
+}
+
+/// Waits for this node's next local write (any: the core checks whether it is visible to
+/// peers yet); forever once the channel is closed.
+async fn next_local_write(writes: &mut tokio::sync::broadcast::Receiver<crate::state::Entry>) {
+    use tokio::sync::broadcast::error::RecvError;
+    match writes.recv().await {
+        Ok(_) | Err(RecvError::Lagged(_)) => {}
+        Err(RecvError::Closed) => std::future::pending().await,
     }
 }
 

@@ -500,3 +500,53 @@ fn an_exchange_passes_on_what_the_initiator_learned_during_the_round() {
     );
     assert_eq!(a.replica.digest(), b.replica.digest());
 }
+
+/// Something new since the last round (a write here, or entries learned) starts an early round
+/// once half an interval passed; nothing new starts none, so idle traffic is unchanged.
+#[test]
+fn an_early_round_passes_on_something_new_and_only_then() {
+    let params = GossipParams::default();
+    let (mut a, mut b) = pair(&params);
+    let mut rng = StdRng::seed_from_u64(12);
+    for round in 1..4 {
+        let now = T0 + round * 1000;
+        exchange(&mut a, &mut b, now, &mut rng);
+        exchange(&mut b, &mut a, now, &mut rng);
+    }
+    let now = T0 + 4000;
+    a.core.tick(now, &mut rng, &mut a.replica);
+    let half = params.interval_ms / 2;
+    assert!(
+        a.core
+            .early_round(now + half, &mut rng, &mut a.replica)
+            .is_empty(),
+        "nothing new: no early round"
+    );
+    write(&mut a, 7, value("a"), now + 10);
+    assert!(
+        !a.core.early_round_due(now + half - 1, &a.replica),
+        "not within half an interval of the last round"
+    );
+    assert!(a.core.early_round_due(now + half, &a.replica));
+    let rounds = a.core.stats().rounds;
+    let early = a.core.early_round(now + half, &mut rng, &mut a.replica);
+    assert_eq!(early.len(), 1, "a Syn to the one live peer");
+    assert_eq!(a.core.stats().rounds, rounds, "not counted as a round");
+    assert_eq!(a.core.stats().early_rounds, 1);
+    assert!(
+        !a.core.early_round_due(now + 2 * half, &a.replica),
+        "already sent"
+    );
+    // The early Syn carries the write to b in one exchange.
+    let syn = through_codec(&early[0].message);
+    for reply in deliver(&a, &mut b, &syn, now + half) {
+        for back in deliver(&b, &mut a, &reply, now + half) {
+            deliver(&a, &mut b, &back, now + half);
+        }
+    }
+    assert!(b.replica.get(&key(7)).is_some());
+    assert!(
+        b.core.early_round_due(now + half, &b.replica),
+        "b learned something new since its last round: it passes it on too"
+    );
+}

@@ -317,6 +317,7 @@ impl Sim {
             stamp: entry.stamp,
             deleted,
         });
+        self.early_round(node);
         Some(entry)
     }
 
@@ -455,6 +456,30 @@ impl Sim {
             let bytes = codec::encode(&reply);
             self.send(to, from, bytes, kind);
         }
+        self.early_round(to);
+    }
+
+    /// Starts an early round on `node` if its core says one is due (it learned or wrote
+    /// something since its last round), as the agent does after a merge or a local write.
+    fn early_round(&mut self, node: usize) {
+        let now = self.node_time_ms(node);
+        let n = &mut self.nodes[node];
+        let Some(core) = n.core.as_mut() else {
+            return;
+        };
+        let outgoing = core.early_round(now, &mut self.rng, &mut n.replica);
+        self.send_all(node, outgoing);
+    }
+
+    fn send_all(&mut self, node: usize, outgoing: Vec<crate::gossip::Outgoing>) {
+        for out in outgoing {
+            let kind = out.message.kind();
+            let bytes = codec::encode(&out.message);
+            match self.by_addr.get(&out.to).copied() {
+                Some(to) => self.send(node, to, bytes, kind),
+                None => self.net.dropped += 1,
+            }
+        }
     }
 
     fn tick(&mut self, node: usize) {
@@ -465,14 +490,7 @@ impl Sim {
             return;
         };
         let outgoing = core.tick(now, &mut self.rng, &mut n.replica);
-        for out in outgoing {
-            let kind = out.message.kind();
-            let bytes = codec::encode(&out.message);
-            match self.by_addr.get(&out.to).copied() {
-                Some(to) => self.send(node, to, bytes, kind),
-                None => self.net.dropped += 1,
-            }
-        }
+        self.send_all(node, outgoing);
     }
 
     /// Makes `node` leave gracefully (its core then stays silent).
