@@ -70,7 +70,10 @@ impl GossipCore {
     /// What a peer whose digest hash is `peer_hash` lacks: `asked` (origin, its watermark),
     /// plus, when `peer_hash` is one of our recent digests, every origin we gained since. An
     /// exchange started before we learned a write (its `Syn` built earlier in the same tick)
-    /// then still pushes that write, instead of leaving it for a later round.
+    /// then still pushes that write, instead of leaving it for a later round. Safe for the
+    /// same reason as the responder's fast path: a peer holding a digest we held (recent
+    /// digests are cleared on a reset, watermarks only grow) has nothing we had not, and we
+    /// cannot be behind GC floors it reached.
     pub(super) fn with_gained_since(
         &self,
         peer_hash: u64,
