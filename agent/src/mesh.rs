@@ -119,17 +119,29 @@ impl GossipDriver {
         encoded
     }
 
-    /// An early round, if the core says one is due (it holds something new since its last
-    /// round): the Syns to send. Heartbeats, GC and peer publishing stay with `tick`.
-    fn early_round(&self) -> Vec<(String, gossip::MessageKind, Vec<u8>)> {
+    /// An early round if the core says one is due (it holds something new since its last
+    /// round): the Syns to send; else how long until one will be (if something is new).
+    /// Heartbeats, GC and peer publishing stay with `tick`.
+    fn early_round(
+        &self,
+    ) -> (
+        Vec<(String, gossip::MessageKind, Vec<u8>)>,
+        Option<Duration>,
+    ) {
         let now_ms = wall_ms();
         let mut core = self.core();
-        let outgoing = {
+        let (outgoing, wait) = {
             let mut rng = crate::sync::lock(&self.rng);
             let mut replica = self.replica_for_gossip();
-            core.early_round(now_ms, &mut *rng, &mut replica)
+            match core.early_round_at(&replica) {
+                Some(at) if at <= now_ms => {
+                    (core.early_round(now_ms, &mut *rng, &mut replica), None)
+                }
+                Some(at) => (Vec::new(), Some(Duration::from_millis(at - now_ms))),
+                None => (Vec::new(), None),
+            }
         };
-        encode_all(&mut core, outgoing)
+        (encode_all(&mut core, outgoing), wait)
     }
 
     /// Announces that this node leaves (graceful shutdown).
@@ -460,13 +472,18 @@ async fn round_loop(
     let mut refusals = RefusalTally::default();
     let warnings = Arc::new(LogSummary::default());
     let mut local_writes = driver.shared.local_writes.subscribe();
+    // When a planned early round is to start.
+    let mut early_at: Option<tokio::time::Instant> = None;
     loop {
-        // A tick starts a round; entries merged from a peer or a local write may start an
-        // early one (the core decides: only with something new, at most every half interval).
-        let outgoing = tokio::select! {
-            _ = tick.tick() => driver.tick(),
-            _ = driver.merged.notified() => driver.early_round(),
-            _ = next_local_write(&mut local_writes) => driver.early_round(),
+        // A tick starts a round; entries merged from a peer or a local write start an early
+        // one, now or when due (the core decides: only with something new, at the soonest half
+        // an interval after the last round).
+        let early = tokio::select! {
+            _ = tick.tick() => None,
+            _ = driver.merged.notified() => Some(driver.early_round()),
+            _ = next_local_write(&mut local_writes) => Some(driver.early_round()),
+            _ = tokio::time::sleep_until(early_at.unwrap_or_else(tokio::time::Instant::now)),
+                if early_at.is_some() => Some(driver.early_round()),
             _ = shutdown.changed() => {
                 // Tell a few peers we leave, so they mark us `left` instead of suspecting us.
                 let mut sends = tokio::task::JoinSet::new();
@@ -480,6 +497,13 @@ async fn round_loop(
                 })
                 .await;
                 return;
+            }
+        };
+        let outgoing = match early {
+            None => driver.tick(),
+            Some((outgoing, wait)) => {
+                early_at = wait.map(|wait| tokio::time::Instant::now() + wait);
+                outgoing
             }
         };
         for (to, _kind, bytes) in outgoing {

@@ -214,18 +214,24 @@ impl GossipCore {
         self.syns_to(now_ms, targets, replica)
     }
 
-    /// True when an early round is due: our advertised state changed since our last round (a
-    /// write of ours, or entries learned from a peer, that this round did not carry) and half
-    /// an interval passed since that round. The shell asks after merging entries and after a
-    /// local write, and calls `early_round`.
-    pub fn early_round_due(&self, now_ms: u64, replica: &Replica) -> bool {
+    /// When an early round is due (ms), if we hold something new since our last round (a write
+    /// of ours, or entries learned from a peer, that the round did not carry): half an interval
+    /// after that round. None when there is nothing new. The shell asks after merging entries
+    /// and after a local write, and calls `early_round` then (asking again at that time, as a
+    /// regular round may have carried it meanwhile).
+    pub fn early_round_at(&self, replica: &Replica) -> Option<u64> {
         match self.last_round {
             Some((at, hash)) if self.started && !self.left => {
-                now_ms.saturating_sub(at) >= self.params.interval_ms / 2
-                    && delta::hash_of(&self.advertised(replica)) != hash
+                (delta::hash_of(&self.advertised(replica)) != hash)
+                    .then_some(at + self.params.interval_ms / 2)
             }
-            _ => false,
+            _ => None,
         }
+    }
+
+    /// True when `early_round_at` has come.
+    pub fn early_round_due(&self, now_ms: u64, replica: &Replica) -> bool {
+        self.early_round_at(replica).is_some_and(|at| now_ms >= at)
     }
 
     /// An extra round, when `early_round_due`: `Syn`s to `fanout` live peers, so something new

@@ -527,6 +527,11 @@ fn an_early_round_passes_on_something_new_and_only_then() {
         !a.core.early_round_due(now + half - 1, &a.replica),
         "not within half an interval of the last round"
     );
+    assert_eq!(
+        a.core.early_round_at(&a.replica),
+        Some(now + half),
+        "due half an interval after the last round"
+    );
     assert!(a.core.early_round_due(now + half, &a.replica));
     let rounds = a.core.stats().rounds;
     let early = a.core.early_round(now + half, &mut rng, &mut a.replica);
