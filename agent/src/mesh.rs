@@ -45,6 +45,9 @@ pub struct GossipDriver {
     merged: tokio::sync::Notify,
 }
 
+/// A message to send: destination, kind, encoded bytes.
+type EncodedMessage = (String, gossip::MessageKind, Vec<u8>);
+
 /// Events that could repeat every exchange (clock-ahead entries, refusals) are recorded at
 /// most once per peer per this long.
 const REPEAT_EVENT_GAP_MS: u64 = 10_000;
@@ -122,12 +125,7 @@ impl GossipDriver {
     /// An early round if the core says one is due (it holds something new since its last
     /// round): the Syns to send; else how long until one will be (if something is new).
     /// Heartbeats, GC and peer publishing stay with `tick`.
-    fn early_round(
-        &self,
-    ) -> (
-        Vec<(String, gossip::MessageKind, Vec<u8>)>,
-        Option<Duration>,
-    ) {
+    fn early_round(&self) -> (Vec<EncodedMessage>, Option<Duration>) {
         let now_ms = wall_ms();
         let mut core = self.core();
         let (outgoing, wait) = {
