@@ -138,7 +138,9 @@ async fn main() {
         .and_then(|w| w.parse().ok())
         .unwrap_or(15);
     let interval_ms = INTERVAL.as_millis() as f64;
-    println!("chitchat 0.10.1, in-process UDP on 127.0.0.1, interval 300 ms, fanout 3, staggered timers");
+    println!(
+        "chitchat 0.10.1, in-process UDP on 127.0.0.1, interval 300 ms, fanout 3, staggered timers"
+    );
     println!("| N | write to every node: median ms (intervals) | max ms (intervals) | idle B/node/round |");
     println!("|---|---|---|---|");
     for (run, &count) in sizes.iter().enumerate() {
@@ -154,7 +156,10 @@ async fn main() {
             if all {
                 break;
             }
-            assert!(settle.elapsed() < Duration::from_secs(120), "N={count}: did not settle");
+            assert!(
+                settle.elapsed() < Duration::from_secs(120),
+                "N={count}: did not settle"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         tokio::time::sleep(INTERVAL * 10).await;
@@ -190,7 +195,10 @@ async fn main() {
                 if arrived.iter().all(Option::is_some) {
                     break arrived.into_iter().flatten().max().unwrap_or(started);
                 }
-                assert!(Instant::now() < deadline, "N={count}: write {write} did not spread");
+                assert!(
+                    Instant::now() < deadline,
+                    "N={count}: write {write} did not spread"
+                );
             };
             times_ms.push(last.duration_since(started).as_secs_f64() * 1000.0);
             tokio::time::sleep(INTERVAL * 3).await;
