@@ -1,12 +1,14 @@
 //! Real-cluster figures: N `officemesh` processes on loopback (127.0.0.11…), encrypted gossip
 //! with one cluster key, no sensors changing after start and presence off, so the mesh is idle.
-//! Prints, per N: the time for a new write (`POST /v1/people` on one node) to show on every
-//! node (median / max over several writes, in ms and in gossip intervals), and idle bytes sent
+//! Prints, per N: the time for a new write (`POST /v1/people` on one node) to reach every
+//! node (median / max over several writes, in ms and in gossip intervals; arrival as each agent
+//! recorded it in `officemesh_gossip_last_merge_unix_ms`, so polling adds nothing), and idle bytes sent
 //! per node per round (transport bytes: frames, Noise and handshakes included, from each node's
 //! `/metrics`).
 //!
 //! Run: `cargo bench -p officemesh --bench cluster` (N = 10 and 30, 300 ms interval, about two
-//! minutes). `OFFICEMESH_BENCH_NODES=5,10` and `OFFICEMESH_BENCH_INTERVAL_MS=1000` change it;
+//! minutes). `OFFICEMESH_BENCH_NODES=5,10`, `OFFICEMESH_BENCH_INTERVAL_MS=1000` and
+//! `OFFICEMESH_BENCH_WRITES=15` (default 7) change it;
 //! `OFFICEMESH_BENCH_PRESENCE=sim` turns presence on (simulated LAN of 6 devices per node,
 //! scanned every second), as real offices run it; idle is then measured once no state changed
 //! for `OFFICEMESH_BENCH_QUIET_S` (default 30 s: the LAN is quiet).
@@ -132,6 +134,14 @@ fn wait_quiet(agents: &[TestAgent], quiet_for: Duration, limit: Duration) -> Opt
     None
 }
 
+/// Now on the wall clock, ms since the Unix epoch (what the agents' merge gauge uses).
+fn unix_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as f64)
+        .unwrap_or(0.0)
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     values[values.len() / 2]
@@ -209,13 +219,18 @@ fn main() {
             }
         }
 
-        // New writes: time until every node lists the person.
+        // New writes: time until every node merged the person, as each agent recorded it
+        // (`officemesh_gossip_last_merge_unix_ms`, its wall clock; all agents share this
+        // machine's clock). Read once the write had time to spread, so the bench's requests
+        // do not compete with the gossip they measure.
+        let writes = env_list("OFFICEMESH_BENCH_WRITES", &[7])[0];
         let mut times_ms = Vec::new();
-        for write in 0..7 {
+        for write in 0..writes {
             let writer = write * 7 % count;
             let name = format!("person {write}");
             let body = format!(r#"{{"name": "{name}", "mac": "b8:27:eb:00:10:{write:02x}"}}"#);
             let started = Instant::now();
+            let written_at = unix_ms();
             let (status, _) = send(
                 "POST",
                 &format!("{}/v1/people", agents[writer].api),
@@ -223,20 +238,38 @@ fn main() {
                 Some(&body),
             );
             assert_eq!(status, 201);
-            let mut pending: BTreeSet<usize> = (0..count).filter(|i| *i != writer).collect();
-            while !pending.is_empty() && started.elapsed() < Duration::from_secs(60) {
-                pending.retain(|i| {
-                    !get(&format!("{}/v1/people", agents[*i].api))
-                        .map(|j| j.to_string().contains(&name))
-                        .unwrap_or(false)
-                });
-                std::thread::sleep(Duration::from_millis(5));
+            let mut arrivals: Vec<Option<f64>> = vec![None; count];
+            arrivals[writer] = Some(written_at);
+            while arrivals.iter().any(Option::is_none)
+                && started.elapsed() < Duration::from_secs(60)
+            {
+                std::thread::sleep(Duration::from_millis(interval_ms * 5));
+                for (i, agent) in agents.iter().enumerate() {
+                    if arrivals[i].is_none() {
+                        let merged = metric(agent, "officemesh_gossip_last_merge_unix_ms");
+                        if merged >= written_at {
+                            arrivals[i] = Some(merged);
+                        }
+                    }
+                }
             }
+            let pending: Vec<usize> = (0..count).filter(|i| arrivals[*i].is_none()).collect();
             assert!(
                 pending.is_empty(),
                 "N={count}: write {write} did not reach {pending:?}"
             );
-            times_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+            // Also make sure it is the person that arrived (not some other merge).
+            for (i, agent) in agents.iter().enumerate() {
+                let listed = get(&format!("{}/v1/people", agent.api))
+                    .map(|j| j.to_string().contains(&name))
+                    .unwrap_or(false);
+                assert!(
+                    listed,
+                    "N={count}: node {i} merged something but not {name}"
+                );
+            }
+            let last = arrivals.iter().flatten().fold(0.0, |a: f64, b| a.max(*b));
+            times_ms.push(last - written_at);
             std::thread::sleep(Duration::from_millis(interval_ms * 3));
         }
         let max = times_ms.iter().cloned().fold(0.0, f64::max);

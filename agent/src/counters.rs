@@ -50,6 +50,10 @@ pub struct GossipCounters {
     pub bytes_sent_total: Counter,
     /// Bytes read from gossip connections.
     pub bytes_received_total: Counter,
+    /// Wall time (ms since the Unix epoch) when this node last merged entries that came by
+    /// gossip (0: never). The cluster bench reads it to time a write's arrival inside each
+    /// agent rather than by polling every node.
+    pub last_merge_unix_ms: Gauge,
 }
 
 /// MQTT publisher counters (filled by the MQTT publisher).

@@ -4,7 +4,8 @@
 //! - `GossipDriver` answers payloads arriving on gossip connections (decode → core → encode)
 //!   and starts rounds;
 //! - `start` binds the gossip port, serves it, and runs one round per `gossip.interval_ms`,
-//!   one exchange task per chosen peer; on shutdown it announces the leave;
+//!   one exchange task per chosen peer, plus an early round when the core says one is due
+//!   after entries were merged or written here; on shutdown it announces the leave;
 //! - mesh events (`events::EventLog` in `Shared::events`) are recorded here: peer transitions
 //!   from diffing the peer table each round (`events::PeerWatch`), per-exchange figures from
 //!   the core's stats around each `handle`, and refusals from the transport's counters.
@@ -39,7 +40,13 @@ pub struct GossipDriver {
     watch: Mutex<PeerWatch>,
     /// Repeated warnings (undecodable messages) summarized per address per minute.
     warnings: LogSummary,
+    /// Woken when an exchange merged entries: the round loop then asks the core whether an
+    /// early round is due (something new to pass on before the next tick).
+    merged: tokio::sync::Notify,
 }
+
+/// A message to send: destination, kind, encoded bytes.
+type EncodedMessage = (String, gossip::MessageKind, Vec<u8>);
 
 /// Events that could repeat every exchange (clock-ahead entries, refusals) are recorded at
 /// most once per peer per this long.
@@ -85,6 +92,7 @@ impl GossipDriver {
             shared,
             watch: Mutex::new(PeerWatch::new()),
             warnings: LogSummary::default(),
+            merged: tokio::sync::Notify::new(),
         }
     }
 
@@ -112,6 +120,26 @@ impl GossipDriver {
         let encoded = encode_all(&mut core, outgoing);
         self.publish_peers(&core, now_ms);
         encoded
+    }
+
+    /// An early round if the core says one is due (it holds something new since its last
+    /// round): the Syns to send; else how long until one will be (if something is new).
+    /// Heartbeats, GC and peer publishing stay with `tick`.
+    fn early_round(&self) -> (Vec<EncodedMessage>, Option<Duration>) {
+        let now_ms = wall_ms();
+        let mut core = self.core();
+        let (outgoing, wait) = {
+            let mut rng = crate::sync::lock(&self.rng);
+            let mut replica = self.replica_for_gossip();
+            match core.early_round_at(&replica) {
+                Some(at) if at <= now_ms => {
+                    (core.early_round(now_ms, &mut *rng, &mut replica), None)
+                }
+                Some(at) => (Vec::new(), Some(Duration::from_millis(at - now_ms))),
+                None => (Vec::new(), None),
+            }
+        };
+        (encode_all(&mut core, outgoing), wait)
     }
 
     /// Announces that this node leaves (graceful shutdown).
@@ -323,6 +351,11 @@ impl PayloadHandler for GossipDriver {
                 self.shared.clock.accept_limit(),
             );
             let after = ExchangeCounters::of(core.stats());
+            if after.entries_merged > before.entries_merged {
+                let merged_at = &self.shared.counters.gossip.last_merge_unix_ms;
+                merged_at.set(now_ms);
+                self.merged.notify_one();
+            }
             for refused in core.take_refused_entries() {
                 if let Some(left_out) = self.warnings.admit("refused_entry", &peer.ip().to_string())
                 {
@@ -437,9 +470,19 @@ async fn round_loop(
     let mut last_net = transport.stats();
     let mut refusals = RefusalTally::default();
     let warnings = Arc::new(LogSummary::default());
+    let mut local_writes = driver.shared.local_writes.subscribe();
+    // When a planned early round is to start.
+    let mut early_at: Option<tokio::time::Instant> = None;
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
+        // A tick starts a round; entries merged from a peer or a local write start an early
+        // one, now or when due (the core decides: only with something new, at the soonest half
+        // an interval after the last round).
+        let early = tokio::select! {
+            _ = tick.tick() => None,
+            _ = driver.merged.notified() => Some(driver.early_round()),
+            _ = next_local_write(&mut local_writes) => Some(driver.early_round()),
+            _ = tokio::time::sleep_until(early_at.unwrap_or_else(tokio::time::Instant::now)),
+                if early_at.is_some() => Some(driver.early_round()),
             _ = shutdown.changed() => {
                 // Tell a few peers we leave, so they mark us `left` instead of suspecting us.
                 let mut sends = tokio::task::JoinSet::new();
@@ -454,8 +497,15 @@ async fn round_loop(
                 .await;
                 return;
             }
-        }
-        for (to, _kind, bytes) in driver.tick() {
+        };
+        let outgoing = match early {
+            None => driver.tick(),
+            Some((outgoing, wait)) => {
+                early_at = wait.map(|wait| tokio::time::Instant::now() + wait);
+                outgoing
+            }
+        };
+        for (to, _kind, bytes) in outgoing {
             let transport = transport.clone();
             let driver = driver.clone();
             let warnings = warnings.clone();
@@ -494,6 +544,16 @@ async fn round_loop(
             driver.shared.events.record(event);
         }
         last_net = net;
+    }
+}
+
+/// Waits for this node's next local write (any: the core checks whether it is visible to
+/// peers yet); forever once the channel is closed.
+async fn next_local_write(writes: &mut tokio::sync::broadcast::Receiver<crate::state::Entry>) {
+    use tokio::sync::broadcast::error::RecvError;
+    match writes.recv().await {
+        Ok(_) | Err(RecvError::Lagged(_)) => {}
+        Err(RecvError::Closed) => std::future::pending().await,
     }
 }
 

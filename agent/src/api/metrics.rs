@@ -47,6 +47,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "officemesh_gossip_rounds_total",
     "officemesh_gossip_bytes_sent_total",
     "officemesh_gossip_bytes_received_total",
+    "officemesh_gossip_last_merge_unix_ms",
 ];
 
 /// The routes this module serves.
@@ -278,6 +279,16 @@ fn render_counters(out: &mut Exposition, counters: &Counters) {
             counters.gossip.bytes_received_total.get(),
         ),
     ];
+    out.family(
+        "officemesh_gossip_last_merge_unix_ms",
+        "gauge",
+        "Wall time (ms since the Unix epoch) this node last merged entries received by gossip (0: never).",
+    );
+    out.sample(
+        "officemesh_gossip_last_merge_unix_ms",
+        &[],
+        counters.gossip.last_merge_unix_ms.get() as f64,
+    );
     for (name, help, value) in totals {
         out.family(name, "counter", help);
         out.sample(name, &[], value as f64);

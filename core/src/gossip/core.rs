@@ -87,6 +87,8 @@ pub struct GossipCore {
     /// holds exactly that digest, so we can send it what it lacks at once.
     recent_digests: VecDeque<(u64, BTreeMap<NodeId, u64>)>,
     started: bool,
+    /// When our last round (regular or early) started, and the hash of the digest it showed.
+    last_round: Option<(u64, u64)>,
     /// The floors and reset progress were read back from the replica's `SafetyState` (done
     /// on the first tick or message, so a restarted node resumes where it crashed).
     safety_restored: bool,
@@ -122,6 +124,7 @@ impl GossipCore {
             last_hashes_heard: (None, None),
             recent_digests: VecDeque::new(),
             started: false,
+            last_round: None,
             safety_restored: false,
             left: false,
             last_gc_ms: 0,
@@ -198,16 +201,7 @@ impl GossipCore {
         self.collect(now_ms, replica);
         self.remember_digest(replica);
 
-        let t = self.thresholds();
-        let mut live = Vec::new();
-        let mut dead = Vec::new();
-        for m in self.members.others() {
-            match self.members.status(m, now_ms, &t) {
-                s if s.is_live() => live.push(m.addr.clone()),
-                MemberStatus::Dead => dead.push(m.addr.clone()),
-                _ => {}
-            }
-        }
+        let (live, dead) = self.live_and_dead(now_ms);
         let mut targets: Vec<String> = live
             .choose_multiple(rng, self.params.fanout)
             .cloned()
@@ -234,6 +228,70 @@ impl GossipCore {
                 }
             }
         }
+        self.syns_to(now_ms, targets, replica)
+    }
+
+    /// When an early round is due (ms), if we hold something new since our last round (a write
+    /// of ours, or entries learned from a peer, that the round did not carry): half an interval
+    /// after that round. None when there is nothing new. The shell asks after merging entries
+    /// and after a local write, and calls `early_round` then (asking again at that time, as a
+    /// regular round may have carried it meanwhile).
+    pub fn early_round_at(&self, replica: &Replica) -> Option<u64> {
+        match self.last_round {
+            Some((at, hash)) if self.started && !self.left => {
+                (delta::hash_of(&self.advertised(replica)) != hash)
+                    .then_some(at + self.params.interval_ms / 2)
+            }
+            _ => None,
+        }
+    }
+
+    /// True when `early_round_at` has come.
+    pub fn early_round_due(&self, now_ms: u64, replica: &Replica) -> bool {
+        self.early_round_at(replica).is_some_and(|at| now_ms >= at)
+    }
+
+    /// An extra round, when `early_round_due`: `Syn`s to `fanout` live peers, so something new
+    /// is passed on now rather than at the next tick. It does not bump our heartbeat (the
+    /// failure detectors keep seeing one beat per interval), collect, or probe the dead; idle
+    /// traffic is unchanged (nothing new, no early round).
+    pub fn early_round(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl Rng,
+        replica: &mut Replica,
+    ) -> Vec<Outgoing> {
+        if !self.early_round_due(now_ms, replica) {
+            return Vec::new();
+        }
+        self.stats.early_rounds += 1;
+        self.remember_digest(replica);
+        let (live, _) = self.live_and_dead(now_ms);
+        let targets = live
+            .choose_multiple(rng, self.params.fanout)
+            .cloned()
+            .collect();
+        self.syns_to(now_ms, targets, replica)
+    }
+
+    /// The addresses of other members that are live, and of those believed dead.
+    fn live_and_dead(&self, now_ms: u64) -> (Vec<String>, Vec<String>) {
+        let t = self.thresholds();
+        let mut live = Vec::new();
+        let mut dead = Vec::new();
+        for m in self.members.others() {
+            match self.members.status(m, now_ms, &t) {
+                s if s.is_live() => live.push(m.addr.clone()),
+                MemberStatus::Dead => dead.push(m.addr.clone()),
+                _ => {}
+            }
+        }
+        (live, dead)
+    }
+
+    /// A `Syn` for each target; remembers this round (time and digest) for `early_round_due`.
+    fn syns_to(&mut self, now_ms: u64, targets: Vec<String>, replica: &Replica) -> Vec<Outgoing> {
+        self.last_round = Some((now_ms, delta::hash_of(&self.advertised(replica))));
         targets
             .into_iter()
             .map(|to| {

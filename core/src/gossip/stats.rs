@@ -21,6 +21,8 @@ pub struct Traffic {
 pub struct GossipStats {
     /// Rounds started (`tick` calls that sent something or could have).
     pub rounds: u64,
+    /// Early rounds started (`early_round`: something new to pass on before the next tick).
+    pub early_rounds: u64,
     /// Messages produced, by kind; bytes as reported by the transport (`note_sent_bytes`).
     pub sent: BTreeMap<MessageKind, Traffic>,
     /// Messages handled, by kind; bytes as reported by the transport (`note_received_bytes`).

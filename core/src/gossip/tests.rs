@@ -435,3 +435,123 @@ fn an_oversized_entry_neither_stalls_a_delta_nor_enters_a_replica() {
     assert_eq!(receiver.value(&person(2)), Some(&fine));
     assert_eq!(receiver.watermark(me), 2, "the origin keeps flowing");
 }
+
+/// Delivers `message` from `from` to `to` and returns the (encoded and decoded) replies.
+fn deliver(from: &Node, to: &mut Node, message: &Message, now: u64) -> Vec<Message> {
+    let from_addr = from.core.addr().to_string();
+    to.core
+        .handle(
+            now,
+            &from_addr,
+            through_codec(message),
+            &mut to.replica,
+            limit(now),
+        )
+        .iter()
+        .map(through_codec)
+        .collect()
+}
+
+/// a's round sends Syns to b and c built before it knew c's new write; c answers first with
+/// the write. b's answer then shows the digest a had when the round started: a's `Ack` to b
+/// carries the write, so it does not wait for a later round.
+#[test]
+fn an_exchange_passes_on_what_the_initiator_learned_during_the_round() {
+    let params = GossipParams::default();
+    let mut a = node(1, &["n2", "n3"], &params);
+    let mut b = node(2, &["n1"], &params);
+    let mut c = node(3, &["n1"], &params);
+    let mut rng = StdRng::seed_from_u64(11);
+    write(&mut a, 1, value("a"), T0);
+    // Everyone learns everyone and the same state (a relays between b and c).
+    for round in 1..6 {
+        let now = T0 + round * 1000;
+        exchange(&mut b, &mut a, now, &mut rng);
+        exchange(&mut c, &mut a, now, &mut rng);
+        exchange(&mut a, &mut b, now, &mut rng);
+        exchange(&mut a, &mut c, now, &mut rng);
+    }
+    assert_eq!(a.replica.digest(), b.replica.digest());
+    assert_eq!(a.replica.digest(), c.replica.digest());
+
+    let now = T0 + 6_000;
+    let fresh = write(&mut c, 2, value("c"), now);
+    let syns = a.core.tick(now, &mut rng, &mut a.replica);
+    let to_b = syns.iter().find(|o| o.to == "n2").expect("a Syn to b");
+    let to_c = syns.iter().find(|o| o.to == "n3").expect("a Syn to c");
+    // c first: it recognises a's digest and sends the write at once.
+    for reply in deliver(&a, &mut c, &to_c.message, now) {
+        for back in deliver(&c, &mut a, &reply, now) {
+            deliver(&a, &mut c, &back, now);
+        }
+    }
+    assert_eq!(a.replica.get(&key(2)), Some(&fresh));
+    // Then b: it agrees with the Syn (built before), but a now holds more.
+    let replies = deliver(&a, &mut b, &to_b.message, now);
+    assert_eq!(replies.len(), 1);
+    for back in deliver(&b, &mut a, &replies[0], now) {
+        assert_eq!(back.kind(), MessageKind::Ack);
+        deliver(&a, &mut b, &back, now);
+    }
+    assert_eq!(
+        b.replica.get(&key(2)),
+        Some(&fresh),
+        "the Ack carried what a learned since its Syn"
+    );
+    assert_eq!(a.replica.digest(), b.replica.digest());
+}
+
+/// Something new since the last round (a write here, or entries learned) starts an early round
+/// once half an interval passed; nothing new starts none, so idle traffic is unchanged.
+#[test]
+fn an_early_round_passes_on_something_new_and_only_then() {
+    let params = GossipParams::default();
+    let (mut a, mut b) = pair(&params);
+    let mut rng = StdRng::seed_from_u64(12);
+    for round in 1..4 {
+        let now = T0 + round * 1000;
+        exchange(&mut a, &mut b, now, &mut rng);
+        exchange(&mut b, &mut a, now, &mut rng);
+    }
+    let now = T0 + 4000;
+    a.core.tick(now, &mut rng, &mut a.replica);
+    let half = params.interval_ms / 2;
+    assert!(
+        a.core
+            .early_round(now + half, &mut rng, &mut a.replica)
+            .is_empty(),
+        "nothing new: no early round"
+    );
+    write(&mut a, 7, value("a"), now + 10);
+    assert!(
+        !a.core.early_round_due(now + half - 1, &a.replica),
+        "not within half an interval of the last round"
+    );
+    assert_eq!(
+        a.core.early_round_at(&a.replica),
+        Some(now + half),
+        "due half an interval after the last round"
+    );
+    assert!(a.core.early_round_due(now + half, &a.replica));
+    let rounds = a.core.stats().rounds;
+    let early = a.core.early_round(now + half, &mut rng, &mut a.replica);
+    assert_eq!(early.len(), 1, "a Syn to the one live peer");
+    assert_eq!(a.core.stats().rounds, rounds, "not counted as a round");
+    assert_eq!(a.core.stats().early_rounds, 1);
+    assert!(
+        !a.core.early_round_due(now + 2 * half, &a.replica),
+        "already sent"
+    );
+    // The early Syn carries the write to b in one exchange.
+    let syn = through_codec(&early[0].message);
+    for reply in deliver(&a, &mut b, &syn, now + half) {
+        for back in deliver(&b, &mut a, &reply, now + half) {
+            deliver(&a, &mut b, &back, now + half);
+        }
+    }
+    assert!(b.replica.get(&key(7)).is_some());
+    assert!(
+        b.core.early_round_due(now + half, &b.replica),
+        "b learned something new since its last round: it passes it on too"
+    );
+}

@@ -76,6 +76,8 @@ struct SimNode {
     skew_ms: i64,
     last_stamp: u64,
     next_tick_ms: u64,
+    /// When its planned early round is to start (simulated time), if one is planned.
+    early_round_ms: Option<u64>,
 }
 
 /// A crashed node's disk, in the form the agent's store keeps: entries, stored watermarks and
@@ -191,6 +193,7 @@ impl Sim {
                 skew_ms: skew,
                 last_stamp: 0,
                 next_tick_ms: rng.gen_range(0..cfg.params.interval_ms.max(1)),
+                early_round_ms: None,
             });
         }
         let by_addr = nodes
@@ -317,6 +320,7 @@ impl Sim {
             stamp: entry.stamp,
             deleted,
         });
+        self.plan_early_round(node);
         Some(entry)
     }
 
@@ -373,6 +377,7 @@ impl Sim {
             seeds,
         ));
         n.next_tick_ms = now + phase;
+        n.early_round_ms = None;
     }
 
     /// Cuts every link between nodes of different groups (nodes in no group keep their links).
@@ -455,6 +460,39 @@ impl Sim {
             let bytes = codec::encode(&reply);
             self.send(to, from, bytes, kind);
         }
+        self.plan_early_round(to);
+    }
+
+    /// As the agent does after a merge or a local write: starts an early round on `node` now
+    /// if its core says one is due (it learned or wrote something since its last round), or
+    /// schedules it for when it will be.
+    fn plan_early_round(&mut self, node: usize) {
+        let now = self.node_time_ms(node);
+        let sim_now = self.now_ms;
+        let n = &mut self.nodes[node];
+        let Some(core) = n.core.as_mut() else {
+            return;
+        };
+        n.early_round_ms = None;
+        match core.early_round_at(&n.replica) {
+            Some(at) if at <= now => {
+                let outgoing = core.early_round(now, &mut self.rng, &mut n.replica);
+                self.send_all(node, outgoing);
+            }
+            Some(at) => n.early_round_ms = Some(sim_now + (at - now)),
+            None => {}
+        }
+    }
+
+    fn send_all(&mut self, node: usize, outgoing: Vec<crate::gossip::Outgoing>) {
+        for out in outgoing {
+            let kind = out.message.kind();
+            let bytes = codec::encode(&out.message);
+            match self.by_addr.get(&out.to).copied() {
+                Some(to) => self.send(node, to, bytes, kind),
+                None => self.net.dropped += 1,
+            }
+        }
     }
 
     fn tick(&mut self, node: usize) {
@@ -465,14 +503,7 @@ impl Sim {
             return;
         };
         let outgoing = core.tick(now, &mut self.rng, &mut n.replica);
-        for out in outgoing {
-            let kind = out.message.kind();
-            let bytes = codec::encode(&out.message);
-            match self.by_addr.get(&out.to).copied() {
-                Some(to) => self.send(node, to, bytes, kind),
-                None => self.net.dropped += 1,
-            }
-        }
+        self.send_all(node, outgoing);
     }
 
     /// Makes `node` leave gracefully (its core then stays silent).
@@ -496,12 +527,13 @@ impl Sim {
     pub fn run_until(&mut self, until_ms: u64) {
         loop {
             let next_message = self.queue.keys().next().map(|k| k.0);
+            // A node's next round: its tick, or a planned early round if sooner.
             let next_tick = self
                 .nodes
                 .iter()
                 .enumerate()
                 .filter(|(_, n)| n.core.is_some())
-                .map(|(i, n)| (n.next_tick_ms, i))
+                .map(|(i, n)| (n.next_tick_ms.min(n.early_round_ms.unwrap_or(u64::MAX)), i))
                 .min();
             let tick_first = match (next_tick, next_message) {
                 (Some((t, _)), Some(m)) => t <= m,
@@ -519,8 +551,14 @@ impl Sim {
             }
             self.now_ms = self.now_ms.max(at);
             if tick_first {
-                if let Some((_, node)) = next_tick {
-                    self.tick(node);
+                if let Some((at, node)) = next_tick {
+                    if self.nodes[node].early_round_ms == Some(at)
+                        && at < self.nodes[node].next_tick_ms
+                    {
+                        self.plan_early_round(node);
+                    } else {
+                        self.tick(node);
+                    }
                 }
             } else if let Some((_, message)) = self.queue.pop_first() {
                 self.deliver(message);

@@ -5,6 +5,8 @@
 //! Pure. Must not touch: sockets, clocks, membership internals (it calls the heartbeat and
 //! reset halves of the core).
 
+use std::collections::BTreeMap;
+
 use super::reset::ResetDecision;
 use super::{GossipCore, RECENT_DIGESTS};
 use crate::crdt::{NodeId, Stamp};
@@ -48,6 +50,50 @@ impl GossipCore {
             }
         };
         self.header(Body::Syn { state, members })
+    }
+
+    /// The digest of ours whose hash is `hash`, if it is one of our recent ones and a peer
+    /// holding it is not behind our GC floors (such a peer must go through the full digest,
+    /// where the reset is decided).
+    fn recent_digest(&self, hash: u64) -> Option<BTreeMap<NodeId, u64>> {
+        self.recent_digests
+            .iter()
+            .find(|(h, _)| *h == hash)
+            .map(|(_, digest)| digest.clone())
+            .filter(|digest| {
+                !self
+                    .floors
+                    .is_ahead_of(&delta::items(digest, &Floors::default()))
+            })
+    }
+
+    /// What a peer whose digest hash is `peer_hash` lacks: `asked` (origin, its watermark),
+    /// plus, when `peer_hash` is one of our recent digests, every origin we gained since. An
+    /// exchange started before we learned a write (its `Syn` built earlier in the same tick)
+    /// then still pushes that write, instead of leaving it for a later round. Safe for the
+    /// same reason as the responder's fast path: a peer holding a digest we held (recent
+    /// digests are cleared on a reset, watermarks only grow) has nothing we had not, and we
+    /// cannot be behind GC floors it reached.
+    pub(super) fn with_gained_since(
+        &self,
+        peer_hash: u64,
+        asked: Vec<(NodeId, u64)>,
+        replica: &Replica,
+    ) -> Vec<(NodeId, u64)> {
+        let mut wants: BTreeMap<NodeId, u64> = asked.into_iter().collect();
+        let wms = self.advertised(replica);
+        if delta::hash_of(&wms) != peer_hash {
+            if let Some(theirs) = self.recent_digest(peer_hash) {
+                for (origin, wm) in &wms {
+                    let their = theirs.get(origin).copied().unwrap_or(0);
+                    if *wm > their {
+                        let slot = wants.entry(*origin).or_insert(their);
+                        *slot = (*slot).min(their);
+                    }
+                }
+            }
+        }
+        wants.into_iter().collect()
     }
 
     /// Records our current advertised digest among the recent ones (if it changed).
@@ -156,18 +202,11 @@ impl GossipCore {
         let wms = self.advertised(replica);
         let mine = delta::hash_of(&wms);
         self.last_hashes_heard.0 = Some(hash);
-        let known = self
-            .recent_digests
-            .iter()
-            .find(|(h, _)| *h == hash && hash != mine)
-            .map(|(_, digest)| digest.clone())
-            // Never for a peer behind our GC floors: it must go through the full
-            // digest, where the reset is decided.
-            .filter(|digest| {
-                !self
-                    .floors
-                    .is_ahead_of(&delta::items(digest, &Floors::default()))
-            });
+        let known = if hash == mine {
+            None
+        } else {
+            self.recent_digest(hash)
+        };
         if let Some(theirs) = known {
             // The peer holds one of our recent digests: it lacks only what we gained
             // since, and has nothing we lack.
@@ -244,7 +283,8 @@ impl GossipCore {
             }
             delta::peer_behind(&self.advertised(replica), &want)
         } else {
-            want.iter().map(|i| (i.origin, i.watermark)).collect()
+            let asked: Vec<(NodeId, u64)> = want.iter().map(|i| (i.origin, i.watermark)).collect();
+            self.with_gained_since(state_hash, asked, replica)
         };
         let delta = delta::build(replica, &wants, self.params.max_delta_bytes);
         // When our Syn carried the full digest and both deltas are whole, we now agree.
