@@ -182,6 +182,7 @@ impl GossipCore {
         if self.left {
             return Vec::new();
         }
+        let first_round = self.stats.rounds == 0;
         self.stats.rounds += 1;
         self.members.bump_self();
         self.collect(now_ms, replica);
@@ -220,6 +221,17 @@ impl GossipCore {
             if let Some(addr) = pick {
                 if !targets.contains(&addr) {
                     targets.push(addr);
+                }
+            }
+        }
+        if first_round {
+            // At start, every seed once. A seed that other nodes reached before its own first
+            // round is not isolated then and would never contact the other seeds: the mesh
+            // could start as separate components (each around some of the seeds) that only
+            // the occasional probe above joins. Every node meeting every seed makes it one.
+            for seed in &self.seeds {
+                if !targets.contains(seed) {
+                    targets.push(seed.clone());
                 }
             }
         }
