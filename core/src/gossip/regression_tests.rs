@@ -150,7 +150,8 @@ fn a_second_reset_replaces_the_own_refetch_of_the_first() {
 fn a_node_catching_up_after_a_reset_collects_no_tombstones() {
     let params = gc_params();
     let mut a = node(1, &[], &params);
-    a.core.tick(T0, &mut StdRng::seed_from_u64(1), &mut a.replica);
+    a.core
+        .tick(T0, &mut StdRng::seed_from_u64(1), &mut a.replica);
     deliver(
         &mut a,
         reset_from(&params, 2, &[], 0, vec![], vec![(GONE, 5)]),
@@ -209,10 +210,7 @@ fn a_reply_to_an_exchange_started_before_a_reset_is_not_applied() {
     deliver(&mut a, b_syn, T0);
     write(&mut b, 7, value("b"), T0 + 5);
     let syns = a.core.tick(T0 + 10, &mut rng, &mut a.replica);
-    let syn = syns
-        .into_iter()
-        .find(|s| s.to == "n2")
-        .expect("a Syn to b");
+    let syn = syns.into_iter().find(|s| s.to == "n2").expect("a Syn to b");
     let answers = deliver(&mut b, syn.message, T0 + 11);
     assert_eq!(answers.len(), 1);
     // Before b's answer arrives, a obeys a reset from node 3 (b obeys the same one later, so
@@ -236,7 +234,10 @@ fn a_reply_to_an_exchange_started_before_a_reset_is_not_applied() {
             }
         }
     }
-    assert!(a.replica.get(&key(7)).is_some(), "taken in a fresh exchange");
+    assert!(
+        a.replica.get(&key(7)).is_some(),
+        "taken in a fresh exchange"
+    );
 }
 
 /// Seed 140 of `a_node_that_leaves_is_seen_as_left`: seed node 2 was reached by two nodes
