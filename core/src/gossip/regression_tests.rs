@@ -264,3 +264,87 @@ fn every_seed_is_contacted_in_the_first_round_even_when_not_isolated() {
     targets.sort_unstable();
     assert_eq!(targets, ["n5", "s1", "s2"], "never itself");
 }
+
+/// Seed 11099 (of the field test, beyond the first 10,000): a delta carried origin n6's chunk
+/// "complete to 1" without v1 (the sender held n1's newer tombstone of that key instead) and
+/// n1's chunk with that tombstone, stamped beyond the receiver's accept limit, so held back.
+/// The receiver took the hole anyway: it claimed n6's v1 while holding an older write of the
+/// key; the tombstone was later collected on the side that lost the reset, and the receiver's
+/// side (the winner) kept n6's v1 on other nodes — equal digests, different contents. A delta
+/// partly held back (or cut, or with a stale chunk) moves no watermark past a skipped
+/// version; a whole one does.
+#[test]
+fn a_delta_partly_held_back_skips_no_version() {
+    let me = NodeId(1);
+    let (skipper, deleter) = (NodeId(6), NodeId(2));
+    let now = T0 + 1_000;
+    let ahead = Stamp::new(Stamp::time_from_unix_ms(now + 5_000), deleter);
+    let tombstone = crate::state::Entry {
+        key: key(1),
+        value: None,
+        stamp: ahead,
+        version: 2,
+    };
+    let hole = message::Chunk {
+        origin: skipper,
+        after: 0,
+        complete_to: 1,
+        entries: vec![],
+    };
+    let with_tombstone = message::Chunk {
+        origin: deleter,
+        after: 0,
+        complete_to: 2,
+        entries: vec![tombstone],
+    };
+    let held_back = message::Delta {
+        chunks: vec![hole.clone(), with_tombstone.clone()],
+        truncated: false,
+    };
+    let mut replica = Replica::new(me);
+    let applied = delta::apply(&mut replica, &held_back, limit(now));
+    assert_eq!(applied.rejected_stamps, 1);
+    assert_eq!(replica.watermark(skipper), 0, "the hole is not taken");
+    // Later the tombstone is within the limit: the whole delta moves both watermarks.
+    let applied = delta::apply(&mut replica, &held_back, limit(now + 5_000));
+    assert!(applied.is_clean());
+    assert_eq!(replica.watermark(skipper), 1);
+    assert_eq!(replica.watermark(deleter), 2);
+    // A cut delta takes no hole either, not even one between entries.
+    let mut other = Replica::new(me);
+    let cut = message::Delta {
+        chunks: vec![hole],
+        truncated: true,
+    };
+    delta::apply(&mut other, &cut, limit(now + 5_000));
+    assert_eq!(other.watermark(skipper), 0);
+    let gapless = message::Delta {
+        chunks: vec![message::Chunk {
+            origin: deleter,
+            after: 0,
+            complete_to: 2,
+            entries: vec![with_tombstone.entries[0].clone()],
+        }],
+        truncated: true,
+    };
+    delta::apply(&mut other, &gapless, limit(now + 5_000));
+    assert_eq!(other.watermark(deleter), 0, "version 1 was skipped");
+    // Versions received without a gap still count in a cut delta.
+    let first = crate::state::Entry {
+        key: key(3),
+        value: None,
+        stamp: Stamp::new(Stamp::time_from_unix_ms(now), deleter),
+        version: 1,
+    };
+    let cut_whole = message::Delta {
+        chunks: vec![message::Chunk {
+            origin: deleter,
+            after: 0,
+            complete_to: 1,
+            entries: vec![first],
+        }],
+        truncated: true,
+    };
+    delta::apply(&mut other, &cut_whole, limit(now + 5_000));
+    assert_eq!(other.watermark(deleter), 1);
+}
