@@ -236,25 +236,8 @@ impl Applied {
 
 /// Applies a delta: merges each chunk's entries in order and raises the origin's watermark to
 /// what was fully received. An entry stamped after `accept_limit_time` stops its chunk there.
-///
-/// A chunk may skip versions (between its entries, or up to `complete_to` after the last): the
-/// sender no longer holds them because a newer write of the same key, from another origin,
-/// replaced them. Skipping them is sound only when that newer write reaches us too: it is in
-/// the same delta or we already had it. When the delta is cut or part of it is held back (an
-/// entry beyond the accept limit, a stale chunk), the newer write may be in the part we miss,
-/// and if it is a tombstone collected before we get it, we would claim the skipped version
-/// for ever without holding it or anything newer. So then each watermark stops at the first
-/// skipped version, and a later whole delta moves it on.
 pub fn apply(replica: &mut Replica, delta: &Delta, accept_limit_time: u64) -> Applied {
     let mut out = Applied::default();
-    let whole = !delta.truncated
-        && delta.chunks.iter().all(|chunk| {
-            replica.watermark(chunk.origin) >= chunk.after
-                && chunk
-                    .entries
-                    .iter()
-                    .all(|e| e.stamp.time <= accept_limit_time)
-        });
     for chunk in &delta.chunks {
         if replica.watermark(chunk.origin) < chunk.after {
             out.refused_chunks += 1;
@@ -262,8 +245,6 @@ pub fn apply(replica: &mut Replica, delta: &Delta, accept_limit_time: u64) -> Ap
         }
         let mut reached = chunk.complete_to;
         let mut previous = chunk.after;
-        // Every version up to this one was received (none skipped).
-        let mut gapless = chunk.after;
         let mut refused = false;
         for entry in &chunk.entries {
             if entry.origin() != chunk.origin
@@ -278,9 +259,6 @@ pub fn apply(replica: &mut Replica, delta: &Delta, accept_limit_time: u64) -> Ap
                 reached = entry.version - 1;
                 break;
             }
-            if entry.version == gapless + 1 {
-                gapless = entry.version;
-            }
             previous = entry.version;
             if let Err(err) = crate::state::limits::check_entry(&entry.key, entry.value.as_ref()) {
                 let key = crate::state::key::preview(&entry.key.to_string());
@@ -294,9 +272,6 @@ pub fn apply(replica: &mut Replica, delta: &Delta, accept_limit_time: u64) -> Ap
         if refused {
             out.refused_chunks += 1;
             reached = previous;
-        }
-        if !whole {
-            reached = reached.min(gapless);
         }
         replica.received_up_to(chunk.origin, reached);
     }
