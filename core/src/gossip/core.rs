@@ -74,6 +74,11 @@ pub struct GossipCore {
     members: Members,
     floors: Floors,
     peer_seen: HashMap<NodeId, PeerSeen>,
+    /// Per peer, how many resets we had obeyed (`stats.resets_done`) when we last sent it a
+    /// `Syn` or answered its `Syn`: a `SynAck` or `Ack` is applied only when no reset came in
+    /// between, since its delta was built for the digest we had before the reset (it could
+    /// carry back what the reset made us forget).
+    exchange_epochs: HashMap<NodeId, u64>,
     /// Highest watermark per origin seen in any peer's digest.
     known_versions: BTreeMap<NodeId, u64>,
     /// After a reset: the resetting peer's watermarks, until we have caught up to them. Until
@@ -119,6 +124,7 @@ impl GossipCore {
             handling_at_ms: 0,
             floors: Floors::default(),
             peer_seen: HashMap::new(),
+            exchange_epochs: HashMap::new(),
             known_versions: BTreeMap::new(),
             resync_target: None,
             last_hashes_heard: (None, None),
@@ -196,6 +202,7 @@ impl GossipCore {
         if self.left {
             return Vec::new();
         }
+        let first_round = self.stats.rounds == 0;
         self.stats.rounds += 1;
         self.members.bump_self();
         self.collect(now_ms, replica);
@@ -225,6 +232,17 @@ impl GossipCore {
             if let Some(addr) = pick {
                 if !targets.contains(&addr) {
                     targets.push(addr);
+                }
+            }
+        }
+        if first_round {
+            // At start, every seed once. A seed that other nodes reached before its own first
+            // round is not isolated then and would never contact the other seeds: the mesh
+            // could start as separate components (each around some of the seeds) that only
+            // the occasional probe above joins. Every node meeting every seed makes it one.
+            for seed in &self.seeds {
+                if !targets.contains(seed) {
+                    targets.push(seed.clone());
                 }
             }
         }
@@ -297,9 +315,24 @@ impl GossipCore {
             .map(|to| {
                 let message = self.syn_for(&to, replica);
                 self.stats.count_sent(MessageKind::Syn);
+                self.note_exchange_started(&to);
                 Outgoing { to, message }
             })
             .collect()
+    }
+
+    /// Records that an exchange with the member at `addr` starts now (see `exchange_epochs`).
+    /// An address not in the member table yet (a seed never heard from) gets no record: its
+    /// reply is applied only if we obeyed no reset at all.
+    fn note_exchange_started(&mut self, addr: &str) {
+        if let Some(id) = self.members.by_addr(addr).map(|m| m.id) {
+            self.exchange_epochs.insert(id, self.stats.resets_done);
+        }
+    }
+
+    /// True when `peer`'s reply answers a message we sent after our last obeyed reset.
+    fn reply_is_current(&self, peer: NodeId) -> bool {
+        self.exchange_epochs.get(&peer).copied().unwrap_or(0) == self.stats.resets_done
     }
 
     /// Announces a graceful leave: `Syn`s carrying our member entry marked left (and a last
@@ -411,6 +444,7 @@ impl GossipCore {
         match message.body {
             Body::Syn { state, members } => {
                 let members = self.merge_syn_heartbeats(now_ms, peer, &members);
+                self.exchange_epochs.insert(peer, self.stats.resets_done);
                 self.on_syn(peer, state, members, replica)
             }
             Body::SynAck {
@@ -422,6 +456,11 @@ impl GossipCore {
                 members,
             } => {
                 let members = self.merge_reply_heartbeats(now_ms, peer, &members);
+                if !self.reply_is_current(peer) {
+                    // Answers a Syn sent before a reset: its delta was built for our old
+                    // digest. The exchange ends; the next round starts a fresh one.
+                    return Vec::new();
+                }
                 let applied = self.apply(replica, &delta, accept_limit_time);
                 self.on_synack(
                     peer,
@@ -436,6 +475,9 @@ impl GossipCore {
             }
             Body::Ack { delta, members } => {
                 self.merge_reply_heartbeats(now_ms, peer, &members);
+                if !self.reply_is_current(peer) {
+                    return Vec::new();
+                }
                 let clean = self.apply(replica, &delta, accept_limit_time);
                 let seen = self.peer_seen.entry(peer).or_default();
                 if seen.synack_complete && clean && !delta.truncated {
@@ -513,8 +555,16 @@ impl GossipCore {
         if forgotten > 0 {
             let members = &self.members;
             self.peer_seen.retain(|id, _| members.get(*id).is_some());
+            self.exchange_epochs
+                .retain(|id, _| members.get(*id).is_some());
         }
-        if now_ms.saturating_sub(self.last_gc_ms) >= self.params.gc_every_ms && now_ms > grace {
+        // Not while catching up after a reset: collecting would raise our floors, peers would
+        // then be behind us, and we reset nobody until caught up, so they would refuse us data
+        // (waiting for our reset) and we would never catch up.
+        if self.resync_target.is_none()
+            && now_ms.saturating_sub(self.last_gc_ms) >= self.params.gc_every_ms
+            && now_ms > grace
+        {
             self.last_gc_ms = now_ms;
             let before = Stamp::time_from_unix_ms(now_ms - grace);
             let dropped = self.floors.collect_tombstones(replica, before);

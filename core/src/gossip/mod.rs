@@ -25,6 +25,8 @@ pub mod stats;
 pub mod wire;
 
 #[cfg(test)]
+mod regression_tests;
+#[cfg(test)]
 mod tests;
 
 pub use self::core::{GossipCore, Outgoing, PeerView};

@@ -110,6 +110,10 @@ impl GossipCore {
         replica.drop_own_not_held(your_watermark, your_versions);
         // Own writes the resetter holds but we do not (our side replaced or deleted them, and
         // that side lost): get them back, or we would claim them in our watermark for ever.
+        // This reset's list replaces the one of any earlier reset: the earlier resetter lost to
+        // this one (or will, its floors are ours), so the versions it held may exist nowhere
+        // any more, and waiting for them would hide our own writes from peers for ever.
+        replica.cancel_own_refetch();
         let missing = your_versions
             .iter()
             .copied()

@@ -453,6 +453,13 @@ impl Replica {
         }
     }
 
+    /// Gives up a re-fetch of own writes (a newer reset says which of them still exist).
+    pub fn cancel_own_refetch(&mut self) {
+        if self.safety.own_refetch.take().is_some() {
+            self.safety_changed = true;
+        }
+    }
+
     /// The own writes being re-fetched, if any.
     pub fn own_refetch(&self) -> Option<OwnRefetch> {
         self.safety.own_refetch
