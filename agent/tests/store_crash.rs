@@ -38,11 +38,19 @@ const T0: u64 = 20_000 * 86_400_000;
 /// The child gives up by itself after this long, in case nobody kills it.
 const CHILD_MAX_RUN: Duration = Duration::from_secs(20);
 
+/// The quantities the child writes in turn: linear ones, whose history average is the
+/// arithmetic mean this test checks (sound levels average as energy).
+const QUANTITIES: [Quantity; 3] = [
+    Quantity::Temperature,
+    Quantity::Humidity,
+    Quantity::SoundActivity,
+];
+
 fn key(n: u64) -> Key {
     Key::Reading {
         node: ME,
         sensor: "desk".into(),
-        quantity: Quantity::ALL[(n % 3) as usize],
+        quantity: QUANTITIES[(n % 3) as usize],
     }
 }
 
@@ -195,7 +203,7 @@ fn check(dir: &Path, committed: Option<u64>) {
     );
     // Every reading up to the last persisted one is in the history, once.
     let mut total = 0;
-    for quantity in Quantity::ALL {
+    for quantity in QUANTITIES {
         let history = store
             .history(&HistoryQuery {
                 node: ME,
@@ -207,7 +215,7 @@ fn check(dir: &Path, committed: Option<u64>) {
             })
             .expect("history");
         let numbers: Vec<u64> = (0..=persisted)
-            .filter(|n| Quantity::ALL[(n % 3) as usize] == quantity)
+            .filter(|n| QUANTITIES[(n % 3) as usize] == quantity)
             .collect();
         let count: u64 = history.iter().map(|p| p.count).sum();
         assert_eq!(count, numbers.len() as u64, "{quantity:?} samples");

@@ -72,6 +72,9 @@ impl Bucket {
     }
 }
 
+/// The largest level (dB, either sign) `db_energy` takes as it is.
+const MAX_LEVEL_DB: f64 = 300.0;
+
 /// Registers `db_energy(x)` = 10^(x/10) on the connection (SQLite has no power function
 /// unless built with its math extension).
 pub(super) fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
@@ -81,8 +84,10 @@ pub(super) fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Resul
         1,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |ctx| {
+            // Clamped so that no value (a misconfigured calibration, a bad sensor) overflows a
+            // sum to infinity: ±300 dB is far beyond any sound.
             let db: f64 = ctx.get(0)?;
-            Ok(10f64.powf(db / 10.0))
+            Ok(10f64.powf(db.clamp(-MAX_LEVEL_DB, MAX_LEVEL_DB) / 10.0))
         },
     )
 }

@@ -325,3 +325,26 @@ fn minutes_aggregated_before_energy_sums_were_kept_count_as_their_mean() {
         history[0].avg
     );
 }
+
+#[test]
+fn absurd_sound_levels_give_a_finite_average() {
+    let mut fixture = Fixture::new();
+    let samples = [
+        Sample {
+            t_ms: T0,
+            value: 5_000.0,
+        },
+        Sample {
+            t_ms: T0 + 1,
+            value: 40.0,
+        },
+    ];
+    fixture.ingest("mic", Quantity::Sound, &samples);
+    let history = fixture.query("mic", Quantity::Sound, T0, T0 + HOUR_MS, HOUR_MS);
+    assert_eq!(history.len(), 1);
+    assert!(history[0].avg.is_finite(), "{:?}", history[0]);
+    assert_eq!(
+        history[0].max, 5_000.0,
+        "min and max are the values as taken"
+    );
+}
