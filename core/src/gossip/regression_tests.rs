@@ -11,30 +11,13 @@ use rand::SeedableRng;
 use super::message::{Body, Message, StateSummary};
 use super::*;
 use crate::crdt::{NodeId, Stamp};
-use crate::state::{Key, PersonInfo, Replica, Value};
+use crate::state::{Key, PersonInfo, Value};
 use officemesh_sensors::MacAddr;
 
-const T0: u64 = 1_767_225_600_000;
+use super::tests::{node, Node, T0};
 
 /// An origin whose tombstone the resetters below collected and the reset node never saw.
 const GONE: NodeId = NodeId(9);
-
-struct Node {
-    core: GossipCore,
-    replica: Replica,
-}
-
-fn node(id: u64, seeds: &[&str], params: &GossipParams) -> Node {
-    Node {
-        core: GossipCore::new(
-            NodeId(id),
-            format!("n{id}"),
-            params.clone(),
-            seeds.iter().map(|s| s.to_string()).collect(),
-        ),
-        replica: Replica::new(NodeId(id)),
-    }
-}
 
 fn gc_params() -> GossipParams {
     GossipParams {

@@ -10,14 +10,15 @@ use super::*;
 use crate::crdt::{NodeId, Stamp};
 use crate::state::{Key, PersonInfo, Replica, Value};
 
-const T0: u64 = 1_767_225_600_000;
+pub(super) const T0: u64 = 1_767_225_600_000;
 
-struct Node {
-    core: GossipCore,
-    replica: Replica,
+/// One core and its replica, driven by hand (also used by `regression_tests`).
+pub(super) struct Node {
+    pub(super) core: GossipCore,
+    pub(super) replica: Replica,
 }
 
-fn node(id: u64, seeds: &[&str], params: &GossipParams) -> Node {
+pub(super) fn node(id: u64, seeds: &[&str], params: &GossipParams) -> Node {
     Node {
         core: GossipCore::new(
             NodeId(id),
