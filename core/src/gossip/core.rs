@@ -7,7 +7,7 @@
 //! Pure: time, randomness and the replica are passed in. Must not touch: sockets, clocks, the
 //! global RNG, tokio, SQLite.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -79,6 +79,12 @@ pub struct GossipCore {
     /// between, since its delta was built for the digest we had before the reset (it could
     /// carry back what the reset made us forget).
     exchange_epochs: HashMap<NodeId, u64>,
+    /// Peers whose last `Syn` showed that one side must reset first (we sent a `Reset`, a
+    /// refusal while still catching up, or our full digest because we are behind): their `Ack`
+    /// to that exchange is not applied. Its initiator may still push what it learned since an
+    /// old digest of its own that ours matches (a reset node's low watermarks look like one),
+    /// and that data is from a node on the wrong side of a GC floor.
+    refused_exchanges: HashSet<NodeId>,
     /// Highest watermark per origin seen in any peer's digest.
     known_versions: BTreeMap<NodeId, u64>,
     /// After a reset: the resetting peer's watermarks, until we have caught up to them. Until
@@ -125,6 +131,7 @@ impl GossipCore {
             floors: Floors::default(),
             peer_seen: HashMap::new(),
             exchange_epochs: HashMap::new(),
+            refused_exchanges: HashSet::new(),
             known_versions: BTreeMap::new(),
             resync_target: None,
             last_hashes_heard: (None, None),
@@ -445,6 +452,7 @@ impl GossipCore {
             Body::Syn { state, members } => {
                 let members = self.merge_syn_heartbeats(now_ms, peer, &members);
                 self.exchange_epochs.insert(peer, self.stats.resets_done);
+                self.refused_exchanges.remove(&peer);
                 self.on_syn(peer, state, members, replica)
             }
             Body::SynAck {
@@ -475,7 +483,7 @@ impl GossipCore {
             }
             Body::Ack { delta, members } => {
                 self.merge_reply_heartbeats(now_ms, peer, &members);
-                if !self.reply_is_current(peer) {
+                if !self.reply_is_current(peer) || self.refused_exchanges.contains(&peer) {
                     return Vec::new();
                 }
                 let clean = self.apply(replica, &delta, accept_limit_time);
@@ -557,6 +565,8 @@ impl GossipCore {
             self.peer_seen.retain(|id, _| members.get(*id).is_some());
             self.exchange_epochs
                 .retain(|id, _| members.get(*id).is_some());
+            self.refused_exchanges
+                .retain(|id| members.get(*id).is_some());
         }
         // Not while catching up after a reset: collecting would raise our floors, peers would
         // then be behind us, and we reset nobody until caught up, so they would refuse us data

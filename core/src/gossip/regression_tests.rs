@@ -247,3 +247,49 @@ fn every_seed_is_contacted_in_the_first_round_even_when_not_isolated() {
     targets.sort_unstable();
     assert_eq!(targets, ["n5", "s1", "s2"], "never itself");
 }
+
+/// Seeds 7293 and 9185 (after the `Ack` began to push what the initiator learned since an old
+/// digest of its own): a node reset by another side and still catching up (so it resets
+/// nobody) got a full `Syn` from a node behind its GC floors and refused it with an empty
+/// `SynAck`. Its digest, low after the reset, matched an old one of the initiator, whose `Ack`
+/// then pushed everything it had gained since — entries the collected tombstones had deleted,
+/// which spread again under equal digests. A node takes no data from an exchange that must
+/// reset one side first.
+#[test]
+fn an_ack_to_an_exchange_that_must_reset_a_side_is_not_applied() {
+    let params = gc_params();
+    let mut a = node(1, &["n2"], &params);
+    let mut r = node(2, &[], &params);
+    let mut rng = StdRng::seed_from_u64(5);
+    // a's first round: its empty digest is one of its recent ones; the Syn to seed r waits.
+    let syns = a.core.tick(T0, &mut rng, &mut a.replica);
+    let syn = syns
+        .into_iter()
+        .find(|s| s.to == "n2")
+        .expect("a Syn to the seed");
+    write(&mut a, 1, value("a"), T0 + 1);
+    // r obeys a reset from the side that collected GONE's tombstones and is catching up.
+    deliver(
+        &mut r,
+        reset_from(&params, 3, &[], 0, vec![], vec![(GONE, 5)]),
+        T0 + 2,
+    );
+    assert_eq!(r.core.stats().resets_done, 1);
+    let answers = deliver(&mut r, syn.message, T0 + 3);
+    assert_eq!(answers.len(), 1, "a refusal, not a Reset: r is catching up");
+    assert!(matches!(answers[0].body, Body::SynAck { .. }));
+    let acks: Vec<Message> = answers
+        .into_iter()
+        .flat_map(|answer| deliver(&mut a, answer, T0 + 4))
+        .collect();
+    assert!(
+        acks.iter()
+            .any(|m| matches!(&m.body, Body::Ack { delta, .. } if !delta.chunks.is_empty())),
+        "a pushes what it gained since the digest r shows: {acks:?}"
+    );
+    for ack in acks {
+        deliver(&mut r, ack, T0 + 5);
+    }
+    assert!(r.replica.get(&key(1)).is_none(), "nothing taken from a");
+    assert_eq!(r.replica.watermark(NodeId(1)), 0);
+}

@@ -72,8 +72,10 @@ impl GossipCore {
     /// exchange started before we learned a write (its `Syn` built earlier in the same tick)
     /// then still pushes that write, instead of leaving it for a later round. Safe for the
     /// same reason as the responder's fast path: a peer holding a digest we held (recent
-    /// digests are cleared on a reset, watermarks only grow) has nothing we had not, and we
-    /// cannot be behind GC floors it reached.
+    /// digests are cleared on a reset, watermarks only grow) has nothing we had not. It may
+    /// have GC floors we are behind (a peer reset by another side shows low watermarks that
+    /// can match an old digest of ours): such a responder refused this exchange and does not
+    /// apply our `Ack` (`refused_exchanges`).
     pub(super) fn with_gained_since(
         &self,
         peer_hash: u64,
@@ -137,7 +139,12 @@ impl GossipCore {
     ) -> Vec<Message> {
         self.note_known(&summary.items);
         let wms = self.advertised(replica);
-        match self.settle_reset(peer, &summary.items, summary.gc_mark, replica) {
+        let decision = self.settle_reset(peer, &summary.items, summary.gc_mark, replica);
+        if decision != ResetDecision::None {
+            // No data flows in this exchange, whatever its `Ack` carries.
+            self.refused_exchanges.insert(peer);
+        }
+        match decision {
             ResetDecision::None => {}
             ResetDecision::PeerMustReset => {
                 let refusal = Body::SynAck {
