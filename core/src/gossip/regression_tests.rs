@@ -11,10 +11,9 @@ use rand::SeedableRng;
 use super::message::{Body, Message, StateSummary};
 use super::*;
 use crate::crdt::{NodeId, Stamp};
-use crate::state::{Key, PersonInfo, Value};
-use officemesh_sensors::MacAddr;
+use crate::state::Value;
 
-use super::tests::{node, Node, T0};
+use super::tests::{key, node, value, Node, T0};
 
 /// An origin whose tombstone the resetters below collected and the reset node never saw.
 const GONE: NodeId = NodeId(9);
@@ -25,19 +24,6 @@ fn gc_params() -> GossipParams {
         gc_every_ms: 1_000,
         ..GossipParams::default()
     }
-}
-
-fn key(i: u64) -> Key {
-    Key::Person {
-        name: format!("p{i}"),
-        mac: MacAddr([2, 0, 0, 0, 0, i as u8]),
-    }
-}
-
-fn value(by: &str) -> Option<Value> {
-    Some(Value::Person(PersonInfo {
-        added_by: by.to_string(),
-    }))
 }
 
 fn write(n: &mut Node, k: u64, v: Option<Value>, ms: u64) {

@@ -30,14 +30,14 @@ pub(super) fn node(id: u64, seeds: &[&str], params: &GossipParams) -> Node {
     }
 }
 
-fn key(i: u64) -> Key {
+pub(super) fn key(i: u64) -> Key {
     Key::Person {
         name: format!("p{i}"),
         mac: MacAddr([2, 0, 0, 0, 0, i as u8]),
     }
 }
 
-fn value(by: &str) -> Option<Value> {
+pub(super) fn value(by: &str) -> Option<Value> {
     Some(Value::Person(PersonInfo {
         added_by: by.to_string(),
     }))
