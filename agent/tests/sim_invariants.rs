@@ -44,6 +44,41 @@ fn for_each_seed(test: &str, default_seeds: u64, check: impl Fn(u64) -> Result<(
     );
 }
 
+/// Runs until every replica holds the same contents, at most `limit` rounds; otherwise says
+/// what differs (and whether the digests hide it) and, with `OFFICEMESH_SIM_DEBUG` set, prints
+/// every replica.
+fn converge_or_explain(sim: &mut Sim, limit: u64, what: &str) -> Result<u64, String> {
+    sim.run_until_converged(limit).ok_or_else(|| {
+        if std::env::var("OFFICEMESH_SIM_DEBUG").is_ok() {
+            for i in 0..sim.len() {
+                eprintln!("node {i}:");
+                for e in sim.replica(i).entries() {
+                    eprintln!(
+                        "   {} v{} {} {:?}",
+                        e.key,
+                        e.version,
+                        e.stamp,
+                        e.value.is_some()
+                    );
+                }
+            }
+        }
+        format!(
+            "not converged {limit} rounds {what}: {}\n{}",
+            sim.check_identical_contents().err().unwrap_or_default(),
+            sim.describe()
+        )
+    })
+}
+
+/// Every message and saved state the simulator encoded decoded again.
+fn no_decode_errors(sim: &Sim) -> Result<(), String> {
+    match sim.net().decode_errors {
+        0 => Ok(()),
+        errors => Err(format!("{errors} messages or saved states did not decode")),
+    }
+}
+
 fn person(i: u64) -> Key {
     Key::Person {
         name: format!("p{i}"),
@@ -124,20 +159,9 @@ fn replicas_converge_and_lose_nothing_after_faults() {
             for node in 0..n {
                 sim.restart(node);
             }
-            let rounds = sim.run_until_converged(40).ok_or_else(|| {
-                format!(
-                    "not converged 40 rounds after the faults stopped ({} writes): {}\n{}",
-                    sim.writes().len(),
-                    sim.check_identical_contents().err().unwrap_or_default(),
-                    sim.describe()
-                )
-            })?;
-            if sim.net().decode_errors > 0 {
-                return Err(format!(
-                    "{} messages did not decode",
-                    sim.net().decode_errors
-                ));
-            }
+            let what = format!("after the faults stopped ({} writes)", sim.writes().len());
+            let rounds = converge_or_explain(&mut sim, 40, &what)?;
+            no_decode_errors(&sim)?;
             sim.check_no_lost_writes()
                 .map_err(|e| format!("{e} (converged after {rounds} rounds)"))
         },
@@ -220,23 +244,13 @@ fn deleted_entries_do_not_come_back_after_a_partition_longer_than_the_grace_peri
             for &node in &minority {
                 sim.restart(node);
             }
-            let rounds = sim
-                .run_until_converged(60)
-                .ok_or_else(|| {
-                    if std::env::var("OFFICEMESH_SIM_DEBUG").is_ok() {
-                        for i in 0..n {
-                            eprintln!("node {i}:");
-                            for e in sim.replica(i).entries() {
-                                eprintln!("   {} v{} {} {:?}", e.key, e.version, e.stamp, e.value.is_some());
-                            }
-                        }
-                    }
-                    format!(
-                        "not converged 60 rounds after the partition healed (minority {minority:?}, crashed {crashed}, deleter {deleter}): {}\n{}",
-                        sim.check_identical_contents().err().unwrap_or_default(),
-                        sim.describe()
-                    )
-                })?;
+            let rounds = converge_or_explain(
+                &mut sim,
+                60,
+                &format!(
+                    "after the partition healed (minority {minority:?}, crashed {crashed}, deleter {deleter})"
+                ),
+            )?;
             for node in 0..n {
                 for &k in &deleted {
                     if sim.replica(node).value(&person(k)).is_some() {
@@ -382,21 +396,7 @@ fn deletes_collected_on_both_sides_of_a_long_partition_converge() {
             sim.write(majority[0], person(102), present("majority"));
             sim.run_rounds(45);
             sim.heal();
-            sim.run_until_converged(80).ok_or_else(|| {
-                if std::env::var("OFFICEMESH_SIM_DEBUG").is_ok() {
-                    for i in 0..n {
-                        eprintln!("node {i}:");
-                        for e in sim.replica(i).entries() {
-                            eprintln!("   {} v{} {}", e.key, e.version, e.stamp);
-                        }
-                    }
-                }
-                format!(
-                    "not converged after the heal: {}\n{}",
-                    sim.check_identical_contents().err().unwrap_or_default(),
-                    sim.describe()
-                )
-            })?;
+            converge_or_explain(&mut sim, 80, "after the heal")?;
             for k in [101, 102] {
                 if sim.replica(0).value(&person(k)).is_none() {
                     return Err(format!("lost the write {} made during the cut", person(k)));
@@ -481,19 +481,8 @@ fn field_faults_converge(seed: u64) -> Result<(), String> {
         sim.set_disk_full(node, false);
         sim.restart(node);
     }
-    let rounds = sim.run_until_converged(80).ok_or_else(|| {
-        format!(
-            "not converged 80 rounds after the faults stopped: {}\n{}",
-            sim.check_identical_contents().err().unwrap_or_default(),
-            sim.describe()
-        )
-    })?;
-    if sim.net().decode_errors > 0 {
-        return Err(format!(
-            "{} messages or saved states did not decode",
-            sim.net().decode_errors
-        ));
-    }
+    let rounds = converge_or_explain(&mut sim, 80, "after the faults stopped")?;
+    no_decode_errors(&sim)?;
     sim.check_no_lost_values()
         .map_err(|e| format!("{e} (converged after {rounds} rounds)"))
 }
