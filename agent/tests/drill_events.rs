@@ -106,9 +106,11 @@ fn killed_and_restarted_agent_shows_as_dead_then_alive_with_its_downtime() {
     }
     // Stay dead a while so the downtime is clearly more than one detection period.
     std::thread::sleep(Duration::from_secs(2));
+    // It is surely down only until it is started again: it gossips before its /healthz answers
+    // (under qemu that gap is seconds), so the floor is taken before `spawn`, not after.
+    let restarting_at = support_now_ms();
     agents[2].spawn();
-    let restarted_at = support_now_ms();
-    let down_floor = restarted_at - killed_at;
+    let down_floor = restarting_at - killed_at;
     for agent in &agents[..2] {
         let alive = wait_event(agent, "peer_alive", "pi-3", killed_at);
         let down_ms = alive["numbers"]["down_ms"].as_u64().expect("down_ms");
