@@ -63,6 +63,16 @@ struct ExchangeCounters {
 }
 
 impl ExchangeCounters {
+    /// Whether `after` shows anything worth an event: held-back stamps, a large delta, a
+    /// refused cluster, a reset sent or obeyed.
+    fn differ_enough(&self, after: &ExchangeCounters) -> bool {
+        after.rejected_stamps > self.rejected_stamps
+            || after.entries_merged >= self.entries_merged + LARGE_DELTA_ENTRIES
+            || after.bad_cluster > self.bad_cluster
+            || after.resets_sent > self.resets_sent
+            || after.resets_done > self.resets_done
+    }
+
     fn of(stats: &gossip::GossipStats) -> Self {
         ExchangeCounters {
             rejected_stamps: stats.rejected_stamps,
@@ -203,12 +213,7 @@ impl GossipDriver {
         after: ExchangeCounters,
         replica: &crate::state::Replica,
     ) {
-        let changed = after.rejected_stamps > before.rejected_stamps
-            || after.entries_merged >= before.entries_merged + LARGE_DELTA_ENTRIES
-            || after.bad_cluster > before.bad_cluster
-            || after.resets_sent > before.resets_sent
-            || after.resets_done > before.resets_done;
-        if !changed {
+        if !before.differ_enough(&after) {
             return;
         }
         let name = node_names(replica)
@@ -232,58 +237,84 @@ impl GossipDriver {
             );
             return;
         }
-        let held = after.rejected_stamps - before.rejected_stamps;
-        if held > 0 {
-            events.record_throttled(
-                MeshEvent::new(
-                    now_ms,
-                    EventKind::ClockAhead,
-                    format!(
-                        "held back {held} entries from {name}: stamped more than {} ms ahead of \
-                         this node's clock (retried later)",
-                        self.shared.config.gossip.max_clock_offset_ms
-                    ),
-                )
-                .about(peer, &name)
-                .number("entries", held),
-                REPEAT_EVENT_GAP_MS,
-            );
-        }
-        let merged = after.entries_merged - before.entries_merged;
-        if merged >= LARGE_DELTA_ENTRIES {
-            events.record(
-                MeshEvent::new(
-                    now_ms,
-                    EventKind::LargeDelta,
-                    format!("merged {merged} entries from {name} in one exchange"),
-                )
-                .about(peer, &name)
-                .number("entries", merged),
-            );
-        }
-        if after.resets_sent > before.resets_sent {
-            events.record(
-                MeshEvent::new(
-                    now_ms,
-                    EventKind::ResetSent,
-                    format!("told {name} to reset: it is behind this node's tombstone GC"),
-                )
-                .about(peer, &name),
-            );
-        }
-        if after.resets_done > before.resets_done {
-            events.record(
-                MeshEvent::new(
-                    now_ms,
-                    EventKind::ResetDone,
-                    format!(
-                        "reset this node's state from {name}: it was behind {name}'s tombstone GC"
-                    ),
-                )
-                .about(peer, &name),
-            );
+        let max_offset_ms = self.shared.config.gossip.max_clock_offset_ms;
+        for (event, throttled) in exchange_events(now_ms, &name, max_offset_ms, before, after) {
+            let event = event.about(peer, &name);
+            if throttled {
+                events.record_throttled(event, REPEAT_EVENT_GAP_MS);
+            } else {
+                events.record(event);
+            }
         }
     }
+
+    /// Decodes one received payload; an undecodable one is counted, recorded as an event and
+    /// logged (one line per address per minute), and ends the exchange (`None`).
+    fn decode_or_record(
+        &self,
+        core: &mut GossipCore,
+        now_ms: u64,
+        peer: SocketAddr,
+        payload: &[u8],
+    ) -> Option<gossip::Message> {
+        let err = match gossip::decode(payload) {
+            Ok(message) => return Some(message),
+            Err(err) => err,
+        };
+        core.note_decode_error();
+        self.shared.events.record_throttled(
+            MeshEvent::new(
+                now_ms,
+                EventKind::RefusedPeer,
+                format!("undecodable gossip message from {peer}: {err}"),
+            )
+            .number("decode_errors", 1),
+            REPEAT_EVENT_GAP_MS,
+        );
+        self.shared.counters.error("gossip_decode");
+        if let Some(left_out) = self.warnings.admit("undecodable", &peer.ip().to_string()) {
+            tracing::warn!(%peer, error = %err, left_out, "undecodable gossip message; ending this exchange (one line per address per minute)");
+        }
+        None
+    }
+}
+
+/// The events a handled message caused besides a refused cluster, named after what the
+/// counters show about peer `name` (the caller adds its id): entries held back by the clock guard (throttled:
+/// `true`), a large delta, a reset sent or obeyed.
+fn exchange_events(
+    now_ms: u64,
+    name: &str,
+    max_clock_offset_ms: u64,
+    before: ExchangeCounters,
+    after: ExchangeCounters,
+) -> Vec<(MeshEvent, bool)> {
+    let mut events = Vec::new();
+    let held = after.rejected_stamps - before.rejected_stamps;
+    if held > 0 {
+        let detail = format!(
+            "held back {held} entries from {name}: stamped more than {max_clock_offset_ms} ms \
+             ahead of this node's clock (retried later)"
+        );
+        let event = MeshEvent::new(now_ms, EventKind::ClockAhead, detail).number("entries", held);
+        events.push((event, true));
+    }
+    let merged = after.entries_merged - before.entries_merged;
+    if merged >= LARGE_DELTA_ENTRIES {
+        let detail = format!("merged {merged} entries from {name} in one exchange");
+        let event = MeshEvent::new(now_ms, EventKind::LargeDelta, detail).number("entries", merged);
+        events.push((event, false));
+    }
+    if after.resets_sent > before.resets_sent {
+        let detail = format!("told {name} to reset: it is behind this node's tombstone GC");
+        events.push((MeshEvent::new(now_ms, EventKind::ResetSent, detail), false));
+    }
+    if after.resets_done > before.resets_done {
+        let detail =
+            format!("reset this node's state from {name}: it was behind {name}'s tombstone GC");
+        events.push((MeshEvent::new(now_ms, EventKind::ResetDone, detail), false));
+    }
+    events
 }
 
 fn encode_all(
@@ -305,25 +336,8 @@ impl PayloadHandler for GossipDriver {
     fn on_payload(&self, peer: SocketAddr, payload: &[u8]) -> Vec<Vec<u8>> {
         let now_ms = wall_ms();
         let mut core = self.core();
-        let message = match gossip::decode(payload) {
-            Ok(message) => message,
-            Err(err) => {
-                core.note_decode_error();
-                self.shared.events.record_throttled(
-                    MeshEvent::new(
-                        now_ms,
-                        EventKind::RefusedPeer,
-                        format!("undecodable gossip message from {peer}: {err}"),
-                    )
-                    .number("decode_errors", 1),
-                    REPEAT_EVENT_GAP_MS,
-                );
-                self.shared.counters.error("gossip_decode");
-                if let Some(left_out) = self.warnings.admit("undecodable", &peer.ip().to_string()) {
-                    tracing::warn!(%peer, error = %err, left_out, "undecodable gossip message; ending this exchange (one line per address per minute)");
-                }
-                return Vec::new();
-            }
+        let Some(message) = self.decode_or_record(&mut core, now_ms, peer, payload) else {
+            return Vec::new();
         };
         core.note_received_bytes(message.kind(), payload.len());
         if message.kind() == gossip::MessageKind::BadCluster {
@@ -484,17 +498,7 @@ async fn round_loop(
             _ = tokio::time::sleep_until(early_at.unwrap_or_else(tokio::time::Instant::now)),
                 if early_at.is_some() => Some(driver.early_round()),
             _ = shutdown.changed() => {
-                // Tell a few peers we leave, so they mark us `left` instead of suspecting us.
-                let mut sends = tokio::task::JoinSet::new();
-                for (to, _, bytes) in driver.leave() {
-                    let transport = transport.clone();
-                    let handler: Arc<dyn PayloadHandler> = driver.clone();
-                    sends.spawn(async move { transport.exchange(&to, bytes, handler).await });
-                }
-                let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                    while sends.join_next().await.is_some() {}
-                })
-                .await;
+                announce_leave(&driver, &transport).await;
                 return;
             }
         };
@@ -506,30 +510,13 @@ async fn round_loop(
             }
         };
         for (to, _kind, bytes) in outgoing {
-            let transport = transport.clone();
-            let driver = driver.clone();
-            let warnings = warnings.clone();
-            tokio::spawn(async move {
-                let handler: Arc<dyn PayloadHandler> = driver.clone();
-                if let Err(err) = transport.exchange(&to, bytes, handler).await {
-                    let refused = matches!(
-                        err,
-                        NetError::ClosedDuringHandshake { .. } | NetError::Handshake { .. }
-                    );
-                    match warnings.admit("refused_by_peer", &to) {
-                        Some(left_out) if refused => tracing::warn!(
-                            peer = %to,
-                            error = %err,
-                            left_out,
-                            "a gossip peer refused this node: check gossip.key_file, \
-                             gossip.cluster and gossip.insecure on both (one line per peer per \
-                             minute)"
-                        ),
-                        _ => tracing::debug!(peer = %to, error = %err, "gossip exchange failed"),
-                    }
-                    driver.note_unreachable(&to);
-                }
-            });
+            tokio::spawn(exchange_with(
+                driver.clone(),
+                transport.clone(),
+                warnings.clone(),
+                to,
+                bytes,
+            ));
         }
         let net = transport.stats();
         let counters = &driver.shared.counters.gossip;
@@ -545,6 +532,51 @@ async fn round_loop(
         }
         last_net = net;
     }
+}
+
+/// Tells a few peers this node leaves (waiting at most 2 s), so they mark it `left` instead
+/// of suspecting it.
+async fn announce_leave(driver: &Arc<GossipDriver>, transport: &Transport) {
+    let mut sends = tokio::task::JoinSet::new();
+    for (to, _, bytes) in driver.leave() {
+        let transport = transport.clone();
+        let handler: Arc<dyn PayloadHandler> = driver.clone();
+        sends.spawn(async move { transport.exchange(&to, bytes, handler).await });
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while sends.join_next().await.is_some() {}
+    })
+    .await;
+}
+
+/// Runs one outbound exchange; a failure marks the peer unreachable and, when the peer refused
+/// the handshake, says why (one line per peer per minute).
+async fn exchange_with(
+    driver: Arc<GossipDriver>,
+    transport: Transport,
+    warnings: Arc<LogSummary>,
+    to: String,
+    bytes: Vec<u8>,
+) {
+    let handler: Arc<dyn PayloadHandler> = driver.clone();
+    let Err(err) = transport.exchange(&to, bytes, handler).await else {
+        return;
+    };
+    let refused = matches!(
+        err,
+        NetError::ClosedDuringHandshake { .. } | NetError::Handshake { .. }
+    );
+    match warnings.admit("refused_by_peer", &to) {
+        Some(left_out) if refused => tracing::warn!(
+            peer = %to,
+            error = %err,
+            left_out,
+            "a gossip peer refused this node: check gossip.key_file, gossip.cluster and \
+             gossip.insecure on both (one line per peer per minute)"
+        ),
+        _ => tracing::debug!(peer = %to, error = %err, "gossip exchange failed"),
+    }
+    driver.note_unreachable(&to);
 }
 
 /// Waits for this node's next local write (any: the core checks whether it is visible to
@@ -626,5 +658,52 @@ impl RefusalTally {
             event = event.number(reason, count);
         }
         Some(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counters(rejected_stamps: u64, entries_merged: u64, resets: u64) -> ExchangeCounters {
+        ExchangeCounters {
+            rejected_stamps,
+            entries_merged,
+            bad_cluster: 0,
+            resets_sent: resets,
+            resets_done: resets,
+        }
+    }
+
+    #[test]
+    fn a_small_merge_causes_no_event() {
+        let before = counters(0, 10, 0);
+        let after = counters(0, 10 + LARGE_DELTA_ENTRIES - 1, 0);
+        assert!(!before.differ_enough(&after));
+        assert!(exchange_events(1, "pi-2", 5_000, before, after).is_empty());
+    }
+
+    #[test]
+    fn held_back_entries_large_deltas_and_resets_are_named_after_the_peer() {
+        let before = counters(1, 0, 0);
+        let after = counters(4, LARGE_DELTA_ENTRIES, 1);
+        assert!(before.differ_enough(&after));
+        let events = exchange_events(7, "pi-2", 5_000, before, after);
+        let kinds: Vec<(EventKind, bool)> = events.iter().map(|(e, t)| (e.kind, *t)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (EventKind::ClockAhead, true),
+                (EventKind::LargeDelta, false),
+                (EventKind::ResetSent, false),
+                (EventKind::ResetDone, false),
+            ]
+        );
+        let (held, _) = &events[0];
+        assert_eq!(held.numbers["entries"], 3);
+        assert!(held.detail.contains("from pi-2") && held.detail.contains("5000 ms"));
+        assert_eq!(events[1].0.numbers["entries"], LARGE_DELTA_ENTRIES);
+        assert!(events[3].0.detail.contains("behind pi-2's tombstone GC"));
+        assert!(events.iter().all(|(e, _)| e.t_ms == 7));
     }
 }

@@ -282,39 +282,39 @@ async fn serve(
             }
             Event::OwnReply { question } => responder.reply_seen(&question),
             Event::Posted(post) => {
-                let responder = responder.clone();
-                let api = api.clone();
-                let mention = mention.clone();
-                tokio::spawn(async move {
-                    let incoming = Incoming {
-                        id: post.id.clone(),
-                        user: post.sender.clone(),
-                        text: post.text.clone(),
-                        direct: post.direct,
-                        mentioned: post.mentioned,
-                        from_bot: post.from_bot,
-                        seen_by_every_node: true,
-                    };
-                    let Some(reply) = responder.respond(&incoming, &[mention.as_str()]).await
-                    else {
-                        return;
-                    };
-                    match api
-                        .post(
-                            &post.channel_id,
-                            &reply,
-                            Some(&post.root_id),
-                            Some(&post.id),
-                        )
-                        .await
-                    {
-                        Ok(()) => tracing::info!(post = %post.id, "mattermost: answered"),
-                        Err(err) => tracing::warn!(error = %err, "mattermost: reply failed"),
-                    }
-                });
+                let (responder, api) = (responder.clone(), api.clone());
+                tokio::spawn(answer_post(responder, api, mention.clone(), post));
             }
             Event::Other => {}
         }
+    }
+}
+
+/// Answers one post (when the responder has something to say) in its thread.
+async fn answer_post(responder: Arc<Responder>, api: Api, mention: String, post: MattermostPost) {
+    let incoming = Incoming {
+        id: post.id.clone(),
+        user: post.sender.clone(),
+        text: post.text.clone(),
+        direct: post.direct,
+        mentioned: post.mentioned,
+        from_bot: post.from_bot,
+        seen_by_every_node: true,
+    };
+    let Some(reply) = responder.respond(&incoming, &[mention.as_str()]).await else {
+        return;
+    };
+    let posted = api
+        .post(
+            &post.channel_id,
+            &reply,
+            Some(&post.root_id),
+            Some(&post.id),
+        )
+        .await;
+    match posted {
+        Ok(()) => tracing::info!(post = %post.id, "mattermost: answered"),
+        Err(err) => tracing::warn!(error = %err, "mattermost: reply failed"),
     }
 }
 

@@ -85,41 +85,47 @@ pub(crate) async fn run(
             }
         }
         if !batch.is_empty() {
-            let count = batch.len() as u64;
-            let delivered = outbox
-                .delivered_through
-                .load(std::sync::atomic::Ordering::Acquire);
-            let result = outbox
-                .with(move |buffer| {
-                    let dropped = buffer.push(&batch, delivered)?;
-                    Ok((dropped, buffer.len()?))
-                })
-                .await;
-            match result {
-                Ok((dropped, waiting)) => {
-                    let mqtt = &shared.counters.mqtt;
-                    mqtt.captured_total.add(count);
-                    mqtt.buffered.set(waiting);
-                    if dropped > 0 {
-                        mqtt.dropped_total.add(dropped);
-                        shared.counters.errors_add("mqtt_buffer_full", dropped);
-                        tracing::warn!(
-                            dropped,
-                            total_dropped = mqtt.dropped_total.get(),
-                            buffer_max = shared.config.mqtt.buffer_max,
-                            "MQTT buffer full: dropped the oldest readings (raise mqtt.buffer_max or fix the broker)"
-                        );
-                    }
-                    outbox.added.notify_one();
-                }
-                Err(err) => {
-                    shared.counters.error("mqtt_buffer");
-                    tracing::error!(error = %err, "readings not buffered for MQTT");
-                }
-            }
+            store_batch(&shared, &outbox, batch).await;
         }
         if stopping {
             return;
         }
     }
+}
+
+/// Stores one batch of readings in the buffer, counts them (and what the bound dropped) and
+/// wakes the publisher; a failed transaction is counted and logged, never fatal.
+async fn store_batch(shared: &Shared, outbox: &Arc<Outbox>, batch: Vec<BufferedReading>) {
+    let count = batch.len() as u64;
+    let delivered = outbox
+        .delivered_through
+        .load(std::sync::atomic::Ordering::Acquire);
+    let result = outbox
+        .with(move |buffer| {
+            let dropped = buffer.push(&batch, delivered)?;
+            Ok((dropped, buffer.len()?))
+        })
+        .await;
+    let (dropped, waiting) = match result {
+        Ok(figures) => figures,
+        Err(err) => {
+            shared.counters.error("mqtt_buffer");
+            tracing::error!(error = %err, "readings not buffered for MQTT");
+            return;
+        }
+    };
+    let mqtt = &shared.counters.mqtt;
+    mqtt.captured_total.add(count);
+    mqtt.buffered.set(waiting);
+    if dropped > 0 {
+        mqtt.dropped_total.add(dropped);
+        shared.counters.errors_add("mqtt_buffer_full", dropped);
+        tracing::warn!(
+            dropped,
+            total_dropped = mqtt.dropped_total.get(),
+            buffer_max = shared.config.mqtt.buffer_max,
+            "MQTT buffer full: dropped the oldest readings (raise mqtt.buffer_max or fix the broker)"
+        );
+    }
+    outbox.added.notify_one();
 }

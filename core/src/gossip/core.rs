@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::clock_watch::ClockWatch;
 use super::delta::{self, Floors};
 use super::members::{MemberStatus, Members, Thresholds};
-use super::message::{Body, Message, MessageKind};
+use super::message::{Body, Delta, Message, MessageKind};
 use super::stats::GossipStats;
 use super::GossipParams;
 use crate::crdt::{NodeId, Stamp};
@@ -410,6 +410,54 @@ impl GossipCore {
         delta::advertised(replica)
     }
 
+    /// The initiator's `Ack`: applied unless it answers an exchange from before a reset or one
+    /// this node refused (it must reset a side first). A clean, whole `Ack` after a complete
+    /// `SynAck` means the peer now holds what this node advertises.
+    fn on_ack(&mut self, peer: NodeId, delta: &Delta, replica: &mut Replica, accept_limit: u64) {
+        if !self.reply_is_current(peer) || self.refused_exchanges.contains(&peer) {
+            return;
+        }
+        let clean = self.apply(replica, delta, accept_limit);
+        let seen = self.peer_seen.entry(peer).or_default();
+        if seen.synack_complete && clean && !delta.truncated {
+            let hash = delta::hash_of(&self.advertised(replica));
+            if let Some(seen) = self.peer_seen.get_mut(&peer) {
+                seen.state_hash = Some(hash);
+            }
+        }
+    }
+
+    /// Counts a received message and decides whether it is handled: `Ok(sender)` (now heard
+    /// from), or `Err(replies)` for another cluster's message (a `BadCluster` answer), our own
+    /// and anything after this node left (nothing).
+    fn admit(
+        &mut self,
+        now_ms: u64,
+        from_addr: &str,
+        message: &Message,
+    ) -> Result<NodeId, Vec<Message>> {
+        let kind = message.kind();
+        self.stats.count_received(kind);
+        if message.cluster != self.params.cluster {
+            self.stats.bad_cluster += 1;
+            return Err(if kind == MessageKind::BadCluster {
+                Vec::new()
+            } else {
+                self.reply(Body::BadCluster)
+            });
+        }
+        if message.from == self.me || self.left {
+            return Err(Vec::new());
+        }
+        let addr = if message.from_addr.is_empty() {
+            from_addr
+        } else {
+            message.from_addr.as_str()
+        };
+        self.members.heard_from(now_ms, message.from, addr);
+        Ok(message.from)
+    }
+
     /// Handles one received message and returns the replies to write back on the same
     /// connection: a `SynAck` (or `Reset`) for a `Syn`, an `Ack` (or `Reset`) for a `SynAck`,
     /// nothing for the rest. Entries stamped after `accept_limit_time` (the clock's max-offset
@@ -427,27 +475,10 @@ impl GossipCore {
         self.ensure_started(now_ms, replica);
         self.restore_safety(replica);
         self.handling_at_ms = now_ms;
-        let kind = message.kind();
-        self.stats.count_received(kind);
-        if message.cluster != self.params.cluster {
-            self.stats.bad_cluster += 1;
-            return if kind == MessageKind::BadCluster {
-                Vec::new()
-            } else {
-                self.reply(Body::BadCluster)
-            };
-        }
-        if message.from == self.me || self.left {
-            return Vec::new();
-        }
-        let peer = message.from;
-        let addr = if message.from_addr.is_empty() {
-            from_addr
-        } else {
-            message.from_addr.as_str()
+        let peer = match self.admit(now_ms, from_addr, &message) {
+            Ok(peer) => peer,
+            Err(replies) => return replies,
         };
-        self.members.heard_from(now_ms, peer, addr);
-        let resets_before = self.stats.resets_done;
         match message.body {
             Body::Syn { state, members } => {
                 let members = self.merge_syn_heartbeats(now_ms, peer, &members);
@@ -483,17 +514,7 @@ impl GossipCore {
             }
             Body::Ack { delta, members } => {
                 self.merge_reply_heartbeats(now_ms, peer, &members);
-                if !self.reply_is_current(peer) || self.refused_exchanges.contains(&peer) {
-                    return Vec::new();
-                }
-                let clean = self.apply(replica, &delta, accept_limit_time);
-                let seen = self.peer_seen.entry(peer).or_default();
-                if seen.synack_complete && clean && !delta.truncated {
-                    let hash = delta::hash_of(&self.advertised(replica));
-                    if let Some(seen) = self.peer_seen.get_mut(&peer) {
-                        seen.state_hash = Some(hash);
-                    }
-                }
+                self.on_ack(peer, &delta, replica, accept_limit_time);
                 Vec::new()
             }
             Body::Reset {
@@ -503,6 +524,7 @@ impl GossipCore {
                 your_versions,
                 watermarks,
             } => {
+                let resets_before = self.stats.resets_done;
                 self.on_reset(&floors, gc_mark, your_watermark, &your_versions, replica);
                 if self.stats.resets_done > resets_before {
                     self.resync_target = Some(watermarks.into_iter().collect());
