@@ -2,8 +2,8 @@
 //! convergence after faults, no acknowledged write lost, no resurrection after a partition
 //! longer than the tombstone grace period, failure detection and member GC.
 //!
-//! `OFFICEMESH_SIM_SEEDS=<count>` runs a longer campaign; `OFFICEMESH_SIM_SEED=<n>` replays one
-//! seed. A failing seed prints the command that replays it; `OFFICEMESH_SIM_DEBUG=1` also prints
+//! `OFFICEMESH_SIM_SEEDS=<count>` runs a longer campaign (seeds 0..count, or from
+//! `OFFICEMESH_SIM_FIRST_SEED=<n>` on); `OFFICEMESH_SIM_SEED=<n>` replays one seed. A failing seed prints the command that replays it; `OFFICEMESH_SIM_DEBUG=1` also prints
 //! every node's entries when the partition test fails.
 
 use officemesh::crdt::NodeId;
@@ -23,7 +23,15 @@ fn for_each_seed(test: &str, default_seeds: u64, check: impl Fn(u64) -> Result<(
                 .ok()
                 .and_then(|c| c.trim().parse().ok())
                 .unwrap_or(default_seeds);
-            (0..count).collect()
+            let first = std::env::var("OFFICEMESH_SIM_FIRST_SEED")
+                .ok()
+                .map(|f| {
+                    f.trim()
+                        .parse()
+                        .expect("OFFICEMESH_SIM_FIRST_SEED is a number")
+                })
+                .unwrap_or(0);
+            (first..first + count).collect()
         }
     };
     let mut failures = Vec::new();
@@ -61,6 +69,26 @@ fn converge_or_explain(sim: &mut Sim, limit: u64, what: &str) -> Result<u64, Str
                         e.value.is_some()
                     );
                 }
+            }
+            // Every acknowledged write of the keys some replicas lack or hold differently.
+            let differing: std::collections::BTreeSet<Key> = (0..sim.len())
+                .flat_map(|i| sim.replica(i).entries().map(|e| e.key.clone()))
+                .filter(|key| {
+                    let held: Vec<_> = (0..sim.len())
+                        .filter(|&i| sim.is_up(i))
+                        .map(|i| sim.replica(i).get(key).map(|e| e.stamp))
+                        .collect();
+                    held.windows(2).any(|pair| pair[0] != pair[1])
+                })
+                .collect();
+            for record in sim.writes().iter().filter(|w| differing.contains(&w.key)) {
+                eprintln!(
+                    "write {} by node {} at {} ({})",
+                    record.key,
+                    record.node,
+                    record.stamp,
+                    if record.deleted { "delete" } else { "value" }
+                );
             }
         }
         format!(
