@@ -279,3 +279,64 @@ fn an_ack_to_an_exchange_that_must_reset_a_side_is_not_applied() {
     assert!(r.replica.get(&key(1)).is_none(), "nothing taken from a");
     assert_eq!(r.replica.watermark(NodeId(1)), 0);
 }
+
+/// Found while tracing seed 30025 (a field-fault seed beyond the first 10,000): GC runs in
+/// `tick`, so an initiator may collect a tombstone between its `Syn` and the peer's `SynAck`.
+/// The `SynAck` then asks for an origin below the new floor, and the `Ack` skipped the
+/// collected version as a hole: the peer claimed a version it never held and kept the value
+/// the tombstone had deleted, under equal digests. The initiator sends no data to a peer whose
+/// wants are below a floor of its own; the next `Syn` carries the full digest (and the reset).
+#[test]
+fn an_ack_never_skips_a_tombstone_collected_after_its_syn() {
+    let params = gc_params();
+    let mut a = node(1, &["n2"], &params);
+    let mut b = node(2, &[], &params);
+    let mut rng = StdRng::seed_from_u64(6);
+    write(&mut a, 1, value("a"), T0);
+    // b learns a's version 1.
+    let syns = a.core.tick(T0, &mut rng, &mut a.replica);
+    for syn in syns.into_iter().filter(|s| s.to == "n2") {
+        for answer in deliver(&mut b, syn.message, T0 + 1) {
+            for back in deliver(&mut a, answer, T0 + 2) {
+                deliver(&mut b, back, T0 + 3);
+            }
+        }
+    }
+    assert_eq!(b.replica.value(&key(1)), value("a").as_ref());
+    // a deletes key 1 (its version 2), writes key 2 (version 3) and starts an exchange.
+    write(&mut a, 1, None, T0 + 100);
+    write(&mut a, 2, value("later"), T0 + 200);
+    // Not yet past the grace period (10 s) at the Syn; past it at the next round.
+    let now = T0 + 10_000;
+    let syn = a
+        .core
+        .tick(now, &mut rng, &mut a.replica)
+        .into_iter()
+        .find(|s| s.to == "n2")
+        .expect("a Syn to b");
+    let answers = deliver(&mut b, syn.message, now + 1);
+    // Before the answer comes back, a's next round collects the tombstone (floor a:2).
+    let collected_before = a.core.stats().tombstones_collected;
+    a.core.tick(now + 2_000, &mut rng, &mut a.replica);
+    assert_eq!(a.core.stats().tombstones_collected, collected_before + 1);
+    let acks: Vec<Message> = answers
+        .into_iter()
+        .flat_map(|answer| deliver(&mut a, answer, now + 2_001))
+        .collect();
+    for ack in &acks {
+        if let Body::Ack { delta, .. } = &ack.body {
+            assert!(
+                delta.chunks.iter().all(|c| c.origin != NodeId(1)),
+                "no chunk skips the collected tombstone: {delta:?}"
+            );
+        }
+    }
+    for ack in acks {
+        deliver(&mut b, ack, now + 2_002);
+    }
+    assert_eq!(
+        b.replica.watermark(NodeId(1)),
+        1,
+        "b does not claim the deleted version"
+    );
+}
