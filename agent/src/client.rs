@@ -193,7 +193,9 @@ pub fn completeness_note(completeness: &Completeness, now_ms: u64) -> Option<Str
     let clock_notes = completeness
         .clock_ahead
         .iter()
-        .map(|node| format!("note: {}", node.sentence()));
+        .map(|node| node.sentence())
+        .chain(completeness.own_clock_sentence())
+        .map(|sentence| format!("note: {sentence}"));
     if completeness.unreachable.is_empty() {
         let notes: Vec<String> = clock_notes.collect();
         return (!notes.is_empty()).then(|| notes.join("\n"));
@@ -273,6 +275,15 @@ mod tests {
         assert_eq!(
             completeness_note(&completeness, 100_000).as_deref(),
             Some("note: pi-3's clock is 58 min ahead; I'm ignoring its updates until it is fixed")
+        );
+        completeness.clock_ahead.clear();
+        completeness.own_clock_ahead_ms = Some(3_600_000);
+        assert_eq!(
+            completeness_note(&completeness, 100_000).as_deref(),
+            Some(
+                "note: this node's clock looks 1 h ahead of every peer's; they ignore its updates \
+                 until it is fixed"
+            )
         );
     }
 

@@ -62,6 +62,9 @@ pub enum EventKind {
     /// were re-stamped at the corrected time so peers take them (numbers: `entries`,
     /// `ahead_ms`).
     ClockRestamped,
+    /// Every alive peer's newest good reading arrives old: this node's own clock looks ahead
+    /// of theirs, so they ignore its updates (numbers: `ahead_ms`; 0 when it no longer does).
+    OwnClockAhead,
 }
 
 impl EventKind {
@@ -81,6 +84,7 @@ impl EventKind {
             EventKind::RefusedPeer => "refused_peer",
             EventKind::ClockAhead => "clock_ahead",
             EventKind::ClockRestamped => "clock_restamped",
+            EventKind::OwnClockAhead => "own_clock_ahead",
         }
     }
 }

@@ -60,6 +60,9 @@ pub struct Shared {
     pub presence_scanned: std::sync::atomic::AtomicBool,
     /// This node's sensors as their loops last saw them (`GET /v1/sensors`).
     pub sensors: SensorBoard,
+    /// How far this node's own clock looks ahead of every peer's, in ms (0: it does not);
+    /// `runtime::clock_recovery` updates it (`state::own_clock`).
+    pub own_clock_ahead_ms: portable_atomic::AtomicU64,
 }
 
 /// The peer table as the gossip driver last published it.
@@ -128,6 +131,7 @@ impl Shared {
             sightings: LocalSightings::default(),
             claims: ClaimBook::default(),
             presence_scanned: std::sync::atomic::AtomicBool::new(false),
+            own_clock_ahead_ms: portable_atomic::AtomicU64::new(0),
         }
     }
 
@@ -236,7 +240,20 @@ impl Shared {
 
     /// Which peers this node cannot reach now: the caveat on every answer.
     pub fn completeness(&self) -> Completeness {
-        query::completeness(&self.peers())
+        let mut completeness = query::completeness(&self.peers());
+        completeness.own_clock_ahead_ms = self.own_clock_ahead();
+        completeness
+    }
+
+    /// How far this node's own clock looks ahead of every peer's (see `own_clock_ahead_ms`).
+    pub fn own_clock_ahead(&self) -> Option<u64> {
+        match self
+            .own_clock_ahead_ms
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => None,
+            ms => Some(ms),
+        }
     }
 
     /// Whether this node's view has caught up with the mesh and the LAN: its own first presence

@@ -72,7 +72,9 @@ fn a_node_whose_clock_ran_an_hour_ahead_rejoins_once_fixed_and_loses_nothing() {
             ip: "127.0.0.42",
         },
     ];
-    let peers = start_mesh(root.path(), &nodes, INTERVAL_MS, "");
+    // The peers read a (simulated) sensor: pi-3 sees their readings arrive an hour old.
+    let sensor = "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 1\n";
+    let peers = start_mesh(root.path(), &nodes, INTERVAL_MS, sensor);
     let gossip = |offset: &str| {
         format!(
             "seeds = [\"127.0.0.41:{}\"]\nkey_file = \"{}\"\ninterval_ms = {INTERVAL_MS}\n{offset}",
@@ -129,6 +131,31 @@ fn a_node_whose_clock_ran_an_hour_ahead_rejoins_once_fixed_and_loses_nothing() {
             peer.name
         );
     }
+
+    // pi-3 itself says its clock looks ahead: its own row, every answer's completeness, an
+    // event (its peers' refusals cannot tell it).
+    let own = eventually(Duration::from_secs(30), || {
+        let nodes = pi3.get("/v1/nodes");
+        let ahead = nodes["completeness"]["own_clock_ahead_ms"].as_u64()?;
+        let own_row = row_by_id(&pi3, &pi3_id)?;
+        (own_row["clock_ahead_ms"].as_u64() == Some(ahead)).then_some(ahead)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "pi-3 did not notice its own clock is ahead; its /v1/nodes: {}",
+            pi3.get("/v1/nodes")
+        )
+    });
+    assert!(
+        (HOUR_MS - 120_000..=HOUR_MS + 60_000).contains(&own),
+        "pi-3's own estimate should be about an hour: {own}"
+    );
+    assert!(
+        pi3.get("/v1/events")
+            .to_string()
+            .contains("own_clock_ahead"),
+        "pi-3 recorded no own_clock_ahead event"
+    );
 
     // The clock is set right: restart without the skew.
     pi3.stop();
@@ -187,7 +214,13 @@ fn a_node_whose_clock_ran_an_hour_ahead_rejoins_once_fixed_and_loses_nothing() {
             "{} lacks a write",
             agent.name
         );
-        let complete = agent.get("/v1/nodes")["completeness"]["complete"].clone();
+        let nodes = agent.get("/v1/nodes");
+        assert!(
+            nodes["completeness"]["own_clock_ahead_ms"].is_null(),
+            "{} still thinks its own clock is ahead: {nodes}",
+            agent.name
+        );
+        let complete = nodes["completeness"]["complete"].clone();
         assert_eq!(
             complete, true,
             "{} still reports an incomplete view",

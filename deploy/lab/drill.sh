@@ -90,6 +90,8 @@ distinct_hashes() {
     [ $skip = 1 ] && continue
     h=$(hash_of "$p"); hashes+=("${h:-none-$p}")
   done
+  # No running Pi answered at all: nothing agrees (an empty list must not count as one hash).
+  if [ ${#hashes[@]} = 0 ]; then DISTINCT=0; return; fi
   DISTINCT=$(printf '%s\n' "${hashes[@]}" | sort -u | wc -l)
   if [ "$FAULT_ACTIVE" = 1 ] && (( DISTINCT > MAX_HASHES )); then MAX_HASHES=$DISTINCT; fi
 }

@@ -126,7 +126,9 @@ running_pid() { # prints the agent pid of pi $1 when it runs
   [ -f "$f" ] || return 1
   pid=$(cat "$f")
   [ -d "/proc/$pid" ] || return 1
-  [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$(bin)")" ] || return 1
+  # A binary rebuilt while the lab runs shows as "<path> (deleted)": still our agent.
+  local exe; exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  [ "${exe% (deleted)}" = "$(readlink -f "$(bin)")" ] || return 1
   echo "$pid"
 }
 

@@ -400,7 +400,11 @@ async fn nodes(State(shared): State<Arc<Shared>>) -> Json<NodesAnswer> {
                     phi: peer.and_then(|p| p.phi),
                     missing_versions: peer.map(|p| p.missing_versions).unwrap_or(0),
                     unreachable_since_ms: peer.and_then(|p| p.unreachable_since_ms),
-                    clock_ahead_ms: peer.and_then(|p| p.clock_ahead_ms),
+                    clock_ahead_ms: if id == shared.node {
+                        shared.own_clock_ahead()
+                    } else {
+                        peer.and_then(|p| p.clock_ahead_ms)
+                    },
                     watermark: replica.watermark(id),
                 }
             })

@@ -8,20 +8,25 @@
 //! floor is beyond the accept limit). Decides only from the replica's content: when other
 //! nodes' writes held here are ahead of the wall clock too, it is this wall clock that is
 //! behind, and nothing is touched.
+//! The same loop notices when this node's clock is ahead *now* (`check_own_clock`: every
+//! alive peer's readings arrive old), which its peers' refusals cannot tell it.
 //! Must not touch: peers' entries, the store (re-stamped entries are persisted by the batch
 //! loop like any change).
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::clock::{wall_ms, Clock};
+use crate::crdt::NodeId;
 use crate::crdt::Stamp;
 use crate::events::{EventKind, MeshEvent};
+use crate::peer::MemberStatus;
 use crate::shared::Shared;
 use crate::state::query::duration_words;
-use crate::state::{Replica, RestampPlan};
+use crate::state::{own_clock, Replica, RestampPlan};
 
 /// How often a running node checks whether its clock was set back.
 const CHECK_EVERY: Duration = Duration::from_secs(5);
@@ -100,6 +105,45 @@ pub fn report(shared: &Shared, recovery: &Recovery) {
 }
 
 /// Checks every few seconds (after the start-up check in `Agent::start`).
+/// Updates `Shared::own_clock_ahead_ms` from the alive peers' readings (`state::own_clock`)
+/// and says so when it changes: a WARN and an `own_clock_ahead` event when this node's clock
+/// starts to look ahead (its peers then ignore its updates), an INFO and an event with
+/// `ahead_ms` 0 when it no longer does.
+pub fn check_own_clock(shared: &Shared, now_ms: u64) {
+    let alive: Vec<NodeId> = shared
+        .peers()
+        .iter()
+        .filter(|peer| peer.status == MemberStatus::Alive)
+        .map(|peer| peer.node)
+        .collect();
+    let ahead = own_clock::ahead_of_peers(&shared.replica(), now_ms, &alive);
+    let before = shared
+        .own_clock_ahead_ms
+        .swap(ahead.unwrap_or(0), Ordering::Relaxed);
+    match (before, ahead) {
+        (0, Some(ahead_ms)) => {
+            let detail = format!(
+                "this node's clock looks {} ahead of every peer's (their newest readings all \
+                 arrive that old): they ignore its updates until it is fixed (check timedatectl)",
+                duration_words(ahead_ms)
+            );
+            tracing::warn!(ahead_ms, "{detail}");
+            shared.events.record(
+                MeshEvent::new(now_ms, EventKind::OwnClockAhead, detail)
+                    .number("ahead_ms", ahead_ms),
+            );
+        }
+        (before, None) if before > 0 => {
+            let detail = "this node's clock no longer looks ahead of its peers'".to_string();
+            tracing::info!("{detail}");
+            shared.events.record(
+                MeshEvent::new(now_ms, EventKind::OwnClockAhead, detail).number("ahead_ms", 0),
+            );
+        }
+        _ => {}
+    }
+}
+
 pub(super) async fn clock_recovery_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(CHECK_EVERY);
     let mut last_behind_log_ms = 0u64;
@@ -108,6 +152,7 @@ pub(super) async fn clock_recovery_loop(shared: Arc<Shared>, mut shutdown: watch
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
+        check_own_clock(&shared, wall_ms());
         let recovery = recover(&shared.clock, &mut shared.replica());
         if let Recovery::WallClockBehind { .. } = recovery {
             let now = wall_ms();

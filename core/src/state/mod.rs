@@ -7,6 +7,8 @@
 //! - [`replica`]: `Replica`, one node's copy: local writes, merges, watermarks, deltas, hash,
 //!   tombstone GC, and the change set the store persists.
 //! - [`limits`]: the bounds of every field, checked once at the state's door.
+//! - [`own_clock`]: whether this node's own clock runs ahead of its peers' (their readings
+//!   all arrive old).
 //! - [`safety`]: `SafetyState`, the GC floors and reset progress persisted with the replica.
 //! - [`query`]: read-only answers over a replica (presence, readings, people, network).
 //! - [`presence`]: the unknown-device count, the subnet sweeper, attendance (history).
@@ -15,6 +17,7 @@
 
 pub mod key;
 pub mod limits;
+pub mod own_clock;
 pub mod presence;
 pub mod query;
 pub mod replica;

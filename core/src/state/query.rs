@@ -20,6 +20,24 @@ pub struct Completeness {
     /// Nodes whose updates this node ignores because their clock runs ahead of its own.
     #[serde(default)]
     pub clock_ahead: Vec<ClockAheadNode>,
+    /// How far this node's own clock looks ahead of every peer's (`own_clock::ahead_of_peers`):
+    /// its peers ignore its updates. Its own answers are not missing anything for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_clock_ahead_ms: Option<u64>,
+}
+
+impl Completeness {
+    /// "this node's clock looks 58 min ahead of every peer's; they ignore its updates until it
+    /// is fixed", when it does.
+    pub fn own_clock_sentence(&self) -> Option<String> {
+        self.own_clock_ahead_ms.map(|ahead| {
+            format!(
+                "this node's clock looks {} ahead of every peer's; they ignore its updates until \
+                 it is fixed",
+                duration_words(ahead)
+            )
+        })
+    }
 }
 
 /// A node whose stamps run more than `gossip.max_clock_offset_ms` ahead of this node's clock:
@@ -98,6 +116,7 @@ pub fn completeness(peers: &[PeerStatus]) -> Completeness {
         complete: unreachable.is_empty() && clock_ahead.is_empty(),
         unreachable,
         clock_ahead,
+        own_clock_ahead_ms: None,
     }
 }
 

@@ -64,6 +64,9 @@ pub(super) fn status(view: &View<'_>) -> String {
     for node in &view.completeness.clock_ahead {
         text.push_str(&format!("\n{}.", node.sentence()));
     }
+    if let Some(sentence) = view.completeness.own_clock_sentence() {
+        text.push_str(&format!("\nCareful: {sentence}."));
+    }
     text
 }
 

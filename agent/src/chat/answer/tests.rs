@@ -132,6 +132,7 @@ pub(super) fn pi_b_unreachable() -> Completeness {
             since_ms: Some(NOW - 40 * MINUTE),
         }],
         clock_ahead: Vec::new(),
+        own_clock_ahead_ms: None,
     }
 }
 
@@ -177,6 +178,7 @@ fn answers_say_whose_clock_is_ahead_and_that_its_updates_are_ignored() {
             room: "meeting room".into(),
             ahead_ms: 58 * MINUTE + 31_000,
         }],
+        own_clock_ahead_ms: None,
     };
     let caveat = "pi-3's clock is 58 min ahead; I'm ignoring its updates until it is fixed.";
     assert_has(
@@ -193,6 +195,23 @@ fn answers_say_whose_clock_is_ahead_and_that_its_updates_are_ignored() {
         "only the asked room's nodes: {lobby}"
     );
     assert_has(&run(&office, &held_back, "carol", "status").reply, caveat);
+}
+
+#[test]
+fn status_says_when_this_nodes_own_clock_looks_ahead() {
+    let office = office();
+    let ahead = Completeness {
+        complete: true,
+        own_clock_ahead_ms: Some(61 * MINUTE),
+        ..Completeness::default()
+    };
+    assert_has(
+        &run(&office, &ahead, "carol", "status").reply,
+        "Careful: this node's clock looks 1 h 1 min ahead of every peer's; they ignore its \
+         updates until it is fixed.",
+    );
+    let fine = run(&office, &Completeness::default(), "carol", "status").reply;
+    assert!(!fine.contains("Careful"), "{fine}");
 }
 
 #[test]
