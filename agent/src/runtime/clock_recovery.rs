@@ -25,8 +25,9 @@ use crate::crdt::Stamp;
 use crate::events::{EventKind, MeshEvent};
 use crate::peer::MemberStatus;
 use crate::shared::Shared;
+use crate::state::own_clock::{self, OwnClockWatch};
 use crate::state::query::duration_words;
-use crate::state::{own_clock, Replica, RestampPlan};
+use crate::state::{Replica, RestampPlan};
 
 /// How often a running node checks whether its clock was set back.
 const CHECK_EVERY: Duration = Duration::from_secs(5);
@@ -109,14 +110,15 @@ pub fn report(shared: &Shared, recovery: &Recovery) {
 /// and says so when it changes: a WARN and an `own_clock_ahead` event when this node's clock
 /// starts to look ahead (its peers then ignore its updates), an INFO and an event with
 /// `ahead_ms` 0 when it no longer does.
-pub fn check_own_clock(shared: &Shared, now_ms: u64) {
+pub fn check_own_clock(shared: &Shared, watch: &mut OwnClockWatch, now_ms: u64) {
     let alive: Vec<NodeId> = shared
         .peers()
         .iter()
         .filter(|peer| peer.status == MemberStatus::Alive)
         .map(|peer| peer.node)
         .collect();
-    let ahead = own_clock::ahead_of_peers(&shared.replica(), now_ms, &alive);
+    let newest = own_clock::newest_good_readings(&shared.replica(), &alive);
+    let ahead = watch.look(now_ms, newest);
     let before = shared
         .own_clock_ahead_ms
         .swap(ahead.unwrap_or(0), Ordering::Relaxed);
@@ -147,12 +149,13 @@ pub fn check_own_clock(shared: &Shared, now_ms: u64) {
 pub(super) async fn clock_recovery_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(CHECK_EVERY);
     let mut last_behind_log_ms = 0u64;
+    let mut own_clock_watch = OwnClockWatch::default();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        check_own_clock(&shared, wall_ms());
+        check_own_clock(&shared, &mut own_clock_watch, wall_ms());
         let recovery = recover(&shared.clock, &mut shared.replica());
         if let Recovery::WallClockBehind { .. } = recovery {
             let now = wall_ms();
