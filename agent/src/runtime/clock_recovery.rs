@@ -20,8 +20,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::clock::{wall_ms, Clock};
-use crate::crdt::NodeId;
-use crate::crdt::Stamp;
+use crate::crdt::{NodeId, Stamp};
 use crate::events::{EventKind, MeshEvent};
 use crate::peer::MemberStatus;
 use crate::shared::Shared;
@@ -105,7 +104,6 @@ pub fn report(shared: &Shared, recovery: &Recovery) {
     }
 }
 
-/// Checks every few seconds (after the start-up check in `Agent::start`).
 /// Updates `Shared::own_clock_ahead_ms` from the alive peers' readings (`state::own_clock`)
 /// and says so when it changes: a WARN and an `own_clock_ahead` event when this node's clock
 /// starts to look ahead (its peers then ignore its updates), an INFO and an event with
@@ -146,6 +144,7 @@ pub fn check_own_clock(shared: &Shared, watch: &mut OwnClockWatch, now_ms: u64) 
     }
 }
 
+/// Checks every few seconds (after the start-up check in `Agent::start`).
 pub(super) async fn clock_recovery_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(CHECK_EVERY);
     let mut last_behind_log_ms = 0u64;

@@ -62,8 +62,16 @@ impl Floors {
             .collect();
         self.by_origin.iter().any(|(origin, &floor)| {
             let (watermark, their_floor) = theirs.get(origin).copied().unwrap_or((0, 0));
-            floor > 0 && watermark < floor && their_floor < floor
+            lacks_collected(floor, watermark, their_floor)
         })
+    }
+
+    /// Like `is_ahead_of`, but only for the origins `items` lists (a peer's wants: origins it
+    /// does not list may be ones it holds whole).
+    pub fn is_ahead_of_listed(&self, items: &[DigestItem]) -> bool {
+        items
+            .iter()
+            .any(|item| lacks_collected(self.get(item.origin), item.watermark, item.floor))
     }
 
     /// Drops the tombstones of `replica` stamped before `before_time`, raising the floors to
@@ -80,6 +88,12 @@ impl Floors {
         }
         replica.gc_tombstones(before_time)
     }
+}
+
+/// True when a node at `watermark` with floor `their_floor` for an origin may hold entries a
+/// tombstone we collected (our `floor` there) would have deleted.
+fn lacks_collected(floor: u64, watermark: u64, their_floor: u64) -> bool {
+    floor > 0 && watermark < floor && their_floor < floor
 }
 
 /// The watermarks this node advertises: its replica's, zeros left out (a reset zeroes them).

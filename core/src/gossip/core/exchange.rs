@@ -98,16 +98,6 @@ impl GossipCore {
         wants.into_iter().collect()
     }
 
-    /// True when a peer asks for an origin (`want`: its watermark and GC floor there) below a
-    /// GC floor of ours it does not have: it lacks tombstones we collected, so only a reset may
-    /// bring it past them.
-    fn floors_ahead_of_wanted(&self, want: &[DigestItem]) -> bool {
-        want.iter().any(|item| {
-            let ours = self.floors.get(item.origin);
-            ours > 0 && item.watermark < ours && item.floor < ours
-        })
-    }
-
     /// Records our current advertised digest among the recent ones (if it changed).
     pub(super) fn remember_digest(&mut self, replica: &Replica) {
         let wms = self.advertised(replica);
@@ -300,7 +290,7 @@ impl GossipCore {
             }
             delta::peer_behind(&self.advertised(replica), &want)
         } else {
-            if self.floors_ahead_of_wanted(&want) {
+            if self.floors.is_ahead_of_listed(&want) {
                 // We collected tombstones since our `Syn` (GC runs in `tick`) that the peer,
                 // as its wants show, never had: a delta would skip them as holes and the peer
                 // would claim versions it never held — the deleted entries stay on it under
