@@ -3,8 +3,9 @@
 //! longer than the tombstone grace period, failure detection and member GC.
 //!
 //! `OFFICEMESH_SIM_SEEDS=<count>` runs a longer campaign (seeds 0..count, or from
-//! `OFFICEMESH_SIM_FIRST_SEED=<n>` on); `OFFICEMESH_SIM_SEED=<n>` replays one seed. A failing seed prints the command that replays it; `OFFICEMESH_SIM_DEBUG=1` also prints
-//! every node's entries when the partition test fails.
+//! `OFFICEMESH_SIM_FIRST_SEED=<n>` on); `OFFICEMESH_SIM_SEED=<n>` replays one seed. A failing
+//! seed prints the command that replays it; `OFFICEMESH_SIM_DEBUG=1` also prints every
+//! replica, and every write of the keys they disagree on, when a convergence check fails.
 
 use officemesh::crdt::NodeId;
 use officemesh::gossip::{GossipParams, MemberStatus};
@@ -120,6 +121,19 @@ fn present(by: &str) -> Option<Value> {
     }))
 }
 
+/// Cuts the `n` nodes into two random non-empty sides (`order[..split]` and `order[split..]`)
+/// and returns the shuffled order and the split point.
+fn random_split(sim: &mut Sim, n: usize) -> (Vec<usize>, usize) {
+    let split = sim.rng().gen_range(1..n);
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = sim.rng().gen_range(0..=i);
+        order.swap(i, j);
+    }
+    sim.partition(&[order[..split].to_vec(), order[split..].to_vec()]);
+    (order, split)
+}
+
 fn up_nodes(sim: &Sim) -> Vec<usize> {
     (0..sim.len()).filter(|&i| sim.is_up(i)).collect()
 }
@@ -170,13 +184,7 @@ fn replicas_converge_and_lose_nothing_after_faults() {
                     let node = sim.rng().gen_range(0..n);
                     sim.restart(node);
                 } else if roll < 0.28 {
-                    let split = sim.rng().gen_range(1..n);
-                    let mut order: Vec<usize> = (0..n).collect();
-                    for i in (1..n).rev() {
-                        let j = sim.rng().gen_range(0..=i);
-                        order.swap(i, j);
-                    }
-                    sim.partition(&[order[..split].to_vec(), order[split..].to_vec()]);
+                    random_split(&mut sim, n);
                 } else if roll < 0.4 {
                     sim.heal();
                 }
@@ -479,13 +487,7 @@ fn field_faults_converge(seed: u64) -> Result<(), String> {
             let jump = sim.rng().gen_range(-3_000i64..=3_000);
             sim.jump_clock(node, jump);
         } else if roll < 0.5 {
-            let split = sim.rng().gen_range(1..n);
-            let mut order: Vec<usize> = (0..n).collect();
-            for i in (1..n).rev() {
-                let j = sim.rng().gen_range(0..=i);
-                order.swap(i, j);
-            }
-            sim.partition(&[order[..split].to_vec(), order[split..].to_vec()]);
+            let (order, split) = random_split(&mut sim, n);
             if sim.rng().gen_bool(0.5) {
                 // A long two-sided partition: both sides delete, then collect.
                 let (a, b) = (order[0], order[split]);
