@@ -2,7 +2,7 @@
 //! live agent's room, a reading value and a registered person who is in; a screenshot is kept in
 //! `target/tmp/dashboard.png`. Chromium (Debian package `chromium`) is installed here when
 //! running as root; otherwise the browser test skips with a message, and fails under `CI=true`.
-//! One agent: gossip is not wired in this branch, so the mesh shows a single node.
+//! Three agents in a gossiping mesh: the page is loaded from one and shows the others.
 
 mod support;
 
@@ -172,14 +172,17 @@ fn dashboard_shows_the_live_agent_in_headless_chromium() {
         Some(&format!(r#"{{"name": "Ada Lovelace", "mac": "{device}"}}"#)),
     );
     assert_eq!(status, 201, "{body}");
-    eventually(Duration::from_secs(15), || {
-        agent
-            .get("/v1/presence")
-            .to_string()
-            .contains("Ada Lovelace")
+    // The page shows people who are in: wait until pi-dash's own answer says Ada is present
+    // (her registration arrived by gossip AND a sighting of her device counts), not merely that
+    // her name reached pi-dash.
+    eventually(Duration::from_secs(30), || {
+        agent.get("/v1/presence")["people"]
+            .as_array()?
+            .iter()
+            .any(|p| p["name"] == "Ada Lovelace" && p["present"] == true)
             .then_some(())
     })
-    .expect("the registration reaches pi-dash");
+    .expect("pi-dash answers that Ada Lovelace is in");
 
     let Some(chromium) = chromium_or_skip() else {
         return;

@@ -457,3 +457,87 @@ fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+/// Home Assistant's view of a steady sensor: a temperature that never moves by more than its
+/// `publish_delta` is re-published only at its heartbeat (65 s, longer than the 60 s
+/// `expire_after` older agents announced). Played as HA plays it: take the `expire_after` the
+/// discovery config announces, then watch every state and availability message for longer than
+/// the old timeout; the sensor must never be silent longer than its own `expire_after`, and its
+/// availability never `offline`.
+#[test]
+fn a_steady_sensor_stays_available_past_the_old_expire_after() {
+    const OLD_EXPIRE_AFTER_S: u64 = 60;
+    let Some(binary) = require_mosquitto("mqtt_broker::steady_sensor") else {
+        return;
+    };
+    let root = tempfile::tempdir().expect("tempdir");
+    let broker = Mosquitto::start(&binary, &root.path().join("broker"), "");
+    let subscriber = Subscriber::connect(
+        broker.port,
+        "test-steady",
+        &["officemesh/#", "homeassistant/#"],
+        false,
+    );
+    let extra = agent_extra(&broker.url(), 1).replacen(
+        "\n\n[mqtt]",
+        "\n[sensors.temperature]\npublish_delta = 100.0\nheartbeat_s = 65\n\n[mqtt]",
+        1,
+    );
+    let _agent = start_agent(root.path(), &extra);
+    let state_topic = format!("officemesh/{NODE}/desk/temperature");
+    let availability = [
+        format!("officemesh/{NODE}/availability"),
+        format!("officemesh/{NODE}/desk/availability"),
+    ];
+    let expire_after_s = subscriber.wait_for("temperature config", Duration::from_secs(20), |m| {
+        configs(m, "sensor")
+            .values()
+            .find(|config| config["state_topic"] == state_topic.as_str())
+            .map(|config| config["expire_after"].as_u64())
+    });
+    let expire_after_s = expire_after_s.expect("a steady temperature announces an expire_after");
+    assert!(
+        expire_after_s > OLD_EXPIRE_AFTER_S,
+        "expire_after {expire_after_s} s is not longer than the 65 s heartbeat"
+    );
+    // The window: from the first state until longer than the old timeout plus a poll past the
+    // heartbeat, so the heartbeat's state (or its absence) is inside it.
+    let window = Duration::from_secs(OLD_EXPIRE_AFTER_S + 15);
+    let first = subscriber.wait_for("first state", Duration::from_secs(20), |_| {
+        subscriber.on(&state_topic).first().map(|m| m.at)
+    });
+    let end = subscriber.wait_for("the window to pass", window * 2, |_| {
+        let now = std::time::Instant::now();
+        (now.duration_since(first) >= window).then_some(now)
+    });
+    let states: Vec<std::time::Instant> = subscriber
+        .on(&state_topic)
+        .iter()
+        .map(|m| m.at)
+        .filter(|at| *at <= end)
+        .chain(std::iter::once(end))
+        .collect();
+    let longest = states
+        .windows(2)
+        .map(|pair| pair[1].duration_since(pair[0]))
+        .max()
+        .unwrap_or_default();
+    assert!(
+        longest > Duration::from_secs(OLD_EXPIRE_AFTER_S),
+        "the value was re-published within {longest:?}: not steady, the test shows nothing"
+    );
+    assert!(
+        longest < Duration::from_secs(expire_after_s),
+        "no state for {longest:?}, longer than expire_after {expire_after_s} s: HA showed the \
+         sensor unavailable"
+    );
+    for topic in &availability {
+        let offline: Vec<String> = subscriber
+            .on(topic)
+            .iter()
+            .filter(|m| m.text() != "online")
+            .map(Received::text)
+            .collect();
+        assert!(offline.is_empty(), "{topic} said {offline:?}");
+    }
+}

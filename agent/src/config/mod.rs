@@ -400,15 +400,15 @@ impl Config {
         }
         mqtt::validate(&self.mqtt)?;
         self.chat.validate()?;
-        crate::state::key::validate_label("node.room", &self.node.room)
-            .map_err(|e| format!("node.room: {e}"))?;
+        // The state's own rule (`state::limits::check_label`): a name it would refuse on every
+        // write is refused here, at load, with the key and the fix.
+        check_name("node.room", &self.node.room)?;
         if !self.node.name.is_empty() {
-            crate::state::key::validate_label("node.name", &self.node.name)
-                .map_err(|e| format!("node.name: {e}"))?;
+            check_name("node.name", &self.node.name)?;
         }
         let mut names = std::collections::BTreeSet::new();
         for (index, sensor) in self.sensors.iter().enumerate() {
-            crate::state::key::validate_label("sensor name", &sensor.name)
+            check_name("sensor name", &sensor.name)
                 .map_err(|e| format!("sensors[{index}].name: {e}"))?;
             if !names.insert(sensor.name.as_str()) {
                 return Err(format!(
@@ -428,6 +428,12 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// A name (room, node, sensor) as the replicated state accepts it; the message names `key`
+/// and says what to write instead.
+fn check_name(key: &'static str, text: &str) -> Result<(), Invalid> {
+    crate::state::limits::check_label(key, text).map_err(|e| Invalid(e.to_string()))
 }
 
 /// toml's message plus the line it points at, so "unknown field" says where.
@@ -522,6 +528,13 @@ mod tests {
             ("[api]\nlisten = 'not an address'\n", "listen"),
             ("[gossip]\nfanout = -1\n", "fanout"),
             ("[node]\nroom = 'a/b'\n", "node.room"),
+            ("[node]\nroom = 'lobby '\n", "use 'lobby'"),
+            ("[node]\nroom = 'meeting  room'\n", "node.room"),
+            ("[node]\nname = 'pi\u{200b}1'\n", "node.name"),
+            (
+                "[[sensors]]\nname = 'desk '\n",
+                "sensors[0].name: sensor name: 'desk ' has surrounding or repeated whitespace; use 'desk'",
+            ),
             (
                 "[[sensors]]\nname='a'\n[[sensors]]\nname='a'\n",
                 "sensors[1].name",

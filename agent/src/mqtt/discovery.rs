@@ -7,7 +7,7 @@
 //! `device`,
 //! `source_type`, `payload_home`, `payload_not_home`).
 
-use officemesh_sensors::Quantity;
+use officemesh_sensors::{PublishPolicy, Quantity};
 use serde_json::{json, Value as Json};
 
 use super::topics::{self, Topics};
@@ -28,10 +28,27 @@ pub fn device_class(quantity: Quantity) -> Option<&'static str> {
     quantity.ha_device_class()
 }
 
-/// Seconds after which Home Assistant marks a sensor unavailable without a new reading: three
-/// missed polls, and never under a minute.
-pub fn expire_after_s(poll_interval_s: u64) -> u64 {
-    poll_interval_s.saturating_mul(3).max(60)
+/// Seconds after which Home Assistant marks a sensor quantity unavailable without a new
+/// reading, from the sensor's poll interval and publish rule (`None`: no `expire_after`).
+///
+/// A steady value is published only when its heartbeat is due, checked at each poll: the gap
+/// between two states is at most heartbeat + one poll, so the timeout is the heartbeat plus
+/// two polls and 10 s (the poll grid, a slow read, the way to the broker), never under a
+/// minute.
+/// Published every poll (no rule): three missed polls. A delta without a heartbeat never
+/// re-publishes a steady value, so no timeout; the availability topics still say when the
+/// node or the sensor is down.
+pub fn expire_after_s(policy: &PublishPolicy, poll_interval_s: u64) -> Option<u64> {
+    let polls = |n: u64| poll_interval_s.saturating_mul(n);
+    let seconds = match (policy.delta, policy.heartbeat) {
+        (None, None) => polls(3),
+        (_, Some(heartbeat)) => heartbeat
+            .as_secs()
+            .saturating_add(polls(2))
+            .saturating_add(10),
+        (Some(_), None) => return None,
+    };
+    Some(seconds.max(60))
 }
 
 /// The `device` block of a node.
@@ -56,7 +73,7 @@ pub fn sensor_config(
     device: &NodeDevice,
     sensor: &str,
     quantity: Quantity,
-    poll_interval_s: u64,
+    expire_after_s: Option<u64>,
 ) -> (String, Json) {
     let unique_id = topics::reading_unique_id(device.node, sensor, quantity);
     let state_topic = topics.reading(sensor, quantity);
@@ -70,7 +87,7 @@ pub fn sensor_config(
         "unit_of_measurement": quantity.unit(),
         "device_class": device_class(quantity),
         "state_class": "measurement",
-        "expire_after": expire_after_s(poll_interval_s),
+        "expire_after": expire_after_s,
         // Available while both the node and this sensor are up.
         "availability": [
             { "topic": topics.availability() },
@@ -82,10 +99,13 @@ pub fn sensor_config(
         "device": device_block(device),
         "origin": origin_block(),
     });
-    if device_class(quantity).is_none() {
+    if let Some(fields) = payload.as_object_mut() {
         // Sound activity is a plain percentage: no device class rather than a wrong one.
-        if let Some(fields) = payload.as_object_mut() {
+        if device_class(quantity).is_none() {
             fields.remove("device_class");
+        }
+        if expire_after_s.is_none() {
+            fields.remove("expire_after");
         }
     }
     (topics.discovery("sensor", &unique_id), payload)
@@ -145,7 +165,8 @@ mod tests {
     #[test]
     fn the_docs_object_id_example_is_what_is_published() {
         let topics = Topics::new("officemesh", "pi-lobby", "homeassistant");
-        let (_, payload) = sensor_config(&topics, &device(), "desk", Quantity::Temperature, 10);
+        let (_, payload) =
+            sensor_config(&topics, &device(), "desk", Quantity::Temperature, Some(370));
         let published = payload["object_id"]
             .as_str()
             .expect("object_id")
@@ -161,13 +182,14 @@ mod tests {
     #[test]
     fn sensor_config_carries_what_home_assistant_requires() {
         let topics = Topics::new("officemesh", "pi-lobby", "homeassistant");
-        let (topic, payload) = sensor_config(&topics, &device(), "desk", Quantity::Sound, 10);
+        let (topic, payload) = sensor_config(&topics, &device(), "desk", Quantity::Sound, Some(60));
         assert_eq!(
             topic,
             "homeassistant/sensor/officemesh_0000000000001234_desk_sound/config"
         );
         assert_eq!(payload["device_class"], "sound_pressure");
-        let (_, activity) = sensor_config(&topics, &device(), "door", Quantity::SoundActivity, 10);
+        let (_, activity) =
+            sensor_config(&topics, &device(), "door", Quantity::SoundActivity, None);
         assert!(activity.get("device_class").is_none(), "{activity}");
         assert_eq!(activity["unit_of_measurement"], "%");
         assert_eq!(payload["unit_of_measurement"], "dB");
@@ -189,9 +211,35 @@ mod tests {
         );
         assert_eq!(payload["device"]["suggested_area"], "lobby");
         assert_eq!(payload["device"]["sw_version"], "9.9.9");
-        let (_, temperature) = sensor_config(&topics, &device(), "desk", Quantity::Temperature, 30);
+        assert!(activity.get("expire_after").is_none(), "{activity}");
+        let (_, temperature) =
+            sensor_config(&topics, &device(), "desk", Quantity::Temperature, Some(370));
         assert_eq!(temperature["unit_of_measurement"], "°C");
-        assert_eq!(temperature["expire_after"], 90);
+        assert_eq!(temperature["expire_after"], 370);
+    }
+
+    #[test]
+    fn a_steady_value_outlives_no_expire_after() {
+        use std::time::Duration;
+        let every_poll = PublishPolicy::default();
+        assert_eq!(expire_after_s(&every_poll, 10), Some(60));
+        assert_eq!(expire_after_s(&every_poll, 30), Some(90));
+        // The office default: 0.1 °C or a heartbeat every 300 s, polled every 30 s.
+        let office = PublishPolicy {
+            delta: Some(0.1),
+            heartbeat: Some(Duration::from_secs(300)),
+        };
+        assert_eq!(expire_after_s(&office, 30), Some(370));
+        let heartbeat_only = PublishPolicy {
+            delta: None,
+            heartbeat: Some(Duration::from_secs(5)),
+        };
+        assert_eq!(expire_after_s(&heartbeat_only, 1), Some(60));
+        let delta_only = PublishPolicy {
+            delta: Some(0.5),
+            heartbeat: None,
+        };
+        assert_eq!(expire_after_s(&delta_only, 30), None);
     }
 
     #[test]

@@ -415,20 +415,18 @@ impl<'a> Session<'a> {
     }
 
     async fn announce_sensor(&mut self, sensor: &str, quantity: Quantity) -> Result<(), MqttError> {
-        let poll_interval_s = self
-            .shared
-            .config
-            .sensors
-            .iter()
-            .find(|s| s.name == sensor)
-            .map(|s| s.poll_interval_s)
-            .unwrap_or(10);
+        let expire_after_s = match self.shared.config.sensors.iter().find(|s| s.name == sensor) {
+            Some(spec) => {
+                discovery::expire_after_s(&spec.publish_policy(quantity), spec.poll_interval_s)
+            }
+            None => Some(60),
+        };
         let (topic, payload) = discovery::sensor_config(
             self.topics,
             &self.device(),
             sensor,
             quantity,
-            poll_interval_s,
+            expire_after_s,
         );
         self.publish(topic, true, payload.to_string().into_bytes(), Tag::Other)
             .await?;

@@ -77,8 +77,9 @@ pub fn check_text(
 }
 
 /// A label must be valid and normalized (`normalize_label`), so "Ada  Lovelace" and
-/// "Ada Lovelace" can never be two people, whichever face wrote them.
-fn check_label(field: &'static str, text: &str) -> Result<(), LimitError> {
+/// "Ada Lovelace" can never be two people, whichever face wrote them. The agent's config load
+/// uses it too, so a name is refused at load rather than on every write.
+pub fn check_label(field: &'static str, text: &str) -> Result<(), LimitError> {
     validate_label(field, text).map_err(|e| refuse(field, e.to_string()))?;
     let normalized = normalize_label(text);
     if normalized != text {
