@@ -15,6 +15,12 @@ use crate::state::query::Completeness;
 pub enum ClientError {
     #[error("cannot reach the officemesh agent at {url}: {detail}\n(is `officemesh run` running there? use --api URL to point elsewhere)")]
     Unreachable { url: String, detail: String },
+    #[error("the agent at {url} answered 401: {message}\n({hint})")]
+    Unauthorized {
+        url: String,
+        message: String,
+        hint: String,
+    },
     #[error("the agent at {url} answered {status}: {message}")]
     Refused {
         url: String,
@@ -54,6 +60,8 @@ pub struct Client {
     base: String,
     token: Option<String>,
     agent: ureq::Agent,
+    /// What a 401 adds (where the token comes from).
+    auth_hint: String,
 }
 
 impl Client {
@@ -66,7 +74,15 @@ impl Client {
             base: base.trim_end_matches('/').to_string(),
             token: token.filter(|t| !t.is_empty()),
             agent,
+            auth_hint: "give the agent's api.token with --config, OFFICEMESH_TOKEN or --token"
+                .into(),
         }
+    }
+
+    /// The same client, saying `hint` when the agent answers 401.
+    pub fn with_auth_hint(mut self, hint: String) -> Client {
+        self.auth_hint = hint;
+        self
     }
 
     fn url(&self, path: &str) -> String {
@@ -97,6 +113,13 @@ impl Client {
                     .ok()
                     .and_then(|j| j.get("error").and_then(|e| e.as_str()).map(String::from))
                     .unwrap_or_else(|| "no details".into());
+                if status == 401 {
+                    return Err(ClientError::Unauthorized {
+                        url,
+                        message,
+                        hint: self.auth_hint.clone(),
+                    });
+                }
                 Err(ClientError::Refused {
                     url,
                     status,

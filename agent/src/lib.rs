@@ -49,6 +49,7 @@ pub mod sensor_health;
 pub mod shared;
 pub mod sightings;
 pub mod store;
+pub mod targets;
 
 /// The agent's version, as reported in `node/<id>` entries and `/healthz`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -137,8 +137,13 @@ async fn redeem(
         added_by: format!("claim:{}", claim.person),
     });
     if let Err(err) = shared.write_durable(key, Some(value)).await {
+        let status = if err.is_disk_full() {
+            StatusCode::INSUFFICIENT_STORAGE
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
         return text(
-            StatusCode::INTERNAL_SERVER_ERROR,
+            status,
             format!("Could not save the registration ({err}); open the link again."),
         );
     }

@@ -16,6 +16,7 @@ mod events;
 pub mod metrics;
 mod sensors;
 mod serve;
+mod targets;
 
 use std::sync::Arc;
 
@@ -24,7 +25,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, put};
+use axum::routing::{delete, get};
 use axum::{Json, Router};
 use officemesh_sensors::{MacAddr, Quantity};
 use serde::Deserialize;
@@ -41,7 +42,7 @@ use crate::shared::Shared;
 use crate::state::key::{normalize_label, validate_label};
 use crate::state::limits::check_device_mac;
 use crate::state::query::{self, ReadingFilter};
-use crate::state::{Key, NodeInfo, PersonInfo, Replica, TargetValue, Value};
+use crate::state::{Key, NodeInfo, PersonInfo, Replica, Value};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -71,8 +72,6 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/state/hash", get(state_hash))
         .route("/v1/people", get(people).post(add_person))
         .route("/v1/people/{name}/{mac}", delete(remove_person))
-        .route("/v1/targets", get(targets))
-        .route("/v1/targets/{room}", put(set_target))
         .merge(metrics::routes())
         .merge(chat::routes().layer(DefaultBodyLimit::max(CHAT_BODY_LIMIT)))
         .merge(claim::routes())
@@ -80,6 +79,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(sensors::routes())
         .merge(dashboard::routes())
         .merge(access::routes())
+        .merge(targets::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
@@ -511,71 +511,4 @@ async fn remove_person(
     }
     shared.write_durable(key, None).await?;
     Ok(Json(json!({ "name": name, "mac": mac, "removed": true })))
-}
-
-/// Body of `PUT /v1/targets/{room}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SetTarget {
-    quantity: String,
-    value: f64,
-    #[serde(default = "default_tolerance")]
-    tolerance: f64,
-}
-
-fn default_tolerance() -> f64 {
-    1.0
-}
-
-async fn set_target(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(room): Path<String>,
-    body: Result<Json<SetTarget>, JsonRejection>,
-) -> ApiResult<Json<serde_json::Value>> {
-    authorize(&shared, &headers)?;
-    let Json(body) = body?;
-    let room = parse_label("room", &room)?;
-    let quantity = Quantity::parse(&body.quantity).ok_or_else(|| {
-        ApiError::BadRequest(format!(
-            "unknown quantity '{}' (use temperature, humidity or sound)",
-            body.quantity
-        ))
-    })?;
-    let value = Value::Target(TargetValue {
-        value: body.value,
-        tolerance: body.tolerance,
-    });
-    shared
-        .write_durable(
-            Key::Target {
-                room: room.clone(),
-                quantity,
-            },
-            Some(value),
-        )
-        .await?;
-    Ok(Json(json!({
-        "room": room,
-        "quantity": quantity,
-        "value": body.value,
-        "tolerance": body.tolerance,
-    })))
-}
-
-async fn targets(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
-    let rows: Vec<serde_json::Value> = shared
-        .replica()
-        .live()
-        .filter_map(|(key, value)| match (key, value) {
-            (Key::Target { room, quantity }, Value::Target(target)) => Some(json!({
-                "room": room,
-                "quantity": quantity,
-                "value": target.value,
-                "tolerance": target.tolerance,
-            })),
-            _ => None,
-        })
-        .collect();
-    Json(json!({ "targets": rows }))
 }

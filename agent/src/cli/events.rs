@@ -32,7 +32,7 @@ pub fn run(args: &EventsArgs) -> anyhow::Result<()> {
     }
     let answer = args
         .client
-        .client()
+        .client()?
         .get(&with_query("/v1/events", &params))?;
     let Some(answer) = args.client.decode_unless_json::<EventsAnswer>(answer)? else {
         return Ok(());

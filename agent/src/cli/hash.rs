@@ -5,7 +5,7 @@ use super::ClientArgs;
 use crate::api_types::StateHashAnswer;
 
 pub fn run(args: &ClientArgs) -> anyhow::Result<()> {
-    let answer = args.client().get("/v1/state/hash")?;
+    let answer = args.client()?.get("/v1/state/hash")?;
     let Some(answer) = args.decode_unless_json::<StateHashAnswer>(answer)? else {
         return Ok(());
     };

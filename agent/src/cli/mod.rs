@@ -13,6 +13,7 @@ use crate::client::{self, Answer, Client};
 use crate::state::query::Completeness;
 
 pub mod doctor;
+pub mod endpoint;
 pub mod events;
 pub mod hash;
 pub mod keygen;
@@ -90,26 +91,39 @@ impl Cli {
 /// Where a client command finds the agent, and how it prints the answer.
 #[derive(Debug, Args)]
 pub struct ClientArgs {
-    /// The agent's HTTP API.
-    #[arg(
-        long,
-        global = true,
-        env = "OFFICEMESH_API",
-        default_value = "http://127.0.0.1:8420"
-    )]
-    pub api: String,
-    /// The agent's api.token: needed for writes and for reads of personal data when it has one.
+    /// The agent's HTTP API [default: api.listen of the config file, else
+    /// http://127.0.0.1:8420].
+    #[arg(long, global = true, env = "OFFICEMESH_API")]
+    pub api: Option<String>,
+    /// The agent's api.token [default: api.token of the config file]. With a token set, the
+    /// agent needs it for every /v1 request and the metrics; without one, for writes only.
     #[arg(long, global = true, env = "OFFICEMESH_TOKEN")]
     pub token: Option<String>,
+    /// The agent's config file, for its api.listen and api.token [default:
+    /// /etc/officemesh/config.toml when it exists and this user can read it].
+    #[arg(long, global = true, env = "OFFICEMESH_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
     /// Print the agent's JSON answer instead of a table (for scripts).
     #[arg(long, global = true)]
     pub json: bool,
 }
 
 impl ClientArgs {
+    /// Where the agent is and which token to send (flags, then the config file).
+    pub fn endpoint(&self) -> Result<endpoint::Endpoint, endpoint::EndpointError> {
+        endpoint::resolve(
+            self.api.as_deref(),
+            self.token.as_deref(),
+            self.config.as_deref(),
+            std::path::Path::new(endpoint::DEFAULT_CONFIG),
+        )
+    }
+
     /// A client for the agent these arguments name.
-    pub fn client(&self) -> Client {
-        Client::new(&self.api, self.token.clone())
+    pub fn client(&self) -> anyhow::Result<Client> {
+        let endpoint = self.endpoint()?;
+        let hint = endpoint.auth_hint();
+        Ok(Client::new(&endpoint.api, endpoint.token).with_auth_hint(hint))
     }
 
     /// With `--json`: prints the answer as the agent sent it and returns None. Otherwise the
@@ -175,7 +189,16 @@ mod tests {
         };
         assert_eq!(args.room.as_deref(), Some("lobby"));
         assert!(args.client.json);
-        assert_eq!(args.client.api, "http://pi:8420");
+        assert_eq!(args.client.api.as_deref(), Some("http://pi:8420"));
+        let cli = Cli::try_parse_from(["officemesh", "status", "--config", "/tmp/agent.toml"])
+            .expect("client commands take --config");
+        let Command::Status(args) = cli.command else {
+            panic!("not status: {:?}", cli.command);
+        };
+        assert_eq!(
+            args.config.as_deref(),
+            Some(std::path::Path::new("/tmp/agent.toml"))
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::client;
 use crate::state::query::{NetworkAnswer, NetworkRow};
 
 pub fn run(args: &ClientArgs) -> anyhow::Result<()> {
-    let answer = args.client().get("/v1/network")?;
+    let answer = args.client()?.get("/v1/network")?;
     let Some(answer) = args.decode_unless_json::<NetworkAnswer>(answer)? else {
         return Ok(());
     };

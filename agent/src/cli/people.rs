@@ -27,7 +27,7 @@ pub enum PeopleAction {
 }
 
 pub fn run(args: PeopleArgs) -> anyhow::Result<()> {
-    let api = args.client.client();
+    let api = args.client.client()?;
     match args.action.unwrap_or(PeopleAction::List) {
         PeopleAction::List => {
             let answer = api.get("/v1/people")?;

@@ -30,7 +30,7 @@ pub fn run(args: &ReadingsArgs) -> anyhow::Result<()> {
     }
     let answer = args
         .client
-        .client()
+        .client()?
         .get(&with_query("/v1/readings", &params))?;
     let Some(answer) = args.client.decode_unless_json::<ReadingsAnswer>(answer)? else {
         return Ok(());

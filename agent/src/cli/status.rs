@@ -6,7 +6,7 @@ use crate::api_types::{NodeRow, NodesAnswer};
 use crate::client;
 
 pub fn run(args: &ClientArgs) -> anyhow::Result<()> {
-    let answer = args.client().get("/v1/nodes")?;
+    let answer = args.client()?.get("/v1/nodes")?;
     let Some(answer) = args.decode_unless_json::<NodesAnswer>(answer)? else {
         return Ok(());
     };

@@ -6,7 +6,7 @@ use crate::client;
 use crate::state::query::{PersonPresence, PresenceAnswer};
 
 pub fn run(args: &ClientArgs) -> anyhow::Result<()> {
-    let answer = args.client().get("/v1/presence")?;
+    let answer = args.client()?.get("/v1/presence")?;
     let Some(answer) = args.decode_unless_json::<PresenceAnswer>(answer)? else {
         return Ok(());
     };
