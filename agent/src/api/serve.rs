@@ -1,15 +1,17 @@
 //! The API's HTTP server: axum's router over hyper's HTTP/1 connections, with the limits that
 //! keep a LAN client from using up the agent — a complete request head within
 //! `HEAD_TIMEOUT` (idle keep-alive connections are closed after the same time), at most
-//! `MAX_CONNECTIONS` at once (the next ones get 503 and are closed), each request answered
+//! `MAX_CONNECTIONS` at once and `MAX_CONNECTIONS_PER_ADDRESS` from one source address (the
+//! next ones get 503 and are closed, so one client cannot starve the others), each request answered
 //! within `REQUEST_TIMEOUT` (slow bodies included). Body sizes are limited per route in
 //! `api::router`.
 //!
 //! Must not touch: the replica, the store, gossip (it only runs the router).
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request};
@@ -32,6 +34,11 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// usual 1,024 default, so gossip and SQLite keep their file descriptors.
 pub const MAX_CONNECTIONS: usize = 256;
 
+/// Connections one source address may hold at once: far below `MAX_CONNECTIONS`, so one
+/// client (a stuck script, a browser with many tabs) leaves room for everyone else, and far
+/// above what a browser or the CLI opens.
+pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 32;
+
 const BUSY_BODY: &str = "{\"error\":\"too many connections to this agent's API; retry shortly\"}";
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets open requests finish (a
@@ -42,6 +49,7 @@ pub async fn serve_with_limits(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let per_address = PerAddress::new(MAX_CONNECTIONS_PER_ADDRESS);
     let (stop_tx, stop_rx) = watch::channel(false);
     let warnings = LogSummary::default();
     let mut backoff = Duration::from_millis(10);
@@ -66,6 +74,18 @@ pub async fn serve_with_limits(
                 continue;
             }
         };
+        let Some(own) = per_address.admit(peer.ip()) else {
+            if let Some(left_out) = warnings.admit("busy_address", &peer.ip().to_string()) {
+                tracing::warn!(
+                    %peer,
+                    limit = MAX_CONNECTIONS_PER_ADDRESS,
+                    left_out,
+                    "too many API connections from one address; answering 503 (one line per address per minute)"
+                );
+            }
+            tokio::spawn(refuse_busy(stream));
+            continue;
+        };
         match Arc::clone(&slots).try_acquire_owned() {
             Ok(permit) => {
                 let app = app.clone();
@@ -73,6 +93,7 @@ pub async fn serve_with_limits(
                 tokio::spawn(async move {
                     serve_connection(stream, peer, app, stop).await;
                     drop(permit);
+                    drop(own);
                 });
             }
             Err(_) => {
@@ -136,4 +157,79 @@ async fn refuse_busy(mut stream: TcpStream) {
         let _ = stream.shutdown().await;
     })
     .await;
+}
+
+/// Open connections per source address, each counted by a [`Held`] until it is dropped.
+#[derive(Clone)]
+struct PerAddress {
+    limit: usize,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One connection counted against its address; dropping it gives the place back.
+struct Held {
+    ip: IpAddr,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl PerAddress {
+    fn new(limit: usize) -> PerAddress {
+        PerAddress {
+            limit,
+            open: Arc::default(),
+        }
+    }
+
+    /// A place for one more connection from `ip`, or `None` when it holds `limit` already.
+    fn admit(&self, ip: IpAddr) -> Option<Held> {
+        let mut open = crate::sync::lock(&self.open);
+        let count = open.entry(ip).or_insert(0);
+        if *count >= self.limit {
+            return None;
+        }
+        *count += 1;
+        Some(Held {
+            ip,
+            open: self.open.clone(),
+        })
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut open = crate::sync::lock(&self.open);
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_address_is_capped_and_gets_its_places_back() {
+        let per_address = PerAddress::new(2);
+        let a: IpAddr = "192.0.2.1".parse().expect("ip");
+        let b: IpAddr = "192.0.2.2".parse().expect("ip");
+        let first = per_address.admit(a).expect("first");
+        let _second = per_address.admit(a).expect("second");
+        assert!(
+            per_address.admit(a).is_none(),
+            "a third from the same address"
+        );
+        assert!(
+            per_address.admit(b).is_some(),
+            "another address is not affected"
+        );
+        drop(first);
+        assert!(
+            per_address.admit(a).is_some(),
+            "a closed connection frees its place"
+        );
+    }
 }

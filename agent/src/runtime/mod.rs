@@ -182,6 +182,16 @@ impl Agent {
     }
 }
 
+/// What happened to a blocking task that did not return: "panicked", or "was cancelled" when
+/// the runtime dropped it at shutdown (not a fault; never logged as a panic).
+pub(crate) fn join_failure(err: &tokio::task::JoinError) -> &'static str {
+    if err.is_cancelled() {
+        "was cancelled (the agent is stopping)"
+    } else {
+        "panicked"
+    }
+}
+
 /// The store's retention policy, from `[storage]`.
 pub fn retention_policy(storage: &StorageConfig) -> RetentionPolicy {
     RetentionPolicy {

@@ -74,6 +74,10 @@ pub(super) async fn presence_loop(
                 tracing::warn!(error = %err, "presence scan failed");
                 continue;
             }
+            Err(join_err) if join_err.is_cancelled() => {
+                tracing::info!("presence scan {}", super::join_failure(&join_err));
+                continue;
+            }
             Err(join_err) => {
                 tracing::error!(error = %join_err, "presence scan panicked");
                 continue;

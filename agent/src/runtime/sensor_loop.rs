@@ -55,7 +55,12 @@ async fn open_and_read(
             let (config, node_name) = (config.clone(), node_name.to_string());
             let built = tokio::task::spawn_blocking(move || build_sensor(&config, &node_name))
                 .await
-                .map_err(|join_err| anyhow::anyhow!("opening the sensor panicked: {join_err}"))??;
+                .map_err(|join_err| {
+                    anyhow::anyhow!(
+                        "opening the sensor {}: {join_err}",
+                        super::join_failure(&join_err)
+                    )
+                })??;
             let sensor = Arc::new(Mutex::new(built));
             *opened = Some(sensor.clone());
             sensor
@@ -63,7 +68,12 @@ async fn open_and_read(
     };
     Ok(tokio::task::spawn_blocking(move || lock(&sensor).read())
         .await
-        .map_err(|join_err| anyhow::anyhow!("the sensor read panicked: {join_err}"))??)
+        .map_err(|join_err| {
+            anyhow::anyhow!(
+                "the sensor read {}: {join_err}",
+                super::join_failure(&join_err)
+            )
+        })??)
 }
 
 /// Closes a sensor on a blocking thread (a sound meter joins its sampler thread).
