@@ -83,6 +83,8 @@ pass "system user officemesh in groups: $groups"
   || fail "config.toml: $(chroot "$root" stat -c '%U:%G %a' /etc/officemesh/config.toml)"
 grep -Eq '^token = "[0-9a-f]{32}"$' "$root/etc/officemesh/config.toml" \
   || fail "postinst did not generate api.token"
+grep -q '^listen = "0.0.0.0:8420"' "$root/etc/officemesh/config.toml" \
+  || fail "the packaged api.listen must serve the LAN (claim links must not point at 127.0.0.1)"
 pass "data dir and config permissions"
 [ -L "$root/etc/systemd/system/multi-user.target.wants/officemesh.service" ] \
   || fail "officemesh.service is not enabled"
@@ -92,7 +94,7 @@ echo "==> the agent starts as the officemesh user with the packaged config"
 # Everything as installed, only the ports moved to free loopback ports and insecure gossip (no
 # cluster key in a fresh install; gossip is not started without one).
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sed -e "s|^listen = \"127.0.0.1:8420\"|listen = \"127.0.0.1:$port\"|" \
+sed -e "s|^listen = \"0.0.0.0:8420\"|listen = \"127.0.0.1:$port\"|" \
     -e "s|^listen = \"0.0.0.0:7420\"|listen = \"127.0.0.1:0\"\ninsecure = true|" \
     -e 's|^interface = "eth0"|interface = ""|' \
     "$root/etc/officemesh/config.toml" > "$root/tmp/test-config.toml"
@@ -105,6 +107,14 @@ for _ in $(seq 1 100); do
   kill -0 "$agent" 2>/dev/null || break
   sleep 0.2
 done
+# docs/deploy.md's post-install checks: the CLI finds address and token in the config.
+if $ok; then
+  for check in status readings hash; do
+    chroot "$root" /usr/bin/officemesh "$check" --config /tmp/test-config.toml > "$root/tmp/cli.log" 2>&1 \
+      || { cat "$root/tmp/cli.log" >&2; kill "$agent" 2>/dev/null || true; fail "officemesh $check --config failed"; }
+  done
+  pass "officemesh status, readings, hash read the token from the config"
+fi
 kill "$agent" 2>/dev/null || true; wait "$agent" 2>/dev/null || true
 $ok || { cat "$root/tmp/agent.log" >&2; fail "agent did not start as user officemesh"; }
 [ -f "$root/var/lib/officemesh/node_id" ] || fail "agent did not write /var/lib/officemesh/node_id"

@@ -8,6 +8,9 @@ mod chat;
 mod mqtt;
 mod ranges;
 
+#[cfg(test)]
+mod docs_tests;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 

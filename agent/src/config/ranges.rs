@@ -92,7 +92,7 @@ fn all(config: &Config) -> Vec<Bounded> {
         bounded(
             "presence.consider_home_s",
             presence.consider_home_s,
-            0,
+            1,
             7 * DAY_S,
         ),
         bounded(
