@@ -18,6 +18,9 @@ mod sensors;
 mod serve;
 mod targets;
 
+#[cfg(test)]
+mod docs_tests;
+
 use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
