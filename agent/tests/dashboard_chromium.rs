@@ -141,6 +141,24 @@ fn dashboard_shows_the_live_agent_in_headless_chromium() {
         answer["readings"].as_array()?.first()?["value"].as_f64()
     })
     .expect("pi-dash holds the kitchen's reading (gossiped)");
+    // The page shows every room's card and the mesh table: wait for what it asserts — pi-dash
+    // holds a reading of each room and lists both peers — not only for the kitchen's.
+    eventually(Duration::from_secs(15), || {
+        let readings = agent.get("/v1/readings?quantity=temperature");
+        let rooms: Vec<&str> = readings["readings"]
+            .as_array()?
+            .iter()
+            .filter_map(|row| row["room"].as_str())
+            .collect();
+        let nodes = agent.get("/v1/nodes").to_string();
+        (["meeting room", "lobby", "kitchen"]
+            .iter()
+            .all(|room| rooms.contains(room))
+            && nodes.contains("pi-lobby")
+            && nodes.contains("pi-kitchen"))
+        .then_some(())
+    })
+    .expect("pi-dash holds every room's reading and lists both peers");
 
     // The page itself is served without any browser.
     let page = ureq::get(&format!("{}/", agent.api)).call().expect("GET /");
