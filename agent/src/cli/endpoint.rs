@@ -56,7 +56,8 @@ struct AgentFile {
 }
 
 /// Resolves the endpoint from the flags (`None` when not given) and the config file:
-/// `config` when given (it must be readable), else `default_config` when it is readable.
+/// `config` when given (it must be readable), else `default_config` when it is readable and
+/// no `--api` names another agent (its token is not sent elsewhere unasked).
 pub fn resolve(
     api: Option<&str>,
     token: Option<&str>,
@@ -66,6 +67,8 @@ pub fn resolve(
     let token = token.filter(|t| !t.is_empty());
     let (file, unreadable_default) = match config {
         Some(path) => (Some((path.to_path_buf(), read_api(path)?)), None),
+        // `--api` names another agent: this machine's token is not sent there unasked.
+        None if api.is_some() => (None, None),
         None => match read_api(default_config) {
             Ok(section) => (Some((default_config.to_path_buf(), section)), None),
             Err(EndpointError::Read { source, .. })
@@ -180,6 +183,11 @@ mod tests {
         assert_eq!(flags.api, "http://pi:8420");
         assert_eq!(flags.token.as_deref(), Some("t"));
         assert_eq!(flags.token_from, TokenSource::Given);
+        let elsewhere = resolve(Some("http://pi-2:8420"), None, None, &config).expect("ok");
+        assert_eq!(
+            elsewhere.token, None,
+            "the local token is not sent to another agent"
+        );
         let nothing = resolve(None, None, None, &none).expect("no file is fine");
         assert_eq!(nothing.api, DEFAULT_API);
         assert_eq!(nothing.token, None);

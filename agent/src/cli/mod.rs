@@ -100,7 +100,8 @@ pub struct ClientArgs {
     #[arg(long, global = true, env = "OFFICEMESH_TOKEN")]
     pub token: Option<String>,
     /// The agent's config file, for its api.listen and api.token [default:
-    /// /etc/officemesh/config.toml when it exists and this user can read it].
+    /// /etc/officemesh/config.toml when it exists, this user can read it and no --api is
+    /// given].
     #[arg(long, global = true, env = "OFFICEMESH_CONFIG")]
     pub config: Option<std::path::PathBuf>,
     /// Print the agent's JSON answer instead of a table (for scripts).
