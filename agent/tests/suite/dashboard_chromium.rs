@@ -4,7 +4,7 @@
 //! running as root; otherwise the browser test skips with a message, and fails under `CI=true`.
 //! One agent: gossip is not wired in this branch, so the mesh shows a single node.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

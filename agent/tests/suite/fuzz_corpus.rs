@@ -8,7 +8,7 @@
 //! and chat lines: `cargo test -p officemesh --test fuzz_corpus -- --ignored write_seed_corpus`.
 //! Must not touch: anything outside `fuzz/`, the network.
 
-#[path = "../../fuzz/src/lib.rs"]
+#[path = "../../../fuzz/src/lib.rs"]
 #[allow(dead_code)]
 mod harness;
 
