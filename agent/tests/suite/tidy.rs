@@ -22,7 +22,22 @@ const TABLES: &[&str] = &[
 
 /// Long functions in other helpers' areas this round. The coordinator removes each entry once
 /// the owner's split lands (an entry that no longer matches fails this test).
-const TEMPORARY_LONG_FNS: &[&str] = &[];
+const TEMPORARY_LONG_FNS: &[&str] = &[
+    "agent/src/alerts.rs::raise_or_clear", // TEMPORARY: owned by chat platforms this round
+    "agent/src/chat/answer/targets.rs::set_target", // TEMPORARY: owned by chat understanding this round
+    "agent/src/chat/grammar.rs::parse_set", // TEMPORARY: owned by chat understanding this round
+    "agent/src/chat/matrix.rs::run",        // TEMPORARY: owned by chat platforms this round
+    "agent/src/chat/slack.rs::connection",  // TEMPORARY: owned by chat platforms this round
+    "agent/src/chat/slack.rs::handle",      // TEMPORARY: owned by chat platforms this round
+    "agent/src/config/mod.rs::validate",    // TEMPORARY: owned by install this round
+    "agent/src/mesh.rs::on_payload",        // TEMPORARY: owned by core this round
+    "agent/src/mqtt/publisher.rs::run",     // TEMPORARY: owned by install this round
+    "agent/src/mqtt/publisher.rs::publish_presence", // TEMPORARY: owned by install this round
+    "agent/src/store/mod.rs::load_replica", // TEMPORARY: owned by field this round
+    "core/src/gossip/core/exchange.rs::on_full_syn", // TEMPORARY: owned by core this round
+    "core/src/gossip/core.rs::handle",      // TEMPORARY: owned by core this round
+    "sensors/src/spec.rs::validate",        // TEMPORARY: owned by field (sound drivers) this round
+];
 
 /// Files over 600 lines in other helpers' areas this round (same rule as above).
 const TEMPORARY_LARGE_FILES: &[&str] = &[
@@ -671,4 +686,51 @@ fn check_stale(seen: &BTreeSet<String>, problems: &mut Vec<String>) {
             }
         }
     }
+}
+
+/// The rules on small made-up files: each catches what it is for and nothing in test items,
+/// comments or strings.
+#[test]
+fn tidy_rules_catch_what_they_should() {
+    let code = "//! x\nfn ok() -> Result<u8, String> { Ok(1) }\n\
+                fn fine() -> Result<(), MyError> { Ok(()) }\n\
+                // Result<(), String> in a comment\n\
+                const S: &str = \"Result<(), String>\";\n\
+                #[cfg(test)]\nmod tests { fn t() -> Result<(), String> { Ok(()) } }\n";
+    let stripped = strip_tests(code);
+    assert!(!stripped.contains("mod tests"), "{stripped}");
+    let found = string_errors(&stripped);
+    assert_eq!(found, vec![(2, "u8".to_string())]);
+
+    let long = format!(
+        "fn short() {{ let s = \"{{\"; }}\nfn long() {{\n{}}}\nfn after() {{}}\n",
+        "    step();\n".repeat(MAX_FN_LINES)
+    );
+    let names: Vec<String> = long_functions("x.rs", &long)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, vec!["x.rs::long".to_string()]);
+
+    let mut edges: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (from, text) in [
+        ("api", "use crate::{chat::x, state};"),
+        ("chat", "crate::api::f();"),
+        ("state", ""),
+    ] {
+        for (to, _) in crate_paths(text) {
+            edges
+                .entry(from.into())
+                .or_default()
+                .insert(to, String::new());
+        }
+    }
+    let cycles = strongly_connected(&edges);
+    let expected: BTreeSet<String> = ["api".to_string(), "chat".to_string()].into();
+    assert_eq!(cycles, vec![expected]);
+
+    let mut problems = Vec::new();
+    check_header("a.rs", "use x;\n", &mut problems);
+    check_header("b.rs", "//! b\n", &mut problems);
+    assert_eq!(problems.len(), 1, "{problems:?}");
 }
