@@ -13,7 +13,7 @@
 # fuzz/target/afl/TARGET-<time>. Runs at `nice -n 19` on one core.
 # Exit status: 0 when no crash and no hang was found, 1 otherwise, 2 on a usage error.
 # A crash or hang input belongs in fuzz/regressions/TARGET/ (replayed by `cargo test -p
-# officemesh --test fuzz_corpus`) plus a unit test next to the code it broke; see
+# officemesh --test suite -- fuzz_corpus::`) plus a unit test next to the code it broke; see
 # docs/reliability.md "Fuzzing".
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

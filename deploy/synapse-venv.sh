@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Python venv with Synapse (matrix-synapse from PyPI) that the Matrix chat test
-# (agent/tests/chat_matrix.rs) starts as a real homeserver. A cache: rebuilt when missing or
+# (agent/tests/suite/chat_matrix.rs) starts as a real homeserver. A cache: rebuilt when missing or
 # broken; `--rebuild` (or deleting the directory) starts over.
 #
 #   ./deploy/synapse-venv.sh [--rebuild]     # as root; OFFICEMESH_SYNAPSE_VENV moves it

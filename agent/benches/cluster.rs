@@ -14,7 +14,7 @@
 //! for `OFFICEMESH_BENCH_QUIET_S` (default 30 s: the LAN is quiet).
 //! Traffic stays on 127.0.0.0/8.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/suite/support/mod.rs"]
 mod support;
 
 use std::collections::BTreeSet;

@@ -30,6 +30,13 @@ pub struct Claim {
 pub struct ClaimBook(Mutex<BTreeMap<String, Claim>>);
 
 impl ClaimBook {
+    /// The claim link for `person` and `mac`: a new code on this node's API at `public_addr`
+    /// (`Shared::api_public_addr`). Used by `POST /v1/claims` and by chat's "i am <mac>".
+    pub fn link(&self, public_addr: &str, person: &str, mac: MacAddr, now_ms: u64) -> String {
+        let code = self.issue(person, mac, now_ms);
+        format!("http://{public_addr}/claim/{code}")
+    }
+
     /// A new code for `person` claiming `mac`, valid for [`CLAIM_TTL_MS`] from `now_ms`.
     pub fn issue(&self, person: &str, mac: MacAddr, now_ms: u64) -> String {
         const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";

@@ -1,5 +1,5 @@
 //! What each fuzz target checks, one function per input kind, shared by the AFL++ targets
-//! (`fuzz/fuzz_targets/*.rs`) and by the normal test suite (`agent/tests/fuzz_corpus.rs`
+//! (`fuzz/fuzz_targets/*.rs`) and by the normal test suite (`agent/tests/suite/fuzz_corpus.rs`
 //! includes this file by path and replays the committed corpus through it).
 //!
 //! Each function takes arbitrary bytes and panics only when the code under test breaks a

@@ -111,13 +111,7 @@ fn probe_check(
     let bus = spec.i2c_bus;
     let path = format!("/dev/i2c-{bus}");
     let name = format!("i2c {address:#04x} on bus {bus} (sensor {})", spec.name);
-    let unbind = |driver: &str| {
-        format!(
-            "remove the `dtoverlay=i2c-sensor,…` (or other) line that loads {driver} from \
-             {CONFIG_TXT} and reboot, or now: echo {bus}-{address:04x} | sudo tee \
-             /sys/bus/i2c/drivers/{driver}/unbind"
-        )
-    };
+    let unbind = |driver: &str| unbind_fix(driver, bus, address);
     if let Some(driver) = bound_driver(root, bus, address) {
         return Check::fail(
             name,
@@ -139,18 +133,7 @@ fn probe_check(
             unbind("the driver"),
         ),
         ProbeOutcome::NoAnswer(err) => {
-            let mut fix = "check the wiring (SDA, SCL, 3.3 V, GND); `i2cdetect -y 1` lists what \
-                           answers"
-                .to_string();
-            if kind == DriverKind::Bme280 {
-                let other = crate::drivers::bme280::other_address(address);
-                fix = match prober.probe(bus, other) {
-                    ProbeOutcome::Answered => {
-                        format!("something answers at {other:#04x}: set i2c_address = {other:#04x}")
-                    }
-                    _ => format!("nothing answers at {other:#04x} either; {fix}"),
-                };
-            }
+            let fix = no_answer_fix(kind, bus, address, prober);
             Check::fail(
                 name,
                 format!("no device at {address:#04x} on {path} ({err})"),
@@ -168,6 +151,33 @@ fn probe_check(
             "check the pull-ups and wiring; EIO often means SDA/SCL are swapped or floating",
         ),
     }
+}
+
+/// How to get a kernel driver off `address` on `bus` (the agent needs the bus to itself).
+fn unbind_fix(driver: &str, bus: u8, address: u8) -> String {
+    format!(
+        "remove the `dtoverlay=i2c-sensor,…` (or other) line that loads {driver} from \
+         {CONFIG_TXT} and reboot, or now: echo {bus}-{address:04x} | sudo tee \
+         /sys/bus/i2c/drivers/{driver}/unbind"
+    )
+}
+
+/// The fix for a device that does not answer: the wiring, and for a BME280 whether something
+/// answers at its other address.
+fn no_answer_fix(kind: DriverKind, bus: u8, address: u8, prober: &mut dyn I2cProbe) -> String {
+    let mut fix = "check the wiring (SDA, SCL, 3.3 V, GND); `i2cdetect -y 1` lists what \
+                   answers"
+        .to_string();
+    if kind == DriverKind::Bme280 {
+        let other = crate::drivers::bme280::other_address(address);
+        fix = match prober.probe(bus, other) {
+            ProbeOutcome::Answered => {
+                format!("something answers at {other:#04x}: set i2c_address = {other:#04x}")
+            }
+            _ => format!("nothing answers at {other:#04x} either; {fix}"),
+        };
+    }
+    fix
 }
 
 /// [`run_checks`] for a named user (tests, or `doctor --user pi`).

@@ -45,7 +45,9 @@ pub use presence::{
     MacAddr, MacParseError, Neighbor, NeighborScanner, PresenceEvent, PresenceScanner,
     PresenceTracker,
 };
-pub use processing::{ProcessedSensor, Processing, PublishPolicy, Smoothing, TwoPoint};
+pub use processing::{
+    ProcessedSensor, Processing, ProcessingError, PublishPolicy, Smoothing, TwoPoint,
+};
 pub use reading::{Measurement, Quantity};
 pub use spec::{check_unique_devices, SensorSpec};
 

@@ -60,11 +60,33 @@ pub enum Smoothing {
     Median(usize),
 }
 
+/// A processing value serde accepts but the arithmetic cannot use; the message names the key
+/// (the caller prefixes the section).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProcessingError {
+    #[error("offset must be a finite number")]
+    Offset,
+    #[error("two_point values must be finite numbers")]
+    TwoPointNotFinite,
+    #[error("two_point.raw_low and raw_high must differ")]
+    TwoPointSameRaw,
+    #[error("decimals must be at most 6")]
+    Decimals,
+    #[error("smoothing window must be at least 1")]
+    WindowEmpty,
+    #[error("smoothing window must be at most 1000")]
+    WindowTooLong,
+    #[error("publish_delta must be a number >= 0")]
+    PublishDelta,
+    #[error("heartbeat_s must be greater than 0")]
+    Heartbeat,
+}
+
 impl Processing {
     /// Checks values serde cannot; the message names the key (prefixed by the caller).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ProcessingError> {
         if !self.offset.is_finite() {
-            return Err("offset must be a finite number".into());
+            return Err(ProcessingError::Offset);
         }
         if let Some(points) = &self.two_point {
             let all = [
@@ -74,33 +96,33 @@ impl Processing {
                 points.reference_high,
             ];
             if all.iter().any(|value| !value.is_finite()) {
-                return Err("two_point values must be finite numbers".into());
+                return Err(ProcessingError::TwoPointNotFinite);
             }
             if points.raw_low == points.raw_high {
-                return Err("two_point.raw_low and raw_high must differ".into());
+                return Err(ProcessingError::TwoPointSameRaw);
             }
         }
         if let Some(decimals) = self.decimals {
             if decimals > 6 {
-                return Err("decimals must be at most 6".into());
+                return Err(ProcessingError::Decimals);
             }
         }
         match self.smoothing {
             Smoothing::MovingAverage(0) | Smoothing::Median(0) => {
-                return Err("smoothing window must be at least 1".into())
+                return Err(ProcessingError::WindowEmpty)
             }
             Smoothing::MovingAverage(window) | Smoothing::Median(window) if window > 1000 => {
-                return Err("smoothing window must be at most 1000".into())
+                return Err(ProcessingError::WindowTooLong)
             }
             _ => {}
         }
         if let Some(delta) = self.publish_delta {
             if !(delta.is_finite() && delta >= 0.0) {
-                return Err("publish_delta must be a number >= 0".into());
+                return Err(ProcessingError::PublishDelta);
             }
         }
         if self.heartbeat_s == Some(0) {
-            return Err("heartbeat_s must be greater than 0".into());
+            return Err(ProcessingError::Heartbeat);
         }
         Ok(())
     }
@@ -594,7 +616,7 @@ mod tests {
             ),
         ];
         for (processing, word) in cases {
-            let err = processing.validate().expect_err(word);
+            let err = processing.validate().expect_err(word).to_string();
             assert!(err.contains(word), "{err}");
         }
         assert_eq!(Processing::default().validate(), Ok(()));

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use dht_iio::DhtIio;
-pub use ds18b20::{parse_w1_slave, Ds18b20};
+pub use ds18b20::{parse_w1_slave, Ds18b20, W1Error};
 
 use crate::SensorError;
 

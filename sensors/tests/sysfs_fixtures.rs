@@ -187,10 +187,14 @@ fn w1_good_device(root: &Path) -> PathBuf {
 #[test]
 fn w1_slave_parsing() {
     assert_eq!(parse_w1_slave(W1_GOOD), Ok(23.125));
-    assert!(parse_w1_slave(W1_CRC_NO).expect_err("crc").contains("CRC"));
+    assert!(parse_w1_slave(W1_CRC_NO)
+        .expect_err("crc")
+        .to_string()
+        .contains("CRC"));
     let power_on = "50 05 4b 46 7f ff 0c 10 1c : crc=1c YES\n50 05 4b 46 7f ff 0c 10 1c t=85000\n";
     assert!(parse_w1_slave(power_on)
         .expect_err("85")
+        .to_string()
         .contains("power-on"));
     let negative = "5e ff 4b 46 7f ff 02 10 e8 : crc=e8 YES\n5e ff 4b 46 7f ff 02 10 e8 t=-10125\n";
     assert_eq!(parse_w1_slave(negative), Ok(-10.125));
@@ -199,6 +203,7 @@ fn w1_slave_parsing() {
     let zeros = "00 00 00 00 00 00 00 00 00 : crc=00 YES\n00 00 00 00 00 00 00 00 00 t=0\n";
     assert!(parse_w1_slave(zeros)
         .expect_err("all zero")
+        .to_string()
         .contains("all-zero"));
     // A real 0 °C reading is fine (datasheet table 1: 0 °C = 0x0000, with 0x7F config byte).
     let real_zero = "00 00 4b 46 7f ff 10 10 cd : crc=cd YES\n00 00 4b 46 7f ff 10 10 cd t=0\n";

@@ -38,12 +38,6 @@ struct ClaimRequest {
     mac: String,
 }
 
-/// A claim link for `person` and `mac` on this node (also used by chat).
-pub fn claim_link(shared: &Shared, person: &str, mac: MacAddr, now_ms: u64) -> String {
-    let code = shared.claims.issue(person, mac, now_ms);
-    format!("http://{}/claim/{code}", shared.api_public_addr())
-}
-
 async fn issue(
     State(shared): State<Arc<Shared>>,
     body: Result<Json<ClaimRequest>, JsonRejection>,
@@ -52,7 +46,9 @@ async fn issue(
     let name = parse_label("name", &body.name)?;
     let mac = parse_mac(&body.mac)?;
     let now = wall_ms();
-    let link = claim_link(&shared, &name, mac, now);
+    let link = shared
+        .claims
+        .link(&shared.api_public_addr(), &name, mac, now);
     Ok((
         StatusCode::CREATED,
         Json(json!({

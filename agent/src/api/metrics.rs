@@ -242,43 +242,7 @@ fn render_counters(out: &mut Exposition, counters: &Counters) {
         out.family(name, "gauge", help);
         out.sample(name, &[], value as f64);
     }
-    let totals = [
-        (
-            "officemesh_mqtt_captured_total",
-            "Readings of this node put into the MQTT buffer.",
-            mqtt.captured_total.get(),
-        ),
-        (
-            "officemesh_mqtt_published_total",
-            "Readings the MQTT broker acknowledged.",
-            mqtt.published_total.get(),
-        ),
-        (
-            "officemesh_mqtt_dropped_total",
-            "Readings dropped because the MQTT buffer was full.",
-            mqtt.dropped_total.get(),
-        ),
-        (
-            "officemesh_mqtt_reconnects_total",
-            "MQTT connection attempts after the first.",
-            mqtt.reconnects_total.get(),
-        ),
-        (
-            "officemesh_gossip_rounds_total",
-            "Gossip rounds started.",
-            counters.gossip.rounds_total.get(),
-        ),
-        (
-            "officemesh_gossip_bytes_sent_total",
-            "Bytes sent on gossip connections.",
-            counters.gossip.bytes_sent_total.get(),
-        ),
-        (
-            "officemesh_gossip_bytes_received_total",
-            "Bytes received on gossip connections.",
-            counters.gossip.bytes_received_total.get(),
-        ),
-    ];
+    let totals = counter_totals(counters);
     out.family(
         "officemesh_gossip_last_merge_unix_ms",
         "gauge",
@@ -301,6 +265,47 @@ fn render_counters(out: &mut Exposition, counters: &Counters) {
     for (kind, count) in counters.errors() {
         out.sample("officemesh_errors_total", &[("kind", &kind)], count as f64);
     }
+}
+
+/// The MQTT and gossip counters: (name, help, value), one row each.
+fn counter_totals(counters: &Counters) -> [(&'static str, &'static str, u64); 7] {
+    [
+        (
+            "officemesh_mqtt_captured_total",
+            "Readings of this node put into the MQTT buffer.",
+            counters.mqtt.captured_total.get(),
+        ),
+        (
+            "officemesh_mqtt_published_total",
+            "Readings the MQTT broker acknowledged.",
+            counters.mqtt.published_total.get(),
+        ),
+        (
+            "officemesh_mqtt_dropped_total",
+            "Readings dropped because the MQTT buffer was full.",
+            counters.mqtt.dropped_total.get(),
+        ),
+        (
+            "officemesh_mqtt_reconnects_total",
+            "MQTT connection attempts after the first.",
+            counters.mqtt.reconnects_total.get(),
+        ),
+        (
+            "officemesh_gossip_rounds_total",
+            "Gossip rounds started.",
+            counters.gossip.rounds_total.get(),
+        ),
+        (
+            "officemesh_gossip_bytes_sent_total",
+            "Bytes sent on gossip connections.",
+            counters.gossip.bytes_sent_total.get(),
+        ),
+        (
+            "officemesh_gossip_bytes_received_total",
+            "Bytes received on gossip connections.",
+            counters.gossip.bytes_received_total.get(),
+        ),
+    ]
 }
 
 /// A text exposition being written: `# HELP` / `# TYPE` lines, then samples.

@@ -34,7 +34,6 @@ use officemesh_sensors::{MacAddr, Quantity};
 use serde::Deserialize;
 use serde_json::json;
 
-pub use claim::claim_link;
 pub use error::ApiError;
 
 use crate::api_types::{NodeRow, NodesAnswer};

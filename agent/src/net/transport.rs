@@ -186,20 +186,7 @@ impl Transport {
                 }
             };
             let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
-                self.inner.stats.connections_refused(1);
-                if let Some(left_out) = self
-                    .inner
-                    .warnings
-                    .admit("inbound_cap", &peer.ip().to_string())
-                {
-                    tracing::warn!(
-                        %peer,
-                        limit = self.inner.settings.max_inbound_connections,
-                        left_out,
-                        "too many inbound gossip connections; closing the new one (one line per \
-                         address per minute; left_out = how many more since the last line)"
-                    );
-                }
+                self.refuse_over_cap(peer);
                 drop(stream);
                 continue;
             };
@@ -208,27 +195,28 @@ impl Transport {
             let handler = Arc::clone(&handler);
             tasks.spawn(async move {
                 let _permit = permit;
-                if let Err(err) = serve_connection(&inner, stream, peer, handler.as_ref()).await {
-                    inner.stats.connections_failed(1);
-                    if matches!(err, NetError::Handshake { .. }) {
-                        if let Some(left_out) =
-                            inner.warnings.admit("refused", &peer.ip().to_string())
-                        {
-                            tracing::warn!(
-                                %peer,
-                                error = %err,
-                                left_out,
-                                "refused a gossip connection (one line per address per minute; \
-                                 left_out = how many more since the last line)"
-                            );
-                        }
-                    } else {
-                        tracing::debug!(%peer, error = %err, "closed a gossip connection");
-                    }
-                }
+                serve_and_report(&inner, stream, peer, handler.as_ref()).await;
             });
         }
         tasks.shutdown().await;
+    }
+
+    /// Counts and (rate-limited) logs a connection closed at once for being over the cap.
+    fn refuse_over_cap(&self, peer: SocketAddr) {
+        self.inner.stats.connections_refused(1);
+        if let Some(left_out) = self
+            .inner
+            .warnings
+            .admit("inbound_cap", &peer.ip().to_string())
+        {
+            tracing::warn!(
+                %peer,
+                limit = self.inner.settings.max_inbound_connections,
+                left_out,
+                "too many inbound gossip connections; closing the new one (one line per \
+                 address per minute; left_out = how many more since the last line)"
+            );
+        }
     }
 
     /// Sends `payload` to `addr` (reusing a pooled connection, else dialing and handshaking),
@@ -430,6 +418,33 @@ fn too_many_turns(peer: SocketAddr) -> NetError {
 }
 
 /// Serves one inbound connection: handshake, then exchanges until the peer leaves.
+/// Serves one accepted connection; a failure is counted, and a refused handshake logged (one
+/// line per address per minute), other failures at debug level.
+async fn serve_and_report(
+    inner: &Inner,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    handler: &dyn PayloadHandler,
+) {
+    let Err(err) = serve_connection(inner, stream, peer, handler).await else {
+        return;
+    };
+    inner.stats.connections_failed(1);
+    if !matches!(err, NetError::Handshake { .. }) {
+        tracing::debug!(%peer, error = %err, "closed a gossip connection");
+        return;
+    }
+    if let Some(left_out) = inner.warnings.admit("refused", &peer.ip().to_string()) {
+        tracing::warn!(
+            %peer,
+            error = %err,
+            left_out,
+            "refused a gossip connection (one line per address per minute; left_out = how \
+             many more since the last line)"
+        );
+    }
+}
+
 async fn serve_connection(
     inner: &Inner,
     stream: tokio::net::TcpStream,

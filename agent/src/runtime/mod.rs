@@ -44,43 +44,57 @@ fn host_name() -> String {
         .unwrap_or_else(|| "officemesh".to_string())
 }
 
+/// Opens the node's identity and store, loads the replica, sets the clock floor, recovers
+/// writes stamped while the clock ran ahead, and starts the store thread: the `Shared` every
+/// loop uses, the store thread's handle, and what was recovered (reported once loops run).
+fn open_shared(
+    config: Config,
+) -> anyhow::Result<(
+    Arc<Shared>,
+    std::thread::JoinHandle<()>,
+    clock_recovery::Recovery,
+)> {
+    let data_dir = config.storage.data_dir.clone();
+    let node = crate::identity::load_or_create(&data_dir)?;
+    let store = Store::open(&data_dir)?;
+    let mut replica = store.load_replica(node)?;
+    // Everything loaded is committed; re-stamps below are not until the batch loop's commit
+    // (peers see them only then, so a crash never makes a version they saw reused).
+    let own_version = replica.own_counter();
+    let clock = Clock::new(
+        node,
+        Duration::from_millis(config.gossip.max_clock_offset_ms),
+    );
+    clock.raise_floor(store.max_stamp_time()?);
+    // Writes stamped while this node's clock ran ahead (now set right) get stamps peers
+    // take; reported once `shared` exists, persisted by the batch loop.
+    let recovered = clock_recovery::recover(&clock, &mut replica);
+    let name = if config.node.name.trim().is_empty() {
+        host_name()
+    } else {
+        config.node.name.clone()
+    };
+    let (store, persist_thread) =
+        StoreHandle::spawn(store, retention_policy(&config.storage), node, own_version)
+            .context("cannot start the store thread")?;
+    let shared = Arc::new(Shared::new(
+        config,
+        node,
+        name,
+        clock,
+        wall_ms(),
+        replica,
+        store,
+    ));
+    Ok((shared, persist_thread, recovered))
+}
+
 impl Agent {
     /// Opens the store, restores the replica, writes this node's `node/<id>` entry and starts the
     /// background loops (persistence, sensors, presence). The API and gossip are started by the
     /// caller with `shared`.
     pub fn start(config: Config) -> anyhow::Result<Agent> {
-        let data_dir = config.storage.data_dir.clone();
-        let node = crate::identity::load_or_create(&data_dir)?;
-        let store = Store::open(&data_dir)?;
-        let mut replica = store.load_replica(node)?;
-        // Everything loaded is committed; re-stamps below are not until the batch loop's commit
-        // (peers see them only then, so a crash never makes a version they saw reused).
-        let own_version = replica.own_counter();
-        let clock = Clock::new(
-            node,
-            Duration::from_millis(config.gossip.max_clock_offset_ms),
-        );
-        clock.raise_floor(store.max_stamp_time()?);
-        // Writes stamped while this node's clock ran ahead (now set right) get stamps peers
-        // take; reported once `shared` exists, persisted by the batch loop.
-        let recovered = clock_recovery::recover(&clock, &mut replica);
-        let name = if config.node.name.trim().is_empty() {
-            host_name()
-        } else {
-            config.node.name.clone()
-        };
-        let (store, persist_thread) =
-            StoreHandle::spawn(store, retention_policy(&config.storage), node, own_version)
-                .context("cannot start the store thread")?;
-        let shared = Arc::new(Shared::new(
-            config,
-            node,
-            name,
-            clock,
-            wall_ms(),
-            replica,
-            store,
-        ));
+        let (shared, persist_thread, recovered) = open_shared(config)?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut agent = Agent {
             shared: shared.clone(),
@@ -90,15 +104,23 @@ impl Agent {
         };
         clock_recovery::report(&shared, &recovered);
         agent.write_node_info()?;
-        agent.spawn(clock_recovery::clock_recovery_loop(
+        agent.spawn_loops(&shutdown_rx)?;
+        Ok(agent)
+    }
+
+    /// Spawns every long-running loop: clock recovery, MQTT, batching and retention, one loop
+    /// per sensor, the chat adapters, alerts and the presence scanner.
+    fn spawn_loops(&mut self, shutdown_rx: &watch::Receiver<bool>) -> anyhow::Result<()> {
+        let shared = self.shared.clone();
+        self.spawn(clock_recovery::clock_recovery_loop(
             shared.clone(),
             shutdown_rx.clone(),
         ));
         if let Some(task) = crate::mqtt::start(shared.clone(), shutdown_rx.clone())? {
-            agent.spawn(task);
+            self.spawn(task);
         }
-        agent.spawn(maintenance::batch_loop(shared.clone(), shutdown_rx.clone()));
-        agent.spawn(maintenance::retention_loop(
+        self.spawn(maintenance::batch_loop(shared.clone(), shutdown_rx.clone()));
+        self.spawn(maintenance::retention_loop(
             shared.clone(),
             shutdown_rx.clone(),
         ));
@@ -106,27 +128,27 @@ impl Agent {
         // not: its loop reports it and retries (see `sensor_loop`).
         officemesh_sensors::check_unique_devices(&shared.config.sensors)?;
         for sensor_config in shared.config.sensors.clone() {
-            agent.spawn(sensor_loop::sensor_loop(
+            self.spawn(sensor_loop::sensor_loop(
                 shared.clone(),
                 sensor_config,
                 shutdown_rx.clone(),
             ));
         }
         for task in crate::chat::adapters::start(shared.clone(), shutdown_rx.clone()) {
-            agent.spawn(task);
+            self.spawn(task);
         }
-        agent.spawn(crate::alerts::alert_loop(
+        self.spawn(crate::alerts::alert_loop(
             shared.clone(),
             shutdown_rx.clone(),
         ));
         if let Some(scanner) = presence_loop::build_scanner(&shared)? {
-            agent.spawn(presence_loop::presence_loop(
+            self.spawn(presence_loop::presence_loop(
                 shared.clone(),
                 scanner,
                 shutdown_rx.clone(),
             ));
         }
-        Ok(agent)
+        Ok(())
     }
 
     /// Spawns a task that is aborted on shutdown if it has not ended by itself.

@@ -97,17 +97,7 @@ impl Store {
     /// where the raw history is complete, one-minute aggregates before that. An aggregated
     /// minute is included when it starts inside `[from_ms, to_ms)`.
     pub fn history(&self, query: &HistoryQuery) -> Result<Vec<HistoryPoint>, StoreError> {
-        let step = i64::try_from(query.step_ms)
-            .ok()
-            .filter(|step| *step > 0)
-            .ok_or_else(|| StoreError::InvalidQuery {
-                path: self.path.clone(),
-                detail: format!(
-                    "step_ms must be between 1 and {}, not {}",
-                    i64::MAX,
-                    query.step_ms
-                ),
-            })?;
+        let step = self.step_of(query)?;
         if query.from_ms >= query.to_ms {
             return Ok(Vec::new());
         }
@@ -115,14 +105,7 @@ impl Store {
         let to = sql_ms(query.to_ms);
         let node = query.node.0 as i64;
         let quantity = query.quantity.as_str();
-        let raw_complete_from: i64 = self
-            .conn
-            .query_row(
-                "SELECT raw_complete_from_ms FROM retention WHERE id = 1",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(|e| self.err(e))?;
+        let raw_complete_from = self.raw_complete_from()?;
         let mut buckets: BTreeMap<i64, Bucket> = BTreeMap::new();
         let args = (
             node,
@@ -165,6 +148,32 @@ impl Store {
                 count: bucket.count,
             })
             .collect())
+    }
+
+    /// `query.step_ms` as SQL's integer, refused when 0 or beyond `i64::MAX`.
+    fn step_of(&self, query: &HistoryQuery) -> Result<i64, StoreError> {
+        i64::try_from(query.step_ms)
+            .ok()
+            .filter(|step| *step > 0)
+            .ok_or_else(|| StoreError::InvalidQuery {
+                path: self.path.clone(),
+                detail: format!(
+                    "step_ms must be between 1 and {}, not {}",
+                    i64::MAX,
+                    query.step_ms
+                ),
+            })
+    }
+
+    /// Where the raw history is complete (before it, only one-minute aggregates).
+    fn raw_complete_from(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT raw_complete_from_ms FROM retention WHERE id = 1",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.err(e))
     }
 }
 

@@ -254,26 +254,7 @@ pub fn presence(
     consider_home_ms: u64,
     completeness: Completeness,
 ) -> PresenceAnswer {
-    let names = node_names(replica);
-    // mac → (latest sighting, observers within consider_home)
-    let mut sightings: BTreeMap<MacAddr, (u64, String, BTreeSet<String>, bool)> = BTreeMap::new();
-    for (key, value) in replica.live() {
-        if let (Key::Mac { mac, observer }, Value::Mac(seen)) = (key, value) {
-            let slot = sightings.entry(*mac).or_insert((
-                0,
-                String::new(),
-                BTreeSet::new(),
-                seen.randomized,
-            ));
-            if seen.last_seen_ms >= slot.0 {
-                slot.0 = seen.last_seen_ms;
-                slot.1 = seen.ip.clone();
-            }
-            if seen.present_at(now_ms, consider_home_ms) {
-                slot.2.insert(name_of(&names, *observer));
-            }
-        }
-    }
+    let sightings = sightings(replica, now_ms, consider_home_ms);
     let registered = people(replica);
     let mut people_out: Vec<PersonPresence> = registered
         .into_iter()
@@ -281,24 +262,7 @@ pub fn presence(
             let devices: Vec<PersonDevice> = person
                 .macs
                 .iter()
-                .map(|mac| match sightings.get(mac) {
-                    Some((last, ip, seen_by, randomized)) => PersonDevice {
-                        mac: *mac,
-                        present: !seen_by.is_empty(),
-                        last_seen_ms: Some(*last),
-                        ip: Some(ip.clone()),
-                        seen_by: seen_by.iter().cloned().collect(),
-                        randomized: *randomized,
-                    },
-                    None => PersonDevice {
-                        mac: *mac,
-                        present: false,
-                        last_seen_ms: None,
-                        ip: None,
-                        seen_by: Vec::new(),
-                        randomized: mac.is_locally_administered(),
-                    },
-                })
+                .map(|mac| device(*mac, sightings.get(mac)))
                 .collect();
             PersonPresence {
                 present: devices.iter().any(|d| d.present),
@@ -317,6 +281,56 @@ pub fn presence(
         unknown_devices,
         consider_home_s: consider_home_ms / 1000,
         completeness,
+    }
+}
+
+/// What the mesh saw of one MAC: the latest sighting's time and IP, the nodes that saw it
+/// within `consider_home`, and whether it is a randomized address.
+type Sighting = (u64, String, BTreeSet<String>, bool);
+
+/// Every MAC's sighting, merged over the nodes that saw it.
+fn sightings(replica: &Replica, now_ms: u64, consider_home_ms: u64) -> BTreeMap<MacAddr, Sighting> {
+    let names = node_names(replica);
+    let mut sightings: BTreeMap<MacAddr, Sighting> = BTreeMap::new();
+    for (key, value) in replica.live() {
+        if let (Key::Mac { mac, observer }, Value::Mac(seen)) = (key, value) {
+            let slot = sightings.entry(*mac).or_insert((
+                0,
+                String::new(),
+                BTreeSet::new(),
+                seen.randomized,
+            ));
+            if seen.last_seen_ms >= slot.0 {
+                slot.0 = seen.last_seen_ms;
+                slot.1 = seen.ip.clone();
+            }
+            if seen.present_at(now_ms, consider_home_ms) {
+                slot.2.insert(name_of(&names, *observer));
+            }
+        }
+    }
+    sightings
+}
+
+/// One registered device of a person, from its sighting (none: never seen).
+fn device(mac: MacAddr, sighting: Option<&Sighting>) -> PersonDevice {
+    match sighting {
+        Some((last, ip, seen_by, randomized)) => PersonDevice {
+            mac,
+            present: !seen_by.is_empty(),
+            last_seen_ms: Some(*last),
+            ip: Some(ip.clone()),
+            seen_by: seen_by.iter().cloned().collect(),
+            randomized: *randomized,
+        },
+        None => PersonDevice {
+            mac,
+            present: false,
+            last_seen_ms: None,
+            ip: None,
+            seen_by: Vec::new(),
+            randomized: mac.is_locally_administered(),
+        },
     }
 }
 

@@ -27,17 +27,28 @@ pub fn crc8(data: &[u8]) -> u8 {
     crc
 }
 
+/// A word of a measurement answer whose CRC does not match (`what`: temperature or humidity).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{what} CRC mismatch (got {got:#04x}, expected {expected:#04x}): check the wiring and pull-ups"
+)]
+pub struct CrcMismatch {
+    pub what: &'static str,
+    pub got: u8,
+    pub expected: u8,
+}
+
 /// The two raw words of a measurement answer, each checked against its CRC.
-pub fn parse_measurement(answer: &[u8; 6]) -> Result<(u16, u16), String> {
-    let word = |offset: usize, what: &str| {
+pub fn parse_measurement(answer: &[u8; 6]) -> Result<(u16, u16), CrcMismatch> {
+    let word = |offset: usize, what: &'static str| {
         let pair = [answer[offset], answer[offset + 1]];
         let expected = crc8(&pair);
         if expected != answer[offset + 2] {
-            return Err(format!(
-                "{what} CRC mismatch (got {:#04x}, expected {expected:#04x}): check the wiring \
-                 and pull-ups",
-                answer[offset + 2]
-            ));
+            return Err(CrcMismatch {
+                what,
+                got: answer[offset + 2],
+                expected,
+            });
         }
         Ok(u16::from_be_bytes(pair))
     };
@@ -68,9 +79,9 @@ where
     let mut answer = [0u8; 6];
     i2c.read(address, &mut answer)
         .map_err(|e| super::i2c_failure(device, address, e))?;
-    parse_measurement(&answer).map_err(|detail| SensorError::BadData {
+    parse_measurement(&answer).map_err(|mismatch| SensorError::BadData {
         device: device.to_string(),
-        detail,
+        detail: mismatch.to_string(),
     })
 }
 
@@ -108,11 +119,13 @@ mod tests {
         bad_t[2] ^= 1;
         assert!(parse_measurement(&bad_t)
             .expect_err("bad crc")
+            .to_string()
             .contains("temperature"));
         let mut bad_h = good;
         bad_h[4] ^= 0x40;
         assert!(parse_measurement(&bad_h)
             .expect_err("bad crc")
+            .to_string()
             .contains("humidity"));
     }
 

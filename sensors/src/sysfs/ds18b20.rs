@@ -18,31 +18,51 @@ pub const FAMILY_PREFIX: &str = "28-";
 /// The scratchpad's power-on reset value, read when a conversion did not happen.
 const POWER_ON_MILLI_C: i64 = 85_000;
 
+/// Why a DS18B20 reading is not usable (retried by the caller).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum W1Error {
+    #[error("w1_slave is empty")]
+    Empty,
+    #[error("CRC check failed ('{0}')")]
+    Crc(String),
+    #[error(
+        "all-zero scratchpad (passes the CRC but no DS18B20 sends it): DQ is held low — check \
+         for a short, the 3.3 V supply and the 4.7 kΩ pull-up"
+    )]
+    AllZero,
+    #[error("w1_slave has no temperature line")]
+    NoTemperatureLine,
+    #[error("no 't=' in '{0}'")]
+    NoValue(String),
+    #[error("'{0}' is not a temperature")]
+    NotANumber(String),
+    #[error("85 °C power-on value: the conversion did not run (power?)")]
+    PowerOn,
+    #[error("{0} m°C is outside the DS18B20's range")]
+    OutOfRange(i64),
+}
+
 /// The temperature in °C from a `w1_slave` file, or why it is not usable.
-pub fn parse_w1_slave(text: &str) -> Result<f64, String> {
+pub fn parse_w1_slave(text: &str) -> Result<f64, W1Error> {
     let mut lines = text.lines();
-    let crc_line = lines.next().ok_or("w1_slave is empty")?;
+    let crc_line = lines.next().ok_or(W1Error::Empty)?;
     if !crc_line.trim_end().ends_with("YES") {
-        return Err(format!("CRC check failed ('{}')", crc_line.trim()));
+        return Err(W1Error::Crc(crc_line.trim().to_string()));
     }
     if is_all_zero_scratchpad(crc_line) {
-        return Err(ALL_ZERO.into());
+        return Err(W1Error::AllZero);
     }
-    let value_line = lines.next().ok_or("w1_slave has no temperature line")?;
+    let value_line = lines.next().ok_or(W1Error::NoTemperatureLine)?;
     let raw = value_line
         .split("t=")
         .nth(1)
-        .ok_or_else(|| format!("no 't=' in '{}'", value_line.trim()))?;
+        .ok_or_else(|| W1Error::NoValue(value_line.trim().to_string()))?;
     let milli: i64 = raw
         .trim()
         .parse()
-        .map_err(|_| format!("'{}' is not a temperature", raw.trim()))?;
+        .map_err(|_| W1Error::NotANumber(raw.trim().to_string()))?;
     check_range(milli)
 }
-
-/// Why an all-zero scratchpad is refused.
-const ALL_ZERO: &str = "all-zero scratchpad (passes the CRC but no DS18B20 sends it): DQ is held \
-                        low — check for a short, the 3.3 V supply and the 4.7 kΩ pull-up";
 
 /// True when the scratchpad bytes before `:` on the CRC line are all 00.
 fn is_all_zero_scratchpad(crc_line: &str) -> bool {
@@ -52,12 +72,12 @@ fn is_all_zero_scratchpad(crc_line: &str) -> bool {
 }
 
 /// Refuses the power-on value and anything outside the part's range (-55..125 °C).
-fn check_range(milli: i64) -> Result<f64, String> {
+fn check_range(milli: i64) -> Result<f64, W1Error> {
     if milli == POWER_ON_MILLI_C {
-        return Err("85 °C power-on value: the conversion did not run (power?)".into());
+        return Err(W1Error::PowerOn);
     }
     if !(-55_000..=125_000).contains(&milli) {
-        return Err(format!("{milli} m°C is outside the DS18B20's range"));
+        return Err(W1Error::OutOfRange(milli));
     }
     Ok(milli as f64 / 1000.0)
 }
@@ -146,13 +166,13 @@ impl Ds18b20 {
             if value == 0.0 && slave.lines().next().is_some_and(is_all_zero_scratchpad) {
                 return Err(SensorError::BadData {
                     device: self.name.clone(),
-                    detail: ALL_ZERO.into(),
+                    detail: W1Error::AllZero.to_string(),
                 });
             }
-            return check_range((value * 1000.0).round() as i64).map_err(|detail| {
+            return check_range((value * 1000.0).round() as i64).map_err(|error| {
                 SensorError::BadData {
                     device: self.name.clone(),
-                    detail,
+                    detail: error.to_string(),
                 }
             });
         }
@@ -161,9 +181,9 @@ impl Ds18b20 {
             device: format!("{} ({})", self.name, path.display()),
             source,
         })?;
-        parse_w1_slave(&text).map_err(|detail| SensorError::BadData {
+        parse_w1_slave(&text).map_err(|error| SensorError::BadData {
             device: self.name.clone(),
-            detail,
+            detail: error.to_string(),
         })
     }
 }

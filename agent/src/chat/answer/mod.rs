@@ -136,7 +136,8 @@ pub async fn answer(shared: &Shared, user: &str, command: &Command, now_ms: u64)
     }
     let mut text = planned.reply;
     if let Some((person, mac)) = &planned.claim {
-        text.push_str(&crate::api::claim_link(shared, person, *mac, now_ms));
+        let public_addr = shared.api_public_addr();
+        text.push_str(&shared.claims.link(&public_addr, person, *mac, now_ms));
     }
     Reply {
         text,

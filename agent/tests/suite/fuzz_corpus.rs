@@ -5,10 +5,10 @@
 //! lines that are commands), so a format change cannot leave the fuzzer starting from junk.
 //!
 //! `write_seed_corpus` (ignored) rebuilds `fuzz/corpus/` from real encoded messages, configs
-//! and chat lines: `cargo test -p officemesh --test fuzz_corpus -- --ignored write_seed_corpus`.
+//! and chat lines: `cargo test -p officemesh --test suite -- --ignored fuzz_corpus::write_seed_corpus`.
 //! Must not touch: anything outside `fuzz/`, the network.
 
-#[path = "../../fuzz/src/lib.rs"]
+#[path = "../../../fuzz/src/lib.rs"]
 #[allow(dead_code)]
 mod harness;
 

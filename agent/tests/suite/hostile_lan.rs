@@ -8,7 +8,7 @@
 //! The tmpfs and file-limit tests need root: they skip with a message otherwise, and fail
 //! instead under `CI=true`.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use officemesh::net::{ClusterKeys, Key, PayloadHandler, Security, Transport, TransportSettings};
-use support::{eventually, send, start_mesh, AgentSpec, MeshNode, TestAgent};
+use support::{eventually, keygen, send, start_mesh, AgentSpec, MeshNode, TestAgent};
 
 fn is_root() -> bool {
     Command::new("id")
@@ -39,15 +39,6 @@ fn root_or_skip(test: &str) -> bool {
     }
     eprintln!("SKIP: {reason}");
     false
-}
-
-fn keygen(path: &Path) {
-    let status = Command::new(env!("CARGO_BIN_EXE_officemesh"))
-        .args(["keygen", "--out"])
-        .arg(path)
-        .status()
-        .expect("run keygen");
-    assert!(status.success(), "keygen");
 }
 
 /// POSTs `body` over a raw connection, writing it from another thread (the agent may answer
@@ -187,6 +178,8 @@ fn fill(dir: &Path) -> PathBuf {
 
 #[test]
 fn a_write_refused_on_a_full_disk_never_appears_and_replicas_agree() {
+    // One namespace/mount lab at a time in this process (support::netns_lock).
+    let _lab = crate::support::netns_lock();
     if !root_or_skip("a_write_refused_on_a_full_disk_never_appears_and_replicas_agree") {
         return;
     }
@@ -310,6 +303,8 @@ fn a_write_refused_on_a_full_disk_never_appears_and_replicas_agree() {
 
 #[test]
 fn idle_and_slowloris_connections_leave_the_api_answering_at_1024_files() {
+    // One namespace/mount lab at a time in this process (support::netns_lock).
+    let _lab = crate::support::netns_lock();
     if !root_or_skip("idle_and_slowloris_connections_leave_the_api_answering_at_1024_files") {
         return;
     }

@@ -3,8 +3,8 @@
 //! (SIGTERM), and store-and-forward across a broker outage and an agent crash — every reading
 //! delivered once at least, in order, with its original timestamp.
 
-mod mqtt_support;
-mod support;
+use crate::support;
+use crate::support::mqtt as mqtt_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -6,26 +6,16 @@
 //! Bounds are generous (the machine is shared); what is asserted is that the events appear and
 //! carry sensible figures, not how fast.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value as Json;
-use support::{eventually, free_port, AgentSpec, TestAgent};
+use support::{eventually, free_port, keygen, AgentSpec, TestAgent};
 
 const INTERVAL_MS: u64 = 200;
-
-fn keygen(path: &Path) {
-    let status = Command::new(env!("CARGO_BIN_EXE_officemesh"))
-        .arg("keygen")
-        .arg("--out")
-        .arg(path)
-        .status()
-        .expect("run keygen");
-    assert!(status.success());
-}
 
 fn start(root: &Path, name: &str, ip: &str, port: u16, seeds: &str, key: &Path) -> TestAgent {
     let gossip = format!(

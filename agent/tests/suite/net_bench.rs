@@ -2,7 +2,7 @@
 //! wire bytes of one Syn/SynAck/Ack round, time of a round on a fresh vs a pooled connection,
 //! time of a 1 MiB payload round trip, secure vs insecure side by side.
 //!
-//! Run: `cargo test --release -p officemesh --test net_bench -- --ignored --nocapture`
+//! Run: `cargo test --release -p officemesh --test suite -- --ignored --nocapture net_bench::`
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -10,14 +10,13 @@
 //! Bounds are in gossip intervals (200 ms here) and generous: the machine is shared and noisy,
 //! and what is asserted is convergence, not speed (speed is in the benchmarks).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{eventually, free_port, send, AgentSpec, TestAgent};
+use support::{eventually, free_port, keygen, send, AgentSpec, TestAgent};
 
 const INTERVAL_MS: u64 = 200;
 /// Convergence bound for every step: 150 intervals (30 s).
@@ -25,16 +24,6 @@ const BOUND_INTERVALS: u64 = 150;
 
 fn bound() -> Duration {
     Duration::from_millis(INTERVAL_MS * BOUND_INTERVALS)
-}
-
-fn keygen(path: &Path) {
-    let status = Command::new(env!("CARGO_BIN_EXE_officemesh"))
-        .arg("keygen")
-        .arg("--out")
-        .arg(path)
-        .status()
-        .expect("run keygen");
-    assert!(status.success());
 }
 
 struct Cluster {

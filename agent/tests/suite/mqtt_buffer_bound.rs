@@ -1,8 +1,8 @@
 //! The store-and-forward buffer is bounded: with the broker unreachable, a real agent keeps
 //! exactly `mqtt.buffer_max` readings, drops the oldest, and counts every drop.
 
-mod mqtt_support;
-mod support;
+use crate::support;
+use crate::support::mqtt as mqtt_support;
 
 use std::time::Duration;
 

@@ -329,6 +329,8 @@ fn files_holding(dir: &Path, mac: &str) -> Vec<PathBuf> {
 
 #[test]
 fn claim_by_possession_private_unknowns_and_quiet_state() {
+    // One namespace/mount lab at a time in this process (support::netns_lock).
+    let _lab = crate::support::netns_lock();
     if effective_uid() != Some(0) {
         return skip("needs root (network namespaces)");
     }

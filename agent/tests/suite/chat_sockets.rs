@@ -5,8 +5,8 @@
 //! `disconnect` and after a dropped socket; Mattermost with two agents on one bot account
 //! answering once. The tokens show in no log.
 
-mod chat_fakes;
-mod support;
+use crate::support;
+use crate::support::chat_fakes;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //!
 //! Loopback only (127.0.0.41–43), no root needed.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! labels and values agree with the JSON API; and the Grafana dashboard only queries metrics
 //! the agent exports.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

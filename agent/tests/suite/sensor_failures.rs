@@ -3,7 +3,7 @@
 //! simulated readings, lists the BME280 as `failed` in `GET /v1/sensors` with the device path
 //! in its error, and exports `officemesh_sensor_up{sensor="window",…} 0`.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -39,7 +39,7 @@ fn for_each_seed(test: &str, default_seeds: u64, check: impl Fn(u64) -> Result<(
     for seed in &seeds {
         if let Err(why) = check(*seed) {
             eprintln!(
-                "seed {seed} failed: {why}\n  replay: OFFICEMESH_SIM_SEED={seed} cargo test -p officemesh --test sim_invariants -- {test} --exact --nocapture"
+                "seed {seed} failed: {why}\n  replay: OFFICEMESH_SIM_SEED={seed} cargo test -p officemesh --test suite -- sim_invariants::{test} --exact --nocapture"
             );
             failures.push(*seed);
         }

@@ -2,7 +2,7 @@
 //! every endpoint answers, bad input gets a 4xx with a message, writes need the token, and an
 //! acknowledged write survives SIGKILL.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! nothing) and the Mattermost slash command (form token or `Authorization: Token`).
 //! One agent: gossip is not wired in this branch, so a cluster would not exchange state yet.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

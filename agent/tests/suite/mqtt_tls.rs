@@ -2,8 +2,8 @@
 //! Mosquitto with a TLS listener whose certificate is made here by `openssl`; a wrong password
 //! is refused and retried with backoff, never published.
 
-mod mqtt_support;
-mod support;
+use crate::support;
+use crate::support::mqtt as mqtt_support;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,12 +1,19 @@
 //! Test support: real `officemesh` agent processes on loopback with their own data directories.
 //! `TestAgent::start` writes a config, starts the binary, and waits for `/healthz`.
+//! Submodules: `mqtt` (a real Mosquitto), `synapse` (a real Synapse), `chat_fakes` (Slack and
+//! Mattermost stand-ins). `netns_lock` serialises the tests that must not overlap.
 
 #![allow(dead_code)]
+
+pub mod chat_fakes;
+pub mod mqtt;
+pub mod synapse;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
@@ -17,6 +24,25 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
+}
+
+/// Held for the whole of a test that must not overlap another such test in this one process:
+/// the network-namespace labs (`presence_lab`, `drill_lab`) and `hostile_lan`'s root tests (a
+/// tmpfs mount, 1,200 sockets of this process). A test that panicked while holding it does not
+/// stop the next one (the poison is ignored: the lock guards no data).
+pub fn netns_lock() -> MutexGuard<'static, ()> {
+    static LAB: Mutex<()> = Mutex::new(());
+    LAB.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Writes a new cluster key to `path` with `officemesh keygen`.
+pub fn keygen(path: &Path) {
+    let status = Command::new(env!("CARGO_BIN_EXE_officemesh"))
+        .args(["keygen", "--out"])
+        .arg(path)
+        .status()
+        .expect("run keygen");
+    assert!(status.success(), "keygen");
 }
 
 /// A running agent process.
@@ -291,12 +317,7 @@ pub fn start_mesh(
     extra: &str,
 ) -> Vec<TestAgent> {
     let key = root.join("cluster.key");
-    let status = Command::new(env!("CARGO_BIN_EXE_officemesh"))
-        .args(["keygen", "--out"])
-        .arg(&key)
-        .status()
-        .expect("run keygen");
-    assert!(status.success(), "keygen");
+    keygen(&key);
     let ports: Vec<u16> = nodes.iter().map(|_| free_port()).collect();
     let seed = format!("{}:{}", nodes[0].ip, ports[0]);
     let agents: Vec<TestAgent> = nodes

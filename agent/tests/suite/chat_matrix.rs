@@ -7,8 +7,8 @@
 //! Needs the Synapse venv (`deploy/synapse-venv.sh`; `deploy/test.sh` builds it as root): skips
 //! with a message without it, fails under `CI=true`.
 
-mod support;
-mod synapse_support;
+use crate::support;
+use crate::support::synapse as synapse_support;
 
 use std::time::{Duration, Instant};
 

@@ -27,7 +27,7 @@ use rand::{Rng, SeedableRng};
 
 /// Set (to the data directory) only in the child process.
 const CHILD_ENV: &str = "OFFICEMESH_STORE_CRASH_CHILD_DIR";
-const CHILD_TEST: &str = "crash_child_writes_until_killed";
+const CHILD_TEST: &str = "store_crash::crash_child_writes_until_killed";
 const ME: NodeId = NodeId(0x0c0a_5b00);
 const BATCH: u64 = 50;
 const KILLS: usize = 25;

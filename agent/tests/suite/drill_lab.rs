@@ -47,6 +47,8 @@ fn lab_namespaces(lab_id: &str) -> Vec<String> {
 
 #[test]
 fn every_drill_scenario_passes_with_no_lost_write() {
+    // One namespace/mount lab at a time in this process (support::netns_lock).
+    let _lab = crate::support::netns_lock();
     if std::env::var("OFFICEMESH_SKIP_SERVICES").is_ok_and(|v| v == "1") {
         eprintln!("SKIPPED drill_lab: OFFICEMESH_SKIP_SERVICES=1");
         return;

@@ -5,7 +5,7 @@
 //! room is back inside its target. Then three agents in one room: posted once per cluster,
 //! also while the posting node is away.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

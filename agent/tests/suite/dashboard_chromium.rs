@@ -4,7 +4,7 @@
 //! running as root; otherwise the browser test skips with a message, and fails under `CI=true`.
 //! Three agents in a gossiping mesh: the page is loaded from one and shows the others.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

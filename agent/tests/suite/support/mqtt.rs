@@ -150,13 +150,7 @@ impl Drop for Mosquitto {
     }
 }
 
-/// A free TCP port on 127.0.0.1.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
+pub use super::free_port;
 
 /// One received message.
 #[derive(Debug, Clone)]
