@@ -8,11 +8,13 @@
 
 mod support;
 
+mod api_fairness;
 mod api_process;
 mod chat_alerts;
 mod chat_matrix;
 mod chat_process;
 mod chat_sockets;
+mod cli_install;
 mod clock_recovery;
 mod cluster_process;
 mod dashboard_chromium;

@@ -4,7 +4,7 @@
 //! give; a target is removed with `officemesh targets remove` and its open alert is cleared; a
 //! stray space in a name is refused at load by `run` and `doctor`, naming the key and the fix.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output};

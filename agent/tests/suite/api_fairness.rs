@@ -5,7 +5,7 @@
 //! colleague's requests is answered 200; the hog's connections beyond its per-address share are
 //! answered 503.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
