@@ -10,9 +10,11 @@
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sched::{setns, CloneFlags};
+use officemesh_sensors::presence::arp::parse_arp_table;
+use officemesh_sensors::presence::netlink::{dump_neighbours, NudState};
 use officemesh_sensors::{
     MacAddr, Neighbor, NeighborScanner, PresenceEvent, PresenceScanner, PresenceTracker,
 };
@@ -129,6 +131,8 @@ impl Lab {
             ("retrans_time_ms", "250"),
             ("ucast_solicit", "2"),
             ("mcast_solicit", "2"),
+            // A stale entry is garbage once unused this long — if the kernel's GC ever looks.
+            ("gc_stale_time", "1"),
         ];
         for (key, value) in settings {
             let assignment = format!("net.ipv4.neigh.{PI_IF}.{key}={value}");
@@ -189,9 +193,19 @@ struct Observed {
     recovered: Option<Vec<Neighbor>>,
 }
 
+/// A scanner at the lab's pace: scans about a second apart, 1 ms per ARP packet.
+fn fast_scanner(sweep: bool) -> NeighborScanner {
+    NeighborScanner::new(PI_IF)
+        .with_settle(Duration::from_millis(400))
+        .with_pace(Duration::from_millis(1))
+        .with_budget(Duration::from_millis(500))
+        .with_scan_interval(Duration::from_millis(SCAN_STEP_MS))
+        .with_wake(sweep)
+}
+
 /// Runs on a thread inside the pi namespace.
 fn scenario(lab_pi_plug: impl Fn() -> Result<(), String>, leave_phone: &str) -> Observed {
-    let mut scanner = NeighborScanner::new(PI_IF).with_settle(Duration::from_millis(400));
+    let mut scanner = fast_scanner(true);
     let mut tracker = PresenceTracker::new(CONSIDER_HOME_MS);
     let mut clock_ms = 0;
     let all: BTreeSet<MacAddr> = (0..3).map(phone_mac).collect();
@@ -262,29 +276,37 @@ fn scenario(lab_pi_plug: impl Fn() -> Result<(), String>, leave_phone: &str) -> 
     }
 }
 
-#[test]
-fn scanner_finds_phones_debounces_departures_and_survives_interface_loss() {
+/// A built lab, or `None` after printing why this machine cannot have one.
+fn lab_or_skip() -> Option<Lab> {
     if std::env::var("OFFICEMESH_SKIP_SERVICES").as_deref() == Ok("1") {
         eprintln!("SKIPPED presence_netns: OFFICEMESH_SKIP_SERVICES=1 (cross-architecture run under qemu; namespaces are covered by the native run)");
-        return;
+        return None;
     }
     if effective_uid() != Some(0) {
         skip("needs root to create network namespaces");
-        return;
+        return None;
     }
     if Command::new("ip").arg("-V").output().is_err() {
         skip("the `ip` command (iproute2) is not installed");
-        return;
+        return None;
     }
     let mut lab = Lab::new();
     if let Err(err) = lab.build() {
         if lab.created.is_empty() {
             skip(&format!("cannot create network namespaces here: {err}"));
-            return;
+            return None;
         }
         panic!("{err}");
     }
 
+    Some(lab)
+}
+
+#[test]
+fn scanner_finds_phones_debounces_departures_and_survives_interface_loss() {
+    let Some(lab) = lab_or_skip() else {
+        return;
+    };
     let pi_ns = File::open(format!("/run/netns/{}", lab.pi)).expect("pi namespace file");
     let bridge = lab.bridge.clone();
     let pi = lab.pi.clone();
@@ -336,5 +358,178 @@ fn scanner_finds_phones_debounces_departures_and_survives_interface_loss() {
         .recovered
         .expect("scans work again after the interface returns");
     assert!(!macs(&recovered).contains(&phone_mac(1)), "{recovered:?}");
+    drop(lab);
+}
+
+/// The kernel's neighbour state of `ip` in the calling thread's namespace.
+fn state_of(ip: &str) -> Option<NudState> {
+    dump_neighbours()
+        .ok()?
+        .into_iter()
+        .find(|entry| entry.ip.to_string() == ip)
+        .map(|entry| entry.state)
+}
+
+/// Whether `/proc/net/arp` (this thread's namespace) lists `mac` as a complete entry: what a
+/// Pi that only reads that file counts as "seen".
+fn proc_arp_lists(mac: MacAddr) -> bool {
+    let text = std::fs::read_to_string("/proc/thread-self/net/arp").unwrap_or_default();
+    parse_arp_table(&text, PI_IF).iter().any(|n| n.mac == mac)
+}
+
+/// `(entries, gc_thresh1)` of the kernel's ARP table (one table for every namespace).
+fn arp_table_size() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/net/stat/arp_cache").ok()?;
+    let entries = u64::from_str_radix(stat.lines().nth(1)?.split_whitespace().next()?, 16).ok()?;
+    let thresh = std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh1").ok()?;
+    Some((entries, thresh.trim().parse().ok()?))
+}
+
+fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    check()
+}
+
+/// What the stale-entry scenario observed.
+struct StaleObserved {
+    stale_in_proc_after: Option<Duration>,
+    table_size: Option<(u64, u64)>,
+    scanner_counted_stale: bool,
+    departed_after: Option<Duration>,
+    /// The longest time between two scans while waiting for the departure.
+    scan_period: Duration,
+}
+
+/// Runs on a thread inside the pi namespace: phone 1 (10.231.7.11) talks, leaves, comes back.
+fn stale_scenario(phone_ns: &str) -> StaleObserved {
+    let phone = phone_mac(0);
+    let phone_ip = format!("{SUBNET}.11");
+    let talk = || {
+        let status = Command::new("ping")
+            .args(["-c", "1", "-W", "2", &phone_ip])
+            .output()
+            .map(|out| out.status.success());
+        assert_eq!(status.ok(), Some(true), "the pi reaches the phone");
+    };
+    // 1. Today: the pi talked to the phone, the phone goes silent. Nothing probes the entry;
+    //    it turns STALE, and the kernel's GC (every base_reachable_time / 2 of the default
+    //    table, 15 s) never removes it while the table is under gc_thresh1.
+    talk();
+    must(ip(&["-n", phone_ns, "link", "set", "eth0", "down"]));
+    let stale = wait_for(Duration::from_secs(10), || {
+        state_of(&phone_ip) == Some(NudState::Stale)
+    });
+    assert!(stale, "the entry turns STALE: {:?}", state_of(&phone_ip));
+    let gc_period_ms: u64 =
+        std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/base_reachable_time_ms")
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(30_000)
+            / 2;
+    // Three GC passes past gc_stale_time (1 s): long enough for the GC to have removed it.
+    let watched = Duration::from_millis(3 * gc_period_ms + 2_000);
+    let start = Instant::now();
+    let mut stale_in_proc_after = None;
+    while start.elapsed() < watched && proc_arp_lists(phone) {
+        std::thread::sleep(Duration::from_millis(500));
+        stale_in_proc_after = Some(start.elapsed());
+    }
+    let stale_in_proc_after = stale_in_proc_after.filter(|_| proc_arp_lists(phone));
+    let table_size = arp_table_size();
+
+    // 2. The scanner does not count that entry: it was not confirmed since its last look.
+    let mut scanner = fast_scanner(false);
+    let mut scanner_counted_stale = false;
+    for _ in 0..3 {
+        let scan = scanner.scan().unwrap_or_default();
+        scanner_counted_stale |= macs(&scan).contains(&phone);
+        std::thread::sleep(Duration::from_millis(SCAN_STEP_MS));
+    }
+
+    // 3. The phone is back and talks to the pi; then it leaves. Only the scanner's own unicast
+    //    probes of the stale entry keep it: the phone drops out within consider_home + 2 scans.
+    must(ip(&["-n", phone_ns, "link", "set", "eth0", "up"]));
+    talk();
+    let mut tracker = PresenceTracker::new(CONSIDER_HOME_MS);
+    let begin = Instant::now();
+    let ms = || begin.elapsed().as_millis() as u64;
+    let arrived = (0..20).any(|_| {
+        let scan = scanner.scan().unwrap_or_default();
+        std::thread::sleep(Duration::from_millis(SCAN_STEP_MS));
+        tracker.observe(&scan, ms());
+        tracker.is_present(&phone)
+    });
+    assert!(arrived, "the phone that talked to the pi is seen");
+    must(ip(&["-n", phone_ns, "link", "set", "eth0", "down"]));
+    let left = Instant::now();
+    let mut departed_after = None;
+    let (mut scan_period, mut previous) = (Duration::ZERO, left);
+    for _ in 0..30 {
+        scan_period = scan_period.max(previous.elapsed());
+        previous = Instant::now();
+        let scan = scanner.scan().unwrap_or_default();
+        let events = tracker.observe(&scan, ms());
+        if events
+            .iter()
+            .any(|event| matches!(event, PresenceEvent::Departed(n) if n.mac == phone))
+        {
+            departed_after = Some(left.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(SCAN_STEP_MS));
+    }
+    StaleObserved {
+        stale_in_proc_after,
+        table_size,
+        scanner_counted_stale,
+        departed_after,
+        scan_period,
+    }
+}
+
+#[test]
+fn a_stale_entry_stays_in_proc_net_arp_but_a_silent_phone_drops_out() {
+    let Some(lab) = lab_or_skip() else {
+        return;
+    };
+    let pi_ns = File::open(format!("/run/netns/{}", lab.pi)).expect("pi namespace file");
+    let phone_ns = lab.phones[0].clone();
+    let observed = std::thread::spawn(move || {
+        setns(pi_ns, CloneFlags::CLONE_NEWNET).expect("enter the pi namespace");
+        stale_scenario(&phone_ns)
+    })
+    .join()
+    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+
+    // Proved: a Pi that reads /proc/net/arp counts a phone that left as present for good
+    // (the table was under gc_thresh1, so the GC never looked at the STALE entry).
+    match observed.table_size {
+        Some((entries, thresh)) if entries < thresh => {
+            let kept = observed.stale_in_proc_after.expect("the STALE entry stays listed");
+            println!("STALE entry still complete in /proc/net/arp {:.0} s after it went stale ({entries} entries < gc_thresh1 {thresh})", kept.as_secs_f64());
+        }
+        size => println!("the ARP table is not small here ({size:?}): the GC may remove stale entries, so their persistence is not checked"),
+    }
+    assert!(
+        !observed.scanner_counted_stale,
+        "a STALE entry is no sighting"
+    );
+    let departed = observed.departed_after.expect("the silent phone departs");
+    let bound = Duration::from_millis(CONSIDER_HOME_MS) + 2 * observed.scan_period;
+    println!(
+        "departed {:.1} s after going silent (consider_home {} s)",
+        departed.as_secs_f64(),
+        CONSIDER_HOME_MS / 1000
+    );
+    assert!(
+        departed <= bound,
+        "departed after {departed:?}, bound {bound:?}"
+    );
     drop(lab);
 }

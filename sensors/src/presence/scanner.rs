@@ -23,8 +23,11 @@ use super::subnet::{arp_cost, interface_ipv4, send_wakeups, Ipv4Subnet};
 use super::{Neighbor, PresenceScanner};
 use crate::SensorError;
 
-/// Slack added to the freshness window (scheduling, the kernel's 10 ms ticks).
-const WINDOW_SLACK: Duration = Duration::from_secs(1);
+/// Slack added to the freshness window (scheduling, the kernel's 10 ms ticks): a tenth of
+/// the window, at most a second.
+fn slack(window: Duration) -> Duration {
+    (window / 10).min(Duration::from_secs(1))
+}
 
 /// The resolved entries of the calling thread's kernel neighbour table, on every interface:
 /// which MAC answered for which IP (the claim link asks it who opened the link).
@@ -268,7 +271,8 @@ impl PresenceScanner for NeighborScanner {
         let now = Instant::now();
         let window = self.last_look.map_or(self.window, |last| {
             now.duration_since(last).max(self.window)
-        }) + WINDOW_SLACK;
+        });
+        let window = window + slack(window);
         let (entries, ifindex) = read_entries(&interface)?;
         self.last_look = Some(now);
         let mut found = sightings(&entries, ifindex, window);
@@ -279,7 +283,7 @@ impl PresenceScanner for NeighborScanner {
         if sent > 0 {
             // Answers to this scan's datagrams: confirmed since the first look.
             let (again, ifindex) = read_entries(&interface)?;
-            let since_first = now.elapsed() + WINDOW_SLACK;
+            let since_first = now.elapsed() + slack(now.elapsed());
             for neighbor in sightings(&again, ifindex, since_first) {
                 if !found.contains(&neighbor) {
                     found.push(neighbor);
