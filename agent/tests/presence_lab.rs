@@ -152,6 +152,10 @@ fn claim_by_possession_private_unknowns_and_quiet_state() {
     let (status, body) = curl(&visitor_ns, "GET", &link, None, None);
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("different device"), "{body}");
+    assert!(
+        body.contains(&format!("this device uses {VISITOR_MAC} on this network")),
+        "the refusal says which address this device uses here: {body}"
+    );
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(people(&pi1), Json::Array(Vec::new()), "nothing registered");
     assert_eq!(people(&pi2), Json::Array(Vec::new()), "nothing registered");
