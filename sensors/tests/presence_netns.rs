@@ -456,15 +456,35 @@ fn stale_scenario(phone_ns: &str, gc_period: Duration) -> StaleObserved {
             state_of(&phone_ip)
         );
     };
-    // 1. Today: the pi talked to the phone, the phone goes silent. Nothing probes the entry;
-    //    it turns STALE, and the kernel's GC (every base_reachable_time / 2 of the default
-    //    table, 15 s) never removes it while the table is under gc_thresh1.
-    talk();
-    must(ip(&["-n", phone_ns, "link", "set", "eth0", "down"]));
+    // 1. Today: the phone talks to the pi (a datagram to a port the pi listens on; the pi never
+    //    sends anything back), so the pi learns the phone's MAC from its ARP request: a STALE
+    //    entry nothing ever uses or probes. The phone goes silent. The kernel's GC (every
+    //    base_reachable_time / 2 of the default table) removes unused STALE entries only while
+    //    the table holds gc_thresh1 (128) entries or more.
+    let listener = std::net::UdpSocket::bind((format!("{SUBNET}.1"), 9999)).expect("pi listens");
+    let phone_netns = File::open(format!("/run/netns/{phone_ns}")).expect("phone namespace");
+    std::thread::spawn(move || {
+        setns(phone_netns, CloneFlags::CLONE_NEWNET).expect("enter the phone namespace");
+        let socket = std::net::UdpSocket::bind("0.0.0.0:0").expect("phone socket");
+        socket
+            .send_to(b"hello pi", (format!("{SUBNET}.1"), 9999))
+            .expect("phone sends");
+    })
+    .join()
+    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let mut hello = [0u8; 16];
+    listener
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    assert!(
+        listener.recv(&mut hello).is_ok(),
+        "the phone's datagram arrives"
+    );
     let stale = wait_for(Duration::from_secs(10), || {
         state_of(&phone_ip) == Some(NudState::Stale)
     });
-    assert!(stale, "the entry turns STALE: {:?}", state_of(&phone_ip));
+    assert!(stale, "the entry is STALE: {:?}", state_of(&phone_ip));
+    must(ip(&["-n", phone_ns, "link", "set", "eth0", "down"]));
     // Two GC passes after the entry turned stale (gc_stale_time is 1 s here): the fact the
     // check waits for. Bounded by three GC periods.
     let before = gc_runs().unwrap_or(0);

@@ -71,7 +71,12 @@ pub(super) async fn presence_loop(
         let sweep = elected && elected_before;
         elected_before = elected;
         if sweeping != Some(sweep) {
-            tracing::info!(subnet = %subnet, sweeper = %sweeper, "presence: {}", if sweep { "this node sweeps the subnet" } else { "another node sweeps the subnet; reading the neighbour table only" });
+            let role = match (sweep, elected) {
+                (true, _) => "this node sweeps the subnet",
+                (false, true) => "this node sweeps the subnet from its next scan (its peers show first)",
+                (false, false) => "another node sweeps the subnet; reading the neighbour table and probing its stale entries only",
+            };
+            tracing::info!(subnet = %subnet, sweeper = %sweeper, "presence: {role}");
             sweeping = Some(sweep);
         }
         let scanner = scanner.clone();
