@@ -157,6 +157,46 @@ fn start_pis(lab: &mut Lab, root: &std::path::Path) -> [Pi; 3] {
     ]
 }
 
+/// The Wi-Fi Pi scans wlan0, says why, and finds both phones itself (it sweeps); pi1 and pi2,
+/// which do not sweep, see Ada themselves (she talked to them); she is in everywhere.
+fn everyone_sees_the_phones(piw: &Pi, pi1: &Pi, pi2: &Pi) {
+    let found = eventually(Duration::from_secs(120), || {
+        (sees_itself(piw, "piw", ADA_MAC) && sees_itself(piw, "piw", VISITOR_MAC)).then_some(())
+    });
+    let log = std::fs::read_to_string(&piw.log).unwrap_or_default();
+    let network = piw.json("/v1/network");
+    assert!(found.is_some(), "piw's own sightings: {network}\n{log}");
+    let why = "scanning wlan0 because it carries the default route";
+    assert!(log.contains(why), "{log}");
+    let everywhere = eventually(Duration::from_secs(60), || {
+        (sees_itself(pi1, "pi1", ADA_MAC)
+            && sees_itself(pi2, "pi2", ADA_MAC)
+            && [piw, pi1, pi2]
+                .iter()
+                .all(|pi| ada_present(pi) == Some(true)))
+        .then_some(())
+    });
+    let (one, two) = (pi1.json("/v1/network"), pi2.json("/v1/network"));
+    assert!(everywhere.is_some(), "pi1: {one}\npi2: {two}");
+}
+
+/// Ada's phone goes silent: she is out on all three within consider_home + 60 s.
+fn ada_leaves(ada_ns: &str, piw: &Pi, pi1: &Pi, pi2: &Pi) {
+    ip(&["-n", ada_ns, "link", "set", "lan0", "down"]);
+    let left = Instant::now();
+    let bound = Duration::from_secs(CONSIDER_HOME_S + 60);
+    let pis = [piw, pi1, pi2];
+    let gone = eventually(bound, || {
+        pis.iter()
+            .all(|pi| ada_present(pi) == Some(false))
+            .then(|| left.elapsed())
+    });
+    let states: Vec<Option<bool>> = pis.iter().map(|pi| ada_present(pi)).collect();
+    let gone = gone.unwrap_or_else(|| panic!("ada still in after {bound:?}: {states:?}"));
+    println!("ada out on every Pi {gone:.1?} after she left (consider_home_s = {CONSIDER_HOME_S})");
+    assert!(!sees_itself(pi1, "pi1", ADA_MAC) && !sees_itself(pi2, "pi2", ADA_MAC));
+}
+
 #[test]
 fn office_lan_wifi_pi_departures_everywhere_and_switch_safe_sweeps() {
     if !can_run("presence_office") {
@@ -181,68 +221,14 @@ fn office_lan_wifi_pi_departures_everywhere_and_switch_safe_sweeps() {
         let (status, _) = curl(&ada_ns, "GET", &pi.url("/healthz"), None, None);
         assert_eq!(status, 200, "ada reaches {}", pi.ns);
     }
-
-    // The Wi-Fi Pi scans wlan0, says why, and finds both phones itself (it sweeps).
-    let found = eventually(Duration::from_secs(120), || {
-        (sees_itself(&piw, "piw", ADA_MAC) && sees_itself(&piw, "piw", VISITOR_MAC)).then_some(())
-    });
-    let log = std::fs::read_to_string(&piw.log).unwrap_or_default();
-    assert!(
-        found.is_some(),
-        "piw's own sightings: {}\n{log}",
-        piw.json("/v1/network")
-    );
-    assert!(
-        log.contains("scanning wlan0 because it carries the default route"),
-        "{log}"
-    );
-    // pi1 and pi2, which do not sweep, see Ada themselves; she is in everywhere.
-    let everywhere = eventually(Duration::from_secs(60), || {
-        (sees_itself(&pi1, "pi1", ADA_MAC)
-            && sees_itself(&pi2, "pi2", ADA_MAC)
-            && [&piw, &pi1, &pi2]
-                .iter()
-                .all(|pi| ada_present(pi) == Some(true)))
-        .then_some(())
-    });
-    assert!(
-        everywhere.is_some(),
-        "pi1: {}\npi2: {}",
-        pi1.json("/v1/network"),
-        pi2.json("/v1/network")
-    );
-
-    // Ada leaves: her phone goes silent. She is out on all three within consider_home + 60 s.
-    ip(&["-n", &ada_ns, "link", "set", "lan0", "down"]);
-    let left = Instant::now();
-    let bound = Duration::from_secs(CONSIDER_HOME_S + 60);
-    let gone = eventually(bound, || {
-        [&piw, &pi1, &pi2]
-            .iter()
-            .all(|pi| ada_present(pi) == Some(false))
-            .then(|| left.elapsed())
-    });
-    let gone = gone.unwrap_or_else(|| {
-        panic!(
-            "ada still in after {bound:?}: piw {:?}, pi1 {:?}, pi2 {:?}",
-            ada_present(&piw),
-            ada_present(&pi1),
-            ada_present(&pi2)
-        )
-    });
-    println!(
-        "ada out on every Pi {:.1} s after she left (consider_home_s = {CONSIDER_HOME_S})",
-        gone.as_secs_f64()
-    );
-    assert!(!sees_itself(&pi1, "pi1", ADA_MAC) && !sees_itself(&pi2, "pi2", ADA_MAC));
+    everyone_sees_the_phones(&piw, &pi1, &pi2);
+    ada_leaves(&ada_ns, &piw, &pi1, &pi2);
 
     let (per_second, arp) = counter.finish();
     let total: u32 = per_second.iter().sum();
     let busiest = per_second.iter().copied().max().unwrap_or(0);
-    println!(
-        "visitor's phone: {total} broadcast frames ({arp} ARP) in {} s, at most {busiest} in one second",
-        per_second.len()
-    );
+    let seconds = per_second.len();
+    println!("visitor's phone: {total} broadcast frames ({arp} ARP) in {seconds} s, at most {busiest} in one second");
     assert!(arp > 0, "the counter saw the sweep's ARP broadcasts");
     assert!(
         busiest <= MOST_PER_SECOND,

@@ -3,6 +3,8 @@
 //! only inside these namespaces. The scanner runs on a thread that entered the pi namespace
 //! with setns(2). It must find exactly the phones, report one leaving (link down) only after
 //! the `consider_home` debounce, and keep working when its interface disappears and returns.
+//! And: a STALE entry a phone left stays in `/proc/net/arp` past the kernel's GC (the old
+//! reader's "present for good"), is no sighting, and a silent phone departs in time.
 //!
 //! Skips with a printed reason when not root; fails instead when `CI=true`.
 //! Namespaces carry a per-run tag and are deleted by a Drop guard, even when the test fails.
@@ -377,25 +379,19 @@ fn proc_arp_lists(mac: MacAddr) -> bool {
     parse_arp_table(&text, PI_IF).iter().any(|n| n.mac == mac)
 }
 
-/// Column `column` of `/proc/net/stat/arp_cache` summed over CPUs (the ARP table is one
-/// for every namespace; `entries` is the same on every line).
-fn arp_stat(column: usize) -> Option<u64> {
+/// From `/proc/net/stat/arp_cache` (one ARP table for every namespace): the table's entries
+/// (the same on every CPU's line) and how often the GC (`neigh_periodic_work`) ran, summed.
+fn arp_stats() -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/net/stat/arp_cache").ok()?;
-    stat.lines()
+    let column =
+        |line: &str, n: usize| u64::from_str_radix(line.split_whitespace().nth(n)?, 16).ok();
+    let entries = column(stat.lines().nth(1)?, 0)?;
+    let runs = stat
+        .lines()
         .skip(1)
-        .map(|line| u64::from_str_radix(line.split_whitespace().nth(column)?, 16).ok())
-        .sum()
-}
-
-/// How many times the kernel's neighbour GC (`neigh_periodic_work`) ran.
-fn gc_runs() -> Option<u64> {
-    arp_stat(9)
-}
-
-/// The entries of the ARP table, across every namespace.
-fn arp_entries() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/net/stat/arp_cache").ok()?;
-    u64::from_str_radix(stat.lines().nth(1)?.split_whitespace().next()?, 16).ok()
+        .map(|line| column(line, 9))
+        .sum::<Option<u64>>()?;
+    Some((entries, runs))
 }
 
 /// The kernel's GC settings, read in the initial namespace (only it has them): gc_thresh1 and
@@ -438,29 +434,25 @@ struct StaleObserved {
     scan_period: Duration,
 }
 
-/// Runs on a thread inside the pi namespace: phone 1 (10.231.7.11) talks, leaves, comes back.
-fn stale_scenario(phone_ns: &str, gc_period: Duration) -> StaleObserved {
-    let phone = phone_mac(0);
-    let phone_ip = format!("{SUBNET}.11");
-    // The pi sends the phone a datagram: the kernel resolves it by ARP and the phone's answer
-    // confirms the entry (REACHABLE).
-    let talk = || {
-        let socket = std::net::UdpSocket::bind("0.0.0.0:0").expect("udp socket");
-        let reachable = wait_for(Duration::from_secs(10), || {
-            let _ = socket.send_to(b"hello", (phone_ip.as_str(), 9));
-            state_of(&phone_ip) == Some(NudState::Reachable)
-        });
-        assert!(
-            reachable,
-            "the pi reaches the phone: {:?}",
-            state_of(&phone_ip)
-        );
-    };
-    // 1. Today: the phone talks to the pi (a datagram to a port the pi listens on; the pi never
-    //    sends anything back), so the pi learns the phone's MAC from its ARP request: a STALE
-    //    entry nothing ever uses or probes. The phone goes silent. The kernel's GC (every
-    //    base_reachable_time / 2 of the default table) removes unused STALE entries only while
-    //    the table holds gc_thresh1 (128) entries or more.
+/// The pi sends the phone datagrams until the kernel resolved it by ARP and the phone's answer
+/// confirmed the entry (REACHABLE).
+fn pi_talks_to(phone_ip: &str) {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").expect("udp socket");
+    let reachable = wait_for(Duration::from_secs(10), || {
+        let _ = socket.send_to(b"hello", (phone_ip, 9));
+        state_of(phone_ip) == Some(NudState::Reachable)
+    });
+    assert!(
+        reachable,
+        "the pi reaches the phone: {:?}",
+        state_of(phone_ip)
+    );
+}
+
+/// The phone sends the pi one datagram (to a port the pi listens on; the pi sends nothing
+/// back), so the pi learns the phone's MAC from its ARP request: a STALE entry nothing ever
+/// uses or probes. Then the phone goes silent (link down).
+fn phone_speaks_once_and_leaves(phone_ns: &str, phone_ip: &str) {
     let listener = std::net::UdpSocket::bind((format!("{SUBNET}.1"), 9999)).expect("pi listens");
     let phone_netns = File::open(format!("/run/netns/{phone_ns}")).expect("phone namespace");
     std::thread::spawn(move || {
@@ -472,41 +464,39 @@ fn stale_scenario(phone_ns: &str, gc_period: Duration) -> StaleObserved {
     })
     .join()
     .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-    let mut hello = [0u8; 16];
-    listener
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    assert!(
-        listener.recv(&mut hello).is_ok(),
-        "the phone's datagram arrives"
-    );
+    let _ = listener.set_read_timeout(Some(Duration::from_secs(10)));
+    let heard = listener.recv(&mut [0u8; 16]).is_ok();
+    assert!(heard, "the phone's datagram arrives");
     let stale = wait_for(Duration::from_secs(10), || {
-        state_of(&phone_ip) == Some(NudState::Stale)
+        state_of(phone_ip) == Some(NudState::Stale)
     });
-    assert!(stale, "the entry is STALE: {:?}", state_of(&phone_ip));
+    assert!(stale, "the entry is STALE: {:?}", state_of(phone_ip));
     must(ip(&["-n", phone_ns, "link", "set", "eth0", "down"]));
-    // Two GC passes after the entry turned stale (gc_stale_time is 1 s here): the fact the
-    // check waits for. Bounded by three GC periods.
-    let before = gc_runs().unwrap_or(0);
-    let passes = || gc_runs().unwrap_or(0).saturating_sub(before);
+}
+
+/// Waits for two passes of the kernel's neighbour GC (gc_stale_time is 1 s here), at most
+/// three GC periods; then whether /proc/net/arp still lists `phone`, the table's size, and
+/// how many passes ran.
+fn after_two_gc_passes(phone: MacAddr, gc_period: Duration) -> (Option<bool>, Option<u64>, u64) {
+    let runs = || arp_stats().map_or(0, |(_, runs)| runs);
+    let before = runs();
+    let passes = || runs().saturating_sub(before);
     wait_for(gc_period * 3 + Duration::from_secs(3), || passes() >= 2);
     let gc_passes = passes();
-    let kept_after_gc = (gc_passes >= 2).then(|| proc_arp_lists(phone));
-    let entries = arp_entries();
+    let kept = (gc_passes >= 2).then(|| proc_arp_lists(phone));
+    (kept, arp_stats().map(|(entries, _)| entries), gc_passes)
+}
 
-    // 2. The scanner does not count that entry: it was not confirmed since its last look.
-    let mut scanner = fast_scanner(false);
-    let mut scanner_counted_stale = false;
-    for _ in 0..3 {
-        let scan = scanner.scan().unwrap_or_default();
-        scanner_counted_stale |= macs(&scan).contains(&phone);
-        std::thread::sleep(Duration::from_millis(SCAN_STEP_MS));
-    }
-
-    // 3. The phone is back and talks to the pi; then it leaves. Only the scanner's own unicast
-    //    probes of the stale entry keep it: the phone drops out within consider_home + 2 scans.
+/// The phone is back and talks to the pi, is seen, then leaves: how long until the tracker
+/// says it departed, and the longest time between two scans meanwhile.
+fn silent_phone_departs(
+    scanner: &mut NeighborScanner,
+    phone_ns: &str,
+    phone_ip: &str,
+) -> (Option<Duration>, Duration) {
+    let phone = phone_mac(0);
     must(ip(&["-n", phone_ns, "link", "set", "eth0", "up"]));
-    talk();
+    pi_talks_to(phone_ip);
     let mut tracker = PresenceTracker::new(CONSIDER_HOME_MS);
     let begin = Instant::now();
     let ms = || begin.elapsed().as_millis() as u64;
@@ -519,7 +509,6 @@ fn stale_scenario(phone_ns: &str, gc_period: Duration) -> StaleObserved {
     assert!(arrived, "the phone that talked to the pi is seen");
     must(ip(&["-n", phone_ns, "link", "set", "eth0", "down"]));
     let left = Instant::now();
-    let mut departed_after = None;
     let (mut scan_period, mut previous) = (Duration::ZERO, left);
     for _ in 0..30 {
         scan_period = scan_period.max(previous.elapsed());
@@ -530,11 +519,34 @@ fn stale_scenario(phone_ns: &str, gc_period: Duration) -> StaleObserved {
             .iter()
             .any(|event| matches!(event, PresenceEvent::Departed(n) if n.mac == phone))
         {
-            departed_after = Some(left.elapsed());
-            break;
+            return (Some(left.elapsed()), scan_period);
         }
         std::thread::sleep(Duration::from_millis(SCAN_STEP_MS));
     }
+    (None, scan_period)
+}
+
+/// Runs on a thread inside the pi namespace: phone 1 (10.231.7.11) talks, leaves, comes back.
+fn stale_scenario(phone_ns: &str, gc_period: Duration) -> StaleObserved {
+    let phone = phone_mac(0);
+    let phone_ip = format!("{SUBNET}.11");
+    // 1. Today: a STALE entry the pi never used. The kernel's GC removes unused STALE entries
+    //    only while the table holds gc_thresh1 (128) entries or more.
+    phone_speaks_once_and_leaves(phone_ns, &phone_ip);
+    let (kept_after_gc, entries, gc_passes) = after_two_gc_passes(phone, gc_period);
+
+    // 2. The scanner does not count that entry: it was not confirmed since its last look.
+    let mut scanner = fast_scanner(false);
+    let mut scanner_counted_stale = false;
+    for _ in 0..3 {
+        let scan = scanner.scan().unwrap_or_default();
+        scanner_counted_stale |= macs(&scan).contains(&phone);
+        std::thread::sleep(Duration::from_millis(SCAN_STEP_MS));
+    }
+
+    // 3. Its own unicast probes are all that keep a phone: one that went silent drops out
+    //    within consider_home + 2 scans.
+    let (departed_after, scan_period) = silent_phone_departs(&mut scanner, phone_ns, &phone_ip);
     StaleObserved {
         kept_after_gc,
         entries,
@@ -562,12 +574,9 @@ fn a_stale_entry_stays_in_proc_net_arp_but_a_silent_phone_drops_out() {
 
     // Proved: a Pi that reads /proc/net/arp counts a phone that left as present for good
     // (the table was under gc_thresh1, so the GC never looked at the STALE entry).
-    let kept = observed.kept_after_gc.unwrap_or_else(|| {
-        panic!(
-            "the kernel's neighbour GC did not run twice ({} passes)",
-            observed.gc_passes
-        )
-    });
+    let kept = observed
+        .kept_after_gc
+        .expect("the kernel's neighbour GC ran twice");
     match observed.entries {
         Some(entries) if entries < gc_thresh1 => {
             assert!(kept, "the STALE entry stays in /proc/net/arp");
@@ -581,11 +590,7 @@ fn a_stale_entry_stays_in_proc_net_arp_but_a_silent_phone_drops_out() {
     );
     let departed = observed.departed_after.expect("the silent phone departs");
     let bound = Duration::from_millis(CONSIDER_HOME_MS) + 2 * observed.scan_period;
-    println!(
-        "departed {:.1} s after going silent (consider_home {} s)",
-        departed.as_secs_f64(),
-        CONSIDER_HOME_MS / 1000
-    );
+    println!("departed {departed:.1?} after going silent (consider_home {CONSIDER_HOME_MS} ms)");
     assert!(
         departed <= bound,
         "departed after {departed:?}, bound {bound:?}"
