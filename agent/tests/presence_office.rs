@@ -1,6 +1,8 @@
 //! An office network as it is, in network namespaces (needs root, `ip`, `curl`): two Pis that
-//! scan `lan0`, a Wi-Fi Pi whose only interface is `wlan0` (default route through it) and whose
-//! `[presence]` names no interface, Ada's phone (registered) and a visitor's phone. The Wi-Fi Pi
+//! scan `lan0` (pi1 named it; pi2 names none and has no default route, so it takes the first up
+//! interface with an IPv4 address), a Wi-Fi Pi whose only interface is `wlan0` (default route
+//! through it) and whose `[presence]` names no interface, Ada's phone (registered) and a
+//! visitor's phone. The Wi-Fi Pi
 //! has the lowest node id, so it is the subnet's sweeper; the other two only read their
 //! neighbour tables and probe stale entries. Kernel settings are the defaults.
 //!
@@ -153,7 +155,8 @@ fn start_pis(lab: &mut Lab, root: &std::path::Path) -> [Pi; 3] {
     [
         Pi::start(root, &wifi_ns, &spec("piw", 3, &no_interface, 1), &key),
         Pi::start(root, &pi1_ns, &spec("pi1", 1, &lan0, 2), &key),
-        Pi::start(root, &pi2_ns, &spec("pi2", 2, &lan0, 3), &key),
+        // No interface and no default route: the first up interface with an IPv4 address.
+        Pi::start(root, &pi2_ns, &spec("pi2", 2, &no_interface, 3), &key),
     ]
 }
 
@@ -178,6 +181,9 @@ fn everyone_sees_the_phones(piw: &Pi, pi1: &Pi, pi2: &Pi) {
     });
     let (one, two) = (pi1.json("/v1/network"), pi2.json("/v1/network"));
     assert!(everywhere.is_some(), "pi1: {one}\npi2: {two}");
+    let log = std::fs::read_to_string(&pi2.log).unwrap_or_default();
+    let why = "scanning lan0 because no default route; it is the first up, non-loopback interface with an IPv4 address";
+    assert!(log.contains(why), "{log}");
 }
 
 /// Ada's phone goes silent: she is out on all three within consider_home + 60 s.
