@@ -263,7 +263,7 @@ impl Shared {
     /// departure (Home Assistant) waits for it, so a node back from a long absence does not
     /// announce that everyone left.
     pub fn caught_up(&self, now_ms: u64) -> bool {
-        let scans = !self.config.presence.interface.is_empty();
+        let scans = self.config.presence.interface.as_deref() != Some("");
         if scans
             && !self
                 .presence_scanned
@@ -304,9 +304,16 @@ impl Shared {
         if let Some(host) = gossip_host.filter(|ip| !ip.is_unspecified()) {
             return std::net::SocketAddr::new(host, listen.port()).to_string();
         }
-        let interface =
-            officemesh_sensors::presence::subnet::interface_ipv4(&self.config.presence.interface);
-        match interface {
+        let interface = match self.config.presence.interface.as_deref() {
+            Some(name) => Some(name.to_string()),
+            None => officemesh_sensors::presence::interface::choose_interface()
+                .ok()
+                .flatten()
+                .map(|(name, _)| name),
+        };
+        let subnet =
+            interface.map(|name| officemesh_sensors::presence::subnet::interface_ipv4(&name));
+        match subnet.unwrap_or(Ok(None)) {
             Ok(Some(subnet)) => format!("{}:{}", subnet.address, listen.port()),
             _ => format!("{}:{}", self.name, listen.port()),
         }

@@ -96,7 +96,7 @@ echo "==> the agent starts as the officemesh user with the packaged config"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 sed -e "s|^listen = \"0.0.0.0:8420\"|listen = \"127.0.0.1:$port\"|" \
     -e "s|^listen = \"0.0.0.0:7420\"|listen = \"127.0.0.1:0\"\ninsecure = true|" \
-    -e 's|^interface = "eth0"|interface = ""|' \
+    -e 's|^# interface = .*|interface = ""|' \
     "$root/etc/officemesh/config.toml" > "$root/tmp/test-config.toml"
 chroot "$root" setpriv --reuid=officemesh --regid=officemesh --init-groups \
   /usr/bin/officemesh run --config /tmp/test-config.toml > "$root/tmp/agent.log" 2>&1 &

@@ -89,6 +89,19 @@ fn mac_of(shared: &Shared, ip: IpAddr) -> Option<MacAddr> {
     shared.sightings.mac_of_ip(ip)
 }
 
+/// The refusal for a link opened from a device other than the one named: which address this
+/// device uses on this network (shown only to the device itself), so the person can claim it.
+fn other_device(seen: MacAddr) -> String {
+    let private = if seen.is_locally_administered() {
+        " (a private Wi-Fi address, the one this phone chose for this network)"
+    } else {
+        ""
+    };
+    format!(
+        "This link only works when opened from the device it was made for, and this is a different device: this device uses {seen} on this network{private}. If this is the phone you meant, say \"i am {seen}\" to the bot for a new link. Nothing was registered."
+    )
+}
+
 async fn redeem(
     State(shared): State<Arc<Shared>>,
     Path(code): Path<String>,
@@ -120,10 +133,7 @@ async fn redeem(
     };
     if seen != claim.mac {
         tracing::info!(person = %claim.person, "claim refused: opened from another device");
-        return text(
-            StatusCode::FORBIDDEN,
-            "This link only works when opened from the device it was made for, and this is a different device. Open it from that phone, on the office Wi-Fi. Nothing was registered.".into(),
-        );
+        return text(StatusCode::FORBIDDEN, other_device(seen));
     }
     let key = Key::Person {
         name: claim.person.clone(),
@@ -151,4 +161,24 @@ async fn redeem(
             claim.mac, claim.person
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refusal_names_the_address_this_device_uses_here() {
+        let private: MacAddr = "5a:3f:00:11:22:12".parse().expect("mac");
+        let text = other_device(private);
+        assert!(
+            text.contains(
+                "this device uses 5a:3f:00:11:22:12 on this network (a private Wi-Fi address"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("\"i am 5a:3f:00:11:22:12\""), "{text}");
+        let vendor: MacAddr = "00:16:3e:00:00:01".parse().expect("mac");
+        assert!(!other_device(vendor).contains("private"));
+    }
 }

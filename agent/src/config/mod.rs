@@ -185,8 +185,9 @@ impl Default for GossipConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PresenceConfig {
-    /// Network interface to scan, or `"sim"` for simulated devices, or `""` for off.
-    pub interface: String,
+    /// Network interface to scan, or `"sim"` for simulated devices, or `""` for off; unset =
+    /// the interface of the default route.
+    pub interface: Option<String>,
     pub scan_interval_s: u64,
     /// A device counts as present this long after it was last seen.
     pub consider_home_s: u64,
@@ -198,21 +199,21 @@ pub struct PresenceConfig {
     pub history_days: u32,
     /// Widest block swept, as a prefix length (24 = 254 addresses), whatever the subnet.
     pub sweep_prefix: u8,
-    /// Pause between two wake-up probes of a sweep.
+    /// Pause per ARP packet a probe may cause (100 = at most 10 ARP packets a second).
     pub probe_pace_ms: u64,
 }
 
 impl Default for PresenceConfig {
     fn default() -> Self {
         PresenceConfig {
-            interface: "eth0".into(),
+            interface: None,
             scan_interval_s: 30,
             consider_home_s: 600,
             sim_devices: 6,
             forget_unknown_after_s: 86_400,
             history_days: 0,
             sweep_prefix: 24,
-            probe_pace_ms: 4,
+            probe_pace_ms: 100,
         }
     }
 }
@@ -362,7 +363,7 @@ impl Config {
         config.storage.data_dir = data_dir.to_path_buf();
         config.gossip.listen = SocketAddr::from(([127, 0, 0, 1], 7420));
         config.gossip.key_file = data_dir.join("cluster.key");
-        config.presence.interface = "sim".into();
+        config.presence.interface = Some("sim".into());
         config.sensors = vec![SensorConfig::default()];
         config
     }

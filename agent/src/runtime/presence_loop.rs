@@ -1,8 +1,8 @@
 //! Presence scanning: the loop that asks the scanner (neighbour table, or simulated devices)
 //! for the devices on the LAN, keeps them in this node's own sightings (`Shared::sightings`,
 //! memory only), and writes what the replicated state should say (`presence_writes`). Only one
-//! node per subnet wakes the subnet (the sweeper, from the membership view); the others read
-//! their neighbour table. Unknown devices are forgotten `forget_unknown_after_s` after they were
+//! node per subnet sweeps the subnet (the sweeper, from the membership view, once elected in
+//! two scans in a row); the others read their neighbour table and probe its stale entries. Unknown devices are forgotten `forget_unknown_after_s` after they were
 //! last seen.
 //!
 //! Must not touch: SQLite, sockets (the scanner in `officemesh_sensors` does the probing).
@@ -25,18 +25,26 @@ use crate::sync::lock;
 
 pub(super) fn build_scanner(shared: &Shared) -> anyhow::Result<Option<Box<dyn PresenceScanner>>> {
     let presence = &shared.config.presence;
-    match presence.interface.as_str() {
-        "" => Ok(None),
-        "sim" => Ok(Some(Box::new(SimNetwork::new(
-            seed_from_text(&shared.name),
-            presence.sim_devices,
-        )))),
-        interface => Ok(Some(Box::new(
-            officemesh_sensors::NeighborScanner::new(interface)
-                .with_cap_prefix(presence.sweep_prefix)
-                .with_pace(Duration::from_millis(presence.probe_pace_ms)),
-        ))),
-    }
+    let scanner = match presence.interface.as_deref() {
+        Some("") => return Ok(None),
+        Some("sim") => {
+            return Ok(Some(Box::new(SimNetwork::new(
+                seed_from_text(&shared.name),
+                presence.sim_devices,
+            ))))
+        }
+        Some(interface) => officemesh_sensors::NeighborScanner::new(interface),
+        None => officemesh_sensors::NeighborScanner::auto(),
+    };
+    let interval = Duration::from_secs(presence.scan_interval_s);
+    Ok(Some(Box::new(
+        scanner
+            .with_cap_prefix(presence.sweep_prefix)
+            .with_pace(Duration::from_millis(presence.probe_pace_ms))
+            .with_scan_interval(interval)
+            // Datagrams take at most two thirds of a scan: the sweep ends before the next one.
+            .with_budget(interval * 2 / 3),
+    )))
 }
 
 pub(super) async fn presence_loop(
@@ -49,6 +57,9 @@ pub(super) async fn presence_loop(
         tokio::time::interval(Duration::from_secs(shared.config.presence.scan_interval_s));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sweeping = None;
+    // Elected in the previous scan too: a node just started (or just back) does not sweep
+    // before the membership view shows its peers, so two nodes never sweep one subnet at once.
+    let mut elected_before = false;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -56,9 +67,16 @@ pub(super) async fn presence_loop(
         }
         let subnet = lock(&scanner).subnet();
         let sweeper = sweeper(&shared.replica(), shared.node, &subnet, &shared.peers());
-        let sweep = sweeper == shared.node;
+        let elected = sweeper == shared.node;
+        let sweep = elected && elected_before;
+        elected_before = elected;
         if sweeping != Some(sweep) {
-            tracing::info!(subnet = %subnet, sweeper = %sweeper, "presence: {}", if sweep { "this node sweeps the subnet" } else { "another node sweeps the subnet; reading the neighbour table only" });
+            let role = match (sweep, elected) {
+                (true, _) => "this node sweeps the subnet",
+                (false, true) => "this node sweeps the subnet from its next scan (its peers show first)",
+                (false, false) => "another node sweeps the subnet; reading the neighbour table and probing its stale entries only",
+            };
+            tracing::info!(subnet = %subnet, sweeper = %sweeper, "presence: {role}");
             sweeping = Some(sweep);
         }
         let scanner = scanner.clone();

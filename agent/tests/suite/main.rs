@@ -29,6 +29,7 @@ mod mqtt_tls;
 mod net_bench;
 mod net_transport;
 mod presence_lab;
+mod presence_office;
 mod sensor_failures;
 mod sim_invariants;
 mod store_crash;

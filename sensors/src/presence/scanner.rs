@@ -1,149 +1,249 @@
-//! `NeighborScanner`: the real [`PresenceScanner`] on Linux. Each scan wakes every address of the
-//! interface's IPv4 subnet with a UDP datagram to port 5353 (the kernel ARPs them; nothing needs
-//! raw sockets or root), waits a moment for answers, then reads the kernel neighbour table and
-//! returns the complete entries on that interface. Entries of devices that left turn FAILED
-//! once the kernel's probes go unanswered, so they drop out of later scans.
+//! `NeighborScanner`: the real [`PresenceScanner`] on Linux. Each scan reads the kernel
+//! neighbour table over rtnetlink and reports the devices the kernel confirmed since the
+//! previous look (`freshness`); then sends one small UDP datagram to port 5353 to each STALE
+//! entry (the kernel asks that device by unicast ARP; an answer shows at the next look) and, on
+//! the subnet's sweeper only, to the next addresses of the subnet that have no entry (the
+//! kernel broadcasts ARP for them). Every datagram is followed by a pause of `pace` per ARP
+//! packet the kernel may send for it, so a node stays under `1000 / pace_ms` ARP packets a
+//! second (managed switches with Dynamic ARP Inspection shut a port above ~15 a second), and
+//! the datagrams of one scan fit in its budget; the sweep resumes where it stopped. After
+//! sending it waits `settle` and looks again for answers. Nothing needs raw sockets or root.
 //!
-//! The scanner holds no socket between scans: when the interface disappears a scan fails, and
-//! the next scan after it comes back works again.
+//! The interface is the configured one, or (auto) the one carrying the default route, chosen
+//! again each scan until one qualifies. The scanner holds no socket between scans: when the
+//! interface disappears a scan fails, and the next scan after it comes back works again.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
 
-use super::arp::parse_arp_table;
-use super::subnet::{interface_ipv4, send_wakeups};
+use super::freshness::{sightings, stale_to_probe, sweep_targets};
+use super::interface::choose_interface;
+use super::netlink::dump_neighbours;
+use super::subnet::{arp_cost, interface_ipv4, send_wakeups, Ipv4Subnet};
 use super::{Neighbor, PresenceScanner};
 use crate::SensorError;
 
-/// The neighbour table of the calling thread's network namespace (so a scanner on a thread that
-/// entered another namespace reads that one); `/proc/net/arp` is the process's.
-const THREAD_ARP_TABLE: &str = "/proc/thread-self/net/arp";
-/// The classic path, for kernels before 3.17.
-const PROCESS_ARP_TABLE: &str = "/proc/net/arp";
+/// Slack added to the freshness window (scheduling, the kernel's 10 ms ticks): a tenth of
+/// the window, at most a second.
+fn slack(window: Duration) -> Duration {
+    (window / 10).min(Duration::from_secs(1))
+}
 
-/// The complete entries of the calling thread's kernel neighbour table, on every interface:
+/// The resolved entries of the calling thread's kernel neighbour table, on every interface:
 /// which MAC answered for which IP (the claim link asks it who opened the link).
 pub fn neighbor_table() -> Result<Vec<Neighbor>, SensorError> {
-    let path = if Path::new(THREAD_ARP_TABLE).exists() {
-        THREAD_ARP_TABLE
-    } else {
-        PROCESS_ARP_TABLE
-    };
-    let text = std::fs::read_to_string(path).map_err(|source| SensorError::Io {
-        device: format!("neighbour table {path}"),
+    let entries = dump_neighbours().map_err(|source| SensorError::Io {
+        device: "neighbour table (rtnetlink)".into(),
         source,
     })?;
-    Ok(parse_arp_table(&text, super::arp::ANY_INTERFACE))
+    Ok(entries
+        .into_iter()
+        .filter(|entry| entry.is_resolved())
+        .filter_map(|entry| {
+            Some(Neighbor {
+                mac: entry.mac?,
+                ip: std::net::IpAddr::V4(entry.ip),
+            })
+        })
+        .collect())
 }
 
 /// Scans one interface's IPv4 subnet through the kernel neighbour table.
 #[derive(Debug, Clone)]
 pub struct NeighborScanner {
-    interface: String,
-    arp_table: PathBuf,
+    /// The configured interface; `None` = the default route's, chosen each scan.
+    configured: Option<String>,
+    /// The interface the last scan used (logged when it changes).
+    current: Option<String>,
     cap_prefix: u8,
     settle: Duration,
     pace: Duration,
+    budget: Duration,
+    window: Duration,
     wake: bool,
+    last_look: Option<Instant>,
+    cursor: usize,
 }
 
 impl NeighborScanner {
-    /// A scanner for `interface` (e.g. `eth0`, `wlan0`) with the defaults: wake at most a /24
-    /// around our address (below the kernel's default neighbour table size), one datagram every
-    /// 4 ms (a /24 in about a second), then wait 1.5 s for answers.
+    /// A scanner for `interface` (e.g. `eth0`, `wlan0`) with the defaults: sweep at most a /24
+    /// around our address, 100 ms per ARP packet (10 a second), 20 s of datagrams per scan,
+    /// 30 s between scans, then wait 1.5 s for answers.
     pub fn new(interface: &str) -> Self {
-        let arp_table = if Path::new(THREAD_ARP_TABLE).exists() {
-            THREAD_ARP_TABLE
-        } else {
-            PROCESS_ARP_TABLE
-        };
         NeighborScanner {
-            interface: interface.to_string(),
-            arp_table: PathBuf::from(arp_table),
+            configured: Some(interface.to_string()),
+            current: None,
             cap_prefix: 24,
             settle: Duration::from_millis(1500),
-            pace: Duration::from_millis(4),
+            pace: Duration::from_millis(100),
+            budget: Duration::from_secs(20),
+            window: Duration::from_secs(30),
             wake: true,
+            last_look: None,
+            cursor: 0,
         }
     }
 
-    /// Reads the neighbour table from `path` instead (tests use a fixture file).
-    pub fn with_arp_table(mut self, path: &Path) -> Self {
-        self.arp_table = path.to_path_buf();
-        self
+    /// A scanner on the interface of the default route (see `interface::choose_interface`).
+    pub fn auto() -> Self {
+        NeighborScanner {
+            configured: None,
+            ..NeighborScanner::new("")
+        }
     }
 
-    /// How long to wait between the wake-ups and reading the table.
+    /// How long to wait between the datagrams and the second look at the table.
     pub fn with_settle(mut self, settle: Duration) -> Self {
         self.settle = settle;
         self
     }
 
-    /// The pause between two wake-up datagrams (probes are paced, not burst).
+    /// The pause per ARP packet the kernel may send for a datagram (100 ms = 10 a second).
     pub fn with_pace(mut self, pace: Duration) -> Self {
         self.pace = pace;
         self
     }
 
-    /// The widest block of addresses woken per scan, as a prefix length (24 = 254 hosts).
+    /// The most time one scan spends sending datagrams (keep it under the scan interval).
+    pub fn with_budget(mut self, budget: Duration) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The time between scans: the first scan counts confirmations this recent.
+    pub fn with_scan_interval(mut self, interval: Duration) -> Self {
+        self.window = interval;
+        self
+    }
+
+    /// The widest block of addresses swept, as a prefix length (24 = 254 hosts).
     pub fn with_cap_prefix(mut self, cap_prefix: u8) -> Self {
         self.cap_prefix = cap_prefix.clamp(16, 32);
         self
     }
 
-    /// Turns the wake-up datagrams off: only read the table (passive scanning).
+    /// Turns the sweep off: only read the table and probe stale entries.
     pub fn with_wake(mut self, wake: bool) -> Self {
         self.wake = wake;
         self
     }
 
-    /// The interface scanned.
-    pub fn interface(&self) -> &str {
-        &self.interface
+    /// The interface the last scan used, or the configured one.
+    pub fn interface(&self) -> Option<&str> {
+        self.current.as_deref().or(self.configured.as_deref())
     }
 
-    fn io_error(&self, source: std::io::Error) -> SensorError {
+    fn io_error(interface: &str, source: std::io::Error) -> SensorError {
         SensorError::Io {
-            device: format!("presence on {}", self.interface),
+            device: format!("presence on {interface}"),
             source,
         }
     }
 
-    /// Sends the wake-ups; fails when the interface is gone or has no IPv4 address.
-    fn wake_subnet(&self) -> Result<(), SensorError> {
-        let subnet = interface_ipv4(&self.interface)
-            .map_err(|source| self.io_error(source))?
-            .ok_or_else(|| {
-                self.io_error(std::io::Error::new(
-                    std::io::ErrorKind::AddrNotAvailable,
-                    format!(
-                        "interface '{}' has no IPv4 address (not connected yet?)",
-                        self.interface
-                    ),
-                ))
-            })?;
-        let targets = subnet.hosts_to_probe(self.cap_prefix);
-        let sent = send_wakeups(subnet.address, &targets, self.pace)
-            .map_err(|source| self.io_error(source))?;
-        tracing::debug!(
-            interface = %self.interface,
-            targets = targets.len(),
-            sent,
-            "presence wake-ups sent"
-        );
-        Ok(())
+    /// The interface this scan uses; logs a new choice with its reason.
+    fn resolve(&mut self) -> Result<String, SensorError> {
+        let chosen = match &self.configured {
+            Some(name) => name.clone(),
+            None => {
+                let choice = choose_interface()
+                    .map_err(|source| Self::io_error("the default route's interface", source))?;
+                let Some((name, why)) = choice else {
+                    return Err(Self::io_error(
+                        "the default route's interface",
+                        std::io::Error::new(
+                            std::io::ErrorKind::AddrNotAvailable,
+                            "no interface is up with an IPv4 address yet (not connected?); set [presence] interface to name one",
+                        ),
+                    ));
+                };
+                if self.current.as_deref() != Some(name.as_str()) {
+                    tracing::info!(interface = %name, "presence: scanning {name} because {why} ([presence] interface is not set)");
+                }
+                name
+            }
+        };
+        self.current = Some(chosen.clone());
+        Ok(chosen)
     }
 
-    /// Reads the table without waking anyone.
-    pub fn read_table(&self) -> Result<Vec<Neighbor>, SensorError> {
-        let text = std::fs::read_to_string(&self.arp_table).map_err(|source| {
-            self.io_error(std::io::Error::new(
-                source.kind(),
-                format!("{}: {source}", self.arp_table.display()),
-            ))
-        })?;
-        Ok(parse_arp_table(&text, &self.interface))
+    fn subnet_of(interface: &str) -> Result<Ipv4Subnet, SensorError> {
+        interface_ipv4(interface)
+            .map_err(|source| Self::io_error(interface, source))?
+            .ok_or_else(|| {
+                Self::io_error(
+                    interface,
+                    std::io::Error::new(
+                        std::io::ErrorKind::AddrNotAvailable,
+                        format!("interface '{interface}' has no IPv4 address (not connected yet?)"),
+                    ),
+                )
+            })
     }
+
+    /// Sends the probes and, when sweeping, the sweep; returns how many datagrams left.
+    fn send(
+        &mut self,
+        interface: &str,
+        subnet: &Ipv4Subnet,
+        entries: &[super::netlink::NeighbourEntry],
+        ifindex: u32,
+        window: Duration,
+    ) -> Result<usize, SensorError> {
+        let (unicast_cost, broadcast_cost) = arp_cost(interface);
+        let probe_gap = self.pace * unicast_cost;
+        let sweep_gap = self.pace * broadcast_cost;
+        let slots = |gap: Duration| {
+            if gap.is_zero() {
+                usize::MAX
+            } else {
+                (self.budget.as_millis() / gap.as_millis().max(1)) as usize
+            }
+        };
+        let mut probes = stale_to_probe(entries, ifindex, window);
+        probes.truncate(slots(probe_gap));
+        let left = self.budget.saturating_sub(probe_gap * probes.len() as u32);
+        let sweep: Vec<Ipv4Addr> = if self.wake {
+            let hosts = subnet.hosts_to_probe(self.cap_prefix);
+            let max = if sweep_gap.is_zero() {
+                usize::MAX
+            } else {
+                (left.as_millis() / sweep_gap.as_millis().max(1)) as usize
+            };
+            let (targets, next) = sweep_targets(&hosts, entries, ifindex, self.cursor, max);
+            self.cursor = next;
+            targets
+        } else {
+            Vec::new()
+        };
+        let error = |source| Self::io_error(interface, source);
+        let sent = send_wakeups(subnet.address, &probes, probe_gap).map_err(error)?
+            + send_wakeups(subnet.address, &sweep, sweep_gap).map_err(error)?;
+        tracing::debug!(
+            interface,
+            probes = probes.len(),
+            sweep = sweep.len(),
+            sent,
+            "presence datagrams sent"
+        );
+        Ok(sent)
+    }
+}
+
+fn read_entries(
+    interface: &str,
+) -> Result<(Vec<super::netlink::NeighbourEntry>, u32), SensorError> {
+    let ifindex = nix::net::if_::if_nametoindex(interface).map_err(|errno| {
+        NeighborScanner::io_error(
+            interface,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("network interface '{interface}' does not exist ({errno})"),
+            ),
+        )
+    })?;
+    let entries =
+        dump_neighbours().map_err(|source| NeighborScanner::io_error(interface, source))?;
+    Ok((entries, ifindex))
 }
 
 impl PresenceScanner for NeighborScanner {
@@ -152,20 +252,45 @@ impl PresenceScanner for NeighborScanner {
     }
 
     fn subnet(&self) -> String {
-        match interface_ipv4(&self.interface) {
+        let interface = match &self.configured {
+            Some(name) => Some(name.clone()),
+            None => choose_interface().ok().flatten().map(|(name, _)| name),
+        };
+        let Some(interface) = interface else {
+            return "no interface yet".to_string();
+        };
+        match interface_ipv4(&interface) {
             Ok(Some(subnet)) => subnet.network_text(),
-            _ => format!("{} (no IPv4 address)", self.interface),
+            _ => format!("{interface} (no IPv4 address)"),
         }
     }
 
     fn scan(&mut self) -> Result<Vec<Neighbor>, SensorError> {
-        if self.wake {
-            self.wake_subnet()?;
-            if !self.settle.is_zero() {
-                std::thread::sleep(self.settle);
+        let interface = self.resolve()?;
+        let subnet = Self::subnet_of(&interface)?;
+        let now = Instant::now();
+        let window = self.last_look.map_or(self.window, |last| {
+            now.duration_since(last).max(self.window)
+        });
+        let window = window + slack(window);
+        let (entries, ifindex) = read_entries(&interface)?;
+        self.last_look = Some(now);
+        let mut found = sightings(&entries, ifindex, window);
+        let sent = self.send(&interface, &subnet, &entries, ifindex, window)?;
+        if sent > 0 && !self.settle.is_zero() {
+            std::thread::sleep(self.settle);
+        }
+        if sent > 0 {
+            // Answers to this scan's datagrams: confirmed since the first look.
+            let (again, ifindex) = read_entries(&interface)?;
+            let since_first = now.elapsed() + slack(now.elapsed());
+            for neighbor in sightings(&again, ifindex, since_first) {
+                if !found.contains(&neighbor) {
+                    found.push(neighbor);
+                }
             }
         }
-        self.read_table()
+        Ok(found)
     }
 }
 
@@ -174,30 +299,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn passive_scan_reads_the_fixture_table_for_the_interface() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let table = dir.path().join("arp");
-        std::fs::write(
-            &table,
-            "IP address       HW type     Flags       HW address            Mask     Device\n\
-             10.9.0.2         0x1         0x2         00:16:3e:00:00:02     *        lan0\n\
-             10.9.0.3         0x1         0x0         00:00:00:00:00:00     *        lan0\n",
-        )
-        .expect("write fixture");
-        let mut scanner = NeighborScanner::new("lan0")
-            .with_arp_table(&table)
-            .with_wake(false);
-        let found = scanner.scan().expect("fixture readable");
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].mac.to_string(), "00:16:3e:00:00:02");
-        std::fs::remove_file(&table).expect("remove");
-        assert!(scanner.scan().is_err());
-    }
-
-    #[test]
     fn a_missing_interface_is_an_error_naming_it() {
         let mut scanner = NeighborScanner::new("nosuchif0").with_settle(Duration::ZERO);
         let err = scanner.scan().expect_err("no such interface");
         assert!(err.to_string().contains("nosuchif0"), "{err}");
+    }
+
+    #[test]
+    fn loopback_scans_find_nobody() {
+        let mut scanner = NeighborScanner::new("lo")
+            .with_wake(false)
+            .with_settle(Duration::ZERO);
+        assert_eq!(scanner.scan().expect("lo scans").len(), 0);
+        assert_eq!(scanner.interface(), Some("lo"));
     }
 }

@@ -98,27 +98,46 @@ pub fn interface_ipv4(interface: &str) -> io::Result<Option<Ipv4Subnet>> {
     }
 }
 
-/// Sends one wake-up datagram from `from` to each target, `pace` apart; returns how many were
-/// handed to the kernel. Per-address failures (no route, full neighbour queue) are skipped.
+/// Sends one wake-up datagram from `from` to each target, waiting `gap` after each (so batches
+/// sent one after another keep the pace); returns how many were handed to the kernel.
+/// Per-address failures (no route, full neighbour queue) are skipped.
 pub fn send_wakeups(
     from: Ipv4Addr,
     targets: &[Ipv4Addr],
-    pace: std::time::Duration,
+    gap: std::time::Duration,
 ) -> io::Result<usize> {
+    if targets.is_empty() {
+        return Ok(0);
+    }
     let socket = UdpSocket::bind(SocketAddrV4::new(from, 0))?;
     let mut sent = 0;
-    for (index, target) in targets.iter().enumerate() {
-        if index > 0 && !pace.is_zero() {
-            std::thread::sleep(pace);
-        }
+    for target in targets {
         if socket
             .send_to(&WAKE_PAYLOAD, SocketAddrV4::new(*target, WAKE_PORT))
             .is_ok()
         {
             sent += 1;
         }
+        if !gap.is_zero() {
+            std::thread::sleep(gap);
+        }
     }
     Ok(sent)
+}
+
+/// How many ARP packets the kernel sends for one datagram to an address on `interface`:
+/// `(unicast probe of a known entry, broadcast resolution of an unknown one)` — its
+/// `ucast_solicit` + `mcast_resolicit` and `mcast_solicit` settings (3 and 3 by default).
+pub fn arp_cost(interface: &str) -> (u32, u32) {
+    let read = |name: &str, default: u32| {
+        std::fs::read_to_string(format!("/proc/sys/net/ipv4/neigh/{interface}/{name}"))
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok())
+            .unwrap_or(default)
+    };
+    let unicast = read("ucast_solicit", 3) + read("mcast_resolicit", 0);
+    let broadcast = read("mcast_solicit", 3);
+    (unicast.max(1), broadcast.max(1))
 }
 
 #[cfg(test)]

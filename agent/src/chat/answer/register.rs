@@ -14,7 +14,7 @@ use crate::state::{Key, Replica};
 /// right one.
 pub(super) fn bad_mac(text: &str, reason: &str) -> Plan {
     Plan::say(format!(
-        "{}: {reason}. Write it as six hex pairs, like \"i am aa:bb:cc:dd:ee:ff\" (on a phone: Settings → About → Wi-Fi address; turn off the private/random address for the office Wi-Fi).",
+        "{}: {reason}. Write it as six hex pairs, like \"i am aa:bb:cc:dd:ee:ff\" (on a phone, the Wi-Fi address it shows for the office network — iPhone: Settings → Wi-Fi → (i) → Wi-Fi Address; Android: Wi-Fi → the network → Privacy or Advanced → MAC; not the hardware address in About).",
         if text.is_empty() { "No MAC address".to_string() } else { format!("\"{text}\" is not a usable MAC address") }
     ))
 }
@@ -65,7 +65,7 @@ pub(super) fn register(view: &View<'_>, user: &str, mac: MacAddr) -> Plan {
     }
     Plan {
         reply: format!(
-            "{name}, to prove that device is yours, open this link on it (connected to the office Wi-Fi) within 10 minutes; it registers the device it is opened from, and only if that is the one you named: "
+            "{name}, to prove that device is yours, open this link on it (connected to the office Wi-Fi) within 10 minutes; it registers the device it is opened from, and only if that is the one you named. Phones use a private address per network: give the Wi-Fi address the phone shows for the office network (iPhone: Settings → Wi-Fi → (i) → Wi-Fi Address; Android: Wi-Fi → the network → Privacy or Advanced → MAC), not the one in About; opened from a device with another address, the link says which one it uses here: "
         ),
         writes: Vec::new(),
         private: true,

@@ -7,6 +7,7 @@
 
 pub mod chat_fakes;
 pub mod mqtt;
+pub mod presence;
 pub mod synapse;
 
 use std::io::{BufRead, BufReader};
