@@ -2,6 +2,7 @@
 //! alive again and for how long they were gone, catching up after a return, the whole mesh
 //! healthy again, resets, refused peers, entries held back because their clock runs ahead,
 //! large deltas), kept in a bounded in-memory ring and served by `GET /v1/events`.
+//! Recording is a short in-memory push that never waits on I/O, so it never holds up gossip.
 //!
 //! - [`EventLog`]: the ring (oldest events drop first), with per-(kind, peer) throttling for
 //!   events that would otherwise repeat every exchange;

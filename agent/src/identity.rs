@@ -1,5 +1,6 @@
 //! The node's identity, created once and kept in the data directory (`node_id`), so that a
 //! restarted node is the same origin to its peers and digests do not grow with restarts.
+//! A node id never changes for a data directory.
 
 use std::path::{Path, PathBuf};
 

@@ -2,6 +2,9 @@
 //! its clock, the in-memory replica and the way to make writes durable (`StoreHandle`), the
 //! peer table gossip publishes, local-write notifications, counters and the mesh event log, this
 //! node's own LAN sightings and its outstanding claim codes.
+//! `write` and `write_durable` are the state's door: every write is checked against
+//! `state::limits`; a durable write is staged, committed, then shown to peers, or rolled back.
+//! `completeness` says which peers an answer may be missing.
 //!
 //! The faces (API, chat, MQTT, alerts, events) depend on this and on the core, never on
 //! `runtime` (which starts the loops). Locks: `replica` is a std `Mutex` held only for short,

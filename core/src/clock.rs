@@ -4,6 +4,8 @@
 //! above every stamp it has observed, and above the last stamp it persisted (Pis have no RTC and
 //! may boot with the clock in the past). `observe` refuses a peer stamp more than `max_offset`
 //! ahead of our wall clock, so a Pi whose clock runs ahead cannot win every last-writer-wins race.
+//! `accept_limit` is that guard's bound for gossip; a test-only offset
+//! (`gossip.test_clock_offset_ms`) shifts this process's wall clock for drills.
 //!
 //! This is the only module that reads the wall clock for stamps. The CRDTs and the gossip core
 //! take times as arguments.

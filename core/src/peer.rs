@@ -1,5 +1,7 @@
 //! What one node knows about another's liveness: the gossip layer's `MemberStatus` and the
 //! `PeerStatus` row it publishes for the shell (API, chat, MQTT, events) to read.
+//! `MemberStatus` is alive, suspect, dead or left; `NodeStatus` is its form in `/v1/nodes`.
+//! A status is this enum everywhere, never compared as a string.
 //!
 //! Types only: shared by `gossip` (which computes them) and `state::query` (which turns them
 //! into the caveats on every answer), so neither depends on the other for them.

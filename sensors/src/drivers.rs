@@ -2,6 +2,8 @@
 //! `digital::InputPin`, `delay::DelayNs`), so they compile and are tested on any host against
 //! embedded-hal-mock transactions built from datasheet values. Each driver implements
 //! [`Sensor`](crate::Sensor). Opening the Pi's real buses is the `rpi` module's job, not this one's.
+//! Bus errors go through `BusFault`; the Pi glue's `OsBusError` keeps the OS error and names
+//! the device file.
 //!
 //! - [`bme280`]: Bosch BME280 temperature/humidity (I2C), integer compensation from the datasheet.
 //! - [`sht3x`], [`sht4x`]: Sensirion temperature/humidity (I2C), CRC-checked ([`sensirion`]).

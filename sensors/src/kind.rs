@@ -1,5 +1,6 @@
 //! `DriverKind`, the drivers this crate knows, with what each needs from the Pi ([`Interface`]),
-//! the quantities it reports and its default I2C address. Pure data: no I/O, no config parsing,
+//! the quantities it reports and its default I2C address. It also holds each part's limits
+//! (such as the highest rate it converts at). Pure data: no I/O, no config parsing,
 //! no knowledge of how a driver is built.
 
 use crate::reading::Quantity;

@@ -1,6 +1,7 @@
 //! `ApiError`: every failure the HTTP API reports, as a status code and a JSON body
 //! `{"error": "<what is wrong>"}`. Bodies never show a file path: internal failures are
 //! logged in full and answered with a generic message.
+//! A write refused because the disk is full is `507 Insufficient Storage`.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;

@@ -1,6 +1,7 @@
 //! The HTTP API (axum): JSON under `/v1/…`, answered from this node's own replica, each answer
 //! saying how complete it is. Writes need `Authorization: Bearer <api.token>` when a token is
 //! configured, and are acknowledged only after they are committed to SQLite.
+//! Bad input is a 4xx whose message says what is wrong (`error::ApiError`).
 //!
 //! Routes are listed in `router`; every endpoint is documented with an example in `docs/api.md`.
 //! This module parses requests and renders answers; the answers themselves come from

@@ -2,6 +2,7 @@
 //! exchanges over pooled connections ([`Transport::exchange`]) and the [`PayloadHandler`]
 //! interface to the gossip layer. Payloads are opaque bytes here; what they mean is the gossip
 //! core's business. A failing connection is closed alone: never the listener, never the process.
+//! Inbound connections are capped (`max_inbound_connections`); more are closed at once.
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -4,7 +4,8 @@
 //! after this node's clock ran ahead and was set right (`clock_recovery`). Gossip and the HTTP
 //! API are started by the caller with `Agent::shared`; everything stops on one shutdown signal.
 //!
-//! The one module that wires the shell together: nothing else depends on it but `main`/`cli`.
+//! The one module that wires the shell together: nothing depends on it but `cli::run` (which
+//! starts it) and `mesh::start` (which spawns the gossip tasks on the `Agent`).
 
 mod clock_recovery;
 mod maintenance;

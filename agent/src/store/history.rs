@@ -1,8 +1,8 @@
 //! History queries over the sample history: one series, a time range, fixed-width buckets.
 //! Raw samples answer where the raw history is complete; older minutes come from the one-minute
 //! aggregates (plus any late raw sample not folded in yet), so no sample is counted twice.
-//! Sound levels (dB) average as energy; minutes folded before the store kept energy sums count
-//! as their arithmetic mean's energy.
+//! Sound levels (dB) average as energy, through the `db_energy` SQL function registered here;
+//! minutes folded before the store kept energy sums count as their arithmetic mean's energy.
 //!
 //! Read-only: never writes.
 

@@ -10,7 +10,8 @@
 //! - `thread`: the store thread that owns the connection (`StoreHandle`).
 //! - Schema changes are ordered migrations recorded in `PRAGMA user_version`.
 //!
-//! The only module that touches rusqlite. Knows nothing of sockets or gossip.
+//! The only module that touches the replica's database (`mqtt::buffer` keeps its own file with
+//! rusqlite). Knows nothing of config, sockets or gossip.
 
 mod history;
 mod retention;

@@ -1,6 +1,7 @@
 //! Retention and downsampling of the sample history: folds complete minutes of raw samples into
 //! one-minute aggregates (`samples_1m`), then deletes raw samples and aggregates that are older
 //! than the policy keeps, all in one transaction. The same rule runs on every node.
+//! The policy is this module's own `RetentionPolicy`: the store knows nothing of the config.
 //!
 //! Only touches the `samples`, `samples_1m` and `retention` tables; never the replicated
 //! `entries` or `watermarks`.

@@ -1,6 +1,7 @@
 //! The bounds of everything that enters the replicated state: one check at the state's door
 //! (`check_entry`, plus `check_person_devices` with the replica at hand), so the API, chat, MQTT,
 //! config and gossip all refuse the same things with the same message naming the limit.
+//! Gossip refuses peers' entries that break them and skips own entries too large to send.
 //!
 //! Why: one oversized entry cannot be gossiped (a frame holds at most 1 MiB) and used to stall
 //! its origin for good. The limits here are far below that; `docs/api.md` lists them.

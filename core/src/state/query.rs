@@ -1,6 +1,7 @@
 //! Read-only answers over a replica: who is present, the latest readings, the network map,
 //! registered people, known nodes. Each answer is plain serializable data; the HTTP API, the CLI
 //! and (later) chat render it. Times are passed in; nothing here reads a clock.
+//! Every answer carries its `completeness`: which peers it may be missing and why.
 
 use std::collections::{BTreeMap, BTreeSet};
 

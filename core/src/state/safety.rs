@@ -3,6 +3,8 @@
 //! re-fetched after one. It lives in the `Replica` so that it reaches the store in the same
 //! change set (one SQLite transaction) as the tombstone drops it describes, and it is
 //! serializable so the store persists it and the simulator's crash model round-trips it.
+//! It also holds the gossip incarnation, which only grows, so peers never ignore this node's
+//! heartbeats after its clock was set back.
 //!
 //! Plain data. Must not touch: I/O, clocks, the gossip core (which owns its meaning).
 

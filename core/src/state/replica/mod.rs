@@ -8,6 +8,10 @@
 //!
 //! The replica records what changed since the last `take_changes`, so the store can persist it
 //! in one transaction. Pure: no I/O, no clock.
+//!
+//! It holds local writes (staged until the store confirms them, or rolled back), merges,
+//! watermarks, the re-fetch of own writes after a reset, `entries_after` for deltas, the
+//! incremental state hash, tombstone GC and the reset itself; changes leave as a `ChangeSet`.
 
 use std::collections::BTreeMap;
 
