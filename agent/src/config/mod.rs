@@ -5,6 +5,7 @@
 //! module of the agent (each section's own checks live beside it, e.g. `mqtt.rs`).
 
 mod chat;
+mod local_names;
 mod mqtt;
 mod ranges;
 
@@ -399,6 +400,7 @@ impl Config {
             return Err("gossip.cluster must not be empty".into());
         }
         mqtt::validate(&self.mqtt)?;
+        local_names::check(self, local_names::STATIC_BUILD)?;
         self.chat.validate()?;
         crate::state::key::validate_label("node.room", &self.node.room)
             .map_err(|e| format!("node.room: {e}"))?;
