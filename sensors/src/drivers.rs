@@ -16,6 +16,7 @@ pub mod sensirion;
 pub mod sht3x;
 pub mod sht4x;
 pub mod sound;
+pub mod sound_signal;
 
 use std::io;
 
