@@ -85,6 +85,8 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
     /// How often buffered writes are committed in one transaction (SD cards wear out).
     pub batch_ms: u64,
+    /// Readings (and what peers sent) wait up to this long for a commit of their own.
+    pub readings_batch_ms: u64,
     /// Raw samples are kept this many days.
     pub raw_retention_days: u32,
     /// 1-minute aggregates are kept this many days.
@@ -96,6 +98,7 @@ impl Default for StorageConfig {
         StorageConfig {
             data_dir: PathBuf::from("/var/lib/officemesh"),
             batch_ms: 1000,
+            readings_batch_ms: 30_000,
             raw_retention_days: 7,
             aggregate_retention_days: 90,
         }
