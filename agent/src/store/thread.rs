@@ -162,15 +162,19 @@ struct Commits {
 const MAX_HELD_SETS: usize = 512;
 
 /// True when `changes` may wait for a later commit: nothing but readings of this node's own
-/// sensors and entries peers sent (which they still hold). Own non-reading writes, removals
-/// and safety changes are not lazy.
+/// sensors, its count of unknown devices (it changes with every phone that dozes off) and
+/// entries peers sent (which they still hold). Own other writes (sightings of registered
+/// people, people, settings), removals and safety changes are not lazy.
 fn is_lazy(changes: &ChangeSet, me: NodeId) -> bool {
     changes.removed.is_empty()
         && changes.safety.is_none()
-        && changes
-            .upserts
-            .iter()
-            .all(|e| e.stamp.node != me || matches!(e.key, crate::state::Key::Reading { .. }))
+        && changes.upserts.iter().all(|e| {
+            e.stamp.node != me
+                || matches!(
+                    e.key,
+                    crate::state::Key::Reading { .. } | crate::state::Key::Devices { .. }
+                )
+        })
 }
 
 /// Owns the SQLite connection; commits queued change sets together in one transaction, and
