@@ -11,7 +11,8 @@
 //!
 //! Run: `cargo run --release -p officemesh-sensors --example sound_sampler_bench`
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,7 +47,7 @@ fn cpu_seconds() -> f64 {
 /// A bus that counts the SPI messages (transactions) it carries.
 struct Counted<B> {
     bus: B,
-    count: Arc<AtomicU64>,
+    count: Arc<AtomicUsize>,
 }
 
 impl<B: FrameBus> FrameBus for Counted<B> {
@@ -59,8 +60,8 @@ impl<B: FrameBus> FrameBus for Counted<B> {
     ) -> Result<(), OsBusError> {
         let before = self.bus.messages();
         let result = self.bus.transfer_frames(read, write, frame, gap_us);
-        self.count
-            .fetch_add(self.bus.messages() - before, Ordering::Relaxed);
+        let sent = usize::try_from(self.bus.messages() - before).unwrap_or(usize::MAX);
+        self.count.fetch_add(sent, Ordering::Relaxed);
         result
     }
 
@@ -86,7 +87,7 @@ fn chip(rate: u32) -> SimMcp3008 {
     SimMcp3008::sine(0, 440.0, 200.0, 511.5, rate)
 }
 
-fn paced(label: &str, mut meter: SoundMeter, transactions: &AtomicU64, seconds: u64) {
+fn paced(label: &str, mut meter: SoundMeter, transactions: &AtomicUsize, seconds: u64) {
     // Let the first window fill, then measure a steady interval.
     let _ = meter.read();
     let cpu = cpu_seconds();
@@ -112,7 +113,7 @@ fn mcp3008_rows(rate_hz: u32, seconds: u64) {
         rate_hz,
         calibration_db: 0.0,
     };
-    let count = Arc::new(AtomicU64::new(0));
+    let count = Arc::new(AtomicUsize::new(0));
     let before = Counted {
         bus: PiSpi::new(RppalSpiDevice::new(chip(rate_hz)), "/dev/spidev0.0"),
         count: count.clone(),
@@ -124,7 +125,7 @@ fn mcp3008_rows(rate_hz: u32, seconds: u64) {
         &count,
         seconds,
     );
-    let count = Arc::new(AtomicU64::new(0));
+    let count = Arc::new(AtomicUsize::new(0));
     let after = Counted {
         bus: RppalSpiBus::new(chip(rate_hz), 1_000_000),
         count: count.clone(),
@@ -155,7 +156,7 @@ fn main() {
         rate_hz: 860,
         calibration_db: 0.0,
     };
-    let none = AtomicU64::new(0);
+    let none = AtomicUsize::new(0);
     paced(
         "ads1115 860/s (I2C, no SPI)",
         SoundMeter::start("bench", adc, settings),
