@@ -98,7 +98,7 @@ impl Default for StorageConfig {
         StorageConfig {
             data_dir: PathBuf::from("/var/lib/officemesh"),
             batch_ms: 1000,
-            readings_batch_ms: 30_000,
+            readings_batch_ms: 60_000,
             raw_retention_days: 7,
             aggregate_retention_days: 90,
         }
