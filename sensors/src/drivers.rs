@@ -11,6 +11,7 @@
 pub mod ads1115;
 pub mod bme280;
 pub mod digital_sound;
+pub mod frame_bus;
 pub mod mcp3008;
 pub mod sensirion;
 pub mod sht3x;

@@ -105,7 +105,7 @@ impl<C: SpiChip> RppalSpiBus<C> {
     }
 }
 
-impl<C: SpiChip> crate::rpi::spi::FrameBus for RppalSpiBus<C> {
+impl<C: SpiChip> crate::drivers::frame_bus::FrameBus for RppalSpiBus<C> {
     fn transfer_frames(
         &mut self,
         read: &mut [u8],

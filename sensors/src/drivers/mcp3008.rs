@@ -15,12 +15,13 @@
 
 use std::time::Duration;
 
+use super::frame_bus::FrameBus;
 use super::sound::AdcSampler;
-use crate::rpi::spi::FrameBus;
 use crate::SensorError;
 
 /// Conversions per SPI message when sampling sound (≥ 64; 128 × 3 bytes fits spidev's buffer).
 pub const BLOCK: usize = 128;
+const _: () = assert!(BLOCK >= 64 && BLOCK <= super::frame_bus::MAX_FRAMES);
 /// Bits clocked per conversion (three bytes).
 const FRAME_BITS: u32 = 24;
 /// Per-frame time the kernel and controller add beyond the bits (chip-select toggling, setup).
