@@ -39,7 +39,11 @@ for arg in "$@"; do
 done
 [ -n "$target" ] || { echo "error: give the target: aarch64, armv7 or armv6 (see --help)" >&2; exit 2; }
 
-cross_dir="${CARGO_TARGET_DIR_CROSS:-$PWD/target/cross}"
+# CARGO_TARGET_DIR_CROSS: where the cross builds go (default target/cross; relative = to the
+# work tree). Outside the work tree the 32-bit builds bind it into their chroot as well.
+cross_dir=$(realpath -m -- "${CARGO_TARGET_DIR_CROSS:-$PWD/target/cross}")
+case "$cross_dir" in *[[:space:]]*) echo "error: CARGO_TARGET_DIR_CROSS '$cross_dir' has white space" >&2; exit 2 ;; esac
+mkdir -p "$cross_dir"
 features=()
 # The agent's `rpi` feature (rppal's I2C/SPI/GPIO drivers) while it exists: a Pi build has them.
 if grep -qE '^rpi *=' agent/Cargo.toml; then features=(--features rpi); fi
@@ -66,7 +70,7 @@ else
   # shellcheck source=deploy/lib/pi32-chroot.sh
   . deploy/lib/pi32-chroot.sh
   pi32_chroot_ensure
-  mkdir -p "$cross_dir"
+  case "$cross_dir/" in "$PWD"/*) ;; *) export PI32_BINDS="$cross_dir" ;; esac
   upper=$(echo "$triple" | tr 'a-z-' 'A-Z_')
   lower=${triple//-/_}
   echo "==> cargo build --release --target $triple ${features[*]} (in $PI32_CHROOT: $(pi32_chroot_run_plain -- rustc --version))"
@@ -80,6 +84,10 @@ else
               "$tools-strip" -o "$out" "$bin"' \
     sh "$triple" "$tools" "$out" "$bin" "${features[@]}"
 fi
+# Never name a file that is not on this machine (e.g. one left inside a chroot).
+for f in "$bin" "$out"; do
+  [ -f "$f" ] || { echo "error: the build made no $f on this machine" >&2; exit 1; }
+done
 echo "==> built $bin in $(( $(date +%s) - start )) s"
 file "$out" 2>/dev/null | sed 's/^/    /' || true
 echo "==> size: $(stat -c %s "$bin") bytes as built, $(stat -c %s "$out") bytes stripped"

@@ -4,6 +4,11 @@
 # /v1/nodes of its peers, and every peer's /v1/state/hash equals its own (the mesh converged);
 # only then does it go on. It stops at the first failure and says which Pi and why; the Pis
 # not yet reached keep the old version.
+# Before touching any Pi it reads the binary's ELF header (the .deb's /usr/bin/officemesh) and
+# every Pi's `uname -m`, and refuses a binary the Pi cannot run (an aarch64 build for a 32-bit
+# Pi, an ARMv7 build for a Pi 1/Zero). A Pi that does not come back (no /healthz) or does not
+# rejoin (peers do not list it, hashes differ) is rolled back: the binary it ran before
+# (kept as REMOTE_BIN.fleet-prev on the Pi) is put back and restarted.
 #
 #   deploy/fleet-deploy.sh officemesh_0.2.0-1_arm64.deb admin@192.0.2.11 admin@192.0.2.12 ...
 #   deploy/fleet-deploy.sh target/cross/officemesh-aarch64 --hosts-file pis.txt
@@ -77,6 +82,23 @@ case "$package" in
   *) kind=binary ;;
 esac
 
+# ---- the binary's architecture against every Pi's, before anything is uploaded
+elf_arch="$(dirname "$0")/lib/elf-arch.py"
+elf=$package
+if [ "$kind" = deb ]; then
+  elf=$(mktemp); trap 'rm -f "$elf"' EXIT
+  dpkg-deb --fsys-tarfile "$package" 2>/dev/null | tar -xO ./usr/bin/officemesh > "$elf" 2>/dev/null \
+    || die "$package: no usr/bin/officemesh in the package (or dpkg-deb cannot read it)"
+fi
+why=$(python3 "$elf_arch" "$elf") || die "$(basename "$package"): $why"
+read -r elf_bits elf_machine _ <<< "$why"
+echo "fleet-deploy: $(basename "$package") holds a $elf_bits-bit $elf_machine binary; checking each host's uname -m"
+for host in "${hosts[@]}"; do
+  machine=$($SSH "$host" 'uname -m' < /dev/null) || die "[$host] cannot ask uname -m over ssh; nothing was deployed"
+  why=$(python3 "$elf_arch" "$elf" "$machine") \
+    || die "[$host] refusing $(basename "$package"): $why. Nothing was deployed"
+done
+
 addr_of() { local h=${1#*@}; echo "$h"; }
 api_of() { local a; a=$(addr_of "$1"); echo "${API_URL//\{host\}/$a}"; }
 
@@ -110,6 +132,28 @@ elif mode == "status-of":      # status of node id argv[3] in /v1/nodes
 PY
 }
 
+# rollback HOST BIN: puts back the binary HOST ran before and restarts it; sets $rolled to
+# what happened (for the failure message).
+rollback() {
+  local host=$1 bin=$2 url deadline health
+  url=$(api_of "$host")
+  echo "==> [$host] rolling back to the binary it ran before ($bin.fleet-prev)"
+  if ! $SSH "$host" "[ -f '$bin.fleet-prev' ] && sudo install -m 0755 '$bin.fleet-prev' '$bin' && sudo systemctl restart officemesh" < /dev/null; then
+    rolled="Rollback FAILED (no earlier binary on $host, or install/restart failed): $host runs the new version"
+    return
+  fi
+  deadline=$(( $(date +%s) + HEALTH_TIMEOUT_S ))
+  until health=$(api health "$url/healthz" 2>/dev/null); do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      rolled="Rolled back $host to its earlier binary, but that did not answer /healthz within ${HEALTH_TIMEOUT_S}s either"
+      return
+    fi
+    sleep "$POLL_S"
+  done
+  rolled="Rolled back: $host runs its earlier binary again (version $(echo "$health" | cut -d' ' -f3), /healthz answers)"
+  [ "$kind" != deb ] || rolled+="; dpkg still lists the new package: reinstall the earlier .deb on it"
+}
+
 deploy_one() {
   local host=$1 url remote node_id name version t0 deadline peers=() p
   url=$(api_of "$host")
@@ -118,10 +162,11 @@ deploy_one() {
   $SCP "$package" "$host:$remote" || die "[$host] upload failed ($SCP); nothing changed on $host"
   local bin=${REMOTE_BIN//\{host\}/$(addr_of "$host")}
   local cmd
+  local keep="if [ -f '$bin' ]; then sudo cp -p '$bin' '$bin.fleet-prev'; else sudo rm -f '$bin.fleet-prev'; fi"
   if [ "$kind" = deb ]; then
-    cmd="sudo DEBIAN_FRONTEND=noninteractive dpkg --force-confold -i '$remote' && rm -f '$remote' && sudo systemctl restart officemesh"
+    cmd="$keep && sudo DEBIAN_FRONTEND=noninteractive dpkg --force-confold -i '$remote' && rm -f '$remote' && sudo systemctl restart officemesh"
   else
-    cmd="sudo install -m 0755 '$remote' '$bin' && rm -f '$remote' && sudo systemctl restart officemesh"
+    cmd="$keep && sudo install -m 0755 '$remote' '$bin' && rm -f '$remote' && sudo systemctl restart officemesh"
   fi
   echo "==> [$host] installing and restarting officemesh"
   $SSH "$host" "$cmd" || die "[$host] install/restart failed (see above); stopping: the remaining hosts were not touched"
@@ -130,7 +175,7 @@ deploy_one() {
   t0=$(date +%s); deadline=$(( t0 + HEALTH_TIMEOUT_S ))
   local health=""
   until health=$(api health "$url/healthz" 2>/dev/null); do
-    [ "$(date +%s)" -lt "$deadline" ] || die "[$host] did not answer $url/healthz within ${HEALTH_TIMEOUT_S}s after the restart; check 'journalctl -u officemesh' on it. Stopping: the remaining hosts were not touched"
+    [ "$(date +%s)" -lt "$deadline" ] || { rollback "$host" "$bin"; die "[$host] did not answer $url/healthz within ${HEALTH_TIMEOUT_S}s after the restart; check 'journalctl -u officemesh' on it. $rolled. Stopping: the remaining hosts were not touched"; }
     sleep "$POLL_S"
   done
   read -r node_id name version _ <<< "$health"
@@ -162,7 +207,7 @@ deploy_one() {
       done
     fi
     [ -n "$why" ] || break
-    [ "$(date +%s)" -lt "$deadline" ] || die "[$host] the mesh did not converge within ${CONVERGE_TIMEOUT_S}s: $why. Stopping: the remaining hosts were not touched"
+    [ "$(date +%s)" -lt "$deadline" ] || { rollback "$host" "$bin"; die "[$host] the mesh did not converge within ${CONVERGE_TIMEOUT_S}s: $why. $rolled. Stopping: the remaining hosts were not touched"; }
     sleep "$POLL_S"
   done
   echo "    [$host] converged with ${peers[*]}"

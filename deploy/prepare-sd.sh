@@ -44,7 +44,17 @@
 #                               cm3, cm4, cm5 -> aarch64, or armv7 if the card holds a 32-bit OS
 #   --api-listen ADDR           api.listen (default 0.0.0.0:8420, so fleet-deploy can ask it)
 #   --api-token TOKEN           api.token (default: a new random token, printed at the end)
-#   --interface IF              presence.interface (default: eth0)
+#   --interface IF              presence.interface (default: not written, so the agent uses
+#                               the interface of the default route: eth0 or wlan0 alike)
+#   --wifi-ssid NAME            join this Wi-Fi network on first boot (a Zero W, a desk Pi);
+#   --wifi-psk PASS             its passphrase (8-63 characters, stored on the card only as the
+#                               hashed 64-hex PSK, as Imager does; leave out for an open network)
+#   --wifi-country CC           required with --wifi-ssid: the two-letter country (ISO 3166, e.g.
+#                               DE, GB, US); the Pi keeps Wi-Fi blocked until one is set
+#   Wi-Fi Raspberry Pi Imager already set on the card is kept: prepare-sd adds its steps to
+#   Imager's firstrun.sh / user-data (never replacing them) and leaves Imager's network-config
+#   alone unless --wifi-ssid is given. The card's files as Imager wrote them are saved in
+#   officemesh/*.orig, so a second run merges into the same original.
 #   --w1-pin N | --no-w1        1-wire data pin (default GPIO 4)
 #   --dht-pin N | --no-dht      DHT22 data pin (default GPIO 27)
 #   --method auto|cloud-init|firstrun
@@ -53,7 +63,8 @@ set -euo pipefail
 die() { echo "prepare-sd: error: $*" >&2; exit 1; }
 
 boot_dir="" image="" name="" room="office" seeds="" advertise="" cluster_key="" ssh_key=""
-user="officemesh-admin" deb="" api_listen="0.0.0.0:8420" api_token="" interface="eth0"
+user="officemesh-admin" deb="" api_listen="0.0.0.0:8420" api_token="" interface=""
+wifi_ssid="" wifi_psk="" wifi_country="" wifi_psk_given=""
 w1_pin=4 dht_pin=27 method=auto build=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -71,6 +82,9 @@ while [ $# -gt 0 ]; do
     --api-listen) api_listen=$2; shift 2 ;;
     --api-token) api_token=$2; shift 2 ;;
     --interface) interface=$2; shift 2 ;;
+    --wifi-ssid) wifi_ssid=$2; shift 2 ;;
+    --wifi-psk) wifi_psk=$2; wifi_psk_given=1; shift 2 ;;
+    --wifi-country) wifi_country=$2; shift 2 ;;
     --w1-pin) w1_pin=$2; shift 2 ;;
     --no-w1) w1_pin=""; shift ;;
     --dht-pin) dht_pin=$2; shift 2 ;;
@@ -109,6 +123,24 @@ for part in "1-wire:$w1_pin:--w1-pin" "DHT22:$dht_pin:--dht-pin"; do
   [ -z "$owner" ] || die "$opt $pin: GPIO $pin is used by $owner; choose another pin for $what (e.g. 4, 5, 6, 22, 27)"
 done
 [ -z "$w1_pin" ] || [ "$w1_pin" != "$dht_pin" ] || die "1-wire and DHT22 cannot share GPIO $w1_pin"
+[[ -z "$interface" || "$interface" =~ ^[A-Za-z0-9._-]{1,15}$ ]] || die "--interface '$interface' is not an interface name"
+if [ -n "$wifi_ssid" ]; then
+  [ "${#wifi_ssid}" -le 32 ] || die "--wifi-ssid '$wifi_ssid': an SSID has at most 32 bytes"
+  [[ "$wifi_ssid" != *[[:cntrl:]]* ]] || die "--wifi-ssid: control characters are not allowed"
+  [ -n "$wifi_country" ] || die "--wifi-ssid needs --wifi-country CC (two letters, e.g. DE): without a country the Pi keeps Wi-Fi blocked (rfkill) and never joins '$wifi_ssid'"
+  wifi_country=${wifi_country^^}
+  [[ "$wifi_country" =~ ^[A-Z]{2}$ ]] || die "--wifi-country '$wifi_country' is not a two-letter country code (ISO 3166, e.g. DE, GB, US)"
+  if [ -n "$wifi_psk_given" ]; then
+    if [[ "$wifi_psk" =~ ^[0-9a-fA-F]{64}$ ]]; then wifi_psk_hex=${wifi_psk,,}
+    elif [ "${#wifi_psk}" -ge 8 ] && [ "${#wifi_psk}" -le 63 ]; then
+      wifi_psk_hex=$(python3 "$(dirname "$0")/lib/sd-merge.py" psk "$wifi_ssid" "$wifi_psk") \
+        || die "cannot hash the Wi-Fi passphrase (python3 is needed)"
+    else die "--wifi-psk: a WPA passphrase has 8 to 63 characters (or give the 64-hex PSK)"; fi
+  else wifi_psk_hex=""; fi
+else
+  [ -z "$wifi_psk_given" ] || die "--wifi-psk needs --wifi-ssid NAME"
+  [ -z "$wifi_country" ] || die "--wifi-country needs --wifi-ssid NAME"
+fi
 for item in ${seeds//,/ } $advertise; do
   [[ "$item" =~ ^[^[:space:],\"]+:[0-9]{1,5}$ ]] || die "'$item' is not host:port"
 done
@@ -258,10 +290,12 @@ advertise = "$advertise"
 seeds = [$seeds_toml]
 cluster = "office"
 key_file = "/etc/officemesh/cluster.key"
-
-[presence]
-interface = "$interface"
 EOF
+if [ -n "$interface" ]; then
+  printf '\n[presence]\ninterface = "%s"\n' "$interface" >> "$work/config.toml"
+else
+  printf '\n# [presence] interface: the interface of the default route (eth0, wlan0, ...)\n' >> "$work/config.toml"
+fi
 boot_put "$work/config.toml" officemesh/config.toml
 boot_put "$cluster_key" officemesh/cluster.key
 if [ -n "$deb" ]; then
@@ -304,8 +338,13 @@ EOF
 boot_put "$work/firstboot.sh" officemesh/firstboot.sh
 pubkey=$(head -n1 "$ssh_key" | tr -d '\r')
 
+. "$(dirname "$0")/lib/sd-firstboot.sh"
+merge="$(dirname "$0")/lib/sd-merge.py"
+strip_hook() {  # cmdline.txt without a first-run hook
+  boot_read cmdline.txt | tr -d '\r\n' | sed -E 's/ ?systemd\.run[^ ]*//g; s/ ?systemd\.unit=kernel-command-line\.target//g'
+}
 if [ "$method" = cloud-init ]; then
-  cat > "$work/user-data" <<EOF
+  cat > "$work/ours.yaml" <<EOF
 #cloud-config
 # written by deploy/prepare-sd.sh (officemesh node $name)
 hostname: $name
@@ -323,55 +362,36 @@ runcmd:
   - [systemctl, enable, --now, ssh]
   - [sh, -c, "if [ -f /boot/firmware/officemesh/firstboot.sh ]; then sh /boot/firmware/officemesh/firstboot.sh; else sh /boot/officemesh/firstboot.sh; fi"]
 EOF
+  base=$(orig_of user-data user-data.orig)
+  python3 "$merge" user-data "$base" "$work/ours.yaml" "$work/user-data" || die "cannot merge user-data"
+  if [ "$base" != - ]; then
+    sed -i "1a # officemesh steps added by deploy/prepare-sd.sh; the card's own are in officemesh/user-data.orig" "$work/user-data"
+  fi
   boot_put "$work/user-data" user-data
+  if [ -n "$wifi_ssid" ]; then   # else: a network-config Imager wrote stays as it is
+    python3 "$merge" network-config "$wifi_ssid" "$wifi_psk_hex" "$wifi_country" "$work/network-config"
+    boot_put "$work/network-config" network-config
+  fi
   # A new instance-id makes cloud-init treat the next boot as a first boot again.
   printf 'instance-id: officemesh-%s-%s\n' "$name" "$(date +%s)" > "$work/meta-data"
   boot_put "$work/meta-data" meta-data
   boot_rm firstrun.sh
-  boot_read cmdline.txt | tr -d '\r\n' | sed -E 's/ ?systemd\.run[^ ]*//g; s/ ?systemd\.unit=kernel-command-line\.target//g' \
-    > "$work/cmdline.txt"
-  echo >> "$work/cmdline.txt"
+  { strip_hook; echo; } > "$work/cmdline.txt"
   boot_put "$work/cmdline.txt" cmdline.txt
 else
-  # userconf.txt: "user:password-hash"; "*" = no password login at all (SSH key only).
-  printf '%s:*\n' "$user" > "$work/userconf.txt"
-  boot_put "$work/userconf.txt" userconf.txt
-  cat > "$work/firstrun.sh" <<EOF
-#!/bin/bash
-# officemesh first run (written by deploy/prepare-sd.sh), started once through cmdline.txt's
-# systemd.run= like Raspberry Pi Imager's firstrun.sh; removes itself, then the Pi reboots.
-set +e
-BOOT=/boot; [ -f /boot/firmware/cmdline.txt ] && BOOT=/boot/firmware
-NAME='$name'
-USER_NAME='$user'
-echo "\$NAME" > /etc/hostname
-sed -i "s/^127\\.0\\.1\\.1.*/127.0.1.1\\t\$NAME/" /etc/hosts
-grep -q '^127\\.0\\.1\\.1' /etc/hosts || printf '127.0.1.1\\t%s\\n' "\$NAME" >> /etc/hosts
-HOME_DIR=\$(getent passwd "\$USER_NAME" | cut -d: -f6)
-if [ -z "\$HOME_DIR" ]; then
-    useradd --create-home --shell /bin/bash "\$USER_NAME"
-    HOME_DIR=\$(getent passwd "\$USER_NAME" | cut -d: -f6)
-fi
-for g in sudo adm gpio i2c spi; do getent group \$g >/dev/null && usermod -aG \$g "\$USER_NAME"; done
-install -d -m 700 -o "\$USER_NAME" -g "\$USER_NAME" "\$HOME_DIR/.ssh"
-echo '$pubkey' > "\$HOME_DIR/.ssh/authorized_keys"
-chown "\$USER_NAME:\$USER_NAME" "\$HOME_DIR/.ssh/authorized_keys"
-chmod 600 "\$HOME_DIR/.ssh/authorized_keys"
-if [ -d /etc/sudoers.d ]; then
-    echo "\$USER_NAME ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/010_officemesh-admin
-    chmod 440 /etc/sudoers.d/010_officemesh-admin
-fi
-systemctl enable ssh
-sh "\$BOOT/officemesh/firstboot.sh"
-rm -f "\$BOOT/firstrun.sh"
-sed -i 's| systemd.run.*||g' "\$BOOT/cmdline.txt"
-exit 0
-EOF
+  base=$(orig_of firstrun.sh firstrun.orig.sh)
+  # userconf.txt "user:*": no password login at all (SSH key only). A card Imager customised
+  # makes its first user in its own firstrun.sh: then (and over an userconf.txt not ours) none.
+  if [ "$base" = - ] && { ! boot_exists userconf.txt || boot_read userconf.txt | grep -q ':\*$'; }; then
+    printf '%s:*\n' "$user" > "$work/userconf.txt"
+    boot_put "$work/userconf.txt" userconf.txt
+  fi
+  firstrun_block > "$work/block.sh"
+  python3 "$merge" firstrun "$base" "$work/block.sh" "$work/firstrun.sh" || die "cannot merge firstrun.sh"
   boot_put "$work/firstrun.sh" firstrun.sh
-  boot_read cmdline.txt | tr -d '\r\n' | sed -E 's/ ?systemd\.run[^ ]*//g; s/ ?systemd\.unit=kernel-command-line\.target//g' \
-    > "$work/cmdline.txt"
-  printf ' systemd.run=/boot/firstrun.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target\n' \
-    >> "$work/cmdline.txt"
+  { strip_hook
+    printf ' systemd.run=/boot/firstrun.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target\n'
+  } > "$work/cmdline.txt"
   boot_put "$work/cmdline.txt" cmdline.txt
 fi
 

@@ -10,7 +10,10 @@
 # As a user, tests that need root skip and say so; with CI=true a skip is a failure.
 #   prepare-sd.sh   deploy/prepare-sd.sh on FAT images made by the test (mtools), cloud-init
 #                   and firstrun generations, idempotence
-#   fleet-deploy.sh deploy/fleet-deploy.sh against local agents on 127.0.0.2-4 (stand-in ssh)
+#   fleet-deploy.sh deploy/fleet-deploy.sh against local agents on 127.0.0.2-4 (stand-in ssh):
+#                   rollout, rollback, binaries for another architecture refused
+#   build-pi-paths.sh  build-pi.sh armv6/armv7 with CARGO_TARGET_DIR_CROSS outside the work tree,
+#                   against a stand-in chroot (real mount namespace and binds; seconds)
 #   deb-install.sh  the amd64 .deb installed into a debootstrap'ed bookworm root: files, user,
 #                   groups, conffile, the agent running as its user, systemd-analyze verify, purge
 set -euo pipefail

@@ -209,6 +209,8 @@ impl Shared {
         let changes = {
             let mut replica = self.replica();
             if !replica.has_changes() {
+                drop(replica);
+                self.store.tick(); // held readings may be due (storage.readings_batch_ms)
                 return;
             }
             replica.take_changes()

@@ -19,6 +19,9 @@
 #                     crates; some networks re-sign TLS, and the chroot has no ca-certificates of
 #                     its own) and resolv.conf. Cargo's registry lives in
 #                     the chroot (/root/.cargo), so crates are downloaded once per chroot.
+#                     PI32_BINDS (host directories, space separated) are bind-mounted at their
+#                     own paths too: build-pi.sh puts a CARGO_TARGET_DIR_CROSS outside the work
+#                     tree there, so what the chroot builds lands on the host.
 # Delete $PI32_CHROOT to rebuild it (e.g. to pick up a newer trixie rustc).
 
 PI32_CHROOT=${PI32_CHROOT:-/var/cache/officemesh/pi32-trixie}
@@ -113,7 +116,11 @@ pi32_chroot_run_in() {
   [ "${1:-}" = -- ] && shift
   # shellcheck disable=SC2016
   unshare --mount --propagation private sh -euc '
-    root=$1 tree=$2; shift 2
+    root=$1 tree=$2 binds=$3; shift 3
+    for dir in $binds; do
+      mkdir -p "$root$dir"
+      mount --bind "$dir" "$root$dir"
+    done
     mount -t proc proc "$root/proc"
     if [ -d /etc/ssl/certs ]; then
       mkdir -p "$root/etc/ssl/certs"
@@ -125,6 +132,6 @@ pi32_chroot_run_in() {
       mount --bind "$tree" "$root$tree"
     fi
     exec chroot "$root" "$@"
-  ' sh "$PI32_CHROOT" "$tree" /usr/bin/env -i "${envs[@]}" \
+  ' sh "$PI32_CHROOT" "$tree" "${PI32_BINDS:-}" /usr/bin/env -i "${envs[@]}" \
     sh -c 'cd "$0" && exec "$@"' "${tree:-/}" "$@"
 }

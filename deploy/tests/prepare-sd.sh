@@ -226,4 +226,158 @@ fi
 assert_contains "$t/build.log" "holds a 64-bit one" "armhf package on a 64-bit card refused"
 [ "$(cat "$t/build-pi.args")" = "aarch64 --deb" ] || fail "--build pi5 on a 64-bit card must build aarch64, ran: $(cat "$t/build-pi.args")"
 pass "--build picks the target per model and card"
+# ---- cards Raspberry Pi Imager customised (its templates: rpi-imager src/customization_generator.cpp)
+imager_firstrun() {
+  cat <<'IMG'
+#!/bin/sh
+
+set +e
+
+CURRENT_HOSTNAME=$(cat /etc/hostname | tr -d " \t\n\r")
+if [ -f /usr/lib/raspberrypi-sys-mods/imager_custom ]; then
+   /usr/lib/raspberrypi-sys-mods/imager_custom set_hostname desk-pi
+else
+   echo desk-pi >/etc/hostname
+   sed -i "s/127.0.1.1.*$CURRENT_HOSTNAME/127.0.1.1\tdesk-pi/g" /etc/hosts
+fi
+FIRSTUSER=$(getent passwd 1000 | cut -d: -f1)
+FIRSTUSERHOME=$(getent passwd 1000 | cut -d: -f6)
+if [ -f /usr/lib/userconf-pi/userconf ]; then
+   /usr/lib/userconf-pi/userconf 'alice' '$5$abc$hash'
+fi
+if [ -f /usr/lib/raspberrypi-sys-mods/imager_custom ] && true; then
+   /usr/lib/raspberrypi-sys-mods/imager_custom set_wlan 'Home Net' 'aaaabbbbccccddddeeeeffff00001111aaaabbbbccccddddeeeeffff00001111' 'GB'
+else
+   rfkill unblock wifi
+fi
+rm -f /boot/firstrun.sh
+sed -i 's| systemd.run.*||g' /boot/cmdline.txt
+exit 0
+IMG
+}
+imager_user_data() {
+  cat <<'IMG'
+#cloud-config
+manage_resolv_conf: false
+
+hostname: desk-pi
+manage_etc_hosts: true
+packages:
+- avahi-daemon
+
+user:
+  name: alice
+  shell: /bin/bash
+  lock_passwd: false
+  passwd: "$5$abc$hash"
+
+ssh_pwauth: true
+
+runcmd:
+  - [ rfkill, unblock, wifi ]
+IMG
+}
+imager_network_config() {
+  cat <<'IMG'
+network:
+  version: 2
+  ethernets:
+    eth0:
+      dhcp4: true
+      dhcp6: true
+      optional: true
+  wifis:
+    wlan0:
+      dhcp4: true
+      regulatory-domain: "GB"
+      access-points:
+        "Home Net":
+          password: "aaaabbbbccccddddeeeeffff00001111aaaabbbbccccddddeeeeffff00001111"
+      optional: true
+IMG
+}
+imager_hook=' systemd.run=/boot/firstrun.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target'
+
+echo "==> a bookworm card Imager customised keeps Imager's steps and Wi-Fi"
+mkdir -p "$t/imgb"
+stock_config > "$t/imgb/config.txt"; echo "$stock_cmdline$imager_hook" > "$t/imgb/cmdline.txt"
+imager_firstrun > "$t/imgb/firstrun.sh"
+prepare --boot "$t/imgb"
+f="$t/imgb/firstrun.sh"
+while IFS= read -r line; do
+  grep -qxF -- "$line" "$f" || fail "Imager's step '$line' is gone from firstrun.sh"
+done < <(imager_firstrun)
+assert_count "$f" "imager_custom set_wlan 'Home Net'" 1 "Imager's Wi-Fi kept"
+assert_count "$f" "set_wlan" 1 "no Wi-Fi of ours when not asked"
+awk '/userconf .alice/{u=NR} /--- officemesh/{o=NR} /firstboot.sh"/{b=NR} /^rm -f \/boot\/firstrun.sh/{r=NR}
+     END{exit !(u && o > u && b > o && r > b)}' "$f" || fail "our steps must run after Imager's and before its clean-up"
+sh -n "$f" || fail "merged firstrun.sh has a syntax error"
+[ ! -e "$t/imgb/userconf.txt" ] || fail "Imager's firstrun makes the first user: no userconf.txt of ours"
+cmp -s "$t/imgb/officemesh/firstrun.orig.sh" <(imager_firstrun) || fail "Imager's firstrun.sh not saved as officemesh/firstrun.orig.sh"
+assert_count "$t/imgb/cmdline.txt" "systemd.run=" 1 "one first-run hook"
+cp "$f" "$t/imgb-first"
+prepare --boot "$t/imgb"
+cmp -s "$f" "$t/imgb-first" || fail "a second run changed the merged firstrun.sh"
+if grep -q '^interface' "$t/imgb/officemesh/config.toml"; then fail "config.toml names an interface nobody asked for"; fi
+pass "Imager's firstrun.sh kept, ours merged in once"
+
+echo "==> asked for Wi-Fi, the firstrun card gets it with its country (hashed PSK)"
+# IEEE 802.11i-2004 H.4 test vector: passphrase "password", SSID "IEEE".
+want_psk=f42c6fc52df0ebef9ebb4b90b38a5f902e83fe1b135a70e23aed762e9710a12e
+prepare --boot "$t/imgb" --wifi-ssid IEEE --wifi-psk password --wifi-country de
+assert_contains "$f" "imager_custom set_wlan 'IEEE' '$want_psk' 'DE'" "set_wlan with SSID, PSK and country"
+assert_contains "$f" "country=DE" "wpa_supplicant fallback carries the country"
+assert_contains "$f" "ssid=49454545" "wpa_supplicant fallback SSID (hex)"
+if grep -q "password" "$f"; then fail "the plain passphrase is on the card"; fi
+assert_count "$f" "imager_custom set_wlan 'Home Net'" 1 "Imager's Wi-Fi still there"
+sh -n "$f" || fail "firstrun.sh with Wi-Fi has a syntax error"
+pass "Wi-Fi written with its country"
+
+echo "==> Wi-Fi without a country is refused (the radio stays rfkill-blocked)"
+for bad in "--wifi-ssid Office:needs --wifi-country" "--wifi-ssid Office --wifi-country Germany:not a two-letter" \
+           "--wifi-ssid Office --wifi-psk short --wifi-country DE:8 to 63" "--wifi-psk secret123:needs --wifi-ssid"; do
+  args=${bad%%:*} why=${bad#*:}
+  cp "$f" "$t/before"
+  # shellcheck disable=SC2086
+  if ./deploy/prepare-sd.sh --boot "$t/imgb" --name pi-x --cluster-key "$t/cluster.key" \
+       --ssh-key "$t/id.pub" $args > "$t/wifi.log" 2>&1; then fail "accepted $args"; fi
+  assert_contains "$t/wifi.log" "$why" "$args refused"
+  cmp -s "$f" "$t/before" || fail "a refused run changed the card"
+done
+pass "Wi-Fi without a country refused"
+
+echo "==> a cloud-init card Imager customised keeps its user and network-config"
+mkdir -p "$t/imgc"
+stock_config > "$t/imgc/config.txt"; echo "$stock_cmdline" > "$t/imgc/cmdline.txt"
+imager_user_data > "$t/imgc/user-data"; imager_network_config > "$t/imgc/network-config"
+echo "instance-id: rpi-imager-1" > "$t/imgc/meta-data"
+prepare --boot "$t/imgc"
+cmp -s "$t/imgc/network-config" <(imager_network_config) || fail "Imager's network-config was changed"
+python3 - "$t/imgc/user-data" <<'PY' || fail "merged user-data is wrong"
+import sys, yaml
+text = open(sys.argv[1]).read()
+assert text.startswith("#cloud-config\n"), text[:40]
+c = yaml.safe_load(text)
+assert c["user"]["name"] == "alice", "Imager's user kept"
+names = [u if isinstance(u, str) else u["name"] for u in c["users"]]
+assert names == ["default", "officemesh-admin"], names
+assert c["hostname"] == "pi-lobby" and c["ssh_pwauth"] is True, c
+assert c["packages"] == ["avahi-daemon"] and c["manage_resolv_conf"] is False
+assert c["runcmd"][0] == ["rfkill", "unblock", "wifi"], "Imager's runcmd first"
+assert any("firstboot.sh" in " ".join(r) for r in c["runcmd"]), c["runcmd"]
+PY
+cp "$t/imgc/user-data" "$t/imgc-first"
+prepare --boot "$t/imgc"
+cmp -s "$t/imgc/user-data" "$t/imgc-first" || fail "a second run changed the merged user-data"
+prepare --boot "$t/imgc" --wifi-ssid 'Büro "2"' --wifi-psk 'correct horse' --wifi-country at
+python3 - "$t/imgc/network-config" <<'PY' || fail "network-config with Wi-Fi is wrong"
+import sys, yaml
+n = yaml.safe_load(open(sys.argv[1]))["network"]
+assert n["ethernets"]["eth0"]["dhcp4"] is True, "wired Ethernet keeps working"
+w = n["wifis"]["wlan0"]
+assert w["regulatory-domain"] == "AT", w
+ap = w["access-points"]['Büro "2"']
+assert len(ap["password"]) == 64 and ap["password"] != "correct horse", ap
+PY
+pass "cloud-init: Imager's user kept, Wi-Fi with its regulatory domain when asked"
 echo "prepare-sd: all checks passed"

@@ -1,27 +1,29 @@
-//! sound_sampler_bench: the sound sampler's rate and CPU cost on this machine, against
-//! simulated buses that behave like rppal's (no hardware needed). Prints figures; asserts none.
+//! sound_sampler_bench: the sound sampler's SPI transactions per second and CPU per second of
+//! audio, before (one SPI transaction and one pacing step per sample) and after (one SPI
+//! message of 128 conversions, the gaps slept by the bus) side by side, against simulated
+//! buses that behave like rppal's (no hardware needed). Prints figures; asserts none.
 //!
-//! 1. Unpaced: how many samples per second the sampler takes through the MCP3008 driver and the
-//!    Pi SPI glue when the bus costs nothing — the sampler's own ceiling.
-//! 2. Paced: a `SoundMeter` at its default 8000 samples/s (MCP3008) and 860 samples/s
-//!    (ADS1115) for 10 s each: the rate reached (counted in whole 500 ms windows, so within
-//!    one window of the truth) and the process CPU it cost.
-//!
-//! On a Pi the bus adds its own time per conversion (spidev ioctl, I2C transfer); the agent
-//! logs the rate it reaches there (`RUST_LOG=officemesh_sensors=debug`, "sound interval").
+//! Each row is a `SoundMeter` run for 10 s at the given rate: samples/s reached (whole 500 ms
+//! windows), SPI transactions per second (each one ioctl on a Pi), and the process CPU per
+//! second of audio. The simulated buses make no system calls: on a Pi every transaction adds
+//! a kernel entry (spidev ioctl) on top of these CPU figures, so the transaction count is the
+//! figure that carries over. The ADS1115 row is the I2C sampler at its 860/s.
 //!
 //! Run: `cargo run --release -p officemesh-sensors --example sound_sampler_bench`
 
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use officemesh_sensors::drivers::ads1115::Ads1115;
 use officemesh_sensors::drivers::mcp3008::Mcp3008;
-use officemesh_sensors::drivers::sound::{SoundMeter, SoundSettings, WindowSampler};
-use officemesh_sensors::drivers::StdDelay;
+use officemesh_sensors::drivers::sound::{AdcSampler, SoundMeter, SoundSettings};
+use officemesh_sensors::drivers::{OsBusError, StdDelay};
 use officemesh_sensors::rpi::i2c::PiI2c;
-use officemesh_sensors::rpi::spi::PiSpi;
-use officemesh_sensors::simbus::{RppalSpiDevice, SimAds1115, SimI2cBus, SimMcp3008};
-use officemesh_sensors::Sensor;
+use officemesh_sensors::rpi::spi::{FrameBus, PiSpi};
+use officemesh_sensors::simbus::{RppalSpiBus, RppalSpiDevice, SimAds1115, SimI2cBus, SimMcp3008};
+use officemesh_sensors::{Sensor, SensorError};
 
 /// CPU seconds (user + system) this process used so far, from /proc/self/stat (USER_HZ = 100).
 fn cpu_seconds() -> f64 {
@@ -42,60 +44,104 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-fn mcp3008() -> Mcp3008<PiSpi<RppalSpiDevice<SimMcp3008>>> {
-    let chip = SimMcp3008::sine(0, 440.0, 200.0, 511.5, 8000);
-    Mcp3008::new(PiSpi::new(RppalSpiDevice::new(chip), "/dev/spidev0.0"), 0)
+/// A bus that counts the SPI messages (transactions) it carries.
+struct Counted<B> {
+    bus: B,
+    count: Arc<AtomicUsize>,
 }
 
-fn unpaced() {
-    let mut sampler = WindowSampler::new("bench", mcp3008(), 4000);
-    let cpu = cpu_seconds();
-    let started = Instant::now();
-    let mut windows = 0u64;
-    while started.elapsed() < Duration::from_secs(3) {
-        if sampler.next_window(&mut || {}).is_ok() {
-            windows += 1;
-        }
+impl<B: FrameBus> FrameBus for Counted<B> {
+    fn transfer_frames(
+        &mut self,
+        read: &mut [u8],
+        write: &[u8],
+        frame: usize,
+        gap_us: u16,
+    ) -> Result<(), OsBusError> {
+        let before = self.bus.messages();
+        let result = self.bus.transfer_frames(read, write, frame, gap_us);
+        let sent = usize::try_from(self.bus.messages() - before).unwrap_or(usize::MAX);
+        self.count.fetch_add(sent, Ordering::Relaxed);
+        result
     }
-    let wall = started.elapsed().as_secs_f64();
-    let samples = windows as f64 * 4000.0;
-    println!(
-        "unpaced mcp3008 (sim bus): {:.0} samples/s, {:.2} µs CPU per sample",
-        samples / wall,
-        (cpu_seconds() - cpu) * 1e6 / samples
-    );
+
+    fn messages(&self) -> u64 {
+        self.bus.messages()
+    }
 }
 
-fn paced(label: &str, mut meter: SoundMeter, seconds: u64) {
+/// The sampler as it was: one conversion per call, paced per sample.
+struct OneByOne<A>(A);
+
+impl<A: AdcSampler> AdcSampler for OneByOne<A> {
+    const DRIVER: &'static str = A::DRIVER;
+    fn sample(&mut self, device: &str) -> Result<i32, SensorError> {
+        self.0.sample(device)
+    }
+    fn full_scale(&self) -> f64 {
+        self.0.full_scale()
+    }
+}
+
+fn chip(rate: u32) -> SimMcp3008 {
+    SimMcp3008::sine(0, 440.0, 200.0, 511.5, rate)
+}
+
+fn paced(label: &str, mut meter: SoundMeter, transactions: &AtomicUsize, seconds: u64) {
     // Let the first window fill, then measure a steady interval.
     let _ = meter.read();
     let cpu = cpu_seconds();
+    let sent = transactions.load(Ordering::Relaxed);
     let started = Instant::now();
     std::thread::sleep(Duration::from_secs(seconds));
     let level = meter.read().map(|m| m[0].value).unwrap_or(f64::NAN);
     let wall = started.elapsed().as_secs_f64();
     let used = cpu_seconds() - cpu;
+    let sent = transactions.load(Ordering::Relaxed) - sent;
     let stats = meter.last_stats();
     println!(
-        "{label}: {:.0} samples/s reached, {} windows, CPU {:.1} % of one core, Leq {level:.1} dBFS",
+        "{label:<34} {:>6.0} samples/s  {:>7.0} SPI transactions/s  {:>6.1} ms CPU per s of audio  Leq {level:.1} dBFS",
         stats.map(|s| s.rate_hz()).unwrap_or(0.0),
-        stats.map(|s| s.windows).unwrap_or(0),
-        100.0 * used / wall
+        sent as f64 / wall,
+        1000.0 * used / wall,
+    );
+}
+
+fn mcp3008_rows(rate_hz: u32, seconds: u64) {
+    let settings = SoundSettings {
+        window_ms: 500,
+        rate_hz,
+        calibration_db: 0.0,
+    };
+    let count = Arc::new(AtomicUsize::new(0));
+    let before = Counted {
+        bus: PiSpi::new(RppalSpiDevice::new(chip(rate_hz)), "/dev/spidev0.0"),
+        count: count.clone(),
+    };
+    let adc = OneByOne(Mcp3008::new(before, 0));
+    paced(
+        &format!("mcp3008 {rate_hz}/s before (per sample)"),
+        SoundMeter::start("bench", adc, settings),
+        &count,
+        seconds,
+    );
+    let count = Arc::new(AtomicUsize::new(0));
+    let after = Counted {
+        bus: RppalSpiBus::new(chip(rate_hz), 1_000_000),
+        count: count.clone(),
+    };
+    let adc = Mcp3008::new(after, 0).with_clock_hz(1_000_000);
+    paced(
+        &format!("mcp3008 {rate_hz}/s after (128 per message)"),
+        SoundMeter::start("bench", adc, settings),
+        &count,
+        seconds,
     );
 }
 
 fn main() {
-    unpaced();
-    let settings = SoundSettings {
-        window_ms: 500,
-        rate_hz: 8000,
-        calibration_db: 0.0,
-    };
-    paced(
-        "mcp3008 paced at 8000/s",
-        SoundMeter::start("bench", mcp3008(), settings),
-        10,
-    );
+    mcp3008_rows(8000, 10);
+    mcp3008_rows(4000, 10);
     let bus = SimI2cBus::new();
     bus.attach(
         0x48,
@@ -105,16 +151,16 @@ fn main() {
         }),
     );
     let adc = Ads1115::new(PiI2c::new(bus, "/dev/i2c-1"), 0x48, 0, StdDelay);
+    let settings = SoundSettings {
+        window_ms: 500,
+        rate_hz: 860,
+        calibration_db: 0.0,
+    };
+    let none = AtomicUsize::new(0);
     paced(
-        "ads1115 paced at 860/s",
-        SoundMeter::start(
-            "bench",
-            adc,
-            SoundSettings {
-                rate_hz: 860,
-                ..settings
-            },
-        ),
+        "ads1115 860/s (I2C, no SPI)",
+        SoundMeter::start("bench", adc, settings),
+        &none,
         10,
     );
 }

@@ -13,11 +13,13 @@
 pub mod ads1115;
 pub mod bme280;
 pub mod digital_sound;
+pub mod frame_bus;
 pub mod mcp3008;
 pub mod sensirion;
 pub mod sht3x;
 pub mod sht4x;
 pub mod sound;
+pub mod sound_signal;
 
 use std::io;
 

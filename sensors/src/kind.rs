@@ -31,6 +31,9 @@ pub enum Interface {
     OneWire,
 }
 
+/// Built for ARMv6 (the armv6 build runs ARMv5TE code: no `v7` target feature).
+const SINGLE_CORE_ARMV6: bool = cfg!(all(target_arch = "arm", not(target_feature = "v7")));
+
 impl DriverKind {
     /// Every driver, in the order the docs list them.
     pub const ALL: [DriverKind; 10] = [
@@ -134,9 +137,15 @@ impl DriverKind {
 
     /// The analog sampler's default rate: the ADS1115's fastest data rate (860 SPS); for the
     /// MCP3008 a rate a Pi's spidev sustains with CPU to spare (see docs/performance.md).
+    ///
+    /// MCP3008: 8000/s, but 4000/s on a 32-bit ARM without ARMv7 (the armv6 build for a Pi
+    /// 1/Zero/Zero W, one ARM1176 core that also runs gossip, presence and the API): 4 kHz
+    /// still covers speech (up to 2 kHz) and keeps the sampler a few % of that core
+    /// (docs/performance.md, "Sound sampler").
     pub fn default_sample_rate_hz(self) -> u32 {
         match self {
             DriverKind::Ads1115Sound => 860,
+            _ if SINGLE_CORE_ARMV6 => 4000,
             _ => 8000,
         }
     }

@@ -74,6 +74,10 @@ pub enum SensorError {
     /// The device answered with data that failed its own check (CRC, out of range).
     #[error("{device}: bad data: {detail}")]
     BadData { device: String, detail: String },
+    /// An analog input that carries no signal at all (flat or stuck at a rail): an unplugged
+    /// or dead microphone module or ADC, not a quiet room.
+    #[error("{device}: no signal: {detail}")]
+    NoSignal { device: String, detail: String },
     /// The device did not answer in time; transient for DHT-type sensors.
     #[error("{device}: timed out")]
     Timeout { device: String },

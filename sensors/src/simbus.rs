@@ -7,6 +7,9 @@
 //!   `TransferInPlace` and `Read` become read-only segments (the chip receives zeros),
 //!   `Transfer` is full duplex over the shorter buffer, chip select stays low for the whole
 //!   transaction. [`SimMcp3008`] is a bit-level MCP3008 behind it.
+//! - [`RppalSpiBus`]: rppal's `Spi::transfer_segments` as `rpi::spi::FrameBus`: one message
+//!   (one ioctl) of `Segment::new(read, write)` segments, chip select released between them,
+//!   and the call blocks for the message's time on the wire plus its gaps, as the ioctl does.
 //! - [`SimI2cBus`]: an `rpi::i2c::RawI2c` like rppal's `I2c` on `/dev/i2c-N`: a missing device
 //!   fails with EREMOTEIO (what i2c-bcm2835 returns on a NACK), an address held by a kernel
 //!   driver fails `set_slave_address` with EBUSY, and a fault can be injected. [`SimBme280`]
@@ -76,6 +79,63 @@ impl<C: SpiChip> SpiDevice for RppalSpiDevice<C> {
             }
         }
         Ok(())
+    }
+}
+
+/// rppal's `Spi` seen through `transfer_segments` (see the module doc), counting messages.
+pub struct RppalSpiBus<C> {
+    chip: C,
+    clock_hz: u32,
+    messages: u64,
+}
+
+impl<C: SpiChip> RppalSpiBus<C> {
+    /// A bus clocked at `clock_hz` (the time a message blocks follows from it).
+    pub fn new(chip: C, clock_hz: u32) -> Self {
+        RppalSpiBus {
+            chip,
+            clock_hz: clock_hz.max(1),
+            messages: 0,
+        }
+    }
+
+    /// The chip, to inspect what it saw.
+    pub fn into_chip(self) -> C {
+        self.chip
+    }
+}
+
+impl<C: SpiChip> crate::drivers::frame_bus::FrameBus for RppalSpiBus<C> {
+    fn transfer_frames(
+        &mut self,
+        read: &mut [u8],
+        write: &[u8],
+        frame: usize,
+        gap_us: u16,
+    ) -> Result<(), crate::drivers::OsBusError> {
+        self.messages += 1;
+        let frames = read
+            .chunks_mut(frame.max(1))
+            .zip(write.chunks(frame.max(1)));
+        let mut wire = std::time::Duration::ZERO;
+        for (read, write) in frames {
+            // Segment::new(read, write): full duplex over the shorter buffer; cs_change: the
+            // chip is deselected after it and selected again for the next.
+            self.chip.select();
+            for (r, &w) in read.iter_mut().zip(write.iter()) {
+                *r = self.chip.exchange(w);
+            }
+            let bits = 8.0 * read.len().min(write.len()) as f64;
+            wire += std::time::Duration::from_secs_f64(bits / f64::from(self.clock_hz))
+                + std::time::Duration::from_micros(u64::from(gap_us));
+        }
+        // The ioctl returns when the last frame is out: the caller's thread waits (asleep).
+        std::thread::sleep(wire);
+        Ok(())
+    }
+
+    fn messages(&self) -> u64 {
+        self.messages
     }
 }
 

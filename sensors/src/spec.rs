@@ -54,7 +54,7 @@ pub struct SensorSpec {
     /// gpio-sound: how many pin samples are taken in that window.
     pub sample_count: u32,
     /// Analog sound: samples per second the sampler aims for; default: the driver's (MCP3008
-    /// 8000, ADS1115 860, its fastest data rate). The rate reached is logged.
+    /// 8000 (4000 on the armv6 build), ADS1115 860, its fastest data rate). The rate reached is logged.
     pub sample_rate_hz: Option<u32>,
     /// Analog sound: dB SPL of a 0 dBFS signal, added to the measured Leq in dBFS. 0 publishes
     /// dBFS (uncalibrated); see "Calibrating a microphone" in docs/sensors.md.

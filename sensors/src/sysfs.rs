@@ -71,7 +71,9 @@ pub(crate) fn is_transient(err: &SensorError) -> bool {
             ) || source.raw_os_error() == Some(nix::errno::Errno::EIO as i32)
         }
         SensorError::BadData { .. } | SensorError::Timeout { .. } => true,
-        SensorError::Unsupported(_) | SensorError::Config(_) => false,
+        SensorError::Unsupported(_) | SensorError::Config(_) | SensorError::NoSignal { .. } => {
+            false
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! module of the agent (each section's own checks live beside it, e.g. `mqtt.rs`).
 
 mod chat;
+mod local_names;
 mod mqtt;
 mod ranges;
 
@@ -87,6 +88,8 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
     /// How often buffered writes are committed in one transaction (SD cards wear out).
     pub batch_ms: u64,
+    /// Readings (and what peers sent) wait up to this long for a commit of their own.
+    pub readings_batch_ms: u64,
     /// Raw samples are kept this many days.
     pub raw_retention_days: u32,
     /// 1-minute aggregates are kept this many days.
@@ -98,6 +101,7 @@ impl Default for StorageConfig {
         StorageConfig {
             data_dir: PathBuf::from("/var/lib/officemesh"),
             batch_ms: 1000,
+            readings_batch_ms: 60_000,
             raw_retention_days: 7,
             aggregate_retention_days: 90,
         }
@@ -403,6 +407,7 @@ impl Config {
             return Err("gossip.cluster must not be empty".into());
         }
         mqtt::validate(&self.mqtt)?;
+        local_names::check(self, local_names::STATIC_BUILD)?;
         self.chat.validate()?;
         // The state's own rule (`state::limits::check_label`): a name it would refuse on every
         // write is refused here, at load, with the key and the fix.

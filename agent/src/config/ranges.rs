@@ -38,6 +38,12 @@ fn all(config: &Config) -> Vec<Bounded> {
     vec![
         bounded("storage.batch_ms", storage.batch_ms, 1, 60_000),
         bounded(
+            "storage.readings_batch_ms",
+            storage.readings_batch_ms,
+            0,
+            600_000,
+        ),
+        bounded(
             "storage.raw_retention_days",
             storage.raw_retention_days,
             1,

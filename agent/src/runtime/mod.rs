@@ -75,9 +75,14 @@ fn open_shared(
     } else {
         config.node.name.clone()
     };
-    let (store, persist_thread) =
-        StoreHandle::spawn(store, retention_policy(&config.storage), node, own_version)
-            .context("cannot start the store thread")?;
+    let (store, persist_thread) = StoreHandle::spawn_holding(
+        store,
+        retention_policy(&config.storage),
+        node,
+        own_version,
+        Duration::from_millis(config.storage.readings_batch_ms),
+    )
+    .context("cannot start the store thread")?;
     let shared = Arc::new(Shared::new(
         config,
         node,

@@ -34,6 +34,9 @@ pub use thread::StoreHandle;
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "officemesh.db";
 
+/// Page size of a newly created database.
+const PAGE_SIZE: i64 = 1024;
+
 /// A storage failure. SQLite errors carry the database path.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -127,6 +130,19 @@ impl Store {
             path: path.clone(),
             source,
         };
+        // A new database gets 1 KiB pages: every commit appends each page it touched to the
+        // WAL, and a batch touches a handful of pages (entries, their index, watermarks,
+        // samples), so small pages are most of the SD-card budget (docs/performance.md,
+        // "SD-card writes"). Only possible before the first table; older databases keep theirs.
+        let objects: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
+            .map_err(wrap)?;
+        if objects == 0 {
+            self.conn
+                .pragma_update(None, "page_size", PAGE_SIZE)
+                .map_err(wrap)?;
+        }
         // WAL + synchronous=FULL: a commit that returned survives a power cut.
         self.conn
             .pragma_update(None, "journal_mode", "WAL")

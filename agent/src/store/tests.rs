@@ -173,3 +173,39 @@ fn gc_floors_and_reset_progress_survive_a_reopen() {
     let replica = store.load_replica(NodeId(1)).expect("load");
     assert_eq!(replica.safety(), &safety);
 }
+
+#[test]
+fn a_new_database_has_small_pages_and_an_older_one_keeps_its_own() {
+    let page_size = |store: &Store| -> i64 {
+        store
+            .conn
+            .query_row("PRAGMA page_size", [], |row| row.get(0))
+            .expect("page_size")
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    assert_eq!(page_size(&store), PAGE_SIZE);
+    drop(store);
+    assert_eq!(
+        page_size(&Store::open(dir.path()).expect("reopen")),
+        PAGE_SIZE
+    );
+
+    // A database made before (4 KiB pages, WAL) opens as it is, data kept.
+    let older = tempfile::tempdir().expect("tempdir");
+    {
+        let conn = rusqlite::Connection::open(older.path().join(DB_FILE)).expect("create");
+        conn.pragma_update(None, "page_size", 4096)
+            .expect("page_size");
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .expect("wal");
+        schema::migrate(&mut { conn }).expect("migrate");
+    }
+    let mut store = Store::open(older.path()).expect("open older");
+    assert_eq!(page_size(&store), 4096);
+    let mut replica = Replica::new(NodeId(3));
+    reading_entry(&mut replica, 1_700_000_000_000, 21.5);
+    store.apply(&replica.take_changes()).expect("apply");
+    let loaded = store.load_replica(NodeId(3)).expect("load");
+    assert_eq!(loaded.live().count(), 1);
+}

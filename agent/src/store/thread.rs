@@ -1,12 +1,18 @@
 //! The store thread: the one thread that owns the SQLite connection. `StoreHandle` sends it
 //! requests (commit a change set, history, retention, stats) and awaits typed replies; queued
 //! commits are applied together in one transaction (SD cards wear out: never one per write).
+//! Change sets that only carry sensor readings and what peers sent (`is_lazy`) are held up to
+//! `hold` (`storage.readings_batch_ms`) and committed with the next one: every commit rewrites
+//! whole pages (entries, index, watermarks, samples) into the WAL, so fewer commits is fewer
+//! bytes on the SD card. Anything someone waits for (an API write) commits at once, with all
+//! that is held; so do this node's own non-reading writes (presence, people, settings).
 //!
 //! Must not touch: the replica (it receives change sets, never reads the replica), sockets.
 
 use portable_atomic::AtomicU64;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -35,6 +41,8 @@ enum StoreRequest {
     Stats {
         reply: oneshot::Sender<Result<StoreStats, StoreError>>,
     },
+    /// Nothing new: a chance to commit what has been held long enough.
+    Tick,
 }
 
 /// The sending side of the store thread; the thread ends when the last handle is dropped.
@@ -54,11 +62,28 @@ impl StoreHandle {
         me: NodeId,
         own_version: u64,
     ) -> std::io::Result<(StoreHandle, std::thread::JoinHandle<()>)> {
+        Self::spawn_holding(store, policy, me, own_version, Duration::ZERO)
+    }
+
+    /// [`StoreHandle::spawn`], holding readings-only change sets up to `hold` (module doc).
+    pub fn spawn_holding(
+        store: Store,
+        policy: RetentionPolicy,
+        me: NodeId,
+        own_version: u64,
+        hold: Duration,
+    ) -> std::io::Result<(StoreHandle, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::unbounded_channel();
         let durable_own_version = Arc::new(AtomicU64::new(own_version));
         let thread = std::thread::Builder::new().name("store".into()).spawn({
             let durable = durable_own_version.clone();
-            move || store_loop(store, policy, me, durable, rx)
+            let commits = Commits {
+                me,
+                durable_own_version: durable,
+                hold,
+                warnings: LogSummary::default(),
+            };
+            move || store_loop(store, policy, commits, rx)
         })?;
         Ok((
             StoreHandle {
@@ -75,6 +100,12 @@ impl StoreHandle {
             changes,
             done: None,
         });
+    }
+
+    /// Lets the store thread commit held change sets whose time has come (the batch tick calls
+    /// it when there is nothing new to persist).
+    pub fn tick(&self) {
+        let _ = self.tx.send(StoreRequest::Tick);
     }
 
     /// Commits a change set (with whatever else is queued) and waits until it is durable.
@@ -118,64 +149,126 @@ impl StoreHandle {
     }
 }
 
+/// How the store thread commits: whose writes are own, where it publishes the durable own
+/// version, how long readings may be held.
+struct Commits {
+    me: NodeId,
+    durable_own_version: Arc<AtomicU64>,
+    hold: Duration,
+    warnings: LogSummary,
+}
+
+/// Held change sets beyond this many are committed at once (memory stays small).
+const MAX_HELD_SETS: usize = 512;
+
+/// True when `changes` may wait for a later commit: nothing but readings of this node's own
+/// sensors, its count of unknown devices (it changes with every phone that dozes off) and
+/// entries peers sent (which they still hold). Own other writes (sightings of registered
+/// people, people, settings), removals and safety changes are not lazy.
+fn is_lazy(changes: &ChangeSet, me: NodeId) -> bool {
+    changes.removed.is_empty()
+        && changes.safety.is_none()
+        && changes.upserts.iter().all(|e| {
+            e.stamp.node != me
+                || matches!(
+                    e.key,
+                    crate::state::Key::Reading { .. } | crate::state::Key::Devices { .. }
+                )
+        })
+}
+
 /// Owns the SQLite connection; commits queued change sets together in one transaction, and
-/// answers history, retention and stats requests between commits.
+/// answers history, retention and stats requests between commits (after committing what is
+/// held, so they see it).
 ///
 /// A failed commit (a full disk) is not forgotten: change sets nobody waits for (batches of
 /// readings and merges, already in memory) are retried first in the next commit, so memory and
 /// disk agree again once it succeeds. Change sets someone waits for (`persist_and_wait`) are
-/// not retried: their writer is told, and rolls the write back.
+/// not retried: their writer is told, and rolls the write back. What is held when the last
+/// handle goes (the agent stopping) is committed before the thread ends.
 fn store_loop(
     mut store: Store,
     policy: RetentionPolicy,
-    me: NodeId,
-    durable_own_version: Arc<AtomicU64>,
+    commits: Commits,
     mut rx: mpsc::UnboundedReceiver<StoreRequest>,
 ) {
     let mut pending: Vec<StoreRequest> = Vec::new();
-    let mut retry: Vec<ChangeSet> = Vec::new();
-    let warnings = LogSummary::default();
+    let mut held: Vec<ChangeSet> = Vec::new();
+    let mut held_since: Option<Instant> = None;
     while let Some(first) = rx.blocking_recv() {
         pending.push(first);
         while let Ok(more) = rx.try_recv() {
             pending.push(more);
         }
-        let mut batches: Vec<(ChangeSet, bool)> = retry.drain(..).map(|c| (c, false)).collect();
+        let mut batches: Vec<(ChangeSet, bool)> = Vec::new();
         let mut waiting = Vec::new();
         let mut others = Vec::new();
+        let mut urgent = false;
         for request in pending.drain(..) {
             match request {
                 StoreRequest::Persist { changes, done } => {
+                    urgent |= done.is_some() || !is_lazy(&changes, commits.me);
                     batches.push((changes, done.is_some()));
                     waiting.extend(done);
                 }
+                StoreRequest::Tick => {}
                 other => others.push(other),
             }
         }
-        if !batches.is_empty() {
-            let sets: Vec<ChangeSet> = batches.iter().map(|(c, _)| c.clone()).collect();
-            if commit(
-                &mut store,
-                &sets,
-                me,
-                &durable_own_version,
-                waiting,
-                &warnings,
-            )
-            .is_err()
-            {
-                retry = batches
-                    .into_iter()
-                    .filter(|(_, waited)| !waited)
-                    .map(|(changes, _)| changes)
-                    .collect();
-                bound_retry(&mut retry);
+        let (lazy, now): (Vec<_>, Vec<_>) = batches.into_iter().partition(|(_, w)| !w);
+        held.extend(lazy.into_iter().map(|(changes, _)| changes));
+        if !held.is_empty() {
+            held_since.get_or_insert_with(Instant::now);
+        }
+        let due = urgent
+            || !others.is_empty()
+            || held.len() > MAX_HELD_SETS
+            || held_since.is_some_and(|since| since.elapsed() >= commits.hold);
+        if due && (!held.is_empty() || !now.is_empty()) {
+            let mut sets: Vec<(ChangeSet, bool)> = held.drain(..).map(|c| (c, false)).collect();
+            sets.extend(now);
+            held_since = None;
+            if let Err(kept) = commit_sets(&mut store, &commits, sets, waiting) {
+                held = kept;
+                held_since = Some(Instant::now());
             }
         }
         for request in others {
             answer(&mut store, &policy, request);
         }
     }
+    if !held.is_empty() {
+        let sets = held.drain(..).map(|c| (c, false)).collect();
+        let _ = commit_sets(&mut store, &commits, sets, Vec::new());
+    }
+}
+
+/// Commits `sets` (each marked whether someone waits for it) in one transaction; on failure
+/// gives back those nobody waits for, bounded, to be retried first.
+fn commit_sets(
+    store: &mut Store,
+    commits: &Commits,
+    sets: Vec<(ChangeSet, bool)>,
+    waiting: Vec<oneshot::Sender<Result<(), StoreError>>>,
+) -> Result<(), Vec<ChangeSet>> {
+    let batches: Vec<ChangeSet> = sets.iter().map(|(c, _)| c.clone()).collect();
+    let result = commit(
+        store,
+        &batches,
+        commits.me,
+        &commits.durable_own_version,
+        waiting,
+        &commits.warnings,
+    );
+    result.map_err(|()| {
+        let mut retry: Vec<ChangeSet> = sets
+            .into_iter()
+            .filter(|(_, waited)| !waited)
+            .map(|(changes, _)| changes)
+            .collect();
+        bound_retry(&mut retry);
+        retry
+    })
 }
 
 /// Change sets kept for retry beyond this many are merged into one (memory stays bounded
@@ -291,7 +384,7 @@ fn answer(store: &mut Store, policy: &RetentionPolicy, request: StoreRequest) {
         StoreRequest::Stats { reply } => {
             let _ = reply.send(store.stats());
         }
-        StoreRequest::Persist { .. } => {}
+        StoreRequest::Persist { .. } | StoreRequest::Tick => {}
     }
 }
 
@@ -346,5 +439,108 @@ mod tests {
         bound_retry(&mut many);
         assert_eq!(many.len(), 1);
         assert_eq!(many[0].upserts, vec![entry("ada", 99)]);
+    }
+
+    fn reading(node: NodeId, version: u64) -> Entry {
+        Entry {
+            key: Key::Reading {
+                node,
+                sensor: "desk".into(),
+                quantity: officemesh_sensors::Quantity::Temperature,
+            },
+            value: None,
+            stamp: Stamp::new(version, node),
+            version,
+        }
+    }
+
+    #[test]
+    fn only_readings_and_what_peers_sent_may_wait() {
+        let me = NodeId(1);
+        let lazy = |upserts: Vec<Entry>| {
+            is_lazy(
+                &ChangeSet {
+                    upserts,
+                    ..ChangeSet::default()
+                },
+                me,
+            )
+        };
+        assert!(lazy(vec![reading(me, 1), reading(NodeId(2), 7)]));
+        let peers_person = Entry {
+            stamp: Stamp::new(3, NodeId(2)),
+            ..entry("ada", 3)
+        };
+        assert!(lazy(vec![peers_person]), "a peer's person entry");
+        let own_person = Entry {
+            stamp: Stamp::new(4, me),
+            ..entry("ada", 4)
+        };
+        assert!(!lazy(vec![reading(me, 1), own_person]));
+        let removal = ChangeSet {
+            removed: vec![entry("bob", 0).key],
+            ..ChangeSet::default()
+        };
+        assert!(!is_lazy(&removal, me));
+    }
+
+    /// Own readings wait (held for an hour here), and are not shown to peers as durable; an
+    /// acknowledged write commits them with it at once; the last handle going commits the rest.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn held_readings_commit_with_an_acknowledged_write_and_at_shutdown() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let me = NodeId(9);
+        let open = || Store::open(dir.path()).expect("open");
+        let policy = RetentionPolicy {
+            raw_days: 7,
+            aggregate_days: 90,
+        };
+        let hold = Duration::from_secs(3600);
+        let (handle, thread) =
+            StoreHandle::spawn_holding(open(), policy, me, 0, hold).expect("spawn");
+        let readings = |version| ChangeSet {
+            upserts: vec![reading(me, version)],
+            watermarks: vec![(me, version)],
+            ..ChangeSet::default()
+        };
+        handle.persist(readings(1));
+        handle.tick();
+        let write = ChangeSet {
+            upserts: vec![Entry {
+                stamp: Stamp::new(2, me),
+                ..entry("ada", 2)
+            }],
+            watermarks: vec![(me, 2)],
+            ..ChangeSet::default()
+        };
+        handle.persist_and_wait(write).await.expect("commit");
+        assert_eq!(handle.durable_own_version(), 2);
+        let count = |store: &Store| -> i64 {
+            store
+                .conn
+                .query_row("SELECT count(*) FROM entries", [], |row| row.get(0))
+                .expect("count")
+        };
+        assert_eq!(count(&open()), 2, "the held reading went with the write");
+
+        handle.persist(ChangeSet {
+            upserts: vec![Entry {
+                key: Key::Reading {
+                    node: me,
+                    sensor: "window".into(),
+                    quantity: officemesh_sensors::Quantity::Temperature,
+                },
+                ..reading(me, 3)
+            }],
+            watermarks: vec![(me, 3)],
+            ..ChangeSet::default()
+        });
+        drop(handle);
+        thread.join().expect("store thread");
+        assert_eq!(
+            count(&open()),
+            3,
+            "held at shutdown, committed before the thread ended"
+        );
     }
 }

@@ -136,8 +136,8 @@ mod tests {
             Transaction::write_read(0x49, vec![0x00], vec![0x20, 0x00]),
         ];
         let adc = Ads1115::new(Mock::new(&expectations), 0x49, 1, NoopDelay::new());
-        let mut sampler = WindowSampler::new("mic", adc, 2);
-        let mean_square = sampler.next_window(&mut || {}).expect("two samples");
+        let mut sampler = WindowSampler::new("mic", adc, 2, 860);
+        let mean_square = sampler.next_window(&mut |_| {}).expect("two samples");
         // Samples 0x4000 and 0x2000 only (the 0x7FFF spike was thrown away): ±4096 around 12288.
         assert_eq!(mean_square, 4096.0 * 4096.0);
         sampler.release().release().done();
@@ -147,31 +147,38 @@ mod tests {
     fn the_first_read_spike_never_reaches_a_window() {
         // Through the Pi glue on a bus like rppal's: the part answers a full-scale spike first.
         let bus = SimI2cBus::new();
-        bus.attach(0x48, SimAds1115::new(i16::MAX, |_| 16000));
+        // A quiet room: mid-scale, one count of noise (±1 around 16001).
+        bus.attach(
+            0x48,
+            SimAds1115::new(i16::MAX, |n| 16000 + 2 * (n % 2) as i16),
+        );
         let adc = Ads1115::new(
             PiI2c::new(bus.clone(), "/dev/i2c-1"),
             0x48,
             0,
             NoopDelay::new(),
         );
-        let mut sampler = WindowSampler::new("mic", adc, 100);
-        assert_eq!(sampler.next_window(&mut || {}).expect("window"), 0.0);
+        let mut sampler = WindowSampler::new("mic", adc, 100, 860);
+        assert_eq!(sampler.next_window(&mut |_| {}).expect("window"), 1.0);
     }
 
     #[test]
     fn a_bus_error_keeps_the_os_error_and_reconfigures() {
         let bus = SimI2cBus::new();
-        bus.attach(0x48, SimAds1115::new(i16::MAX, |n| (n % 2) as i16 * 100));
+        bus.attach(
+            0x48,
+            SimAds1115::new(i16::MAX, |n| 12000 + (n % 2) as i16 * 100),
+        );
         let adc = Ads1115::new(
             PiI2c::new(bus.clone(), "/dev/i2c-1"),
             0x48,
             0,
             NoopDelay::new(),
         );
-        let mut sampler = WindowSampler::new("mic", adc, 4);
-        sampler.next_window(&mut || {}).expect("first window");
+        let mut sampler = WindowSampler::new("mic", adc, 4, 860);
+        sampler.next_window(&mut |_| {}).expect("first window");
         bus.fail_next(nix::errno::Errno::EIO as i32);
-        match sampler.next_window(&mut || {}) {
+        match sampler.next_window(&mut |_| {}) {
             Err(SensorError::Bus { source, what, .. }) => {
                 assert_eq!(source.raw_os_error(), Some(nix::errno::Errno::EIO as i32));
                 assert!(what.contains("/dev/i2c-1"), "{what}");
@@ -179,6 +186,6 @@ mod tests {
             other => panic!("expected a bus error, got {other:?}"),
         }
         // Next window: config written again, its spike discarded, samples alternate 0/100.
-        assert_eq!(sampler.next_window(&mut || {}).expect("recovered"), 2500.0);
+        assert_eq!(sampler.next_window(&mut |_| {}).expect("recovered"), 2500.0);
     }
 }

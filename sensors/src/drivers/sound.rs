@@ -27,6 +27,24 @@ pub trait AdcSampler: Send + 'static {
     }
     /// One conversion, in counts.
     fn sample(&mut self, device: &str) -> Result<i32, SensorError>;
+    /// Conversions taken per [`AdcSampler::sample_block`] call (1: one at a time, paced).
+    fn block_len(&self) -> usize {
+        1
+    }
+    /// Fills `out` (at most `block_len()` long) with conversions started `spacing` apart where
+    /// the bus can space them itself (one bus message); the default takes them one by one and
+    /// leaves the spacing to the caller's pacer.
+    fn sample_block(
+        &mut self,
+        device: &str,
+        out: &mut [i32],
+        _spacing: Duration,
+    ) -> Result<(), SensorError> {
+        for slot in out.iter_mut() {
+            *slot = self.sample(device)?;
+        }
+        Ok(())
+    }
     /// The full span of the input in counts (1023 for 10 bits); a full-scale sine swings over it.
     fn full_scale(&self) -> f64;
 }
@@ -142,7 +160,13 @@ impl Pacer {
 
     /// Counts one sample and sleeps if the sampler is ahead of its rate.
     pub fn after_sample(&mut self) {
-        self.taken += 1;
+        self.after_samples(1);
+    }
+
+    /// Counts `n` samples and sleeps if the sampler is ahead of its rate. Behind, it never
+    /// spins: the next bus call blocks (a batched bus sleeps in the kernel).
+    pub fn after_samples(&mut self, n: usize) {
+        self.taken += n as u64;
         let due = self.started.elapsed().as_secs_f64() * self.rate_hz;
         let ahead = self.taken as f64 - due;
         if ahead > self.rate_hz / 1000.0 {
@@ -163,37 +187,52 @@ pub struct WindowSampler<A> {
     adc: A,
     buffer: Vec<i32>,
     window_len: usize,
+    spacing: Duration,
     started: bool,
 }
 
 impl<A: AdcSampler> WindowSampler<A> {
-    pub fn new(name: &str, adc: A, window_len: usize) -> Self {
+    /// Windows of `window_len` samples taken at `rate_hz`.
+    pub fn new(name: &str, adc: A, window_len: usize, rate_hz: u32) -> Self {
         WindowSampler {
             name: name.to_string(),
             adc,
             buffer: Vec::with_capacity(window_len),
             window_len: window_len.max(2),
+            spacing: Duration::from_secs_f64(1.0 / f64::from(rate_hz.max(1))),
             started: false,
         }
     }
 
-    /// One window's mean square, `pace` called after each sample. An error drops the partial
-    /// window, and the ADC is started again on the next call.
-    pub fn next_window(&mut self, pace: &mut dyn FnMut()) -> Result<f64, SensorError> {
+    /// One window's mean square, `pace(n)` called after each block of `n` samples. An error
+    /// drops the partial window, and the ADC is started again on the next call. A window that
+    /// never moves or sits at a rail is [`SensorError::NoSignal`] (an unplugged microphone).
+    pub fn next_window(&mut self, pace: &mut dyn FnMut(usize)) -> Result<f64, SensorError> {
         if !self.started {
             self.adc.start(&self.name)?;
             self.started = true;
         }
         self.buffer.clear();
+        let block = self.adc.block_len().max(1);
         while self.buffer.len() < self.window_len {
-            match self.adc.sample(&self.name) {
-                Ok(value) => self.buffer.push(value),
-                Err(err) => {
-                    self.started = false;
-                    return Err(err);
-                }
+            let from = self.buffer.len();
+            let n = block.min(self.window_len - from);
+            self.buffer.resize(from + n, 0);
+            let spacing = self.spacing;
+            if let Err(err) = self
+                .adc
+                .sample_block(&self.name, &mut self.buffer[from..], spacing)
+            {
+                self.started = false;
+                return Err(err);
             }
-            pace();
+            pace(n);
+        }
+        if let Some(detail) = super::sound_signal::no_signal(&self.buffer, self.adc.full_scale()) {
+            return Err(SensorError::NoSignal {
+                device: self.name.clone(),
+                detail,
+            });
         }
         window_mean_square(&self.buffer).ok_or_else(|| SensorError::BadData {
             device: self.name.clone(),
@@ -261,7 +300,7 @@ impl SoundMeter {
         let full_scale = adc.full_scale();
         let shared = Arc::new((Mutex::new(Shared::default()), Condvar::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let sampler = WindowSampler::new(name, adc, settings.window_len());
+        let sampler = WindowSampler::new(name, adc, settings.window_len(), settings.rate_hz);
         let thread = {
             let shared = shared.clone();
             let stop = stop.clone();
@@ -333,9 +372,9 @@ fn sample_until_stopped<A: AdcSampler>(
         state.since = Some(Instant::now());
     }
     while !stop.load(Ordering::Relaxed) {
-        let result = sampler.next_window(&mut || {
-            taken += 1;
-            pacer.after_sample();
+        let result = sampler.next_window(&mut |n| {
+            taken += n as u64;
+            pacer.after_samples(n);
         });
         let mut state = crate::sync::lock(lock);
         state.samples += std::mem::take(&mut taken);

@@ -20,10 +20,10 @@ pub use open::build;
 mod open {
     use rppal::gpio::Gpio;
     use rppal::i2c::I2c;
-    use rppal::spi::{Bus, Mode, SimpleHalSpiDevice, SlaveSelect, Spi};
+    use rppal::spi::{Bus, Mode, SlaveSelect, Spi};
 
     use super::i2c::PiI2c;
-    use super::spi::PiSpi;
+    use super::spi::PiSpiFrames;
     use crate::drivers::ads1115::Ads1115;
     use crate::drivers::bme280::Bme280;
     use crate::drivers::digital_sound::DigitalSoundDetector;
@@ -56,7 +56,7 @@ mod open {
             )),
             DriverKind::Mcp3008Sound => Box::new(SoundMeter::start(
                 name,
-                Mcp3008::new(open_spi(spec)?, spec.adc_channel),
+                Mcp3008::new(open_spi(spec)?, spec.adc_channel).with_clock_hz(spec.spi_clock_hz),
                 sound,
             )),
             DriverKind::GpioSound => Box::new(DigitalSoundDetector::new(
@@ -111,7 +111,7 @@ mod open {
         }
     }
 
-    fn open_spi(spec: &SensorSpec) -> Result<PiSpi<SimpleHalSpiDevice>, SensorError> {
+    fn open_spi(spec: &SensorSpec) -> Result<PiSpiFrames, SensorError> {
         let path = format!("/dev/spidev{}.{}", spec.spi_bus, spec.spi_chip_select);
         let invalid = |what: String| {
             open_error(
@@ -139,7 +139,7 @@ mod open {
         };
         // The MCP3008 samples on rising edges with the clock idle low: SPI mode 0.
         match Spi::new(bus, chip_select, spec.spi_clock_hz, Mode::Mode0) {
-            Ok(spi) => Ok(PiSpi::new(SimpleHalSpiDevice::new(spi), path)),
+            Ok(spi) => Ok(PiSpiFrames::new(spi, path)),
             Err(err) => {
                 let source = crate::drivers::BusFault::into_io_error(err);
                 let fix = open_fix(&source, "dtparam=spi=on", "spi");

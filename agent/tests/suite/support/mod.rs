@@ -102,7 +102,7 @@ impl TestAgent {
         let api_port = spec.api_port.unwrap_or_else(free_port);
         let gossip_port = spec.gossip_port.unwrap_or_else(free_port);
         let config = format!(
-            "[node]\nname = \"{name}\"\nroom = \"{room}\"\n\n[storage]\ndata_dir = \"{data}\"\nbatch_ms = {batch_ms}\n\n[api]\nlisten = \"{ip}:{api_port}\"\ntoken = \"{token}\"\n\n[gossip]\nlisten = \"{ip}:{gossip_port}\"\n{gossip_extra}\n\n[presence]\ninterface = \"{presence}\"\nscan_interval_s = 1\n\n{extra}",
+            "[node]\nname = \"{name}\"\nroom = \"{room}\"\n\n[storage]\ndata_dir = \"{data}\"\nbatch_ms = {batch_ms}\nreadings_batch_ms = {batch_ms}\n\n[api]\nlisten = \"{ip}:{api_port}\"\ntoken = \"{token}\"\n\n[gossip]\nlisten = \"{ip}:{gossip_port}\"\n{gossip_extra}\n\n[presence]\ninterface = \"{presence}\"\nscan_interval_s = 1\n\n{extra}",
             name = spec.name,
             room = spec.room,
             data = dir.join("data").display(),
