@@ -173,7 +173,7 @@ fn run_under_load(tag: &str, first_ip: u8) {
     for (name, covered_s, rounds, gap_s) in &figures {
         println!(
             "{tag}: {name}: {rounds} rounds in {covered_s:.1} s of its uptime ({:.2} per \
-             interval), longest stretch without a round {gap_s:.1} s",
+             interval), longest stretch seen without a round {gap_s:.1} s",
             rounds * interval_s / covered_s
         );
     }
