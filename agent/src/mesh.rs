@@ -480,7 +480,10 @@ async fn round_loop(
 ) {
     let interval = Duration::from_millis(driver.shared.config.gossip.interval_ms);
     let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Rounds stay on the grid of whole intervals from start: a tick served late (a starved
+    // process) neither shifts the later ones (`Delay` did, so lateness added up to fewer rounds
+    // and fewer heartbeats than intervals) nor is made up in a burst (`Burst`).
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_net = transport.stats();
     let mut refusals = RefusalTally::default();
     let warnings = Arc::new(LogSummary::default());
