@@ -21,6 +21,7 @@ mod dashboard_chromium;
 mod drill_events;
 mod drill_lab;
 mod fuzz_corpus;
+mod gossip_under_load;
 mod hostile_lan;
 mod metrics_process;
 mod mqtt_broker;

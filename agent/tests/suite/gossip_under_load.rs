@@ -7,7 +7,7 @@
 //! The windows are measured by each node's own gauges (`officemesh_uptime_seconds`,
 //! `officemesh_gossip_rounds_total`), never by the test's clock; figures are printed.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;
