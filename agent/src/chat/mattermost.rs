@@ -17,7 +17,8 @@ use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::http::{self, Body, HttpError};
-use super::pipeline::{Incoming, Responder};
+use super::pipeline::{Incoming, Responder, SENT_PRIVATELY};
+use super::Reply;
 use crate::config::MattermostConfig;
 
 /// No frame for this long: the socket is dead (the server pings every 30 s or so).
@@ -48,7 +49,10 @@ pub struct MattermostPost {
     pub channel_id: String,
     /// The thread to answer in: the post's root, or the post itself.
     pub root_id: String,
+    /// The writer's display name (for greeting only).
     pub sender: String,
+    /// The writer's user id: who a private reply goes to.
+    pub user_id: String,
     pub text: String,
     pub direct: bool,
     pub mentioned: bool,
@@ -103,6 +107,7 @@ pub fn read_event(text: &str, me: &str) -> Event {
             .unwrap_or(user)
             .trim_start_matches('@')
             .to_string(),
+        user_id: user.to_string(),
         text: post["message"].as_str().unwrap_or_default().to_string(),
         direct: data["channel_type"] == "D",
         mentioned,
@@ -171,6 +176,38 @@ impl Api {
         )
         .await
         .map(|_| ())
+    }
+
+    /// The direct channel between the bot (`me`) and `user` (Mattermost returns the existing
+    /// one, or makes it).
+    async fn direct_channel(&self, me: &str, user: &str) -> Result<String, HttpError> {
+        let url = format!("{}/api/v4/channels/direct", self.base);
+        let body = Body::Json(json!([me, user]));
+        let answer =
+            http::call("POST", url.clone(), self.token.clone(), body, CALL_TIMEOUT).await?;
+        answer["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| HttpError::Decode {
+                url,
+                reason: "no channel id".into(),
+            })
+    }
+
+    /// Posts `reply` to `post`: in its thread; a private one in the direct channel with the
+    /// asker, the thread hearing only that it was sent. The in-thread post names the question
+    /// (`REPLY_TO_PROP`), so the other Pis see it was answered.
+    async fn reply(&self, me: &str, post: &MattermostPost, reply: &Reply) -> Result<(), HttpError> {
+        let (root, question) = (Some(post.root_id.as_str()), Some(post.id.as_str()));
+        if !reply.private || post.direct {
+            return self
+                .post(&post.channel_id, &reply.text, root, question)
+                .await;
+        }
+        let channel = self.direct_channel(me, &post.user_id).await?;
+        self.post(&channel, &reply.text, None, None).await?;
+        self.post(&post.channel_id, SENT_PRIVATELY, root, question)
+            .await
     }
 }
 
@@ -283,7 +320,8 @@ async fn serve(
             Event::OwnReply { question } => responder.reply_seen(&question),
             Event::Posted(post) => {
                 let (responder, api) = (responder.clone(), api.clone());
-                tokio::spawn(answer_post(responder, api, mention.clone(), post));
+                let me = me.to_string();
+                tokio::spawn(answer_post(responder, api, me, mention.clone(), post));
             }
             Event::Other => {}
         }
@@ -291,10 +329,17 @@ async fn serve(
 }
 
 /// Answers one post (when the responder has something to say) in its thread.
-async fn answer_post(responder: Arc<Responder>, api: Api, mention: String, post: MattermostPost) {
+async fn answer_post(
+    responder: Arc<Responder>,
+    api: Api,
+    me: String,
+    mention: String,
+    post: MattermostPost,
+) {
     let incoming = Incoming {
         id: post.id.clone(),
         user: post.sender.clone(),
+        user_id: post.user_id.clone(),
         text: post.text.clone(),
         direct: post.direct,
         mentioned: post.mentioned,
@@ -304,16 +349,8 @@ async fn answer_post(responder: Arc<Responder>, api: Api, mention: String, post:
     let Some(reply) = responder.respond(&incoming, &[mention.as_str()]).await else {
         return;
     };
-    let posted = api
-        .post(
-            &post.channel_id,
-            &reply,
-            Some(&post.root_id),
-            Some(&post.id),
-        )
-        .await;
-    match posted {
-        Ok(()) => tracing::info!(post = %post.id, "mattermost: answered"),
+    match api.reply(&me, &post, &reply).await {
+        Ok(()) => tracing::info!(post = %post.id, private = reply.private, "mattermost: answered"),
         Err(err) => tracing::warn!(error = %err, "mattermost: reply failed"),
     }
 }

@@ -22,6 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::http::{self, Body, HttpError};
 use super::pipeline::{Incoming, Responder};
+use super::Reply;
 use crate::config::SlackConfig;
 
 /// No frame (Slack pings included) for this long: the socket is dead, reconnect.
@@ -165,6 +166,23 @@ impl Api {
             body["thread_ts"] = json!(thread);
         }
         self.post("chat.postMessage", body).await.map(|_| ())
+    }
+
+    /// Posts `reply` to `message`: in its thread; a private one with `chat.postEphemeral`
+    /// (only the asker sees it, scope `chat:write`), or in the direct conversation it came from.
+    async fn reply(&self, message: &SlackMessage, reply: &Reply) -> Result<(), HttpError> {
+        if !reply.private || message.direct {
+            return self
+                .say(&message.channel, &reply.text, Some(&message.thread_ts))
+                .await;
+        }
+        let body = json!({
+            "channel": message.channel,
+            "user": message.user,
+            "text": reply.text,
+            "thread_ts": message.thread_ts,
+        });
+        self.post("chat.postEphemeral", body).await.map(|_| ())
     }
 
     /// The person name for a user id: display name, else user name, else the id.
@@ -375,6 +393,7 @@ fn handle(
                 let incoming = Incoming {
                     id: format!("{}/{}", message.channel, message.ts),
                     user,
+                    user_id: message.user.clone(),
                     text: message.text.clone(),
                     direct: message.direct,
                     mentioned: message.mentioned,
@@ -384,12 +403,9 @@ fn handle(
                 let Some(reply) = responder.respond(&incoming, &[mention.as_str()]).await else {
                     return;
                 };
-                match api
-                    .say(&message.channel, &reply, Some(&message.thread_ts))
-                    .await
-                {
+                match api.reply(&message, &reply).await {
                     Ok(()) => {
-                        tracing::info!(channel = %message.channel, retry_attempt, "slack: answered")
+                        tracing::info!(channel = %message.channel, retry_attempt, private = reply.private, "slack: answered")
                     }
                     Err(err) => tracing::warn!(error = %err, "slack: reply failed"),
                 }
@@ -412,7 +428,8 @@ fn handle(
                 let reply =
                     super::answer(&responder.shared, &user, &command, crate::clock::wall_ms())
                         .await;
-                let body = json!({ "response_type": "in_channel", "text": reply.text });
+                let body =
+                    json!({ "response_type": slash_response_type(&reply), "text": reply.text });
                 if let Err(err) = http::call(
                     "POST",
                     response_url,
@@ -427,6 +444,15 @@ fn handle(
             });
         }
         _ => {}
+    }
+}
+
+/// How a slash command's answer is shown: to the asker alone when it is private.
+pub fn slash_response_type(reply: &Reply) -> &'static str {
+    if reply.private {
+        "ephemeral"
+    } else {
+        "in_channel"
     }
 }
 

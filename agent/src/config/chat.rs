@@ -24,6 +24,9 @@ pub struct MatrixConfig {
     pub access_token: String,
     /// A file holding the access token (first line); wins over `access_token` when set.
     pub access_token_file: PathBuf,
+    /// Homeservers whose users the bot answers and whose invitations it accepts (server names
+    /// as in user ids, e.g. `example.org`); empty: the bot's own homeserver only.
+    pub allowed_servers: Vec<String>,
 }
 
 /// `[chat.slack]`: a Slack app in Socket Mode.
@@ -76,6 +79,7 @@ impl fmt::Debug for MatrixConfig {
                 &format_args!("{}", redacted(&self.access_token)),
             )
             .field("access_token_file", &self.access_token_file)
+            .field("allowed_servers", &self.allowed_servers)
             .finish()
     }
 }
@@ -173,6 +177,7 @@ mod tests {
             homeserver: "http://127.0.0.1:8008".into(),
             access_token: "syt_secret_matrix".into(),
             access_token_file: PathBuf::new(),
+            allowed_servers: Vec::new(),
         };
         let slack = SlackConfig {
             app_token: "xapp-secret-app".into(),
@@ -226,6 +231,7 @@ mod tests {
             homeserver: "http://h".into(),
             access_token: "inline".into(),
             access_token_file: path.clone(),
+            allowed_servers: Vec::new(),
         };
         assert_eq!(matrix.token(), Ok("syt_abc".to_string()));
         std::fs::write(&path, "\n").expect("write");
