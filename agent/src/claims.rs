@@ -21,6 +21,8 @@ const MAX_OUTSTANDING: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     pub person: String,
+    /// The identity the device is recorded under once claimed (`PersonInfo::added_by`).
+    pub by: String,
     pub mac: MacAddr,
     pub expires_ms: u64,
 }
@@ -32,6 +34,12 @@ pub struct ClaimBook(Mutex<BTreeMap<String, Claim>>);
 impl ClaimBook {
     /// A new code for `person` claiming `mac`, valid for [`CLAIM_TTL_MS`] from `now_ms`.
     pub fn issue(&self, person: &str, mac: MacAddr, now_ms: u64) -> String {
+        self.issue_by(person, &format!("claim:{person}"), mac, now_ms)
+    }
+
+    /// Like [`ClaimBook::issue`], recording the device under the identity `by` (a chat
+    /// platform's user id) when claimed.
+    pub fn issue_by(&self, person: &str, by: &str, mac: MacAddr, now_ms: u64) -> String {
         const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
         let mut rng = rand::thread_rng();
         let code: String = (0..20)
@@ -53,6 +61,7 @@ impl ClaimBook {
             code.clone(),
             Claim {
                 person: person.to_string(),
+                by: by.to_string(),
                 mac,
                 expires_ms: now_ms + CLAIM_TTL_MS,
             },

@@ -44,6 +44,18 @@ pub fn claim_link(shared: &Shared, person: &str, mac: MacAddr, now_ms: u64) -> S
     format!("http://{}/claim/{code}", shared.api_public_addr())
 }
 
+/// A claim link whose device is recorded under the identity `by` (a chat user's platform id).
+pub fn claim_link_for(
+    shared: &Shared,
+    person: &str,
+    by: &str,
+    mac: MacAddr,
+    now_ms: u64,
+) -> String {
+    let code = shared.claims.issue_by(person, by, mac, now_ms);
+    format!("http://{}/claim/{code}", shared.api_public_addr())
+}
+
 async fn issue(
     State(shared): State<Arc<Shared>>,
     body: Result<Json<ClaimRequest>, JsonRejection>,
@@ -134,7 +146,7 @@ async fn redeem(
         mac: claim.mac,
     };
     let value = Value::Person(PersonInfo {
-        added_by: format!("claim:{}", claim.person),
+        added_by: claim.by.clone(),
     });
     if let Err(err) = shared.write_durable(key, Some(value)).await {
         return text(

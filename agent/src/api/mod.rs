@@ -30,7 +30,7 @@ use officemesh_sensors::{MacAddr, Quantity};
 use serde::Deserialize;
 use serde_json::json;
 
-pub use claim::claim_link;
+pub use claim::{claim_link, claim_link_for};
 pub use error::ApiError;
 
 use crate::api_types::{NodeRow, NodesAnswer};

@@ -340,6 +340,7 @@ async fn answer_post(
         id: post.id.clone(),
         user: post.sender.clone(),
         user_id: post.user_id.clone(),
+        platform: "mattermost",
         text: post.text.clone(),
         direct: post.direct,
         mentioned: post.mentioned,

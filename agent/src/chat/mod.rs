@@ -38,5 +38,5 @@ pub mod slack;
 pub mod text;
 pub mod verify;
 
-pub use answer::{answer, plan, Plan, Reply, View};
+pub use answer::{answer, answer_for, plan, plan_for, Asker, Plan, Reply, View};
 pub use grammar::{parse, Command};

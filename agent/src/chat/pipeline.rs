@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::addressing::{addressed, Said};
 use super::dedup::{wait_before_answering, Answered};
-use super::Reply;
+use super::{Asker, Reply};
 use crate::crdt::NodeId;
 use crate::shared::Shared;
 
@@ -33,6 +33,8 @@ pub struct Incoming {
     /// The platform's stable id of the writer (Slack user id, full Matrix user id with its
     /// server, Mattermost user id): where a private reply goes.
     pub user_id: String,
+    /// `matrix`, `slack` or `mattermost`: with `user_id`, the asker's identity.
+    pub platform: &'static str,
     pub text: String,
     pub direct: bool,
     pub mentioned: bool,
@@ -132,7 +134,8 @@ impl Responder {
             return None;
         }
         let command = super::parse(&question);
-        Some(super::answer(shared, &incoming.user, &command, crate::clock::wall_ms()).await)
+        let asker = Asker::on(incoming.platform, &incoming.user_id, &incoming.user);
+        Some(super::answer_for(shared, &asker, &command, crate::clock::wall_ms()).await)
     }
 }
 

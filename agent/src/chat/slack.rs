@@ -394,6 +394,7 @@ fn handle(
                     id: format!("{}/{}", message.channel, message.ts),
                     user,
                     user_id: message.user.clone(),
+                    platform: "slack",
                     text: message.text.clone(),
                     direct: message.direct,
                     mentioned: message.mentioned,
@@ -425,8 +426,10 @@ fn handle(
                     return;
                 };
                 let command = super::parse(&text);
+                let user_id = payload["user_id"].as_str().unwrap_or_default();
+                let asker = super::Asker::on("slack", user_id, &user);
                 let reply =
-                    super::answer(&responder.shared, &user, &command, crate::clock::wall_ms())
+                    super::answer_for(&responder.shared, &asker, &command, crate::clock::wall_ms())
                         .await;
                 let body =
                     json!({ "response_type": slash_response_type(&reply), "text": reply.text });

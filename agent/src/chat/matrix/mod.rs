@@ -302,6 +302,7 @@ impl Session {
             id: event.event_id.clone(),
             user: person_of(&event.sender),
             user_id: event.sender.clone(),
+            platform: "matrix",
             text: event.body.clone(),
             direct,
             mentioned: event.mentioned,
