@@ -1,7 +1,8 @@
 //! Outbound HTTP and WebSocket plumbing for the Slack and Mattermost adapters: a JSON call with
 //! a bearer token (blocking ureq on a short-lived thread of its own, so a call in flight never
-//! holds up the runtime's shutdown) and a WebSocket connect over rustls with the ring provider
-//! and the system's roots. Tokens travel in headers only and are never part of an error.
+//! holds up the runtime's shutdown), the same call waiting out `429` ([`call_patiently`]), a
+//! WebSocket connect over rustls with the ring provider and the system's roots, and the one
+//! reconnect [`Backoff`]. Tokens travel in headers only and are never part of an error.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,9 @@ pub enum HttpError {
     Decode { url: String, reason: String },
     #[error("websocket {url}: {reason}")]
     WebSocket { url: String, reason: String },
+    /// `429 Too Many Requests`: try again after `retry_after` (the `Retry-After` header).
+    #[error("{url} is rate limiting; retry after {retry_after:?}")]
+    RateLimited { url: String, retry_after: Duration },
     /// A platform API answered `ok: false` (Slack's envelope), with its error code.
     #[error("{method}: {error}")]
     NotOk { method: String, error: String },
@@ -103,6 +107,15 @@ fn call_blocking(
                 reason: err.to_string(),
             })
         }
+        Err(ureq::Error::Status(429, response)) => Err(HttpError::RateLimited {
+            url: url.to_string(),
+            retry_after: Duration::from_secs(
+                response
+                    .header("retry-after")
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(1),
+            ),
+        }),
         Err(ureq::Error::Status(status, response)) => Err(HttpError::Status {
             url: url.to_string(),
             status,
@@ -163,22 +176,46 @@ pub async fn connect(url: &str, token: &str) -> Result<Socket, HttpError> {
     }
 }
 
-/// Exponential backoff between `min` and `max`.
-pub fn next_backoff(current: Duration, min: Duration, max: Duration) -> Duration {
-    (current * 2).clamp(min, max)
+/// The one reconnect backoff (capped exponential, equal jitter), shared with MQTT.
+pub use crate::mqtt::backoff::Backoff;
+
+/// A random number in `[0, 1]` for [`Backoff::next_delay`].
+pub fn jitter() -> f64 {
+    rand::random::<f64>()
+}
+
+/// How often a call is tried again after `429` before the answer is given up (each waits the
+/// server's `Retry-After`, at most [`MAX_RETRY_AFTER`]).
+pub const RATE_LIMIT_TRIES: u32 = 5;
+/// The longest `Retry-After` honoured; a longer one is cut to it.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// [`call`], waiting out `429 Too Many Requests` (the server's `Retry-After`) and trying again,
+/// so an answer is sent late rather than lost.
+pub async fn call_patiently(
+    method: &'static str,
+    url: String,
+    token: String,
+    body: impl Fn() -> Body,
+    timeout: Duration,
+) -> Result<Json, HttpError> {
+    let mut tries = 0;
+    loop {
+        match call(method, url.clone(), token.clone(), body(), timeout).await {
+            Err(HttpError::RateLimited { retry_after, .. }) if tries + 1 < RATE_LIMIT_TRIES => {
+                tries += 1;
+                let wait = retry_after.min(MAX_RETRY_AFTER);
+                tracing::info!(wait = ?wait, tries, "rate limited: sending later");
+                tokio::time::sleep(wait).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let (min, max) = (Duration::from_secs(1), Duration::from_secs(60));
-        assert_eq!(next_backoff(min, min, max), Duration::from_secs(2));
-        assert_eq!(next_backoff(Duration::from_secs(40), min, max), max);
-        assert_eq!(next_backoff(Duration::ZERO, min, max), min);
-    }
 
     #[tokio::test]
     async fn errors_never_hold_the_token() {

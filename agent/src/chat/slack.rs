@@ -27,8 +27,6 @@ use crate::config::SlackConfig;
 
 /// No frame (Slack pings included) for this long: the socket is dead, reconnect.
 const IDLE: Duration = Duration::from_secs(120);
-const BACKOFF_MIN: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(60);
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// One Socket Mode frame.
@@ -137,11 +135,11 @@ struct Api {
 impl Api {
     async fn post(&self, method: &str, body: Json) -> Result<Json, HttpError> {
         let url = format!("{}/{method}", self.base);
-        let answer = http::call(
+        let answer = http::call_patiently(
             "POST",
             url,
             self.bot_token.clone(),
-            Body::Json(body),
+            || Body::Json(body.clone()),
             CALL_TIMEOUT,
         )
         .await?;
@@ -213,9 +211,25 @@ impl Api {
 enum Ended {
     /// Slack asked to reconnect: do it at once.
     Disconnect,
-    /// The socket dropped or went silent: back off.
+    /// The socket dropped, went silent, or Slack has too many of the app's sockets: back off.
     Dropped(String),
+    /// Nine other Pis hold the app's connections: this one stands by.
+    StandBy,
     Shutdown,
+}
+
+/// Slack allows an app 10 Socket Mode connections: 9 Pis connect, leaving one for a takeover.
+pub const MAX_PIS_CONNECTED: usize = 9;
+/// How often a Pi standing by (or connected) looks again at whether it is among the first 9.
+const STAND_BY_CHECK: Duration = Duration::from_secs(15);
+/// The ranking key for who connects.
+const SOCKET_RANK: &str = "slack-socket";
+
+/// Whether this Pi is among the Pis that hold the app's connections.
+fn may_connect(responder: &Responder) -> bool {
+    let shared = &responder.shared;
+    let alive = crate::peer::alive_nodes(shared.node, &shared.peers());
+    super::dedup::among_first(SOCKET_RANK, shared.node, &alive, MAX_PIS_CONNECTED)
 }
 
 /// The adapter's loop: runs until `shutdown`.
@@ -232,7 +246,8 @@ pub async fn run(
         names: Arc::new(Mutex::new(HashMap::new())),
     };
     let mut bot_user = String::new();
-    let mut backoff = BACKOFF_MIN;
+    let mut backoff = http::Backoff::new(1000, 60_000);
+    let mut standing_by = false;
     loop {
         if *shutdown.borrow() {
             return;
@@ -246,33 +261,46 @@ pub async fn run(
                 Err(err) => tracing::warn!(error = %err, "slack: auth.test failed"),
             }
         }
-        let ended = match open(&config).await {
-            Ok(url) => {
-                connection(
-                    &url,
-                    &api,
-                    &bot_user,
-                    &responder,
-                    &alert_room,
-                    &mut alerts,
-                    &mut shutdown,
-                    &mut backoff,
-                )
-                .await
-            }
-            Err(err) => Ended::Dropped(err.to_string()),
-        };
-        match ended {
-            Ended::Shutdown => return,
-            Ended::Disconnect => tracing::info!("slack: reconnecting as asked"),
-            Ended::Dropped(reason) => {
-                tracing::warn!(reason = %reason, retry_in = ?backoff, "slack: connection lost");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.changed() => return,
+        let ended = if !may_connect(&responder) {
+            Ended::StandBy
+        } else {
+            standing_by = false;
+            match open(&config).await {
+                Ok(url) => {
+                    let mut session = Connection {
+                        api: &api,
+                        bot_user: &bot_user,
+                        responder: &responder,
+                        alert_room: &alert_room,
+                        backoff: &mut backoff,
+                    };
+                    session.serve(&url, &mut alerts, &mut shutdown).await
                 }
-                backoff = http::next_backoff(backoff, BACKOFF_MIN, BACKOFF_MAX);
+                Err(err) => Ended::Dropped(err.to_string()),
             }
+        };
+        let wait = match ended {
+            Ended::Shutdown => return,
+            Ended::Disconnect => {
+                tracing::info!("slack: reconnecting as asked");
+                continue;
+            }
+            Ended::StandBy => {
+                if !standing_by {
+                    tracing::info!("slack: {MAX_PIS_CONNECTED} other Pis hold the app's connections; standing by");
+                    standing_by = true;
+                }
+                STAND_BY_CHECK
+            }
+            Ended::Dropped(reason) => {
+                let wait = backoff.next_delay(http::jitter());
+                tracing::warn!(reason = %reason, retry_in = ?wait, "slack: connection lost");
+                wait
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
         }
     }
 }
@@ -300,57 +328,80 @@ async fn open(config: &SlackConfig) -> Result<String, HttpError> {
     }
 }
 
-/// Serves one WebSocket connection until it ends.
-#[allow(clippy::too_many_arguments)]
-async fn connection(
-    url: &str,
-    api: &Api,
-    bot_user: &str,
-    responder: &Arc<Responder>,
-    alert_room: &str,
-    alerts: &mut broadcast::Receiver<String>,
-    shutdown: &mut watch::Receiver<bool>,
-    backoff: &mut Duration,
-) -> Ended {
-    let mut socket = match http::connect(url, "").await {
-        Ok(socket) => socket,
-        Err(err) => return Ended::Dropped(err.to_string()),
-    };
-    loop {
-        let frame = tokio::select! {
-            frame = tokio::time::timeout(IDLE, socket.next()) => frame,
-            _ = shutdown.changed() => {
-                let _ = socket.close(None).await;
-                return Ended::Shutdown;
-            }
-            alert = alerts.recv() => {
-                if let Ok(text) = alert {
-                    if !alert_room.is_empty() {
-                        if let Err(err) = api.say(alert_room, &text, None).await {
+/// One connection's context.
+struct Connection<'a> {
+    api: &'a Api,
+    bot_user: &'a str,
+    responder: &'a Arc<Responder>,
+    alert_room: &'a str,
+    backoff: &'a mut http::Backoff,
+}
+
+impl Connection<'_> {
+    /// Serves one WebSocket connection until it ends.
+    async fn serve(
+        &mut self,
+        url: &str,
+        alerts: &mut broadcast::Receiver<String>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Ended {
+        let mut socket = match http::connect(url, "").await {
+            Ok(socket) => socket,
+            Err(err) => return Ended::Dropped(err.to_string()),
+        };
+        let mut recheck = tokio::time::interval(STAND_BY_CHECK);
+        loop {
+            let frame = tokio::select! {
+                frame = tokio::time::timeout(IDLE, socket.next()) => frame,
+                _ = shutdown.changed() => {
+                    let _ = socket.close(None).await;
+                    return Ended::Shutdown;
+                }
+                _ = recheck.tick() => {
+                    if !may_connect(self.responder) {
+                        let _ = socket.close(None).await;
+                        return Ended::StandBy;
+                    }
+                    continue;
+                }
+                alert = alerts.recv() => {
+                    if let (Ok(text), false) = (alert, self.alert_room.is_empty()) {
+                        if let Err(err) = self.api.say(self.alert_room, &text, None).await {
                             tracing::warn!(error = %err, "slack: alert not posted");
                         }
                     }
+                    continue;
                 }
-                continue;
+            };
+            let text = match frame {
+                Err(_) => return Ended::Dropped("no frame for 120 s".into()),
+                Ok(None) => return Ended::Dropped("closed".into()),
+                Ok(Some(Err(err))) => return Ended::Dropped(err.to_string()),
+                Ok(Some(Ok(Message::Text(text)))) => text.to_string(),
+                Ok(Some(Ok(Message::Close(_)))) => return Ended::Dropped("closed by Slack".into()),
+                Ok(Some(Ok(_))) => continue,
+            };
+            if let Some(ended) = self.frame(&text, &mut socket).await {
+                return ended;
             }
-        };
-        let text = match frame {
-            Err(_) => return Ended::Dropped("no frame for 120 s".into()),
-            Ok(None) => return Ended::Dropped("closed".into()),
-            Ok(Some(Err(err))) => return Ended::Dropped(err.to_string()),
-            Ok(Some(Ok(Message::Text(text)))) => text.to_string(),
-            Ok(Some(Ok(Message::Close(_)))) => return Ended::Dropped("closed by Slack".into()),
-            Ok(Some(Ok(_))) => continue,
-        };
-        match read_frame(&text) {
+        }
+    }
+
+    /// Acts on one text frame; `Some` when the connection ends.
+    async fn frame(&mut self, text: &str, socket: &mut http::Socket) -> Option<Ended> {
+        match read_frame(text) {
             Frame::Hello => {
-                *backoff = BACKOFF_MIN;
+                self.backoff.reset();
                 tracing::info!("slack: connected (Socket Mode)");
             }
             Frame::Disconnect { reason } => {
                 tracing::info!(reason = %reason, "slack: disconnect requested");
                 let _ = socket.close(None).await;
-                return Ended::Disconnect;
+                // Too many of the app's sockets: another try at once would be refused again.
+                if reason == "too_many_websockets" {
+                    return Some(Ended::Dropped(reason));
+                }
+                return Some(Ended::Disconnect);
             }
             Frame::Envelope {
                 envelope_id,
@@ -359,12 +410,20 @@ async fn connection(
                 retry_attempt,
             } => {
                 if let Err(err) = socket.send(Message::text(ack(&envelope_id))).await {
-                    return Ended::Dropped(format!("ack failed: {err}"));
+                    return Some(Ended::Dropped(format!("ack failed: {err}")));
                 }
-                handle(&kind, payload, retry_attempt, api, bot_user, responder);
+                handle(
+                    &kind,
+                    payload,
+                    retry_attempt,
+                    self.api,
+                    self.bot_user,
+                    self.responder,
+                );
             }
             Frame::Other => {}
         }
+        None
     }
 }
 
@@ -433,11 +492,11 @@ fn handle(
                         .await;
                 let body =
                     json!({ "response_type": slash_response_type(&reply), "text": reply.text });
-                if let Err(err) = http::call(
+                if let Err(err) = http::call_patiently(
                     "POST",
                     response_url,
                     String::new(),
-                    Body::Json(body),
+                    || Body::Json(body.clone()),
                     CALL_TIMEOUT,
                 )
                 .await

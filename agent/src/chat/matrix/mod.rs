@@ -22,6 +22,7 @@ use portable_atomic::AtomicU64;
 use serde_json::{json, Value as Json};
 use tokio::sync::{broadcast, watch};
 
+use super::http::Backoff;
 use super::pipeline::{Incoming, Responder, SENT_PRIVATELY};
 use super::Reply;
 use crate::clock::wall_ms;
@@ -37,8 +38,6 @@ use client::Client;
 
 /// How long the homeserver may hold a `/sync` open.
 const SYNC_TIMEOUT_MS: u64 = 30_000;
-const BACKOFF_MIN: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(60);
 
 /// What the bot says, once, in a room it cannot read.
 pub const CANNOT_READ_ENCRYPTED: &str = "I can't read encrypted messages, so I can't see what is asked in this room. To ask me something, start a direct chat with me with encryption turned off, or ask in a room without encryption.";
@@ -65,13 +64,16 @@ impl Transactions {
     }
 }
 
-fn backoff_after(error: &MatrixError, current: Duration) -> Duration {
+/// The wait before the next try: the homeserver's `retry_after_ms` when it gave one (at most
+/// a minute), else the backoff's next delay.
+fn wait_after_error(error: &MatrixError, backoff: &mut Backoff) -> Duration {
+    let next = backoff.next_delay(super::http::jitter());
     match error {
         MatrixError::Status {
             retry_after_ms: Some(ms),
             ..
-        } => Duration::from_millis(*ms).clamp(BACKOFF_MIN, BACKOFF_MAX),
-        _ => current,
+        } => Duration::from_millis(*ms).min(Duration::from_secs(60)),
+        _ => next,
     }
 }
 
@@ -106,7 +108,7 @@ pub async fn run(
         since: client::load_since(&since_file),
         since_file,
         rooms: Arc::new(Mutex::new(DirectRooms::default())),
-        backoff: BACKOFF_MIN,
+        backoff: Backoff::new(1000, 60_000),
     };
     loop {
         if *shutdown.borrow() {
@@ -144,7 +146,7 @@ pub async fn run(
         };
         match body {
             Ok(body) => {
-                session.backoff = BACKOFF_MIN;
+                session.backoff.reset();
                 session.handle_sync(&body).await;
             }
             Err(err) => {
@@ -171,7 +173,7 @@ struct Session {
     since: Option<String>,
     since_file: PathBuf,
     rooms: Arc<Mutex<DirectRooms>>,
-    backoff: Duration,
+    backoff: Backoff,
 }
 
 impl Session {
@@ -213,13 +215,9 @@ impl Session {
         what: &str,
         shutdown: &mut watch::Receiver<bool>,
     ) -> bool {
-        tracing::warn!(error = %err, retry_in = ?self.backoff, "matrix: {what} failed");
-        self.backoff = backoff_after(err, self.backoff);
-        if sleep_or_stop(shutdown, self.backoff).await {
-            return true;
-        }
-        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
-        false
+        let wait = wait_after_error(err, &mut self.backoff);
+        tracing::warn!(error = %err, retry_in = ?wait, "matrix: {what} failed");
+        sleep_or_stop(shutdown, wait).await
     }
 
     /// Acts on one `/sync` answer: notes replies seen, joins invites, answers questions.
