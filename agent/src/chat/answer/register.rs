@@ -42,14 +42,17 @@ fn owners_of(replica: &Replica, mac: MacAddr) -> Vec<String> {
         .collect()
 }
 
-/// The person entries recorded under the asker's identity (whatever name they carry), with
-/// `mac` only when given.
+/// The person entries that are the asker's, with `mac` only when given: those recorded under
+/// the asker's platform identity (whatever name they carry); for an asker known by name only
+/// ([`Asker::named`]: HTTP slash commands), those under that name, as before identities.
 fn devices_of(replica: &Replica, asker: &Asker, mac: Option<MacAddr>) -> Vec<(String, MacAddr)> {
+    let by_name = asker.id == Asker::named(&asker.name).id;
     replica
         .live()
         .filter_map(|(key, value)| match (key, value) {
             (Key::Person { name, mac: m }, Value::Person(info))
-                if info.added_by == asker.id && mac.is_none_or(|mac| mac == *m) =>
+                if mac.is_none_or(|mac| mac == *m)
+                    && (info.added_by == asker.id || (by_name && *name == asker.name.trim())) =>
             {
                 Some((name.clone(), *m))
             }
