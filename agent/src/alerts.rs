@@ -27,10 +27,11 @@ use chrono::{FixedOffset, Offset};
 use officemesh_sensors::Quantity;
 use tokio::sync::watch;
 
-use crate::chat::http::{self, Backoff, Body, HttpError};
+use crate::chat::http::{self, Backoff};
 use crate::chat::text::{clock_text, number_text};
 use crate::clock::wall_ms;
 use crate::crdt::NodeId;
+use crate::outbound::{Body, HttpClient, HttpError};
 use crate::shared::Shared;
 use crate::state::{AlertValue, Key, ReadingStatus, Replica, TargetValue, Value};
 
@@ -262,20 +263,15 @@ fn tick_ms(after_ms: u64) -> u64 {
 /// Posts `{"text": …}` to a Slack/Mattermost-compatible incoming webhook: three tries with
 /// the chat adapters' backoff, each waiting out `429` (`Retry-After`). Any 2xx is success (the
 /// webhook's body, often `ok`, is not JSON).
-async fn post_webhook(url: &str, text: &str) -> Result<(), HttpError> {
+async fn post_webhook(client: &HttpClient, url: &str, text: &str) -> Result<(), HttpError> {
     let mut backoff = Backoff::new(1000, 4000);
     let mut result = Ok(());
     for attempt in 0..3 {
         let body = || Body::Json(serde_json::json!({ "text": text }));
-        result = match http::call_patiently(
-            "POST",
-            url.to_string(),
-            String::new(),
-            body,
-            WEBHOOK_TIMEOUT,
-        )
-        .await
-        {
+        let posted = client
+            .call_patiently("POST", url, "", body, WEBHOOK_TIMEOUT)
+            .await;
+        result = match posted {
             Ok(_) | Err(HttpError::Decode { .. }) => Ok(()),
             Err(err) => Err(err),
         };
@@ -333,7 +329,11 @@ async fn run_action(shared: &Shared, action: AlertAction) {
     if url.is_empty() {
         tracing::info!(alert = %action.text, "alert (chat.alert_webhook not set: not posted)");
     } else {
-        match post_webhook(&url, &action.text).await {
+        let posted = match HttpClient::new(None) {
+            Ok(client) => post_webhook(&client, &url, &action.text).await,
+            Err(err) => Err(err),
+        };
+        match posted {
             Ok(()) => tracing::info!(alert = %action.text, "alert posted"),
             Err(err) => {
                 tracing::error!(alert = %action.text, error = %err, "posting the alert to chat.alert_webhook failed")

@@ -16,7 +16,7 @@ use serde_json::{json, Value as Json};
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::http::{self, Body, HttpError};
+use super::http::{self, Body, HttpClient, HttpError};
 use super::pipeline::{Incoming, Responder, SENT_PRIVATELY};
 use super::Reply;
 use crate::config::MattermostConfig;
@@ -169,22 +169,22 @@ pub fn websocket_url(server: &str) -> String {
 struct Api {
     base: String,
     token: String,
+    http: HttpClient,
 }
 
 impl Api {
-    async fn me(&self) -> Result<(String, String), String> {
-        let answer = http::call(
-            "GET",
-            format!("{}/api/v4/users/me", self.base),
-            self.token.clone(),
-            Body::None,
-            CALL_TIMEOUT,
-        )
-        .await
-        .map_err(|err| err.to_string())?;
+    async fn me(&self) -> Result<(String, String), HttpError> {
+        let url = format!("{}/api/v4/users/me", self.base);
+        let answer = self
+            .http
+            .call("GET", &url, &self.token, Body::None, CALL_TIMEOUT)
+            .await?;
         match (answer["id"].as_str(), answer["username"].as_str()) {
             (Some(id), Some(name)) => Ok((id.to_string(), name.to_string())),
-            _ => Err("users/me: no id".into()),
+            _ => Err(HttpError::Decode {
+                url,
+                reason: "users/me: no id".into(),
+            }),
         }
     }
 
@@ -202,15 +202,17 @@ impl Api {
         if let Some(question) = reply_to {
             body["props"] = json!({ REPLY_TO_PROP: question });
         }
-        http::call(
-            "POST",
-            format!("{}/api/v4/posts", self.base),
-            self.token.clone(),
-            Body::Json(body),
-            CALL_TIMEOUT,
-        )
-        .await
-        .map(|_| ())
+        let url = format!("{}/api/v4/posts", self.base);
+        self.http
+            .call_patiently(
+                "POST",
+                &url,
+                &self.token,
+                || Body::Json(body.clone()),
+                CALL_TIMEOUT,
+            )
+            .await
+            .map(|_| ())
     }
 
     /// The direct channel between the bot (`me`) and `user` (Mattermost returns the existing
@@ -218,8 +220,10 @@ impl Api {
     async fn direct_channel(&self, me: &str, user: &str) -> Result<String, HttpError> {
         let url = format!("{}/api/v4/channels/direct", self.base);
         let body = Body::Json(json!([me, user]));
-        let answer =
-            http::call("POST", url.clone(), self.token.clone(), body, CALL_TIMEOUT).await?;
+        let answer = self
+            .http
+            .call("POST", &url, &self.token, body, CALL_TIMEOUT)
+            .await?;
         answer["id"]
             .as_str()
             .map(str::to_string)
@@ -254,9 +258,17 @@ pub async fn run(
     mut alerts: broadcast::Receiver<String>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let http = match HttpClient::new(Some(&config.ca_file)) {
+        Ok(http) => http,
+        Err(err) => {
+            tracing::error!(error = %err, "mattermost: not starting");
+            return;
+        }
+    };
     let api = Api {
         base: config.url.trim_end_matches('/').to_string(),
         token: config.bot_token.clone(),
+        http,
     };
     let mut backoff = http::Backoff::new(1000, 60_000);
     let mut resume = Resume::default();
@@ -281,7 +293,7 @@ pub async fn run(
                     Some(reason) => reason,
                 }
             }
-            Err(err) => err,
+            Err(err) => err.to_string(),
         };
         let wait = backoff.next_delay(http::jitter());
         tracing::warn!(reason = %reason, retry_in = ?wait, "mattermost: connection lost");
@@ -312,7 +324,8 @@ impl Connection<'_> {
         shutdown: &mut watch::Receiver<bool>,
     ) -> Option<String> {
         let url = connect_url(&self.config.url, self.resume);
-        let mut socket = match http::connect(&url, &self.config.bot_token).await {
+        let ca_file = Some(self.config.ca_file.as_path());
+        let mut socket = match http::connect(&url, &self.config.bot_token, ca_file).await {
             Ok(socket) => socket,
             Err(err) => return Some(err.to_string()),
         };

@@ -20,7 +20,7 @@ use serde_json::{json, Value as Json};
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::http::{self, Body, HttpError};
+use super::http::{self, Body, HttpClient, HttpError};
 use super::pipeline::{Incoming, Responder};
 use super::Reply;
 use crate::config::SlackConfig;
@@ -129,20 +129,23 @@ pub fn read_event(payload: &Json, bot_user: &str) -> Option<SlackMessage> {
 struct Api {
     base: String,
     bot_token: String,
+    http: HttpClient,
     names: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl Api {
     async fn post(&self, method: &str, body: Json) -> Result<Json, HttpError> {
         let url = format!("{}/{method}", self.base);
-        let answer = http::call_patiently(
-            "POST",
-            url,
-            self.bot_token.clone(),
-            || Body::Json(body.clone()),
-            CALL_TIMEOUT,
-        )
-        .await?;
+        let answer = self
+            .http
+            .call_patiently(
+                "POST",
+                &url,
+                &self.bot_token,
+                || Body::Json(body.clone()),
+                CALL_TIMEOUT,
+            )
+            .await?;
         if answer["ok"] == true {
             Ok(answer)
         } else {
@@ -190,7 +193,11 @@ impl Api {
         }
         let url = format!("{}/users.info", self.base);
         let body = Body::Form(vec![("user".into(), user.into())]);
-        let name = match http::call("POST", url, self.bot_token.clone(), body, CALL_TIMEOUT).await {
+        let name = match self
+            .http
+            .call("POST", &url, &self.bot_token, body, CALL_TIMEOUT)
+            .await
+        {
             Ok(answer) if answer["ok"] == true => [
                 &answer["user"]["profile"]["display_name"],
                 &answer["user"]["name"],
@@ -240,9 +247,17 @@ pub async fn run(
     mut alerts: broadcast::Receiver<String>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let http = match HttpClient::new(None) {
+        Ok(http) => http,
+        Err(err) => {
+            tracing::error!(error = %err, "slack: not starting");
+            return;
+        }
+    };
     let api = Api {
         base: config.api_url.trim_end_matches('/').to_string(),
         bot_token: config.bot_token.clone(),
+        http,
         names: Arc::new(Mutex::new(HashMap::new())),
     };
     let mut bot_user = String::new();
@@ -265,7 +280,7 @@ pub async fn run(
             Ended::StandBy
         } else {
             standing_by = false;
-            match open(&config).await {
+            match open(&config, &api.http).await {
                 Ok(url) => {
                     let mut session = Connection {
                         api: &api,
@@ -306,19 +321,20 @@ pub async fn run(
 }
 
 /// `apps.connections.open`: a fresh WebSocket URL.
-async fn open(config: &SlackConfig) -> Result<String, HttpError> {
+async fn open(config: &SlackConfig, http: &HttpClient) -> Result<String, HttpError> {
     let url = format!(
         "{}/apps.connections.open",
         config.api_url.trim_end_matches('/')
     );
-    let answer = http::call(
-        "POST",
-        url,
-        config.app_token.clone(),
-        Body::Form(Vec::new()),
-        CALL_TIMEOUT,
-    )
-    .await?;
+    let answer = http
+        .call(
+            "POST",
+            &url,
+            &config.app_token,
+            Body::Form(Vec::new()),
+            CALL_TIMEOUT,
+        )
+        .await?;
     match (answer["ok"].as_bool(), answer["url"].as_str()) {
         (Some(true), Some(url)) => Ok(url.to_string()),
         _ => Err(HttpError::NotOk {
@@ -345,7 +361,7 @@ impl Connection<'_> {
         alerts: &mut broadcast::Receiver<String>,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Ended {
-        let mut socket = match http::connect(url, "").await {
+        let mut socket = match http::connect(url, "", None).await {
             Ok(socket) => socket,
             Err(err) => return Ended::Dropped(err.to_string()),
         };
@@ -492,14 +508,16 @@ fn handle(
                         .await;
                 let body =
                     json!({ "response_type": slash_response_type(&reply), "text": reply.text });
-                if let Err(err) = http::call_patiently(
-                    "POST",
-                    response_url,
-                    String::new(),
-                    || Body::Json(body.clone()),
-                    CALL_TIMEOUT,
-                )
-                .await
+                if let Err(err) = api
+                    .http
+                    .call_patiently(
+                        "POST",
+                        &response_url,
+                        "",
+                        || Body::Json(body.clone()),
+                        CALL_TIMEOUT,
+                    )
+                    .await
                 {
                     tracing::warn!(error = %err, "slack: slash command answer failed");
                 }

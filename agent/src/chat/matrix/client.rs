@@ -1,4 +1,4 @@
-//! The Matrix client-server calls the adapter makes (whoami, sync, send, join, create a direct
+//! The Matrix client-server calls the adapter makes (over `crate::outbound`'s one client) (whoami, sync, send, join, create a direct
 //! room, `m.direct` account data, joined rooms) and the `/sync` position kept on disk. The
 //! access token is sent in a header, never logged, never part of an error. Holds no state of
 //! the conversation (that is `super::Session`).
@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value as Json};
 
 use crate::config::MatrixConfig;
+use crate::outbound::{Body, HttpClient, HttpError};
 
 /// Why a call to the homeserver failed. Never holds the token.
 #[derive(Debug, thiserror::Error)]
@@ -28,12 +29,12 @@ pub enum MatrixError {
     Config(String),
 }
 
-/// A Matrix client-server API client (blocking calls, each on a thread of its own).
+/// A Matrix client-server API client over the process's one HTTP client.
 #[derive(Clone)]
 pub struct Client {
     base: String,
     token: String,
-    agent: ureq::Agent,
+    http: HttpClient,
 }
 
 const CALL: Duration = Duration::from_secs(20);
@@ -46,54 +47,16 @@ impl Client {
                 "chat.matrix access token is empty".into(),
             ));
         }
+        let http = HttpClient::new(Some(&config.ca_file))
+            .map_err(|e| MatrixError::Config(e.to_string()))?;
         Ok(Client {
             base: config.homeserver.trim_end_matches('/').to_string(),
             token,
-            agent: ureq::AgentBuilder::new()
-                .timeout_connect(Duration::from_secs(10))
-                .build(),
+            http,
         })
     }
 
-    /// One call; `path` starts with `/_matrix/`. Blocking.
-    pub fn call(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&Json>,
-        timeout: Duration,
-    ) -> Result<Json, MatrixError> {
-        let request = self
-            .agent
-            .request(method, &format!("{}{path}", self.base))
-            .timeout(timeout)
-            .set("Authorization", &format!("Bearer {}", self.token));
-        let result = match body {
-            Some(body) => request.send_json(body),
-            None => request.call(),
-        };
-        match result {
-            Ok(response) => response
-                .into_json()
-                .map_err(|err| MatrixError::Decode(err.to_string())),
-            Err(ureq::Error::Status(status, response)) => {
-                let body: Json = response.into_json().unwrap_or(Json::Null);
-                Err(MatrixError::Status {
-                    status,
-                    errcode: body["errcode"].as_str().unwrap_or("?").to_string(),
-                    message: body["error"].as_str().unwrap_or_default().to_string(),
-                    retry_after_ms: body["retry_after_ms"].as_u64(),
-                })
-            }
-            Err(ureq::Error::Transport(transport)) => {
-                Err(MatrixError::Transport(transport.kind().to_string()))
-            }
-        }
-    }
-
-    /// Runs `call` on a thread of its own, not tokio's blocking pool: a long poll in flight must
-    /// not hold up the runtime's shutdown (the pool waits for its tasks; a plain thread ends
-    /// with the process).
+    /// One call; `path` starts with `/_matrix/`.
     pub async fn call_async(
         &self,
         method: &'static str,
@@ -101,17 +64,32 @@ impl Client {
         body: Option<Json>,
         timeout: Duration,
     ) -> Result<Json, MatrixError> {
-        let client = self.clone();
-        let (done, answer) = tokio::sync::oneshot::channel();
-        std::thread::Builder::new()
-            .name("matrix-http".into())
-            .spawn(move || {
-                let _ = done.send(client.call(method, &path, body.as_ref(), timeout));
-            })
-            .map_err(|err| MatrixError::Transport(format!("cannot start a thread: {err}")))?;
-        answer
+        let url = format!("{}{path}", self.base);
+        let body = body.map_or(Body::None, Body::Json);
+        match self
+            .http
+            .call(method, &url, &self.token, body, timeout)
             .await
-            .map_err(|_| MatrixError::Transport("the HTTP thread ended without answering".into()))?
+        {
+            Ok(answer) => Ok(answer),
+            Err(HttpError::Status { status, body, .. }) => {
+                let body: Json = serde_json::from_str(&body).unwrap_or(Json::Null);
+                Err(MatrixError::Status {
+                    status,
+                    errcode: body["errcode"].as_str().unwrap_or("?").to_string(),
+                    message: body["error"].as_str().unwrap_or_default().to_string(),
+                    retry_after_ms: body["retry_after_ms"].as_u64(),
+                })
+            }
+            Err(HttpError::RateLimited { retry_after, .. }) => Err(MatrixError::Status {
+                status: 429,
+                errcode: "M_LIMIT_EXCEEDED".into(),
+                message: "rate limited".into(),
+                retry_after_ms: u64::try_from(retry_after.as_millis()).ok(),
+            }),
+            Err(HttpError::Decode { reason, .. }) => Err(MatrixError::Decode(reason)),
+            Err(other) => Err(MatrixError::Transport(other.to_string())),
+        }
     }
 
     /// The bot's user id.
@@ -255,8 +233,8 @@ mod tests {
         assert_eq!(load_since(&file).as_deref(), Some("s72595_4483_1934"));
     }
 
-    #[test]
-    fn errors_never_hold_the_token() {
+    #[tokio::test]
+    async fn errors_never_hold_the_token() {
         let config = MatrixConfig {
             homeserver: "http://127.0.0.1:1".into(),
             access_token: "syt_very_secret".into(),
@@ -264,12 +242,13 @@ mod tests {
         };
         let client = Client::new(&config).expect("client");
         let err = client
-            .call(
+            .call_async(
                 "GET",
-                "/_matrix/client/v3/account/whoami",
+                "/_matrix/client/v3/account/whoami".into(),
                 None,
                 Duration::from_secs(2),
             )
+            .await
             .expect_err("nothing listens on port 1");
         assert!(!err.to_string().contains("syt_very_secret"), "{err}");
     }
