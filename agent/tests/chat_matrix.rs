@@ -6,7 +6,8 @@
 //! Private replies (a claim link, "forget me") reach the asker alone in a direct room, while
 //! another member of the room, syncing as a real client, sees neither the link nor the MAC; a
 //! member who renames himself after another cannot forget her devices; in an encrypted room the
-//! bot says once that it cannot read it.
+//! bot says once that it cannot read it; a question asked while the agent was down is answered
+//! after its restart (the `/sync` position is kept on disk).
 //!
 //! Needs the Synapse venv (`deploy/synapse-venv.sh`; `deploy/test.sh` builds it as root): skips
 //! with a message without it, fails under `CI=true`.
@@ -308,7 +309,7 @@ fn private_replies_reach_the_asker_alone() {
         synapse.url,
         token_file.display()
     );
-    let agent = TestAgent::start(
+    let mut agent = TestAgent::start(
         root.path(),
         AgentSpec {
             name: "pi-a",
@@ -449,5 +450,31 @@ fn private_replies_reach_the_asker_alone() {
     assert!(
         agent.log().contains("this room is encrypted"),
         "and logged it"
+    );
+
+    // The agent is down while ada asks; started again, it resumes /sync where it stopped
+    // and answers the question it missed.
+    agent.stop();
+    let missed = ada.say(&room, "officemesh, who's in?");
+    let before = agent.log().len();
+    agent.spawn();
+    let answered = eventually(Duration::from_secs(60), || {
+        ada.replies_to(&room, &bot.user_id, &missed)
+            .into_iter()
+            .next()
+    });
+    assert!(
+        answered.is_some(),
+        "the question asked while it was down was not answered; log:\n{}",
+        agent.log()
+    );
+    // It resumed where it stopped: nothing answered before is answered again (a marker
+    // question after it shows it has read everything up to there).
+    ask(&ada, &room, &bot.user_id, "officemesh status");
+    let since_restart = agent.log().get(before..).unwrap_or_default().to_string();
+    let answers = since_restart.matches("matrix: answered").count();
+    assert_eq!(
+        answers, 2,
+        "only the missed question and the marker:\n{since_restart}"
     );
 }
