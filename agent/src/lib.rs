@@ -44,6 +44,7 @@ pub mod log_summary;
 pub mod mesh;
 pub mod mqtt;
 pub mod net;
+pub mod outbound;
 pub mod runtime;
 pub mod sensor_health;
 pub mod shared;

@@ -60,6 +60,35 @@ pub struct Reply {
     pub private: bool,
 }
 
+/// Who asks: the name to greet them by and the identity their devices are recorded under
+/// (`PersonInfo::added_by`). "forget me" and "forget <mac>" act on the identity only, never on
+/// the name, which a chat user may be able to choose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asker {
+    pub name: String,
+    pub id: String,
+}
+
+impl Asker {
+    /// An asker known by name only (HTTP slash commands, the CLI): the identity is the name,
+    /// as claims recorded it before platform ids were (`claim:<name>`).
+    pub fn named(name: &str) -> Asker {
+        Asker {
+            name: name.to_string(),
+            id: format!("claim:{}", name.trim()),
+        }
+    }
+
+    /// A chat platform's user: `platform` (`matrix`, `slack`, `mattermost`) and its stable
+    /// user id (`@ada:example.org`, `U0123`, …); `name` is for greeting only.
+    pub fn on(platform: &str, user_id: &str, name: &str) -> Asker {
+        Asker {
+            name: name.to_string(),
+            id: format!("{platform}:{user_id}"),
+        }
+    }
+}
+
 /// Everything a command is answered from. Times in ms since the Unix epoch.
 pub struct View<'a> {
     pub replica: &'a Replica,
@@ -105,8 +134,13 @@ impl Plan {
     }
 }
 
-/// Executes `command` for `user` against the agent: reads from the replica, writes durably.
+/// Executes `command` for `user` (known by name only, see [`Asker::named`]) against the agent.
 pub async fn answer(shared: &Shared, user: &str, command: &Command, now_ms: u64) -> Reply {
+    answer_for(shared, &Asker::named(user), command, now_ms).await
+}
+
+/// Executes `command` for `asker` against the agent: reads from the replica, writes durably.
+pub async fn answer_for(shared: &Shared, asker: &Asker, command: &Command, now_ms: u64) -> Reply {
     let completeness = shared.completeness();
     let peers = shared.peers();
     let offset = chrono::Local::now().offset().fix();
@@ -123,7 +157,7 @@ pub async fn answer(shared: &Shared, user: &str, command: &Command, now_ms: u64)
             now_ms,
             offset,
         };
-        plan(&view, user, command)
+        plan_for(&view, asker, command)
     };
     for (key, value) in planned.writes {
         if let Err(err) = shared.write_durable(key.clone(), value).await {
@@ -137,7 +171,11 @@ pub async fn answer(shared: &Shared, user: &str, command: &Command, now_ms: u64)
     let mut text = planned.reply;
     if let Some((person, mac)) = &planned.claim {
         let public_addr = shared.api_public_addr();
-        text.push_str(&shared.claims.link(&public_addr, person, *mac, now_ms));
+        text.push_str(
+            &shared
+                .claims
+                .link_for(&public_addr, person, &asker.id, *mac, now_ms),
+        );
     }
     Reply {
         text,
@@ -162,9 +200,9 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
         Command::Status => Plan::say(status::status(view)),
         Command::BadMac { text, reason } => register::bad_mac(text, reason),
         Command::BadSet { reason } => targets::bad_set(reason),
-        Command::Register { mac } => register::register(view, user, *mac),
-        Command::ForgetMe => register::forget_me(view, user),
-        Command::Forget { mac } => register::forget(view, user, *mac),
+        Command::Register { .. } | Command::ForgetMe | Command::Forget { .. } => {
+            plan_for(view, &Asker::named(user), command)
+        }
         Command::IsIn { person } => Plan::say(attendance::is_in(view, person)),
         Command::LastIn { person } => Plan::say(attendance::last_in(view, person)),
         Command::HowManyIn => Plan::say(attendance::how_many_in(view)),
@@ -173,6 +211,16 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
             quantity,
             value,
         } => targets::set_target(view, user, room, *quantity, *value),
+    }
+}
+
+/// Like [`plan`], for an asker with a platform identity: device commands act on `asker.id`.
+pub fn plan_for(view: &View<'_>, asker: &Asker, command: &Command) -> Plan {
+    match command {
+        Command::Register { mac } => register::register(view, asker, *mac),
+        Command::ForgetMe => register::forget_me(view, asker),
+        Command::Forget { mac } => register::forget(view, asker, *mac),
+        _ => plan(view, &asker.name, command),
     }
 }
 
