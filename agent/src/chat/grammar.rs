@@ -9,6 +9,8 @@
 
 use officemesh_sensors::{MacAddr, Quantity};
 
+pub use super::lexicon::When;
+
 /// What a chat message asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -49,8 +51,32 @@ pub enum Command {
     IsEmpty { room: Option<String> },
     /// "what rooms are there?"
     Rooms,
-    /// "is it cold in the kitchen?" (`cold` false for "warm"/"hot").
-    Comfort { room: Option<String>, cold: bool },
+    /// "is it cold in the kitchen?", "is it too loud in here": a room (`None`: every room, or
+    /// "here" for the bot's own room) against its target; `low` for the low end (cold, quiet,
+    /// dry, "warm enough").
+    Comfort {
+        room: Option<String>,
+        quantity: Quantity,
+        low: bool,
+    },
+    /// "when did ada get in today?" (first seen that day, from the attendance history).
+    Arrived { person: String, when: When },
+    /// "has bob left?", "when did bob leave yesterday?".
+    Left { person: String, when: When },
+    /// "who was in yesterday?", "who was in this week?", "who's been in since 9?".
+    WhoWasIn { when: When },
+    /// "which room is coldest?", "loudest room" (`highest` false for coldest/quietest/driest).
+    Extreme { quantity: Quantity, highest: bool },
+    /// "any alerts?".
+    Alerts,
+    /// "thanks".
+    Thanks,
+    /// "hi", "how are you?".
+    Greeting,
+    /// "my devices": the asker's registered devices (privately).
+    MyDevices,
+    /// "remove the kitchen target", "delete the lab temperature target".
+    RemoveTarget { room: String, quantity: Quantity },
     /// Anything else (the original text, trimmed).
     Unknown { text: String },
 }
@@ -58,19 +84,29 @@ pub enum Command {
 /// Parses one chat message.
 pub fn parse(text: &str) -> Command {
     let all = words(text);
+    let every: Vec<&str> = all.iter().map(String::as_str).collect();
+    if let Some(command) = super::understand::early(&every) {
+        return command;
+    }
     let words = strip_fillers(&all);
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
-    parse_help(&words)
-        .or_else(|| parse_status(&words))
-        .or_else(|| parse_who(&words))
-        .or_else(|| super::questions::parse_question(&words))
-        .or_else(|| parse_register(&words))
-        .or_else(|| parse_forget(&words))
-        .or_else(|| parse_set(&words))
-        .or_else(|| parse_reading(&words))
-        .unwrap_or_else(|| Command::Unknown {
-            text: text.trim().chars().take(200).collect(),
-        })
+    let strict = parse_strict(&words);
+    match strict {
+        Some(command) => super::understand::refine(command),
+        None => super::understand::understand(text, &super::understand::Lexicon::default()),
+    }
+}
+
+/// The fixed phrasings (and the commands that write), before the understanding of questions.
+fn parse_strict(words: &[&str]) -> Option<Command> {
+    parse_help(words)
+        .or_else(|| parse_status(words))
+        .or_else(|| parse_who(words))
+        .or_else(|| super::questions::parse_question(words))
+        .or_else(|| parse_register(words))
+        .or_else(|| parse_forget(words))
+        .or_else(|| parse_set(words))
+        .or_else(|| parse_reading(words))
 }
 
 /// Lower-cased words without apostrophes and surrounding punctuation; chat mentions
@@ -91,6 +127,8 @@ pub fn words(text: &str) -> Vec<String> {
             ',' | '?' | '!' | ';' | '"' | '“' | '”' | '=' | '(' | ')' | '[' | ']' | '*' => {
                 cleaned.push(' ')
             }
+            // Emoji, arrows and other symbols: a space.
+            _ if !c.is_alphanumeric() && u32::from(c) >= 0x2190 => cleaned.push(' '),
             _ => cleaned.push(c),
         }
     }
@@ -374,7 +412,7 @@ fn parse_forget(words: &[&str]) -> Option<Command> {
 
 /// Meant as a MAC address: hex digits and separators only with at least six hex digits, or
 /// three or more short groups joined by `:`/`-` (`aa:bb:cc:dd:ee:zz`, a typo'd MAC).
-fn looks_like_mac(token: &str) -> bool {
+pub(super) fn looks_like_mac(token: &str) -> bool {
     let hex_and_separators = token
         .chars()
         .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '-' | '.'))
@@ -435,7 +473,7 @@ fn parse_number(token: &str) -> Option<f64> {
     text.parse::<f64>().ok().filter(|value| value.is_finite())
 }
 
-fn parse_set(words: &[&str]) -> Option<Command> {
+pub(super) fn parse_set(words: &[&str]) -> Option<Command> {
     let (verb, rest) = words.split_first()?;
     if !matches!(*verb, "set" | "change") {
         return None;
@@ -799,11 +837,9 @@ mod tests {
             "i am hungry",
             "i am here",
             "whoever did this",
-            "who are you",
             "who is the admin",
             "forget it",
             "the weather is nice",
-            "temperature is too high",
             "setup the printer",
             "whom",
         ] {
@@ -813,6 +849,19 @@ mod tests {
                 parse(text)
             );
         }
+    }
+
+    #[test]
+    fn who_are_you_is_answered_with_help() {
+        assert_eq!(parse("who are you?"), Command::Help);
+        assert_eq!(
+            parse("temperature is too high"),
+            Command::Comfort {
+                room: None,
+                quantity: Quantity::Temperature,
+                low: false
+            }
+        );
     }
 
     proptest::proptest! {

@@ -83,6 +83,25 @@ fn macs_of(replica: &Replica, name: &str) -> Vec<MacAddr> {
         .collect()
 }
 
+/// "my devices": the asker's registered devices, privately.
+pub(super) fn my_devices(view: &View<'_>, user: &str) -> Plan {
+    let name = match person_name(user) {
+        Ok(name) => name,
+        Err(plan) => return plan.privately(),
+    };
+    let macs = macs_of(view.replica, &name);
+    let reply = if macs.is_empty() {
+        format!("You have no devices registered, {name}. Say \"i am aa:bb:cc:dd:ee:ff\" with your phone's Wi-Fi MAC.")
+    } else {
+        let listed: Vec<String> = macs.iter().map(MacAddr::to_string).collect();
+        format!(
+            "Your devices, {name}: {}. Say \"forget me\" to remove them all.",
+            listed.join(", ")
+        )
+    };
+    Plan::say(reply).privately()
+}
+
 pub(super) fn forget_me(view: &View<'_>, user: &str) -> Plan {
     let name = match person_name(user) {
         Ok(name) => name,
@@ -197,6 +216,9 @@ mod tests {
                 added_by: "claim:carol".into(),
             })),
         );
+        let mine = tell(&office, "my devices");
+        assert!(mine.private, "device lists are for the asker only");
+        assert_has(&mine.reply, "b8:27:eb:00:00:03");
         let forget = tell(&office, "forget me");
         assert!(forget.private);
         assert_eq!(forget.writes.len(), 2, "both of carol's devices");
@@ -206,6 +228,7 @@ mod tests {
         );
         office.apply(&forget);
         assert!(office.replica.value(&key).is_none());
+        assert_has(&ask(&office, "my devices"), "no devices registered");
         let nothing = tell(&office, "forget me");
         assert!(nothing.writes.is_empty());
         assert_has(&nothing.reply, "nothing to forget");

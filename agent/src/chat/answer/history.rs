@@ -1,0 +1,159 @@
+//! "when did ada get in today?", "has bob left?", "who was in yesterday / this week / since
+//! 9?": from the opt-in attendance history (`attendance/<name>/<day>`: first and last time in
+//! that day), with the live presence for today. With history off the reply says so plainly.
+//! Reads the replica, writes nothing.
+
+use chrono::{DateTime, Datelike, Timelike};
+
+use super::attendance::{find, presence, HISTORY_OFF};
+use super::{caveats, with_caveats, View};
+use crate::chat::lexicon::When;
+use crate::chat::text::clock_text;
+use crate::state::presence::{attendance, day_of};
+use crate::state::query;
+
+const DAY_MS: u64 = 86_400_000;
+
+/// The days `when` covers, oldest first, and how to say them ("today", "on Monday").
+fn days(view: &View<'_>, when: When) -> (Vec<String>, String) {
+    let back = |n: u64| day_of(view.now_ms.saturating_sub(n * DAY_MS));
+    let weekday = local(view).map_or(0, |t| t.weekday().num_days_from_monday());
+    match when {
+        When::Now | When::Today | When::SinceHour(_) => (vec![back(0)], "today".into()),
+        When::Yesterday => (vec![back(1)], "yesterday".into()),
+        When::Weekday(day) => {
+            let ago = (weekday + 7 - u32::from(day)) % 7;
+            let name = [
+                "Monday",
+                "Tuesday",
+                "Wednesday",
+                "Thursday",
+                "Friday",
+                "Saturday",
+            ]
+            .get(usize::from(day))
+            .copied()
+            .unwrap_or("Sunday");
+            let said = if ago == 0 {
+                "today".to_string()
+            } else {
+                format!("on {name} ({})", back(u64::from(ago)))
+            };
+            (vec![back(u64::from(ago))], said)
+        }
+        When::ThisWeek => (
+            (0..=u64::from(weekday)).rev().map(back).collect(),
+            "this week".into(),
+        ),
+    }
+}
+
+fn local(view: &View<'_>) -> Option<DateTime<chrono::FixedOffset>> {
+    DateTime::from_timestamp_millis(i64::try_from(view.now_ms).ok()?)
+        .map(|t| t.with_timezone(&view.offset))
+}
+
+/// Today's `hour`:00 local time, in ms.
+fn today_at(view: &View<'_>, hour: u8) -> u64 {
+    local(view).map_or(0, |now| {
+        let since_midnight = u64::from(now.num_seconds_from_midnight()) * 1000;
+        let midnight = view.now_ms.saturating_sub(since_midnight);
+        midnight + u64::from(hour) * 3_600_000
+    })
+}
+
+pub(super) fn arrived(view: &View<'_>, person: &str, when: When) -> String {
+    let answer = presence(view);
+    let found = match find(&answer, person) {
+        Ok(found) => found,
+        Err(reply) => return reply,
+    };
+    let name = &found.name;
+    let now = if found.present {
+        format!("{name} is in right now.")
+    } else {
+        format!("{name} isn't in right now.")
+    };
+    if view.history_days == 0 {
+        return format!("{HISTORY_OFF} {now}");
+    }
+    let (days, said) = days(view, when);
+    let kept = attendance(view.replica, name);
+    let text = match days.iter().find_map(|day| kept.get(day)) {
+        Some((first, _)) => format!(
+            "{name} got in at {} {said} (first seen then). {now}",
+            clock_text(*first, view.now_ms, view.offset)
+        ),
+        None => format!("I didn't see {name} in {said}. {now}"),
+    };
+    with_caveats(text, caveats(view, None, "people"))
+}
+
+pub(super) fn left(view: &View<'_>, person: &str, when: When) -> String {
+    let answer = presence(view);
+    let found = match find(&answer, person) {
+        Ok(found) => found,
+        Err(reply) => return reply,
+    };
+    let name = &found.name;
+    let (days, said) = days(view, when);
+    let today = days.last().is_some_and(|d| *d == day_of(view.now_ms));
+    if found.present && today {
+        return with_caveats(
+            format!("No, {name} is still in."),
+            caveats(view, None, "people"),
+        );
+    }
+    if view.history_days == 0 {
+        return format!("{name} isn't in right now. {HISTORY_OFF}");
+    }
+    let kept = attendance(view.replica, name);
+    let text = match days.iter().rev().find_map(|day| kept.get(day)) {
+        Some((_, last)) => format!(
+            "{name} left around {} {said} (last seen then).",
+            clock_text(*last, view.now_ms, view.offset)
+        ),
+        None => format!("I didn't see {name} in {said}."),
+    };
+    with_caveats(text, caveats(view, None, "people"))
+}
+
+pub(super) fn who_was_in(view: &View<'_>, when: When) -> String {
+    if view.history_days == 0 {
+        return format!("{HISTORY_OFF} Ask \"who's in?\" for right now.");
+    }
+    let (days, said) = days(view, when);
+    let since = match when {
+        When::SinceHour(hour) => Some(today_at(view, hour)),
+        _ => None,
+    };
+    let mut lines = Vec::new();
+    for person in query::people(view.replica) {
+        let kept = attendance(view.replica, &person.name);
+        let seen: Vec<(u64, u64)> = days
+            .iter()
+            .filter_map(|day| kept.get(day).copied())
+            .filter(|(_, last)| since.is_none_or(|from| *last >= from))
+            .collect();
+        match seen.as_slice() {
+            [] => {}
+            [(first, last)] => lines.push(format!(
+                "{} {}–{}",
+                person.name,
+                clock_text(*first, view.now_ms, view.offset),
+                clock_text(*last, view.now_ms, view.offset)
+            )),
+            more => lines.push(format!("{} ({} days)", person.name, more.len())),
+        }
+    }
+    let said = match since {
+        Some(from) => format!("since {}", clock_text(from, view.now_ms, view.offset)),
+        None => said,
+    };
+    let text = if lines.is_empty() {
+        format!("Nobody I know was in {said}.")
+    } else {
+        format!("In {said}: {}.", lines.join(", "))
+    };
+    with_caveats(text, caveats(view, None, "people"))
+}
