@@ -91,10 +91,11 @@ pub fn parse(text: &str) -> Command {
     let words = strip_fillers(&all);
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let strict = parse_strict(&words);
-    match strict {
-        Some(command) => super::understand::refine(command),
-        None => super::understand::understand(text, &super::understand::Lexicon::default()),
-    }
+    strict
+        .and_then(super::understand::refine)
+        .unwrap_or_else(|| {
+            super::understand::understand(text, &super::understand::Lexicon::default())
+        })
 }
 
 /// The fixed phrasings (and the commands that write), before the understanding of questions.
@@ -238,7 +239,7 @@ fn is_the(word: &str) -> bool {
 fn quantity_word(word: &str) -> Option<Quantity> {
     match word {
         "temp" | "temps" | "tmp" | "tmep" | "temo" => Some(Quantity::Temperature),
-        "hum" | "humid" => Some(Quantity::Humidity),
+        "hum" => Some(Quantity::Humidity),
         "db" | "dba" => Some(Quantity::Sound),
         _ if is_any(word, &["temperature", "temperatures"]) => Some(Quantity::Temperature),
         _ if is_any(word, &["humidity", "moisture"]) => Some(Quantity::Humidity),

@@ -436,6 +436,7 @@ fn group(words: &[&str]) -> Option<(Tag, usize)> {
         ["since", hour, ..] => (Tag::Time(When::SinceHour(hour_of(hour)?)), 2),
         ["this", "morning", ..] => (Tag::Time(When::Today), 2),
         ["how", "many" | "much", ..] => (Tag::HowMany, 2),
+        ["head", "count", ..] => (Tag::HowMany, 2),
         ["how", "are", "you" | "u", ..] => (Tag::Greet, 3),
         ["what", "can", "you" | "u" | "i", ..] => (Tag::Help, 3),
         ["what", "things", ..] => (Tag::Help, 2),

@@ -40,6 +40,8 @@ struct Facts {
     extreme: Option<(Quantity, bool)>,
     time: Option<When>,
     number: bool,
+    /// "came", "arrived": an arrival in the past ("who came in today").
+    came: bool,
     /// Asked as a question: a "?" or a question's first word ("is it cold").
     question: bool,
 }
@@ -50,6 +52,9 @@ impl Facts {
             number: words
                 .iter()
                 .any(|w| w.starts_with(|c: char| c.is_ascii_digit())),
+            came: words
+                .iter()
+                .any(|w| matches!(*w, "came" | "arrived" | "showed" | "turned")),
             question: matches!(
                 words.first(),
                 Some(&("is" | "are" | "its" | "it" | "was" | "does" | "do" | "any"))
@@ -180,8 +185,27 @@ fn remove_target(facts: &Facts) -> Command {
 }
 
 /// A command from the fixed phrasings with its room words read: "here"/"in her" is "here",
-/// "everywhere"/"all rooms" is every room.
-pub fn refine(command: Command) -> Command {
+/// "everywhere"/"all rooms" is every room; `None` when its room words are no room ("lab too",
+/// "enough in the meeting room"), for the understanding to read the question instead.
+pub fn refine(command: Command) -> Option<Command> {
+    let room_words_ok = |room: &Option<String>| {
+        room.as_deref().is_none_or(|text| {
+            let words: Vec<&str> = text.split_whitespace().collect();
+            lexicon::tag(&words)
+                .iter()
+                .all(|t| matches!(t, Tag::Open(_) | Tag::Room | Tag::Here | Tag::All | Tag::In))
+        })
+    };
+    let plausible = match &command {
+        Command::Reading { room, .. }
+        | Command::Comfort { room, .. }
+        | Command::IsEmpty { room } => room_words_ok(room),
+        _ => true,
+    };
+    plausible.then(|| refine_rooms(command))
+}
+
+fn refine_rooms(command: Command) -> Command {
     let fix = |room: Option<String>| {
         let text = room?;
         let words: Vec<&str> = text.split_whitespace().collect();
@@ -474,12 +498,12 @@ fn personal(facts: &Facts) -> Option<Command> {
 
 /// "who was in yesterday / this week / on monday / since 9", "attendance monday".
 fn who_was_in(facts: &Facts) -> Option<Command> {
-    let when = facts.time?;
+    let when = facts.time.or(facts.came.then_some(When::Today))?;
     let earlier = matches!(
         when,
         When::Yesterday | When::Weekday(_) | When::ThisWeek | When::SinceHour(_)
     );
-    let asks = (facts.has(Tag::Who) && (earlier || facts.has(Tag::Past)))
+    let asks = (facts.has(Tag::Who) && (earlier || facts.has(Tag::Past) || facts.came))
         || (facts.has(Tag::Past) && earlier && facts.runs.is_empty());
     asks.then_some(Command::WhoWasIn { when })
 }
