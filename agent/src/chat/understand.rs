@@ -510,4 +510,4 @@ fn who_was_in(facts: &Facts) -> Option<Command> {
 
 #[cfg(test)]
 #[path = "understand_table.rs"]
-mod table;
+pub(crate) mod table;

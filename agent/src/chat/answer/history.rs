@@ -48,6 +48,11 @@ fn days(view: &View<'_>, when: When) -> (Vec<String>, String) {
     }
 }
 
+/// "09:12": the time of day, for a day already said ("yesterday").
+fn hm(view: &View<'_>, ms: u64) -> String {
+    clock_text(ms, ms, view.offset)
+}
+
 fn local(view: &View<'_>) -> Option<DateTime<chrono::FixedOffset>> {
     DateTime::from_timestamp_millis(i64::try_from(view.now_ms).ok()?)
         .map(|t| t.with_timezone(&view.offset))
@@ -82,7 +87,7 @@ pub(super) fn arrived(view: &View<'_>, person: &str, when: When) -> String {
     let text = match days.iter().find_map(|day| kept.get(day)) {
         Some((first, _)) => format!(
             "{name} got in at {} {said} (first seen then). {now}",
-            clock_text(*first, view.now_ms, view.offset)
+            hm(view, *first)
         ),
         None => format!("I didn't see {name} in {said}. {now}"),
     };
@@ -111,7 +116,7 @@ pub(super) fn left(view: &View<'_>, person: &str, when: When) -> String {
     let text = match days.iter().rev().find_map(|day| kept.get(day)) {
         Some((_, last)) => format!(
             "{name} left around {} {said} (last seen then).",
-            clock_text(*last, view.now_ms, view.offset)
+            hm(view, *last)
         ),
         None => format!("I didn't see {name} in {said}."),
     };
@@ -140,8 +145,8 @@ pub(super) fn who_was_in(view: &View<'_>, when: When) -> String {
             [(first, last)] => lines.push(format!(
                 "{} {}–{}",
                 person.name,
-                clock_text(*first, view.now_ms, view.offset),
-                clock_text(*last, view.now_ms, view.offset)
+                hm(view, *first),
+                hm(view, *last)
             )),
             more => lines.push(format!("{} ({} days)", person.name, more.len())),
         }
@@ -153,7 +158,11 @@ pub(super) fn who_was_in(view: &View<'_>, when: When) -> String {
     let text = if lines.is_empty() {
         format!("Nobody I know was in {said}.")
     } else {
-        format!("In {said}: {}.", lines.join(", "))
+        let mut heading = said;
+        if let Some(first) = heading.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        format!("{heading}: {}.", lines.join(", "))
     };
     with_caveats(text, caveats(view, None, "people"))
 }

@@ -53,6 +53,8 @@ mod whom;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod understood_tests;
 
 pub use help::SHORT_HELP;
 pub use targets::{default_tolerance, remove_target_writes};
@@ -155,13 +157,10 @@ pub async fn answer(shared: &Shared, user: &str, command: &Command, now_ms: u64)
 pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
     match command {
         Command::Help => help::help(),
-        // Not understood from the words alone: again, knowing the office's people and rooms.
-        Command::Unknown { text } => {
-            match crate::chat::understand::understand(text, &rooms::lexicon(view.replica)) {
-                Command::Unknown { .. } => help::unknown(text),
-                understood => plan(view, user, &understood),
-            }
-        }
+        Command::Unknown { text } => match understood(view, command) {
+            Command::Unknown { .. } => help::unknown(text),
+            understood => plan(view, user, &understood),
+        },
         Command::Thanks => help::thanks(),
         Command::Greeting => help::greeting(),
         Command::Alerts => Plan::say(status::alerts(view)),
@@ -200,6 +199,17 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
             quantity,
             value,
         } => targets::set_target(view, user, room, *quantity, *value),
+    }
+}
+
+/// `command`, or for a message the words alone did not explain, what it means knowing the
+/// office's people and rooms ("ada?" names a registered person).
+pub(super) fn understood(view: &View<'_>, command: &Command) -> Command {
+    match command {
+        Command::Unknown { text } => {
+            crate::chat::understand::understand(text, &rooms::lexicon(view.replica))
+        }
+        other => other.clone(),
     }
 }
 
