@@ -239,7 +239,20 @@ fn refine_rooms(command: Command) -> Command {
 
 /// Understands `text` with the people and rooms in `lexicon`.
 pub fn understand(text: &str, lexicon: &Lexicon) -> Command {
-    let owned = grammar::words(text);
+    // "temperature-wise", "pi-a": the parts (a MAC keeps its dashes).
+    let owned: Vec<String> = grammar::words(text)
+        .into_iter()
+        .flat_map(|word| {
+            if word.contains('-') && !grammar::looks_like_mac(&word) {
+                word.split('-')
+                    .filter(|part| !part.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            } else {
+                vec![word]
+            }
+        })
+        .collect();
     let words: Vec<&str> = owned.iter().map(String::as_str).collect();
     let pieces = recognise(&words, lexicon);
     let mut facts = Facts::of(&pieces, &words);

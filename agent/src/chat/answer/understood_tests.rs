@@ -332,6 +332,7 @@ fn held_out_lists_are_understood() {
         ("admin", include_str!("../heldout/admin.txt")),
         ("chatty", include_str!("../heldout/chatty.txt")),
         ("phone", include_str!("../heldout/phone.txt")),
+        ("fresh", include_str!("../heldout/fresh.txt")),
     ] {
         let mut missed = Vec::new();
         let lines: Vec<&str> = text
