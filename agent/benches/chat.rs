@@ -26,7 +26,14 @@ const FIRST: [&str; 10] = [
 ];
 const LAST: [&str; 4] = ["Lovelace", "Smith", "Hopper", "Turing"];
 const ROOMS: [&str; 8] = [
-    "lobby", "meeting room", "kitchen", "lab", "studio", "library", "open space", "workshop",
+    "lobby",
+    "meeting room",
+    "kitchen",
+    "lab",
+    "studio",
+    "library",
+    "open space",
+    "workshop",
 ];
 
 struct Writer {
@@ -37,7 +44,10 @@ struct Writer {
 impl Writer {
     fn put(&mut self, key: Key, value: Value) {
         self.time += 1;
-        if let Err(err) = self.replica.write(key, Some(value), Stamp::new(self.time, NodeId(1))) {
+        if let Err(err) = self
+            .replica
+            .write(key, Some(value), Stamp::new(self.time, NodeId(1)))
+        {
             eprintln!("bench fixture write refused: {err}");
         }
     }
@@ -89,7 +99,11 @@ fn office() -> Replica {
         w.put(key, Value::Target(target));
     }
     for p in 0..40u8 {
-        let name = format!("{} {}", FIRST[usize::from(p) % 10], LAST[usize::from(p) / 10]);
+        let name = format!(
+            "{} {}",
+            FIRST[usize::from(p) % 10],
+            LAST[usize::from(p) / 10]
+        );
         let mac = MacAddr([0xb8, 0x27, 0xeb, 0, 1, p]);
         let person = Key::Person {
             name: name.clone(),
@@ -187,5 +201,8 @@ fn main() {
         replica.len()
     );
     println!("  median {:.1} µs per question", median(per_question));
-    println!("  slowest question median {:.1} µs ({:?})", slowest.0, slowest.1);
+    println!(
+        "  slowest question median {:.1} µs ({:?})",
+        slowest.0, slowest.1
+    );
 }

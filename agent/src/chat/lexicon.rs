@@ -8,8 +8,6 @@
 
 use officemesh_sensors::Quantity;
 
-use super::grammar::edit_distance;
-
 /// A day or span the question is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When {
@@ -525,6 +523,32 @@ pub fn allowed_edits(length: usize) -> usize {
         5..=8 => 1,
         _ => 2,
     }
+}
+
+/// Optimal-string-alignment distance (edits, with adjacent swaps counting as one).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 #[cfg(test)]

@@ -233,6 +233,10 @@ fn refine_rooms(command: Command) -> Command {
             low,
         },
         Command::IsEmpty { room } => Command::IsEmpty { room: fix(room) },
+        // "who's in here": the office (presence has no room-level signal).
+        Command::WhoIsIn { room } => Command::WhoIsIn {
+            room: fix(room).filter(|room| room != "here"),
+        },
         other => other,
     }
 }

@@ -69,6 +69,7 @@ const TABLE: &[(&str, &str)] = &[
     ("is there anyone around", "who"),
     ("who is in the office now?!", "who"),
     ("WHO IS IN", "who"),
+    ("who is in here?", "who"),
     // One person: is in / where.
     ("is ada in", "is_in:ada"),
     ("is ada in?", "is_in:ada"),
@@ -385,4 +386,5 @@ fn time_words_are_read() {
     assert_eq!(when("who's been in since 9"), Some(When::SinceHour(9)));
     assert_eq!(when("when did ada get in today"), Some(When::Today));
     assert_eq!(when("when did bob leave yesterday"), Some(When::Yesterday));
+    assert_eq!(parse("who is in here"), Command::WhoIsIn { room: None });
 }

@@ -3,6 +3,8 @@
 //! that day), with the live presence for today. With history off the reply says so plainly.
 //! Reads the replica, writes nothing.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Datelike, Timelike};
 
 use super::attendance::{find, presence, HISTORY_OFF};
@@ -10,7 +12,7 @@ use super::{caveats, with_caveats, View};
 use crate::chat::lexicon::When;
 use crate::chat::text::clock_text;
 use crate::state::presence::{attendance, day_of};
-use crate::state::query;
+use crate::state::{query, Key, Value};
 
 const DAY_MS: u64 = 86_400_000;
 
@@ -132,23 +134,27 @@ pub(super) fn who_was_in(view: &View<'_>, when: When) -> String {
         When::SinceHour(hour) => Some(today_at(view, hour)),
         _ => None,
     };
+    // One pass over the replica: each person's (first, last) on the asked days.
+    let mut kept: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
+    for (key, value) in view.replica.live() {
+        if let (Key::Attendance { name, day }, Value::Attendance(seen)) = (key, value) {
+            if days.contains(day) && since.is_none_or(|from| seen.last_in_ms >= from) {
+                let slot = kept.entry(name.to_lowercase()).or_default();
+                slot.push((seen.first_in_ms, seen.last_in_ms));
+            }
+        }
+    }
     let mut lines = Vec::new();
     for person in query::people(view.replica) {
-        let kept = attendance(view.replica, &person.name);
-        let seen: Vec<(u64, u64)> = days
-            .iter()
-            .filter_map(|day| kept.get(day).copied())
-            .filter(|(_, last)| since.is_none_or(|from| *last >= from))
-            .collect();
-        match seen.as_slice() {
-            [] => {}
-            [(first, last)] => lines.push(format!(
+        match kept.get(&person.name.to_lowercase()).map(Vec::as_slice) {
+            None | Some([]) => {}
+            Some([(first, last)]) => lines.push(format!(
                 "{} {}–{}",
                 person.name,
                 hm(view, *first),
                 hm(view, *last)
             )),
-            more => lines.push(format!("{} ({} days)", person.name, more.len())),
+            Some(more) => lines.push(format!("{} ({} days)", person.name, more.len())),
         }
     }
     let said = match since {
