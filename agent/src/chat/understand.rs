@@ -210,9 +210,9 @@ fn refine_rooms(command: Command) -> Command {
         let text = room?;
         let words: Vec<&str> = text.split_whitespace().collect();
         let tags = lexicon::tag(&words);
-        if tags.iter().any(|t| *t == Tag::All) {
+        if tags.contains(&Tag::All) {
             None
-        } else if tags.iter().any(|t| *t == Tag::Here) || matches!(text.as_str(), "her" | "hier") {
+        } else if tags.contains(&Tag::Here) || matches!(text.as_str(), "her" | "hier") {
             Some("here".to_string())
         } else {
             Some(text)
