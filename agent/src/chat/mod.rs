@@ -31,12 +31,14 @@ pub mod answer;
 pub mod dedup;
 pub mod grammar;
 pub mod http;
+pub mod lexicon;
 pub mod matrix;
 pub mod mattermost;
 pub mod pipeline;
 pub mod questions;
 pub mod slack;
 pub mod text;
+pub mod understand;
 pub mod verify;
 
 pub use answer::{answer, answer_for, plan, plan_for, Asker, Plan, Reply, View};

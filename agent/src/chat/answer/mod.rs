@@ -19,8 +19,13 @@
 //! - `register` answers "i am aa:bb:…" (a claim link, privately), "forget me" and
 //!   "forget aa:bb:…";
 //! - `attendance` answers "is ada in?", "when was ada last in?", "how many people are in?";
-//! - `targets` answers "set meeting room temperature to 22";
-//! - `status` answers "status".
+//! - `history` answers "when did ada get in?", "has bob left?", "who was in yesterday?";
+//! - `whom` finds the registered person a name means (any part of it; asks back on two);
+//! - `comfort` answers "is it warm in here?", "which room is coldest?", "what rooms are there?";
+//! - `targets` answers "set meeting room temperature to 22" and "remove the kitchen target"
+//!   ([`remove_target_writes`], also for the HTTP API);
+//! - `status` answers "status" and "any alerts?";
+//! - `help` also answers thanks and greetings.
 
 use chrono::{FixedOffset, Offset};
 use officemesh_sensors::MacAddr;
@@ -36,6 +41,7 @@ use crate::state::{Key, Replica, Value};
 mod attendance;
 mod comfort;
 mod help;
+mod history;
 mod people;
 mod readings;
 mod register;
@@ -43,12 +49,15 @@ mod rooms;
 mod status;
 mod targets;
 mod who;
+mod whom;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod understood_tests;
 
 pub use help::SHORT_HELP;
-pub use targets::default_tolerance;
+pub use targets::{default_tolerance, remove_target_writes};
 
 /// The reply to one chat message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,16 +192,38 @@ pub async fn answer_for(shared: &Shared, asker: &Asker, command: &Command, now_m
     }
 }
 
+/// The reply to give instead of an answer when the question names nobody or no room this
+/// office knows (or several): not a failure of the bot's, so not an error type.
+pub(super) struct Instead(pub String);
+
 /// Renders the reply to `command` from `user` and the writes it needs. Pure.
 pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
     match command {
         Command::Help => help::help(),
-        Command::Unknown { text } => help::unknown(text),
+        Command::Unknown { text } => match understood(view, command) {
+            Command::Unknown { .. } => help::unknown(text),
+            understood => plan(view, user, &understood),
+        },
+        Command::Thanks => help::thanks(),
+        Command::Greeting => help::greeting(),
+        Command::Alerts => Plan::say(status::alerts(view)),
+        Command::MyDevices => register::my_devices(view, &Asker::named(user)),
+        Command::RemoveTarget { room, quantity } => {
+            targets::remove_target(view, user, room, *quantity)
+        }
+        Command::Arrived { person, when } => Plan::say(history::arrived(view, person, *when)),
+        Command::Left { person, when } => Plan::say(history::left(view, person, *when)),
+        Command::WhoWasIn { when } => Plan::say(history::who_was_in(view, *when)),
+        Command::Extreme { quantity, highest } => {
+            Plan::say(comfort::extreme(view, *quantity, *highest))
+        }
         Command::IsEmpty { room } => Plan::say(people::is_empty(view, room.as_deref())),
         Command::Rooms => Plan::say(comfort::rooms(view)),
-        Command::Comfort { room, cold } => {
-            Plan::say(comfort::comfort(view, room.as_deref(), *cold))
-        }
+        Command::Comfort {
+            room,
+            quantity,
+            low,
+        } => Plan::say(comfort::comfort(view, room.as_deref(), *quantity, *low)),
         Command::WhoIsIn { room } => Plan::say(who::who_is_in(view, room.as_deref())),
         Command::Reading { room, quantity } => {
             Plan::say(readings::readings(view, room.as_deref(), *quantity))
@@ -216,11 +247,24 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
 
 /// Like [`plan`], for an asker with a platform identity: device commands act on `asker.id`.
 pub fn plan_for(view: &View<'_>, asker: &Asker, command: &Command) -> Plan {
+    let command = &understood(view, command);
     match command {
         Command::Register { mac } => register::register(view, asker, *mac),
         Command::ForgetMe => register::forget_me(view, asker),
         Command::Forget { mac } => register::forget(view, asker, *mac),
+        Command::MyDevices => register::my_devices(view, asker),
         _ => plan(view, &asker.name, command),
+    }
+}
+
+/// `command`, or for a message the words alone did not explain, what it means knowing the
+/// office's people and rooms ("ada?" names a registered person).
+pub(super) fn understood(view: &View<'_>, command: &Command) -> Command {
+    match command {
+        Command::Unknown { text } => {
+            crate::chat::understand::understand(text, &rooms::lexicon(view.replica))
+        }
+        other => other.clone(),
     }
 }
 

@@ -95,6 +95,25 @@ pub(super) fn register(view: &View<'_>, asker: &Asker, mac: MacAddr) -> Plan {
     }
 }
 
+/// "my devices": the asker's registered devices (by platform identity), privately.
+pub(super) fn my_devices(view: &View<'_>, asker: &Asker) -> Plan {
+    let name = match person_name(asker) {
+        Ok(name) => name,
+        Err(plan) => return plan.privately(),
+    };
+    let devices = devices_of(view.replica, asker, None);
+    let reply = if devices.is_empty() {
+        format!("You have no devices registered, {name}. Say \"i am aa:bb:cc:dd:ee:ff\" with your phone's Wi-Fi address for the office network.")
+    } else {
+        let listed: Vec<String> = devices.iter().map(|(_, mac)| mac.to_string()).collect();
+        format!(
+            "Your devices, {name}: {}. Say \"forget me\" to remove them all.",
+            listed.join(", ")
+        )
+    };
+    Plan::say(reply).privately()
+}
+
 pub(super) fn forget_me(view: &View<'_>, asker: &Asker) -> Plan {
     let name = match person_name(asker) {
         Ok(name) => name,
@@ -200,6 +219,9 @@ mod tests {
                 added_by: "claim:carol".into(),
             })),
         );
+        let mine = tell(&office, "my devices");
+        assert!(mine.private, "device lists are for the asker only");
+        assert_has(&mine.reply, "b8:27:eb:00:00:03");
         let forget = tell(&office, "forget me");
         assert!(forget.private);
         assert_eq!(forget.writes.len(), 2, "both of carol's devices");
@@ -209,6 +231,7 @@ mod tests {
         );
         office.apply(&forget);
         assert!(office.replica.value(&key).is_none());
+        assert_has(&ask(&office, "my devices"), "no devices registered");
         let nothing = tell(&office, "forget me");
         assert!(nothing.writes.is_empty());
         assert_has(&nothing.reply, "nothing to forget");
