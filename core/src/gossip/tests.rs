@@ -1,7 +1,7 @@
 //! Unit tests of the gossip core: two or three cores exchanging real encoded messages by hand
 //! (the simulator covers whole meshes).
 
-use officemesh_sensors::MacAddr;
+use officemesh_types::MacAddr;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
