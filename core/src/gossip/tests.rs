@@ -8,6 +8,7 @@ use rand::SeedableRng;
 use super::message::{Body, Heartbeats, Message, StateSummary};
 use super::*;
 use crate::crdt::{NodeId, Stamp};
+use crate::peer::MemberStatus;
 use crate::state::{Key, PersonInfo, Replica, Value};
 
 pub(super) const T0: u64 = 1_767_225_600_000;
