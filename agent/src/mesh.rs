@@ -1,16 +1,17 @@
-//! Runs the gossip protocol core over the TCP/Noise transport: the glue between the pure
-//! `gossip::GossipCore`, the node's `Replica` (in `runtime::Shared`) and `net::Transport`.
+//! Runs this node's `gossip::Node` (the sans-IO core) over the TCP/Noise transport: transport
+//! in, effects out. The glue around a merge (decoding, byte counts, publish limit, clock floor)
+//! is `Node`'s; this module only feeds it and acts on its `Effects`.
 //!
-//! - `GossipDriver` answers payloads arriving on gossip connections (decode → core → encode)
-//!   and starts rounds;
+//! - `GossipDriver` hands payloads arriving on gossip connections to `Node::on_message` and
+//!   writes back the replies, and starts rounds (`on_tick`, `on_early_round`, `on_leave`);
 //! - `start` binds the gossip port, serves it, and runs one round per `gossip.interval_ms`,
-//!   one exchange task per chosen peer, plus an early round when the core says one is due
+//!   one exchange task per chosen peer, plus an early round when the node says one is due
 //!   after entries were merged or written here; on shutdown it announces the leave;
 //! - mesh events (`events::EventLog` in `Shared::events`) are recorded here: peer transitions
-//!   from diffing the peer table each round (`events::PeerWatch`), per-exchange figures from
-//!   the core's stats around each `handle`, and refusals from the transport's counters.
+//!   from diffing the peer table each round (`events::PeerWatch`), the node's typed events and
+//!   refusals named after the peer, and refusals from the transport's counters.
 //!
-//! Lock order: the core first, then the replica. Neither is held across an `.await`.
+//! Lock order: the node first, then the replica. Neither is held across an `.await`.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,67 +23,33 @@ use rand::SeedableRng;
 use tokio::sync::watch;
 
 use crate::clock::wall_ms;
-use crate::events::{EventKind, MeshEvent, PeerWatch, LARGE_DELTA_ENTRIES};
-use crate::gossip::{self, GossipCore, GossipParams, Outgoing};
+use crate::crdt::NodeId;
+use crate::events::{EventKind, MeshEvent, PeerWatch};
+use crate::gossip::{Effects, Envelope, GossipCore, GossipParams, Node, NodeEvent, Refusal};
 use crate::log_summary::LogSummary;
 use crate::net::{NetError, NetStatsSnapshot, PayloadHandler, Transport};
 use crate::peer::PeerStatus;
 use crate::runtime::Agent;
 use crate::shared::Shared;
 use crate::state::query::node_names;
+use crate::state::Replica;
 
-/// The gossip core of this node, driven by the transport and the round timer.
+/// This node's gossip `Node`, driven by the transport and the round timer.
 pub struct GossipDriver {
-    core: Mutex<GossipCore>,
-    rng: Mutex<StdRng>,
+    node: Mutex<Node>,
     shared: Arc<Shared>,
     /// The peer table as last seen, for transition events.
     watch: Mutex<PeerWatch>,
     /// Repeated warnings (undecodable messages) summarized per address per minute.
     warnings: LogSummary,
-    /// Woken when an exchange merged entries: the round loop then asks the core whether an
+    /// Woken when an exchange merged entries: the round loop then asks the node whether an
     /// early round is due (something new to pass on before the next tick).
     merged: tokio::sync::Notify,
 }
 
-/// A message to send: destination, kind, encoded bytes.
-type EncodedMessage = (String, gossip::MessageKind, Vec<u8>);
-
 /// Events that could repeat every exchange (clock-ahead entries, refusals) are recorded at
 /// most once per peer per this long.
 const REPEAT_EVENT_GAP_MS: u64 = 10_000;
-
-/// The core's counters that per-exchange events are computed from.
-#[derive(Debug, Clone, Copy)]
-struct ExchangeCounters {
-    rejected_stamps: u64,
-    entries_merged: u64,
-    bad_cluster: u64,
-    resets_sent: u64,
-    resets_done: u64,
-}
-
-impl ExchangeCounters {
-    /// Whether `after` shows anything worth an event: held-back stamps, a large delta, a
-    /// refused cluster, a reset sent or obeyed.
-    fn differ_enough(&self, after: &ExchangeCounters) -> bool {
-        after.rejected_stamps > self.rejected_stamps
-            || after.entries_merged >= self.entries_merged + LARGE_DELTA_ENTRIES
-            || after.bad_cluster > self.bad_cluster
-            || after.resets_sent > self.resets_sent
-            || after.resets_done > self.resets_done
-    }
-
-    fn of(stats: &gossip::GossipStats) -> Self {
-        ExchangeCounters {
-            rejected_stamps: stats.rejected_stamps,
-            entries_merged: stats.entries_merged,
-            bad_cluster: stats.bad_cluster,
-            resets_sent: stats.resets_sent,
-            resets_done: stats.resets_done,
-        }
-    }
-}
 
 impl GossipDriver {
     pub fn new(shared: Arc<Shared>, advertise: String) -> GossipDriver {
@@ -96,9 +63,9 @@ impl GossipDriver {
             ..GossipParams::default()
         };
         let core = GossipCore::new(shared.node, advertise, params, gossip_config.seeds.clone());
+        let node = Node::new(core, StdRng::from_entropy(), shared.clock.clone());
         GossipDriver {
-            core: Mutex::new(core),
-            rng: Mutex::new(StdRng::from_entropy()),
+            node: Mutex::new(node),
             shared,
             watch: Mutex::new(PeerWatch::new()),
             warnings: LogSummary::default(),
@@ -106,74 +73,52 @@ impl GossipDriver {
         }
     }
 
-    /// The replica, locked, showing peers only own writes already committed to SQLite.
-    fn replica_for_gossip(&self) -> MutexGuard<'_, crate::state::Replica> {
-        let mut replica = self.shared.replica();
-        replica.set_publish_limit(Some(self.shared.durable_own_version()));
-        replica
+    /// The node, locked, told which own writes are committed to SQLite (peers see only those).
+    fn node(&self) -> MutexGuard<'_, Node> {
+        let mut node = crate::sync::lock(&self.node);
+        node.set_publish_limit(Some(self.shared.durable_own_version()));
+        node
     }
 
-    fn core(&self) -> MutexGuard<'_, GossipCore> {
-        crate::sync::lock(&self.core)
-    }
-
-    /// Starts a round: the Syns to send, encoded, with their destinations.
-    fn tick(&self) -> Vec<(String, gossip::MessageKind, Vec<u8>)> {
+    /// Starts a round: the `Syn`s to send, encoded, with their destinations.
+    fn tick(&self) -> Vec<Envelope> {
         let now_ms = wall_ms();
-        let mut core = self.core();
-        let outgoing = {
-            let mut rng = crate::sync::lock(&self.rng);
-            let mut replica = self.replica_for_gossip();
-            core.tick(now_ms, &mut *rng, &mut replica)
-        };
+        let mut node = self.node();
+        let effects = node.on_tick(now_ms, &mut self.shared.replica());
         self.shared.counters.gossip.rounds_total.inc();
-        let encoded = encode_all(&mut core, outgoing);
-        self.publish_peers(&core, now_ms);
-        encoded
+        self.publish_peers(&node, now_ms);
+        effects.messages
     }
 
-    /// An early round if the core says one is due (it holds something new since its last
-    /// round): the Syns to send; else how long until one will be (if something is new).
+    /// An early round if the node says one is due (it holds something new since its last
+    /// round): the `Syn`s to send; else how long until one will be (if something is new).
     /// Heartbeats, GC and peer publishing stay with `tick`.
-    fn early_round(&self) -> (Vec<EncodedMessage>, Option<Duration>) {
+    fn early_round(&self) -> (Vec<Envelope>, Option<Duration>) {
         let now_ms = wall_ms();
-        let mut core = self.core();
-        let (outgoing, wait) = {
-            let mut rng = crate::sync::lock(&self.rng);
-            let mut replica = self.replica_for_gossip();
-            match core.early_round_at(&replica) {
-                Some(at) if at <= now_ms => {
-                    (core.early_round(now_ms, &mut *rng, &mut replica), None)
-                }
-                Some(at) => (Vec::new(), Some(Duration::from_millis(at - now_ms))),
-                None => (Vec::new(), None),
-            }
-        };
-        (encode_all(&mut core, outgoing), wait)
+        let (effects, at) = self
+            .node()
+            .on_early_round(now_ms, &mut self.shared.replica());
+        let wait = at.map(|at| Duration::from_millis(at.saturating_sub(now_ms)));
+        (effects.messages, wait)
     }
 
     /// Announces that this node leaves (graceful shutdown).
-    fn leave(&self) -> Vec<(String, gossip::MessageKind, Vec<u8>)> {
+    fn leave(&self) -> Vec<Envelope> {
         let now_ms = wall_ms();
-        let mut core = self.core();
-        let outgoing = {
-            let mut rng = crate::sync::lock(&self.rng);
-            let mut replica = self.replica_for_gossip();
-            core.leave(now_ms, &mut *rng, &mut replica)
-        };
-        encode_all(&mut core, outgoing)
+        let effects = self.node().on_leave(now_ms, &mut self.shared.replica());
+        effects.messages
     }
 
     fn note_unreachable(&self, addr: &str) {
-        self.core().note_unreachable(wall_ms(), addr);
+        self.node().note_unreachable(wall_ms(), addr);
     }
 
-    /// Copies the core's view of the peers into `Shared::peers` for the API and alerts.
-    fn publish_peers(&self, core: &GossipCore, now_ms: u64) {
+    /// Copies the node's view of the peers into `Shared::peers` for the API and alerts.
+    fn publish_peers(&self, node: &Node, now_ms: u64) {
         let peers: Vec<PeerStatus> = {
             let replica = self.shared.replica();
             let names = node_names(&replica);
-            core.peers(now_ms, &replica)
+            node.peers(now_ms, &replica)
                 .into_iter()
                 .map(|peer| {
                     let (name, room) = names
@@ -203,204 +148,153 @@ impl GossipDriver {
         self.shared.peers.publish(peers);
     }
 
-    /// Records the events one handled message caused, from the core's counters before and
-    /// after it. `replica` is locked by the caller (for the peer's name).
-    fn record_exchange_events(
-        &self,
-        now_ms: u64,
-        (peer, peer_addr, cluster): (crate::crdt::NodeId, &str, &str),
-        before: ExchangeCounters,
-        after: ExchangeCounters,
-        replica: &crate::state::Replica,
-    ) {
-        if !before.differ_enough(&after) {
+    /// Acts on what one handled message caused: counts a merge (and wakes the round loop),
+    /// logs and records refusals, records the node's events named after the peer. `replica`
+    /// is locked by the caller (for the peer's name).
+    fn act_on(&self, now_ms: u64, peer: SocketAddr, effects: &Effects, replica: &Replica) {
+        if effects.merged > 0 {
+            let merged_at = &self.shared.counters.gossip.last_merge_unix_ms;
+            merged_at.set(now_ms);
+            self.merged.notify_one();
+        }
+        for refusal in &effects.refusals {
+            self.note_refusal(now_ms, peer, refusal);
+        }
+        if effects.events.is_empty() {
             return;
         }
-        let name = node_names(replica)
-            .get(&peer)
-            .map(|(name, _)| name.clone())
-            .unwrap_or_else(|| peer_addr.to_string());
-        let events = &self.shared.events;
-        if after.bad_cluster > before.bad_cluster {
-            events.record_throttled(
-                MeshEvent::new(
-                    now_ms,
-                    EventKind::RefusedPeer,
-                    format!(
-                        "refused {peer_addr}: it gossips for cluster {cluster:?}, not {:?}",
-                        self.shared.config.gossip.cluster
-                    ),
-                )
-                .about(peer, &name)
-                .number("bad_cluster", after.bad_cluster - before.bad_cluster),
-                REPEAT_EVENT_GAP_MS,
-            );
-            return;
-        }
-        let max_offset_ms = self.shared.config.gossip.max_clock_offset_ms;
-        for (event, throttled) in exchange_events(now_ms, &name, max_offset_ms, before, after) {
-            let event = event.about(peer, &name);
+        let names = node_names(replica);
+        let gossip = &self.shared.config.gossip;
+        for event in &effects.events {
+            let (peer_id, addr) = event_peer(event);
+            let name = names
+                .get(&peer_id)
+                .map(|(name, _)| name.clone())
+                .unwrap_or_else(|| addr.to_string());
+            let context = (gossip.cluster.as_str(), gossip.max_clock_offset_ms);
+            let (mesh_event, throttled) = mesh_event(now_ms, &name, context, event);
+            let mesh_event = mesh_event.about(peer_id, &name);
             if throttled {
-                events.record_throttled(event, REPEAT_EVENT_GAP_MS);
+                self.shared
+                    .events
+                    .record_throttled(mesh_event, REPEAT_EVENT_GAP_MS);
             } else {
-                events.record(event);
+                self.shared.events.record(mesh_event);
             }
         }
     }
 
-    /// Decodes one received payload; an undecodable one is counted, recorded as an event and
-    /// logged (one line per address per minute), and ends the exchange (`None`).
-    fn decode_or_record(
-        &self,
-        core: &mut GossipCore,
-        now_ms: u64,
-        peer: SocketAddr,
-        payload: &[u8],
-    ) -> Option<gossip::Message> {
-        let err = match gossip::decode(payload) {
-            Ok(message) => return Some(message),
-            Err(err) => err,
-        };
-        core.note_decode_error();
-        self.shared.events.record_throttled(
-            MeshEvent::new(
-                now_ms,
-                EventKind::RefusedPeer,
-                format!("undecodable gossip message from {peer}: {err}"),
-            )
-            .number("decode_errors", 1),
-            REPEAT_EVENT_GAP_MS,
-        );
-        self.shared.counters.error("gossip_decode");
-        if let Some(left_out) = self.warnings.admit("undecodable", &peer.ip().to_string()) {
-            tracing::warn!(%peer, error = %err, left_out, "undecodable gossip message; ending this exchange (one line per address per minute)");
-        }
-        None
-    }
-}
-
-/// The events a handled message caused besides a refused cluster, named after what the
-/// counters show about peer `name` (the caller adds its id): entries held back by the clock guard (throttled:
-/// `true`), a large delta, a reset sent or obeyed.
-fn exchange_events(
-    now_ms: u64,
-    name: &str,
-    max_clock_offset_ms: u64,
-    before: ExchangeCounters,
-    after: ExchangeCounters,
-) -> Vec<(MeshEvent, bool)> {
-    let mut events = Vec::new();
-    let held = after.rejected_stamps - before.rejected_stamps;
-    if held > 0 {
-        let detail = format!(
-            "held back {held} entries from {name}: stamped more than {max_clock_offset_ms} ms \
-             ahead of this node's clock (retried later)"
-        );
-        let event = MeshEvent::new(now_ms, EventKind::ClockAhead, detail).number("entries", held);
-        events.push((event, true));
-    }
-    let merged = after.entries_merged - before.entries_merged;
-    if merged >= LARGE_DELTA_ENTRIES {
-        let detail = format!("merged {merged} entries from {name} in one exchange");
-        let event = MeshEvent::new(now_ms, EventKind::LargeDelta, detail).number("entries", merged);
-        events.push((event, false));
-    }
-    if after.resets_sent > before.resets_sent {
-        let detail = format!("told {name} to reset: it is behind this node's tombstone GC");
-        events.push((MeshEvent::new(now_ms, EventKind::ResetSent, detail), false));
-    }
-    if after.resets_done > before.resets_done {
-        let detail =
-            format!("reset this node's state from {name}: it was behind {name}'s tombstone GC");
-        events.push((MeshEvent::new(now_ms, EventKind::ResetDone, detail), false));
-    }
-    events
-}
-
-fn encode_all(
-    core: &mut GossipCore,
-    outgoing: Vec<Outgoing>,
-) -> Vec<(String, gossip::MessageKind, Vec<u8>)> {
-    outgoing
-        .into_iter()
-        .map(|Outgoing { to, message }| {
-            let kind = message.kind();
-            let bytes = gossip::encode(&message);
-            core.note_sent_bytes(kind, bytes.len());
-            (to, kind, bytes)
-        })
-        .collect()
-}
-
-impl PayloadHandler for GossipDriver {
-    fn on_payload(&self, peer: SocketAddr, payload: &[u8]) -> Vec<Vec<u8>> {
-        let now_ms = wall_ms();
-        let mut core = self.core();
-        let Some(message) = self.decode_or_record(&mut core, now_ms, peer, payload) else {
-            return Vec::new();
-        };
-        core.note_received_bytes(message.kind(), payload.len());
-        if message.kind() == gossip::MessageKind::BadCluster {
-            if let Some(left_out) = self.warnings.admit("bad_cluster", &peer.ip().to_string()) {
-                tracing::warn!(
-                    %peer,
-                    their_cluster = %message.cluster,
-                    our_cluster = %self.shared.config.gossip.cluster,
-                    left_out,
-                    "a gossip peer refused this node: it is in another cluster (check \
-                     gossip.cluster on both; one line per address per minute)"
+    /// Counts, records and logs (one line per address per minute) one refusal.
+    fn note_refusal(&self, now_ms: u64, peer: SocketAddr, refusal: &Refusal) {
+        let ip = peer.ip().to_string();
+        match refusal {
+            Refusal::Undecodable { error, .. } => {
+                self.shared.events.record_throttled(
+                    MeshEvent::new(
+                        now_ms,
+                        EventKind::RefusedPeer,
+                        format!("undecodable gossip message from {peer}: {error}"),
+                    )
+                    .number("decode_errors", 1),
+                    REPEAT_EVENT_GAP_MS,
                 );
+                self.shared.counters.error("gossip_decode");
+                if let Some(left_out) = self.warnings.admit("undecodable", &ip) {
+                    tracing::warn!(%peer, %error, left_out, "undecodable gossip message; ending this exchange (one line per address per minute)");
+                }
             }
-        }
-        let replies = {
-            let mut replica = self.replica_for_gossip();
-            let from = message.from;
-            let cluster = message.cluster.clone();
-            let before = ExchangeCounters::of(core.stats());
-            let replies = core.handle(
-                now_ms,
-                &peer.to_string(),
-                message,
-                &mut replica,
-                self.shared.clock.accept_limit(),
-            );
-            let after = ExchangeCounters::of(core.stats());
-            if after.entries_merged > before.entries_merged {
-                let merged_at = &self.shared.counters.gossip.last_merge_unix_ms;
-                merged_at.set(now_ms);
-                self.merged.notify_one();
-            }
-            for refused in core.take_refused_entries() {
-                if let Some(left_out) = self.warnings.admit("refused_entry", &peer.ip().to_string())
-                {
+            Refusal::RefusedByPeer { their_cluster, .. } => {
+                if let Some(left_out) = self.warnings.admit("bad_cluster", &ip) {
                     tracing::warn!(
                         %peer,
-                        entry = %refused,
+                        their_cluster = %their_cluster,
+                        our_cluster = %self.shared.config.gossip.cluster,
+                        left_out,
+                        "a gossip peer refused this node: it is in another cluster (check \
+                         gossip.cluster on both; one line per address per minute)"
+                    );
+                }
+            }
+            Refusal::Entry { entry, .. } => {
+                if let Some(left_out) = self.warnings.admit("refused_entry", &ip) {
+                    tracing::warn!(
+                        %peer,
+                        entry = %entry,
                         left_out,
                         "refused an entry from a peer: it breaks a limit (one line per peer per \
                          minute)"
                     );
                 }
             }
-            self.record_exchange_events(
-                now_ms,
-                (from, &peer.to_string(), &cluster),
-                before,
-                after,
-                &replica,
+        }
+    }
+}
+
+/// The peer an event is about: its id and the address its message came from.
+fn event_peer(event: &NodeEvent) -> (NodeId, &str) {
+    match event {
+        NodeEvent::HeldBack { peer, addr, .. }
+        | NodeEvent::LargeDelta { peer, addr, .. }
+        | NodeEvent::ResetSent { peer, addr }
+        | NodeEvent::ResetObeyed { peer, addr }
+        | NodeEvent::RefusedCluster { peer, addr, .. } => (*peer, addr),
+    }
+}
+
+/// The mesh event for one of the node's events about peer `name` (the caller adds its id),
+/// and whether it could repeat every exchange (then throttled). `(our_cluster,
+/// max_clock_offset_ms)` are this node's settings, named in the details.
+fn mesh_event(
+    now_ms: u64,
+    name: &str,
+    (our_cluster, max_clock_offset_ms): (&str, u64),
+    event: &NodeEvent,
+) -> (MeshEvent, bool) {
+    match event {
+        NodeEvent::HeldBack { entries, .. } => {
+            let detail = format!(
+                "held back {entries} entries from {name}: stamped more than \
+                 {max_clock_offset_ms} ms ahead of this node's clock (retried later)"
             );
-            // Later local writes must win over everything merged so far.
-            self.shared.clock.raise_floor(replica.max_stamp_time());
-            replies
-        };
-        replies
-            .into_iter()
-            .map(|reply| {
-                let bytes = gossip::encode(&reply);
-                core.note_sent_bytes(reply.kind(), bytes.len());
-                bytes
-            })
-            .collect()
+            let event = MeshEvent::new(now_ms, EventKind::ClockAhead, detail);
+            (event.number("entries", *entries), true)
+        }
+        NodeEvent::LargeDelta { entries, .. } => {
+            let detail = format!("merged {entries} entries from {name} in one exchange");
+            let event = MeshEvent::new(now_ms, EventKind::LargeDelta, detail);
+            (event.number("entries", *entries), false)
+        }
+        NodeEvent::ResetSent { .. } => {
+            let detail = format!("told {name} to reset: it is behind this node's tombstone GC");
+            (MeshEvent::new(now_ms, EventKind::ResetSent, detail), false)
+        }
+        NodeEvent::ResetObeyed { .. } => {
+            let detail =
+                format!("reset this node's state from {name}: it was behind {name}'s tombstone GC");
+            (MeshEvent::new(now_ms, EventKind::ResetDone, detail), false)
+        }
+        NodeEvent::RefusedCluster {
+            addr,
+            their_cluster,
+            ..
+        } => {
+            let detail = format!(
+                "refused {addr}: it gossips for cluster {their_cluster:?}, not {our_cluster:?}"
+            );
+            let event = MeshEvent::new(now_ms, EventKind::RefusedPeer, detail);
+            (event.number("bad_cluster", 1), true)
+        }
+    }
+}
+
+impl PayloadHandler for GossipDriver {
+    fn on_payload(&self, peer: SocketAddr, payload: &[u8]) -> Vec<Vec<u8>> {
+        let now_ms = wall_ms();
+        let mut node = self.node();
+        let mut replica = self.shared.replica();
+        let effects = node.on_message(now_ms, &peer.to_string(), payload, &mut replica);
+        self.act_on(now_ms, peer, &effects, &replica);
+        effects.into_payloads()
     }
 }
 
@@ -509,7 +403,7 @@ async fn round_loop(
                 outgoing
             }
         };
-        for (to, _kind, bytes) in outgoing {
+        for Envelope { to, bytes, .. } in outgoing {
             tokio::spawn(exchange_with(
                 driver.clone(),
                 transport.clone(),
@@ -538,7 +432,7 @@ async fn round_loop(
 /// of suspecting it.
 async fn announce_leave(driver: &Arc<GossipDriver>, transport: &Transport) {
     let mut sends = tokio::task::JoinSet::new();
-    for (to, _, bytes) in driver.leave() {
+    for Envelope { to, bytes, .. } in driver.leave() {
         let transport = transport.clone();
         let handler: Arc<dyn PayloadHandler> = driver.clone();
         sends.spawn(async move { transport.exchange(&to, bytes, handler).await });
@@ -665,30 +559,35 @@ impl RefusalTally {
 mod tests {
     use super::*;
 
-    fn counters(rejected_stamps: u64, entries_merged: u64, resets: u64) -> ExchangeCounters {
-        ExchangeCounters {
-            rejected_stamps,
-            entries_merged,
-            bad_cluster: 0,
-            resets_sent: resets,
-            resets_done: resets,
-        }
-    }
-
-    #[test]
-    fn a_small_merge_causes_no_event() {
-        let before = counters(0, 10, 0);
-        let after = counters(0, 10 + LARGE_DELTA_ENTRIES - 1, 0);
-        assert!(!before.differ_enough(&after));
-        assert!(exchange_events(1, "pi-2", 5_000, before, after).is_empty());
-    }
+    const SETTINGS: (&str, u64) = ("office", 5_000);
 
     #[test]
     fn held_back_entries_large_deltas_and_resets_are_named_after_the_peer() {
-        let before = counters(1, 0, 0);
-        let after = counters(4, LARGE_DELTA_ENTRIES, 1);
-        assert!(before.differ_enough(&after));
-        let events = exchange_events(7, "pi-2", 5_000, before, after);
+        let (peer, addr) = (NodeId(2), "10.0.0.2:7420".to_string());
+        let node_events = [
+            NodeEvent::HeldBack {
+                peer,
+                addr: addr.clone(),
+                entries: 3,
+            },
+            NodeEvent::LargeDelta {
+                peer,
+                addr: addr.clone(),
+                entries: 120,
+            },
+            NodeEvent::ResetSent {
+                peer,
+                addr: addr.clone(),
+            },
+            NodeEvent::ResetObeyed {
+                peer,
+                addr: addr.clone(),
+            },
+        ];
+        let events: Vec<(MeshEvent, bool)> = node_events
+            .iter()
+            .map(|event| mesh_event(7, "pi-2", SETTINGS, event))
+            .collect();
         let kinds: Vec<(EventKind, bool)> = events.iter().map(|(e, t)| (e.kind, *t)).collect();
         assert_eq!(
             kinds,
@@ -702,8 +601,34 @@ mod tests {
         let (held, _) = &events[0];
         assert_eq!(held.numbers["entries"], 3);
         assert!(held.detail.contains("from pi-2") && held.detail.contains("5000 ms"));
-        assert_eq!(events[1].0.numbers["entries"], LARGE_DELTA_ENTRIES);
+        assert_eq!(events[1].0.numbers["entries"], 120);
         assert!(events[3].0.detail.contains("behind pi-2's tombstone GC"));
         assert!(events.iter().all(|(e, _)| e.t_ms == 7));
+        assert!(node_events
+            .iter()
+            .all(|e| event_peer(e) == (peer, addr.as_str())));
+    }
+
+    #[test]
+    fn a_refused_cluster_names_both_clusters_and_is_throttled() {
+        let event = NodeEvent::RefusedCluster {
+            peer: NodeId(9),
+            addr: "10.0.0.9:7420".into(),
+            their_cluster: "lab".into(),
+        };
+        let (event, throttled) = mesh_event(1, "pi-9", SETTINGS, &event);
+        assert!(throttled);
+        assert_eq!(event.kind, EventKind::RefusedPeer);
+        assert!(
+            event.detail.contains("refused 10.0.0.9:7420"),
+            "{}",
+            event.detail
+        );
+        assert!(
+            event.detail.contains("\"lab\", not \"office\""),
+            "{}",
+            event.detail
+        );
+        assert_eq!(event.numbers["bad_cluster"], 1);
     }
 }
