@@ -78,6 +78,24 @@ impl Node {
         }
     }
 
+    /// A copy with its own copy of the clock (the simulator forks whole worlds; a copy
+    /// sharing the clock would let one world's merges floor the other's stamps).
+    #[cfg(feature = "sim")]
+    pub fn fork(&self) -> Node {
+        Node {
+            core: self.core.clone(),
+            rng: self.rng.clone(),
+            clock: Arc::new(self.clock.fork()),
+            publish_limit: self.publish_limit,
+        }
+    }
+
+    /// Replaces the random source (the simulator's independent runs from one warmed-up world).
+    #[cfg(feature = "sim")]
+    pub fn reseed(&mut self, rng: StdRng) {
+        self.rng = rng;
+    }
+
     /// The gossip core (read-only: stats, members, params).
     pub fn gossip(&self) -> &GossipCore {
         &self.core
