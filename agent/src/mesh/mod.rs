@@ -23,16 +23,18 @@ use rand::SeedableRng;
 use tokio::sync::watch;
 
 use crate::clock::wall_ms;
-use crate::crdt::NodeId;
 use crate::events::{EventKind, MeshEvent, PeerWatch};
-use crate::gossip::{Effects, Envelope, GossipCore, GossipParams, Node, NodeEvent, Refusal};
+use crate::gossip::{Effects, Envelope, GossipCore, GossipParams, Node, Refusal};
 use crate::log_summary::LogSummary;
-use crate::net::{NetError, NetStatsSnapshot, PayloadHandler, Transport};
+use crate::net::{NetError, PayloadHandler, Transport};
 use crate::peer::PeerStatus;
 use crate::runtime::Agent;
+
+mod events;
 use crate::shared::Shared;
 use crate::state::query::node_names;
 use crate::state::Replica;
+use events::{event_peer, mesh_event, RefusalTally};
 
 /// This node's gossip `Node`, driven by the transport and the round timer.
 pub struct GossipDriver {
@@ -230,63 +232,6 @@ impl GossipDriver {
     }
 }
 
-/// The peer an event is about: its id and the address its message came from.
-fn event_peer(event: &NodeEvent) -> (NodeId, &str) {
-    match event {
-        NodeEvent::HeldBack { peer, addr, .. }
-        | NodeEvent::LargeDelta { peer, addr, .. }
-        | NodeEvent::ResetSent { peer, addr }
-        | NodeEvent::ResetObeyed { peer, addr }
-        | NodeEvent::RefusedCluster { peer, addr, .. } => (*peer, addr),
-    }
-}
-
-/// The mesh event for one of the node's events about peer `name` (the caller adds its id),
-/// and whether it could repeat every exchange (then throttled). `(our_cluster,
-/// max_clock_offset_ms)` are this node's settings, named in the details.
-fn mesh_event(
-    now_ms: u64,
-    name: &str,
-    (our_cluster, max_clock_offset_ms): (&str, u64),
-    event: &NodeEvent,
-) -> (MeshEvent, bool) {
-    match event {
-        NodeEvent::HeldBack { entries, .. } => {
-            let detail = format!(
-                "held back {entries} entries from {name}: stamped more than \
-                 {max_clock_offset_ms} ms ahead of this node's clock (retried later)"
-            );
-            let event = MeshEvent::new(now_ms, EventKind::ClockAhead, detail);
-            (event.number("entries", *entries), true)
-        }
-        NodeEvent::LargeDelta { entries, .. } => {
-            let detail = format!("merged {entries} entries from {name} in one exchange");
-            let event = MeshEvent::new(now_ms, EventKind::LargeDelta, detail);
-            (event.number("entries", *entries), false)
-        }
-        NodeEvent::ResetSent { .. } => {
-            let detail = format!("told {name} to reset: it is behind this node's tombstone GC");
-            (MeshEvent::new(now_ms, EventKind::ResetSent, detail), false)
-        }
-        NodeEvent::ResetObeyed { .. } => {
-            let detail =
-                format!("reset this node's state from {name}: it was behind {name}'s tombstone GC");
-            (MeshEvent::new(now_ms, EventKind::ResetDone, detail), false)
-        }
-        NodeEvent::RefusedCluster {
-            addr,
-            their_cluster,
-            ..
-        } => {
-            let detail = format!(
-                "refused {addr}: it gossips for cluster {their_cluster:?}, not {our_cluster:?}"
-            );
-            let event = MeshEvent::new(now_ms, EventKind::RefusedPeer, detail);
-            (event.number("bad_cluster", 1), true)
-        }
-    }
-}
-
 impl PayloadHandler for GossipDriver {
     fn on_payload(&self, peer: SocketAddr, payload: &[u8]) -> Vec<Vec<u8>> {
         let now_ms = wall_ms();
@@ -480,155 +425,5 @@ async fn next_local_write(writes: &mut tokio::sync::broadcast::Receiver<crate::s
     match writes.recv().await {
         Ok(_) | Err(RecvError::Lagged(_)) => {}
         Err(RecvError::Closed) => std::future::pending().await,
-    }
-}
-
-/// Refusals counted by the transport (failed handshakes, bad frames, refused messages, too many
-/// connections), summed between `refused_peer` events (at most one per `REPEAT_EVENT_GAP_MS`).
-#[derive(Debug, Default)]
-struct RefusalTally {
-    pending: std::collections::BTreeMap<&'static str, u64>,
-    last_event_ms: Option<u64>,
-}
-
-impl RefusalTally {
-    fn add(&mut self, before: &NetStatsSnapshot, after: &NetStatsSnapshot) {
-        let reasons = [
-            (
-                "handshakes_failed",
-                after
-                    .handshakes_failed
-                    .saturating_sub(before.handshakes_failed),
-            ),
-            (
-                "frames_rejected",
-                after.frames_rejected.saturating_sub(before.frames_rejected),
-            ),
-            (
-                "messages_rejected",
-                after
-                    .messages_rejected
-                    .saturating_sub(before.messages_rejected),
-            ),
-            (
-                "connections_refused",
-                after
-                    .connections_refused
-                    .saturating_sub(before.connections_refused),
-            ),
-        ];
-        for (reason, count) in reasons {
-            if count > 0 {
-                *self.pending.entry(reason).or_default() += count;
-            }
-        }
-    }
-
-    fn take_event(&mut self, now_ms: u64) -> Option<MeshEvent> {
-        if self.pending.is_empty() {
-            return None;
-        }
-        if let Some(last) = self.last_event_ms {
-            if now_ms < last.saturating_add(REPEAT_EVENT_GAP_MS) {
-                return None;
-            }
-        }
-        self.last_event_ms = Some(now_ms);
-        let summary: Vec<String> = self
-            .pending
-            .iter()
-            .map(|(reason, count)| format!("{count} {}", reason.replace('_', " ")))
-            .collect();
-        let mut event = MeshEvent::new(
-            now_ms,
-            EventKind::RefusedPeer,
-            format!(
-                "gossip transport refused: {} (no or wrong cluster key, garbage, stalls, or too \
-                 many connections)",
-                summary.join(", ")
-            ),
-        );
-        for (reason, count) in std::mem::take(&mut self.pending) {
-            event = event.number(reason, count);
-        }
-        Some(event)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SETTINGS: (&str, u64) = ("office", 5_000);
-
-    #[test]
-    fn held_back_entries_large_deltas_and_resets_are_named_after_the_peer() {
-        let (peer, addr) = (NodeId(2), "10.0.0.2:7420".to_string());
-        let node_events = [
-            NodeEvent::HeldBack {
-                peer,
-                addr: addr.clone(),
-                entries: 3,
-            },
-            NodeEvent::LargeDelta {
-                peer,
-                addr: addr.clone(),
-                entries: 120,
-            },
-            NodeEvent::ResetSent {
-                peer,
-                addr: addr.clone(),
-            },
-            NodeEvent::ResetObeyed {
-                peer,
-                addr: addr.clone(),
-            },
-        ];
-        let events: Vec<(MeshEvent, bool)> = node_events
-            .iter()
-            .map(|event| mesh_event(7, "pi-2", SETTINGS, event))
-            .collect();
-        let kinds: Vec<(EventKind, bool)> = events.iter().map(|(e, t)| (e.kind, *t)).collect();
-        assert_eq!(
-            kinds,
-            [
-                (EventKind::ClockAhead, true),
-                (EventKind::LargeDelta, false),
-                (EventKind::ResetSent, false),
-                (EventKind::ResetDone, false),
-            ]
-        );
-        let (held, _) = &events[0];
-        assert_eq!(held.numbers["entries"], 3);
-        assert!(held.detail.contains("from pi-2") && held.detail.contains("5000 ms"));
-        assert_eq!(events[1].0.numbers["entries"], 120);
-        assert!(events[3].0.detail.contains("behind pi-2's tombstone GC"));
-        assert!(events.iter().all(|(e, _)| e.t_ms == 7));
-        assert!(node_events
-            .iter()
-            .all(|e| event_peer(e) == (peer, addr.as_str())));
-    }
-
-    #[test]
-    fn a_refused_cluster_names_both_clusters_and_is_throttled() {
-        let event = NodeEvent::RefusedCluster {
-            peer: NodeId(9),
-            addr: "10.0.0.9:7420".into(),
-            their_cluster: "lab".into(),
-        };
-        let (event, throttled) = mesh_event(1, "pi-9", SETTINGS, &event);
-        assert!(throttled);
-        assert_eq!(event.kind, EventKind::RefusedPeer);
-        assert!(
-            event.detail.contains("refused 10.0.0.9:7420"),
-            "{}",
-            event.detail
-        );
-        assert!(
-            event.detail.contains("\"lab\", not \"office\""),
-            "{}",
-            event.detail
-        );
-        assert_eq!(event.numbers["bad_cluster"], 1);
     }
 }
