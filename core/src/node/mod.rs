@@ -255,8 +255,7 @@ fn exchange_events(
     let mut events = Vec::new();
     let held = after.rejected_stamps - before.rejected_stamps;
     if held > 0 {
-        let entries = held;
-        let addr = addr.clone();
+        let (addr, entries) = (addr.clone(), held);
         events.push(NodeEvent::HeldBack {
             peer,
             addr,
@@ -265,8 +264,7 @@ fn exchange_events(
     }
     let merged = after.entries_merged - before.entries_merged;
     if merged >= LARGE_DELTA_ENTRIES {
-        let addr = addr.clone();
-        let entries = merged;
+        let (addr, entries) = (addr.clone(), merged);
         events.push(NodeEvent::LargeDelta {
             peer,
             addr,

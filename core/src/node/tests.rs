@@ -184,3 +184,27 @@ fn stamps_too_far_ahead_are_held_back_with_an_event() {
     );
     assert_eq!(b.replica.entries().count(), 0);
 }
+
+#[test]
+fn a_large_delta_is_an_event_a_small_one_is_not() {
+    let mut a = peer(1, "office", &["n2"]);
+    let mut b = peer(2, "office", &[]);
+    let now = T0 + 10_000;
+    for i in 0..LARGE_DELTA_ENTRIES as u8 {
+        write(&mut a, i, T0 + u64::from(i));
+    }
+    let tick = a.node.on_tick(now, &mut a.replica);
+    let seen = exchange(now, &mut a, &mut b, tick);
+    let large: Vec<&NodeEvent> = seen.iter().flat_map(|e| &e.events).collect();
+    let expected = NodeEvent::LargeDelta {
+        peer: NodeId(1),
+        addr: "n1".into(),
+        entries: LARGE_DELTA_ENTRIES,
+    };
+    assert_eq!(large, [&expected]);
+    write(&mut a, 200, now);
+    let tick = a.node.on_tick(now + 1_000, &mut a.replica);
+    let seen = exchange(now + 1_000, &mut a, &mut b, tick);
+    assert_eq!(seen.iter().map(|e| e.merged).sum::<u64>(), 1);
+    assert!(seen.iter().all(|e| e.events.is_empty()));
+}
