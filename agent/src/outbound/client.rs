@@ -48,6 +48,14 @@ pub enum Body {
     Form(Vec<(String, String)>),
 }
 
+/// An answer as sent: any status, its `Retry-After` (seconds) and its body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub retry_after: Option<u64>,
+    pub text: String,
+}
+
 /// The one outbound HTTP client: cheap to clone (one connection pool).
 #[derive(Clone, Debug)]
 pub struct HttpClient {
@@ -69,6 +77,20 @@ impl HttpClient {
         Ok(HttpClient { inner })
     }
 
+    /// A client for plain `http://` only, for when this system trusts no CA (no
+    /// ca-certificates installed): `https://` then fails with a certificate error. The CLI uses
+    /// it to reach its own agent on such a machine.
+    pub fn plain_only() -> Result<HttpClient, HttpError> {
+        let inner = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| HttpError::Transport {
+                url: String::new(),
+                reason: format!("cannot build the HTTP client: {e}"),
+            })?;
+        Ok(HttpClient { inner })
+    }
+
     /// Calls `url` with `Authorization: Bearer {token}` (when not empty); the answer's JSON
     /// body (`null` when empty).
     pub async fn call(
@@ -79,7 +101,22 @@ impl HttpClient {
         body: Body,
         timeout: Duration,
     ) -> Result<Json, HttpError> {
-        let shown = url.split('?').next().unwrap_or(url).to_string();
+        let reply = self.exchange(method, url, token, body, timeout).await?;
+        read_answer(&shown_url(url), reply.status, reply.retry_after, &reply.text)
+    }
+
+    /// Calls `url` as [`HttpClient::call`] does, but returns any status with its body as sent
+    /// (for callers with their own reading of error answers, like the CLI). Errors only when no
+    /// answer came.
+    pub async fn exchange(
+        &self,
+        method: &str,
+        url: &str,
+        token: &str,
+        body: Body,
+        timeout: Duration,
+    ) -> Result<Reply, HttpError> {
+        let shown = shown_url(url);
         let method =
             reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| HttpError::Transport {
                 url: shown.clone(),
@@ -106,7 +143,11 @@ impl HttpClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         let text = response.text().await.map_err(transport)?;
-        read_answer(&shown, status, retry_after, &text)
+        Ok(Reply {
+            status,
+            retry_after,
+            text,
+        })
     }
 
     /// [`HttpClient::call`], waiting out `429 Too Many Requests` (the server's `Retry-After`)
@@ -134,9 +175,23 @@ impl HttpClient {
     }
 }
 
-/// A reqwest error's text without the URL (whose query may hold a ticket).
+/// `url` as errors show it: without its query (which may hold a ticket).
+fn shown_url(url: &str) -> String {
+    url.split('?').next().unwrap_or(url).to_string()
+}
+
+/// A reqwest error's text with its causes ("connection refused"), without the URL (whose query
+/// may hold a ticket).
 fn without_url(err: &reqwest::Error) -> String {
     let mut text = err.to_string();
+    let mut cause = std::error::Error::source(err);
+    while let Some(source) = cause {
+        let said = source.to_string();
+        if !text.contains(&said) {
+            text = format!("{text}: {said}");
+        }
+        cause = source.source();
+    }
     if let Some(url) = err.url() {
         text = text.replace(url.as_str(), "…");
     }
