@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
-use crate::outbound::{Body, HttpClient, HttpError, TlsError};
+use crate::outbound::{Body, HttpClient, HttpError};
 use crate::state::query::Completeness;
 
 /// How long one request may take, connecting included.
@@ -75,16 +75,11 @@ pub struct Client {
 
 impl Client {
     /// `base` like `http://127.0.0.1:8420`; `token` for writes when the agent requires one.
-    /// On a system that trusts no CA, a plain `http://` agent is still reached.
+    /// Connects directly (no proxy from the environment, as before); on a system that trusts
+    /// no CA, a plain `http://` agent is still reached.
     pub fn new(base: &str, token: Option<String>) -> Result<Client, ClientError> {
         let setup = |detail: String| ClientError::Setup { detail };
-        let http = match HttpClient::new(None) {
-            Ok(http) => http,
-            Err(HttpError::Tls(TlsError::NoRoots)) if base.starts_with("http://") => {
-                HttpClient::plain_only().map_err(|e| setup(e.to_string()))?
-            }
-            Err(err) => return Err(setup(err.to_string())),
-        };
+        let http = HttpClient::direct().map_err(|e| setup(e.to_string()))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -353,8 +348,14 @@ mod tests {
         let denied = client
             .read(url(), 401, r#"{"error":"a token is required"}"#)
             .expect_err("401");
-        assert!(matches!(denied, ClientError::Unauthorized { .. }), "{denied}");
-        assert!(denied.to_string().contains("a token is required"), "{denied}");
+        assert!(
+            matches!(denied, ClientError::Unauthorized { .. }),
+            "{denied}"
+        );
+        assert!(
+            denied.to_string().contains("a token is required"),
+            "{denied}"
+        );
         assert!(denied.to_string().contains("give --token"), "{denied}");
         let refused = client.read(url(), 404, "not json").expect_err("404");
         assert_eq!(
@@ -362,7 +363,10 @@ mod tests {
             "the agent at http://pi:8420/v1/people answered 404: no details"
         );
         let garbled = client.read(url(), 200, "<html>").expect_err("not JSON");
-        assert!(matches!(garbled, ClientError::BadAnswer { .. }), "{garbled}");
+        assert!(
+            matches!(garbled, ClientError::BadAnswer { .. }),
+            "{garbled}"
+        );
         let answer = client.read(url(), 200, r#"{"ok":true}"#).expect("JSON");
         assert_eq!(answer.json(), &serde_json::json!({"ok": true}));
     }

@@ -77,17 +77,23 @@ impl HttpClient {
         Ok(HttpClient { inner })
     }
 
-    /// A client for plain `http://` only, for when this system trusts no CA (no
-    /// ca-certificates installed): `https://` then fails with a certificate error. The CLI uses
-    /// it to reach its own agent on such a machine.
-    pub fn plain_only() -> Result<HttpClient, HttpError> {
-        let inner = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| HttpError::Transport {
-                url: String::new(),
-                reason: format!("cannot build the HTTP client: {e}"),
-            })?;
+    /// A client for officemesh agents on the office network (the CLI): connects directly,
+    /// ignoring `HTTP_PROXY`/`HTTPS_PROXY`, and trusts the system's roots; on a system that
+    /// trusts no CA (no ca-certificates installed) it still speaks plain `http://`, and
+    /// `https://` then fails with a certificate error.
+    pub fn direct() -> Result<HttpClient, HttpError> {
+        let builder = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(10));
+        let builder = match tls_config(None) {
+            Ok(tls) => builder.use_preconfigured_tls(tls),
+            Err(TlsError::NoRoots) => builder,
+            Err(err) => return Err(err.into()),
+        };
+        let inner = builder.build().map_err(|e| HttpError::Transport {
+            url: String::new(),
+            reason: format!("cannot build the HTTP client: {e}"),
+        })?;
         Ok(HttpClient { inner })
     }
 
@@ -102,7 +108,12 @@ impl HttpClient {
         timeout: Duration,
     ) -> Result<Json, HttpError> {
         let reply = self.exchange(method, url, token, body, timeout).await?;
-        read_answer(&shown_url(url), reply.status, reply.retry_after, &reply.text)
+        read_answer(
+            &shown_url(url),
+            reply.status,
+            reply.retry_after,
+            &reply.text,
+        )
     }
 
     /// Calls `url` as [`HttpClient::call`] does, but returns any status with its body as sent
