@@ -2,8 +2,8 @@
 //! hyper, no thread per call) and one rustls configuration ([`tls_config`]: the ring provider,
 //! the system's trusted roots plus a `ca_file` where one is configured) shared by REST calls
 //! and WebSocket connects. Used by the chat adapters, the alert webhook and the CLI's client
-//! commands (`crate::client`). Knows nothing of chat platforms; tokens travel in headers and
-//! never appear in an error.
+//! commands. Knows nothing of chat platforms; tokens travel in headers and never appear in an
+//! error.
 
 mod client;
 mod tls;
