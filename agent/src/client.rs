@@ -1,14 +1,20 @@
 //! HTTP client for the CLI's client commands (`who`, `readings`, `status`, …): talks to a local or
 //! remote agent's API and renders answers as tables (or passes JSON through for `--json`).
-//! Blocking (ureq): the CLI does one request and exits. Answers are decoded into the shared
-//! answer types (`state::query`, `api_types`); this module never reaches into server internals.
+//! Requests go through the process's one HTTP client (`outbound::HttpClient`) on a
+//! current-thread tokio runtime of the client's own (the CLI does one request and exits).
+//! Answers are decoded into the shared answer types (`state::query`, `api_types`); this module
+//! never reaches into server internals.
 
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
+use crate::outbound::{Body, HttpClient, HttpError};
 use crate::state::query::Completeness;
+
+/// How long one request may take, connecting included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A client request that failed, said so that the user knows what to do.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +37,8 @@ pub enum ClientError {
     BadAnswer { url: String, detail: String },
     #[error("the agent at {url} sent an answer this CLI does not understand: {detail}\n(is it running another officemesh version? `officemesh --version` and /healthz tell)")]
     UnexpectedAnswer { url: String, detail: String },
+    #[error("cannot set up the HTTP client: {detail}")]
+    Setup { detail: String },
 }
 
 /// One JSON answer of the agent, kept as sent (for `--json`) until decoded into its type.
@@ -59,24 +67,31 @@ impl Answer {
 pub struct Client {
     base: String,
     token: Option<String>,
-    agent: ureq::Agent,
+    http: HttpClient,
+    runtime: tokio::runtime::Runtime,
     /// What a 401 adds (where the token comes from).
     auth_hint: String,
 }
 
 impl Client {
     /// `base` like `http://127.0.0.1:8420`; `token` for writes when the agent requires one.
-    pub fn new(base: &str, token: Option<String>) -> Client {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(10))
-            .build();
-        Client {
+    /// Connects directly (no proxy from the environment, as before); on a system that trusts
+    /// no CA, a plain `http://` agent is still reached.
+    pub fn new(base: &str, token: Option<String>) -> Result<Client, ClientError> {
+        let setup = |detail: String| ClientError::Setup { detail };
+        let http = HttpClient::direct().map_err(|e| setup(e.to_string()))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| setup(format!("cannot start the async runtime: {e}")))?;
+        Ok(Client {
             base: base.trim_end_matches('/').to_string(),
             token: token.filter(|t| !t.is_empty()),
-            agent,
+            http,
+            runtime,
             auth_hint: "give the agent's api.token with --config, OFFICEMESH_TOKEN or --token"
                 .into(),
-        }
+        })
     }
 
     /// The same client, saying `hint` when the agent answers 401.
@@ -85,57 +100,58 @@ impl Client {
         self
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
+    fn send(&self, method: &str, path: &str, body: Option<Json>) -> Result<Answer, ClientError> {
+        let url = format!("{}{}", self.base, path);
+        let token = self.token.as_deref().unwrap_or("");
+        let body = body.map_or(Body::None, Body::Json);
+        let exchange = self
+            .http
+            .exchange(method, &url, token, body, REQUEST_TIMEOUT);
+        let reply = self
+            .runtime
+            .block_on(exchange)
+            .map_err(|err| ClientError::Unreachable {
+                url: url.clone(),
+                detail: match err {
+                    HttpError::Transport { reason, .. } => reason,
+                    other => other.to_string(),
+                },
+            })?;
+        self.read(url, reply.status, &reply.text)
     }
 
-    fn send(&self, request: ureq::Request, body: Option<Json>) -> Result<Answer, ClientError> {
-        let url = request.url().to_string();
-        let request = match &self.token {
-            Some(token) => request.set("Authorization", &format!("Bearer {token}")),
-            None => request,
-        };
-        let result = match body {
-            Some(body) => request.send_json(body),
-            None => request.call(),
-        };
-        match result {
-            Ok(response) => match response.into_json() {
+    /// The answer to one request: its JSON on 2xx, else the agent's `error` message.
+    fn read(&self, url: String, status: u16, text: &str) -> Result<Answer, ClientError> {
+        if (200..300).contains(&status) {
+            return match serde_json::from_str(text) {
                 Ok(json) => Ok(Answer { url, json }),
                 Err(e) => Err(ClientError::BadAnswer {
                     url,
                     detail: e.to_string(),
                 }),
-            },
-            Err(ureq::Error::Status(status, response)) => {
-                let message = response
-                    .into_json::<Json>()
-                    .ok()
-                    .and_then(|j| j.get("error").and_then(|e| e.as_str()).map(String::from))
-                    .unwrap_or_else(|| "no details".into());
-                if status == 401 {
-                    return Err(ClientError::Unauthorized {
-                        url,
-                        message,
-                        hint: self.auth_hint.clone(),
-                    });
-                }
-                Err(ClientError::Refused {
-                    url,
-                    status,
-                    message,
-                })
-            }
-            Err(other) => Err(ClientError::Unreachable {
-                url,
-                detail: other.to_string(),
-            }),
+            };
         }
+        let message = serde_json::from_str::<Json>(text)
+            .ok()
+            .and_then(|j| j.get("error").and_then(|e| e.as_str()).map(String::from))
+            .unwrap_or_else(|| "no details".into());
+        if status == 401 {
+            return Err(ClientError::Unauthorized {
+                url,
+                message,
+                hint: self.auth_hint.clone(),
+            });
+        }
+        Err(ClientError::Refused {
+            url,
+            status,
+            message,
+        })
     }
 
     /// `GET path`, the answer kept as sent.
     pub fn get(&self, path: &str) -> Result<Answer, ClientError> {
-        self.send(self.agent.get(&self.url(path)), None)
+        self.send("GET", path, None)
     }
 
     /// `GET path`, decoded into its answer type.
@@ -145,17 +161,17 @@ impl Client {
 
     /// `POST path` with `body` as JSON.
     pub fn post(&self, path: &str, body: Json) -> Result<Answer, ClientError> {
-        self.send(self.agent.post(&self.url(path)), Some(body))
+        self.send("POST", path, Some(body))
     }
 
     /// `PUT path` with `body` as JSON.
     pub fn put(&self, path: &str, body: Json) -> Result<Answer, ClientError> {
-        self.send(self.agent.put(&self.url(path)), Some(body))
+        self.send("PUT", path, Some(body))
     }
 
     /// `DELETE path`.
     pub fn delete(&self, path: &str) -> Result<Answer, ClientError> {
-        self.send(self.agent.delete(&self.url(path)), None)
+        self.send("DELETE", path, None)
     }
 }
 
@@ -324,9 +340,41 @@ mod tests {
     }
 
     #[test]
+    fn refusals_say_the_agents_message_and_a_401_where_the_token_comes_from() {
+        let client = Client::new("http://pi:8420/", Some("t".into()))
+            .expect("client")
+            .with_auth_hint("give --token".into());
+        let url = || "http://pi:8420/v1/people".to_string();
+        let denied = client
+            .read(url(), 401, r#"{"error":"a token is required"}"#)
+            .expect_err("401");
+        assert!(
+            matches!(denied, ClientError::Unauthorized { .. }),
+            "{denied}"
+        );
+        assert!(
+            denied.to_string().contains("a token is required"),
+            "{denied}"
+        );
+        assert!(denied.to_string().contains("give --token"), "{denied}");
+        let refused = client.read(url(), 404, "not json").expect_err("404");
+        assert_eq!(
+            refused.to_string(),
+            "the agent at http://pi:8420/v1/people answered 404: no details"
+        );
+        let garbled = client.read(url(), 200, "<html>").expect_err("not JSON");
+        assert!(
+            matches!(garbled, ClientError::BadAnswer { .. }),
+            "{garbled}"
+        );
+        let answer = client.read(url(), 200, r#"{"ok":true}"#).expect("JSON");
+        assert_eq!(answer.json(), &serde_json::json!({"ok": true}));
+    }
+
+    #[test]
     fn unreachable_client_error_says_what_to_do() {
         // Port 9 on loopback: nothing listens there in the test environment.
-        let client = Client::new("http://127.0.0.1:9", None);
+        let client = Client::new("http://127.0.0.1:9", None).expect("client");
         let err = client
             .get("/healthz")
             .expect_err("nothing listens on port 9");

@@ -124,7 +124,7 @@ impl ClientArgs {
     pub fn client(&self) -> anyhow::Result<Client> {
         let endpoint = self.endpoint()?;
         let hint = endpoint.auth_hint();
-        Ok(Client::new(&endpoint.api, endpoint.token).with_auth_hint(hint))
+        Ok(Client::new(&endpoint.api, endpoint.token)?.with_auth_hint(hint))
     }
 
     /// With `--json`: prints the answer as the agent sent it and returns None. Otherwise the

@@ -48,6 +48,14 @@ pub enum Body {
     Form(Vec<(String, String)>),
 }
 
+/// An answer as sent: any status, its `Retry-After` (seconds) and its body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub retry_after: Option<u64>,
+    pub text: String,
+}
+
 /// The one outbound HTTP client: cheap to clone (one connection pool).
 #[derive(Clone, Debug)]
 pub struct HttpClient {
@@ -69,6 +77,26 @@ impl HttpClient {
         Ok(HttpClient { inner })
     }
 
+    /// A client for officemesh agents on the office network (the CLI): connects directly,
+    /// ignoring `HTTP_PROXY`/`HTTPS_PROXY`, and trusts the system's roots; on a system that
+    /// trusts no CA (no ca-certificates installed) it still speaks plain `http://`, and
+    /// `https://` then fails with a certificate error.
+    pub fn direct() -> Result<HttpClient, HttpError> {
+        let builder = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(10));
+        let builder = match tls_config(None) {
+            Ok(tls) => builder.use_preconfigured_tls(tls),
+            Err(TlsError::NoRoots) => builder,
+            Err(err) => return Err(err.into()),
+        };
+        let inner = builder.build().map_err(|e| HttpError::Transport {
+            url: String::new(),
+            reason: format!("cannot build the HTTP client: {e}"),
+        })?;
+        Ok(HttpClient { inner })
+    }
+
     /// Calls `url` with `Authorization: Bearer {token}` (when not empty); the answer's JSON
     /// body (`null` when empty).
     pub async fn call(
@@ -79,7 +107,27 @@ impl HttpClient {
         body: Body,
         timeout: Duration,
     ) -> Result<Json, HttpError> {
-        let shown = url.split('?').next().unwrap_or(url).to_string();
+        let reply = self.exchange(method, url, token, body, timeout).await?;
+        read_answer(
+            &shown_url(url),
+            reply.status,
+            reply.retry_after,
+            &reply.text,
+        )
+    }
+
+    /// Calls `url` as [`HttpClient::call`] does, but returns any status with its body as sent
+    /// (for callers with their own reading of error answers, like the CLI). Errors only when no
+    /// answer came.
+    pub async fn exchange(
+        &self,
+        method: &str,
+        url: &str,
+        token: &str,
+        body: Body,
+        timeout: Duration,
+    ) -> Result<Reply, HttpError> {
+        let shown = shown_url(url);
         let method =
             reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| HttpError::Transport {
                 url: shown.clone(),
@@ -106,7 +154,11 @@ impl HttpClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         let text = response.text().await.map_err(transport)?;
-        read_answer(&shown, status, retry_after, &text)
+        Ok(Reply {
+            status,
+            retry_after,
+            text,
+        })
     }
 
     /// [`HttpClient::call`], waiting out `429 Too Many Requests` (the server's `Retry-After`)
@@ -134,9 +186,23 @@ impl HttpClient {
     }
 }
 
-/// A reqwest error's text without the URL (whose query may hold a ticket).
+/// `url` as errors show it: without its query (which may hold a ticket).
+fn shown_url(url: &str) -> String {
+    url.split('?').next().unwrap_or(url).to_string()
+}
+
+/// A reqwest error's text with its causes ("connection refused"), without the URL (whose query
+/// may hold a ticket).
 fn without_url(err: &reqwest::Error) -> String {
     let mut text = err.to_string();
+    let mut cause = std::error::Error::source(err);
+    while let Some(source) = cause {
+        let said = source.to_string();
+        if !text.contains(&said) {
+            text = format!("{text}: {said}");
+        }
+        cause = source.source();
+    }
     if let Some(url) = err.url() {
         text = text.replace(url.as_str(), "…");
     }

@@ -2,8 +2,9 @@
 //! certainly violates, a short `chat.alert_after_s`, and a local HTTP receiver on 127.0.0.1 that
 //! counts webhook POSTs. The alert is posted once (not again on later ticks, nor after a
 //! restart, because the replicated `alert/` entry says it is raised), and once more when the
-//! room is back inside its target. Then three agents in one room: posted once per cluster,
-//! also while the posting node is away.
+//! room is back inside its target, or when its target is removed in chat (the alert loop posts
+//! that clear). Then three agents in one room: posted once per cluster, also while the posting
+//! node is away.
 
 use crate::support;
 
@@ -173,6 +174,67 @@ fn alert_posted_once_and_cleared_once() {
         (agent.get("/v1/alerts")["alerts"][0]["raised"] == false).then_some(())
     })
     .expect("the cleared alert is recorded");
+}
+
+/// A target removed by chat while its alert is open: chat writes the target's tombstone only,
+/// and the alert loop clears the orphaned alert and posts that once (writing the cleared alert
+/// with the removal would have recorded it without ever posting it).
+#[test]
+fn a_target_removed_in_chat_posts_its_alert_cleared_once() {
+    let receiver = Receiver::start();
+    let root = tempfile::tempdir().expect("tempdir");
+    let extra = format!(
+        "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 1\n\n[chat]\nalert_webhook = \"{}\"\nalert_after_s = 1\n",
+        receiver.url
+    );
+    let agent = TestAgent::start(
+        root.path(),
+        AgentSpec {
+            name: "pi-removal",
+            room: "lobby",
+            extra: &extra,
+            ..AgentSpec::default()
+        },
+    );
+    let ask = |text: &str| {
+        let body = serde_json::json!({ "user": "ada", "text": text }).to_string();
+        let (status, reply) = send("POST", &format!("{}/v1/chat", agent.api), None, Some(&body));
+        assert_eq!(status, 200, "{text:?} → {reply}");
+        reply["text"].as_str().unwrap_or("").to_string()
+    };
+    // The simulated room is around 20 °C: 5 ± 1 is certainly violated.
+    let set = ask("set lobby temperature to 5");
+    assert!(set.contains("now 5 °C"), "{set}");
+    let posts = receiver.wait_for(1);
+    assert!(
+        text_of(&posts[0]).contains("lobby temperature is at"),
+        "{posts:?}"
+    );
+    eventually(Duration::from_secs(10), || {
+        (agent.get("/v1/alerts")["alerts"][0]["raised"] == true).then_some(())
+    })
+    .expect("the raised alert is recorded");
+
+    let removed = ask("remove the lobby target");
+    assert!(
+        removed.contains("removed the temperature target for lobby"),
+        "{removed}"
+    );
+    assert!(removed.contains("Its open alert is cleared"), "{removed}");
+    let posts = receiver.wait_for(2);
+    let cleared = text_of(&posts[1]);
+    assert!(
+        cleared.contains("lobby temperature: the target was removed, alert cleared"),
+        "{cleared}"
+    );
+    eventually(Duration::from_secs(10), || {
+        (agent.get("/v1/alerts")["alerts"][0]["raised"] == false).then_some(())
+    })
+    .expect("the cleared alert is recorded");
+    // Recorded after its post: later ticks see it cleared and post nothing more.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(receiver.posts().len(), 2, "{:?}", receiver.posts());
+    assert!(ask("any alerts?").contains("No alerts"));
 }
 
 /// Three agents in one room, all seeing it too warm: the alert is posted once for the cluster,

@@ -23,7 +23,7 @@
 //! - `whom` finds the registered person a name means (any part of it; asks back on two);
 //! - `comfort` answers "is it warm in here?", "which room is coldest?", "what rooms are there?";
 //! - `targets` answers "set meeting room temperature to 22" and "remove the kitchen target"
-//!   ([`remove_target_writes`], also for the HTTP API);
+//!   (the removal is `crate::targets::removal`, the HTTP API's too);
 //! - `status` answers "status" and "any alerts?";
 //! - `help` also answers thanks and greetings.
 
@@ -57,7 +57,7 @@ mod tests;
 mod understood_tests;
 
 pub use help::SHORT_HELP;
-pub use targets::{default_tolerance, remove_target_writes};
+pub use targets::default_tolerance;
 
 /// The reply to one chat message.
 #[derive(Debug, Clone, PartialEq, Eq)]

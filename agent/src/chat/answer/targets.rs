@@ -8,10 +8,9 @@ use officemesh_sensors::Quantity;
 use super::super::text::{age_text, number_text};
 use super::rooms::{known_rooms, match_room, resolve, rooms_list, RoomMatch};
 use super::{Plan, View};
-use crate::crdt::NodeId;
 use crate::state::key::validate_label;
 use crate::state::query::{self, Completeness, ReadingFilter};
-use crate::state::{AlertValue, Key, Replica, TargetValue, Value};
+use crate::state::{Key, Replica, TargetValue, Value};
 
 /// A "set …" the grammar could not read; `reason` says what is missing.
 pub(super) fn bad_set(reason: &str) -> Plan {
@@ -122,70 +121,19 @@ pub(super) fn set_target(
     }
 }
 
-/// The writes that remove `room`'s `quantity` target: the target's tombstone and, when an alert
-/// for that room and quantity is raised, the alert cleared (as `by`, at `now_ms`). Empty when
-/// the room has no such target. The room matches case-insensitively; the key written is the
-/// stored one. Shared by the chat command and `DELETE /v1/targets/{room}`; the caller makes the
-/// writes durable (`Shared::write_durable`), as for "set".
-pub fn remove_target_writes(
-    replica: &Replica,
-    room: &str,
-    quantity: Quantity,
-    by: NodeId,
-    now_ms: u64,
-) -> Vec<(Key, Option<Value>)> {
-    let mut writes = Vec::new();
-    for (key, value) in replica.live() {
-        match (key, value) {
-            (
-                Key::Target {
-                    room: r,
-                    quantity: q,
-                },
-                Value::Target(_),
-            ) if *q == quantity && r.eq_ignore_ascii_case(room) => {
-                writes.push((key.clone(), None));
-            }
-            (
-                Key::Alert {
-                    room: r,
-                    quantity: q,
-                },
-                Value::Alert(alert),
-            ) if *q == quantity && r.eq_ignore_ascii_case(room) && alert.raised => {
-                let message = format!(
-                    "{r} {}: the target was removed, alert cleared",
-                    quantity.as_str()
-                );
-                let cleared = AlertValue {
-                    raised: false,
-                    by,
-                    since_ms: now_ms,
-                    message,
-                };
-                writes.push((key.clone(), Some(Value::Alert(cleared))));
-            }
-            _ => {}
-        }
-    }
-    // Only when there was a target: an alert without one is the alert loop's to clear.
-    if writes
-        .iter()
-        .any(|(key, _)| matches!(key, Key::Target { .. }))
-    {
-        writes
-    } else {
-        Vec::new()
-    }
-}
-
-/// "remove the kitchen target": plans [`remove_target_writes`] for the room `asked` means.
+/// "remove the kitchen target": the removal `DELETE /v1/targets/{room}` makes too
+/// ([`crate::targets::removal`]: the target's tombstone only), for the room `asked` means. An
+/// open alert is left to the alert loop, which posts its clear once per cluster.
 pub(super) fn remove_target(view: &View<'_>, user: &str, asked: &str, quantity: Quantity) -> Plan {
     let (room, note) = match resolve(view, asked) {
         Ok(found) => found,
         Err(super::Instead(reply)) => return Plan::say(format!("{reply} No target removed.")),
     };
-    let writes = remove_target_writes(view.replica, &room, quantity, view.self_node, view.now_ms);
+    let writes: Vec<(Key, Option<Value>)> =
+        crate::targets::removal(view.replica, &room, Some(quantity))
+            .into_iter()
+            .map(|key| (key, None))
+            .collect();
     if writes.is_empty() {
         let have: Vec<String> = targets(view.replica)
             .keys()
@@ -202,14 +150,14 @@ pub(super) fn remove_target(view: &View<'_>, user: &str, asked: &str, quantity: 
             quantity.as_str()
         ));
     }
-    let cleared = if writes.len() > 1 {
-        " and cleared its alert"
+    let cleared = if alert_open(view.replica, &room, quantity) {
+        " Its open alert is cleared in a moment (announced where alerts go)."
     } else {
         ""
     };
     Plan {
         reply: format!(
-            "{note}OK {}: I removed the {} target for {room}{cleared}; I won't alert on it any more.",
+            "{note}OK {}: I removed the {} target for {room}; I won't alert on it any more.{cleared}",
             user.trim(),
             quantity.as_str()
         ),
@@ -219,10 +167,26 @@ pub(super) fn remove_target(view: &View<'_>, user: &str, asked: &str, quantity: 
     }
 }
 
+/// Whether an alert for `room` (any case) and `quantity` is raised now.
+fn alert_open(replica: &Replica, room: &str, quantity: Quantity) -> bool {
+    replica.live().any(|(key, value)| match (key, value) {
+        (
+            Key::Alert {
+                room: r,
+                quantity: q,
+            },
+            Value::Alert(alert),
+        ) => *q == quantity && r.eq_ignore_ascii_case(room) && alert.raised,
+        _ => false,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::*;
     use super::*;
+    use crate::crdt::NodeId;
+    use crate::state::AlertValue;
 
     #[test]
     fn set_target_keeps_tolerance_and_refuses_nonsense() {
@@ -290,9 +254,30 @@ mod tests {
             &removed.reply,
             "removed the temperature target for meeting room",
         );
-        assert_has(&removed.reply, "cleared its alert");
+        assert_has(&removed.reply, "Its open alert is cleared in a moment");
+        let target_key = Key::Target {
+            room: "meeting room".into(),
+            quantity: Quantity::Temperature,
+        };
+        assert_eq!(
+            removed.writes,
+            vec![(target_key, None)],
+            "the target's tombstone only: the alert loop clears the alert and posts it"
+        );
         office.apply(&removed);
         assert!(targets(&office.replica).is_empty());
+        // The alert loop's poster (node 1, alone) sees the orphan: one clear to post, once.
+        let cleared = alert_round(&office.replica);
+        assert_eq!(cleared.len(), 1, "{cleared:?}");
+        assert!(!cleared[0].value.raised);
+        assert_has(
+            &cleared[0].text,
+            "meeting room temperature: the target was removed",
+        );
+        let (key, value) = (cleared[0].key.clone(), cleared[0].value.clone());
+        office.write(key, Some(Value::Alert(value)));
+        let again = alert_round(&office.replica);
+        assert!(again.is_empty(), "posted once: {again:?}");
         assert_has(&ask(&office, "any alerts?"), "No alerts");
         assert_has(
             &ask(&office, "meeting room temp"),
@@ -303,5 +288,13 @@ mod tests {
             &ask(&office, "rm kitchen target"),
             "don't know a room called \"kitchen\"",
         );
+    }
+
+    /// One round of the alert loop's pure part, as node 1 alone (so the poster).
+    fn alert_round(replica: &Replica) -> Vec<crate::alerts::AlertAction> {
+        let alive = std::collections::BTreeSet::from([NodeId(1)]);
+        let utc = chrono::FixedOffset::east_opt(0).expect("utc");
+        let mut tracker = crate::alerts::Tracker::default();
+        crate::alerts::evaluate(&mut tracker, replica, NodeId(1), &alive, NOW, MINUTE, utc)
     }
 }
