@@ -142,7 +142,13 @@ pub fn record_neighbors(
         )
     };
     for (key, value) in writes {
-        if let Err(err) = shared.write(key, value) {
+        // The unknown-device count changes with every phone that dozes off: held and coalesced
+        // like readings (`Shared::write_later`); everything else is written now.
+        let written = match (key, value) {
+            (key @ Key::Devices { .. }, Some(count)) => shared.write_later(key, count),
+            (key, value) => shared.write(key, value).map(|_| ()),
+        };
+        if let Err(err) = written {
             tracing::warn!(error = %err, "presence not recorded");
         }
     }
