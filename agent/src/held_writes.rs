@@ -55,9 +55,7 @@ impl HeldWrites {
     pub fn take_due(&self, now: Instant) -> Vec<(Key, Value)> {
         let mut pending = lock(&self.pending);
         match pending.since {
-            Some(since) if now.saturating_duration_since(since) >= self.hold => {
-                take(&mut pending)
-            }
+            Some(since) if now.saturating_duration_since(since) >= self.hold => take(&mut pending),
             _ => Vec::new(),
         }
     }

@@ -89,14 +89,18 @@ fn held_readings_keep_hashes_equal_and_are_committed_at_shutdown() {
     let root = tempfile::tempdir().expect("tempdir");
     let (mut sound, quiet) = start_pair(root.path());
 
-    // The sensor really reads (every second) while its readings are held.
-    let read = eventually(BOUND, || {
+    // The sensor really reads (every second) while its readings are held: wait for three reads
+    // after its first (the first one's "sensor ok" write commits at once, taking that along).
+    let desk_read_at = || {
         let answer = sound.get("/v1/sensors");
         let rows = answer["sensors"].as_array()?.clone();
         let desk = rows.iter().find(|row| row["name"] == "desk")?.clone();
-        (desk["status"] == "ok").then_some(())
-    });
-    assert!(read.is_some(), "the sim sensor never read; log:\n{}", sound.log());
+        desk["last_ok_ms"].as_u64()
+    };
+    let first = eventually(BOUND, desk_read_at);
+    let first = first.unwrap_or_else(|| panic!("the sim sensor never read; log:\n{}", sound.log()));
+    let later = eventually(BOUND, || desk_read_at().filter(|at| *at >= first + 3_000));
+    assert!(later.is_some(), "the sim sensor stopped reading");
     agree(&sound, &quiet, "a sensor read every second, readings held");
 
     // Stopped with readings held: they go into the final commit.
@@ -109,6 +113,9 @@ fn held_readings_keep_hashes_equal_and_are_committed_at_shutdown() {
         "temperature, humidity and sound committed at shutdown: {restored:?}"
     );
     let reached = eventually(BOUND, || (sound_readings(&quiet).len() == 3).then_some(()));
-    assert!(reached.is_some(), "the peer never got the committed readings");
+    assert!(
+        reached.is_some(),
+        "the peer never got the committed readings"
+    );
     agree(&sound, &quiet, "after the restart");
 }
