@@ -51,6 +51,15 @@ impl HeldWrites {
         lock(&self.pending).values.get(key).cloned()
     }
 
+    /// Drops the pending value of `key` (the state already has the right one).
+    pub fn forget(&self, key: &Key) {
+        let mut pending = lock(&self.pending);
+        pending.values.remove(key);
+        if pending.values.is_empty() {
+            pending.since = None;
+        }
+    }
+
     /// Everything pending when the oldest has waited the hold (else nothing).
     pub fn take_due(&self, now: Instant) -> Vec<(Key, Value)> {
         let mut pending = lock(&self.pending);
@@ -100,6 +109,11 @@ mod tests {
         assert_eq!(due, vec![(key.clone(), count(4))]);
         assert!(held.take_all().is_empty());
         held.put(key.clone(), count(5), start + Duration::from_secs(61));
-        assert_eq!(held.take_all(), vec![(key, count(5))]);
+        assert_eq!(held.take_all(), vec![(key.clone(), count(5))]);
+        // Back to the count the state has before the hold passed: nothing left to write.
+        held.put(key.clone(), count(6), start + Duration::from_secs(62));
+        held.forget(&key);
+        assert!(held.take_due(start + Duration::from_secs(200)).is_empty());
+        assert_eq!(held.get(&key), None);
     }
 }

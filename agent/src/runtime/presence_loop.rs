@@ -141,6 +141,14 @@ pub fn record_neighbors(
             registered,
         )
     };
+    // No count written: it equals the one in the state, so a different one still held is out
+    // of date (a phone came and went within `readings_batch_ms`).
+    let devices = Key::Devices {
+        observer: shared.node,
+    };
+    if !writes.iter().any(|(key, _)| *key == devices) {
+        shared.held.forget(&devices);
+    }
     for (key, value) in writes {
         // The unknown-device count changes with every phone that dozes off: held and coalesced
         // like readings (`Shared::write_later`); everything else is written now.
