@@ -15,8 +15,8 @@ use std::time::Instant;
 use officemesh::crdt::{NodeId, Stamp};
 use officemesh::gossip::wire::entry_size;
 use officemesh::gossip::MemberStatus;
-use officemesh::sim::{Sim, SimConfig, EPOCH_MS};
 use officemesh::state::{Entry, Key, PersonInfo, Replica, Value};
+use officemesh_core::sim::{Sim, SimConfig, EPOCH_MS};
 use officemesh_sensors::MacAddr;
 
 const INTERVAL_MS: u64 = 1000;

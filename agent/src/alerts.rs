@@ -16,7 +16,7 @@
 //! the heal the `alert/` entries merge (LWW) and nobody re-posts.
 //!
 //! [`evaluate`] is pure (replica, peers and time passed in); [`alert_loop`] is the shell that
-//! runs it on a tick, posts with a blocking HTTP client on the blocking pool and writes the
+//! runs it on a tick, posts with the chat adapters' HTTP call (`chat::http`) and writes the
 //! `alert/` entries durably. It touches no socket other than the webhook's.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,9 +27,11 @@ use chrono::{FixedOffset, Offset};
 use officemesh_sensors::Quantity;
 use tokio::sync::watch;
 
+use crate::chat::http::{self, Backoff};
 use crate::chat::text::{clock_text, number_text};
 use crate::clock::wall_ms;
 use crate::crdt::NodeId;
+use crate::outbound::{Body, HttpClient, HttpError};
 use crate::shared::Shared;
 use crate::state::{AlertValue, Key, ReadingStatus, Replica, TargetValue, Value};
 
@@ -258,25 +260,32 @@ fn tick_ms(after_ms: u64) -> u64 {
     (after_ms / 4).clamp(500, 10_000)
 }
 
-/// Posts `{"text": …}` to a Slack/Mattermost-compatible incoming webhook, three tries.
-fn post_webhook(url: &str, text: &str) -> Result<(), Box<ureq::Error>> {
-    let post = || {
-        ureq::post(url)
-            .timeout(Duration::from_secs(5))
-            .send_json(serde_json::json!({ "text": text }))
-            .map(drop)
-            .map_err(Box::new)
-    };
-    let mut result = post();
-    for attempt in 1..3u64 {
+/// Posts `{"text": …}` to a Slack/Mattermost-compatible incoming webhook: three tries with
+/// the chat adapters' backoff, each waiting out `429` (`Retry-After`). Any 2xx is success (the
+/// webhook's body, often `ok`, is not JSON).
+async fn post_webhook(client: &HttpClient, url: &str, text: &str) -> Result<(), HttpError> {
+    let mut backoff = Backoff::new(1000, 4000);
+    let mut result = Ok(());
+    for attempt in 0..3 {
+        let body = || Body::Json(serde_json::json!({ "text": text }));
+        let posted = client
+            .call_patiently("POST", url, "", body, WEBHOOK_TIMEOUT)
+            .await;
+        result = match posted {
+            Ok(_) | Err(HttpError::Decode { .. }) => Ok(()),
+            Err(err) => Err(err),
+        };
         if result.is_ok() {
             break;
         }
-        std::thread::sleep(Duration::from_secs(attempt));
-        result = post();
+        if attempt < 2 {
+            tokio::time::sleep(backoff.next_delay(http::jitter())).await;
+        }
     }
     result
 }
+
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Evaluates alerts every tick until shutdown; posts and records what [`evaluate`] decides.
 pub async fn alert_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
@@ -320,14 +329,15 @@ async fn run_action(shared: &Shared, action: AlertAction) {
     if url.is_empty() {
         tracing::info!(alert = %action.text, "alert (chat.alert_webhook not set: not posted)");
     } else {
-        let text = action.text.clone();
-        let posted = tokio::task::spawn_blocking(move || post_webhook(&url, &text)).await;
+        let posted = match HttpClient::new(None) {
+            Ok(client) => post_webhook(&client, &url, &action.text).await,
+            Err(err) => Err(err),
+        };
         match posted {
-            Ok(Ok(())) => tracing::info!(alert = %action.text, "alert posted"),
-            Ok(Err(err)) => {
+            Ok(()) => tracing::info!(alert = %action.text, "alert posted"),
+            Err(err) => {
                 tracing::error!(alert = %action.text, error = %err, "posting the alert to chat.alert_webhook failed")
             }
-            Err(err) => tracing::error!(error = %err, "the webhook task failed"),
         }
     }
     if let Err(err) = shared

@@ -21,6 +21,8 @@ const MAX_OUTSTANDING: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     pub person: String,
+    /// The identity the device is recorded under once claimed (`PersonInfo::added_by`).
+    pub by: String,
     pub mac: MacAddr,
     pub expires_ms: u64,
 }
@@ -37,8 +39,28 @@ impl ClaimBook {
         format!("http://{public_addr}/claim/{code}")
     }
 
+    /// Like [`ClaimBook::link`], recording the device under the identity `by` (a chat
+    /// platform's user id, e.g. `matrix:@ada:example.org`) when claimed.
+    pub fn link_for(
+        &self,
+        public_addr: &str,
+        person: &str,
+        by: &str,
+        mac: MacAddr,
+        now_ms: u64,
+    ) -> String {
+        let code = self.issue_by(person, by, mac, now_ms);
+        format!("http://{public_addr}/claim/{code}")
+    }
+
     /// A new code for `person` claiming `mac`, valid for [`CLAIM_TTL_MS`] from `now_ms`.
     pub fn issue(&self, person: &str, mac: MacAddr, now_ms: u64) -> String {
+        self.issue_by(person, &format!("claim:{person}"), mac, now_ms)
+    }
+
+    /// Like [`ClaimBook::issue`], recording the device under the identity `by` (a chat
+    /// platform's user id) when claimed.
+    pub fn issue_by(&self, person: &str, by: &str, mac: MacAddr, now_ms: u64) -> String {
         const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
         let mut rng = rand::thread_rng();
         let code: String = (0..20)
@@ -60,6 +82,7 @@ impl ClaimBook {
             code.clone(),
             Claim {
                 person: person.to_string(),
+                by: by.to_string(),
                 mac,
                 expires_ms: now_ms + CLAIM_TTL_MS,
             },

@@ -1,12 +1,12 @@
 //! officemesh agent library: everything the `officemesh` binary runs, as modules with one job.
 //!
-//! Pure core (no sockets, no SQLite, no wall clock, no RNG of its own):
-//! - [`crdt`]: lattice types and the HLC `Stamp` order.
+//! Pure core (crate `officemesh-core`: no sockets, no SQLite, no wall clock, no RNG of its own),
+//! regrouped by `core_paths`:
+//! - [`crdt`]: the HLC `Stamp` order and node ids.
 //! - [`state`]: the replicated state (`Replica`: keys, entries, versions, digests, hash) and
 //!   read-only queries over it.
-//! - [`gossip`]: the scuttlebutt protocol core (messages, digests/deltas, membership, failure
-//!   detection, peer selection) as a state machine.
-//! - [`sim`]: a deterministic simulator driving many gossip cores from a seed.
+//! - [`gossip`]: `Node`, the sans-IO gossip node `mesh` drives, its `Effects`, the messages.
+//! - The simulator is `officemesh_core::sim` (core feature `sim`, for tests and benches).
 //!
 //! Shell (touches the world):
 //! - [`clock`]: the node's hybrid logical clock and wall-clock health.
@@ -25,9 +25,10 @@
 //! - [`chat`]: the chat grammar, answers and platform request checks; [`alerts`]: room-target
 //!   alerts posted once per cluster.
 
-// The pure core lives in its own crate (no tokio, SQLite or sockets by its Cargo.toml); it is
-// re-exported so `crate::state::…` reads the same everywhere in the agent.
-pub use officemesh_core::{clock, crdt, gossip, peer, sim, state, sync};
+// The pure core lives in its own crate (no tokio, SQLite or sockets by its Cargo.toml); its
+// curated API is regrouped in `core_paths` so `crate::state::…` reads the same everywhere.
+mod core_paths;
+pub use core_paths::{clock, crdt, gossip, peer, state, sync};
 
 pub mod alerts;
 pub mod api;
@@ -45,6 +46,7 @@ pub mod log_summary;
 pub mod mesh;
 pub mod mqtt;
 pub mod net;
+pub mod outbound;
 pub mod runtime;
 pub mod sensor_health;
 pub mod shared;

@@ -11,7 +11,7 @@
 //! synchronous work; never across an `.await`.
 //! Must not touch: sockets, SQLite directly (only through `StoreHandle`), sensors.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::claims::ClaimBook;
 use crate::clock::Clock;
@@ -40,7 +40,8 @@ pub struct Shared {
     pub node: NodeId,
     /// `node.name`, or the host name.
     pub name: String,
-    pub clock: Clock,
+    /// Shared with the gossip `Node` (it raises the floor after merges; local writes stamp here).
+    pub clock: Arc<Clock>,
     pub started_at_ms: u64,
     replica: Mutex<Replica>,
     store: StoreHandle,
@@ -127,7 +128,7 @@ impl Shared {
             config,
             node,
             name,
-            clock,
+            clock: Arc::new(clock),
             started_at_ms,
             replica: Mutex::new(replica),
             store,

@@ -129,6 +129,15 @@ impl Clock {
         Ok(())
     }
 
+    /// A separate clock with this one's node, max offset and floor (the simulator forks whole
+    /// worlds; its nodes never read the HLC's wall time, only the floor).
+    #[cfg(feature = "sim")]
+    pub fn fork(&self) -> Clock {
+        let clock = Clock::new(self.node, self.max_offset);
+        clock.raise_floor(self.floor_time());
+        clock
+    }
+
     /// The newest time a peer stamp may carry right now (for the pure gossip core's guard).
     pub fn accept_limit(&self) -> u64 {
         Stamp::time_from_unix_ms(wall_ms() + self.max_offset_ms)

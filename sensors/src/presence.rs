@@ -1,5 +1,5 @@
 //! MAC presence: what a scanner reports about devices on the office network.
-//! `MacAddr` parsing is strict (six hex pairs, `:` or `-`), because people type MACs into chat.
+//! `MacAddr` lives in `officemesh-types` (strict parsing there) and is re-exported here.
 //!
 //! - [`arp`]: parsing `/proc/net/arp` (what it shows: no states, no confirmation ages).
 //! - [`netlink`]: the kernel neighbour table over rtnetlink, with states and confirmation ages.
@@ -20,78 +20,11 @@ pub mod tracker;
 pub use scanner::{neighbor_table, NeighborScanner};
 pub use tracker::{PresenceEvent, PresenceTracker};
 
-use std::fmt;
 use std::net::IpAddr;
-use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-/// A 48-bit MAC address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct MacAddr(pub [u8; 6]);
-
-/// A MAC address that does not parse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("'{0}' is not a MAC address (expected six hex pairs like aa:bb:cc:dd:ee:ff)")]
-pub struct MacParseError(pub String);
-
-impl MacAddr {
-    /// True for locally administered addresses — what phones use when they randomize their MAC
-    /// per network (iOS 14+, Android 10+). Such a MAC may change, so presence by it is fragile.
-    pub fn is_locally_administered(&self) -> bool {
-        self.0[0] & 0x02 != 0
-    }
-
-    /// True for multicast/broadcast addresses, which never identify a device.
-    pub fn is_multicast(&self) -> bool {
-        self.0[0] & 0x01 != 0
-    }
-}
-
-impl FromStr for MacAddr {
-    type Err = MacParseError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let trimmed = text.trim();
-        let err = || MacParseError(trimmed.to_string());
-        let parts: Vec<&str> = trimmed.split([':', '-']).collect();
-        if parts.len() != 6 {
-            return Err(err());
-        }
-        let mut bytes = [0u8; 6];
-        for (slot, part) in bytes.iter_mut().zip(parts) {
-            if part.len() != 2 {
-                return Err(err());
-            }
-            *slot = u8::from_str_radix(part, 16).map_err(|_| err())?;
-        }
-        Ok(MacAddr(bytes))
-    }
-}
-
-impl fmt::Display for MacAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let b = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            b[0], b[1], b[2], b[3], b[4], b[5]
-        )
-    }
-}
-
-impl Serialize for MacAddr {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for MacAddr {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+pub use officemesh_types::{MacAddr, MacParseError};
 
 /// One device seen on the network by a scan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,39 +45,5 @@ pub trait PresenceScanner: Send {
     /// The network scanned, the same text on every node of it (`10.0.0.0/24`).
     fn subnet(&self) -> String {
         "sim".to_string()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_colon_and_dash_forms_and_prints_lowercase() {
-        let mac: MacAddr = "AA-bb-CC-dd-EE-0f".parse().expect("valid mac");
-        assert_eq!(mac.to_string(), "aa:bb:cc:dd:ee:0f");
-        assert_eq!("aa:bb:cc:dd:ee:0f".parse::<MacAddr>(), Ok(mac));
-    }
-
-    #[test]
-    fn rejects_malformed_macs() {
-        for bad in [
-            "",
-            "aa:bb:cc:dd:ee",
-            "aa:bb:cc:dd:ee:ff:00",
-            "aa:bb:cc:dd:ee:gg",
-            "aabb.ccdd.eeff",
-            "a:bb:cc:dd:ee:fff",
-        ] {
-            assert!(bad.parse::<MacAddr>().is_err(), "{bad} should not parse");
-        }
-    }
-
-    #[test]
-    fn flags_randomized_macs() {
-        let random: MacAddr = "da:a1:19:00:00:01".parse().expect("valid mac");
-        let vendor: MacAddr = "b8:27:eb:00:00:01".parse().expect("valid mac");
-        assert!(random.is_locally_administered());
-        assert!(!vendor.is_locally_administered());
     }
 }

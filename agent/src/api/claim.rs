@@ -140,7 +140,7 @@ async fn redeem(
         mac: claim.mac,
     };
     let value = Value::Person(PersonInfo {
-        added_by: format!("claim:{}", claim.person),
+        added_by: claim.by.clone(),
     });
     if let Err(err) = shared.write_durable(key, Some(value)).await {
         let status = if err.is_disk_full() {

@@ -49,6 +49,15 @@ pub fn wait_before_answering(
     handover * u32::try_from(position).unwrap_or(u32::MAX)
 }
 
+/// Whether `me` is among the first `n` of the nodes alive (itself included) in the ranking for
+/// `key`: Slack allows an app 10 Socket Mode connections, so only the first 9 Pis (ranked by
+/// `"slack-socket"`) connect and the others stand by, taking over as nodes leave.
+pub fn among_first(key: &str, me: NodeId, alive: &BTreeSet<NodeId>, n: usize) -> bool {
+    let mut alive = alive.clone();
+    alive.insert(me);
+    ranking(key, &alive).iter().take(n).any(|node| *node == me)
+}
+
 /// Message ids the bot has answered (seen its reply to, or answered here), the newest
 /// `capacity` of them.
 #[derive(Debug)]
@@ -146,6 +155,33 @@ mod tests {
         assert_eq!(
             wait_before_answering(&id, me, &set(&[42]), Duration::from_secs(5)),
             Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn nine_of_eleven_connect_and_the_rest_take_over() {
+        let alive: BTreeSet<NodeId> = (1..=11).map(NodeId).collect();
+        let connecting: Vec<NodeId> = alive
+            .iter()
+            .filter(|me| among_first("slack-socket", **me, &alive, 9))
+            .copied()
+            .collect();
+        assert_eq!(connecting.len(), 9);
+        let standing_by: Vec<NodeId> = alive
+            .difference(&connecting.iter().copied().collect())
+            .copied()
+            .collect();
+        // One of the nine leaves: the first standing by takes its place.
+        let mut fewer = alive.clone();
+        fewer.remove(&connecting[0]);
+        let takers = standing_by
+            .iter()
+            .filter(|me| among_first("slack-socket", **me, &fewer, 9))
+            .count();
+        assert_eq!(takers, 1);
+        assert!(
+            among_first("slack-socket", NodeId(99), &BTreeSet::new(), 9),
+            "alone: connects"
         );
     }
 

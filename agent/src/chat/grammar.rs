@@ -3,11 +3,14 @@
 //!
 //! It parses words, it never searches for substrings: the text is lower-cased, apostrophes of
 //! every kind are dropped (`who's`, `who’s`, `who`s` and `whos` are one word), punctuation
-//! around words is trimmed, and each command is a sequence of expected words. Keywords of five
+//! around words and emoji are dropped. The fixed phrasings here (and every command that writes)
+//! come first; any other question goes to `understand` (entities first, then the intent). Keywords of five
 //! letters or more also match with one typo (two for long ones, `temprature`). Anything that is
 //! no command becomes [`Command::Unknown`], which is answered with a short help, never silence.
 
 use officemesh_sensors::{MacAddr, Quantity};
+
+pub use super::lexicon::{edit_distance, When};
 
 /// What a chat message asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,8 +52,32 @@ pub enum Command {
     IsEmpty { room: Option<String> },
     /// "what rooms are there?"
     Rooms,
-    /// "is it cold in the kitchen?" (`cold` false for "warm"/"hot").
-    Comfort { room: Option<String>, cold: bool },
+    /// "is it cold in the kitchen?", "is it too loud in here": a room (`None`: every room, or
+    /// "here" for the bot's own room) against its target; `low` for the low end (cold, quiet,
+    /// dry, "warm enough").
+    Comfort {
+        room: Option<String>,
+        quantity: Quantity,
+        low: bool,
+    },
+    /// "when did ada get in today?" (first seen that day, from the attendance history).
+    Arrived { person: String, when: When },
+    /// "has bob left?", "when did bob leave yesterday?".
+    Left { person: String, when: When },
+    /// "who was in yesterday?", "who was in this week?", "who's been in since 9?".
+    WhoWasIn { when: When },
+    /// "which room is coldest?", "loudest room" (`highest` false for coldest/quietest/driest).
+    Extreme { quantity: Quantity, highest: bool },
+    /// "any alerts?".
+    Alerts,
+    /// "thanks".
+    Thanks,
+    /// "hi", "how are you?".
+    Greeting,
+    /// "my devices": the asker's registered devices (privately).
+    MyDevices,
+    /// "remove the kitchen target", "delete the lab temperature target".
+    RemoveTarget { room: String, quantity: Quantity },
     /// Anything else (the original text, trimmed).
     Unknown { text: String },
 }
@@ -58,19 +85,30 @@ pub enum Command {
 /// Parses one chat message.
 pub fn parse(text: &str) -> Command {
     let all = words(text);
+    let every: Vec<&str> = all.iter().map(String::as_str).collect();
+    if let Some(command) = super::understand::early(&every) {
+        return command;
+    }
     let words = strip_fillers(&all);
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
-    parse_help(&words)
-        .or_else(|| parse_status(&words))
-        .or_else(|| parse_who(&words))
-        .or_else(|| super::questions::parse_question(&words))
-        .or_else(|| parse_register(&words))
-        .or_else(|| parse_forget(&words))
-        .or_else(|| parse_set(&words))
-        .or_else(|| parse_reading(&words))
-        .unwrap_or_else(|| Command::Unknown {
-            text: text.trim().chars().take(200).collect(),
+    let strict = parse_strict(&words);
+    strict
+        .and_then(super::understand::refine)
+        .unwrap_or_else(|| {
+            super::understand::understand(text, &super::understand::Lexicon::default())
         })
+}
+
+/// The fixed phrasings (and the commands that write), before the understanding of questions.
+fn parse_strict(words: &[&str]) -> Option<Command> {
+    parse_help(words)
+        .or_else(|| parse_status(words))
+        .or_else(|| parse_who(words))
+        .or_else(|| super::questions::parse_question(words))
+        .or_else(|| parse_register(words))
+        .or_else(|| parse_forget(words))
+        .or_else(|| parse_set(words))
+        .or_else(|| parse_reading(words))
 }
 
 /// Lower-cased words without apostrophes and surrounding punctuation; chat mentions
@@ -91,6 +129,8 @@ pub fn words(text: &str) -> Vec<String> {
             ',' | '?' | '!' | ';' | '"' | '“' | '”' | '=' | '(' | ')' | '[' | ']' | '*' => {
                 cleaned.push(' ')
             }
+            // Emoji, arrows and other symbols: a space.
+            _ if !c.is_alphanumeric() && u32::from(c) >= 0x2190 => cleaned.push(' '),
             _ => cleaned.push(c),
         }
     }
@@ -149,32 +189,6 @@ fn strip_fillers(words: &[String]) -> Vec<String> {
     words[start..end].to_vec()
 }
 
-/// Optimal-string-alignment distance (edits, with adjacent swaps counting as one).
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[a.len()][b.len()]
-}
-
 /// `word` is `keyword`, or close enough to be a typo of it (only for keywords of 5+ letters).
 fn is(word: &str, keyword: &str) -> bool {
     if word == keyword {
@@ -200,7 +214,7 @@ fn is_the(word: &str) -> bool {
 fn quantity_word(word: &str) -> Option<Quantity> {
     match word {
         "temp" | "temps" | "tmp" | "tmep" | "temo" => Some(Quantity::Temperature),
-        "hum" | "humid" => Some(Quantity::Humidity),
+        "hum" => Some(Quantity::Humidity),
         "db" | "dba" => Some(Quantity::Sound),
         _ if is_any(word, &["temperature", "temperatures"]) => Some(Quantity::Temperature),
         _ if is_any(word, &["humidity", "moisture"]) => Some(Quantity::Humidity),
@@ -374,7 +388,7 @@ fn parse_forget(words: &[&str]) -> Option<Command> {
 
 /// Meant as a MAC address: hex digits and separators only with at least six hex digits, or
 /// three or more short groups joined by `:`/`-` (`aa:bb:cc:dd:ee:zz`, a typo'd MAC).
-fn looks_like_mac(token: &str) -> bool {
+pub(super) fn looks_like_mac(token: &str) -> bool {
     let hex_and_separators = token
         .chars()
         .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '-' | '.'))
@@ -435,7 +449,7 @@ fn parse_number(token: &str) -> Option<f64> {
     text.parse::<f64>().ok().filter(|value| value.is_finite())
 }
 
-fn parse_set(words: &[&str]) -> Option<Command> {
+pub(super) fn parse_set(words: &[&str]) -> Option<Command> {
     let (verb, rest) = words.split_first()?;
     if !matches!(*verb, "set" | "change") {
         return None;
@@ -569,299 +583,5 @@ fn parse_reading(words: &[&str]) -> Option<Command> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn mac(text: &str) -> MacAddr {
-        text.parse().expect("test MAC")
-    }
-
-    fn who() -> Command {
-        Command::WhoIsIn { room: None }
-    }
-
-    fn reading(room: Option<&str>, quantity: Quantity) -> Command {
-        Command::Reading {
-            room: room.map(str::to_string),
-            quantity,
-        }
-    }
-
-    fn set(room: &str, quantity: Quantity, value: f64) -> Command {
-        Command::SetTarget {
-            room: room.into(),
-            quantity,
-            value,
-        }
-    }
-
-    #[test]
-    fn phrasings_parse_to_their_commands() {
-        use Quantity::{Humidity, Sound, Temperature};
-        let ada = mac("aa:bb:cc:dd:ee:01");
-        let rows: Vec<(&str, Command)> = vec![
-            // Who is in: apostrophe variants, typos, punctuation, spacing.
-            ("who's at the office?", who()),
-            ("Who’s at the office?", who()),
-            ("who`s at the office", who()),
-            ("whos in", who()),
-            ("WHOS IN???", who()),
-            ("who is here", who()),
-            ("who is here?", who()),
-            ("anyone in the office?", who()),
-            ("who's in the office", who()),
-            ("who is at work", who()),
-            ("  who   is    in   the   office  ", who()),
-            ("whos in teh office", who()),
-            ("who's in the ofice", who()),
-            ("hwo is in the office", who()),
-            ("is anybody here?", who()),
-            ("is there anyone in the office", who()),
-            ("any one in?", who()),
-            ("hey, who's around today?", who()),
-            ("@officemesh who is in right now", who()),
-            ("<@U024BE7LH> whos here", who()),
-            ("who", who()),
-            (
-                "who's in the meeting room?",
-                Command::WhoIsIn {
-                    room: Some("meeting room".into()),
-                },
-            ),
-            // Register: "i am", "i'm", "this is my mac", separators.
-            ("i am aa:bb:cc:dd:ee:01", Command::Register { mac: ada }),
-            ("I'm AA:BB:CC:DD:EE:01", Command::Register { mac: ada }),
-            ("i’m aa-bb-cc-dd-ee-01", Command::Register { mac: ada }),
-            ("im aa:bb:cc:dd:ee:01.", Command::Register { mac: ada }),
-            ("iam aabbccddee01", Command::Register { mac: ada }),
-            (
-                "this is my mac aa:bb:cc:dd:ee:01",
-                Command::Register { mac: ada },
-            ),
-            (
-                "this is my mac: aa:bb:cc:dd:ee:01",
-                Command::Register { mac: ada },
-            ),
-            (
-                "my mac address is aa:bb:cc:dd:ee:01",
-                Command::Register { mac: ada },
-            ),
-            ("my phone is aabb.ccdd.ee01", Command::Register { mac: ada }),
-            (
-                "register aa:bb:cc:dd:ee:01 please",
-                Command::Register { mac: ada },
-            ),
-            // Forget.
-            ("forget me", Command::ForgetMe),
-            ("Forget me!", Command::ForgetMe),
-            ("forgt me please", Command::ForgetMe),
-            ("forget my macs", Command::ForgetMe),
-            ("forget aa:bb:cc:dd:ee:01", Command::Forget { mac: ada }),
-            (
-                "forget my phone aa-bb-cc-dd-ee-01",
-                Command::Forget { mac: ada },
-            ),
-            // Readings.
-            (
-                "meeting room temp",
-                reading(Some("meeting room"), Temperature),
-            ),
-            (
-                "Meeting Room temperature?",
-                reading(Some("meeting room"), Temperature),
-            ),
-            (
-                "meeting room temprature",
-                reading(Some("meeting room"), Temperature),
-            ),
-            (
-                "meting room temp",
-                reading(Some("meting room"), Temperature),
-            ),
-            ("lobby humidity", reading(Some("lobby"), Humidity)),
-            ("lobby hum", reading(Some("lobby"), Humidity)),
-            ("kitchen sound", reading(Some("kitchen"), Sound)),
-            ("kitchen noise level", reading(Some("kitchen"), Sound)),
-            (
-                "what's the temperature in the meeting room?",
-                reading(Some("meeting room"), Temperature),
-            ),
-            ("whats the lobby temp", reading(Some("lobby"), Temperature)),
-            (
-                "how warm is it in the lobby",
-                reading(Some("lobby"), Temperature),
-            ),
-            ("how loud is the kitchen", reading(Some("kitchen"), Sound)),
-            ("temp", reading(None, Temperature)),
-            ("temperature?", reading(None, Temperature)),
-            ("humidty", reading(None, Humidity)),
-            ("temp lobby", reading(Some("lobby"), Temperature)),
-            (
-                "hows the temperature in the lobby?",
-                reading(Some("lobby"), Temperature),
-            ),
-            (
-                "What's the humidity in the kitchen?",
-                reading(Some("kitchen"), Humidity),
-            ),
-            ("Who is in the office right now?", who()),
-            ("whose in", who()),
-            ("who's in the office today?", who()),
-            ("I AM AA-BB-CC-DD-EE-01", Command::Register { mac: ada }),
-            // Targets.
-            (
-                "set meeting room temperature to 22",
-                set("meeting room", Temperature, 22.0),
-            ),
-            (
-                "set meeting room temp to 21.5",
-                set("meeting room", Temperature, 21.5),
-            ),
-            (
-                "Set the meeting room temp to 21,5",
-                set("meeting room", Temperature, 21.5),
-            ),
-            (
-                "set lobby temperature 22°C",
-                set("lobby", Temperature, 22.0),
-            ),
-            ("set lobby to 23", set("lobby", Temperature, 23.0)),
-            (
-                "set kitchen humidity to 45%",
-                set("kitchen", Humidity, 45.0),
-            ),
-            (
-                "set target for lobby temp to 20.5",
-                set("lobby", Temperature, 20.5),
-            ),
-            // Status and help.
-            ("status", Command::Status),
-            ("Status?", Command::Status),
-            ("stauts", Command::Status),
-            ("mesh status", Command::Status),
-            ("how is the mesh", Command::Status),
-            ("help", Command::Help),
-            ("HELP!", Command::Help),
-            ("hlep", Command::Help),
-            ("?", Command::Help),
-            ("", Command::Help),
-            ("what can you do?", Command::Help),
-        ];
-        assert!(rows.len() >= 40);
-        for (text, expected) in rows {
-            assert_eq!(parse(text), expected, "parsing {text:?}");
-        }
-    }
-
-    #[test]
-    fn bad_macs_get_a_reason() {
-        for (text, reason_part) in [
-            ("i am aa:bb:cc", "six pairs"),
-            ("i'm aa:bb:cc:dd:ee:zz", "six pairs"),
-            ("this is my mac banana", "six pairs"),
-            ("i am 01:00:5e:00:00:01", "multicast"),
-            ("i am ff:ff:ff:ff:ff:ff", "multicast"),
-            ("i am 00:00:00:00:00:00", "not the address"),
-            ("my mac is", "missing"),
-            ("i am aa:bb:cc:dd:ee:01 aa:bb:cc:dd:ee:02", "one MAC"),
-        ] {
-            match parse(text) {
-                Command::BadMac { reason, .. } => {
-                    assert!(reason.contains(reason_part), "{text:?}: {reason}")
-                }
-                other => panic!("{text:?} parsed as {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn bad_sets_say_what_is_missing() {
-        for (text, reason_part) in [
-            ("set meeting room temperature", "value"),
-            ("set temperature to 22", "which room"),
-            ("set lobby temp to 72f", "°C"),
-            ("set lobby temp to 22 please do it", "end of that"),
-        ] {
-            match parse(text) {
-                Command::BadSet { reason } => {
-                    assert!(reason.contains(reason_part), "{text:?}: {reason}")
-                }
-                other => panic!("{text:?} parsed as {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn no_substring_matching() {
-        // "i am" inside other words, "who" inside other words, chatter: all unknown.
-        for text in [
-            "miami is nice",
-            "i am hungry",
-            "i am here",
-            "whoever did this",
-            "who are you",
-            "who is the admin",
-            "forget it",
-            "the weather is nice",
-            "temperature is too high",
-            "setup the printer",
-            "whom",
-        ] {
-            assert!(
-                matches!(parse(text), Command::Unknown { .. }),
-                "{text:?} parsed as {:?}",
-                parse(text)
-            );
-        }
-    }
-
-    proptest::proptest! {
-        /// Any text parses to some command (never a panic), and noise around a known command
-        /// (case, punctuation, spaces) does not change it.
-        #[test]
-        fn any_text_parses(text in "\\PC{0,80}") {
-            let _ = parse(&text);
-        }
-
-        #[test]
-        fn case_and_punctuation_do_not_matter(
-            upper in proptest::bool::ANY,
-            punctuation in "[?!. ]{0,4}",
-            spaces in " {1,3}",
-        ) {
-            let base = format!("who's{spaces}in{spaces}the office{punctuation}");
-            let text = if upper { base.to_uppercase() } else { base };
-            proptest::prop_assert_eq!(parse(&text), Command::WhoIsIn { room: None });
-        }
-    }
-
-    #[test]
-    fn edit_distance_counts_swaps_as_one() {
-        assert_eq!(edit_distance("teh", "the"), 1);
-        assert_eq!(edit_distance("office", "office"), 0);
-        assert_eq!(edit_distance("meting", "meeting"), 1);
-        assert_eq!(edit_distance("temprature", "temperature"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-    }
-
-    #[test]
-    fn attendance_questions() {
-        let ada = || "ada".to_string();
-        assert_eq!(parse("is ada in?"), Command::IsIn { person: ada() });
-        assert_eq!(
-            parse("Is Ada at the office"),
-            Command::IsIn { person: ada() }
-        );
-        assert_eq!(
-            parse("when was ada last in?"),
-            Command::LastIn { person: ada() }
-        );
-        assert_eq!(
-            parse("when was Ada last here"),
-            Command::LastIn { person: ada() }
-        );
-        assert_eq!(parse("how many people are in?"), Command::HowManyIn);
-        assert_eq!(parse("how many are here"), Command::HowManyIn);
-        assert_eq!(parse("is anyone in?"), Command::WhoIsIn { room: None });
-    }
-}
+#[path = "grammar_tests.rs"]
+mod tests;

@@ -16,14 +16,13 @@ use serde_json::{json, Value as Json};
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::http::{self, Body, HttpError};
-use super::pipeline::{Incoming, Responder};
+use super::http::{self, Body, HttpClient, HttpError};
+use super::pipeline::{Incoming, Responder, SENT_PRIVATELY};
+use super::Reply;
 use crate::config::MattermostConfig;
 
 /// No frame for this long: the socket is dead (the server pings every 30 s or so).
 const IDLE: Duration = Duration::from_secs(120);
-const BACKOFF_MIN: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(60);
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 /// The post prop that names the question a reply answers.
 pub const REPLY_TO_PROP: &str = "officemesh_reply_to";
@@ -31,7 +30,10 @@ pub const REPLY_TO_PROP: &str = "officemesh_reply_to";
 /// What one WebSocket event means to the bot.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Hello,
+    /// The connection is up; `connection_id` resumes it after a drop.
+    Hello {
+        connection_id: String,
+    },
     /// A post by someone else.
     Posted(MattermostPost),
     /// The bot's own reply to a question (from this node or another).
@@ -48,7 +50,10 @@ pub struct MattermostPost {
     pub channel_id: String,
     /// The thread to answer in: the post's root, or the post itself.
     pub root_id: String,
+    /// The writer's display name (for greeting only).
     pub sender: String,
+    /// The writer's user id: who a private reply goes to.
+    pub user_id: String,
     pub text: String,
     pub direct: bool,
     pub mentioned: bool,
@@ -61,7 +66,14 @@ pub fn read_event(text: &str, me: &str) -> Event {
         return Event::Other;
     };
     match frame["event"].as_str() {
-        Some("hello") => return Event::Hello,
+        Some("hello") => {
+            return Event::Hello {
+                connection_id: frame["data"]["connection_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            }
+        }
         Some("posted") => {}
         _ => return Event::Other,
     }
@@ -103,11 +115,39 @@ pub fn read_event(text: &str, me: &str) -> Event {
             .unwrap_or(user)
             .trim_start_matches('@')
             .to_string(),
+        user_id: user.to_string(),
         text: post["message"].as_str().unwrap_or_default().to_string(),
         direct: data["channel_type"] == "D",
         mentioned,
         from_bot,
     })
+}
+
+/// The `seq` of a WebSocket event (every event the server sends carries one).
+pub fn seq_of(text: &str) -> Option<i64> {
+    serde_json::from_str::<Json>(text).ok()?["seq"].as_i64()
+}
+
+/// Where to resume a dropped connection: Mattermost replays the events after `next_seq` to a
+/// reconnect that names the old `connection_id`, so posts during the gap are answered.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resume {
+    pub connection_id: String,
+    /// The sequence number of the next event expected (the last seen + 1).
+    pub next_seq: i64,
+}
+
+/// The WebSocket URL to connect to: resuming `resume` when there is a connection to resume.
+pub fn connect_url(server: &str, resume: &Resume) -> String {
+    let base = websocket_url(server);
+    if resume.connection_id.is_empty() {
+        return base;
+    }
+    format!(
+        "{base}?connection_id={}&sequence_number={}",
+        super::matrix::encode_segment(&resume.connection_id),
+        resume.next_seq
+    )
 }
 
 /// The WebSocket URL of a server URL (`https://h` → `wss://h/api/v4/websocket`).
@@ -129,22 +169,22 @@ pub fn websocket_url(server: &str) -> String {
 struct Api {
     base: String,
     token: String,
+    http: HttpClient,
 }
 
 impl Api {
-    async fn me(&self) -> Result<(String, String), String> {
-        let answer = http::call(
-            "GET",
-            format!("{}/api/v4/users/me", self.base),
-            self.token.clone(),
-            Body::None,
-            CALL_TIMEOUT,
-        )
-        .await
-        .map_err(|err| err.to_string())?;
+    async fn me(&self) -> Result<(String, String), HttpError> {
+        let url = format!("{}/api/v4/users/me", self.base);
+        let answer = self
+            .http
+            .call("GET", &url, &self.token, Body::None, CALL_TIMEOUT)
+            .await?;
         match (answer["id"].as_str(), answer["username"].as_str()) {
             (Some(id), Some(name)) => Ok((id.to_string(), name.to_string())),
-            _ => Err("users/me: no id".into()),
+            _ => Err(HttpError::Decode {
+                url,
+                reason: "users/me: no id".into(),
+            }),
         }
     }
 
@@ -162,15 +202,51 @@ impl Api {
         if let Some(question) = reply_to {
             body["props"] = json!({ REPLY_TO_PROP: question });
         }
-        http::call(
-            "POST",
-            format!("{}/api/v4/posts", self.base),
-            self.token.clone(),
-            Body::Json(body),
-            CALL_TIMEOUT,
-        )
-        .await
-        .map(|_| ())
+        let url = format!("{}/api/v4/posts", self.base);
+        self.http
+            .call_patiently(
+                "POST",
+                &url,
+                &self.token,
+                || Body::Json(body.clone()),
+                CALL_TIMEOUT,
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// The direct channel between the bot (`me`) and `user` (Mattermost returns the existing
+    /// one, or makes it).
+    async fn direct_channel(&self, me: &str, user: &str) -> Result<String, HttpError> {
+        let url = format!("{}/api/v4/channels/direct", self.base);
+        let body = Body::Json(json!([me, user]));
+        let answer = self
+            .http
+            .call("POST", &url, &self.token, body, CALL_TIMEOUT)
+            .await?;
+        answer["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| HttpError::Decode {
+                url,
+                reason: "no channel id".into(),
+            })
+    }
+
+    /// Posts `reply` to `post`: in its thread; a private one in the direct channel with the
+    /// asker, the thread hearing only that it was sent. The in-thread post names the question
+    /// (`REPLY_TO_PROP`), so the other Pis see it was answered.
+    async fn reply(&self, me: &str, post: &MattermostPost, reply: &Reply) -> Result<(), HttpError> {
+        let (root, question) = (Some(post.root_id.as_str()), Some(post.id.as_str()));
+        if !reply.private || post.direct {
+            return self
+                .post(&post.channel_id, &reply.text, root, question)
+                .await;
+        }
+        let channel = self.direct_channel(me, &post.user_id).await?;
+        self.post(&channel, &reply.text, None, None).await?;
+        self.post(&post.channel_id, SENT_PRIVATELY, root, question)
+            .await
     }
 }
 
@@ -182,119 +258,149 @@ pub async fn run(
     mut alerts: broadcast::Receiver<String>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let http = match HttpClient::new(Some(&config.ca_file)) {
+        Ok(http) => http,
+        Err(err) => {
+            tracing::error!(error = %err, "mattermost: not starting");
+            return;
+        }
+    };
     let api = Api {
         base: config.url.trim_end_matches('/').to_string(),
         token: config.bot_token.clone(),
+        http,
     };
-    let mut me: Option<(String, String)> = None;
-    let mut backoff = BACKOFF_MIN;
+    let mut backoff = http::Backoff::new(1000, 60_000);
+    let mut resume = Resume::default();
     loop {
         if *shutdown.borrow() {
             return;
         }
-        let reason = match &me {
-            None => match api.me().await {
-                Ok(found) => {
-                    tracing::info!(user = %found.1, "mattermost: bot token accepted");
-                    me = Some(found);
-                    continue;
-                }
-                Err(err) => err,
-            },
-            Some((id, name)) => {
-                let served = serve(
-                    &config,
-                    &api,
-                    id,
-                    name,
-                    &responder,
-                    &alert_room,
-                    &mut alerts,
-                    &mut shutdown,
-                    &mut backoff,
-                )
-                .await;
-                match served {
+        let reason = match api.me().await {
+            Ok((id, name)) => {
+                let mut connection = Connection {
+                    config: &config,
+                    api: &api,
+                    me: &id,
+                    mention: format!("@{name}"),
+                    responder: &responder,
+                    alert_room: &alert_room,
+                    backoff: &mut backoff,
+                    resume: &mut resume,
+                };
+                match connection.serve(&mut alerts, &mut shutdown).await {
                     None => return,
                     Some(reason) => reason,
                 }
             }
+            Err(err) => err.to_string(),
         };
-        tracing::warn!(reason = %reason, retry_in = ?backoff, "mattermost: connection lost");
+        let wait = backoff.next_delay(http::jitter());
+        tracing::warn!(reason = %reason, retry_in = ?wait, "mattermost: connection lost");
         tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => return,
         }
-        backoff = http::next_backoff(backoff, BACKOFF_MIN, BACKOFF_MAX);
     }
 }
 
-/// Serves one WebSocket connection; `None` on shutdown, else why it ended.
-#[allow(clippy::too_many_arguments)]
-async fn serve(
-    config: &MattermostConfig,
-    api: &Api,
-    me: &str,
-    username: &str,
-    responder: &Arc<Responder>,
-    alert_room: &str,
-    alerts: &mut broadcast::Receiver<String>,
-    shutdown: &mut watch::Receiver<bool>,
-    backoff: &mut Duration,
-) -> Option<String> {
-    let mut socket = match http::connect(&websocket_url(&config.url), &config.bot_token).await {
-        Ok(socket) => socket,
-        Err(err) => return Some(err.to_string()),
-    };
-    let mention = format!("@{username}");
-    loop {
-        let frame = tokio::select! {
-            frame = tokio::time::timeout(IDLE, socket.next()) => frame,
-            _ = shutdown.changed() => {
-                let _ = socket.close(None).await;
-                return None;
-            }
-            alert = alerts.recv() => {
-                if let (Ok(text), false) = (alert, alert_room.is_empty()) {
-                    if let Err(err) = api.post(alert_room, &text, None, None).await {
-                        tracing::warn!(error = %err, "mattermost: alert not posted");
-                    }
+/// One connection's context.
+struct Connection<'a> {
+    config: &'a MattermostConfig,
+    api: &'a Api,
+    me: &'a str,
+    mention: String,
+    responder: &'a Arc<Responder>,
+    alert_room: &'a str,
+    backoff: &'a mut http::Backoff,
+    resume: &'a mut Resume,
+}
+
+impl Connection<'_> {
+    /// Serves one WebSocket connection; `None` on shutdown, else why it ended.
+    async fn serve(
+        &mut self,
+        alerts: &mut broadcast::Receiver<String>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<String> {
+        let url = connect_url(&self.config.url, self.resume);
+        let ca_file = Some(self.config.ca_file.as_path());
+        let mut socket = match http::connect(&url, &self.config.bot_token, ca_file).await {
+            Ok(socket) => socket,
+            Err(err) => return Some(err.to_string()),
+        };
+        loop {
+            let frame = tokio::select! {
+                frame = tokio::time::timeout(IDLE, socket.next()) => frame,
+                _ = shutdown.changed() => {
+                    let _ = socket.close(None).await;
+                    return None;
                 }
-                continue;
+                alert = alerts.recv() => {
+                    if let (Ok(text), false) = (alert, self.alert_room.is_empty()) {
+                        if let Err(err) = self.api.post(self.alert_room, &text, None, None).await {
+                            tracing::warn!(error = %err, "mattermost: alert not posted");
+                        }
+                    }
+                    continue;
+                }
+            };
+            let text = match frame {
+                Err(_) => return Some("no frame for 120 s".into()),
+                Ok(None) => return Some("closed".into()),
+                Ok(Some(Err(err))) => return Some(err.to_string()),
+                Ok(Some(Ok(Message::Text(text)))) => text.to_string(),
+                Ok(Some(Ok(Message::Ping(data)))) => {
+                    let _ = socket.send(Message::Pong(data)).await;
+                    continue;
+                }
+                Ok(Some(Ok(Message::Close(_)))) => return Some("closed by the server".into()),
+                Ok(Some(Ok(_))) => continue,
+            };
+            self.event(&text);
+        }
+    }
+
+    /// Acts on one event, noting its sequence number for a resume.
+    fn event(&mut self, text: &str) {
+        let event = read_event(text, self.me);
+        if let Event::Hello { connection_id } = &event {
+            if *connection_id != self.resume.connection_id {
+                // A new connection (or the server could not resume): its own numbering.
+                self.resume.connection_id = connection_id.clone();
+                self.resume.next_seq = 0;
             }
-        };
-        let text = match frame {
-            Err(_) => return Some("no frame for 120 s".into()),
-            Ok(None) => return Some("closed".into()),
-            Ok(Some(Err(err))) => return Some(err.to_string()),
-            Ok(Some(Ok(Message::Text(text)))) => text.to_string(),
-            Ok(Some(Ok(Message::Ping(data)))) => {
-                let _ = socket.send(Message::Pong(data)).await;
-                continue;
-            }
-            Ok(Some(Ok(Message::Close(_)))) => return Some("closed by the server".into()),
-            Ok(Some(Ok(_))) => continue,
-        };
-        match read_event(&text, me) {
-            Event::Hello => {
-                *backoff = BACKOFF_MIN;
-                tracing::info!("mattermost: connected");
-            }
-            Event::OwnReply { question } => responder.reply_seen(&question),
+            self.backoff.reset();
+            tracing::info!("mattermost: connected");
+        }
+        if let Some(seq) = seq_of(text) {
+            self.resume.next_seq = self.resume.next_seq.max(seq + 1);
+        }
+        match event {
+            Event::OwnReply { question } => self.responder.reply_seen(&question),
             Event::Posted(post) => {
-                let (responder, api) = (responder.clone(), api.clone());
-                tokio::spawn(answer_post(responder, api, mention.clone(), post));
+                let (responder, api) = (self.responder.clone(), self.api.clone());
+                let me = self.me.to_string();
+                tokio::spawn(answer_post(responder, api, me, self.mention.clone(), post));
             }
-            Event::Other => {}
+            Event::Hello { .. } | Event::Other => {}
         }
     }
 }
 
 /// Answers one post (when the responder has something to say) in its thread.
-async fn answer_post(responder: Arc<Responder>, api: Api, mention: String, post: MattermostPost) {
+async fn answer_post(
+    responder: Arc<Responder>,
+    api: Api,
+    me: String,
+    mention: String,
+    post: MattermostPost,
+) {
     let incoming = Incoming {
         id: post.id.clone(),
         user: post.sender.clone(),
+        user_id: post.user_id.clone(),
+        platform: "mattermost",
         text: post.text.clone(),
         direct: post.direct,
         mentioned: post.mentioned,
@@ -304,16 +410,8 @@ async fn answer_post(responder: Arc<Responder>, api: Api, mention: String, post:
     let Some(reply) = responder.respond(&incoming, &[mention.as_str()]).await else {
         return;
     };
-    let posted = api
-        .post(
-            &post.channel_id,
-            &reply,
-            Some(&post.root_id),
-            Some(&post.id),
-        )
-        .await;
-    match posted {
-        Ok(()) => tracing::info!(post = %post.id, "mattermost: answered"),
+    match api.reply(&me, &post, &reply).await {
+        Ok(()) => tracing::info!(post = %post.id, private = reply.private, "mattermost: answered"),
         Err(err) => tracing::warn!(error = %err, "mattermost: reply failed"),
     }
 }
@@ -345,7 +443,9 @@ mod tests {
                 r#"{"event":"hello","data":{"server_version":"9.11.0"},"broadcast":{"user_id":"bot1"},"seq":0}"#,
                 "bot1"
             ),
-            Event::Hello
+            Event::Hello {
+                connection_id: String::new()
+            }
         );
         let question = posted(
             json!({ "id": "p1", "channel_id": "ch1", "root_id": "", "user_id": "u1",

@@ -13,10 +13,11 @@
 //! - [`addressing`]: is a message for the bot, and what does it ask (pure).
 //! - [`dedup`]: which node answers a message every node sees (pure ranking).
 //! - [`pipeline`]: incoming message → addressed? → our turn? → answer; shared by the adapters.
-//! - [`matrix`]: the Matrix adapter (outbound `/sync` long-polling).
-//! - [`slack`]: Slack Socket Mode (outbound WebSocket, acks, `chat.postMessage`).
-//! - [`mattermost`]: the Mattermost WebSocket event API and REST replies.
-//! - [`http`]: the adapters' outbound HTTP calls and WebSocket connects (rustls + ring).
+//! - [`matrix`]: the Matrix adapter (outbound `/sync` long-polling, direct rooms).
+//! - [`slack`]: Slack Socket Mode (outbound WebSocket, acks, `chat.postMessage`/`postEphemeral`).
+//! - [`mattermost`]: the Mattermost WebSocket event API (with resume) and REST replies.
+//! - [`http`]: WebSocket connects over the shared TLS config and the one `Backoff`; HTTP calls
+//!   go through `crate::outbound`.
 //! - [`adapters`]: starts the configured adapters with one shared responder.
 //!
 //! The slash-command HTTP adapters live in `api::chat`; the outbound platform adapters
@@ -30,13 +31,15 @@ pub mod answer;
 pub mod dedup;
 pub mod grammar;
 pub mod http;
+pub mod lexicon;
 pub mod matrix;
 pub mod mattermost;
 pub mod pipeline;
 pub mod questions;
 pub mod slack;
 pub mod text;
+pub mod understand;
 pub mod verify;
 
-pub use answer::{answer, plan, Plan, Reply, View};
+pub use answer::{answer, answer_for, plan, plan_for, Asker, Plan, Reply, View};
 pub use grammar::{parse, Command};

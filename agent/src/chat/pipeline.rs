@@ -1,6 +1,7 @@
 //! The one path every chat adapter (Matrix, Slack, Mattermost) sends an incoming message down:
 //! addressed to the bot? ([`addressing`]) → this node's turn? ([`dedup`]) → parse and answer
-//! (`chat::answer`, which adds the partition caveats) → the text to post, or nothing.
+//! (`chat::answer`, which adds the partition caveats) → the [`Reply`] to post (in the room, or
+//! to the asker alone when it is private), or nothing.
 //!
 //! The adapters own their sockets and post the reply; this module never touches the network.
 //! [`Turns`] is the waiting part alone (testable with paused time); [`Responder`] adds the
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use super::addressing::{addressed, Said};
 use super::dedup::{wait_before_answering, Answered};
+use super::{Asker, Reply};
 use crate::crdt::NodeId;
 use crate::shared::Shared;
 
@@ -26,8 +28,13 @@ pub struct Incoming {
     /// The platform's id of the message (Matrix event id, Slack `channel/ts`, Mattermost post
     /// id): the same on every node.
     pub id: String,
-    /// Who wrote it, as the person name registrations are made for.
+    /// Who wrote it, as a name to greet them by (display name or user name): never authority.
     pub user: String,
+    /// The platform's stable id of the writer (Slack user id, full Matrix user id with its
+    /// server, Mattermost user id): where a private reply goes.
+    pub user_id: String,
+    /// `matrix`, `slack` or `mattermost`: with `user_id`, the asker's identity.
+    pub platform: &'static str,
     pub text: String,
     pub direct: bool,
     pub mentioned: bool,
@@ -74,6 +81,9 @@ impl Turns {
     }
 }
 
+/// What the room is told when the answer went to the asker alone.
+pub const SENT_PRIVATELY: &str = "I've sent you a private message.";
+
 /// The agent's chat answering, shared by the adapters of one node.
 pub struct Responder {
     pub shared: Arc<Shared>,
@@ -101,9 +111,10 @@ impl Responder {
     }
 
     /// The reply this node posts for `incoming`, after its turn came; `None` when the message is
-    /// not for the bot or another node answered. `mentions` are the platform's spellings of the
+    /// not for the bot or another node answered. A [`Reply::private`] reply goes to the asker
+    /// alone (the adapter's private channel), never into the room. `mentions` are the platform's spellings of the
     /// bot (`<@U0BOT>`, `@officemesh:example.org`).
-    pub async fn respond(&self, incoming: &Incoming, mentions: &[&str]) -> Option<String> {
+    pub async fn respond(&self, incoming: &Incoming, mentions: &[&str]) -> Option<Reply> {
         let said = Said {
             text: &incoming.text,
             direct: incoming.direct,
@@ -123,8 +134,8 @@ impl Responder {
             return None;
         }
         let command = super::parse(&question);
-        let reply = super::answer(shared, &incoming.user, &command, crate::clock::wall_ms()).await;
-        Some(reply.text)
+        let asker = Asker::on(incoming.platform, &incoming.user_id, &incoming.user);
+        Some(super::answer_for(shared, &asker, &command, crate::clock::wall_ms()).await)
     }
 }
 

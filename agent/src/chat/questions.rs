@@ -181,7 +181,11 @@ fn parse_comfort(words: &[&str]) -> Option<Command> {
         _ => return None,
     };
     let room = place(&room_words)?;
-    Some(Command::Comfort { room, cold })
+    Some(Command::Comfort {
+        room,
+        quantity: officemesh_sensors::Quantity::Temperature,
+        low: cold,
+    })
 }
 
 fn parse_last_in(words: &[&str]) -> Option<Command> {
@@ -242,7 +246,8 @@ mod tests {
         };
         let comfort = |room: Option<&str>, cold| Command::Comfort {
             room: room.map(str::to_string),
-            cold,
+            quantity: officemesh_sensors::Quantity::Temperature,
+            low: cold,
         };
         let rows: Vec<(&str, Command)> = vec![
             ("is ada in?", is_in("ada")),

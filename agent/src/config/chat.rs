@@ -24,6 +24,12 @@ pub struct MatrixConfig {
     pub access_token: String,
     /// A file holding the access token (first line); wins over `access_token` when set.
     pub access_token_file: PathBuf,
+    /// A PEM file of CA certificates trusted besides the system's (a homeserver behind an
+    /// internal CA); empty: the system's roots only.
+    pub ca_file: PathBuf,
+    /// Homeservers whose users the bot answers and whose invitations it accepts (server names
+    /// as in user ids, e.g. `example.org`); empty: the bot's own homeserver only.
+    pub allowed_servers: Vec<String>,
 }
 
 /// `[chat.slack]`: a Slack app in Socket Mode.
@@ -56,6 +62,9 @@ pub struct MattermostConfig {
     pub url: String,
     /// The bot account's access token.
     pub bot_token: String,
+    /// A PEM file of CA certificates trusted besides the system's (a server behind an internal
+    /// CA), for REST and WebSocket alike; empty: the system's roots only.
+    pub ca_file: PathBuf,
 }
 
 /// How a secret shows in `Debug` output: whether it is set, never its value.
@@ -76,6 +85,8 @@ impl fmt::Debug for MatrixConfig {
                 &format_args!("{}", redacted(&self.access_token)),
             )
             .field("access_token_file", &self.access_token_file)
+            .field("ca_file", &self.ca_file)
+            .field("allowed_servers", &self.allowed_servers)
             .finish()
     }
 }
@@ -95,6 +106,7 @@ impl fmt::Debug for MattermostConfig {
         f.debug_struct("MattermostConfig")
             .field("url", &self.url)
             .field("bot_token", &format_args!("{}", redacted(&self.bot_token)))
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -173,6 +185,8 @@ mod tests {
             homeserver: "http://127.0.0.1:8008".into(),
             access_token: "syt_secret_matrix".into(),
             access_token_file: PathBuf::new(),
+            ca_file: PathBuf::new(),
+            allowed_servers: Vec::new(),
         };
         let slack = SlackConfig {
             app_token: "xapp-secret-app".into(),
@@ -182,6 +196,7 @@ mod tests {
         let mattermost = MattermostConfig {
             url: "http://127.0.0.1:8065".into(),
             bot_token: "mm-secret".into(),
+            ca_file: PathBuf::new(),
         };
         let shown = format!("{matrix:?} {slack:?} {mattermost:?}");
         for secret in [
@@ -226,6 +241,8 @@ mod tests {
             homeserver: "http://h".into(),
             access_token: "inline".into(),
             access_token_file: path.clone(),
+            ca_file: PathBuf::new(),
+            allowed_servers: Vec::new(),
         };
         assert_eq!(matrix.token(), Ok("syt_abc".to_string()));
         std::fs::write(&path, "\n").expect("write");

@@ -39,6 +39,7 @@ fn in_code() -> BTreeMap<String, BTreeSet<String>> {
                 [chat.matrix]\nhomeserver = 'https://m.example'\naccess_token = 't'\n\
                 [chat.slack]\napp_token = 'xapp-1'\nbot_token = 'xoxb-1'\n\
                 [chat.mattermost]\nurl = 'https://c.example'\nbot_token = 't'\n\
+                [presence]\ninterface = 'eth0'\n\
                 [[sensors]]\nfull_scale_db = 1.0\nseed = 1\nsample_rate_hz = 800\n";
     let config: Config = toml::from_str(text).expect("a config with every section");
     let value = toml::Value::try_from(&config).expect("config serializes");

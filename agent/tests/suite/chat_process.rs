@@ -193,6 +193,23 @@ fn chat_over_http_slack_and_mattermost() {
         status.contains("pi-chat (meeting room): this node"),
         "{status}"
     );
+    // Asked as colleagues ask: the person by name, thanks, the extreme room, and a target
+    // removed through the same durable write path as "set".
+    let whereis = chat(&agent, "bob", "where's ada?");
+    assert!(
+        whereis.contains("Yes, ada is in the office, seen by pi-chat"),
+        "{whereis}"
+    );
+    assert!(chat(&agent, "bob", "thank you").contains("welcome"));
+    let coldest = chat(&agent, "bob", "which room is coldest?");
+    assert!(coldest.contains("meeting room"), "{coldest}");
+    let removed = chat(&agent, "bob", "remove the meeting room target");
+    assert!(
+        removed.contains("removed the temperature target for meeting room"),
+        "{removed}"
+    );
+    let targets = agent.get("/v1/targets");
+    assert_eq!(targets["targets"], Json::Array(Vec::new()), "{targets}");
 
     // Slack: a correctly signed request is answered in the channel.
     let slack = url("/v1/chat/slack");

@@ -3,7 +3,11 @@
 //! `envelope_id`, answers threaded under the question, chatter ignored, Slack retries not
 //! answered twice, slash commands answered on their `response_url`, reconnects after a
 //! `disconnect` and after a dropped socket; Mattermost with two agents on one bot account
-//! answering once. The tokens show in no log.
+//! answering once. Slack hands each event to ONE of the app's sockets and refuses an 11th
+//! (`too_many_websockets`): the agent backs off and connects when there is room; a `429` answer
+//! is sent late, not lost; private replies are ephemeral. Mattermost delivers every post to
+//! every connection; a private reply goes to the direct channel; a question asked while the
+//! sockets were down is replayed on resume and answered. The tokens show in no log.
 
 use crate::support;
 use crate::support::chat_fakes;
@@ -156,6 +160,52 @@ fn slack_socket_mode_end_to_end() {
         "mention once"
     );
 
+    // "i am <mac>" in the channel: the claim link reaches ada alone (chat.postEphemeral, in
+    // the question's thread); nothing with the link or the MAC is posted to the channel.
+    fake.push(&slack_message(
+        "env-p",
+        "1700000004.000100",
+        "officemesh, i am 3c:22:fb:12:34:56",
+        0,
+    ));
+    let private = eventually(Duration::from_secs(20), || {
+        fake.seen.ephemeral().into_iter().next()
+    })
+    .unwrap_or_else(|| panic!("no ephemeral reply; log:\n{}", agent.log()));
+    assert_eq!(private["user"], "U1", "to the asker");
+    assert_eq!(private["channel"], "C1");
+    assert_eq!(private["thread_ts"], "1700000004.000100");
+    assert!(
+        private["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/claim/"),
+        "{private}"
+    );
+    for post in fake.seen.posts() {
+        let text = post["text"].as_str().unwrap_or_default();
+        assert!(
+            !text.contains("/claim/") && !text.contains("3c:22:fb"),
+            "{post}"
+        );
+    }
+
+    // Slack rate limits the answer (429, Retry-After: 1): it is sent late, not lost.
+    fake.seen.rate_limit_next.store(1, Ordering::SeqCst);
+    fake.push(&slack_message(
+        "env-r",
+        "1700000005.000100",
+        "officemesh status",
+        0,
+    ));
+    let late = wait_answer(&fake, &agent, "1700000005.000100");
+    assert_eq!(late.len(), 1);
+    assert_eq!(
+        fake.seen.rate_limited.load(Ordering::SeqCst),
+        1,
+        "it was limited once"
+    );
+
     // A slash command over the socket, answered on its response_url.
     fake.push(&json!({
         "envelope_id": "env-6", "type": "slash_commands", "accepts_response_payload": true,
@@ -172,6 +222,22 @@ fn slack_socket_mode_end_to_end() {
         .unwrap_or_default()
         .contains("I answer from the office mesh"));
     assert!(acked(&fake, "env-6"));
+    assert_eq!(
+        response["response_type"], "in_channel",
+        "help is for everyone"
+    );
+    // A private one ("forget me") is answered ephemerally.
+    fake.push(&json!({
+        "envelope_id": "env-6b", "type": "slash_commands", "accepts_response_payload": true,
+        "payload": { "token": "legacy", "team_id": "T1", "channel_id": "C1", "user_id": "U1",
+                     "user_name": "ada", "command": "/office", "text": "forget me",
+                     "response_url": format!("{}/response/2", fake.url()), "trigger_id": "1.2.4" }
+    }));
+    let forget = eventually(Duration::from_secs(20), || {
+        fake.seen.responses().into_iter().nth(1)
+    })
+    .expect("forget me answered");
+    assert_eq!(forget["response_type"], "ephemeral", "{forget}");
 
     // `disconnect` (refresh_requested): a new URL and socket at once.
     fake.push(
@@ -222,6 +288,71 @@ fn slack_socket_mode_end_to_end() {
         !log.contains(SLACK_APP_TOKEN) && !log.contains(SLACK_BOT_TOKEN),
         "tokens in the log"
     );
+}
+
+#[test]
+fn slack_an_eleventh_connection_is_refused_and_the_agent_backs_off() {
+    let fake = Fake::start(Kind::Slack);
+    // Ten connections of the app are open elsewhere (Slack's limit).
+    let occupants = fake.occupy(chat_fakes::SLACK_MAX_SOCKETS);
+    let full = eventually(Duration::from_secs(20), || {
+        (fake.seen.open_sockets() == chat_fakes::SLACK_MAX_SOCKETS).then_some(())
+    });
+    assert!(full.is_some(), "ten sockets open");
+    let root = tempfile::tempdir().expect("tempdir");
+    let extra = format!(
+        "[chat.slack]\napp_token = \"{SLACK_APP_TOKEN}\"\nbot_token = \"{SLACK_BOT_TOKEN}\"\napi_url = \"{}/api\"\n",
+        fake.url()
+    );
+    let agent = TestAgent::start(
+        root.path(),
+        AgentSpec {
+            name: "pi-eleventh",
+            extra: &extra,
+            ..AgentSpec::default()
+        },
+    );
+    let refused = eventually(Duration::from_secs(30), || {
+        agent.log().contains("too_many_websockets").then_some(())
+    });
+    assert!(
+        refused.is_some(),
+        "told too_many_websockets; log:\n{}",
+        agent.log()
+    );
+    let first_refusals = fake.seen.too_many.load(Ordering::SeqCst);
+    assert!(
+        agent.log().contains("retry_in"),
+        "it backs off, not straight back"
+    );
+
+    // The others go away: the agent gets a connection and answers.
+    drop(occupants);
+    let connected = eventually(Duration::from_secs(90), || {
+        (fake.seen.open_sockets() == 1 && agent.log().contains("connected (Socket Mode)"))
+            .then_some(())
+    });
+    assert!(
+        connected.is_some(),
+        "connected once there was room; log:\n{}",
+        agent.log()
+    );
+    eprintln!(
+        "figure: {} refusals before the log showed the first, {} in all",
+        first_refusals,
+        fake.seen.too_many.load(Ordering::SeqCst)
+    );
+    fake.push(&slack_message(
+        "env-1",
+        "1700000011.000100",
+        "officemesh status",
+        0,
+    ));
+    let answer = wait_answer(&fake, &agent, "1700000011.000100");
+    assert!(answer[0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("Mesh:"));
 }
 
 fn mm_post(id: &str, text: &str) -> Value {
@@ -329,21 +460,58 @@ fn mattermost_two_agents_one_bot_answer_once() {
     );
     assert_eq!(replies_to(&fake, "dm1").len(), 1);
 
-    // Dropped sockets: both agents reconnect and answer again, once.
+    // "i am <mac>" in the channel: the link goes to the direct channel with ada; the thread
+    // hears only that it was sent (once for the mesh).
+    fake.push(&posted_event(
+        &mm_post("claim", "officemesh, i am 3c:22:fb:12:34:56"),
+        "O",
+        "@ada",
+        &[],
+    ));
+    let noted = eventually(Duration::from_secs(20), || {
+        replies_to(&fake, "claim").into_iter().next()
+    })
+    .unwrap_or_else(|| panic!("no reply to the claim; log:\n{}", agents[0].log()));
+    assert_eq!(noted["message"], "I've sent you a private message.");
+    assert_eq!(noted["channel_id"], "town");
+    let direct_posts: Vec<Value> = fake
+        .seen
+        .posts()
+        .into_iter()
+        .filter(|post| post["channel_id"] == "dm-bot1__u1")
+        .collect();
+    assert_eq!(direct_posts.len(), 1, "{direct_posts:?}");
+    assert!(direct_posts[0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("/claim/"));
+    for post in fake.seen.posts() {
+        if post["channel_id"] == "town" {
+            let text = post["message"].as_str().unwrap_or_default();
+            assert!(
+                !text.contains("/claim/") && !text.contains("3c:22:fb"),
+                "{post}"
+            );
+        }
+    }
+
+    // Dropped sockets, and a question asked during the gap: both agents resume their
+    // connections (connection_id + sequence_number), the question is replayed, answered once.
     let before = fake.seen.connections.load(Ordering::SeqCst);
     fake.drop_sockets();
-    let back = eventually(Duration::from_secs(30), || {
-        (fake.seen.connections.load(Ordering::SeqCst) >= before + 2
-            && fake.seen.open_sockets() == 2)
-            .then_some(())
-    });
-    assert!(back.is_some(), "reconnected; log:\n{}", agents[0].log());
     fake.push(&posted_event(
         &mm_post("q9", "officemesh status"),
         "O",
         "@ada",
         &[],
     ));
+    let back = eventually(Duration::from_secs(30), || {
+        (fake.seen.connections.load(Ordering::SeqCst) >= before + 2
+            && fake.seen.open_sockets() == 2)
+            .then_some(())
+    });
+    assert!(back.is_some(), "reconnected; log:\n{}", agents[0].log());
+    assert_eq!(fake.seen.resumed.load(Ordering::SeqCst), 2, "both resumed");
     let again = eventually(Duration::from_secs(20), || {
         (!replies_to(&fake, "q9").is_empty()).then_some(())
     });

@@ -9,8 +9,8 @@
 
 use officemesh::crdt::NodeId;
 use officemesh::gossip::{GossipParams, MemberStatus};
-use officemesh::sim::{Sim, SimConfig};
 use officemesh::state::{Key, PersonInfo, Value};
+use officemesh_core::sim::{Sim, SimConfig};
 use officemesh_sensors::MacAddr;
 use rand::Rng;
 

@@ -59,7 +59,7 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
 
 #[cfg(test)]
 mod tests {
-    use officemesh_sensors::MacAddr;
+    use officemesh_types::MacAddr;
     use proptest::prelude::*;
 
     use super::*;

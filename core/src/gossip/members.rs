@@ -132,10 +132,6 @@ impl Members {
         self.members.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
-    }
-
     /// The member with gossip address `addr`, if any.
     pub fn by_addr(&self, addr: &str) -> Option<&Member> {
         self.members.values().find(|m| m.addr == addr)

@@ -31,8 +31,7 @@ mod tests;
 
 pub use self::core::{GossipCore, Outgoing, PeerView};
 pub use codec::{decode, encode, DecodeError, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
-pub use members::MemberStatus;
-pub use message::{Body, Message, MessageKind};
+pub use message::{Message, MessageKind};
 pub use stats::{GossipStats, Traffic};
 
 /// Tunables of the protocol.

@@ -1,13 +1,14 @@
 //! Unit tests of the gossip core: two or three cores exchanging real encoded messages by hand
 //! (the simulator covers whole meshes).
 
-use officemesh_sensors::MacAddr;
+use officemesh_types::MacAddr;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::message::{Body, Heartbeats, Message, StateSummary};
 use super::*;
 use crate::crdt::{NodeId, Stamp};
+use crate::peer::MemberStatus;
 use crate::state::{Key, PersonInfo, Replica, Value};
 
 pub(super) const T0: u64 = 1_767_225_600_000;

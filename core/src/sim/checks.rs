@@ -34,7 +34,7 @@ impl Sim {
         let mut hashes = self
             .nodes
             .iter()
-            .filter(|n| n.core.is_some())
+            .filter(|n| n.node.is_some())
             .map(|n| n.replica.state_hash());
         let hashes_agree = match hashes.next() {
             Some(first) => hashes.all(|h| h == first),
@@ -51,7 +51,7 @@ impl Sim {
             .nodes
             .iter()
             .enumerate()
-            .filter(|(_, n)| n.core.is_some());
+            .filter(|(_, n)| n.node.is_some());
         let Some((first_index, first)) = up.next() else {
             return Ok(());
         };
@@ -120,7 +120,7 @@ impl Sim {
     pub fn holders(&self, key: &Key, stamp: Stamp) -> usize {
         self.nodes
             .iter()
-            .filter(|n| n.core.is_some())
+            .filter(|n| n.node.is_some())
             .filter(|n| n.replica.get(key).is_some_and(|e| e.stamp >= stamp))
             .count()
     }
@@ -149,7 +149,7 @@ impl Sim {
             }
         }
         for (i, n) in self.nodes.iter().enumerate() {
-            if n.core.is_none() {
+            if n.node.is_none() {
                 continue;
             }
             for w in self.writes.iter().filter(|w| deletes_too || !w.deleted) {
@@ -186,7 +186,7 @@ impl Sim {
                 .iter()
                 .map(|(o, w)| format!("{:04x}:{w}", o.0 & 0xffff))
                 .collect();
-            let stats = n.core.as_ref().map(|c| {
+            let stats = n.node.as_ref().map(|node| node.gossip()).map(|c| {
                 let s = c.stats();
                 format!(
                     "rejected {} refused {} resets {}/{} gc {}",
@@ -200,7 +200,7 @@ impl Sim {
             out.push_str(&format!(
                 "node {i} {:04x} {} skew {} hash {} entries {} digest [{}] {}\n",
                 n.id.0 & 0xffff,
-                if n.core.is_some() { "up" } else { "down" },
+                if n.node.is_some() { "up" } else { "down" },
                 n.skew_ms,
                 &n.replica.state_hash().to_hex()[..8],
                 n.replica.len(),

@@ -1,73 +1,45 @@
-//! Deterministic simulator: many gossip cores in one process, driven from a seed through a
+//! Deterministic simulator: many `Node`s in one process, driven from a seed through a
 //! simulated network (latency, loss, partitions, crash/restart, clock skew). Used by the tests
-//! and the `gossip` bench. Must not touch sockets, the wall clock or the global RNG.
+//! and the `gossip` bench (feature `sim`). Must not touch sockets, the wall clock or the
+//! global RNG.
 //!
-//! Every message is encoded and decoded with `gossip::codec` on every hop, so the codec is
-//! always exercised and byte counts are real. Each node has its own `Replica`; a crash keeps
+//! Each node is a `Node` driven exactly as the agent's `mesh` drives it (`on_tick`,
+//! `on_early_round`, `on_message`, `on_leave`), so the production glue runs here too: the
+//! codec on every hop (byte counts are real), the publish limit (every applied write is
+//! durable here: the limit is the replica's own counter), the clock guard and the clock floor.
+//! Each node's random source is seeded from the simulation's. Each node has its own `Replica`; a crash keeps
 //! what the store would have persisted (entries, watermarks, the safety state as JSON) and
-//! drops the core's in-memory state; a restart rebuilds the replica from that persisted form and
-//! starts a new core on it. Clocks can jump forward and back, and a node's disk can be full
+//! drops the node's in-memory state; a restart rebuilds the replica from that persisted form and
+//! starts a new `Node` on it (its clock floored at the replica's newest stamp, as at boot). Clocks can jump forward and back, and a node's disk can be full
 //! (its writes fail, unacknowledged). Writes are stamped by a per-node simulated HLC (wall time plus the node's
-//! skew, above its last stamp and above the stamp of the key it overwrites). The checks the
+//! skew, above its last stamp, the stamp of the key it overwrites and its `Clock`'s floor). The checks the
 //! tests assert (convergence, lost writes) are in `checks`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::clock::Clock;
 use crate::crdt::{NodeId, Stamp};
-use crate::gossip::{codec, GossipCore, GossipParams, MessageKind};
+use crate::gossip::{GossipCore, MessageKind};
+use crate::node::{Effects, Envelope, Node, Refusal};
 use crate::state::{Entry, Key, Replica, StaleWrite, Value};
 
 pub mod checks;
+mod parts;
 
-/// 2026-01-01T00:00:00Z: simulated time 0 on a node without skew.
-pub const EPOCH_MS: u64 = 1_767_225_600_000;
-
-/// How the simulated mesh is built.
-#[derive(Debug, Clone)]
-pub struct SimConfig {
-    pub nodes: usize,
-    pub seed: u64,
-    pub params: GossipParams,
-    /// One-way message latency, uniform in this range (ms).
-    pub latency_ms: (u64, u64),
-    /// Probability that a message is lost.
-    pub loss: f64,
-    /// Each node's clock is off by a uniform amount in ±this (ms).
-    pub max_skew_ms: u64,
-    /// The clock guard: peer stamps more than this ahead of a node's clock are refused.
-    pub max_clock_offset_ms: u64,
-    /// The first this-many nodes are every node's seeds.
-    pub seed_nodes: usize,
-    /// Node ids are random u64 (as in production) rather than 1..=n.
-    pub random_ids: bool,
-}
-
-impl SimConfig {
-    /// `nodes` nodes, 1 s rounds, 1–10 ms latency, no loss, no skew, 3 seeds.
-    pub fn new(nodes: usize, seed: u64) -> Self {
-        SimConfig {
-            nodes,
-            seed,
-            params: GossipParams::default(),
-            latency_ms: (1, 10),
-            loss: 0.0,
-            max_skew_ms: 0,
-            max_clock_offset_ms: 500,
-            seed_nodes: 3,
-            random_ids: true,
-        }
-    }
-}
+use parts::Persisted;
+pub use parts::{NetStats, SimConfig, WriteRecord, EPOCH_MS};
 
 /// One simulated node.
-#[derive(Debug, Clone)]
 struct SimNode {
     id: NodeId,
     addr: String,
-    core: Option<GossipCore>,
+    /// `None` while crashed.
+    node: Option<Node>,
     replica: Replica,
     /// What the node had persisted when it crashed.
     disk: Option<Persisted>,
@@ -80,36 +52,36 @@ struct SimNode {
     early_round_ms: Option<u64>,
 }
 
-/// A crashed node's disk, in the form the agent's store keeps: entries, stored watermarks and
-/// the safety state serialized (the store saves it as JSON), rebuilt on restart as the store
-/// loads it.
-#[derive(Debug, Clone)]
-struct Persisted {
-    entries: Vec<Entry>,
-    watermarks: crate::state::Digest,
-    safety_json: String,
+impl Clone for SimNode {
+    fn clone(&self) -> Self {
+        SimNode {
+            id: self.id,
+            addr: self.addr.clone(),
+            node: self.node.as_ref().map(Node::fork),
+            replica: self.replica.clone(),
+            disk: self.disk.clone(),
+            disk_full: self.disk_full,
+            skew_ms: self.skew_ms,
+            last_stamp: self.last_stamp,
+            next_tick_ms: self.next_tick_ms,
+            early_round_ms: self.early_round_ms,
+        }
+    }
 }
 
-impl Persisted {
-    fn save(replica: &Replica) -> Self {
-        Persisted {
-            entries: replica.entries().cloned().collect(),
-            watermarks: replica.stored_watermarks().clone(),
-            safety_json: serde_json::to_string(replica.safety()).unwrap_or_default(),
-        }
-    }
-
-    /// The replica as loaded, and whether the safety state parsed.
-    fn load(self, me: NodeId) -> (Replica, bool) {
-        let mut replica = Replica::from_parts(me, self.entries, self.watermarks);
-        match serde_json::from_str(&self.safety_json) {
-            Ok(safety) => {
-                replica.restore_safety(safety);
-                (replica, true)
-            }
-            Err(_) => (replica, false),
-        }
-    }
+/// A new `Node` for node `id` at `addr` on `replica` (its clock floored at the replica's
+/// newest stamp, as the agent's is at boot), its random source seeded from `rng`.
+fn new_node(
+    cfg: &SimConfig,
+    (id, addr): (NodeId, &str),
+    seeds: Vec<String>,
+    rng: &mut StdRng,
+    replica: &Replica,
+) -> Node {
+    let core = GossipCore::new(id, addr.to_string(), cfg.params.clone(), seeds);
+    let clock = Clock::new(id, Duration::from_millis(cfg.max_clock_offset_ms));
+    clock.raise_floor(replica.max_stamp_time());
+    Node::new(core, StdRng::seed_from_u64(rng.gen()), Arc::new(clock))
 }
 
 /// A message on the wire.
@@ -118,25 +90,6 @@ struct InFlight {
     from: usize,
     to: usize,
     bytes: Vec<u8>,
-}
-
-/// A write the simulation made (and the node acknowledged).
-#[derive(Debug, Clone, PartialEq)]
-pub struct WriteRecord {
-    pub node: usize,
-    pub key: Key,
-    pub stamp: Stamp,
-    pub deleted: bool,
-}
-
-/// Network-wide counters.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct NetStats {
-    pub messages: u64,
-    pub bytes: u64,
-    pub dropped: u64,
-    pub by_kind: BTreeMap<MessageKind, (u64, u64)>,
-    pub decode_errors: u64,
 }
 
 /// The simulator. Cloning it forks the whole world (benchmarks warm up once, then fork).
@@ -178,16 +131,18 @@ impl Sim {
                 rng.gen_range(-(cfg.max_skew_ms as i64)..=cfg.max_skew_ms as i64)
             };
             let addr = addr_of(i);
+            let replica = Replica::new(id);
             nodes.push(SimNode {
                 id,
-                core: Some(GossipCore::new(
-                    id,
-                    addr.clone(),
-                    cfg.params.clone(),
+                node: Some(new_node(
+                    &cfg,
+                    (id, &addr),
                     seeds.clone(),
+                    &mut rng,
+                    &replica,
                 )),
                 addr,
-                replica: Replica::new(id),
+                replica,
                 disk: None,
                 disk_full: false,
                 skew_ms: skew,
@@ -237,15 +192,25 @@ impl Sim {
         &mut self.rng
     }
 
-    /// Replaces the random source (to fork a warmed-up world into independent runs).
+    /// Replaces the random sources, the simulation's and every node's (to fork a warmed-up
+    /// world into independent runs).
     pub fn reseed(&mut self, seed: u64) {
         self.rng = StdRng::seed_from_u64(seed);
+        for n in &mut self.nodes {
+            if let Some(node) = n.node.as_mut() {
+                node.reseed(StdRng::seed_from_u64(self.rng.gen()));
+            }
+        }
     }
 
     /// Replaces a node's replica (to preload state); its node id must be the node's.
     pub fn set_replica(&mut self, node: usize, replica: Replica) {
         assert_eq!(replica.me(), self.nodes[node].id, "replica of another node");
-        self.nodes[node].replica = replica;
+        let n = &mut self.nodes[node];
+        if let Some(running) = n.node.as_ref() {
+            running.clock().raise_floor(replica.max_stamp_time());
+        }
+        n.replica = replica;
     }
 
     /// Resets the network counters.
@@ -258,8 +223,8 @@ impl Sim {
         let n = self.nodes.len();
         self.nodes
             .iter()
-            .filter_map(|node| node.core.as_ref())
-            .all(|core| core.known_members() == n)
+            .filter_map(|node| node.node.as_ref())
+            .all(|node| node.gossip().known_members() == n)
     }
 
     pub fn set_loss(&mut self, loss: f64) {
@@ -275,11 +240,11 @@ impl Sim {
     }
 
     pub fn core(&self, node: usize) -> Option<&GossipCore> {
-        self.nodes[node].core.as_ref()
+        self.nodes[node].node.as_ref().map(Node::gossip)
     }
 
     pub fn is_up(&self, node: usize) -> bool {
-        self.nodes[node].core.is_some()
+        self.nodes[node].node.is_some()
     }
 
     pub fn net(&self) -> &NetStats {
@@ -295,10 +260,6 @@ impl Sim {
         (EPOCH_MS as i64 + self.now_ms as i64 + self.nodes[node].skew_ms) as u64
     }
 
-    fn accept_limit(&self, node: usize) -> u64 {
-        Stamp::time_from_unix_ms(self.node_time_ms(node) + self.cfg.max_clock_offset_ms)
-    }
-
     /// Writes `value` (None: delete) for `key` on `node`, stamped by its simulated HLC.
     /// Returns the entry, or None when the node is down or its disk is full.
     pub fn write(&mut self, node: usize, key: Key, value: Option<Value>) -> Option<Entry> {
@@ -308,8 +269,15 @@ impl Sim {
         let physical = Stamp::time_from_unix_ms(self.node_time_ms(node));
         let n = &mut self.nodes[node];
         let existing = n.replica.get(&key).map_or(0, |e| e.stamp.time);
-        let time = physical.max(n.last_stamp + 1).max(existing + 1);
+        let floor = n.node.as_ref().map_or(0, |node| node.clock().floor_time());
+        let time = physical
+            .max(n.last_stamp + 1)
+            .max(existing + 1)
+            .max(floor + 1);
         n.last_stamp = time;
+        if let Some(node) = n.node.as_ref() {
+            node.clock().raise_floor(time);
+        }
         let deleted = value.is_none();
         let result: Result<Entry, StaleWrite> =
             n.replica.write(key.clone(), value, Stamp::new(time, n.id));
@@ -328,7 +296,7 @@ impl Sim {
     /// core's memory does not.
     pub fn crash(&mut self, node: usize) {
         let n = &mut self.nodes[node];
-        if n.core.take().is_some() {
+        if n.node.take().is_some() {
             n.disk = Some(Persisted::save(&n.replica));
         }
     }
@@ -359,7 +327,7 @@ impl Sim {
         let phase = self.rng.gen_range(0..interval);
         let now = self.now_ms;
         let n = &mut self.nodes[node];
-        if n.core.is_some() {
+        if n.node.is_some() {
             return;
         }
         if let Some(disk) = n.disk.take() {
@@ -370,11 +338,12 @@ impl Sim {
                 self.net.decode_errors += 1;
             }
         }
-        n.core = Some(GossipCore::new(
-            n.id,
-            n.addr.clone(),
-            self.cfg.params.clone(),
+        n.node = Some(new_node(
+            &self.cfg,
+            (n.id, &n.addr),
             seeds,
+            &mut self.rng,
+            &n.replica,
         ));
         n.next_tick_ms = now + phase;
         n.early_round_ms = None;
@@ -412,9 +381,6 @@ impl Sim {
         let slot = self.net.by_kind.entry(kind).or_default();
         slot.0 += 1;
         slot.1 += bytes.len() as u64;
-        if let Some(core) = self.nodes[from].core.as_mut() {
-            core.note_sent_bytes(kind, bytes.len());
-        }
         let lost = self.cfg.loss > 0.0 && self.rng.gen_bool(self.cfg.loss.min(1.0));
         if lost || !self.linked(from, to) || !self.is_up(to) {
             self.net.dropped += 1;
@@ -439,56 +405,43 @@ impl Sim {
             self.net.dropped += 1;
             return;
         }
-        let decoded = match codec::decode(&bytes) {
-            Ok(m) => m,
-            Err(_) => {
-                self.net.decode_errors += 1;
-                return;
-            }
-        };
         let now = self.node_time_ms(to);
-        let limit = self.accept_limit(to);
         let from_addr = self.nodes[from].addr.clone();
         let n = &mut self.nodes[to];
-        let Some(core) = n.core.as_mut() else {
+        let Some(node) = n.node.as_mut() else {
             return;
         };
-        core.note_received_bytes(decoded.kind(), bytes.len());
-        let replies = core.handle(now, &from_addr, decoded, &mut n.replica, limit);
-        for reply in replies {
-            let kind = reply.kind();
-            let bytes = codec::encode(&reply);
-            self.send(to, from, bytes, kind);
+        node.set_publish_limit(Some(n.replica.own_counter()));
+        let effects = node.on_message(now, &from_addr, &bytes, &mut n.replica);
+        let undecodable = |r: &Refusal| matches!(r, Refusal::Undecodable { .. });
+        if effects.refusals.iter().any(undecodable) {
+            self.net.decode_errors += 1;
+            return;
         }
+        self.send_effects(to, effects);
         self.plan_early_round(to);
     }
 
     /// As the agent does after a merge or a local write: starts an early round on `node` now
-    /// if its core says one is due (it learned or wrote something since its last round), or
+    /// if it says one is due (it learned or wrote something since its last round), or
     /// schedules it for when it will be.
     fn plan_early_round(&mut self, node: usize) {
         let now = self.node_time_ms(node);
         let sim_now = self.now_ms;
         let n = &mut self.nodes[node];
-        let Some(core) = n.core.as_mut() else {
+        let Some(running) = n.node.as_mut() else {
             return;
         };
-        n.early_round_ms = None;
-        match core.early_round_at(&n.replica) {
-            Some(at) if at <= now => {
-                let outgoing = core.early_round(now, &mut self.rng, &mut n.replica);
-                self.send_all(node, outgoing);
-            }
-            Some(at) => n.early_round_ms = Some(sim_now + (at - now)),
-            None => {}
-        }
+        running.set_publish_limit(Some(n.replica.own_counter()));
+        let (effects, at) = running.on_early_round(now, &mut n.replica);
+        n.early_round_ms = at.map(|at| sim_now + at.saturating_sub(now));
+        self.send_effects(node, effects);
     }
 
-    fn send_all(&mut self, node: usize, outgoing: Vec<crate::gossip::Outgoing>) {
-        for out in outgoing {
-            let kind = out.message.kind();
-            let bytes = codec::encode(&out.message);
-            match self.by_addr.get(&out.to).copied() {
+    /// Puts `node`'s messages on the wire (an unknown address is a drop).
+    fn send_effects(&mut self, node: usize, effects: Effects) {
+        for Envelope { to, kind, bytes } in effects.messages {
+            match self.by_addr.get(&to).copied() {
                 Some(to) => self.send(node, to, bytes, kind),
                 None => self.net.dropped += 1,
             }
@@ -499,28 +452,24 @@ impl Sim {
         let now = self.node_time_ms(node);
         let n = &mut self.nodes[node];
         n.next_tick_ms += self.cfg.params.interval_ms.max(1);
-        let Some(core) = n.core.as_mut() else {
+        let Some(running) = n.node.as_mut() else {
             return;
         };
-        let outgoing = core.tick(now, &mut self.rng, &mut n.replica);
-        self.send_all(node, outgoing);
+        running.set_publish_limit(Some(n.replica.own_counter()));
+        let effects = running.on_tick(now, &mut n.replica);
+        self.send_effects(node, effects);
     }
 
-    /// Makes `node` leave gracefully (its core then stays silent).
+    /// Makes `node` leave gracefully (it then stays silent).
     pub fn leave(&mut self, node: usize) {
         let now = self.node_time_ms(node);
         let n = &mut self.nodes[node];
-        let Some(core) = n.core.as_mut() else {
+        let Some(running) = n.node.as_mut() else {
             return;
         };
-        let outgoing = core.leave(now, &mut self.rng, &mut n.replica);
-        for out in outgoing {
-            let kind = out.message.kind();
-            let bytes = codec::encode(&out.message);
-            if let Some(to) = self.by_addr.get(&out.to).copied() {
-                self.send(node, to, bytes, kind);
-            }
-        }
+        running.set_publish_limit(Some(n.replica.own_counter()));
+        let effects = running.on_leave(now, &mut n.replica);
+        self.send_effects(node, effects);
     }
 
     /// Runs until simulated time `until_ms`: ticks and deliveries in time order.
@@ -532,7 +481,7 @@ impl Sim {
                 .nodes
                 .iter()
                 .enumerate()
-                .filter(|(_, n)| n.core.is_some())
+                .filter(|(_, n)| n.node.is_some())
                 .map(|(i, n)| (n.next_tick_ms.min(n.early_round_ms.unwrap_or(u64::MAX)), i))
                 .min();
             let tick_first = match (next_tick, next_message) {
@@ -568,7 +517,7 @@ impl Sim {
         // Crashed nodes keep their tick schedule in step so a restart is not a burst.
         let interval = self.cfg.params.interval_ms.max(1);
         for n in &mut self.nodes {
-            if n.core.is_none() {
+            if n.node.is_none() {
                 while n.next_tick_ms <= self.now_ms {
                     n.next_tick_ms += interval;
                 }

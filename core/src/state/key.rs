@@ -15,7 +15,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use officemesh_sensors::{MacAddr, Quantity};
+use officemesh_types::{MacAddr, Quantity};
 use serde::{Deserialize, Serialize};
 
 use crate::crdt::NodeId;

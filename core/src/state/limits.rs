@@ -7,7 +7,7 @@
 //! its origin for good. The limits here are far below that; `docs/api.md` lists them.
 //! Pure: no I/O. Must not touch the replica's bookkeeping (it only reads it).
 
-use officemesh_sensors::{MacAddr, Quantity};
+use officemesh_types::{MacAddr, Quantity};
 
 use super::key::{is_hidden_character, normalize_label, preview, validate_label};
 use super::{Key, Replica, Value};

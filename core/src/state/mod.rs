@@ -24,8 +24,7 @@ pub mod replica;
 pub mod safety;
 pub mod value;
 
-pub use key::{Key, KeyParseError, LabelError};
-pub use limits::LimitError;
+pub use key::Key;
 pub use replica::{
     ChangeSet, Digest, Entry, Replica, RestampPlan, StagedWrite, StaleWrite, StateHash,
 };

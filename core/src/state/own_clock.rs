@@ -74,7 +74,7 @@ mod tests {
     use super::*;
     use crate::crdt::Stamp;
     use crate::state::ReadingValue;
-    use officemesh_sensors::Quantity;
+    use officemesh_types::Quantity;
 
     const NOW: u64 = 1_767_225_600_000;
     const HOUR: u64 = 3_600_000;

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use officemesh_sensors::{MacAddr, Quantity};
+use officemesh_types::{MacAddr, Quantity};
 use serde::{Deserialize, Serialize};
 
 use super::{Key, Replica, Value};

@@ -4,15 +4,16 @@
 //! with history off the reply says so. Reads the replica, writes nothing.
 
 use super::who::unknown_devices_text;
+use super::whom::{ask_back, whom, Whom};
 use super::{caveats, with_caveats, View};
 use crate::chat::text::clock_text;
 use crate::state::presence::{attendance, day_of};
 use crate::state::query::{self, PersonPresence};
 
-const HISTORY_OFF: &str =
+pub(super) const HISTORY_OFF: &str =
     "History is off here (presence.history_days = 0), so I don't keep when people were in.";
 
-fn presence(view: &View<'_>) -> query::PresenceAnswer {
+pub(super) fn presence(view: &View<'_>) -> query::PresenceAnswer {
     query::presence(
         view.replica,
         view.now_ms,
@@ -21,11 +22,22 @@ fn presence(view: &View<'_>) -> query::PresenceAnswer {
     )
 }
 
-fn find<'a>(answer: &'a query::PresenceAnswer, person: &str) -> Option<&'a PersonPresence> {
-    answer
-        .people
-        .iter()
-        .find(|p| p.name.eq_ignore_ascii_case(person.trim()))
+/// The registered person `person` names (first name, full name, typo), or the reply: nobody by
+/// that name, or which of two or more they mean.
+pub(super) fn find<'a>(
+    answer: &'a query::PresenceAnswer,
+    person: &str,
+) -> Result<&'a PersonPresence, super::Instead> {
+    let names: Vec<String> = answer.people.iter().map(|p| p.name.clone()).collect();
+    match whom(&names, person) {
+        Whom::One(name) => answer
+            .people
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| super::Instead(unknown_person(answer, person))),
+        Whom::Several(names) => Err(super::Instead(ask_back(&names))),
+        Whom::Nobody => Err(super::Instead(unknown_person(answer, person))),
+    }
 }
 
 fn unknown_person(answer: &query::PresenceAnswer, person: &str) -> String {
@@ -40,7 +52,7 @@ fn unknown_person(answer: &query::PresenceAnswer, person: &str) -> String {
 }
 
 /// The latest day's (first in, last in) of `person`, when history is on and kept any.
-fn latest(view: &View<'_>, person: &str) -> Option<(String, (u64, u64))> {
+pub(super) fn latest(view: &View<'_>, person: &str) -> Option<(String, (u64, u64))> {
     if view.history_days == 0 {
         return None;
     }
@@ -49,19 +61,24 @@ fn latest(view: &View<'_>, person: &str) -> Option<(String, (u64, u64))> {
 
 pub(super) fn is_in(view: &View<'_>, person: &str) -> String {
     let answer = presence(view);
-    let Some(found) = find(&answer, person) else {
-        return unknown_person(&answer, person);
+    let found = match find(&answer, person) {
+        Ok(found) => found,
+        Err(super::Instead(reply)) => return reply,
     };
     let name = &found.name;
     let text = if found.present {
         let today = day_of(view.now_ms);
-        match latest(view, name) {
-            Some((day, (first, _))) if day == today => format!(
-                "Yes, {name} is in (since {}).",
-                clock_text(first, view.now_ms, view.offset)
-            ),
-            _ => format!("Yes, {name} is in."),
-        }
+        let since = match latest(view, name) {
+            Some((day, (first, _))) if day == today => {
+                format!(" (since {})", clock_text(first, view.now_ms, view.offset))
+            }
+            _ => String::new(),
+        };
+        // Presence is office-wide (the office network): the Pis that see the phone, no room.
+        format!(
+            "Yes, {name} is in the office, seen by {}{since}.",
+            seen_by(found).join(", ")
+        )
     } else {
         match latest(view, name) {
             Some((_, (_, last))) => format!(
@@ -74,10 +91,23 @@ pub(super) fn is_in(view: &View<'_>, person: &str) -> String {
     with_caveats(text, caveats(view, None, "people"))
 }
 
+/// The Pis that see any of `person`'s devices now.
+fn seen_by(person: &PersonPresence) -> Vec<String> {
+    let mut seen: Vec<String> = person
+        .devices
+        .iter()
+        .flat_map(|d| d.seen_by.iter().cloned())
+        .collect();
+    seen.sort();
+    seen.dedup();
+    seen
+}
+
 pub(super) fn last_in(view: &View<'_>, person: &str) -> String {
     let answer = presence(view);
-    let Some(found) = find(&answer, person) else {
-        return unknown_person(&answer, person);
+    let found = match find(&answer, person) {
+        Ok(found) => found,
+        Err(super::Instead(reply)) => return reply,
     };
     let name = &found.name;
     let now = if found.present {
@@ -126,7 +156,10 @@ mod tests {
     #[test]
     fn is_in_and_how_many_come_from_presence() {
         let office = office();
-        assert_has(&ask(&office, "is ada in?"), "Yes, ada is in.");
+        assert_has(
+            &ask(&office, "is ada in?"),
+            "Yes, ada is in the office, seen by pi-a.",
+        );
         assert_has(&ask(&office, "is zed in?"), "don't know anyone called zed");
         assert_has(
             &ask(&office, "how many people are in?"),

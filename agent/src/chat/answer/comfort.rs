@@ -6,21 +6,26 @@ use std::collections::BTreeMap;
 
 use officemesh_sensors::Quantity;
 
-use super::rooms::{known_rooms, match_room, rooms_list, RoomMatch};
+use super::rooms::{known_rooms, resolve};
 use super::{caveats, with_caveats, View};
 use crate::chat::text::number_text;
 use crate::state::query::{self, ReadingFilter};
 use crate::state::{Key, ReadingStatus, Value};
 
-/// Without a target, what counts as comfortable (°C).
-const COMFORT_LOW: f64 = 20.0;
-const COMFORT_HIGH: f64 = 24.0;
+/// Without a target, what counts as comfortable.
+fn comfortable(quantity: Quantity) -> (f64, f64) {
+    match quantity {
+        Quantity::Temperature => (20.0, 24.0),
+        Quantity::Humidity => (30.0, 60.0),
+        Quantity::Sound | Quantity::SoundActivity => (0.0, 55.0),
+    }
+}
 
-/// The mean of each room's good temperature readings.
-fn room_temperatures(view: &View<'_>) -> BTreeMap<String, f64> {
+/// The mean of each room's good readings of `quantity`.
+fn room_values(view: &View<'_>, quantity: Quantity) -> BTreeMap<String, f64> {
     let filter = ReadingFilter {
         room: None,
-        quantity: Some(Quantity::Temperature),
+        quantity: Some(quantity),
         node: None,
     };
     let answer = query::readings(
@@ -44,45 +49,46 @@ fn room_temperatures(view: &View<'_>) -> BTreeMap<String, f64> {
         .collect()
 }
 
-fn target_band(view: &View<'_>, room: &str) -> Option<(f64, f64)> {
+fn target_band(view: &View<'_>, room: &str, quantity: Quantity) -> Option<(f64, f64)> {
     view.replica
         .live()
         .find_map(|(key, value)| match (key, value) {
             (
                 Key::Target {
                     room: r,
-                    quantity: Quantity::Temperature,
+                    quantity: q,
                 },
                 Value::Target(t),
-            ) if r.eq_ignore_ascii_case(room) => Some((t.value, t.tolerance)),
+            ) if *q == quantity && r.eq_ignore_ascii_case(room) => Some((t.value, t.tolerance)),
             _ => None,
         })
 }
 
-/// One room's line: "Yes, the kitchen is cold: 18.5 °C, below its target 22 ± 1 °C."
-fn verdict(view: &View<'_>, room: &str, value: f64, cold: bool) -> String {
-    let (low, high, band) = match target_band(view, room) {
+/// One room's line: "Yes, kitchen is at 18.5 °C, below its target 22 ± 1 °C."
+fn verdict(view: &View<'_>, room: &str, quantity: Quantity, value: f64, low_end: bool) -> String {
+    let unit = quantity.unit();
+    let (low, high, band) = match target_band(view, room, quantity) {
         Some((target, tolerance)) => (
             target - tolerance,
             target + tolerance,
             format!(
-                "its target {} ± {} °C",
+                "its target {} ± {} {unit}",
                 number_text(target),
                 number_text(tolerance)
             ),
         ),
-        None => (
-            COMFORT_LOW,
-            COMFORT_HIGH,
-            format!(
-                "a comfortable {}–{} °C",
-                number_text(COMFORT_LOW),
-                number_text(COMFORT_HIGH)
-            ),
-        ),
+        None => {
+            let (low, high) = comfortable(quantity);
+            let band = format!(
+                "a comfortable {}–{} {unit}",
+                number_text(low),
+                number_text(high)
+            );
+            (low, high, band)
+        }
     };
-    let now = format!("{room} is at {} °C", number_text(value));
-    match (cold, value < low, value > high) {
+    let now = format!("{room} is at {} {unit}", number_text(value));
+    match (low_end, value < low, value > high) {
         (true, true, _) => format!("Yes, {now}, below {band}."),
         (false, _, true) => format!("Yes, {now}, above {band}."),
         (true, false, true) => format!("No, the opposite: {now}, above {band}."),
@@ -91,38 +97,74 @@ fn verdict(view: &View<'_>, room: &str, value: f64, cold: bool) -> String {
     }
 }
 
-pub(super) fn comfort(view: &View<'_>, room: Option<&str>, cold: bool) -> String {
-    let temperatures = room_temperatures(view);
-    let known = known_rooms(view.replica);
+/// "is it cold in the kitchen?" (`room` `None`: every room; "here": this node's room).
+pub(super) fn comfort(
+    view: &View<'_>,
+    room: Option<&str>,
+    quantity: Quantity,
+    low: bool,
+) -> String {
+    let values = room_values(view, quantity);
     let (rooms, note): (Vec<String>, String) = match room {
-        None => (temperatures.keys().cloned().collect(), String::new()),
-        Some(asked) => match match_room(asked, &known) {
-            RoomMatch::Exact(room) => (vec![room], String::new()),
-            RoomMatch::Close(room) => {
-                let note = format!("(I took \"{asked}\" to mean {room}.) ");
-                (vec![room], note)
-            }
-            RoomMatch::None => {
-                return format!(
-                    "I don't know a room called \"{asked}\"; {}.",
-                    rooms_list(&known)
-                )
-            }
+        None => (values.keys().cloned().collect(), String::new()),
+        Some(asked) => match resolve(view, asked) {
+            Ok((room, note)) => (vec![room], note),
+            Err(super::Instead(reply)) => return reply,
         },
     };
     let lines: Vec<String> = rooms
         .iter()
-        .map(|room| match temperatures.get(room) {
-            Some(value) => verdict(view, room, *value, cold),
-            None => format!("I have no temperature reading for {room}."),
+        .map(|room| match values.get(room) {
+            Some(value) => verdict(view, room, quantity, *value, low),
+            None => format!("I have no {} reading for {room}.", quantity.as_str()),
         })
         .collect();
     let text = if lines.is_empty() {
-        "I have no temperature readings.".to_string()
+        format!("I have no {} readings.", quantity.as_str())
     } else {
         format!("{note}{}", lines.join("\n"))
     };
-    with_caveats(text, caveats(view, room, "readings"))
+    let asked = rooms.first().filter(|_| room.is_some()).map(String::as_str);
+    with_caveats(text, caveats(view, asked, "readings"))
+}
+
+/// "which room is coldest?": the room with the highest or lowest mean reading, and the others.
+pub(super) fn extreme(view: &View<'_>, quantity: Quantity, highest: bool) -> String {
+    let values = room_values(view, quantity);
+    let unit = quantity.unit();
+    let mut sorted: Vec<(&String, f64)> = values.iter().map(|(r, v)| (r, *v)).collect();
+    sorted.sort_by(|a, b| a.1.total_cmp(&b.1));
+    if highest {
+        sorted.reverse();
+    }
+    let word = match (quantity, highest) {
+        (Quantity::Temperature, true) => "warmest",
+        (Quantity::Temperature, false) => "coldest",
+        (Quantity::Humidity, true) => "most humid",
+        (Quantity::Humidity, false) => "driest",
+        (_, true) => "loudest",
+        (_, false) => "quietest",
+    };
+    let text = match sorted.as_slice() {
+        [] => format!("I have no {} readings.", quantity.as_str()),
+        [(room, value)] => format!(
+            "I only have {} from {room}: {} {unit}.",
+            quantity.as_str(),
+            number_text(*value)
+        ),
+        [(room, value), rest @ ..] => {
+            let others: Vec<String> = rest
+                .iter()
+                .map(|(r, v)| format!("{r} {} {unit}", number_text(*v)))
+                .collect();
+            format!(
+                "The {word} room is {room} at {} {unit} (then {}).",
+                number_text(*value),
+                others.join(", ")
+            )
+        }
+    };
+    with_caveats(text, caveats(view, None, "readings"))
 }
 
 pub(super) fn rooms(view: &View<'_>) -> String {

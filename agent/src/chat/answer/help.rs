@@ -1,28 +1,185 @@
-//! "help", and the short help that answers anything the grammar does not know ([`SHORT_HELP`]).
-//! Reads nothing: these replies are the same on every node.
+//! "help" (every command with an example), the answer to anything the bot does not understand
+//! (the two or three closest things it can do, [`closest`]), and the brief replies to thanks
+//! and greetings. Reads nothing: these replies are the same on every node.
 
 use super::Plan;
+use crate::chat::grammar::edit_distance;
 
-/// The one-line help that answers anything the grammar does not know.
-pub const SHORT_HELP: &str = "Try: \"who's in?\", \"meeting room temp\", \"i am aa:bb:cc:dd:ee:ff\", \"forget me\", \"set meeting room temperature to 22\", \"status\" or \"help\".";
+/// The one-line help for when nothing is close to what was asked.
+pub const SHORT_HELP: &str = "Try: \"who's in?\", \"is it warm in here?\", \"which room is coldest?\" or \"help\" for everything I can do.";
 
-const LONG_HELP: &str = "I answer from the office mesh:\n\
-• who's in? — who is at the office (or \"who's in the kitchen\")\n\
-• meeting room temp — latest temperature (also humidity, sound; leave out the room for every room)\n\
-• i am aa:bb:cc:dd:ee:ff — this device (your phone's Wi-Fi MAC) is yours, so I can count you in\n\
-• forget me — remove all your devices (or \"forget aa:bb:cc:dd:ee:ff\" for one)\n\
-• set meeting room temperature to 22 — the target; I alert when a room stays outside it\n\
-• status — the mesh: which Pis are up, which I cannot reach";
+/// Every command: (example, what it does, words that point to it).
+const COMMANDS: &[(&str, &str, &[&str])] = &[
+    (
+        "who's in?",
+        "who is at the office now",
+        &["who", "office", "anyone", "people", "here"],
+    ),
+    (
+        "is ada in? / where's ada?",
+        "whether one person is in, and which Pis see them",
+        &["where", "person", "whereabouts"],
+    ),
+    (
+        "when did ada get in today?",
+        "when someone arrived (also \"has ada left?\", \"when was ada last in?\")",
+        &[
+            "when", "arrive", "arrived", "get", "came", "left", "leave", "last", "seen",
+        ],
+    ),
+    (
+        "who was in yesterday?",
+        "attendance on a day, \"this week\", \"last monday\" or \"since 9\"",
+        &[
+            "was",
+            "yesterday",
+            "week",
+            "monday",
+            "attendance",
+            "history",
+        ],
+    ),
+    (
+        "how many are in?",
+        "how many people are in",
+        &["how", "many", "count", "headcount", "number"],
+    ),
+    (
+        "meeting room temp",
+        "the latest readings of one room, or \"temperature in all rooms\" (also humidity, noise)",
+        &[
+            "temp",
+            "temperature",
+            "humidity",
+            "noise",
+            "sound",
+            "reading",
+            "readings",
+        ],
+    ),
+    (
+        "which room is coldest?",
+        "the extreme room (warmest, coldest, loudest, quietest, driest)",
+        &["which", "coldest", "warmest", "loudest", "quietest", "room"],
+    ),
+    (
+        "is it warm in here?",
+        "a room against its target or a comfortable range (cold, warm enough, loud, humid)",
+        &[
+            "warm",
+            "cold",
+            "hot",
+            "loud",
+            "quiet",
+            "humid",
+            "comfortable",
+        ],
+    ),
+    (
+        "is the office empty?",
+        "whether anyone is in",
+        &["empty", "nobody"],
+    ),
+    (
+        "any alerts?",
+        "the raised alerts",
+        &["alert", "alerts", "alarm", "warning"],
+    ),
+    (
+        "what rooms are there?",
+        "the rooms I know and their Pis",
+        &["rooms", "list"],
+    ),
+    (
+        "status",
+        "the mesh: which Pis are up, which I cannot reach, failed sensors",
+        &["status", "mesh", "nodes", "sensors", "health", "pi"],
+    ),
+    (
+        "set meeting room temperature to 22",
+        "a room's target; I alert when the room stays outside it",
+        &["set", "target", "change", "put"],
+    ),
+    (
+        "remove the kitchen target",
+        "delete a room's target (and clear its alert)",
+        &["remove", "delete", "target", "unset"],
+    ),
+    (
+        "i am aa:bb:cc:dd:ee:ff",
+        "this device (your phone's Wi-Fi MAC) is yours: I send you a private claim link",
+        &["register", "mac", "phone", "device", "claim"],
+    ),
+    (
+        "my devices",
+        "your registered devices (privately)",
+        &["my", "devices", "mine"],
+    ),
+    (
+        "forget me",
+        "remove all your devices (or \"forget aa:bb:cc:dd:ee:ff\" for one)",
+        &["forget", "unregister"],
+    ),
+];
 
-/// "help": what the bot answers, one line per command.
+/// "help": every command, one line each.
 pub(super) fn help() -> Plan {
-    Plan::say(LONG_HELP)
+    let lines: Vec<String> = COMMANDS
+        .iter()
+        .map(|(example, what, _)| format!("• {example} — {what}"))
+        .chain(["• help — this list".to_string()])
+        .collect();
+    Plan::say(format!(
+        "I answer from the office mesh (write naturally; typos are fine):\n{}",
+        lines.join("\n")
+    ))
 }
 
-/// Anything the grammar does not know: the text (cut to 80 characters) and the short help.
+/// Anything not understood: the text (cut to 80 characters) and the closest commands.
 pub(super) fn unknown(text: &str) -> Plan {
+    let close = closest(text);
+    let shown: String = text.chars().take(80).collect();
+    if close.is_empty() {
+        return Plan::say(format!(
+            "Sorry, I didn't understand \"{shown}\". {SHORT_HELP}"
+        ));
+    }
+    let examples: Vec<String> = close.iter().map(|e| format!("\"{e}\"")).collect();
     Plan::say(format!(
-        "Sorry, I didn't understand \"{}\". {SHORT_HELP}",
-        text.chars().take(80).collect::<String>()
+        "Sorry, I didn't understand \"{shown}\". Closest things I can do: {}; \"help\" lists everything.",
+        examples.join(", ")
     ))
+}
+
+/// The examples of the (at most three) commands whose words are closest to `text`'s.
+pub(super) fn closest(text: &str) -> Vec<&'static str> {
+    let words = crate::chat::grammar::words(text);
+    let near = |word: &str, key: &str| {
+        (word == key && word.len() >= 3)
+            || (key.len() >= 4 && word.len() >= 4 && edit_distance(word, key) <= 1)
+    };
+    let mut scored: Vec<(usize, usize, &'static str)> = COMMANDS
+        .iter()
+        .enumerate()
+        .map(|(order, (example, _, keys))| {
+            let score = words
+                .iter()
+                .filter(|w| keys.iter().any(|k| near(w, k)))
+                .count();
+            (score, order, *example)
+        })
+        .filter(|(score, _, _)| *score > 0)
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().take(3).map(|(_, _, e)| e).collect()
+}
+
+/// "thanks".
+pub(super) fn thanks() -> Plan {
+    Plan::say("You're welcome!")
+}
+
+/// "hi", "how are you?".
+pub(super) fn greeting() -> Plan {
+    Plan::say("Hi! Ask me \"who's in?\", \"is it warm in here?\" or \"help\".")
 }

@@ -19,8 +19,13 @@
 //! - `register` answers "i am aa:bb:…" (a claim link, privately), "forget me" and
 //!   "forget aa:bb:…";
 //! - `attendance` answers "is ada in?", "when was ada last in?", "how many people are in?";
-//! - `targets` answers "set meeting room temperature to 22";
-//! - `status` answers "status".
+//! - `history` answers "when did ada get in?", "has bob left?", "who was in yesterday?";
+//! - `whom` finds the registered person a name means (any part of it; asks back on two);
+//! - `comfort` answers "is it warm in here?", "which room is coldest?", "what rooms are there?";
+//! - `targets` answers "set meeting room temperature to 22" and "remove the kitchen target"
+//!   ([`remove_target_writes`], also for the HTTP API);
+//! - `status` answers "status" and "any alerts?";
+//! - `help` also answers thanks and greetings.
 
 use chrono::{FixedOffset, Offset};
 use officemesh_sensors::MacAddr;
@@ -36,6 +41,7 @@ use crate::state::{Key, Replica, Value};
 mod attendance;
 mod comfort;
 mod help;
+mod history;
 mod people;
 mod readings;
 mod register;
@@ -43,12 +49,15 @@ mod rooms;
 mod status;
 mod targets;
 mod who;
+mod whom;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod understood_tests;
 
 pub use help::SHORT_HELP;
-pub use targets::default_tolerance;
+pub use targets::{default_tolerance, remove_target_writes};
 
 /// The reply to one chat message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +67,35 @@ pub struct Reply {
     /// adapters send it ephemerally / privately where the platform allows, never to the whole
     /// channel.
     pub private: bool,
+}
+
+/// Who asks: the name to greet them by and the identity their devices are recorded under
+/// (`PersonInfo::added_by`). "forget me" and "forget <mac>" act on the identity only, never on
+/// the name, which a chat user may be able to choose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asker {
+    pub name: String,
+    pub id: String,
+}
+
+impl Asker {
+    /// An asker known by name only (HTTP slash commands, the CLI): the identity is the name,
+    /// as claims recorded it before platform ids were (`claim:<name>`).
+    pub fn named(name: &str) -> Asker {
+        Asker {
+            name: name.to_string(),
+            id: format!("claim:{}", name.trim()),
+        }
+    }
+
+    /// A chat platform's user: `platform` (`matrix`, `slack`, `mattermost`) and its stable
+    /// user id (`@ada:example.org`, `U0123`, …); `name` is for greeting only.
+    pub fn on(platform: &str, user_id: &str, name: &str) -> Asker {
+        Asker {
+            name: name.to_string(),
+            id: format!("{platform}:{user_id}"),
+        }
+    }
 }
 
 /// Everything a command is answered from. Times in ms since the Unix epoch.
@@ -105,8 +143,13 @@ impl Plan {
     }
 }
 
-/// Executes `command` for `user` against the agent: reads from the replica, writes durably.
+/// Executes `command` for `user` (known by name only, see [`Asker::named`]) against the agent.
 pub async fn answer(shared: &Shared, user: &str, command: &Command, now_ms: u64) -> Reply {
+    answer_for(shared, &Asker::named(user), command, now_ms).await
+}
+
+/// Executes `command` for `asker` against the agent: reads from the replica, writes durably.
+pub async fn answer_for(shared: &Shared, asker: &Asker, command: &Command, now_ms: u64) -> Reply {
     let completeness = shared.completeness();
     let peers = shared.peers();
     let offset = chrono::Local::now().offset().fix();
@@ -123,7 +166,7 @@ pub async fn answer(shared: &Shared, user: &str, command: &Command, now_ms: u64)
             now_ms,
             offset,
         };
-        plan(&view, user, command)
+        plan_for(&view, asker, command)
     };
     for (key, value) in planned.writes {
         if let Err(err) = shared.write_durable(key.clone(), value).await {
@@ -137,7 +180,11 @@ pub async fn answer(shared: &Shared, user: &str, command: &Command, now_ms: u64)
     let mut text = planned.reply;
     if let Some((person, mac)) = &planned.claim {
         let public_addr = shared.api_public_addr();
-        text.push_str(&shared.claims.link(&public_addr, person, *mac, now_ms));
+        text.push_str(
+            &shared
+                .claims
+                .link_for(&public_addr, person, &asker.id, *mac, now_ms),
+        );
     }
     Reply {
         text,
@@ -145,16 +192,38 @@ pub async fn answer(shared: &Shared, user: &str, command: &Command, now_ms: u64)
     }
 }
 
+/// The reply to give instead of an answer when the question names nobody or no room this
+/// office knows (or several): not a failure of the bot's, so not an error type.
+pub(super) struct Instead(pub String);
+
 /// Renders the reply to `command` from `user` and the writes it needs. Pure.
 pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
     match command {
         Command::Help => help::help(),
-        Command::Unknown { text } => help::unknown(text),
+        Command::Unknown { text } => match understood(view, command) {
+            Command::Unknown { .. } => help::unknown(text),
+            understood => plan(view, user, &understood),
+        },
+        Command::Thanks => help::thanks(),
+        Command::Greeting => help::greeting(),
+        Command::Alerts => Plan::say(status::alerts(view)),
+        Command::MyDevices => register::my_devices(view, &Asker::named(user)),
+        Command::RemoveTarget { room, quantity } => {
+            targets::remove_target(view, user, room, *quantity)
+        }
+        Command::Arrived { person, when } => Plan::say(history::arrived(view, person, *when)),
+        Command::Left { person, when } => Plan::say(history::left(view, person, *when)),
+        Command::WhoWasIn { when } => Plan::say(history::who_was_in(view, *when)),
+        Command::Extreme { quantity, highest } => {
+            Plan::say(comfort::extreme(view, *quantity, *highest))
+        }
         Command::IsEmpty { room } => Plan::say(people::is_empty(view, room.as_deref())),
         Command::Rooms => Plan::say(comfort::rooms(view)),
-        Command::Comfort { room, cold } => {
-            Plan::say(comfort::comfort(view, room.as_deref(), *cold))
-        }
+        Command::Comfort {
+            room,
+            quantity,
+            low,
+        } => Plan::say(comfort::comfort(view, room.as_deref(), *quantity, *low)),
         Command::WhoIsIn { room } => Plan::say(who::who_is_in(view, room.as_deref())),
         Command::Reading { room, quantity } => {
             Plan::say(readings::readings(view, room.as_deref(), *quantity))
@@ -162,9 +231,9 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
         Command::Status => Plan::say(status::status(view)),
         Command::BadMac { text, reason } => register::bad_mac(text, reason),
         Command::BadSet { reason } => targets::bad_set(reason),
-        Command::Register { mac } => register::register(view, user, *mac),
-        Command::ForgetMe => register::forget_me(view, user),
-        Command::Forget { mac } => register::forget(view, user, *mac),
+        Command::Register { .. } | Command::ForgetMe | Command::Forget { .. } => {
+            plan_for(view, &Asker::named(user), command)
+        }
         Command::IsIn { person } => Plan::say(attendance::is_in(view, person)),
         Command::LastIn { person } => Plan::say(attendance::last_in(view, person)),
         Command::HowManyIn => Plan::say(attendance::how_many_in(view)),
@@ -173,6 +242,29 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
             quantity,
             value,
         } => targets::set_target(view, user, room, *quantity, *value),
+    }
+}
+
+/// Like [`plan`], for an asker with a platform identity: device commands act on `asker.id`.
+pub fn plan_for(view: &View<'_>, asker: &Asker, command: &Command) -> Plan {
+    let command = &understood(view, command);
+    match command {
+        Command::Register { mac } => register::register(view, asker, *mac),
+        Command::ForgetMe => register::forget_me(view, asker),
+        Command::Forget { mac } => register::forget(view, asker, *mac),
+        Command::MyDevices => register::my_devices(view, asker),
+        _ => plan(view, &asker.name, command),
+    }
+}
+
+/// `command`, or for a message the words alone did not explain, what it means knowing the
+/// office's people and rooms ("ada?" names a registered person).
+pub(super) fn understood(view: &View<'_>, command: &Command) -> Command {
+    match command {
+        Command::Unknown { text } => {
+            crate::chat::understand::understand(text, &rooms::lexicon(view.replica))
+        }
+        other => other.clone(),
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use officemesh_sensors::Quantity;
 
 use super::super::text::{age_text, number_text};
-use super::rooms::{known_rooms, match_room, rooms_list, RoomMatch};
+use super::rooms::{known_rooms, resolve};
 use super::targets::targets;
 use super::{caveats, with_caveats, View};
 use crate::state::query::{self, ReadingFilter, ReadingRow};
@@ -17,16 +17,14 @@ pub(super) fn readings(view: &View<'_>, room: Option<&str>, quantity: Quantity) 
     let known = known_rooms(view.replica);
     let (room, mut text) = match room {
         None => (None, String::new()),
-        Some(asked) => match match_room(asked, &known) {
-            RoomMatch::Exact(room) => (Some(room), String::new()),
-            RoomMatch::Close(room) => {
-                let note = format!("(I took \"{asked}\" to mean {room}.)\n");
-                (Some(room), note)
-            }
-            RoomMatch::None => {
+        Some(asked) => match resolve(view, asked) {
+            Ok((room, note)) => (
+                Some(room),
+                note.trim_end().to_string() + if note.is_empty() { "" } else { "\n" },
+            ),
+            Err(super::Instead(reply)) => {
                 return format!(
-                    "I don't know a room called \"{asked}\"; {}. Ask like \"{} {}\".",
-                    rooms_list(&known),
+                    "{reply} Ask like \"{} {}\".",
                     known.iter().next().map(String::as_str).unwrap_or("lobby"),
                     quantity.as_str()
                 )

@@ -66,3 +66,50 @@ pub(super) fn rooms_list(known: &BTreeSet<String>) -> String {
         )
     }
 }
+
+/// The room this node (the one answering) is in, for "in here".
+pub(super) fn here(view: &super::View<'_>) -> Option<String> {
+    crate::state::query::node_names(view.replica)
+        .remove(&view.self_node)
+        .map(|(_, room)| room)
+        .filter(|room| !room.is_empty())
+}
+
+/// The known room `asked` means ("here" is this node's room) and a note when it was a guess;
+/// `Err` holds the reply when no room matches.
+pub(super) fn resolve(
+    view: &super::View<'_>,
+    asked: &str,
+) -> Result<(String, String), super::Instead> {
+    let known = known_rooms(view.replica);
+    if asked == "here" {
+        return here(view).map(|room| (room, String::new())).ok_or_else(|| {
+            super::Instead(format!(
+                "I don't know which room \"here\" is: name the room; {}.",
+                rooms_list(&known)
+            ))
+        });
+    }
+    match match_room(asked, &known) {
+        RoomMatch::Exact(room) => Ok((room, String::new())),
+        RoomMatch::Close(room) => {
+            let note = format!("(I took \"{asked}\" to mean {room}.) ");
+            Ok((room, note))
+        }
+        RoomMatch::None => Err(super::Instead(format!(
+            "I don't know a room called \"{asked}\"; {}.",
+            rooms_list(&known)
+        ))),
+    }
+}
+
+/// The people and rooms this replica knows, for understanding a question.
+pub(super) fn lexicon(replica: &Replica) -> crate::chat::understand::Lexicon {
+    crate::chat::understand::Lexicon {
+        people: crate::state::query::people(replica)
+            .into_iter()
+            .map(|row| row.name)
+            .collect(),
+        rooms: known_rooms(replica).into_iter().collect(),
+    }
+}

@@ -122,6 +122,17 @@ fn failed_sensors(view: &View<'_>) -> Vec<String> {
         .collect()
 }
 
+/// "any alerts?": the raised alerts, or that there are none.
+pub(super) fn alerts(view: &View<'_>) -> String {
+    let raised = raised_alerts(view);
+    if raised.is_empty() {
+        "No alerts: every room with a target is within it (or has not been outside it long enough)."
+            .to_string()
+    } else {
+        format!("Alerts:\n{}", raised.join("\n"))
+    }
+}
+
 /// "• lobby temperature is 30 °C (since 12:32)" for every raised alert.
 fn raised_alerts(view: &View<'_>) -> Vec<String> {
     view.replica
@@ -161,6 +172,17 @@ mod tests {
         );
         let status = ask(&office, "status");
         assert_has(&status, "• lobby temperature is 30 °C (since 12:32)");
+        for question in [
+            "any alerts?",
+            "alerts",
+            "Is there some alarm now?",
+            "any alrts",
+        ] {
+            assert_has(
+                &ask(&office, question),
+                "Alerts:\n• lobby temperature is 30 °C",
+            );
+        }
     }
 
     #[test]

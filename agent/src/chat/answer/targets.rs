@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use officemesh_sensors::Quantity;
 
 use super::super::text::{age_text, number_text};
-use super::rooms::{known_rooms, match_room, rooms_list, RoomMatch};
+use super::rooms::{known_rooms, match_room, resolve, rooms_list, RoomMatch};
 use super::{Plan, View};
+use crate::crdt::NodeId;
 use crate::state::key::validate_label;
 use crate::state::query::{self, Completeness, ReadingFilter};
-use crate::state::{Key, Replica, TargetValue, Value};
+use crate::state::{AlertValue, Key, Replica, TargetValue, Value};
 
 /// A "set …" the grammar could not read; `reason` says what is missing.
 pub(super) fn bad_set(reason: &str) -> Plan {
@@ -121,6 +122,103 @@ pub(super) fn set_target(
     }
 }
 
+/// The writes that remove `room`'s `quantity` target: the target's tombstone and, when an alert
+/// for that room and quantity is raised, the alert cleared (as `by`, at `now_ms`). Empty when
+/// the room has no such target. The room matches case-insensitively; the key written is the
+/// stored one. Shared by the chat command and `DELETE /v1/targets/{room}`; the caller makes the
+/// writes durable (`Shared::write_durable`), as for "set".
+pub fn remove_target_writes(
+    replica: &Replica,
+    room: &str,
+    quantity: Quantity,
+    by: NodeId,
+    now_ms: u64,
+) -> Vec<(Key, Option<Value>)> {
+    let mut writes = Vec::new();
+    for (key, value) in replica.live() {
+        match (key, value) {
+            (
+                Key::Target {
+                    room: r,
+                    quantity: q,
+                },
+                Value::Target(_),
+            ) if *q == quantity && r.eq_ignore_ascii_case(room) => {
+                writes.push((key.clone(), None));
+            }
+            (
+                Key::Alert {
+                    room: r,
+                    quantity: q,
+                },
+                Value::Alert(alert),
+            ) if *q == quantity && r.eq_ignore_ascii_case(room) && alert.raised => {
+                let message = format!(
+                    "{r} {}: the target was removed, alert cleared",
+                    quantity.as_str()
+                );
+                let cleared = AlertValue {
+                    raised: false,
+                    by,
+                    since_ms: now_ms,
+                    message,
+                };
+                writes.push((key.clone(), Some(Value::Alert(cleared))));
+            }
+            _ => {}
+        }
+    }
+    // Only when there was a target: an alert without one is the alert loop's to clear.
+    if writes
+        .iter()
+        .any(|(key, _)| matches!(key, Key::Target { .. }))
+    {
+        writes
+    } else {
+        Vec::new()
+    }
+}
+
+/// "remove the kitchen target": plans [`remove_target_writes`] for the room `asked` means.
+pub(super) fn remove_target(view: &View<'_>, user: &str, asked: &str, quantity: Quantity) -> Plan {
+    let (room, note) = match resolve(view, asked) {
+        Ok(found) => found,
+        Err(super::Instead(reply)) => return Plan::say(format!("{reply} No target removed.")),
+    };
+    let writes = remove_target_writes(view.replica, &room, quantity, view.self_node, view.now_ms);
+    if writes.is_empty() {
+        let have: Vec<String> = targets(view.replica)
+            .keys()
+            .filter(|(r, _)| r.eq_ignore_ascii_case(&room))
+            .map(|(_, q)| q.as_str().to_string())
+            .collect();
+        let hint = if have.is_empty() {
+            String::new()
+        } else {
+            format!(" It has a {} target.", have.join(" and a "))
+        };
+        return Plan::say(format!(
+            "{note}{room} has no {} target: nothing to remove.{hint}",
+            quantity.as_str()
+        ));
+    }
+    let cleared = if writes.len() > 1 {
+        " and cleared its alert"
+    } else {
+        ""
+    };
+    Plan {
+        reply: format!(
+            "{note}OK {}: I removed the {} target for {room}{cleared}; I won't alert on it any more.",
+            user.trim(),
+            quantity.as_str()
+        ),
+        writes,
+        private: false,
+        claim: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::*;
@@ -162,5 +260,48 @@ mod tests {
             assert!(refused.writes.is_empty(), "{text}");
             assert_has(&refused.reply, "No target set");
         }
+    }
+
+    #[test]
+    fn remove_target_tombstones_it_and_clears_its_alert() {
+        let mut office = office();
+        let set = tell(&office, "set meeting room temperature to 22");
+        office.apply(&set);
+        office.write(
+            Key::Alert {
+                room: "meeting room".into(),
+                quantity: Quantity::Temperature,
+            },
+            Some(Value::Alert(AlertValue {
+                raised: true,
+                by: NodeId(2),
+                since_ms: NOW - 10 * MINUTE,
+                message: "meeting room temperature is 23.5 °C".into(),
+            })),
+        );
+        let none = tell(&office, "remove the lobby target");
+        assert!(none.writes.is_empty());
+        assert_has(&none.reply, "lobby has no temperature target");
+        let humidity = tell(&office, "delete the meeting room humidity target");
+        assert!(humidity.writes.is_empty());
+        assert_has(&humidity.reply, "It has a temperature target");
+        let removed = tell(&office, "delete the meting room temperature target");
+        assert_has(
+            &removed.reply,
+            "removed the temperature target for meeting room",
+        );
+        assert_has(&removed.reply, "cleared its alert");
+        office.apply(&removed);
+        assert!(targets(&office.replica).is_empty());
+        assert_has(&ask(&office, "any alerts?"), "No alerts");
+        assert_has(
+            &ask(&office, "meeting room temp"),
+            "23.5 °C (pi-b, 12 s ago)",
+        );
+        assert!(!ask(&office, "meeting room temp").contains("target"));
+        assert_has(
+            &ask(&office, "rm kitchen target"),
+            "don't know a room called \"kitchen\"",
+        );
     }
 }

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,9 +46,37 @@ pub struct Seen {
     pub connections: AtomicUsize,
     /// Calls with a wrong or missing token.
     pub refused: AtomicUsize,
+    /// Slack: `chat.postEphemeral` bodies (seen by their `user` only).
+    pub ephemeral: Mutex<Vec<Value>>,
+    /// Slack: how many of the next `chat.postMessage` calls answer `429` (`Retry-After: 1`).
+    pub rate_limit_next: AtomicUsize,
+    /// Slack: calls answered `429`.
+    pub rate_limited: AtomicUsize,
+    /// Slack: sockets turned away with `too_many_websockets` (10 were open).
+    pub too_many: AtomicUsize,
+    /// Mattermost: `POST /api/v4/channels/direct` bodies.
+    pub direct_channels: Mutex<Vec<Value>>,
+    /// Mattermost: reconnects that resumed a connection (`connection_id`, `sequence_number`).
+    pub resumed: AtomicUsize,
     sockets: Mutex<Vec<mpsc::UnboundedSender<Push>>>,
+    /// Mattermost connections by id: every event sent on it, and its live socket.
+    mm_connections: Mutex<HashMap<String, MmConnection>>,
+    /// Slack: which socket gets the next event.
+    next_socket: AtomicUsize,
     ws_port: Mutex<u16>,
 }
+
+/// A Mattermost WebSocket connection as the server keeps it: events numbered by `seq`, kept
+/// for a resume after a drop.
+#[derive(Default)]
+struct MmConnection {
+    /// Event texts; the event with `seq` n is at n - 1 (hello is seq 0, not kept).
+    events: Vec<String>,
+    live: Option<mpsc::UnboundedSender<Push>>,
+}
+
+/// Slack's limit of Socket Mode connections per app.
+pub const SLACK_MAX_SOCKETS: usize = 10;
 
 impl Seen {
     pub fn posts(&self) -> Vec<Value> {
@@ -59,6 +88,9 @@ impl Seen {
     pub fn responses(&self) -> Vec<Value> {
         self.responses.lock().expect("responses").clone()
     }
+    pub fn ephemeral(&self) -> Vec<Value> {
+        self.ephemeral.lock().expect("ephemeral").clone()
+    }
     pub fn open_sockets(&self) -> usize {
         let mut sockets = self.sockets.lock().expect("sockets");
         sockets.retain(|socket| !socket.is_closed());
@@ -66,8 +98,14 @@ impl Seen {
     }
 }
 
+/// A connection opened by [`Fake::occupy`]; closed when dropped.
+pub struct Occupant {
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
 /// A running fake server.
 pub struct Fake {
+    kind: Kind,
     runtime: tokio::runtime::Runtime,
     pub http_port: u16,
     pub ws_port: u16,
@@ -144,6 +182,7 @@ impl Fake {
             ports
         });
         Fake {
+            kind,
             runtime,
             http_port,
             ws_port,
@@ -155,18 +194,60 @@ impl Fake {
         format!("http://127.0.0.1:{}", self.http_port)
     }
 
-    /// Sends a text frame to every open WebSocket.
+    /// Sends a frame as the server does: Slack hands it to ONE of the app's open sockets
+    /// (in turn); Mattermost to every connection of the account, numbered per connection and
+    /// kept for a resume (also for connections dropped a moment ago).
     pub fn push(&self, frame: &Value) {
-        let text = frame.to_string();
-        for socket in self.seen.sockets.lock().expect("sockets").iter() {
-            let _ = socket.send(Push::Text(text.clone()));
+        if self.kind == Kind::Mattermost {
+            mm_broadcast(&self.seen, frame);
+            return;
         }
+        let mut sockets = self.seen.sockets.lock().expect("sockets");
+        sockets.retain(|socket| !socket.is_closed());
+        if sockets.is_empty() {
+            return;
+        }
+        let n = self.seen.next_socket.fetch_add(1, Ordering::SeqCst) % sockets.len();
+        let _ = sockets[n].send(Push::Text(frame.to_string()));
+    }
+
+    /// Sends a frame to every open socket (Slack's `disconnect` to each, say).
+    pub fn push_all(&self, frame: &Value) {
+        for socket in self.seen.sockets.lock().expect("sockets").iter() {
+            let _ = socket.send(Push::Text(frame.to_string()));
+        }
+    }
+
+    /// Opens `n` Socket Mode connections from elsewhere (other instances of the app), as the
+    /// agent would: `apps.connections.open`, then the WebSocket. Returns them; dropping one
+    /// closes it.
+    pub fn occupy(&self, n: usize) -> Vec<Occupant> {
+        (0..n)
+            .map(|_| {
+                let port = self.ws_port;
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                self.runtime.spawn(async move {
+                    let url = format!("ws://127.0.0.1:{port}/link/?ticket=other");
+                    let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = stopped => { let _ = ws.close(None).await; }
+                        _ = async { while let Some(Ok(_)) = ws.next().await {} } => {}
+                    }
+                });
+                Occupant { _stop: stop }
+            })
+            .collect()
     }
 
     /// Drops every open WebSocket without a close frame (a network drop).
     pub fn drop_sockets(&self) {
         for socket in self.seen.sockets.lock().expect("sockets").drain(..) {
             let _ = socket.send(Push::Drop);
+        }
+        for connection in self.seen.mm_connections.lock().expect("conns").values_mut() {
+            connection.live = None;
         }
     }
 }
@@ -218,10 +299,35 @@ fn slack_routes() -> Router<Arc<Seen>> {
                 |State(seen): State<Arc<Seen>>, headers: HeaderMap, Json(body): Json<Value>| async move {
                     if bearer(&headers) != SLACK_BOT_TOKEN {
                         seen.refused.fetch_add(1, Ordering::SeqCst);
-                        return Json(json!({ "ok": false, "error": "not_authed" }));
+                        return (StatusCode::OK, [("retry-after", "0")], Json(json!({ "ok": false, "error": "not_authed" })));
+                    }
+                    let limited = seen
+                        .rate_limit_next
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok();
+                    if limited {
+                        seen.rate_limited.fetch_add(1, Ordering::SeqCst);
+                        let headers = [("retry-after", "1")];
+                        return (StatusCode::TOO_MANY_REQUESTS, headers, Json(json!({ "ok": false, "error": "ratelimited" })));
                     }
                     seen.posts.lock().expect("posts").push(body.clone());
-                    Json(json!({ "ok": true, "channel": body["channel"], "ts": "1700000099.000100" }))
+                    (StatusCode::OK, [("retry-after", "0")], Json(json!({ "ok": true, "channel": body["channel"], "ts": "1700000099.000100" })))
+                },
+            ),
+        )
+        .route(
+            "/api/chat.postEphemeral",
+            post(
+                |State(seen): State<Arc<Seen>>, headers: HeaderMap, Json(body): Json<Value>| async move {
+                    if bearer(&headers) != SLACK_BOT_TOKEN {
+                        seen.refused.fetch_add(1, Ordering::SeqCst);
+                        return Json(json!({ "ok": false, "error": "not_authed" }));
+                    }
+                    if body["user"].as_str().unwrap_or_default().is_empty() {
+                        return Json(json!({ "ok": false, "error": "user_not_in_channel" }));
+                    }
+                    seen.ephemeral.lock().expect("ephemeral").push(body);
+                    Json(json!({ "ok": true, "message_ts": "1700000099.000200" }))
                 },
             ),
         )
@@ -272,13 +378,93 @@ fn mattermost_routes() -> Router<Arc<Seen>> {
                     });
                     // As Mattermost does: every connection of the account hears the new post.
                     let event = posted_event(&post, "O", "@officemesh", &[]);
-                    for socket in seen.sockets.lock().expect("sockets").iter() {
-                        let _ = socket.send(Push::Text(event.to_string()));
-                    }
+                    mm_broadcast(&seen, &event);
                     Ok((StatusCode::CREATED, Json(post)))
                 },
             ),
         )
+        .route(
+            "/api/v4/channels/direct",
+            post(
+                |State(seen): State<Arc<Seen>>, headers: HeaderMap, Json(body): Json<Value>| async move {
+                    if bearer(&headers) != MATTERMOST_TOKEN {
+                        seen.refused.fetch_add(1, Ordering::SeqCst);
+                        return Err(StatusCode::UNAUTHORIZED);
+                    }
+                    let mut ids: Vec<String> = body
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|id| id.as_str().map(str::to_string))
+                        .collect();
+                    if ids.len() != 2 {
+                        return Err(StatusCode::BAD_REQUEST);
+                    }
+                    seen.direct_channels.lock().expect("direct").push(body.clone());
+                    ids.sort();
+                    // Mattermost names a direct channel after its two members, sorted.
+                    Ok((StatusCode::CREATED, Json(json!({ "id": format!("dm-{}", ids.join("__")), "type": "D" }))))
+                },
+            ),
+        )
+}
+
+/// Slack's `hello`, or `None` when the app has its 10 sockets open already.
+fn slack_greeting(seen: &Seen) -> Option<Vec<String>> {
+    if seen.open_sockets() >= SLACK_MAX_SOCKETS {
+        seen.too_many.fetch_add(1, Ordering::SeqCst);
+        return None;
+    }
+    let hello = json!({ "type": "hello", "num_connections": seen.open_sockets() + 1,
+                        "debug_info": { "host": "applink-fake", "approximate_connection_time": 18060 },
+                        "connection_info": { "app_id": "A0TEST" } });
+    Some(vec![hello.to_string()])
+}
+
+/// Mattermost's `hello` for a new connection; for a reconnect naming a connection it kept
+/// (`connection_id`, `sequence_number`), the same id and every event from that number on.
+fn mm_greeting(seen: &Seen, query: &str, live: mpsc::UnboundedSender<Push>) -> Option<Vec<String>> {
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (asked, from) = (param("connection_id"), param("sequence_number"));
+    let mut connections = seen.mm_connections.lock().expect("conns");
+    let resumed = connections.contains_key(&asked);
+    let id = if resumed {
+        seen.resumed.fetch_add(1, Ordering::SeqCst);
+        asked
+    } else {
+        format!("conn{}", connections.len() + 1)
+    };
+    let connection = connections.entry(id.clone()).or_default();
+    connection.live = Some(live);
+    let hello = json!({ "event": "hello", "data": { "server_version": "9.11.0", "connection_id": id },
+                        "broadcast": { "user_id": "bot1" }, "seq": 0 });
+    let mut texts = vec![hello.to_string()];
+    if resumed {
+        let from = from.parse::<usize>().unwrap_or(1).max(1);
+        texts.extend(connection.events.iter().skip(from - 1).cloned());
+    }
+    Some(texts)
+}
+
+/// Sends `event` on every Mattermost connection (numbered per connection), keeping it for a
+/// resume of connections that dropped.
+fn mm_broadcast(seen: &Seen, event: &Value) {
+    let mut connections = seen.mm_connections.lock().expect("conns");
+    for connection in connections.values_mut() {
+        let mut event = event.clone();
+        event["seq"] = json!(connection.events.len() + 1);
+        let text = event.to_string();
+        connection.events.push(text.clone());
+        if let Some(live) = &connection.live {
+            let _ = live.send(Push::Text(text));
+        }
+    }
 }
 
 /// A Mattermost `posted` WebSocket event (its `post` and `mentions` are JSON strings).
@@ -304,9 +490,12 @@ pub fn posted_event(post: &Value, channel_type: &str, sender: &str, mentions: &[
 #[allow(clippy::result_large_err)]
 async fn socket(stream: tokio::net::TcpStream, kind: Kind, seen: Arc<Seen>) {
     let check = seen.clone();
+    let query = Arc::new(Mutex::new(String::new()));
+    let asked = query.clone();
     let handshake = tokio_tungstenite::accept_hdr_async(
         stream,
         move |request: &Request, response: Response| {
+            *asked.lock().expect("query") = request.uri().query().unwrap_or_default().to_string();
             // Mattermost: the bot token on the upgrade request; Slack: the ticket in the URL.
             if kind == Kind::Mattermost {
                 let token = request
@@ -329,19 +518,27 @@ async fn socket(stream: tokio::net::TcpStream, kind: Kind, seen: Arc<Seen>) {
     let Ok(ws) = handshake else {
         return;
     };
-    seen.connections.fetch_add(1, Ordering::SeqCst);
     let (mut sink, mut stream) = ws.split();
-    let hello = match kind {
-        Kind::Slack => json!({ "type": "hello", "num_connections": 1,
-                               "debug_info": { "host": "applink-fake", "approximate_connection_time": 18060 },
-                               "connection_info": { "app_id": "A0TEST" } }),
-        Kind::Mattermost => json!({ "event": "hello", "data": { "server_version": "9.11.0" },
-                                    "broadcast": { "user_id": "bot1" }, "seq": 0 }),
-    };
-    if sink.send(Message::text(hello.to_string())).await.is_err() {
-        return;
-    }
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let query = query.lock().expect("query").clone();
+    let greeting = match kind {
+        Kind::Slack => slack_greeting(&seen),
+        Kind::Mattermost => mm_greeting(&seen, &query, tx.clone()),
+    };
+    let Some(greeting) = greeting else {
+        // Slack: an 11th socket is told `too_many_websockets` and closed.
+        let refusal = json!({ "type": "disconnect", "reason": "too_many_websockets",
+                              "debug_info": { "host": "applink-fake" } });
+        let _ = sink.send(Message::text(refusal.to_string())).await;
+        let _ = sink.close().await;
+        return;
+    };
+    seen.connections.fetch_add(1, Ordering::SeqCst);
+    for text in greeting {
+        if sink.send(Message::text(text)).await.is_err() {
+            return;
+        }
+    }
     seen.sockets.lock().expect("sockets").push(tx);
     loop {
         tokio::select! {

@@ -196,6 +196,8 @@ rc_invites:
             user_id: login["user_id"].as_str().expect("user_id").to_string(),
             token: login["access_token"].as_str().expect("token").to_string(),
             txn: std::cell::Cell::new(0),
+            since: std::cell::RefCell::new(None),
+            pending: std::cell::RefCell::new(Vec::new()),
         }
     }
 }
@@ -215,6 +217,10 @@ pub struct MatrixUser {
     pub user_id: String,
     pub token: String,
     txn: std::cell::Cell<u64>,
+    /// Where this user's client is in its `/sync` stream.
+    since: std::cell::RefCell<Option<String>>,
+    /// Invitations seen and not yet joined.
+    pending: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl MatrixUser {
@@ -278,6 +284,104 @@ impl MatrixUser {
                 event["sender"] == sender
                     && event["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == question
             })
+            .collect()
+    }
+
+    /// Creates a private room with encryption on from the start (as Element does), inviting
+    /// `invite`; returns its id.
+    pub fn create_encrypted_room(&self, name: &str, invite: &[&str]) -> String {
+        let answer = self.call(
+            "POST",
+            "/_matrix/client/v3/createRoom",
+            Some(json!({
+                "name": name,
+                "preset": "private_chat",
+                "invite": invite,
+                "initial_state": [{
+                    "type": "m.room.encryption",
+                    "state_key": "",
+                    "content": { "algorithm": "m.megolm.v1.aes-sha2" }
+                }]
+            })),
+        );
+        answer["room_id"].as_str().expect("room_id").to_string()
+    }
+
+    /// Joins a room the user was invited to.
+    pub fn join(&self, room: &str) {
+        self.call(
+            "POST",
+            &format!("/_matrix/client/v3/join/{}", encode(room)),
+            Some(json!({})),
+        );
+    }
+
+    /// Sets the user's display name (anyone may pick any).
+    pub fn set_display_name(&self, name: &str) {
+        self.call(
+            "PUT",
+            &format!(
+                "/_matrix/client/v3/profile/{}/displayname",
+                encode(&self.user_id)
+            ),
+            Some(json!({ "displayname": name })),
+        );
+    }
+
+    /// One `/sync` as a client does it: from where the last one ended (the first from the
+    /// start). Returns the invitations seen in it: (room id, inviter).
+    fn sync_invites(&self) -> Vec<(String, String)> {
+        let path = match self.since.borrow().as_deref() {
+            Some(since) => format!("/_matrix/client/v3/sync?timeout=0&since={}", encode(since)),
+            None => "/_matrix/client/v3/sync?timeout=0".to_string(),
+        };
+        let sync = self.call("GET", &path, None);
+        if let Some(next) = sync["next_batch"].as_str() {
+            *self.since.borrow_mut() = Some(next.to_string());
+        }
+        let Some(invites) = sync["rooms"]["invite"].as_object() else {
+            return Vec::new();
+        };
+        invites
+            .iter()
+            .map(|(room, state)| {
+                let inviter = state["invite_state"]["events"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|e| {
+                        e["type"] == "m.room.member" && e["state_key"] == self.user_id.as_str()
+                    })
+                    .and_then(|e| e["sender"].as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                (room.clone(), inviter)
+            })
+            .collect()
+    }
+
+    /// Rooms this user is invited to and has not joined, with who invited them.
+    pub fn invites(&self) -> Vec<(String, String)> {
+        let new = self.sync_invites();
+        let mut pending = self.pending.borrow_mut();
+        for invite in new {
+            if !pending.contains(&invite) {
+                pending.push(invite);
+            }
+        }
+        let joined = self.joined_rooms();
+        pending.retain(|(room, _)| !joined.contains(room));
+        pending.clone()
+    }
+
+    /// The rooms this user has joined.
+    pub fn joined_rooms(&self) -> Vec<String> {
+        let answer = self.call("GET", "/_matrix/client/v3/joined_rooms", None);
+        answer["joined_rooms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_str().map(str::to_string))
             .collect()
     }
 

@@ -1,7 +1,7 @@
 //! Replica tests: LWW behaviour, the delta index, watermarks, hash, GC, and convergence of
 //! replicas exchanging entries in random orders with duplicates (proptest).
 
-use officemesh_sensors::MacAddr;
+use officemesh_types::MacAddr;
 use proptest::prelude::*;
 
 use super::*;
@@ -162,7 +162,7 @@ fn merge_refuses_non_finite_numbers() {
     use crate::state::{ReadingStatus, ReadingValue, TargetValue};
     let key = Key::Target {
         room: "lobby".into(),
-        quantity: officemesh_sensors::Quantity::Temperature,
+        quantity: officemesh_types::Quantity::Temperature,
     };
     let target = |value: f64| {
         Some(Value::Target(TargetValue {

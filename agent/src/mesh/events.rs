@@ -1,0 +1,219 @@
+//! The mesh's events in the agent's words: a `gossip::Node` event about a peer as the
+//! `MeshEvent` recorded for `/v1/events` (`mesh_event`), and the transport's refusals summed
+//! between `refused_peer` events (`RefusalTally`).
+//!
+//! Must not touch: the node, the replica, the transport (values in, events out).
+
+use crate::crdt::NodeId;
+use crate::events::{EventKind, MeshEvent};
+use crate::gossip::NodeEvent;
+use crate::net::NetStatsSnapshot;
+
+use super::REPEAT_EVENT_GAP_MS;
+
+/// The peer an event is about: its id and the address its message came from.
+pub(super) fn event_peer(event: &NodeEvent) -> (NodeId, &str) {
+    match event {
+        NodeEvent::HeldBack { peer, addr, .. }
+        | NodeEvent::LargeDelta { peer, addr, .. }
+        | NodeEvent::ResetSent { peer, addr }
+        | NodeEvent::ResetObeyed { peer, addr }
+        | NodeEvent::RefusedCluster { peer, addr, .. } => (*peer, addr),
+    }
+}
+
+/// The mesh event for one of the node's events about peer `name` (the caller adds its id),
+/// and whether it could repeat every exchange (then throttled). `(our_cluster,
+/// max_clock_offset_ms)` are this node's settings, named in the details.
+pub(super) fn mesh_event(
+    now_ms: u64,
+    name: &str,
+    (our_cluster, max_clock_offset_ms): (&str, u64),
+    event: &NodeEvent,
+) -> (MeshEvent, bool) {
+    match event {
+        NodeEvent::HeldBack { entries, .. } => {
+            let detail = format!(
+                "held back {entries} entries from {name}: stamped more than \
+                 {max_clock_offset_ms} ms ahead of this node's clock (retried later)"
+            );
+            let event = MeshEvent::new(now_ms, EventKind::ClockAhead, detail);
+            (event.number("entries", *entries), true)
+        }
+        NodeEvent::LargeDelta { entries, .. } => {
+            let detail = format!("merged {entries} entries from {name} in one exchange");
+            let event = MeshEvent::new(now_ms, EventKind::LargeDelta, detail);
+            (event.number("entries", *entries), false)
+        }
+        NodeEvent::ResetSent { .. } => {
+            let detail = format!("told {name} to reset: it is behind this node's tombstone GC");
+            (MeshEvent::new(now_ms, EventKind::ResetSent, detail), false)
+        }
+        NodeEvent::ResetObeyed { .. } => {
+            let detail =
+                format!("reset this node's state from {name}: it was behind {name}'s tombstone GC");
+            (MeshEvent::new(now_ms, EventKind::ResetDone, detail), false)
+        }
+        NodeEvent::RefusedCluster {
+            addr,
+            their_cluster,
+            ..
+        } => {
+            let detail = format!(
+                "refused {addr}: it gossips for cluster {their_cluster:?}, not {our_cluster:?}"
+            );
+            let event = MeshEvent::new(now_ms, EventKind::RefusedPeer, detail);
+            (event.number("bad_cluster", 1), true)
+        }
+    }
+}
+
+/// Refusals counted by the transport (failed handshakes, bad frames, refused messages, too many
+/// connections), summed between `refused_peer` events (at most one per `REPEAT_EVENT_GAP_MS`).
+#[derive(Debug, Default)]
+pub(super) struct RefusalTally {
+    pending: std::collections::BTreeMap<&'static str, u64>,
+    last_event_ms: Option<u64>,
+}
+
+impl RefusalTally {
+    pub(super) fn add(&mut self, before: &NetStatsSnapshot, after: &NetStatsSnapshot) {
+        let reasons = [
+            (
+                "handshakes_failed",
+                after
+                    .handshakes_failed
+                    .saturating_sub(before.handshakes_failed),
+            ),
+            (
+                "frames_rejected",
+                after.frames_rejected.saturating_sub(before.frames_rejected),
+            ),
+            (
+                "messages_rejected",
+                after
+                    .messages_rejected
+                    .saturating_sub(before.messages_rejected),
+            ),
+            (
+                "connections_refused",
+                after
+                    .connections_refused
+                    .saturating_sub(before.connections_refused),
+            ),
+        ];
+        for (reason, count) in reasons {
+            if count > 0 {
+                *self.pending.entry(reason).or_default() += count;
+            }
+        }
+    }
+
+    pub(super) fn take_event(&mut self, now_ms: u64) -> Option<MeshEvent> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        if let Some(last) = self.last_event_ms {
+            if now_ms < last.saturating_add(REPEAT_EVENT_GAP_MS) {
+                return None;
+            }
+        }
+        self.last_event_ms = Some(now_ms);
+        let summary: Vec<String> = self
+            .pending
+            .iter()
+            .map(|(reason, count)| format!("{count} {}", reason.replace('_', " ")))
+            .collect();
+        let mut event = MeshEvent::new(
+            now_ms,
+            EventKind::RefusedPeer,
+            format!(
+                "gossip transport refused: {} (no or wrong cluster key, garbage, stalls, or too \
+                 many connections)",
+                summary.join(", ")
+            ),
+        );
+        for (reason, count) in std::mem::take(&mut self.pending) {
+            event = event.number(reason, count);
+        }
+        Some(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SETTINGS: (&str, u64) = ("office", 5_000);
+
+    #[test]
+    fn held_back_entries_large_deltas_and_resets_are_named_after_the_peer() {
+        let (peer, addr) = (NodeId(2), "10.0.0.2:7420".to_string());
+        let node_events = [
+            NodeEvent::HeldBack {
+                peer,
+                addr: addr.clone(),
+                entries: 3,
+            },
+            NodeEvent::LargeDelta {
+                peer,
+                addr: addr.clone(),
+                entries: 120,
+            },
+            NodeEvent::ResetSent {
+                peer,
+                addr: addr.clone(),
+            },
+            NodeEvent::ResetObeyed {
+                peer,
+                addr: addr.clone(),
+            },
+        ];
+        let events: Vec<(MeshEvent, bool)> = node_events
+            .iter()
+            .map(|event| mesh_event(7, "pi-2", SETTINGS, event))
+            .collect();
+        let kinds: Vec<(EventKind, bool)> = events.iter().map(|(e, t)| (e.kind, *t)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (EventKind::ClockAhead, true),
+                (EventKind::LargeDelta, false),
+                (EventKind::ResetSent, false),
+                (EventKind::ResetDone, false),
+            ]
+        );
+        let (held, _) = &events[0];
+        assert_eq!(held.numbers["entries"], 3);
+        assert!(held.detail.contains("from pi-2") && held.detail.contains("5000 ms"));
+        assert_eq!(events[1].0.numbers["entries"], 120);
+        assert!(events[3].0.detail.contains("behind pi-2's tombstone GC"));
+        assert!(events.iter().all(|(e, _)| e.t_ms == 7));
+        assert!(node_events
+            .iter()
+            .all(|e| event_peer(e) == (peer, addr.as_str())));
+    }
+
+    #[test]
+    fn a_refused_cluster_names_both_clusters_and_is_throttled() {
+        let event = NodeEvent::RefusedCluster {
+            peer: NodeId(9),
+            addr: "10.0.0.9:7420".into(),
+            their_cluster: "lab".into(),
+        };
+        let (event, throttled) = mesh_event(1, "pi-9", SETTINGS, &event);
+        assert!(throttled);
+        assert_eq!(event.kind, EventKind::RefusedPeer);
+        assert!(
+            event.detail.contains("refused 10.0.0.9:7420"),
+            "{}",
+            event.detail
+        );
+        assert!(
+            event.detail.contains("\"lab\", not \"office\""),
+            "{}",
+            event.detail
+        );
+        assert_eq!(event.numbers["bad_cluster"], 1);
+    }
+}

@@ -1,0 +1,80 @@
+//! What one call into `Node` caused, as one value (`Effects`): the encoded messages to send,
+//! typed events worth recording, typed refusals, how many entries merged, and the bytes moved.
+//! The shell (agent or simulator) acts on it; nothing here does I/O.
+//!
+//! Must not touch: the replica, the clock, the gossip core (plain data only).
+
+use crate::crdt::NodeId;
+use crate::gossip::{DecodeError, MessageKind};
+
+/// A merge of at least this many entries in one exchange is worth an event.
+pub const LARGE_DELTA_ENTRIES: u64 = 100;
+
+/// One encoded message to send: to a gossip address (a new connection) or, for the replies
+/// of `Node::on_message`, back on the connection it came from (`to` is then its address).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    pub to: String,
+    pub kind: MessageKind,
+    pub bytes: Vec<u8>,
+}
+
+/// Something an exchange with a peer did that the shell records (the peer is named by id and
+/// by the address the message came from).
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeEvent {
+    /// Entries stamped too far ahead of this node's clock were held back (retried later).
+    HeldBack {
+        peer: NodeId,
+        addr: String,
+        entries: u64,
+    },
+    /// At least `LARGE_DELTA_ENTRIES` entries merged in one exchange.
+    LargeDelta {
+        peer: NodeId,
+        addr: String,
+        entries: u64,
+    },
+    /// This node told the peer to reset (it is behind our tombstone GC).
+    ResetSent { peer: NodeId, addr: String },
+    /// This node obeyed the peer's reset.
+    ResetObeyed { peer: NodeId, addr: String },
+    /// This node refused the peer: it gossips for `their_cluster`.
+    RefusedCluster {
+        peer: NodeId,
+        addr: String,
+        their_cluster: String,
+    },
+}
+
+/// Input refused by this node or by the peer, for the shell to count and log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// Bytes that are no gossip message (the exchange ends).
+    Undecodable { addr: String, error: DecodeError },
+    /// The peer refused this node: it is in cluster `their_cluster`.
+    RefusedByPeer { addr: String, their_cluster: String },
+    /// An entry from the peer broke a limit (key and limit, as text).
+    Entry { addr: String, entry: String },
+}
+
+/// Everything one call into `Node` caused.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Effects {
+    /// Encoded messages to send, in order.
+    pub messages: Vec<Envelope>,
+    pub events: Vec<NodeEvent>,
+    pub refusals: Vec<Refusal>,
+    /// Entries merged into the replica.
+    pub merged: u64,
+    /// Bytes of `messages` (as encoded) and of the received message.
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+impl Effects {
+    /// The encoded bytes of the messages, in order (for replies on one connection).
+    pub fn into_payloads(self) -> Vec<Vec<u8>> {
+        self.messages.into_iter().map(|send| send.bytes).collect()
+    }
+}

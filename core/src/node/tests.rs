@@ -1,0 +1,210 @@
+//! Unit tests of `Node`: two nodes exchanging real encoded bytes by hand, checking what the
+//! glue does around the core (byte counts, refusals, events, clock floor, publish limit).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use officemesh_types::MacAddr;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::*;
+use crate::gossip::GossipParams;
+use crate::state::{Key, PersonInfo, Value};
+
+const T0: u64 = 1_767_225_600_000;
+
+struct Peer {
+    node: Node,
+    replica: Replica,
+    addr: String,
+}
+
+fn peer(id: u64, cluster: &str, seeds: &[&str]) -> Peer {
+    let params = GossipParams {
+        cluster: cluster.to_string(),
+        ..GossipParams::default()
+    };
+    let addr = format!("n{id}");
+    let seeds = seeds.iter().map(|s| s.to_string()).collect();
+    let core = GossipCore::new(NodeId(id), addr.clone(), params, seeds);
+    let clock = Arc::new(Clock::new(NodeId(id), Duration::from_millis(500)));
+    Peer {
+        node: Node::new(core, StdRng::seed_from_u64(id), clock),
+        replica: Replica::new(NodeId(id)),
+        addr,
+    }
+}
+
+fn write(p: &mut Peer, i: u8, ms: u64) -> Stamp {
+    let key = Key::Person {
+        name: format!("p{i}"),
+        mac: MacAddr([2, 0, 0, 0, 0, i]),
+    };
+    let value = Value::Person(PersonInfo {
+        added_by: "test".into(),
+    });
+    let stamp = Stamp::new(Stamp::time_from_unix_ms(ms), p.replica.me());
+    p.replica
+        .write(key, Some(value), stamp)
+        .expect("write")
+        .stamp
+}
+
+/// Delivers every message of `effects` from `from` to `to` and the replies back, until the
+/// exchange ends; returns every `Effects` the two produced on the way.
+fn exchange(now: u64, from: &mut Peer, to: &mut Peer, effects: Effects) -> Vec<Effects> {
+    let mut seen = Vec::new();
+    let mut pending: Vec<(bool, Vec<u8>)> = effects
+        .into_payloads()
+        .into_iter()
+        .map(|b| (true, b))
+        .collect();
+    while let Some((to_is_receiver, bytes)) = pending.pop() {
+        let (receiver, sender) = if to_is_receiver {
+            (&mut *to, &mut *from)
+        } else {
+            (&mut *from, &mut *to)
+        };
+        let out = receiver
+            .node
+            .on_message(now, &sender.addr, &bytes, &mut receiver.replica);
+        for send in &out.messages {
+            assert_eq!(send.to, sender.addr, "replies go back to the sender");
+            pending.push((!to_is_receiver, send.bytes.clone()));
+        }
+        seen.push(out);
+    }
+    seen
+}
+
+#[test]
+fn a_write_reaches_the_peer_and_raises_its_clock_floor() {
+    let mut a = peer(1, "office", &["n2"]);
+    let mut b = peer(2, "office", &[]);
+    let stamp = write(&mut a, 1, T0 + 60_000);
+    let now = T0 + 60_000;
+    let tick = a.node.on_tick(now, &mut a.replica);
+    assert_eq!(tick.messages.len(), 1, "one Syn to the seed");
+    assert_eq!(tick.messages[0].to, "n2");
+    let sent: u64 = tick.messages.iter().map(|m| m.bytes.len() as u64).sum();
+    assert_eq!(tick.bytes_sent, sent);
+    let seen = exchange(now, &mut a, &mut b, tick);
+    assert_eq!(seen.iter().map(|e| e.merged).sum::<u64>(), 1);
+    assert!(b.replica.entries().any(|e| e.stamp == stamp));
+    assert!(
+        b.node.clock().floor_time() >= stamp.time,
+        "b's next local stamp is above what it merged"
+    );
+    let received: u64 = seen.iter().map(|e| e.bytes_received).sum();
+    let sent_back: u64 = seen.iter().map(|e| e.bytes_sent).sum();
+    let total = |s: &GossipStats, f: fn(&gossip::Traffic) -> u64| {
+        s.sent.values().map(f).sum::<u64>() + s.received.values().map(f).sum::<u64>()
+    };
+    let counted = total(a.node.stats(), |t| t.bytes) + total(b.node.stats(), |t| t.bytes);
+    assert_eq!(
+        counted,
+        received + sent + sent_back,
+        "both ways, every byte"
+    );
+}
+
+#[test]
+fn own_writes_above_the_durable_version_stay_unseen() {
+    let mut a = peer(1, "office", &["n2"]);
+    let mut b = peer(2, "office", &[]);
+    write(&mut a, 1, T0 + 1_000);
+    let pending = write(&mut a, 2, T0 + 2_000);
+    a.node.set_publish_limit(Some(1));
+    let now = T0 + 3_000;
+    let tick = a.node.on_tick(now, &mut a.replica);
+    exchange(now, &mut a, &mut b, tick);
+    assert_eq!(b.replica.entries().count(), 1, "only the durable write");
+    assert!(!b.replica.entries().any(|e| e.stamp == pending));
+    a.node.set_publish_limit(Some(2));
+    let tick = a.node.on_tick(now + 1_000, &mut a.replica);
+    exchange(now + 1_000, &mut a, &mut b, tick);
+    assert!(b.replica.entries().any(|e| e.stamp == pending));
+}
+
+#[test]
+fn undecodable_bytes_are_a_refusal_and_answer_nothing() {
+    let mut b = peer(2, "office", &[]);
+    let out = b
+        .node
+        .on_message(T0, "10.0.0.9:7420", b"\x01garbage", &mut b.replica);
+    assert!(out.messages.is_empty());
+    assert_eq!(out.bytes_received, 8);
+    assert!(matches!(
+        &out.refusals[..],
+        [Refusal::Undecodable { addr, .. }] if addr == "10.0.0.9:7420"
+    ));
+    assert_eq!(b.node.stats().decode_errors, 1);
+}
+
+#[test]
+fn another_cluster_is_refused_on_both_sides_by_name() {
+    let mut a = peer(1, "lab", &["n2"]);
+    let mut b = peer(2, "office", &[]);
+    let tick = a.node.on_tick(T0, &mut a.replica);
+    let seen = exchange(T0, &mut a, &mut b, tick);
+    let refused = NodeEvent::RefusedCluster {
+        peer: NodeId(1),
+        addr: "n1".into(),
+        their_cluster: "lab".into(),
+    };
+    assert_eq!(seen[0].events, vec![refused], "b refused a");
+    let told = Refusal::RefusedByPeer {
+        addr: "n2".into(),
+        their_cluster: "office".into(),
+    };
+    assert!(seen[1].refusals.contains(&told), "a heard why");
+    assert_eq!(b.replica.entries().count(), 0);
+}
+
+#[test]
+fn stamps_too_far_ahead_are_held_back_with_an_event() {
+    let mut a = peer(1, "office", &["n2"]);
+    let mut b = peer(2, "office", &[]);
+    // a's clock runs a minute ahead of b's; b's guard allows 500 ms.
+    write(&mut a, 1, T0 + 60_000);
+    let tick = a.node.on_tick(T0 + 60_000, &mut a.replica);
+    let seen = exchange(T0, &mut a, &mut b, tick);
+    let held: Vec<&NodeEvent> = seen.iter().flat_map(|e| &e.events).collect();
+    assert!(
+        matches!(
+            held[..],
+            [NodeEvent::HeldBack {
+                peer: NodeId(1),
+                entries: 1,
+                ..
+            }]
+        ),
+        "{held:?}"
+    );
+    assert_eq!(b.replica.entries().count(), 0);
+}
+
+#[test]
+fn a_large_delta_is_an_event_a_small_one_is_not() {
+    let mut a = peer(1, "office", &["n2"]);
+    let mut b = peer(2, "office", &[]);
+    let now = T0 + 10_000;
+    for i in 0..LARGE_DELTA_ENTRIES as u8 {
+        write(&mut a, i, T0 + u64::from(i));
+    }
+    let tick = a.node.on_tick(now, &mut a.replica);
+    let seen = exchange(now, &mut a, &mut b, tick);
+    let large: Vec<&NodeEvent> = seen.iter().flat_map(|e| &e.events).collect();
+    let expected = NodeEvent::LargeDelta {
+        peer: NodeId(1),
+        addr: "n1".into(),
+        entries: LARGE_DELTA_ENTRIES,
+    };
+    assert_eq!(large, [&expected]);
+    write(&mut a, 200, now);
+    let tick = a.node.on_tick(now + 1_000, &mut a.replica);
+    let seen = exchange(now + 1_000, &mut a, &mut b, tick);
+    assert_eq!(seen.iter().map(|e| e.merged).sum::<u64>(), 1);
+    assert!(seen.iter().all(|e| e.events.is_empty()));
+}
