@@ -40,6 +40,7 @@ pub mod client;
 pub mod config;
 pub mod counters;
 pub mod events;
+pub mod held_writes;
 pub mod identity;
 pub mod log_summary;
 pub mod mesh;

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::counters::Counters;
 use crate::crdt::NodeId;
 use crate::events::EventLog;
+use crate::held_writes::HeldWrites;
 use crate::peer::PeerStatus;
 use crate::sensor_health::SensorBoard;
 use crate::sightings::LocalSightings;
@@ -67,6 +68,8 @@ pub struct Shared {
     /// How far this node's own clock looks ahead of every peer's, in ms (0: it does not);
     /// `runtime::clock_recovery` updates it (`state::own_clock`).
     pub own_clock_ahead_ms: portable_atomic::AtomicU64,
+    /// Own readings and unknown-device count not yet written (`storage.readings_batch_ms`).
+    pub held: HeldWrites,
 }
 
 /// The peer table as the gossip driver last published it.
@@ -119,6 +122,9 @@ impl Shared {
     ) -> Shared {
         Shared {
             sensors: SensorBoard::new(&config.sensors),
+            held: HeldWrites::new(std::time::Duration::from_millis(
+                config.storage.readings_batch_ms,
+            )),
             config,
             node,
             name,
@@ -173,6 +179,33 @@ impl Shared {
         Ok(entry)
     }
 
+    /// Writes an own reading or unknown-device count later: held (newest per key) until
+    /// `storage.readings_batch_ms` has passed since the first pending one, then written with
+    /// the others by [`Shared::write_held`] (at once when nothing is held). Checked now, so a
+    /// refused value is refused to its writer.
+    pub fn write_later(&self, key: Key, value: Value) -> Result<(), WriteError> {
+        if !self.held.holds() {
+            return self.write(key, Some(value)).map(|_| ());
+        }
+        self.check(&self.replica(), &key, Some(&value))?;
+        self.held.put(key, value, std::time::Instant::now());
+        Ok(())
+    }
+
+    /// Writes the held values whose time has come (`all`: every one, e.g. at shutdown).
+    pub fn write_held(&self, all: bool) {
+        let due = if all {
+            self.held.take_all()
+        } else {
+            self.held.take_due(std::time::Instant::now())
+        };
+        for (key, value) in due {
+            if let Err(err) = self.write(key, Some(value)) {
+                tracing::warn!(error = %err, "held reading not recorded");
+            }
+        }
+    }
+
     /// Writes and waits until the write is committed to SQLite: for writes a user is told
     /// succeeded (API, chat), which must survive a crash. A write that fails to commit (a full
     /// disk) is rolled back: not in memory, never shown to peers.
@@ -211,7 +244,7 @@ impl Shared {
             let mut replica = self.replica();
             if !replica.has_changes() {
                 drop(replica);
-                self.store.tick(); // held readings may be due (storage.readings_batch_ms)
+                self.store.tick(); // held peers' entries may be due (storage.readings_batch_ms)
                 return;
             }
             replica.take_changes()

@@ -37,8 +37,13 @@ pub fn device_class(quantity: Quantity) -> Option<&'static str> {
 /// minute.
 /// Published every poll (no rule): three missed polls. A delta without a heartbeat never
 /// re-publishes a steady value, so no timeout; the availability topics still say when the
-/// node or the sensor is down.
-pub fn expire_after_s(policy: &PublishPolicy, poll_interval_s: u64) -> Option<u64> {
+/// node or the sensor is down. Readings are held up to `readings_batch_ms` before they are
+/// written (and published), so that is added to both (rounded up to whole seconds).
+pub fn expire_after_s(
+    policy: &PublishPolicy,
+    poll_interval_s: u64,
+    readings_batch_ms: u64,
+) -> Option<u64> {
     let polls = |n: u64| poll_interval_s.saturating_mul(n);
     let seconds = match (policy.delta, policy.heartbeat) {
         (None, None) => polls(3),
@@ -48,7 +53,11 @@ pub fn expire_after_s(policy: &PublishPolicy, poll_interval_s: u64) -> Option<u6
             .saturating_add(10),
         (Some(_), None) => return None,
     };
-    Some(seconds.max(60))
+    Some(
+        seconds
+            .saturating_add(readings_batch_ms.div_ceil(1000))
+            .max(60),
+    )
 }
 
 /// The `device` block of a node.
@@ -222,24 +231,28 @@ mod tests {
     fn a_steady_value_outlives_no_expire_after() {
         use std::time::Duration;
         let every_poll = PublishPolicy::default();
-        assert_eq!(expire_after_s(&every_poll, 10), Some(60));
-        assert_eq!(expire_after_s(&every_poll, 30), Some(90));
+        assert_eq!(expire_after_s(&every_poll, 10, 0), Some(60));
+        assert_eq!(expire_after_s(&every_poll, 30, 0), Some(90));
+        // Held up to a minute before written (`storage.readings_batch_ms`, the default).
+        assert_eq!(expire_after_s(&every_poll, 10, 60_000), Some(90));
         // The office default: 0.1 °C or a heartbeat every 300 s, polled every 30 s.
         let office = PublishPolicy {
             delta: Some(0.1),
             heartbeat: Some(Duration::from_secs(300)),
         };
-        assert_eq!(expire_after_s(&office, 30), Some(370));
+        assert_eq!(expire_after_s(&office, 30, 0), Some(370));
+        assert_eq!(expire_after_s(&office, 30, 60_000), Some(430));
+        assert_eq!(expire_after_s(&office, 30, 1_500), Some(372));
         let heartbeat_only = PublishPolicy {
             delta: None,
             heartbeat: Some(Duration::from_secs(5)),
         };
-        assert_eq!(expire_after_s(&heartbeat_only, 1), Some(60));
+        assert_eq!(expire_after_s(&heartbeat_only, 1, 0), Some(60));
         let delta_only = PublishPolicy {
             delta: Some(0.5),
             heartbeat: None,
         };
-        assert_eq!(expire_after_s(&delta_only, 30), None);
+        assert_eq!(expire_after_s(&delta_only, 30, 60_000), None);
     }
 
     #[test]

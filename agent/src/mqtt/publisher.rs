@@ -416,9 +416,11 @@ impl<'a> Session<'a> {
 
     async fn announce_sensor(&mut self, sensor: &str, quantity: Quantity) -> Result<(), MqttError> {
         let expire_after_s = match self.shared.config.sensors.iter().find(|s| s.name == sensor) {
-            Some(spec) => {
-                discovery::expire_after_s(&spec.publish_policy(quantity), spec.poll_interval_s)
-            }
+            Some(spec) => discovery::expire_after_s(
+                &spec.publish_policy(quantity),
+                spec.poll_interval_s,
+                self.shared.config.storage.readings_batch_ms,
+            ),
             None => Some(60),
         };
         let (topic, payload) = discovery::sensor_config(

@@ -1,7 +1,8 @@
 //! Maintenance loops: the batch tick that hands pending changes to the store thread
-//! (`storage.batch_ms`), and hourly retention/downsampling of the sample history.
+//! (`storage.batch_ms`), with the held own readings that are due (`Shared::write_held`), and
+//! hourly retention/downsampling of the sample history.
 //!
-//! Must not touch: the replica's contents (only `Shared::persist_pending`), sockets.
+//! Must not touch: the replica's contents (only `Shared::write_held`, `Shared::persist_pending`), sockets.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +42,10 @@ pub(super) async fn batch_loop(shared: Arc<Shared>, mut shutdown: watch::Receive
     let mut tick = tokio::time::interval(Duration::from_millis(shared.config.storage.batch_ms));
     loop {
         tokio::select! {
-            _ = tick.tick() => shared.persist_pending(),
+            _ = tick.tick() => {
+                shared.write_held(false); // own readings due (storage.readings_batch_ms)
+                shared.persist_pending();
+            }
             _ = shutdown.changed() => return,
         }
     }

@@ -200,6 +200,8 @@ impl Agent {
                 aborter.abort();
             }
         }
+        // Held own readings go into the final commit (loops are stopped: nothing adds more).
+        self.shared.write_held(true);
         let flushed = self.shared.flush().await;
         drop(self.shared);
         if let Some(thread) = self.persist_thread.take() {

@@ -141,8 +141,22 @@ pub fn record_neighbors(
             registered,
         )
     };
+    // No count written: it equals the one in the state, so a different one still held is out
+    // of date (a phone came and went within `readings_batch_ms`).
+    let devices = Key::Devices {
+        observer: shared.node,
+    };
+    if !writes.iter().any(|(key, _)| *key == devices) {
+        shared.held.forget(&devices);
+    }
     for (key, value) in writes {
-        if let Err(err) = shared.write(key, value) {
+        // The unknown-device count changes with every phone that dozes off: held and coalesced
+        // like readings (`Shared::write_later`); everything else is written now.
+        let written = match (key, value) {
+            (key @ Key::Devices { .. }, Some(count)) => shared.write_later(key, count),
+            (key, value) => shared.write(key, value).map(|_| ()),
+        };
+        if let Err(err) = written {
             tracing::warn!(error = %err, "presence not recorded");
         }
     }

@@ -1,5 +1,6 @@
 //! Sensor polling: one loop per `[[sensors]]` entry opens the sensor and reads it on a blocking
 //! thread, applies the publish policy and writes `reading/<node>/<sensor>/<quantity>` entries.
+//! Readings are held (`Shared::write_later`, `storage.readings_batch_ms`) and written together.
 //! A sensor that cannot be opened or read never stops the node: the loop records the failure
 //! (`Shared::sensors`, and `sensor/<node>/<sensor>` when the state or error changes), marks its
 //! readings stale (the last good value stays), retries with backoff, and reopens the device after
@@ -136,6 +137,7 @@ pub(super) async fn sensor_loop(
                     replicate_health(&shared, &row);
                 }
                 shared.counters.error("sensor_read");
+                shared.write_held(true); // held good readings first: the stale mark wins
                 mark_stale(&shared, &config.name);
                 let failures = shared.sensors.failures(&config.name);
                 if was_open && failures >= REOPEN_AFTER_FAILURES {
@@ -178,8 +180,8 @@ fn publish(
             status: ReadingStatus::Ok,
             taken_at_ms,
         });
-        match shared.write(key, Some(value)) {
-            Ok(_) => {
+        match shared.write_later(key, value) {
+            Ok(()) => {
                 last_published.insert(measurement.quantity, (measurement.value, taken_at_ms));
             }
             Err(err) => tracing::warn!(error = %err, "reading not recorded"),

@@ -1,11 +1,11 @@
 //! The store thread: the one thread that owns the SQLite connection. `StoreHandle` sends it
 //! requests (commit a change set, history, retention, stats) and awaits typed replies; queued
 //! commits are applied together in one transaction (SD cards wear out: never one per write).
-//! Change sets that only carry sensor readings and what peers sent (`is_lazy`) are held up to
-//! `hold` (`storage.readings_batch_ms`) and committed with the next one: every commit rewrites
-//! whole pages (entries, index, watermarks, samples) into the WAL, so fewer commits is fewer
-//! bytes on the SD card. Anything someone waits for (an API write) commits at once, with all
-//! that is held; so do this node's own non-reading writes (presence, people, settings).
+//! Change sets that only carry what peers sent (`is_lazy`) are held up to `hold`
+//! (`storage.readings_batch_ms`) and committed with the next one: every commit rewrites whole
+//! pages (entries, index, watermarks, samples) into the WAL, so fewer commits is fewer bytes on
+//! the SD card. Anything someone waits for (an API write) commits at once, with all that is
+//! held; so does every own write (own readings are held before the replica: `held_writes`).
 //!
 //! Must not touch: the replica (it receives change sets, never reads the replica), sockets.
 
@@ -161,20 +161,15 @@ struct Commits {
 /// Held change sets beyond this many are committed at once (memory stays small).
 const MAX_HELD_SETS: usize = 512;
 
-/// True when `changes` may wait for a later commit: nothing but readings of this node's own
-/// sensors, its count of unknown devices (it changes with every phone that dozes off) and
-/// entries peers sent (which they still hold). Own other writes (sightings of registered
-/// people, people, settings), removals and safety changes are not lazy.
+/// True when `changes` may wait for a later commit: nothing but entries peers sent (their
+/// origins still hold and publish them). Every own write commits at the next batch tick: the
+/// publish limit (`durable_own_version`) hides own entries from peers until committed, so a
+/// held own entry would make this node's state hash differ from every peer's. Own readings are
+/// held before they enter the replica instead (`held_writes`).
 fn is_lazy(changes: &ChangeSet, me: NodeId) -> bool {
     changes.removed.is_empty()
         && changes.safety.is_none()
-        && changes.upserts.iter().all(|e| {
-            e.stamp.node != me
-                || matches!(
-                    e.key,
-                    crate::state::Key::Reading { .. } | crate::state::Key::Devices { .. }
-                )
-        })
+        && changes.upserts.iter().all(|e| e.stamp.node != me)
 }
 
 /// Owns the SQLite connection; commits queued change sets together in one transaction, and
@@ -455,7 +450,7 @@ mod tests {
     }
 
     #[test]
-    fn only_readings_and_what_peers_sent_may_wait() {
+    fn only_what_peers_sent_may_wait() {
         let me = NodeId(1);
         let lazy = |upserts: Vec<Entry>| {
             is_lazy(
@@ -466,7 +461,11 @@ mod tests {
                 me,
             )
         };
-        assert!(lazy(vec![reading(me, 1), reading(NodeId(2), 7)]));
+        assert!(lazy(vec![reading(NodeId(2), 7), reading(NodeId(3), 1)]));
+        assert!(
+            !lazy(vec![reading(me, 1), reading(NodeId(2), 7)]),
+            "own readings commit at once: peers see them only once committed"
+        );
         let peers_person = Entry {
             stamp: Stamp::new(3, NodeId(2)),
             ..entry("ada", 3)
@@ -476,7 +475,7 @@ mod tests {
             stamp: Stamp::new(4, me),
             ..entry("ada", 4)
         };
-        assert!(!lazy(vec![reading(me, 1), own_person]));
+        assert!(!lazy(vec![reading(NodeId(2), 1), own_person]));
         let removal = ChangeSet {
             removed: vec![entry("bob", 0).key],
             ..ChangeSet::default()
@@ -484,12 +483,13 @@ mod tests {
         assert!(!is_lazy(&removal, me));
     }
 
-    /// Own readings wait (held for an hour here), and are not shown to peers as durable; an
-    /// acknowledged write commits them with it at once; the last handle going commits the rest.
+    /// Peers' readings wait (held for an hour here); an acknowledged write commits them with it
+    /// at once; the last handle going commits the rest.
     #[tokio::test(flavor = "multi_thread")]
     async fn held_readings_commit_with_an_acknowledged_write_and_at_shutdown() {
         let dir = tempfile::tempdir().expect("tempdir");
         let me = NodeId(9);
+        let peer = NodeId(4);
         let open = || Store::open(dir.path()).expect("open");
         let policy = RetentionPolicy {
             raw_days: 7,
@@ -499,8 +499,8 @@ mod tests {
         let (handle, thread) =
             StoreHandle::spawn_holding(open(), policy, me, 0, hold).expect("spawn");
         let readings = |version| ChangeSet {
-            upserts: vec![reading(me, version)],
-            watermarks: vec![(me, version)],
+            upserts: vec![reading(peer, version)],
+            watermarks: vec![(peer, version)],
             ..ChangeSet::default()
         };
         handle.persist(readings(1));
@@ -526,13 +526,13 @@ mod tests {
         handle.persist(ChangeSet {
             upserts: vec![Entry {
                 key: Key::Reading {
-                    node: me,
+                    node: peer,
                     sensor: "window".into(),
                     quantity: officemesh_sensors::Quantity::Temperature,
                 },
-                ..reading(me, 3)
+                ..reading(peer, 3)
             }],
-            watermarks: vec![(me, 3)],
+            watermarks: vec![(peer, 3)],
             ..ChangeSet::default()
         });
         drop(handle);

@@ -22,6 +22,7 @@ mod drill_events;
 mod drill_lab;
 mod fuzz_corpus;
 mod gossip_under_load;
+mod held_readings;
 mod hostile_lan;
 mod metrics_process;
 mod mqtt_broker;

@@ -76,6 +76,8 @@ pub struct AgentSpec<'a> {
     pub presence_interface: &'a str,
     /// `storage.batch_ms` (200 by default here).
     pub batch_ms: u64,
+    /// `storage.readings_batch_ms`; `None`: the same as `batch_ms`.
+    pub readings_batch_ms: Option<u64>,
 }
 
 impl Default for AgentSpec<'_> {
@@ -91,6 +93,7 @@ impl Default for AgentSpec<'_> {
             gossip_port: None,
             presence_interface: "sim",
             batch_ms: 200,
+            readings_batch_ms: None,
         }
     }
 }
@@ -102,7 +105,7 @@ impl TestAgent {
         let api_port = spec.api_port.unwrap_or_else(free_port);
         let gossip_port = spec.gossip_port.unwrap_or_else(free_port);
         let config = format!(
-            "[node]\nname = \"{name}\"\nroom = \"{room}\"\n\n[storage]\ndata_dir = \"{data}\"\nbatch_ms = {batch_ms}\nreadings_batch_ms = {batch_ms}\n\n[api]\nlisten = \"{ip}:{api_port}\"\ntoken = \"{token}\"\n\n[gossip]\nlisten = \"{ip}:{gossip_port}\"\n{gossip_extra}\n\n[presence]\ninterface = \"{presence}\"\nscan_interval_s = 1\n\n{extra}",
+            "[node]\nname = \"{name}\"\nroom = \"{room}\"\n\n[storage]\ndata_dir = \"{data}\"\nbatch_ms = {batch_ms}\nreadings_batch_ms = {readings_batch_ms}\n\n[api]\nlisten = \"{ip}:{api_port}\"\ntoken = \"{token}\"\n\n[gossip]\nlisten = \"{ip}:{gossip_port}\"\n{gossip_extra}\n\n[presence]\ninterface = \"{presence}\"\nscan_interval_s = 1\n\n{extra}",
             name = spec.name,
             room = spec.room,
             data = dir.join("data").display(),
@@ -112,6 +115,7 @@ impl TestAgent {
             extra = spec.extra,
             presence = spec.presence_interface,
             batch_ms = spec.batch_ms,
+            readings_batch_ms = spec.readings_batch_ms.unwrap_or(spec.batch_ms),
         );
         let config_path = dir.join("config.toml");
         std::fs::write(&config_path, config).expect("write config");
