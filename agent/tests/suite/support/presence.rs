@@ -162,7 +162,7 @@ impl Pi {
             std::fs::write(data.join("node_id"), format!("{id:016x}\n")).expect("node id");
         }
         let config = format!(
-            "[node]\nname = \"{name}\"\nroom = \"{room}\"\n\n[storage]\ndata_dir = \"{data}\"\nbatch_ms = 200\n\n[api]\nlisten = \"{SUBNET}.{host}:8420\"\ntoken = \"{TOKEN}\"\n\n[gossip]\nlisten = \"{SUBNET}.{host}:7420\"\nseeds = [\"{SUBNET}.1:7420\"]\nkey_file = \"{key}\"\ninterval_ms = 200\n\n{presence}",
+            "[node]\nname = \"{name}\"\nroom = \"{room}\"\n\n[storage]\ndata_dir = \"{data}\"\nbatch_ms = 200\nreadings_batch_ms = 200\n\n[api]\nlisten = \"{SUBNET}.{host}:8420\"\ntoken = \"{TOKEN}\"\n\n[gossip]\nlisten = \"{SUBNET}.{host}:7420\"\nseeds = [\"{SUBNET}.1:7420\"]\nkey_file = \"{key}\"\ninterval_ms = 200\n\n{presence}",
             room = spec.room,
             data = data.display(),
             key = key.display(),
