@@ -325,7 +325,9 @@ fn encode_all(
         .into_iter()
         .map(|Outgoing { to, message }| {
             let kind = message.kind();
-            let bytes = gossip::encode(&message);
+            // An exchange opens with a Syn, before the connection's version is known: a Syn
+            // holds no entries, so protocol 1's form is the same message every peer reads.
+            let bytes = gossip::encode_for(&message, gossip::LEGACY_PROTOCOL_VERSION);
             core.note_sent_bytes(kind, bytes.len());
             (to, kind, bytes)
         })
@@ -334,6 +336,37 @@ fn encode_all(
 
 impl PayloadHandler for GossipDriver {
     fn on_payload(&self, peer: SocketAddr, payload: &[u8]) -> Vec<Vec<u8>> {
+        self.on_payload_in(peer, 1, payload)
+    }
+
+    fn on_version_refused(&self, peer: &str, error: &crate::net::hello::NoCommonVersion) {
+        let now_ms = wall_ms();
+        let event = MeshEvent::new(
+            now_ms,
+            EventKind::RefusedPeer,
+            format!("refused gossip peer {peer}: {error}"),
+        )
+        .number("peer_protocol", u64::from(error.peer_protocol))
+        .number("our_protocol", u64::from(error.ours_protocol));
+        self.shared
+            .events
+            .record_throttled(event, REPEAT_EVENT_GAP_MS);
+        let host = peer.rsplit_once(':').map_or(peer, |(host, _)| host);
+        if let Some(left_out) = self.warnings.admit("version", host) {
+            tracing::warn!(
+                %peer,
+                peer_protocol = error.peer_protocol,
+                peer_oldest = error.peer_oldest,
+                our_protocol = error.ours_protocol,
+                our_oldest = error.ours_oldest,
+                left_out,
+                "refused a gossip peer: {error} (one line per address per minute)"
+            );
+        }
+    }
+
+    fn on_payload_in(&self, peer: SocketAddr, protocol: u16, payload: &[u8]) -> Vec<Vec<u8>> {
+        let protocol = u8::try_from(protocol).unwrap_or(gossip::PROTOCOL_VERSION);
         let now_ms = wall_ms();
         let mut core = self.core();
         let Some(message) = self.decode_or_record(&mut core, now_ms, peer, payload) else {
@@ -396,7 +429,7 @@ impl PayloadHandler for GossipDriver {
         replies
             .into_iter()
             .map(|reply| {
-                let bytes = gossip::encode(&reply);
+                let bytes = gossip::encode_for(&reply, protocol);
                 core.note_sent_bytes(reply.kind(), bytes.len());
                 bytes
             })

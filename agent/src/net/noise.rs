@@ -11,6 +11,7 @@
 use snow::{HandshakeState, TransportState};
 
 use super::frame::MAX_PAYLOAD;
+use super::hello::{self, Agreed, Hello, NoCommonVersion};
 use super::keys::{ClusterKeys, Key};
 
 /// The Noise pattern: no static keys, mutual authentication by the pre-shared cluster key.
@@ -69,6 +70,8 @@ pub enum NoiseError {
     TooLarge { len: usize, max: usize },
     #[error("noise library error: {0}")]
     Library(String),
+    #[error(transparent)]
+    Version(#[from] NoCommonVersion),
 }
 
 fn library(err: snow::Error) -> NoiseError {
@@ -95,6 +98,8 @@ fn builder<'a>(key: &'a Key, prologue: &'a [u8]) -> Result<snow::Builder<'a>, No
 /// insecure mode).
 pub struct Session {
     transport: Option<TransportState>,
+    /// The protocol version and features this connection speaks.
+    agreed: Agreed,
 }
 
 impl std::fmt::Debug for Session {
@@ -126,6 +131,7 @@ pub fn start_initiator(
         Security::Insecure => {
             let mut body = vec![MODE_PLAIN];
             body.extend_from_slice(&prologue);
+            body.extend(Hello::ours().encode());
             let handshake = InitiatorHandshake {
                 state: None,
                 prologue,
@@ -139,7 +145,9 @@ pub fn start_initiator(
                 .map_err(library)?;
             let mut body = vec![0u8; 1 + NOISE_MAX_MESSAGE];
             body[0] = MODE_NOISE;
-            let len = state.write_message(&[], &mut body[1..]).map_err(library)?;
+            let len = state
+                .write_message(&Hello::ours().encode(), &mut body[1..])
+                .map_err(library)?;
             body.truncate(1 + len);
             let handshake = InitiatorHandshake {
                 state: Some(state),
@@ -159,22 +167,29 @@ impl InitiatorHandshake {
             .ok_or(NoiseError::Malformed("empty handshake reply"))?;
         match (self.state, mode) {
             (None, MODE_PLAIN) => {
-                check_plain_hello(rest, &self.prologue, &self.cluster)?;
-                Ok(Session { transport: None })
+                let peer = check_plain_hello(rest, &self.prologue, &self.cluster)?;
+                let agreed = hello::agree(&Hello::ours(), peer)?;
+                Ok(Session {
+                    transport: None,
+                    agreed,
+                })
             }
             (None, MODE_NOISE) => Err(NoiseError::PeerSecure),
             (Some(_), MODE_PLAIN) => Err(NoiseError::PeerInsecure),
             (Some(mut state), MODE_NOISE) => {
                 let mut scratch = vec![0u8; NOISE_MAX_MESSAGE];
-                state
+                let len = state
                     .read_message(rest, &mut scratch)
                     .map_err(|_| NoiseError::ReplyNotAuthentic)?;
                 if !state.is_handshake_finished() {
                     return Err(NoiseError::Malformed("handshake did not finish"));
                 }
+                let peer = Hello::decode(&scratch[..len]).map_err(NoiseError::Malformed)?;
+                let agreed = hello::agree(&Hello::ours(), peer)?;
                 let transport = state.into_transport_mode().map_err(library)?;
                 Ok(Session {
                     transport: Some(transport),
+                    agreed,
                 })
             }
             _ => Err(NoiseError::Malformed("unknown handshake mode")),
@@ -182,24 +197,57 @@ impl InitiatorHandshake {
     }
 }
 
-/// Answers a handshake as the side that accepted the connection. Tries every accepted key on
-/// the first message (trial decryption) and uses the one that works. Returns the session, the
-/// reply frame body to send, and the index of the accepted key that matched (0 = `send`).
+/// A responder's answer: the reply frame body to send (always, even when the versions do not
+/// agree, so the initiator learns ours), the index of the accepted key that matched (0 =
+/// `send`), and the session, or why the versions do not agree.
+pub struct Response {
+    pub reply: Vec<u8>,
+    pub key_index: usize,
+    pub session: Result<Session, NoCommonVersion>,
+}
+
+fn response(
+    transport: Option<TransportState>,
+    peer: Option<Hello>,
+    reply: Vec<u8>,
+    key_index: usize,
+) -> Response {
+    let session = hello::agree(&Hello::ours(), peer).map(|agreed| Session { transport, agreed });
+    Response {
+        reply,
+        key_index,
+        session,
+    }
+}
+
+/// [`answer`] for callers that send no reply when the versions do not agree: the session, the
+/// reply frame body and the index of the accepted key that matched (0 = `send`).
 pub fn respond(
     security: &Security,
     cluster: &str,
     first: &[u8],
 ) -> Result<(Session, Vec<u8>, usize), NoiseError> {
+    let response = answer(security, cluster, first)?;
+    Ok((response.session?, response.reply, response.key_index))
+}
+
+/// Answers a handshake as the side that accepted the connection. Tries every accepted key on
+/// the first message (trial decryption) and uses the one that works.
+pub fn answer(security: &Security, cluster: &str, first: &[u8]) -> Result<Response, NoiseError> {
     let prologue = prologue(cluster);
     let (&mode, rest) = first
         .split_first()
         .ok_or(NoiseError::Malformed("empty handshake message"))?;
     match (security, mode) {
         (Security::Insecure, MODE_PLAIN) => {
-            check_plain_hello(rest, &prologue, cluster)?;
+            let peer = check_plain_hello(rest, &prologue, cluster)?;
             let mut reply = vec![MODE_PLAIN];
             reply.extend_from_slice(&prologue);
-            Ok((Session { transport: None }, reply, 0))
+            // A protocol-1 initiator compares the reply with its prologue: no hello for it.
+            if peer.is_some() {
+                reply.extend(Hello::ours().encode());
+            }
+            Ok(response(None, peer, reply, 0))
         }
         (Security::Insecure, MODE_NOISE) => Err(NoiseError::PeerSecure),
         (Security::Noise(_), MODE_PLAIN) => Err(NoiseError::PeerInsecure),
@@ -209,18 +257,19 @@ pub fn respond(
                 let mut state = builder(key, &prologue)?
                     .build_responder()
                     .map_err(library)?;
-                if state.read_message(rest, &mut scratch).is_err() {
+                let Ok(read) = state.read_message(rest, &mut scratch) else {
                     continue;
-                }
+                };
+                let peer = Hello::decode(&scratch[..read]).map_err(NoiseError::Malformed)?;
                 let mut reply = vec![0u8; 1 + NOISE_MAX_MESSAGE];
                 reply[0] = MODE_NOISE;
-                let len = state.write_message(&[], &mut reply[1..]).map_err(library)?;
+                // A protocol-1 initiator reads the reply's payload and ignores it.
+                let len = state
+                    .write_message(&Hello::ours().encode(), &mut reply[1..])
+                    .map_err(library)?;
                 reply.truncate(1 + len);
                 let transport = state.into_transport_mode().map_err(library)?;
-                let session = Session {
-                    transport: Some(transport),
-                };
-                return Ok((session, reply, index));
+                return Ok(response(Some(transport), peer, reply, index));
             }
             Err(NoiseError::NoAcceptedKey)
         }
@@ -228,14 +277,32 @@ pub fn respond(
     }
 }
 
-fn check_plain_hello(hello: &[u8], expected: &[u8], ours: &str) -> Result<(), NoiseError> {
+/// Checks a plain hello: the prologue, then our hello (none from a protocol-1 peer).
+fn check_plain_hello(
+    hello: &[u8],
+    expected: &[u8],
+    ours: &str,
+) -> Result<Option<Hello>, NoiseError> {
     if hello == expected {
-        return Ok(());
+        return Ok(None);
+    }
+    if let Some(payload) = hello.strip_prefix(expected) {
+        if let Ok(Some(peer)) = Hello::decode(payload) {
+            return Ok(Some(peer));
+        }
     }
     let version_line = prologue("");
     match hello.strip_prefix(version_line.as_slice()) {
         Some(peer_cluster) => Err(NoiseError::ClusterMismatch {
-            peer: String::from_utf8_lossy(&peer_cluster[..peer_cluster.len().min(64)]).into_owned(),
+            peer: {
+                // The cluster name ends where a hello starts (none from a protocol-1 peer).
+                let end = peer_cluster
+                    .windows(4)
+                    .position(|w| w == b"OMH1")
+                    .unwrap_or(peer_cluster.len())
+                    .min(64);
+                String::from_utf8_lossy(&peer_cluster[..end]).into_owned()
+            },
             ours: ours.to_string(),
         }),
         None => Err(NoiseError::Malformed(
@@ -253,6 +320,11 @@ pub fn sealed_len(plain_len: usize) -> usize {
 }
 
 impl Session {
+    /// The protocol version and features this connection speaks.
+    pub fn agreed(&self) -> &Agreed {
+        &self.agreed
+    }
+
     /// Whether this session encrypts (false in insecure mode).
     pub fn is_encrypted(&self) -> bool {
         self.transport.is_some()
@@ -351,6 +423,76 @@ mod tests {
         let (server_session, reply, index) = respond(server, server_cluster, &first)?;
         let client_session = initiator.finish(&reply)?;
         Ok((client_session, server_session, index))
+    }
+
+    /// The first message of the release before versioning (db6ff62): an empty payload.
+    fn legacy_first(key: &Key, cluster: &str) -> (HandshakeState, Vec<u8>) {
+        let prologue = prologue(cluster);
+        let mut state = builder(key, &prologue)
+            .expect("builder")
+            .build_initiator()
+            .expect("initiator");
+        let mut body = vec![0u8; 1 + NOISE_MAX_MESSAGE];
+        body[0] = MODE_NOISE;
+        let len = state.write_message(&[], &mut body[1..]).expect("write");
+        body.truncate(1 + len);
+        (state, body)
+    }
+
+    #[test]
+    fn a_peer_without_a_version_field_speaks_protocol_1_both_ways() {
+        let key = Key::from_bytes([4; 32]);
+        let security = Security::Noise(ClusterKeys::new(key.clone(), []));
+        // db6ff62 dials us: its empty payload means protocol 1.
+        let (mut legacy, first) = legacy_first(&key, "office");
+        let (server, reply, _) = respond(&security, "office", &first).expect("accepted");
+        assert_eq!(server.agreed().protocol, 1);
+        assert!(server.agreed().peer.is_none());
+        // It reads our reply (with our hello in the payload) and ignores the payload, as
+        // db6ff62's `finish` does.
+        let mut scratch = vec![0u8; NOISE_MAX_MESSAGE];
+        let read = legacy
+            .read_message(&reply[1..], &mut scratch)
+            .expect("authentic");
+        assert!(read > 0 && legacy.is_handshake_finished());
+        // We dial db6ff62: it reads our hello into a scratch buffer and answers empty.
+        let (ours, first) = start_initiator(&security, "office").expect("start");
+        let mut responder = builder(&key, &prologue("office"))
+            .expect("builder")
+            .build_responder()
+            .expect("responder");
+        responder
+            .read_message(&first[1..], &mut scratch)
+            .expect("db6ff62 accepts a non-empty payload");
+        let mut reply = vec![0u8; 1 + NOISE_MAX_MESSAGE];
+        reply[0] = MODE_NOISE;
+        let len = responder
+            .write_message(&[], &mut reply[1..])
+            .expect("write");
+        reply.truncate(1 + len);
+        let client = ours.finish(&reply).expect("legacy reply");
+        assert_eq!(client.agreed().protocol, 1);
+    }
+
+    #[test]
+    fn new_peers_agree_on_protocol_2_in_both_modes() {
+        for security in [keys(5), Security::Insecure] {
+            let (client, server, _) =
+                handshake(&security, "office", &security, "office").expect("handshake");
+            assert_eq!(client.agreed().protocol, hello::PROTOCOL);
+            assert_eq!(server.agreed().protocol, hello::PROTOCOL);
+            assert_eq!(client.agreed().features, ["opaque-entries"]);
+        }
+        // An insecure protocol-1 hello (the prologue alone) is still answered, in kind.
+        let mut legacy = vec![MODE_PLAIN];
+        legacy.extend(prologue("office"));
+        let (session, reply, _) =
+            respond(&Security::Insecure, "office", &legacy).expect("legacy hello");
+        assert_eq!(session.agreed().protocol, 1);
+        assert_eq!(
+            reply, legacy,
+            "a protocol-1 initiator compares the reply exactly"
+        );
     }
 
     #[test]

@@ -15,8 +15,9 @@ use tokio::task::JoinSet;
 
 use super::conn::{Connection, HandshakeParams, TurnOutcome};
 use super::frame::MAX_PAYLOAD;
+use super::hello::NoCommonVersion;
 use super::keys::{ClusterKeys, KeyError};
-use super::noise::Security;
+use super::noise::{NoiseError, Security};
 use super::stats::{NetStats, NetStatsSnapshot};
 use super::NetError;
 use crate::config::GossipConfig;
@@ -32,6 +33,30 @@ pub trait PayloadHandler: Send + Sync + 'static {
     /// A payload arrived on a connection from `peer`; returns the payloads to send back on the
     /// same connection (empty: nothing to answer, the exchange ends).
     fn on_payload(&self, peer: SocketAddr, payload: &[u8]) -> Vec<Vec<u8>>;
+
+    /// [`PayloadHandler::on_payload`] on a connection that speaks gossip `protocol` (agreed
+    /// in the handshake, `super::hello`); the answers must be encoded for that protocol.
+    fn on_payload_in(&self, peer: SocketAddr, protocol: u16, payload: &[u8]) -> Vec<Vec<u8>> {
+        let _ = protocol;
+        self.on_payload(peer, payload)
+    }
+
+    /// A handshake with `peer` found no protocol version both sides speak (the connection is
+    /// closed); the driver logs it and records an event naming both versions.
+    fn on_version_refused(&self, peer: &str, error: &NoCommonVersion) {
+        let _ = (peer, error);
+    }
+}
+
+/// Tells `handler` when `result` failed because the versions do not agree.
+fn note_version_refusal<T>(handler: &dyn PayloadHandler, peer: &str, result: &Result<T, NetError>) {
+    if let Err(NetError::Handshake {
+        source: NoiseError::Version(error),
+        ..
+    }) = result
+    {
+        handler.on_version_refused(peer, error);
+    }
 }
 
 /// How a transport protects and paces its connections.
@@ -208,7 +233,9 @@ impl Transport {
             let handler = Arc::clone(&handler);
             tasks.spawn(async move {
                 let _permit = permit;
-                if let Err(err) = serve_connection(&inner, stream, peer, handler.as_ref()).await {
+                let served = serve_connection(&inner, stream, peer, handler.as_ref()).await;
+                note_version_refusal(handler.as_ref(), &peer.to_string(), &served);
+                if let Err(err) = served {
                     inner.stats.connections_failed(1);
                     if matches!(err, NetError::Handshake { .. }) {
                         if let Some(left_out) =
@@ -284,7 +311,9 @@ impl Transport {
                 }
             }
         }
-        let conn = match Connection::connect(addr, self.handshake_params()).await {
+        let connected = Connection::connect(addr, self.handshake_params()).await;
+        note_version_refusal(handler.as_ref(), addr, &connected);
+        let conn = match connected {
             Ok(conn) => conn,
             Err(err) => {
                 if !matches!(err, NetError::Connect { .. }) {
