@@ -16,6 +16,18 @@ pub const OLDEST_PROTOCOL: u16 = officemesh_core::gossip::codec::LEGACY_PROTOCOL
 /// travel as bytes and are kept, merged and passed on unchanged.
 pub const FEATURES: &[&str] = &["opaque-entries"];
 
+/// The gossip protocols this build speaks, as a literal `deploy/fleet-deploy.sh` finds in the
+/// binary (`grep -a`) before a roll-out; `/healthz` shows the part after `=` as `protocols`.
+/// A binary without it is the release before versioning: protocol 1 only.
+pub const PROTOCOLS_MARKER: &str = "OFFICEMESH_GOSSIP_PROTOCOLS=1..2";
+
+/// `oldest..newest`, as `/healthz` shows it (`1..2`).
+pub fn protocols() -> &'static str {
+    PROTOCOLS_MARKER
+        .split_once('=')
+        .map_or(PROTOCOLS_MARKER, |(_, range)| range)
+}
+
 /// Marks a hello payload (so a payload of another kind is never mistaken for one).
 const MAGIC: &[u8; 4] = b"OMH1";
 
@@ -136,6 +148,11 @@ mod tests {
             features: vec!["opaque-entries".into(), "future".into()],
             agent: format!("{protocol}.0.0"),
         }
+    }
+
+    #[test]
+    fn the_marker_names_the_protocols_spoken() {
+        assert_eq!(protocols(), format!("{OLDEST_PROTOCOL}..{PROTOCOL}"));
     }
 
     #[test]
