@@ -20,6 +20,8 @@ pub mod keys;
 pub mod noise;
 pub mod stats;
 pub mod transport;
+#[cfg(test)]
+mod version_tests;
 
 use std::time::Duration;
 

@@ -118,6 +118,8 @@ pub struct InitiatorHandshake {
     state: Option<HandshakeState>,
     prologue: Vec<u8>,
     cluster: String,
+    /// What we said (checked against the responder's hello).
+    hello: Hello,
 }
 
 /// Starts a handshake as the side that opened the connection. Returns the state and the first
@@ -126,16 +128,26 @@ pub fn start_initiator(
     security: &Security,
     cluster: &str,
 ) -> Result<(InitiatorHandshake, Vec<u8>), NoiseError> {
+    start_initiator_as(security, cluster, &Hello::ours())
+}
+
+/// [`start_initiator`] saying `hello` (tests play other releases with it).
+pub fn start_initiator_as(
+    security: &Security,
+    cluster: &str,
+    hello: &Hello,
+) -> Result<(InitiatorHandshake, Vec<u8>), NoiseError> {
     let prologue = prologue(cluster);
     match security {
         Security::Insecure => {
             let mut body = vec![MODE_PLAIN];
             body.extend_from_slice(&prologue);
-            body.extend(Hello::ours().encode());
+            body.extend(hello.encode());
             let handshake = InitiatorHandshake {
                 state: None,
                 prologue,
                 cluster: cluster.to_string(),
+                hello: hello.clone(),
             };
             Ok((handshake, body))
         }
@@ -146,13 +158,14 @@ pub fn start_initiator(
             let mut body = vec![0u8; 1 + NOISE_MAX_MESSAGE];
             body[0] = MODE_NOISE;
             let len = state
-                .write_message(&Hello::ours().encode(), &mut body[1..])
+                .write_message(&hello.encode(), &mut body[1..])
                 .map_err(library)?;
             body.truncate(1 + len);
             let handshake = InitiatorHandshake {
                 state: Some(state),
                 prologue,
                 cluster: cluster.to_string(),
+                hello: hello.clone(),
             };
             Ok((handshake, body))
         }
@@ -168,7 +181,7 @@ impl InitiatorHandshake {
         match (self.state, mode) {
             (None, MODE_PLAIN) => {
                 let peer = check_plain_hello(rest, &self.prologue, &self.cluster)?;
-                let agreed = hello::agree(&Hello::ours(), peer)?;
+                let agreed = hello::agree(&self.hello, peer)?;
                 Ok(Session {
                     transport: None,
                     agreed,
@@ -185,7 +198,7 @@ impl InitiatorHandshake {
                     return Err(NoiseError::Malformed("handshake did not finish"));
                 }
                 let peer = Hello::decode(&scratch[..len]).map_err(NoiseError::Malformed)?;
-                let agreed = hello::agree(&Hello::ours(), peer)?;
+                let agreed = hello::agree(&self.hello, peer)?;
                 let transport = state.into_transport_mode().map_err(library)?;
                 Ok(Session {
                     transport: Some(transport),
