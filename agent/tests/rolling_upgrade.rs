@@ -199,6 +199,19 @@ impl Office {
         (writes, hashes)
     }
 
+    /// Each node's `/healthz` `protocols` (empty: the release before versioning).
+    fn protocols(&self) -> Vec<String> {
+        self.agents
+            .iter()
+            .map(|a| {
+                a.get("/healthz")["protocols"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect()
+    }
+
     fn logs(&self) -> String {
         self.agents
             .iter()
@@ -243,6 +256,12 @@ fn four_pis_roll_forward_one_at_a_time_and_one_rolls_back() {
         office.write(node, &format!("before {node}"));
     }
     office.converge(None, "all on the previous release");
+    // The previous release has no version field: `/healthz` says no protocols.
+    assert_eq!(
+        office.protocols(),
+        [""; 4],
+        "every Pi runs the previous release"
+    );
 
     for node in 0..4 {
         let step = format!("upgrade pi-{}", node + 1);
@@ -256,12 +275,15 @@ fn four_pis_roll_forward_one_at_a_time_and_one_rolls_back() {
         office.write(0, &format!("new side after {step}"));
         office.converge(None, &step);
     }
-    let versions: Vec<String> = office
-        .agents
-        .iter()
-        .map(|a| a.get("/healthz")["version"].to_string())
-        .collect();
-    eprintln!("all upgraded: {versions:?}");
+    // pi-1, upgraded first, met the old nodes in protocol 1 (the release before versioning).
+    assert!(
+        office.agents[0]
+            .log()
+            .contains("gossip peer speaks protocol 1"),
+        "pi-1 never noted a protocol-1 peer:\n{}",
+        tail(&office.agents[0].log(), 40)
+    );
+    assert_eq!(office.protocols(), ["1..2"; 4], "every Pi runs this build");
 
     // A downgrade: pi-4 goes back to the previous release on the same data directory.
     let old_bin = office.old_bin.clone();
@@ -269,6 +291,7 @@ fn four_pis_roll_forward_one_at_a_time_and_one_rolls_back() {
     office.write(3, "on the downgraded pi");
     office.write(1, "new side after the downgrade");
     office.converge(None, "downgrade pi-4");
+    assert_eq!(office.protocols(), ["1..2", "1..2", "1..2", ""]);
     let final_hashes: BTreeSet<String> = office.running(None).map(TestAgent::state_hash).collect();
     assert_eq!(final_hashes.len(), 1, "the four agree at the end");
     let everyone = Office::people_on(&office.agents[2]);

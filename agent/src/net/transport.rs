@@ -48,6 +48,23 @@ pub trait PayloadHandler: Send + Sync + 'static {
     }
 }
 
+/// Logs (once per address per minute) that a connection speaks protocol 1: the peer runs the
+/// release before versioning, so entries of kinds it does not know are withheld from it.
+fn note_legacy_peer(inner: &Inner, conn: &Connection) {
+    if conn.protocol() != 1 {
+        return;
+    }
+    let peer = conn.peer();
+    if let Some(left_out) = inner.warnings.admit("protocol_1", &peer.ip().to_string()) {
+        tracing::info!(
+            %peer,
+            left_out,
+            "gossip peer speaks protocol 1 (the release before versioning); upgrade it \
+             (one line per address per minute)"
+        );
+    }
+}
+
 /// Tells `handler` when `result` failed because the versions do not agree.
 fn note_version_refusal<T>(handler: &dyn PayloadHandler, peer: &str, result: &Result<T, NetError>) {
     if let Err(NetError::Handshake {
@@ -314,7 +331,10 @@ impl Transport {
         let connected = Connection::connect(addr, self.handshake_params()).await;
         note_version_refusal(handler.as_ref(), addr, &connected);
         let conn = match connected {
-            Ok(conn) => conn,
+            Ok(conn) => {
+                note_legacy_peer(&self.inner, &conn);
+                conn
+            }
             Err(err) => {
                 if !matches!(err, NetError::Connect { .. }) {
                     self.inner.stats.connections_failed(1);
@@ -472,6 +492,7 @@ async fn serve_connection(
         stats: &inner.stats,
     };
     let (mut conn, key_index) = Connection::accept(stream, peer, params).await?;
+    note_legacy_peer(inner, &conn);
     if key_index > 0 {
         tracing::info!(%peer, key_index, "gossip peer uses an accept-only key (rotation in progress)");
     }
