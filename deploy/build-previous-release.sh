@@ -9,14 +9,16 @@
 # The source comes from `git archive` (no worktree is registered in the repository), builds
 # with its own Cargo.lock (--locked) in its own target dir. To avoid a cold dependency build it
 # seeds that target dir from this checkout's target/debug/deps when it has none yet (cargo
-# rebuilds whatever does not match). Progress goes to stderr, the path alone to stdout.
+# rebuilds whatever does not match). Only the binary is kept (target/previous-release/<rev>/
+# officemesh; the build tree, about 2 GB, is removed). Progress goes to stderr, the path alone to
+# stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rev=${1:-db6ff62}
 full=$(git rev-parse --verify "$rev^{commit}")
 cache="target/previous-release/${full:0:12}"
-bin="$cache/target/debug/officemesh"
-if [ -x "$bin" ] && [ -f "$cache/built" ]; then
+bin="$cache/officemesh"
+if [ -x "$bin" ]; then
   echo "$PWD/$bin"
   exit 0
 fi
@@ -33,5 +35,6 @@ echo "==> building officemesh at ${full:0:12} (cached in $cache)" >&2
 start=$(date +%s)
 (cd "$cache/src" && CARGO_TARGET_DIR="$PWD/../target" cargo build --locked -p officemesh --bin officemesh >&2)
 echo "==> built in $(( $(date +%s) - start )) s" >&2
-touch "$cache/built"
+cp "$cache/target/debug/officemesh" "$bin.tmp" && mv "$bin.tmp" "$bin"
+rm -rf "$cache/target" "$cache/src"
 echo "$PWD/$bin"
