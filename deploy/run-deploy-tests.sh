@@ -11,6 +11,8 @@
 #   prepare-sd.sh   deploy/prepare-sd.sh on FAT images made by the test (mtools), cloud-init
 #                   and firstrun generations, idempotence
 #   fleet-deploy.sh deploy/fleet-deploy.sh against local agents on 127.0.0.2-4 (stand-in ssh)
+#   rolling-upgrade.sh  four local agents of the previous release (git db6ff62) upgraded one at a
+#                   time with fleet-deploy.sh, writes between steps, one downgraded
 #   deb-install.sh  the amd64 .deb installed into a debootstrap'ed bookworm root: files, user,
 #                   groups, conffile, the agent running as its user, systemd-analyze verify, purge
 set -euo pipefail
