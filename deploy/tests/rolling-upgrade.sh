@@ -110,6 +110,21 @@ while True:
 PY
   echo "    $1: every write on every Pi after $(( ($(date +%s%N) - start) / 1000000 )) ms"
 }
+# deploy HOST PACKAGE LOG: fleet-deploy.sh to HOST (checked against the three others), each
+# output line prefixed with the seconds since the start; prints when it was up and converged.
+deploy() {
+  local h=$1 package=$2 log=$3 start line
+  start=$(date +%s%N)
+  set +e
+  PEERS="$(others "$h")" ./deploy/fleet-deploy.sh "$package" "$h" 2>&1 | while IFS= read -r line; do
+    printf '%6d ms %s\n' "$(( ($(date +%s%N) - start) / 1000000 ))" "$line"
+  done > "$log"
+  local status=${PIPESTATUS[0]}
+  set -e
+  [ "$status" = 0 ] || { cat "$log" >&2; fail "fleet-deploy.sh $(basename "$package") to $h failed"; }
+  assert_contains "$log" "[$h] converged with" "$h converged with the mixed mesh"
+  echo "    $(basename "$(dirname "$package")")/$(basename "$package") to $h: restart at $(grep -F 'installing and restarting' "$log" | awk '{print $1}') ms, up at $(grep -F "[$h] up:" "$log" | awk '{print $1}') ms, listed alive with equal hashes at $(grep -F "[$h] converged" "$log" | awk '{print $1}') ms"
+}
 others() { local h; for h in "${hosts[@]}"; do [ "$h" = "$1" ] || printf '%s ' "$h"; done; }
 
 for h in "${hosts[@]}"; do write "$h" "before-${h##*.}"; done
@@ -119,11 +134,7 @@ for i in 0 1 2 3; do
   h=${hosts[$i]}
   [ "$i" -lt 3 ] && write "${hosts[3]}" "old-side-before-${h##*.}"
   [ "$i" -gt 0 ] && write "${hosts[0]}" "new-side-before-${h##*.}"
-  start=$(date +%s)
-  PEERS="$(others "$h")" ./deploy/fleet-deploy.sh "$bin" "$h" > "$t/step-$i.log" 2>&1 \
-    || { cat "$t/step-$i.log" >&2; fail "fleet-deploy.sh to $h failed"; }
-  assert_contains "$t/step-$i.log" "[$h] converged with" "$h converged with the mixed mesh"
-  echo "    upgrade $h: fleet-deploy.sh took $(( $(date +%s) - start )) s (up, listed alive, hashes equal)"
+  deploy "$h" "$bin" "$t/step-$i.log"
   write "$h" "after-upgrade-${h##*.}"
   [ "$i" -lt 3 ] && write "${hosts[3]}" "old-side-after-${h##*.}"
   everywhere "upgraded $h"
@@ -131,10 +142,7 @@ done
 pass "four Pis rolled forward one at a time with fleet-deploy.sh; every write on every Pi at every step"
 
 h=${hosts[3]}
-start=$(date +%s)
-PEERS="$(others "$h")" ./deploy/fleet-deploy.sh "$old" "$h" > "$t/down.log" 2>&1 \
-  || { cat "$t/down.log" >&2; fail "the downgrade of $h failed"; }
-echo "    downgrade $h: fleet-deploy.sh took $(( $(date +%s) - start )) s"
+deploy "$h" "$old" "$t/down.log"
 write "$h" "after-downgrade"
 write "${hosts[0]}" "new-side-after-downgrade"
 everywhere "downgraded $h"
