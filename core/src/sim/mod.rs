@@ -24,7 +24,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::clock::Clock;
 use crate::crdt::{NodeId, Stamp};
-use crate::gossip::{GossipCore, MessageKind};
+use crate::gossip::{GossipCore, MessageKind, PROTOCOL_VERSION};
 use crate::node::{Effects, Envelope, Node, Refusal};
 use crate::state::{Entry, Key, Replica, StaleWrite, Value};
 
@@ -412,7 +412,7 @@ impl Sim {
             return;
         };
         node.set_publish_limit(Some(n.replica.own_counter()));
-        let effects = node.on_message(now, &from_addr, &bytes, &mut n.replica);
+        let effects = node.on_message(now, &from_addr, &bytes, PROTOCOL_VERSION, &mut n.replica);
         let undecodable = |r: &Refusal| matches!(r, Refusal::Undecodable { .. });
         if effects.refusals.iter().any(undecodable) {
             self.net.decode_errors += 1;

@@ -58,6 +58,8 @@ pub struct TestAgent {
     log_path: PathBuf,
     /// `api.token` (empty: none); `get` sends it.
     pub token: String,
+    /// The binary `spawn` runs: this build's unless a test sets another (an older release).
+    pub bin: PathBuf,
 }
 
 /// Extra TOML appended to the generated config (sections must not repeat the generated ones:
@@ -97,6 +99,11 @@ impl Default for AgentSpec<'_> {
 
 impl TestAgent {
     pub fn start(root: &Path, spec: AgentSpec<'_>) -> TestAgent {
+        TestAgent::start_with(root, spec, Path::new(env!("CARGO_BIN_EXE_officemesh")))
+    }
+
+    /// `start`, running the agent binary at `bin`.
+    pub fn start_with(root: &Path, spec: AgentSpec<'_>, bin: &Path) -> TestAgent {
         let dir = root.join(spec.name);
         std::fs::create_dir_all(&dir).expect("agent dir");
         let api_port = spec.api_port.unwrap_or_else(free_port);
@@ -125,6 +132,7 @@ impl TestAgent {
             config_path,
             child: None,
             token: spec.api_token.to_string(),
+            bin: bin.to_path_buf(),
         };
         agent.spawn();
         agent
@@ -137,7 +145,7 @@ impl TestAgent {
             .append(true)
             .open(&self.log_path)
             .expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_officemesh"))
+        let child = Command::new(&self.bin)
             .arg("run")
             .arg("--config")
             .arg(&self.config_path)
