@@ -7,6 +7,8 @@
 //! `on_early_round`, `on_message`, `on_leave`), so the production glue runs here too: the
 //! codec on every hop (byte counts are real), the publish limit (every applied write is
 //! durable here: the limit is the replica's own counter), the clock guard and the clock floor.
+//! Every simulated connection speaks this build's newest protocol (`PROTOCOL_VERSION`); mixed
+//! protocols are `node::tests`' and the agent's rolling-upgrade test's.
 //! Each node's random source is seeded from the simulation's. Each node has its own `Replica`; a crash keeps
 //! what the store would have persisted (entries, watermarks, the safety state as JSON) and
 //! drops the node's in-memory state; a restart rebuilds the replica from that persisted form and

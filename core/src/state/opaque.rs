@@ -86,7 +86,7 @@ pub fn key_from_bytes(bytes: &[u8]) -> Result<Key, OpaqueError> {
         }
         return Ok(Key::Opaque(OpaqueKey(bytes.to_vec())));
     }
-    exact::<Key>(bytes).map_err(OpaqueError::Key)
+    exact::<Key>(bytes, OpaqueError::Key)
 }
 
 /// The value of `key` from its canonical bytes: opaque for an opaque key, else the kind named
@@ -103,32 +103,30 @@ pub fn value_from_bytes(key: &Key, bytes: &[u8]) -> Result<Value, OpaqueError> {
     let (kind, rest) = postcard::take_from_bytes::<String>(bytes)
         .map_err(|e| OpaqueError::Value(e.to_string()))?;
     let value = match kind.as_str() {
-        "node" => Value::Node(exact(rest)?),
-        "reading" => Value::Reading(exact(rest)?),
-        "mac" => Value::Mac(exact(rest)?),
-        "person" => Value::Person(exact(rest)?),
-        "target" => Value::Target(exact(rest)?),
-        "alert" => Value::Alert(exact(rest)?),
-        "devices" => Value::Devices(exact(rest)?),
-        "attendance" => Value::Attendance(exact(rest)?),
-        "sensor" => Value::Sensor(exact(rest)?),
+        "node" => Value::Node(exact(rest, OpaqueError::Value)?),
+        "reading" => Value::Reading(exact(rest, OpaqueError::Value)?),
+        "mac" => Value::Mac(exact(rest, OpaqueError::Value)?),
+        "person" => Value::Person(exact(rest, OpaqueError::Value)?),
+        "target" => Value::Target(exact(rest, OpaqueError::Value)?),
+        "alert" => Value::Alert(exact(rest, OpaqueError::Value)?),
+        "devices" => Value::Devices(exact(rest, OpaqueError::Value)?),
+        "attendance" => Value::Attendance(exact(rest, OpaqueError::Value)?),
+        "sensor" => Value::Sensor(exact(rest, OpaqueError::Value)?),
         other => return Err(OpaqueError::Value(format!("unknown kind {other:?}"))),
     };
     Ok(value)
 }
 
-fn exact<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    let (value, rest) = postcard::take_from_bytes::<T>(bytes).map_err(|e| e.to_string())?;
+/// `T` from all of `bytes` (trailing bytes refused); a failure is `what` (key or value).
+fn exact<T: DeserializeOwned>(
+    bytes: &[u8],
+    what: fn(String) -> OpaqueError,
+) -> Result<T, OpaqueError> {
+    let (value, rest) = postcard::take_from_bytes::<T>(bytes).map_err(|e| what(e.to_string()))?;
     if !rest.is_empty() {
-        return Err(format!("{} trailing bytes", rest.len()));
+        return Err(what(format!("{} trailing bytes", rest.len())));
     }
     Ok(value)
-}
-
-impl From<String> for OpaqueError {
-    fn from(detail: String) -> Self {
-        OpaqueError::Value(detail)
-    }
 }
 
 /// Lowercase hex, for opaque bytes in text (the key's text form, JSON).

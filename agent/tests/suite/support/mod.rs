@@ -120,6 +120,13 @@ impl TestAgent {
             presence = spec.presence_interface,
             batch_ms = spec.batch_ms,
         );
+        // An earlier release refuses keys it does not know: its config holds only the keys it
+        // knew, as a Pi's does before an upgrade (`storage.readings_batch_ms` came later).
+        let config = if bin == Path::new(env!("CARGO_BIN_EXE_officemesh")) {
+            config
+        } else {
+            config.replace(&format!("readings_batch_ms = {}\n", spec.batch_ms), "")
+        };
         let config_path = dir.join("config.toml");
         std::fs::write(&config_path, config).expect("write config");
         let mut agent = TestAgent {
