@@ -32,6 +32,12 @@
 #   HEALTH_TIMEOUT_S    wait for /healthz after the restart (default 60)
 #   CONVERGE_TIMEOUT_S  wait for peers to list it and for equal hashes (default 180)
 #   POLL_S              seconds between checks (default 2)
+#   SKIP_PROTOCOL_CHECK=1  roll out even when the package cannot talk to a Pi's gossip protocol
+#
+# Before touching any Pi it refuses a roll-out that skips a gossip protocol version (docs/deploy.md,
+# "Upgrading an office"): the package speaks protocols oldest..newest (the marker
+# OFFICEMESH_GOSSIP_PROTOCOLS=a..b in its binary; none: 1..1), each reachable Pi says what it speaks
+# in /healthz ("protocols"; absent: 1..1); every Pi's newest must be within the package's range.
 set -euo pipefail
 
 die() { echo "fleet-deploy: error: $*" >&2; exit 1; }
@@ -121,6 +127,8 @@ if mode == "health":
     if body.get("status") != "ok":
         sys.exit(1)
     print(body.get("node", ""), body.get("name", ""), body.get("version", ""), body.get("uptime_s", ""))
+elif mode == "protocols":      # the release before versioning has no field: protocol 1 only
+    print(body.get("protocols", "1..1"))
 elif mode == "hash":
     print(body["hash"])
 elif mode == "status-of":      # status of node id argv[3] in /v1/nodes
@@ -213,7 +221,46 @@ deploy_one() {
   echo "    [$host] converged with ${peers[*]}"
 }
 
+# The gossip protocols the package's binary speaks (oldest..newest; no marker: 1..1).
+package_protocols() {
+  local marker
+  if [ "$kind" = deb ]; then
+    command -v dpkg-deb >/dev/null 2>&1 || { echo "unknown"; return 0; }
+    marker=$(dpkg-deb --fsys-tarfile "$package" | tar -xO --wildcards '*/bin/officemesh' 2>/dev/null \
+      | grep -a -o 'OFFICEMESH_GOSSIP_PROTOCOLS=[0-9]*\.\.[0-9]*' | head -n1) || true
+  else
+    marker=$(grep -a -o 'OFFICEMESH_GOSSIP_PROTOCOLS=[0-9]*\.\.[0-9]*' "$package" | head -n1) || true
+  fi
+  echo "${marker#*=}" | grep -E '^[0-9]+\.\.[0-9]+$' || echo "1..1"
+}
+
+# Refuses the roll-out when a reachable Pi speaks a protocol the package cannot (a skipped
+# version: upgrade through the release in between first). Unreachable Pis are left to deploy_one.
+check_protocols() {
+  local range oldest newest host theirs their_newest
+  range=$(package_protocols)
+  if [ "$range" = unknown ]; then
+    echo "    warning: no dpkg-deb here to read the package's gossip protocols; not checking for a skipped version" >&2
+    return 0
+  fi
+  oldest=${range%..*}; newest=${range#*..}
+  echo "==> $(basename "$package") speaks gossip protocols $range"
+  for host in "${hosts[@]}"; do
+    theirs=$(api protocols "$(api_of "$host")/healthz" 2>/dev/null) || continue
+    their_newest=${theirs#*..}
+    if [ "$their_newest" -lt "$oldest" ]; then
+      [ "${SKIP_PROTOCOL_CHECK:-0}" = 1 ] && { echo "    [$host] speaks $theirs: SKIP_PROTOCOL_CHECK=1, going on"; continue; }
+      die "[$host] speaks gossip protocols $theirs but $(basename "$package") only $range: this roll-out skips a version (docs/deploy.md, \"Upgrading an office\"); roll out a release that speaks protocol $their_newest and $oldest first. Nothing was deployed"
+    fi
+    if [ "${theirs%..*}" -gt "$newest" ]; then
+      [ "${SKIP_PROTOCOL_CHECK:-0}" = 1 ] && { echo "    [$host] speaks $theirs: SKIP_PROTOCOL_CHECK=1, going on"; continue; }
+      die "[$host] speaks gossip protocols $theirs, newer than $(basename "$package") ($range): a downgrade past a protocol the mesh dropped. Nothing was deployed"
+    fi
+  done
+}
+
 echo "fleet-deploy: $(basename "$package") ($kind) to ${#hosts[@]} host(s), one at a time"
+check_protocols
 done_hosts=()
 for host in "${hosts[@]}"; do
   deploy_one "$host"

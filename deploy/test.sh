@@ -9,7 +9,8 @@
 # (the drill lab), mosquitto
 # (MQTT tests), chromium (the dashboard's headless-browser test), and a Python venv with Synapse
 # (the Matrix chat test; deploy/synapse-venv.sh, cached under /var/cache/officemesh). Then: cargo fmt --check,
-# cargo clippy -D warnings, cargo test, and the simulator's seed campaign.
+# cargo clippy -D warnings, the previous release's agent (deploy/build-previous-release.sh, for
+# agent/tests/suite/rolling_upgrade.rs), cargo test, and the simulator's seed campaign.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +41,8 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "==> the previous release (git db6ff62) for the rolling-upgrade drill (cached by revision)"
+./deploy/build-previous-release.sh >/dev/null
 echo "==> cargo test"
 cargo test --workspace --locked
 echo "==> all tests passed"

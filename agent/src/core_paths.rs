@@ -20,9 +20,10 @@ pub mod crdt {
 /// The gossip protocol: `Node`, its `Effects`, messages and the codec.
 pub mod gossip {
     pub use officemesh_core::{
-        decode, encode, message, DecodeError, Effects, Envelope, GossipCore, GossipParams,
-        GossipStats, MemberStatus, Message, MessageKind, Node, NodeEvent, Outgoing, PeerView,
-        Refusal, Traffic, LARGE_DELTA_ENTRIES, MAX_MESSAGE_BYTES, PROTOCOL_VERSION,
+        decode, encode, encode_for, message, DecodeError, Effects, Envelope, GossipCore,
+        GossipParams, GossipStats, MemberStatus, Message, MessageKind, Node, NodeEvent, Outgoing,
+        PeerView, Refusal, Traffic, LARGE_DELTA_ENTRIES, LEGACY_PROTOCOL_VERSION,
+        MAX_MESSAGE_BYTES, PROTOCOL_VERSION,
     };
 
     /// The wire form of entries.
@@ -44,7 +45,7 @@ pub mod sync {
 /// The replicated state, its limits and read-only queries.
 pub mod state {
     pub use officemesh_core::{
-        query, AlertValue, AttendanceValue, ChangeSet, DeviceCount, Digest, Entry, Key,
+        opaque, query, AlertValue, AttendanceValue, ChangeSet, DeviceCount, Digest, Entry, Key,
         KeyParseError, LabelError, LimitError, MacSeen, NodeInfo, OwnRefetch, PersonInfo,
         ReadingStatus, ReadingValue, Replica, RestampPlan, SafetyState, SensorHealth, SensorState,
         StagedWrite, StaleWrite, StateHash, TargetValue, Value,

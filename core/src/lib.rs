@@ -42,14 +42,17 @@ pub use crdt::{NodeId, NodeIdParseError, Stamp};
 pub use gossip::message;
 pub use gossip::wire::entry_size;
 pub use gossip::{
-    decode, encode, DecodeError, GossipCore, GossipParams, GossipStats, Message, MessageKind,
-    Outgoing, PeerView, Traffic, MAX_MESSAGE_BYTES, PROTOCOL_VERSION,
+    decode, encode, encode_for, DecodeError, GossipCore, GossipParams, GossipStats, Message,
+    MessageKind, Outgoing, PeerView, Traffic, LEGACY_PROTOCOL_VERSION, MAX_MESSAGE_BYTES,
+    PROTOCOL_VERSION,
 };
 pub use peer::{alive_nodes, MemberStatus, NodeStatus, PeerStatus};
 pub use state::key::{normalize_label, validate_label, KeyParseError, LabelError};
 pub use state::limits::{
     check_device_mac, check_entry, check_label, check_person_devices, target_range, LimitError,
 };
+/// Entries of kinds this build does not know, kept as bytes; canonical key and value bytes.
+pub use state::opaque;
 pub use state::own_clock::{newest_good_readings, OwnClockWatch};
 pub use state::presence::{attendance, day_of, sweeper, unknown_devices};
 /// Read-only answers over a replica (presence, readings, people, network).

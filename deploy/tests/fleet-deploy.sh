@@ -84,6 +84,22 @@ expected="[127.0.0.2] uploading [127.0.0.2] up: [127.0.0.2] converged [127.0.0.3
 [ "$(cat "$t/order")" = "$expected" ] || fail "hosts not done one at a time in order: $(cat "$t/order")"
 pass "rolled out one at a time, each back and converged before the next"
 
+echo "==> a package that skips a gossip protocol version is refused before any host"
+rm -f "$t"/*/restarts
+for h in "${hosts[@]}"; do
+  python3 -c "import json,sys,urllib.request; sys.exit(json.load(urllib.request.urlopen('http://$h:$api_port/healthz'))['protocols'] != '1..2')" \
+    || fail "$h does not say it speaks protocols 1..2 in /healthz"
+done
+# A later release that dropped protocols 1 and 2 (its binary carries the marker, as ours does).
+printf '#!/bin/sh\n# OFFICEMESH_GOSSIP_PROTOCOLS=3..4\nexit 1\n' > "$t/officemesh-p4"
+chmod +x "$t/officemesh-p4"
+./deploy/fleet-deploy.sh "$t/officemesh-p4" "${hosts[@]}" > "$t/skips.log" 2>&1 && { cat "$t/skips.log" >&2; fail "a roll-out skipping protocol 3's predecessor went on"; }
+assert_contains "$t/skips.log" "[127.0.0.2] speaks gossip protocols 1..2 but officemesh-p4 only 3..4: this roll-out skips a version" "skip refusal"
+assert_contains "$t/skips.log" "Nothing was deployed" "nothing deployed"
+for h in "${hosts[@]}"; do [ "$(restarts_of "$h")" = 0 ] || fail "$h was touched by a refused roll-out"; done
+grep -a -q 'OFFICEMESH_GOSSIP_PROTOCOLS=1\.\.2' "$bin" || fail "the host build carries no protocol marker"
+pass "a roll-out that skips a protocol version is refused; this build's marker is found"
+
 echo "==> a peer that does not see the new node stops the rollout"
 rm -f "$t"/*/restarts
 PEERS="$outsider" CONVERGE_TIMEOUT_S=3 \

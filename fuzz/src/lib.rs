@@ -138,9 +138,10 @@ pub fn noise_handshake(data: &[u8]) {
         }
         1 => {
             if noise::respond(&insecure, NOISE_CLUSTER, rest).is_ok() {
-                assert_eq!(
-                    rest,
-                    insecure_hello().as_slice(),
+                let mut ours = vec![b'P'];
+                ours.extend(noise::prologue(NOISE_CLUSTER));
+                assert!(
+                    rest.starts_with(&ours),
                     "an insecure responder accepted a hello that is not ours"
                 );
             }

@@ -138,6 +138,7 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
         "name": shared.name,
         "room": shared.config.node.room,
         "version": crate::VERSION,
+        "protocols": crate::net::hello::protocols(),
         "entries": entries,
         "uptime_s": wall_ms().saturating_sub(shared.started_at_ms) / 1000,
         "wall_clock": crate::clock::wall_clock_status(),

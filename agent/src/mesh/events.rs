@@ -1,12 +1,14 @@
 //! The mesh's events in the agent's words: a `gossip::Node` event about a peer as the
 //! `MeshEvent` recorded for `/v1/events` (`mesh_event`), and the transport's refusals summed
-//! between `refused_peer` events (`RefusalTally`).
+//! between `refused_peer` events (`RefusalTally`), and a peer refused for its protocol version
+//! (`version_refused`).
 //!
 //! Must not touch: the node, the replica, the transport (values in, events out).
 
 use crate::crdt::NodeId;
 use crate::events::{EventKind, MeshEvent};
 use crate::gossip::NodeEvent;
+use crate::net::hello::NoCommonVersion;
 use crate::net::NetStatsSnapshot;
 
 use super::REPEAT_EVENT_GAP_MS;
@@ -20,6 +22,14 @@ pub(super) fn event_peer(event: &NodeEvent) -> (NodeId, &str) {
         | NodeEvent::ResetObeyed { peer, addr }
         | NodeEvent::RefusedCluster { peer, addr, .. } => (*peer, addr),
     }
+}
+
+/// The event for a peer refused in the handshake: no gossip protocol both speak.
+pub(super) fn version_refused(now_ms: u64, peer: &str, error: &NoCommonVersion) -> MeshEvent {
+    let detail = format!("refused gossip peer {peer}: {error}");
+    MeshEvent::new(now_ms, EventKind::RefusedPeer, detail)
+        .number("peer_protocol", u64::from(error.peer_protocol))
+        .number("our_protocol", u64::from(error.ours_protocol))
 }
 
 /// The mesh event for one of the node's events about peer `name` (the caller adds its id),

@@ -24,8 +24,9 @@ use tokio::sync::watch;
 
 use crate::clock::wall_ms;
 use crate::events::{EventKind, MeshEvent, PeerWatch};
-use crate::gossip::{Effects, Envelope, GossipCore, GossipParams, Node, Refusal};
+use crate::gossip::{self, Effects, Envelope, GossipCore, GossipParams, Node, Refusal};
 use crate::log_summary::LogSummary;
+use crate::net::hello::NoCommonVersion;
 use crate::net::{NetError, PayloadHandler, Transport};
 use crate::peer::PeerStatus;
 use crate::runtime::Agent;
@@ -234,12 +235,39 @@ impl GossipDriver {
 
 impl PayloadHandler for GossipDriver {
     fn on_payload(&self, peer: SocketAddr, payload: &[u8]) -> Vec<Vec<u8>> {
+        self.on_payload_in(peer, u16::from(gossip::LEGACY_PROTOCOL_VERSION), payload)
+    }
+
+    /// Replies are encoded in the connection's protocol (agreed in the handshake).
+    fn on_payload_in(&self, peer: SocketAddr, protocol: u16, payload: &[u8]) -> Vec<Vec<u8>> {
+        let protocol = u8::try_from(protocol).unwrap_or(gossip::PROTOCOL_VERSION);
         let now_ms = wall_ms();
         let mut node = self.node();
         let mut replica = self.shared.replica();
-        let effects = node.on_message(now_ms, &peer.to_string(), payload, &mut replica);
+        let from = peer.to_string();
+        let effects = node.on_message(now_ms, &from, payload, protocol, &mut replica);
         self.act_on(now_ms, peer, &effects, &replica);
         effects.into_payloads()
+    }
+
+    /// Records an event naming both versions and logs (one line per address per minute).
+    fn on_version_refused(&self, peer: &str, error: &NoCommonVersion) {
+        let event = events::version_refused(wall_ms(), peer, error);
+        self.shared
+            .events
+            .record_throttled(event, REPEAT_EVENT_GAP_MS);
+        let host = peer.rsplit_once(':').map_or(peer, |(host, _)| host);
+        if let Some(left_out) = self.warnings.admit("version", host) {
+            tracing::warn!(
+                %peer,
+                peer_protocol = error.peer_protocol,
+                peer_oldest = error.peer_oldest,
+                our_protocol = error.ours_protocol,
+                our_oldest = error.ours_oldest,
+                left_out,
+                "refused a gossip peer: {error} (one line per address per minute)"
+            );
+        }
     }
 }
 

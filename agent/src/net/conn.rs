@@ -157,11 +157,16 @@ impl Connection {
 
     async fn answer_handshake(&mut self, params: &HandshakeParams<'_>) -> Result<usize, NetError> {
         let first = self.read_handshake_frame().await?;
-        let (session, reply, key_index) = noise::respond(params.security, params.cluster, &first)
+        let response = noise::answer(params.security, params.cluster, &first)
             .map_err(|source| self.handshake_error(source))?;
+        // The reply goes out even when the versions do not agree: the peer learns ours.
+        self.write_frame(FrameKind::Handshake, &response.reply)
+            .await?;
+        let session = response
+            .session
+            .map_err(|source| self.handshake_error(source.into()))?;
         self.session = Some(session);
-        self.write_frame(FrameKind::Handshake, &reply).await?;
-        Ok(key_index)
+        Ok(response.key_index)
     }
 
     async fn read_handshake_frame(&mut self) -> Result<Vec<u8>, NetError> {
@@ -191,6 +196,13 @@ impl Connection {
 
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// The gossip protocol version this connection speaks (1 before the handshake).
+    pub fn protocol(&self) -> u16 {
+        self.session
+            .as_ref()
+            .map_or(1, |session| session.agreed().protocol)
     }
 
     /// Whether the peer has closed (or sent unexpected bytes on) an idle connection, checked
@@ -387,7 +399,8 @@ impl Connection {
                     if received > MAX_PAYLOADS_PER_TURN {
                         return Err(self.protocol_error("too many payloads in one turn"));
                     }
-                    replies.extend(handler.on_payload(self.peer, &payload));
+                    let protocol = self.protocol();
+                    replies.extend(handler.on_payload_in(self.peer, protocol, &payload));
                     if flag == FLAG_LAST {
                         return Ok(TurnOutcome::Replies(replies));
                     }

@@ -4,6 +4,8 @@
 //!
 //! - [`frame`]: pure wire framing (magic, version, kind, length cap).
 //! - [`keys`]: cluster key files, `officemesh keygen`, the send/accept key set for rotation.
+//! - [`hello`]: the protocol versions and features in the handshake payload, and the choice of
+//!   the version a connection speaks.
 //! - [`noise`]: the Noise handshake (PSK = cluster key, prologue = cluster name), chunked
 //!   message sealing, the insecure development mode.
 //! - `conn`: one connection: deadlines, frames, the turn protocol of an exchange.
@@ -13,10 +15,13 @@
 
 mod conn;
 pub mod frame;
+pub mod hello;
 pub mod keys;
 pub mod noise;
 pub mod stats;
 pub mod transport;
+#[cfg(test)]
+mod version_tests;
 
 use std::time::Duration;
 

@@ -11,6 +11,7 @@
 use snow::{HandshakeState, TransportState};
 
 use super::frame::MAX_PAYLOAD;
+use super::hello::{self, Agreed, Hello, NoCommonVersion};
 use super::keys::{ClusterKeys, Key};
 
 /// The Noise pattern: no static keys, mutual authentication by the pre-shared cluster key.
@@ -69,6 +70,8 @@ pub enum NoiseError {
     TooLarge { len: usize, max: usize },
     #[error("noise library error: {0}")]
     Library(String),
+    #[error(transparent)]
+    Version(#[from] NoCommonVersion),
 }
 
 fn library(err: snow::Error) -> NoiseError {
@@ -95,6 +98,8 @@ fn builder<'a>(key: &'a Key, prologue: &'a [u8]) -> Result<snow::Builder<'a>, No
 /// insecure mode).
 pub struct Session {
     transport: Option<TransportState>,
+    /// The protocol version and features this connection speaks.
+    agreed: Agreed,
 }
 
 impl std::fmt::Debug for Session {
@@ -113,6 +118,8 @@ pub struct InitiatorHandshake {
     state: Option<HandshakeState>,
     prologue: Vec<u8>,
     cluster: String,
+    /// What we said (checked against the responder's hello).
+    hello: Hello,
 }
 
 /// Starts a handshake as the side that opened the connection. Returns the state and the first
@@ -121,15 +128,26 @@ pub fn start_initiator(
     security: &Security,
     cluster: &str,
 ) -> Result<(InitiatorHandshake, Vec<u8>), NoiseError> {
+    start_initiator_as(security, cluster, &Hello::ours())
+}
+
+/// [`start_initiator`] saying `hello` (tests play other releases with it).
+pub fn start_initiator_as(
+    security: &Security,
+    cluster: &str,
+    hello: &Hello,
+) -> Result<(InitiatorHandshake, Vec<u8>), NoiseError> {
     let prologue = prologue(cluster);
     match security {
         Security::Insecure => {
             let mut body = vec![MODE_PLAIN];
             body.extend_from_slice(&prologue);
+            body.extend(hello.encode());
             let handshake = InitiatorHandshake {
                 state: None,
                 prologue,
                 cluster: cluster.to_string(),
+                hello: hello.clone(),
             };
             Ok((handshake, body))
         }
@@ -139,12 +157,15 @@ pub fn start_initiator(
                 .map_err(library)?;
             let mut body = vec![0u8; 1 + NOISE_MAX_MESSAGE];
             body[0] = MODE_NOISE;
-            let len = state.write_message(&[], &mut body[1..]).map_err(library)?;
+            let len = state
+                .write_message(&hello.encode(), &mut body[1..])
+                .map_err(library)?;
             body.truncate(1 + len);
             let handshake = InitiatorHandshake {
                 state: Some(state),
                 prologue,
                 cluster: cluster.to_string(),
+                hello: hello.clone(),
             };
             Ok((handshake, body))
         }
@@ -159,22 +180,29 @@ impl InitiatorHandshake {
             .ok_or(NoiseError::Malformed("empty handshake reply"))?;
         match (self.state, mode) {
             (None, MODE_PLAIN) => {
-                check_plain_hello(rest, &self.prologue, &self.cluster)?;
-                Ok(Session { transport: None })
+                let peer = check_plain_hello(rest, &self.prologue, &self.cluster)?;
+                let agreed = hello::agree(&self.hello, peer)?;
+                Ok(Session {
+                    transport: None,
+                    agreed,
+                })
             }
             (None, MODE_NOISE) => Err(NoiseError::PeerSecure),
             (Some(_), MODE_PLAIN) => Err(NoiseError::PeerInsecure),
             (Some(mut state), MODE_NOISE) => {
                 let mut scratch = vec![0u8; NOISE_MAX_MESSAGE];
-                state
+                let len = state
                     .read_message(rest, &mut scratch)
                     .map_err(|_| NoiseError::ReplyNotAuthentic)?;
                 if !state.is_handshake_finished() {
                     return Err(NoiseError::Malformed("handshake did not finish"));
                 }
+                let peer = Hello::decode(&scratch[..len]).map_err(NoiseError::Malformed)?;
+                let agreed = hello::agree(&self.hello, peer)?;
                 let transport = state.into_transport_mode().map_err(library)?;
                 Ok(Session {
                     transport: Some(transport),
+                    agreed,
                 })
             }
             _ => Err(NoiseError::Malformed("unknown handshake mode")),
@@ -182,24 +210,57 @@ impl InitiatorHandshake {
     }
 }
 
-/// Answers a handshake as the side that accepted the connection. Tries every accepted key on
-/// the first message (trial decryption) and uses the one that works. Returns the session, the
-/// reply frame body to send, and the index of the accepted key that matched (0 = `send`).
+/// A responder's answer: the reply frame body to send (always, even when the versions do not
+/// agree, so the initiator learns ours), the index of the accepted key that matched (0 =
+/// `send`), and the session, or why the versions do not agree.
+pub struct Response {
+    pub reply: Vec<u8>,
+    pub key_index: usize,
+    pub session: Result<Session, NoCommonVersion>,
+}
+
+fn response(
+    transport: Option<TransportState>,
+    peer: Option<Hello>,
+    reply: Vec<u8>,
+    key_index: usize,
+) -> Response {
+    let session = hello::agree(&Hello::ours(), peer).map(|agreed| Session { transport, agreed });
+    Response {
+        reply,
+        key_index,
+        session,
+    }
+}
+
+/// [`answer`] for callers that send no reply when the versions do not agree: the session, the
+/// reply frame body and the index of the accepted key that matched (0 = `send`).
 pub fn respond(
     security: &Security,
     cluster: &str,
     first: &[u8],
 ) -> Result<(Session, Vec<u8>, usize), NoiseError> {
+    let response = answer(security, cluster, first)?;
+    Ok((response.session?, response.reply, response.key_index))
+}
+
+/// Answers a handshake as the side that accepted the connection. Tries every accepted key on
+/// the first message (trial decryption) and uses the one that works.
+pub fn answer(security: &Security, cluster: &str, first: &[u8]) -> Result<Response, NoiseError> {
     let prologue = prologue(cluster);
     let (&mode, rest) = first
         .split_first()
         .ok_or(NoiseError::Malformed("empty handshake message"))?;
     match (security, mode) {
         (Security::Insecure, MODE_PLAIN) => {
-            check_plain_hello(rest, &prologue, cluster)?;
+            let peer = check_plain_hello(rest, &prologue, cluster)?;
             let mut reply = vec![MODE_PLAIN];
             reply.extend_from_slice(&prologue);
-            Ok((Session { transport: None }, reply, 0))
+            // A protocol-1 initiator compares the reply with its prologue: no hello for it.
+            if peer.is_some() {
+                reply.extend(Hello::ours().encode());
+            }
+            Ok(response(None, peer, reply, 0))
         }
         (Security::Insecure, MODE_NOISE) => Err(NoiseError::PeerSecure),
         (Security::Noise(_), MODE_PLAIN) => Err(NoiseError::PeerInsecure),
@@ -209,18 +270,19 @@ pub fn respond(
                 let mut state = builder(key, &prologue)?
                     .build_responder()
                     .map_err(library)?;
-                if state.read_message(rest, &mut scratch).is_err() {
+                let Ok(read) = state.read_message(rest, &mut scratch) else {
                     continue;
-                }
+                };
+                let peer = Hello::decode(&scratch[..read]).map_err(NoiseError::Malformed)?;
                 let mut reply = vec![0u8; 1 + NOISE_MAX_MESSAGE];
                 reply[0] = MODE_NOISE;
-                let len = state.write_message(&[], &mut reply[1..]).map_err(library)?;
+                // A protocol-1 initiator reads the reply's payload and ignores it.
+                let len = state
+                    .write_message(&Hello::ours().encode(), &mut reply[1..])
+                    .map_err(library)?;
                 reply.truncate(1 + len);
                 let transport = state.into_transport_mode().map_err(library)?;
-                let session = Session {
-                    transport: Some(transport),
-                };
-                return Ok((session, reply, index));
+                return Ok(response(Some(transport), peer, reply, index));
             }
             Err(NoiseError::NoAcceptedKey)
         }
@@ -228,14 +290,32 @@ pub fn respond(
     }
 }
 
-fn check_plain_hello(hello: &[u8], expected: &[u8], ours: &str) -> Result<(), NoiseError> {
+/// Checks a plain hello: the prologue, then our hello (none from a protocol-1 peer).
+fn check_plain_hello(
+    hello: &[u8],
+    expected: &[u8],
+    ours: &str,
+) -> Result<Option<Hello>, NoiseError> {
     if hello == expected {
-        return Ok(());
+        return Ok(None);
+    }
+    if let Some(payload) = hello.strip_prefix(expected) {
+        if let Ok(Some(peer)) = Hello::decode(payload) {
+            return Ok(Some(peer));
+        }
     }
     let version_line = prologue("");
     match hello.strip_prefix(version_line.as_slice()) {
         Some(peer_cluster) => Err(NoiseError::ClusterMismatch {
-            peer: String::from_utf8_lossy(&peer_cluster[..peer_cluster.len().min(64)]).into_owned(),
+            peer: {
+                // The cluster name ends where a hello starts (none from a protocol-1 peer).
+                let end = peer_cluster
+                    .windows(4)
+                    .position(|w| w == b"OMH1")
+                    .unwrap_or(peer_cluster.len())
+                    .min(64);
+                String::from_utf8_lossy(&peer_cluster[..end]).into_owned()
+            },
             ours: ours.to_string(),
         }),
         None => Err(NoiseError::Malformed(
@@ -253,6 +333,11 @@ pub fn sealed_len(plain_len: usize) -> usize {
 }
 
 impl Session {
+    /// The protocol version and features this connection speaks.
+    pub fn agreed(&self) -> &Agreed {
+        &self.agreed
+    }
+
     /// Whether this session encrypts (false in insecure mode).
     pub fn is_encrypted(&self) -> bool {
         self.transport.is_some()
@@ -331,6 +416,10 @@ impl Session {
         Ok((flag, payload.to_vec()))
     }
 }
+
+#[cfg(test)]
+#[path = "noise_compat_tests.rs"]
+mod compat_tests;
 
 #[cfg(test)]
 mod tests {

@@ -16,8 +16,9 @@ use tokio::task::JoinSet;
 
 use super::conn::{Connection, HandshakeParams, TurnOutcome};
 use super::frame::MAX_PAYLOAD;
+use super::hello::NoCommonVersion;
 use super::keys::{ClusterKeys, KeyError};
-use super::noise::Security;
+use super::noise::{NoiseError, Security};
 use super::stats::{NetStats, NetStatsSnapshot};
 use super::NetError;
 use crate::config::GossipConfig;
@@ -33,6 +34,47 @@ pub trait PayloadHandler: Send + Sync + 'static {
     /// A payload arrived on a connection from `peer`; returns the payloads to send back on the
     /// same connection (empty: nothing to answer, the exchange ends).
     fn on_payload(&self, peer: SocketAddr, payload: &[u8]) -> Vec<Vec<u8>>;
+
+    /// [`PayloadHandler::on_payload`] on a connection that speaks gossip `protocol` (agreed
+    /// in the handshake, `super::hello`); the answers must be encoded for that protocol.
+    fn on_payload_in(&self, peer: SocketAddr, protocol: u16, payload: &[u8]) -> Vec<Vec<u8>> {
+        let _ = protocol;
+        self.on_payload(peer, payload)
+    }
+
+    /// A handshake with `peer` found no protocol version both sides speak (the connection is
+    /// closed); the driver logs it and records an event naming both versions.
+    fn on_version_refused(&self, peer: &str, error: &NoCommonVersion) {
+        let _ = (peer, error);
+    }
+}
+
+/// Logs (once per address per minute) that a connection speaks protocol 1: the peer runs the
+/// release before versioning, so entries of kinds it does not know are withheld from it.
+fn note_legacy_peer(inner: &Inner, conn: &Connection) {
+    if conn.protocol() != 1 {
+        return;
+    }
+    let peer = conn.peer();
+    if let Some(left_out) = inner.warnings.admit("protocol_1", &peer.ip().to_string()) {
+        tracing::info!(
+            %peer,
+            left_out,
+            "gossip peer speaks protocol 1 (the release before versioning); upgrade it \
+             (one line per address per minute)"
+        );
+    }
+}
+
+/// Tells `handler` when `result` failed because the versions do not agree.
+fn note_version_refusal<T>(handler: &dyn PayloadHandler, peer: &str, result: &Result<T, NetError>) {
+    if let Err(NetError::Handshake {
+        source: NoiseError::Version(error),
+        ..
+    }) = result
+    {
+        handler.on_version_refused(peer, error);
+    }
 }
 
 /// How a transport protects and paces its connections.
@@ -273,8 +315,13 @@ impl Transport {
                 }
             }
         }
-        let conn = match Connection::connect(addr, self.handshake_params()).await {
-            Ok(conn) => conn,
+        let connected = Connection::connect(addr, self.handshake_params()).await;
+        note_version_refusal(handler.as_ref(), addr, &connected);
+        let conn = match connected {
+            Ok(conn) => {
+                note_legacy_peer(&self.inner, &conn);
+                conn
+            }
             Err(err) => {
                 if !matches!(err, NetError::Connect { .. }) {
                     self.inner.stats.connections_failed(1);
@@ -427,7 +474,9 @@ async fn serve_and_report(
     peer: SocketAddr,
     handler: &dyn PayloadHandler,
 ) {
-    let Err(err) = serve_connection(inner, stream, peer, handler).await else {
+    let served = serve_connection(inner, stream, peer, handler).await;
+    note_version_refusal(handler, &peer.to_string(), &served);
+    let Err(err) = served else {
         return;
     };
     inner.stats.connections_failed(1);
@@ -459,6 +508,7 @@ async fn serve_connection(
         stats: &inner.stats,
     };
     let (mut conn, key_index) = Connection::accept(stream, peer, params).await?;
+    note_legacy_peer(inner, &conn);
     if key_index > 0 {
         tracing::info!(%peer, key_index, "gossip peer uses an accept-only key (rotation in progress)");
     }

@@ -202,6 +202,14 @@ impl Store {
                 }
                 None => None,
             };
+            // Kept as bytes by a build that did not know the kind; this one may know it.
+            let value = match value {
+                Some(Value::Opaque(bytes)) if !matches!(key, Key::Opaque(_)) => Some(
+                    crate::state::opaque::value_from_bytes(&key, &bytes.bytes)
+                        .map_err(|e| corrupt(e.to_string()))?,
+                ),
+                value => value,
+            };
             entries.push(Entry {
                 key,
                 value,

@@ -209,3 +209,37 @@ fn a_new_database_has_small_pages_and_an_older_one_keeps_its_own() {
     let loaded = store.load_replica(NodeId(3)).expect("load");
     assert_eq!(loaded.live().count(), 1);
 }
+
+#[test]
+fn an_entry_of_an_unknown_kind_round_trips_as_bytes() {
+    use crate::state::opaque::{key_from_bytes, value_from_bytes};
+    // A later release's `badge/<name>` (kind 12): index, then its name; its value: kind name,
+    // then the fields.
+    let mut key_bytes = postcard::to_allocvec(&12u32).expect("varint");
+    key_bytes.extend(postcard::to_allocvec("ada").expect("name"));
+    let key = key_from_bytes(&key_bytes).expect("opaque key");
+    let value = value_from_bytes(
+        &key,
+        &postcard::to_allocvec(&("badge", 7u64)).expect("value"),
+    )
+    .expect("opaque value");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut replica = Replica::new(NodeId(1));
+    let entry = Entry {
+        key: key.clone(),
+        value: Some(value),
+        stamp: Stamp::new(50, NodeId(9)),
+        version: 1,
+    };
+    assert!(replica.merge(entry.clone()));
+    {
+        let mut store = Store::open(dir.path()).expect("open");
+        store.apply(&replica.take_changes()).expect("apply");
+    }
+    let loaded = Store::open(dir.path())
+        .expect("reopen")
+        .load_replica(NodeId(1))
+        .expect("load");
+    assert_eq!(loaded.get(&key), Some(&entry));
+    assert_eq!(loaded.state_hash(), replica.state_hash());
+}

@@ -32,6 +32,7 @@ mod net_bench;
 mod net_transport;
 mod presence_lab;
 mod presence_office;
+mod rolling_upgrade;
 mod sensor_failures;
 mod sim_invariants;
 mod store_crash;

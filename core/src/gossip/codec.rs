@@ -1,4 +1,7 @@
-//! Bytes ↔ `Message`: one protocol-version byte, then the message in postcard.
+//! Bytes ↔ `Message`: one protocol-version byte, then the message in postcard. Protocol 1 is
+//! the release before versioning (db6ff62); protocol 2 differs only in the form of entries
+//! (`wire`: length-prefixed canonical bytes, so unknown kinds travel). A message is encoded in
+//! the protocol its connection agreed on (`encode_for`); decoding follows the version byte.
 //!
 //! Decoding never trusts lengths or counts: the input is capped at `MAX_MESSAGE_BYTES`, postcard
 //! reads sequences element by element (serde pre-allocates at most a bounded "cautious" size),
@@ -6,9 +9,12 @@
 //! replica.
 
 use super::message::Message;
+use super::wire;
 
-/// The wire protocol version this build speaks.
-pub const PROTOCOL_VERSION: u8 = 1;
+/// The newest wire protocol version this build speaks.
+pub const PROTOCOL_VERSION: u8 = 2;
+/// The oldest it still speaks: the release without a version field in its handshake.
+pub const LEGACY_PROTOCOL_VERSION: u8 = 1;
 
 /// The largest encoded message accepted (1 MiB): deltas are cut to `max_delta_bytes` (64 KiB by
 /// default) and member lists of 1000 nodes are about 40 KB.
@@ -22,8 +28,8 @@ pub enum DecodeError {
     #[error("gossip message of {0} bytes is over the {MAX_MESSAGE_BYTES}-byte limit")]
     TooLarge(usize),
     #[error(
-        "peer speaks gossip protocol version {0}, this node speaks {PROTOCOL_VERSION}: \
-         upgrade the older agent"
+        "peer speaks gossip protocol version {0}, this node speaks \
+         {LEGACY_PROTOCOL_VERSION}–{PROTOCOL_VERSION}: upgrade the older agent"
     )]
     Version(u8),
     #[error("malformed gossip message: {0}")]
@@ -32,11 +38,19 @@ pub enum DecodeError {
     Trailing(usize),
 }
 
-/// Encodes a message (version byte + postcard).
+/// Encodes a message in the newest protocol (version byte + postcard).
 pub fn encode(message: &Message) -> Vec<u8> {
-    let mut out = vec![PROTOCOL_VERSION];
+    encode_for(message, PROTOCOL_VERSION)
+}
+
+/// Encodes a message in `protocol` (clamped to the ones this build speaks). In protocol 1,
+/// entries of kinds it does not know are left out of their chunks (withheld: `wire`).
+pub fn encode_for(message: &Message, protocol: u8) -> Vec<u8> {
+    let protocol = protocol.clamp(LEGACY_PROTOCOL_VERSION, PROTOCOL_VERSION);
+    let mut out = vec![protocol];
     // Serializing plain data into a Vec cannot fail; an empty body would be refused on decode.
-    out.extend(postcard::to_allocvec(message).unwrap_or_default());
+    let body = wire::with_protocol(protocol, || postcard::to_allocvec(message));
+    out.extend(body.unwrap_or_default());
     out
 }
 
@@ -46,11 +60,12 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
         return Err(DecodeError::TooLarge(bytes.len()));
     }
     let (&version, rest) = bytes.split_first().ok_or(DecodeError::Empty)?;
-    if version != PROTOCOL_VERSION {
+    if !(LEGACY_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&version) {
         return Err(DecodeError::Version(version));
     }
-    let (message, trailing) = postcard::take_from_bytes::<Message>(rest)
-        .map_err(|error| DecodeError::Malformed(error.to_string()))?;
+    let (message, trailing) =
+        wire::with_protocol(version, || postcard::take_from_bytes::<Message>(rest))
+            .map_err(|error| DecodeError::Malformed(error.to_string()))?;
     if !trailing.is_empty() {
         return Err(DecodeError::Trailing(trailing.len()));
     }

@@ -30,7 +30,10 @@ mod regression_tests;
 mod tests;
 
 pub use self::core::{GossipCore, Outgoing, PeerView};
-pub use codec::{decode, encode, DecodeError, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
+pub use codec::{
+    decode, encode, encode_for, DecodeError, LEGACY_PROTOCOL_VERSION, MAX_MESSAGE_BYTES,
+    PROTOCOL_VERSION,
+};
 pub use message::{Message, MessageKind};
 pub use stats::{GossipStats, Traffic};
 

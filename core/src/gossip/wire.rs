@@ -1,16 +1,44 @@
-//! The wire form of replicated entries. `Value` is an internally tagged enum (`"kind"`, for the
-//! JSON API), which postcard cannot decode; on the wire it travels as an externally tagged
-//! mirror, `WireValue`. Used by `message::Chunk` through `#[serde(with = "wire::entries")]`.
+//! The wire form of replicated entries, per gossip protocol version. Used by `message::Chunk`
+//! through `#[serde(with = "wire::entries")]`; `codec` picks the version around each encode
+//! and decode (`with_protocol`).
+//!
+//! - Protocol 1 (the release before versioning): `Value` is an internally tagged enum
+//!   (`"kind"`, for the JSON API), which postcard cannot decode, so it travels as an externally
+//!   tagged mirror, `WireValue`, and the key as `Key`. An unknown kind cannot be skipped (no
+//!   lengths): a protocol-1 node refuses the whole message. Entries of kinds it does not know
+//!   (`Key::Opaque`) are therefore withheld from it.
+//! - Protocol 2: key and value as their canonical bytes (`state::opaque`), length-prefixed, so
+//!   a kind the receiver does not know is kept as bytes.
 //!
 //! Pure data conversion. Must not touch: anything but the types it converts.
+
+use std::cell::Cell;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::crdt::Stamp;
+use crate::state::opaque::{self, key_bytes, value_bytes};
 use crate::state::{
     AlertValue, AttendanceValue, DeviceCount, Entry, Key, MacSeen, NodeInfo, PersonInfo,
     ReadingValue, SensorHealth, TargetValue, Value,
 };
+
+thread_local! {
+    /// The protocol the message being encoded or decoded on this thread speaks.
+    static PROTOCOL: Cell<u8> = const { Cell::new(2) };
+}
+
+/// Runs `f` (one postcard encode or decode) with entries in protocol `protocol`'s form.
+pub(crate) fn with_protocol<T>(protocol: u8, f: impl FnOnce() -> T) -> T {
+    let previous = PROTOCOL.with(|p| p.replace(protocol));
+    let out = f();
+    PROTOCOL.with(|p| p.set(previous));
+    out
+}
+
+fn protocol() -> u8 {
+    PROTOCOL.with(Cell::get)
+}
 
 /// `Value`, externally tagged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,9 +54,10 @@ enum WireValue {
     Sensor(SensorHealth),
 }
 
-impl From<Value> for WireValue {
-    fn from(value: Value) -> Self {
-        match value {
+impl WireValue {
+    /// `None` for an opaque value (protocol 1 has no form for it).
+    fn legacy(value: Value) -> Option<Self> {
+        Some(match value {
             Value::Node(v) => WireValue::Node(v),
             Value::Reading(v) => WireValue::Reading(v),
             Value::Mac(v) => WireValue::Mac(v),
@@ -38,7 +67,8 @@ impl From<Value> for WireValue {
             Value::Devices(v) => WireValue::Devices(v),
             Value::Attendance(v) => WireValue::Attendance(v),
             Value::Sensor(v) => WireValue::Sensor(v),
-        }
+            Value::Opaque(_) => return None,
+        })
     }
 }
 
@@ -67,14 +97,60 @@ struct WireEntry {
     version: u64,
 }
 
-impl From<&Entry> for WireEntry {
-    fn from(entry: &Entry) -> Self {
-        WireEntry {
+impl WireEntry {
+    /// `None` for an entry of a kind protocol 1 does not know.
+    fn legacy(entry: &Entry) -> Option<Self> {
+        if let Key::Opaque(_) = entry.key {
+            return None;
+        }
+        let value = match entry.value.clone() {
+            None => None,
+            Some(value) => Some(WireValue::legacy(value)?),
+        };
+        Some(WireEntry {
             key: entry.key.clone(),
-            value: entry.value.clone().map(WireValue::from),
+            value,
+            stamp: entry.stamp,
+            version: entry.version,
+        })
+    }
+}
+
+/// `Entry` in protocol 2: canonical key and value bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct WireEntryV2 {
+    key: Vec<u8>,
+    value: Option<Vec<u8>>,
+    stamp: Stamp,
+    version: u64,
+}
+
+impl From<&Entry> for WireEntryV2 {
+    fn from(entry: &Entry) -> Self {
+        WireEntryV2 {
+            key: key_bytes(&entry.key),
+            value: entry.value.as_ref().map(value_bytes),
             stamp: entry.stamp,
             version: entry.version,
         }
+    }
+}
+
+impl TryFrom<WireEntryV2> for Entry {
+    type Error = opaque::OpaqueError;
+
+    fn try_from(wire: WireEntryV2) -> Result<Self, Self::Error> {
+        let key = opaque::key_from_bytes(&wire.key)?;
+        let value = match wire.value {
+            None => None,
+            Some(bytes) => Some(opaque::value_from_bytes(&key, &bytes)?),
+        };
+        Ok(Entry {
+            key,
+            value,
+            stamp: wire.stamp,
+            version: wire.version,
+        })
     }
 }
 
@@ -89,21 +165,33 @@ impl From<WireEntry> for Entry {
     }
 }
 
-/// The encoded size of one entry on the wire (for delta budgets).
+/// The encoded size of one entry on the wire (for delta budgets; protocol 2's form, within
+/// a few bytes of protocol 1's).
 pub fn entry_size(entry: &Entry) -> usize {
-    postcard::experimental::serialized_size(&WireEntry::from(entry)).unwrap_or(usize::MAX)
+    postcard::experimental::serialized_size(&WireEntryV2::from(entry)).unwrap_or(usize::MAX)
 }
 
-/// `#[serde(with = "wire::entries")]` for `Vec<Entry>`.
+/// `#[serde(with = "wire::entries")]` for `Vec<Entry>`, in the form of the protocol set by
+/// `with_protocol`.
 pub mod entries {
     use super::*;
 
     pub fn serialize<S: Serializer>(entries: &[Entry], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(entries.iter().map(WireEntry::from))
+        if protocol() == 1 {
+            let legacy: Vec<WireEntry> = entries.iter().filter_map(WireEntry::legacy).collect();
+            return legacy.serialize(serializer);
+        }
+        serializer.collect_seq(entries.iter().map(WireEntryV2::from))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Entry>, D::Error> {
-        let wire = Vec::<WireEntry>::deserialize(deserializer)?;
-        Ok(wire.into_iter().map(Entry::from).collect())
+        if protocol() == 1 {
+            let wire = Vec::<WireEntry>::deserialize(deserializer)?;
+            return Ok(wire.into_iter().map(Entry::from).collect());
+        }
+        Vec::<WireEntryV2>::deserialize(deserializer)?
+            .into_iter()
+            .map(|wire| Entry::try_from(wire).map_err(serde::de::Error::custom))
+            .collect()
     }
 }

@@ -5,6 +5,12 @@
 //! bytes as they came off the wire, and returns everything that happened as one `Effects`
 //! (encoded messages, typed events and refusals, entries merged, bytes moved).
 //!
+//! Wire protocols: a message is decoded by its version byte; replies are encoded in the
+//! protocol the connection agreed on (`on_message`'s `protocol`: 1 withholds entries of kinds
+//! a protocol-1 node does not know, 2 carries them as bytes). The `Syn`s that open exchanges
+//! (`on_tick`, `on_early_round`, `on_leave`) hold no entries and go out in protocol 1's form,
+//! which every peer reads, since the connection's protocol is agreed only when it opens.
+//!
 //! The glue around every merge lives here, once: decoding (an undecodable message is a
 //! refusal), byte counts, the publish limit (`Replica::set_publish_limit` with the durable own
 //! version the shell reports through `set_publish_limit`) before the core reads the replica,
@@ -161,13 +167,15 @@ impl Node {
         self.core.peers(now_ms, replica)
     }
 
-    /// Handles the bytes of one message received from `from` (the connection's address):
-    /// the replies (to `from`, on the same connection), what merged, events and refusals.
+    /// Handles the bytes of one message received from `from` (the connection's address) on a
+    /// connection speaking gossip `protocol`: the replies (to `from`, on the same connection,
+    /// encoded in `protocol`), what merged, events and refusals.
     pub fn on_message(
         &mut self,
         now_ms: u64,
         from: &str,
         bytes: &[u8],
+        protocol: u8,
         replica: &mut Replica,
     ) -> Effects {
         let mut effects = Effects {
@@ -214,22 +222,26 @@ impl Node {
                     }),
             );
         for reply in replies {
-            self.encode_into(&mut effects, from.to_string(), &reply);
+            self.encode_into(&mut effects, from.to_string(), &reply, protocol);
         }
         effects
     }
 
+    /// Encodes the `Syn`s that open exchanges: in protocol 1's form (a `Syn` holds no entries,
+    /// so it is the same message in every protocol, and every peer reads it).
     fn encode_all(&mut self, outgoing: Vec<Outgoing>) -> Effects {
         let mut effects = Effects::default();
         for Outgoing { to, message } in outgoing {
-            self.encode_into(&mut effects, to, &message);
+            debug_assert_eq!(message.kind(), MessageKind::Syn, "only Syns open exchanges");
+            let protocol = gossip::LEGACY_PROTOCOL_VERSION;
+            self.encode_into(&mut effects, to, &message, protocol);
         }
         effects
     }
 
-    fn encode_into(&mut self, effects: &mut Effects, to: String, message: &Message) {
+    fn encode_into(&mut self, effects: &mut Effects, to: String, message: &Message, protocol: u8) {
         let kind = message.kind();
-        let bytes = gossip::encode(message);
+        let bytes = gossip::encode_for(message, protocol);
         self.core.note_sent_bytes(kind, bytes.len());
         effects.bytes_sent += bytes.len() as u64;
         effects.messages.push(Envelope { to, kind, bytes });

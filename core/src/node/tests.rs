@@ -9,8 +9,8 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::*;
-use crate::gossip::GossipParams;
-use crate::state::{Key, PersonInfo, Value};
+use crate::gossip::{GossipParams, PROTOCOL_VERSION};
+use crate::state::{Entry, Key, PersonInfo, Value};
 
 const T0: u64 = 1_767_225_600_000;
 
@@ -54,6 +54,17 @@ fn write(p: &mut Peer, i: u8, ms: u64) -> Stamp {
 /// Delivers every message of `effects` from `from` to `to` and the replies back, until the
 /// exchange ends; returns every `Effects` the two produced on the way.
 fn exchange(now: u64, from: &mut Peer, to: &mut Peer, effects: Effects) -> Vec<Effects> {
+    exchange_in(PROTOCOL_VERSION, now, from, to, effects)
+}
+
+/// [`exchange`] over a connection that agreed on gossip `protocol`.
+fn exchange_in(
+    protocol: u8,
+    now: u64,
+    from: &mut Peer,
+    to: &mut Peer,
+    effects: Effects,
+) -> Vec<Effects> {
     let mut seen = Vec::new();
     let mut pending: Vec<(bool, Vec<u8>)> = effects
         .into_payloads()
@@ -66,9 +77,10 @@ fn exchange(now: u64, from: &mut Peer, to: &mut Peer, effects: Effects) -> Vec<E
         } else {
             (&mut *from, &mut *to)
         };
-        let out = receiver
-            .node
-            .on_message(now, &sender.addr, &bytes, &mut receiver.replica);
+        let out =
+            receiver
+                .node
+                .on_message(now, &sender.addr, &bytes, protocol, &mut receiver.replica);
         for send in &out.messages {
             assert_eq!(send.to, sender.addr, "replies go back to the sender");
             pending.push((!to_is_receiver, send.bytes.clone()));
@@ -130,9 +142,13 @@ fn own_writes_above_the_durable_version_stay_unseen() {
 #[test]
 fn undecodable_bytes_are_a_refusal_and_answer_nothing() {
     let mut b = peer(2, "office", &[]);
-    let out = b
-        .node
-        .on_message(T0, "10.0.0.9:7420", b"\x01garbage", &mut b.replica);
+    let out = b.node.on_message(
+        T0,
+        "10.0.0.9:7420",
+        b"\x01garbage",
+        PROTOCOL_VERSION,
+        &mut b.replica,
+    );
     assert!(out.messages.is_empty());
     assert_eq!(out.bytes_received, 8);
     assert!(matches!(
@@ -207,4 +223,66 @@ fn a_large_delta_is_an_event_a_small_one_is_not() {
     let seen = exchange(now + 1_000, &mut a, &mut b, tick);
     assert_eq!(seen.iter().map(|e| e.merged).sum::<u64>(), 1);
     assert!(seen.iter().all(|e| e.events.is_empty()));
+}
+
+/// A later release's entry (kind 12, `badge/ada`) this build keeps as bytes.
+fn opaque_entry(origin: u64) -> Entry {
+    use crate::state::opaque::{key_from_bytes, value_from_bytes};
+    let mut key = postcard::to_allocvec(&12u32).expect("varint");
+    key.extend(postcard::to_allocvec("ada").expect("name"));
+    let key = key_from_bytes(&key).expect("opaque key");
+    let value = postcard::to_allocvec(&("badge", 7u64)).expect("value");
+    let value = value_from_bytes(&key, &value).expect("opaque value");
+    Entry {
+        key,
+        value: Some(value),
+        stamp: Stamp::new(Stamp::time_from_unix_ms(T0), NodeId(origin)),
+        version: 1,
+    }
+}
+
+#[test]
+fn replies_follow_the_connections_protocol_and_syns_every_peer_reads() {
+    let mut a = peer(1, "office", &["n2", "n3"]);
+    let (mut old, mut new) = (peer(2, "office", &[]), peer(3, "office", &[]));
+    let person = write(&mut a, 1, T0 + 1_000);
+    let badge = opaque_entry(9);
+    // As a delta from a newer node 9 would leave it: merged, and held up to version 1.
+    assert!(a.replica.merge(badge.clone()));
+    a.replica.set_watermark(NodeId(9), 1);
+    let now = T0 + 2_000;
+    let tick = a.node.on_tick(now, &mut a.replica);
+    assert_eq!(tick.messages.len(), 2, "a Syn to each seed");
+    for syn in &tick.messages {
+        assert_eq!(
+            syn.bytes[0],
+            gossip::LEGACY_PROTOCOL_VERSION,
+            "protocol 1's form"
+        );
+    }
+    let (to_old, to_new): (Vec<_>, Vec<_>) = tick.messages.into_iter().partition(|m| m.to == "n2");
+    let only = |messages| Effects {
+        messages,
+        ..Effects::default()
+    };
+    // A protocol-1 connection (a db6ff62 peer): the person, not the kind it cannot read.
+    let seen = exchange_in(1, now, &mut a, &mut old, only(to_old));
+    let replies = seen.iter().flat_map(|e| &e.messages);
+    assert!(
+        replies.clone().all(|m| m.bytes[0] == 1),
+        "every reply in protocol 1"
+    );
+    assert!(old.replica.entries().any(|e| e.stamp == person));
+    assert!(
+        old.replica.get(&badge.key).is_none(),
+        "withheld from protocol 1"
+    );
+    // A protocol-2 connection: both, the later kind as the bytes it was written as.
+    let seen = exchange_in(2, now, &mut a, &mut new, only(to_new));
+    assert!(seen
+        .iter()
+        .flat_map(|e| &e.messages)
+        .all(|m| m.bytes[0] == 2));
+    assert!(new.replica.entries().any(|e| e.stamp == person));
+    assert_eq!(new.replica.get(&badge.key), Some(&badge));
 }

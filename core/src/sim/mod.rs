@@ -7,6 +7,8 @@
 //! `on_early_round`, `on_message`, `on_leave`), so the production glue runs here too: the
 //! codec on every hop (byte counts are real), the publish limit (every applied write is
 //! durable here: the limit is the replica's own counter), the clock guard and the clock floor.
+//! Every simulated connection speaks this build's newest protocol (`PROTOCOL_VERSION`); mixed
+//! protocols are `node::tests`' and the agent's rolling-upgrade test's.
 //! Each node's random source is seeded from the simulation's. Each node has its own `Replica`; a crash keeps
 //! what the store would have persisted (entries, watermarks, the safety state as JSON) and
 //! drops the node's in-memory state; a restart rebuilds the replica from that persisted form and
@@ -24,7 +26,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::clock::Clock;
 use crate::crdt::{NodeId, Stamp};
-use crate::gossip::{GossipCore, MessageKind};
+use crate::gossip::{GossipCore, MessageKind, PROTOCOL_VERSION};
 use crate::node::{Effects, Envelope, Node, Refusal};
 use crate::state::{Entry, Key, Replica, StaleWrite, Value};
 
@@ -412,7 +414,7 @@ impl Sim {
             return;
         };
         node.set_publish_limit(Some(n.replica.own_counter()));
-        let effects = node.on_message(now, &from_addr, &bytes, &mut n.replica);
+        let effects = node.on_message(now, &from_addr, &bytes, PROTOCOL_VERSION, &mut n.replica);
         let undecodable = |r: &Refusal| matches!(r, Refusal::Undecodable { .. });
         if effects.refusals.iter().any(undecodable) {
             self.net.decode_errors += 1;

@@ -11,6 +11,7 @@
 //! | `target/<room>/<quantity>` | any node |
 //! | `alert/<room>/<quantity>` | any node |
 //! | `sensor/<node>/<sensor>` | that node (sensor health) |
+//! | `opaque/<hex>` | a kind of a later release, kept as bytes (`state::opaque`) |
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,6 +19,7 @@ use std::str::FromStr;
 use officemesh_types::{MacAddr, Quantity};
 use serde::{Deserialize, Serialize};
 
+use super::opaque::{self, OpaqueKey};
 use crate::crdt::NodeId;
 
 /// A key of the replicated state. Labels (sensor, person and room names) never contain `/`.
@@ -58,6 +60,11 @@ pub enum Key {
         node: NodeId,
         sensor: String,
     },
+    /// A kind this build does not know (a later release's): stored, merged and passed on as
+    /// bytes, answered nowhere. Never serialized by serde (its bytes are `opaque::key_bytes`);
+    /// it must stay the last variant, after the `opaque::KNOWN_KEY_KINDS` known ones.
+    #[serde(skip)]
+    Opaque(OpaqueKey),
 }
 
 /// A person, room or sensor name that cannot be used as part of a key.
@@ -149,6 +156,7 @@ impl Key {
             Key::Devices { .. } => "devices",
             Key::Attendance { .. } => "attendance",
             Key::Sensor { .. } => "sensor",
+            Key::Opaque(_) => "opaque",
         }
     }
 }
@@ -169,6 +177,7 @@ impl fmt::Display for Key {
             Key::Devices { observer } => write!(f, "devices/{observer}"),
             Key::Attendance { name, day } => write!(f, "attendance/{name}/{day}"),
             Key::Sensor { node, sensor } => write!(f, "sensor/{node}/{sensor}"),
+            Key::Opaque(key) => write!(f, "opaque/{}", opaque::to_hex(&key.0)),
         }
     }
 }
@@ -221,6 +230,10 @@ impl FromStr for Key {
                 node: node(n)?,
                 sensor: label(sensor)?,
             }),
+            // Stored by a build that did not know the kind; this one may (then it is typed).
+            ["opaque", hex] => opaque::from_hex(hex)
+                .and_then(|bytes| opaque::key_from_bytes(&bytes).ok())
+                .ok_or_else(err),
             _ => Err(err()),
         }
     }

@@ -6,6 +6,8 @@
 //! - [`value`]: what each key holds.
 //! - [`replica`]: `Replica`, one node's copy: local writes, merges, watermarks, deltas, hash,
 //!   tombstone GC, and the change set the store persists.
+//! - [`opaque`]: entries of kinds this build does not know, kept as bytes; the canonical
+//!   bytes of keys and values (hash, tie-break, wire).
 //! - [`limits`]: the bounds of every field, checked once at the state's door.
 //! - [`own_clock`]: whether this node's own clock runs ahead of its peers' (their readings
 //!   all arrive old).
@@ -17,6 +19,7 @@
 
 pub mod key;
 pub mod limits;
+pub mod opaque;
 pub mod own_clock;
 pub mod presence;
 pub mod query;

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::opaque::OpaqueValue;
 use crate::crdt::NodeId;
 
 /// The value of a live entry (a deleted entry holds no value: it is a tombstone).
@@ -18,6 +19,9 @@ pub enum Value {
     Devices(DeviceCount),
     Attendance(AttendanceValue),
     Sensor(SensorHealth),
+    /// The value of a `Key::Opaque` (a later release's kind), as bytes. Its canonical bytes
+    /// are `opaque::value_bytes`, never serde's; it must stay the last variant.
+    Opaque(OpaqueValue),
 }
 
 /// `node/<id>`: who a node is and how to reach it.

@@ -58,6 +58,8 @@ pub struct TestAgent {
     log_path: PathBuf,
     /// `api.token` (empty: none); `get` sends it.
     pub token: String,
+    /// The binary `spawn` runs: this build's unless a test sets another (an older release).
+    pub bin: PathBuf,
 }
 
 /// Extra TOML appended to the generated config (sections must not repeat the generated ones:
@@ -100,6 +102,11 @@ impl Default for AgentSpec<'_> {
 
 impl TestAgent {
     pub fn start(root: &Path, spec: AgentSpec<'_>) -> TestAgent {
+        TestAgent::start_with(root, spec, Path::new(env!("CARGO_BIN_EXE_officemesh")))
+    }
+
+    /// `start`, running the agent binary at `bin`.
+    pub fn start_with(root: &Path, spec: AgentSpec<'_>, bin: &Path) -> TestAgent {
         let dir = root.join(spec.name);
         std::fs::create_dir_all(&dir).expect("agent dir");
         let api_port = spec.api_port.unwrap_or_else(free_port);
@@ -117,6 +124,13 @@ impl TestAgent {
             batch_ms = spec.batch_ms,
             readings_batch_ms = spec.readings_batch_ms.unwrap_or(spec.batch_ms),
         );
+        // An earlier release refuses keys it does not know: its config holds only the keys it
+        // knew, as a Pi's does before an upgrade (`storage.readings_batch_ms` came later).
+        let config = if bin == Path::new(env!("CARGO_BIN_EXE_officemesh")) {
+            config
+        } else {
+            config.replace(&format!("readings_batch_ms = {}\n", spec.batch_ms), "")
+        };
         let config_path = dir.join("config.toml");
         std::fs::write(&config_path, config).expect("write config");
         let mut agent = TestAgent {
@@ -129,6 +143,7 @@ impl TestAgent {
             config_path,
             child: None,
             token: spec.api_token.to_string(),
+            bin: bin.to_path_buf(),
         };
         agent.spawn();
         agent
@@ -141,7 +156,7 @@ impl TestAgent {
             .append(true)
             .open(&self.log_path)
             .expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_officemesh"))
+        let child = Command::new(&self.bin)
             .arg("run")
             .arg("--config")
             .arg(&self.config_path)

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Key, OwnRefetch, SafetyState, Value};
+use super::{opaque, Key, OwnRefetch, SafetyState, Value};
 
 mod restamp;
 use crate::crdt::{NodeId, Stamp};
@@ -50,9 +50,14 @@ impl Entry {
         }
     }
 
+    /// The entry's share of the state hash: blake3 of its canonical key, value and stamp bytes
+    /// (what postcard makes of `(key, value, stamp)` for a known kind, as the release before
+    /// versioning hashed it; the same bytes for an opaque entry on a node that does not know
+    /// its kind).
     fn content_hash(&self) -> [u8; 32] {
-        let bytes =
-            postcard::to_allocvec(&(&self.key, &self.value, &self.stamp)).unwrap_or_default();
+        let mut bytes = opaque::key_bytes(&self.key);
+        bytes.extend(opaque::option_value_bytes(&self.value));
+        bytes.extend(postcard::to_allocvec(&self.stamp).unwrap_or_default());
         *blake3::hash(&bytes).as_bytes()
     }
 }
@@ -67,7 +72,7 @@ pub fn numbers_are_finite(value: &Option<Value>) -> bool {
 }
 
 fn encode_value(value: &Option<Value>) -> Vec<u8> {
-    postcard::to_allocvec(value).unwrap_or_default()
+    opaque::option_value_bytes(value)
 }
 
 /// Per-origin watermarks: the scuttlebutt digest.
