@@ -181,10 +181,16 @@ impl Shared {
 
     /// Writes an own reading or unknown-device count later: held (newest per key) until
     /// `storage.readings_batch_ms` has passed since the first pending one, then written with
-    /// the others by [`Shared::write_held`] (at once when nothing is held). Checked now, so a
+    /// the others by [`Shared::write_held`] (at once when nothing is held, and a key's first value). Checked now, so a
     /// refused value is refused to its writer.
     pub fn write_later(&self, key: Key, value: Value) -> Result<(), WriteError> {
-        if !self.held.holds() {
+        // A key's first value is written at once: a node that just started (or a sensor that
+        // just came up) answers with a reading straight away, not after the hold.
+        let first = self
+            .replica()
+            .get(&key)
+            .is_none_or(|entry| entry.value.is_none());
+        if !self.held.holds() || first {
             return self.write(key, Some(value)).map(|_| ());
         }
         self.check(&self.replica(), &key, Some(&value))?;
