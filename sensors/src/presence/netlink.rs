@@ -163,6 +163,12 @@ mod tests {
 
     #[test]
     fn the_dump_agrees_with_proc_net_arp() {
+        // qemu-user answers rtnetlink with EOPNOTSUPP (deploy/test-aarch64.sh sets this); the
+        // native run and a real Pi cover it.
+        if std::env::var("OFFICEMESH_SKIP_SERVICES").is_ok_and(|v| v == "1") {
+            eprintln!("SKIPPED: rtnetlink under qemu-user (OFFICEMESH_SKIP_SERVICES=1)");
+            return;
+        }
         // Whatever this machine holds: every complete entry /proc/net/arp shows is in the dump
         // with the same MAC (an entry may come or go between the two reads: retried once).
         let matches = || {

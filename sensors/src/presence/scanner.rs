@@ -307,6 +307,12 @@ mod tests {
 
     #[test]
     fn loopback_scans_find_nobody() {
+        // qemu-user answers rtnetlink with EOPNOTSUPP (deploy/test-aarch64.sh sets this); the
+        // native run and a real Pi cover it.
+        if std::env::var("OFFICEMESH_SKIP_SERVICES").is_ok_and(|v| v == "1") {
+            eprintln!("SKIPPED: rtnetlink under qemu-user (OFFICEMESH_SKIP_SERVICES=1)");
+            return;
+        }
         let mut scanner = NeighborScanner::new("lo")
             .with_wake(false)
             .with_settle(Duration::ZERO);
