@@ -91,7 +91,9 @@ for h in "${hosts[@]}"; do
     || fail "$h does not say it speaks protocols 1..2 in /healthz"
 done
 # A later release that dropped protocols 1 and 2 (its binary carries the marker, as ours does).
-printf '#!/bin/sh\n# OFFICEMESH_GOSSIP_PROTOCOLS=3..4\nexit 1\n' > "$t/officemesh-p4"
+# An ELF of this machine (the architecture check comes first) that carries a later marker.
+cp /bin/false "$t/officemesh-p4"
+printf '\nOFFICEMESH_GOSSIP_PROTOCOLS=3..4\n' >> "$t/officemesh-p4"
 chmod +x "$t/officemesh-p4"
 ./deploy/fleet-deploy.sh "$t/officemesh-p4" "${hosts[@]}" > "$t/skips.log" 2>&1 && { cat "$t/skips.log" >&2; fail "a roll-out skipping protocol 3's predecessor went on"; }
 assert_contains "$t/skips.log" "[127.0.0.2] speaks gossip protocols 1..2 but officemesh-p4 only 3..4: this roll-out skips a version" "skip refusal"
