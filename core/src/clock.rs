@@ -6,11 +6,15 @@
 //! ahead of our wall clock, so a Pi whose clock runs ahead cannot win every last-writer-wins race.
 //! `accept_limit` is that guard's bound for gossip; a test-only offset
 //! (`gossip.test_clock_offset_ms`) shifts this process's wall clock for drills.
+//! A node whose wall clock runs ahead of the mesh's (measured by `Node` from the peers' clocks,
+//! `gossip::clock_offsets`) is told so (`set_correction_ms`): its stamps and accept limit then
+//! follow its wall clock minus that correction, so it does not win last-writer-wins races with
+//! its skew. `stamp_at` is the HLC step at a given wall time (pure; for `Node` and tests).
 //!
 //! This is the only module that reads the wall clock for stamps. The CRDTs and the gossip core
 //! take times as arguments.
 
-use portable_atomic::AtomicI64;
+use portable_atomic::{AtomicI64, AtomicU64};
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -60,6 +64,9 @@ pub struct Clock {
     max_offset_ms: u64,
     /// Every stamp issued is above this: the highest stamp issued, observed or persisted.
     floor: Mutex<u64>,
+    /// How far this node's wall clock runs ahead of the mesh's median (ms), subtracted for
+    /// stamps and the accept limit; 0 when it is not ahead (`set_correction_ms`).
+    correction_ms: AtomicU64,
 }
 
 impl Clock {
@@ -71,7 +78,34 @@ impl Clock {
             max_offset,
             max_offset_ms: max_offset.as_millis() as u64,
             floor: Mutex::new(0),
+            correction_ms: AtomicU64::new(0),
         }
+    }
+
+    /// Sets how far this node's wall clock runs ahead of the mesh (0: no correction).
+    pub fn set_correction_ms(&self, correction_ms: u64) {
+        self.correction_ms.store(correction_ms, Ordering::Relaxed);
+    }
+
+    /// How far this node's wall clock runs ahead of the mesh, as last set (0: no correction).
+    pub fn correction_ms(&self) -> u64 {
+        self.correction_ms.load(Ordering::Relaxed)
+    }
+
+    /// The wall time `wall_ms` corrected by this node's measured offset from the mesh.
+    pub fn corrected(&self, wall_ms: u64) -> u64 {
+        wall_ms.saturating_sub(self.correction_ms())
+    }
+
+    /// A new stamp as `now` would give it with the wall clock at `wall_ms` (corrected): the
+    /// corrected time, or just above the floor when that is later (a stamp issued before the
+    /// correction keeps the floor high until `rewind`).
+    pub fn stamp_at(&self, wall_ms: u64) -> Stamp {
+        let physical = Stamp::time_from_unix_ms(self.corrected(wall_ms));
+        let mut floor = crate::sync::lock(&self.floor);
+        let time = physical.max(*floor + 1);
+        *floor = time;
+        Stamp::new(time, self.node)
     }
 
     pub fn node(&self) -> NodeId {
@@ -84,6 +118,9 @@ impl Clock {
 
     /// A new stamp, greater than every stamp this clock issued, observed or was floored at.
     pub fn now(&self) -> Stamp {
+        if self.correction_ms() > 0 {
+            return self.stamp_at(wall_ms());
+        }
         let candidate = crate::sync::lock(&self.hlc).new_timestamp().get_time().0;
         let mut floor = crate::sync::lock(&self.floor);
         let time = candidate.max(*floor + 1);
@@ -116,7 +153,7 @@ impl Clock {
     /// Observes a peer's stamp: afterwards `now()` is above it. Refuses (and does not observe)
     /// a stamp more than `max_offset` ahead of our wall clock.
     pub fn observe(&self, stamp: Stamp) -> Result<(), ClockAhead> {
-        let now_ms = wall_ms();
+        let now_ms = self.corrected(wall_ms());
         let stamp_ms = stamp.unix_ms();
         if stamp_ms > now_ms + self.max_offset_ms {
             return Err(ClockAhead {
@@ -135,12 +172,19 @@ impl Clock {
     pub fn fork(&self) -> Clock {
         let clock = Clock::new(self.node, self.max_offset);
         clock.raise_floor(self.floor_time());
+        clock.set_correction_ms(self.correction_ms());
         clock
     }
 
-    /// The newest time a peer stamp may carry right now (for the pure gossip core's guard).
+    /// The newest time a peer stamp may carry right now (for the pure gossip core's guard), by
+    /// the corrected wall clock.
     pub fn accept_limit(&self) -> u64 {
-        Stamp::time_from_unix_ms(wall_ms() + self.max_offset_ms)
+        self.accept_limit_at(wall_ms())
+    }
+
+    /// `accept_limit` with the wall clock at `wall_ms`.
+    pub fn accept_limit_at(&self, wall_ms: u64) -> u64 {
+        Stamp::time_from_unix_ms(self.corrected(wall_ms) + self.max_offset_ms)
     }
 }
 
@@ -229,6 +273,24 @@ mod tests {
             "stamps follow the wall clock again, not the old floor"
         );
         assert_eq!(clock.floor_time(), after.time);
+    }
+
+    #[test]
+    fn a_correction_lowers_stamps_and_the_accept_limit_and_the_floor_still_holds() {
+        let clock = Clock::new(NodeId(3), Duration::from_millis(500));
+        let wall = 1_800_000_020_000;
+        let ahead = clock.stamp_at(wall);
+        assert_eq!(ahead.unix_ms(), wall);
+        clock.set_correction_ms(20_000);
+        assert_eq!(clock.accept_limit_at(wall), Stamp::time_from_unix_ms(wall - 19_500));
+        // A stamp issued before the correction keeps the floor high: the next stamp is above it.
+        let next = clock.stamp_at(wall + 1);
+        assert!(next > ahead);
+        // Once rewound (after the ahead stamps were re-stamped), stamps follow the mesh's time.
+        clock.rewind(0);
+        let corrected = clock.stamp_at(wall + 2);
+        assert_eq!(corrected.unix_ms(), wall + 2 - 20_000);
+        assert!(clock.stamp_at(wall + 2) > corrected, "strictly increasing");
     }
 
     #[test]

@@ -1,18 +1,22 @@
 //! Bytes ↔ `Message`: one protocol-version byte, then the message in postcard. Protocol 1 is
 //! the release before versioning (db6ff62); protocol 2 differs only in the form of entries
-//! (`wire`: length-prefixed canonical bytes, so unknown kinds travel). A message is encoded in
-//! the protocol its connection agreed on (`encode_for`); decoding follows the version byte.
+//! (`wire`: length-prefixed canonical bytes, so unknown kinds travel). Protocol 3 adds, after
+//! the message, one section: `Option<ExchangeTimes>` in postcard (the clock times of the
+//! exchange; `encode_with` / `decode_with`). A message is encoded in the protocol its
+//! connection agreed on (`encode_for`); decoding follows the version byte.
 //!
 //! Decoding never trusts lengths or counts: the input is capped at `MAX_MESSAGE_BYTES`, postcard
 //! reads sequences element by element (serde pre-allocates at most a bounded "cautious" size),
 //! and trailing bytes are refused. Must not touch: sockets, framing (the transport's), the
 //! replica.
 
-use super::message::Message;
+use super::message::{ExchangeTimes, Message};
 use super::wire;
 
 /// The newest wire protocol version this build speaks.
-pub const PROTOCOL_VERSION: u8 = 2;
+pub const PROTOCOL_VERSION: u8 = 3;
+/// The first protocol whose messages carry the exchange's clock times (`ExchangeTimes`).
+pub const TIMES_PROTOCOL_VERSION: u8 = 3;
 /// The oldest it still speaks: the release without a version field in its handshake.
 pub const LEGACY_PROTOCOL_VERSION: u8 = 1;
 
@@ -46,16 +50,30 @@ pub fn encode(message: &Message) -> Vec<u8> {
 /// Encodes a message in `protocol` (clamped to the ones this build speaks). In protocol 1,
 /// entries of kinds it does not know are left out of their chunks (withheld: `wire`).
 pub fn encode_for(message: &Message, protocol: u8) -> Vec<u8> {
+    encode_with(message, protocol, None)
+}
+
+/// Encodes a message in `protocol` with the exchange's clock times (sent only from protocol
+/// 3 on; older protocols have no place for them).
+pub fn encode_with(message: &Message, protocol: u8, times: Option<ExchangeTimes>) -> Vec<u8> {
     let protocol = protocol.clamp(LEGACY_PROTOCOL_VERSION, PROTOCOL_VERSION);
     let mut out = vec![protocol];
     // Serializing plain data into a Vec cannot fail; an empty body would be refused on decode.
     let body = wire::with_protocol(protocol, || postcard::to_allocvec(message));
     out.extend(body.unwrap_or_default());
+    if protocol >= TIMES_PROTOCOL_VERSION {
+        out.extend(postcard::to_allocvec(&times).unwrap_or_default());
+    }
     out
 }
 
 /// Decodes a message, refusing oversized, other-version, malformed or trailing input.
 pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
+    decode_with(bytes).map(|(message, _)| message)
+}
+
+/// Decodes a message and, from protocol 3 on, the exchange's clock times it carries.
+pub fn decode_with(bytes: &[u8]) -> Result<(Message, Option<ExchangeTimes>), DecodeError> {
     if bytes.len() > MAX_MESSAGE_BYTES {
         return Err(DecodeError::TooLarge(bytes.len()));
     }
@@ -63,13 +81,18 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
     if !(LEGACY_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&version) {
         return Err(DecodeError::Version(version));
     }
-    let (message, trailing) =
+    let (message, mut trailing) =
         wire::with_protocol(version, || postcard::take_from_bytes::<Message>(rest))
             .map_err(|error| DecodeError::Malformed(error.to_string()))?;
+    let mut times = None;
+    if version >= TIMES_PROTOCOL_VERSION {
+        (times, trailing) = postcard::take_from_bytes::<Option<ExchangeTimes>>(trailing)
+            .map_err(|error| DecodeError::Malformed(error.to_string()))?;
+    }
     if !trailing.is_empty() {
         return Err(DecodeError::Trailing(trailing.len()));
     }
-    Ok(message)
+    Ok((message, times))
 }
 
 #[cfg(test)]
@@ -289,6 +312,38 @@ mod tests {
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
             let _ = decode(&bytes);
+        }
+    }
+
+    #[test]
+    fn protocol_3_carries_exchange_times_and_older_protocols_do_not() {
+        let message = Message {
+            cluster: "office".into(),
+            from: NodeId(7),
+            from_addr: "127.0.0.7:7420".into(),
+            body: Body::Ack {
+                delta: Delta::default(),
+                members: Heartbeats::None,
+            },
+        };
+        let times = ExchangeTimes {
+            sent_ms: 1_800_000_020_000,
+            echo_ms: Some(1_800_000_000_000),
+            received_ms: Some(1_800_000_020_000),
+            your_offset: Some(OffsetSample {
+                offset_ms: -20_000,
+                delay_ms: 3,
+            }),
+        };
+        let bytes = encode_with(&message, 3, Some(times));
+        assert_eq!(decode_with(&bytes), Ok((message.clone(), Some(times))));
+        assert_eq!(decode(&bytes), Ok(message.clone()));
+        let none = encode_with(&message, 3, None);
+        assert_eq!(decode_with(&none), Ok((message.clone(), None)));
+        for old in [1, 2] {
+            let bytes = encode_with(&message, old, Some(times));
+            assert_eq!(bytes, encode_for(&message, old), "protocol {old} has no times");
+            assert_eq!(decode_with(&bytes), Ok((message.clone(), None)));
         }
     }
 

@@ -53,6 +53,9 @@ pub struct PeerView {
     pub unreachable_since_ms: Option<u64>,
     /// How far its stamps run ahead of this node's clock, while its entries are held back.
     pub clock_ahead_ms: Option<u64>,
+    /// Its wall clock minus this node's (ms), measured from exchange times (protocol 3; filled
+    /// in by `Node::peers`).
+    pub clock_offset_ms: Option<i64>,
 }
 
 /// What a peer last showed us.
@@ -654,6 +657,7 @@ impl GossipCore {
                         .unreachable_since_ms
                         .or_else(|| (status != MemberStatus::Alive).then_some(last)),
                     clock_ahead_ms: self.clock_watch.ahead_ms(m.id, now_ms),
+                    clock_offset_ms: None,
                 }
             })
             .collect()

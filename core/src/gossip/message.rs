@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::clock_offsets::OffsetSample;
 use crate::crdt::{NodeId, Stamp};
 use crate::state::Entry;
 
@@ -154,6 +155,23 @@ pub struct MemberInfo {
     pub heartbeat: u64,
     /// The node announced a graceful leave.
     pub left: bool,
+}
+
+/// Protocol 3's section after a message (`codec`): the times of one exchange, for NTP-style
+/// estimates of the peers' clocks (`clock_offsets`). All times are the sender's wall clock (ms
+/// since the Unix epoch). Absent in protocols 1 and 2 and on messages that carry none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangeTimes {
+    /// When the sender sent this message.
+    pub sent_ms: u64,
+    /// In an `Ack`: the `sent_ms` of the `SynAck` it answers (NTP's origin timestamp, t1).
+    pub echo_ms: Option<u64>,
+    /// In an `Ack`: when the sender received that `SynAck` (t2).
+    pub received_ms: Option<u64>,
+    /// In a `SynAck`: the sender's estimate of the receiver's clock (the receiver's clock minus
+    /// the sender's, and the round trip it was measured over), so both sides learn from the
+    /// `Ack`'s four timestamps.
+    pub your_offset: Option<OffsetSample>,
 }
 
 /// The kind of a message, for statistics.

@@ -4,6 +4,7 @@
 //!
 //! - [`message`]: the wire types (`Syn → SynAck → Ack`, `Reset`, `BadCluster`).
 //! - [`clock_watch`]: peers whose stamps run ahead of this node's clock, and by how much.
+//! - [`clock_offsets`]: each peer's clock measured NTP's way, and the mesh's median.
 //! - [`codec`]: bytes ↔ messages (version byte + postcard, size-capped, never trusts counts).
 //! - [`delta`]: digests, digest hashes, GC floors, building and applying deltas.
 //! - [`members`]: the member table, compact heartbeats, statuses, member GC.
@@ -14,6 +15,7 @@
 //!
 //! Must not touch: sockets, the wall clock, the global RNG, SQLite, tokio.
 
+pub mod clock_offsets;
 pub mod clock_watch;
 pub mod codec;
 pub mod core;
@@ -31,8 +33,8 @@ mod tests;
 
 pub use self::core::{GossipCore, Outgoing, PeerView};
 pub use codec::{
-    decode, encode, encode_for, DecodeError, LEGACY_PROTOCOL_VERSION, MAX_MESSAGE_BYTES,
-    PROTOCOL_VERSION,
+    decode, decode_with, encode, encode_for, encode_with, DecodeError, LEGACY_PROTOCOL_VERSION,
+    MAX_MESSAGE_BYTES, PROTOCOL_VERSION,
 };
 pub use message::{Message, MessageKind};
 pub use stats::{GossipStats, Traffic};

@@ -39,6 +39,17 @@ pub enum NodeEvent {
     ResetSent { peer: NodeId, addr: String },
     /// This node obeyed the peer's reset.
     ResetObeyed { peer: NodeId, addr: String },
+    /// This node's clock stands differently against the mesh's median (ahead or behind by
+    /// more than `max_clock_offset_ms`, or back within half of it): `offset_ms` is how far
+    /// it runs ahead (negative: behind), measured against `peers` alive peers.
+    OwnClockOffset { offset_ms: i64, peers: usize },
+    /// A peer's clock stands differently against the mesh's median (as for `OwnClockOffset`):
+    /// `offset_ms` is how far it runs ahead of the median (negative: behind).
+    PeerClockOffset {
+        peer: NodeId,
+        addr: String,
+        offset_ms: i64,
+    },
     /// This node refused the peer: it gossips for `their_cluster`.
     RefusedCluster {
         peer: NodeId,

@@ -25,8 +25,18 @@
 //! same way (`Arc<Clock>`): local writes are stamped by it outside `Node`. `Node` uses it
 //! only for its max offset and floor, never to read the wall clock.
 //!
+//! Clock offsets (protocol 3, `clocks`): replies carry the exchange's times, each received
+//! `Ack` or `SynAck` gives a sample of the peer's clock, and every round (`on_tick`) this node
+//! weighs its clock against the mesh's median: ahead by more than `max_clock_offset_ms`, it sets
+//! its clock's correction (stamps follow the mesh's time) and the driver calls
+//! `restamp_ahead`, which re-stamps own writes issued beyond the corrected accept limit and
+//! rewinds the clock (a stamp issued ahead would keep the HLC ahead).
+//!
 //! Must not touch: sockets, the wall clock, the global RNG, SQLite, tokio.
 
+#[cfg(test)]
+mod clock_tests;
+mod clocks;
 mod effects;
 #[cfg(test)]
 mod tests;
@@ -38,7 +48,8 @@ use rand::rngs::StdRng;
 use crate::clock::Clock;
 use crate::crdt::{NodeId, Stamp};
 use crate::gossip::{self, GossipCore, GossipStats, Message, MessageKind, Outgoing, PeerView};
-use crate::state::Replica;
+use crate::state::{Replica, RestampPlan};
+use clocks::ClockView;
 
 pub use effects::{Effects, Envelope, NodeEvent, Refusal, LARGE_DELTA_ENTRIES};
 
@@ -49,6 +60,8 @@ pub struct Node {
     clock: Arc<Clock>,
     /// The last own version committed to disk (`None`: no limit).
     publish_limit: Option<u64>,
+    /// The peers' clocks and where each stands against the mesh's median.
+    clocks: ClockView,
 }
 
 /// The core's counters that per-exchange events are computed from.
@@ -81,6 +94,7 @@ impl Node {
             rng,
             clock,
             publish_limit: None,
+            clocks: ClockView::default(),
         }
     }
 
@@ -93,6 +107,7 @@ impl Node {
             rng: self.rng.clone(),
             clock: Arc::new(self.clock.fork()),
             publish_limit: self.publish_limit,
+            clocks: self.clocks.clone(),
         }
     }
 
@@ -129,11 +144,48 @@ impl Node {
         replica.set_publish_limit(self.publish_limit);
     }
 
-    /// Starts a round: the `Syn`s to send, encoded.
+    /// Starts a round: the `Syn`s to send, encoded, and the events of this round's look at
+    /// the clocks (which also sets the clock's correction; see the module doc).
     pub fn on_tick(&mut self, now_ms: u64, replica: &mut Replica) -> Effects {
         self.prepare(replica);
         let outgoing = self.core.tick(now_ms, &mut self.rng, replica);
-        self.encode_all(outgoing)
+        let mut effects = self.encode_all(outgoing);
+        let peers = self.core.peers(now_ms, replica);
+        effects.events = self.clocks.review(now_ms, &peers, &self.clock);
+        effects
+    }
+
+    /// How far this node's clock runs ahead of the mesh's median (ms; negative: behind), once
+    /// a peer's clock was measured.
+    pub fn own_clock_offset_ms(&self) -> Option<i64> {
+        self.clocks.own_offset_ms()
+    }
+
+    /// While the clock is corrected (this node runs ahead of the mesh): re-stamps own writes
+    /// stamped beyond the corrected accept limit at the corrected time `now_ms` (this node's
+    /// wall clock) and rewinds the clock, as `Replica::plan_restamp` plans it. Returns how many
+    /// were re-stamped (0 when none is ahead, or the writes held from others are ahead too).
+    pub fn restamp_ahead(&mut self, now_ms: u64, replica: &mut Replica) -> usize {
+        if self.clock.correction_ms() == 0 {
+            return 0;
+        }
+        let limit = self.clock.accept_limit_at(now_ms);
+        if self.clock.floor_time() <= limit && replica.max_stamp_time() <= limit {
+            return 0;
+        }
+        let RestampPlan::Restamp {
+            keys, floor_time, ..
+        } = replica.plan_restamp(limit)
+        else {
+            return 0;
+        };
+        self.clock.rewind(floor_time);
+        keys.iter()
+            .filter(|key| {
+                let stamp = self.clock.stamp_at(now_ms);
+                replica.restamp_own(key, stamp).is_some()
+            })
+            .count()
     }
 
     /// An early round if one is due now (the core holds something new since its last round):
@@ -162,9 +214,13 @@ impl Node {
         self.core.note_unreachable(now_ms, addr);
     }
 
-    /// The peers as this node sees them now.
+    /// The peers as this node sees them now, with their measured clock offsets.
     pub fn peers(&self, now_ms: u64, replica: &Replica) -> Vec<PeerView> {
-        self.core.peers(now_ms, replica)
+        let mut peers = self.core.peers(now_ms, replica);
+        for peer in &mut peers {
+            peer.clock_offset_ms = self.clocks.peer_offset_ms(peer.node, now_ms);
+        }
+        peers
     }
 
     /// Handles the bytes of one message received from `from` (the connection's address) on a
@@ -182,8 +238,8 @@ impl Node {
             bytes_received: bytes.len() as u64,
             ..Effects::default()
         };
-        let message = match gossip::decode(bytes) {
-            Ok(message) => message,
+        let (message, times) = match gossip::decode_with(bytes) {
+            Ok(decoded) => decoded,
             Err(error) => {
                 self.core.note_decode_error();
                 let addr = from.to_string();
@@ -199,6 +255,9 @@ impl Node {
             });
         }
         let (peer, their_cluster) = (message.from, message.cluster.clone());
+        if let Some(times) = times {
+            self.clocks.on_received(now_ms, &message, times);
+        }
         self.prepare(replica);
         let accept_limit = Stamp::time_from_unix_ms(now_ms + self.clock.max_offset_ms());
         let before = Counters::of(self.core.stats());
@@ -222,7 +281,8 @@ impl Node {
                     }),
             );
         for reply in replies {
-            self.encode_into(&mut effects, from.to_string(), &reply, protocol);
+            let reply_times = self.clocks.times_for(now_ms, &reply, peer, times);
+            self.encode_into(&mut effects, from.to_string(), &reply, (protocol, reply_times));
         }
         effects
     }
@@ -234,14 +294,21 @@ impl Node {
         for Outgoing { to, message } in outgoing {
             debug_assert_eq!(message.kind(), MessageKind::Syn, "only Syns open exchanges");
             let protocol = gossip::LEGACY_PROTOCOL_VERSION;
-            self.encode_into(&mut effects, to, &message, protocol);
+            self.encode_into(&mut effects, to, &message, (protocol, None));
         }
         effects
     }
 
-    fn encode_into(&mut self, effects: &mut Effects, to: String, message: &Message, protocol: u8) {
+    /// Encodes `message` in `protocol`, with the exchange's times from protocol 3 on.
+    fn encode_into(
+        &mut self,
+        effects: &mut Effects,
+        to: String,
+        message: &Message,
+        (protocol, times): (u8, Option<gossip::message::ExchangeTimes>),
+    ) {
         let kind = message.kind();
-        let bytes = gossip::encode_for(message, protocol);
+        let bytes = gossip::encode_with(message, protocol, times);
         self.core.note_sent_bytes(kind, bytes.len());
         effects.bytes_sent += bytes.len() as u64;
         effects.messages.push(Envelope { to, kind, bytes });

@@ -1,0 +1,248 @@
+//! Hand-driven `Node` tests of clock offsets (protocol 3): three nodes, one with its wall clock
+//! 20 s ahead, exchanging real encoded bytes, each at its own wall time (true time plus its
+//! skew; 1 ms per message on the wire). The fast node learns its offset within a few rounds, its
+//! write loses to a later write elsewhere, and its writes issued while ahead are re-stamped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use officemesh_types::MacAddr;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::*;
+use crate::gossip::{GossipParams, PROTOCOL_VERSION};
+use crate::state::{Key, PersonInfo, Value};
+
+const T0: u64 = 1_767_225_600_000;
+const FAST_MS: u64 = 20_000;
+
+struct Peer {
+    node: Node,
+    replica: Replica,
+    addr: String,
+    skew_ms: u64,
+}
+
+struct Mesh {
+    peers: Vec<Peer>,
+    /// True time (ms since the Unix epoch).
+    now: u64,
+    /// Whether the driver re-stamps after each round, as the agent's mesh does.
+    restamp: bool,
+}
+
+impl Mesh {
+    /// Three nodes `n1`–`n3`; `n1`'s clock is `FAST_MS` ahead.
+    fn new() -> Mesh {
+        let peers = (1..=3u64)
+            .map(|id| {
+                let addr = format!("n{id}");
+                let seeds = (1..=3u64)
+                    .filter(|other| *other != id)
+                    .map(|other| format!("n{other}"))
+                    .collect();
+                let core = GossipCore::new(NodeId(id), addr.clone(), GossipParams::default(), seeds);
+                let clock = Arc::new(Clock::new(NodeId(id), Duration::from_millis(500)));
+                Peer {
+                    node: Node::new(core, StdRng::seed_from_u64(id), clock),
+                    replica: Replica::new(NodeId(id)),
+                    addr,
+                    skew_ms: if id == 1 { FAST_MS } else { 0 },
+                }
+            })
+            .collect();
+        Mesh {
+            peers,
+            now: T0,
+            restamp: true,
+        }
+    }
+
+    fn wall(&self, i: usize) -> u64 {
+        self.now + self.peers[i].skew_ms
+    }
+
+    fn index(&self, addr: &str) -> usize {
+        self.peers
+            .iter()
+            .position(|p| p.addr == addr)
+            .expect("known address")
+    }
+
+    /// One round: every node ticks and runs its exchanges to the end; returns the events.
+    fn round(&mut self, protocol: u8) -> Vec<(usize, NodeEvent)> {
+        let mut events = Vec::new();
+        for i in 0..self.peers.len() {
+            let wall = self.wall(i);
+            let p = &mut self.peers[i];
+            let tick = p.node.on_tick(wall, &mut p.replica);
+            events.extend(tick.events.iter().cloned().map(|e| (i, e)));
+            if self.restamp {
+                p.node.restamp_ahead(wall, &mut p.replica);
+            }
+            for envelope in tick.messages {
+                let to = self.index(&envelope.to);
+                self.run_exchange(protocol, i, to, envelope.bytes);
+            }
+        }
+        self.now += 1000;
+        events
+    }
+
+    fn run_exchange(&mut self, protocol: u8, from: usize, to: usize, bytes: Vec<u8>) {
+        let mut pending = vec![(from, to, bytes)];
+        while let Some((sender, receiver, bytes)) = pending.pop() {
+            self.now += 1;
+            let wall = self.wall(receiver);
+            let sender_addr = self.peers[sender].addr.clone();
+            let r = &mut self.peers[receiver];
+            let out = r
+                .node
+                .on_message(wall, &sender_addr, &bytes, protocol, &mut r.replica);
+            for send in out.messages {
+                pending.push((receiver, sender, send.bytes));
+            }
+        }
+    }
+
+    /// Writes `added_by` to the one key of these tests on node `i`, stamped as the agent's
+    /// `Clock::now` would at its wall time.
+    fn write(&mut self, i: usize, added_by: &str) {
+        let wall = self.wall(i);
+        let p = &mut self.peers[i];
+        let stamp = p.node.clock().stamp_at(wall);
+        p.replica
+            .write(key(), Some(person(added_by)), stamp)
+            .expect("write");
+    }
+
+    fn values(&self) -> Vec<Option<Value>> {
+        self.peers
+            .iter()
+            .map(|p| p.replica.get(&key()).and_then(|e| e.value.clone()))
+            .collect()
+    }
+}
+
+fn key() -> Key {
+    Key::Person {
+        name: "ada".into(),
+        mac: MacAddr([2, 0, 0, 0, 0, 1]),
+    }
+}
+
+fn person(added_by: &str) -> Value {
+    Value::Person(PersonInfo {
+        added_by: added_by.into(),
+    })
+}
+
+fn boot_key() -> Key {
+    Key::Person {
+        name: "boot".into(),
+        mac: MacAddr([2, 0, 0, 0, 0, 2]),
+    }
+}
+
+/// The fast node writes at start (stamped 20 s ahead), then the mesh runs until it knows its
+/// offset; returns after how many rounds it did.
+fn until_fast_node_knows(mesh: &mut Mesh) -> Option<usize> {
+    let wall = mesh.wall(0);
+    let fast = &mut mesh.peers[0];
+    let stamp = fast.node.clock().stamp_at(wall);
+    fast.replica
+        .write(boot_key(), Some(person("boot")), stamp)
+        .expect("write");
+    (1..=10).find(|_| {
+        mesh.round(PROTOCOL_VERSION);
+        mesh.peers[0]
+            .node
+            .own_clock_offset_ms()
+            .is_some_and(|offset| offset.abs_diff(FAST_MS as i64) < 50)
+    })
+}
+
+#[test]
+fn a_fast_nodes_write_loses_to_a_later_write_elsewhere() {
+    let mut mesh = Mesh::new();
+    let rounds = until_fast_node_knows(&mut mesh).expect("the fast node learns its offset");
+    assert!(rounds <= 3, "known after {rounds} rounds");
+    // The fast node writes; a normal node writes 1 s later (true time).
+    mesh.write(0, "fast");
+    mesh.now += 1000;
+    mesh.write(1, "normal");
+    for _ in 0..30 {
+        mesh.round(PROTOCOL_VERSION);
+    }
+    assert_eq!(
+        mesh.values(),
+        vec![Some(person("normal")); 3],
+        "the later write wins everywhere"
+    );
+    // What it wrote while ahead was re-stamped and taken by every node.
+    for p in &mesh.peers {
+        let boot = p.replica.get(&boot_key()).expect("re-stamped, not lost");
+        assert!(boot.stamp.unix_ms() < mesh.now, "{} holds it stamped ahead", p.addr);
+    }
+    // Every node measured the others: the normal nodes see the fast one 20 s ahead.
+    let peers = mesh.peers[1].node.peers(mesh.now, &mesh.peers[1].replica);
+    let fast = peers.iter().find(|p| p.node == NodeId(1)).expect("fast peer");
+    let offset = fast.clock_offset_ms.expect("measured");
+    assert!(offset.abs_diff(FAST_MS as i64) < 50, "{offset}");
+    assert_eq!(mesh.peers[1].node.own_clock_offset_ms(), Some(0));
+}
+
+#[test]
+fn the_fast_node_and_its_peers_say_so_once() {
+    let mut mesh = Mesh::new();
+    let mut events = Vec::new();
+    for _ in 0..10 {
+        events.extend(mesh.round(PROTOCOL_VERSION));
+    }
+    let own: Vec<_> = events
+        .iter()
+        .filter(|(_, e)| matches!(e, NodeEvent::OwnClockOffset { .. }))
+        .collect();
+    assert!(
+        matches!(own.as_slice(), [(0, NodeEvent::OwnClockOffset { offset_ms, peers: 2 })]
+            if offset_ms.abs_diff(FAST_MS as i64) < 50),
+        "{own:?}"
+    );
+    let about_fast: Vec<usize> = events
+        .iter()
+        .filter_map(|(i, e)| match e {
+            NodeEvent::PeerClockOffset {
+                peer, offset_ms, ..
+            } if *peer == NodeId(1) && offset_ms.abs_diff(FAST_MS as i64) < 50 => Some(*i),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(about_fast, vec![1, 2], "each peer names the fast node once");
+}
+
+#[test]
+fn protocol_2_connections_carry_no_times_and_measure_nothing() {
+    let mut mesh = Mesh::new();
+    for _ in 0..5 {
+        mesh.round(2);
+    }
+    assert!(mesh.peers.iter().all(|p| p.node.own_clock_offset_ms().is_none()));
+    assert_eq!(mesh.peers[0].node.clock().correction_ms(), 0);
+}
+
+#[test]
+fn without_the_driver_re_stamping_the_fast_nodes_earlier_stamps_keep_it_ahead() {
+    // The HLC keeps the highest stamp issued: corrected or not, a stamp after one issued 20 s
+    // ahead is above it, so `restamp_ahead` (rewind) is what lets the fast node fall in line.
+    let mut mesh = Mesh::new();
+    mesh.restamp = false;
+    until_fast_node_knows(&mut mesh).expect("the fast node learns its offset");
+    mesh.write(0, "fast");
+    mesh.now += 1000;
+    mesh.write(1, "normal");
+    for _ in 0..30 {
+        mesh.round(PROTOCOL_VERSION);
+    }
+    assert_eq!(mesh.values(), vec![Some(person("fast")); 3]);
+}
