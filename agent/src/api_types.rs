@@ -33,6 +33,11 @@ pub struct NodeRow {
     /// (`null` when they are taken).
     #[serde(default)]
     pub clock_ahead_ms: Option<u64>,
+    /// Its wall clock minus this node's, in ms (negative: behind), measured from gossip
+    /// exchange times; on this node's own row, how far it runs ahead of the mesh's median.
+    /// `null` until measured (or a peer on gossip protocol 1 or 2).
+    #[serde(default)]
+    pub clock_offset_ms: Option<i64>,
     /// Highest version of its writes this node holds.
     pub watermark: u64,
 }
@@ -137,12 +142,13 @@ mod tests {
                            "gossip_addr": "192.0.2.11:7420", "api_addr": "0.0.0.0:8420",
                            "version": "0.1.0", "status": "self", "heartbeat_age_ms": null,
                            "phi": null, "missing_versions": 0, "unreachable_since_ms": null,
-                           "clock_ahead_ms": null, "watermark": 57},
+                           "clock_ahead_ms": null, "clock_offset_ms": -3, "watermark": 57},
                           {"node": "5ce5dcc9f9c09ee6", "name": "pi-meeting", "room": "meeting room",
                            "gossip_addr": "192.0.2.12:7420", "api_addr": "0.0.0.0:8420",
                            "version": "0.1.0", "status": "alive", "heartbeat_age_ms": 812,
                            "phi": 0.4, "missing_versions": 3, "unreachable_since_ms": null,
-                           "clock_ahead_ms": 3480000, "watermark": 12}],
+                           "clock_ahead_ms": 3480000, "clock_offset_ms": 3480012,
+                           "watermark": 12}],
                 "completeness": {"complete": false, "unreachable": [],
                                  "clock_ahead": [{"node": "5ce5dcc9f9c09ee6", "name": "pi-meeting",
                                                   "room": "meeting room", "ahead_ms": 3480000}]}}"#,

@@ -63,6 +63,10 @@ pub enum EventKind {
     /// were re-stamped at the corrected time so peers take them (numbers: `entries`,
     /// `ahead_ms`).
     ClockRestamped,
+    /// A clock stands differently against the mesh's median (measured from gossip exchange
+    /// times): more than `gossip.max_clock_offset_ms` ahead or behind, or back within half of
+    /// it; about this node (no peer) or a peer (numbers: `ahead_ms` or `behind_ms`).
+    ClockOffset,
     /// Every alive peer's newest good reading arrives old: this node's own clock looks ahead
     /// of theirs, so they ignore its updates (numbers: `ahead_ms`; 0 when it no longer does).
     OwnClockAhead,
@@ -85,6 +89,7 @@ impl EventKind {
             EventKind::RefusedPeer => "refused_peer",
             EventKind::ClockAhead => "clock_ahead",
             EventKind::ClockRestamped => "clock_restamped",
+            EventKind::ClockOffset => "clock_offset",
             EventKind::OwnClockAhead => "own_clock_ahead",
         }
     }

@@ -68,6 +68,9 @@ pub struct Shared {
     /// How far this node's own clock looks ahead of every peer's, in ms (0: it does not);
     /// `runtime::clock_recovery` updates it (`state::own_clock`).
     pub own_clock_ahead_ms: portable_atomic::AtomicU64,
+    /// How far this node's clock runs ahead of the mesh's median, in ms (negative: behind),
+    /// as the gossip driver last measured it (`i64::MIN`: not measured yet).
+    own_clock_offset_ms: portable_atomic::AtomicI64,
     /// Own readings and unknown-device count not yet written (`storage.readings_batch_ms`).
     pub held: HeldWrites,
 }
@@ -142,6 +145,7 @@ impl Shared {
             claims: ClaimBook::default(),
             presence_scanned: std::sync::atomic::AtomicBool::new(false),
             own_clock_ahead_ms: portable_atomic::AtomicU64::new(0),
+            own_clock_offset_ms: portable_atomic::AtomicI64::new(i64::MIN),
         }
     }
 
@@ -288,6 +292,23 @@ impl Shared {
         let mut completeness = query::completeness(&self.peers());
         completeness.own_clock_ahead_ms = self.own_clock_ahead();
         completeness
+    }
+
+    /// How far this node's clock runs ahead of the mesh's median (ms; negative: behind), once
+    /// measured (gossip protocol 3).
+    pub fn own_clock_offset(&self) -> Option<i64> {
+        let ms = self
+            .own_clock_offset_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (ms != i64::MIN).then_some(ms)
+    }
+
+    /// Records this node's measured offset from the mesh's median (the gossip driver).
+    pub fn set_own_clock_offset(&self, offset_ms: Option<i64>) {
+        self.own_clock_offset_ms.store(
+            offset_ms.unwrap_or(i64::MIN),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// How far this node's own clock looks ahead of every peer's (see `own_clock_ahead_ms`).

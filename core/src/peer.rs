@@ -123,6 +123,10 @@ pub struct PeerStatus {
     /// (refused until its clock is fixed); `None` when they are taken.
     #[serde(default)]
     pub clock_ahead_ms: Option<u64>,
+    /// Its wall clock minus this node's (ms; negative: behind), measured from exchange times
+    /// (gossip protocol 3); `None` until measured.
+    #[serde(default)]
+    pub clock_offset_ms: Option<i64>,
 }
 
 impl PeerStatus {
@@ -139,6 +143,7 @@ impl PeerStatus {
             missing_versions: 0,
             unreachable_since_ms: None,
             clock_ahead_ms: None,
+            clock_offset_ms: None,
         }
     }
 }

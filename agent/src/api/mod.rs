@@ -409,6 +409,11 @@ async fn nodes(State(shared): State<Arc<Shared>>) -> Json<NodesAnswer> {
                     } else {
                         peer.and_then(|p| p.clock_ahead_ms)
                     },
+                    clock_offset_ms: if id == shared.node {
+                        shared.own_clock_offset()
+                    } else {
+                        peer.and_then(|p| p.clock_offset_ms)
+                    },
                     watermark: replica.watermark(id),
                 }
             })

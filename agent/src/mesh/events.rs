@@ -13,15 +13,59 @@ use crate::net::NetStatsSnapshot;
 
 use super::REPEAT_EVENT_GAP_MS;
 
-/// The peer an event is about: its id and the address its message came from.
-pub(super) fn event_peer(event: &NodeEvent) -> (NodeId, &str) {
+/// The peer an event is about: its id and the address its message came from (`None`: an
+/// event about this node).
+pub(super) fn event_peer(event: &NodeEvent) -> Option<(NodeId, &str)> {
     match event {
         NodeEvent::HeldBack { peer, addr, .. }
         | NodeEvent::LargeDelta { peer, addr, .. }
         | NodeEvent::ResetSent { peer, addr }
         | NodeEvent::ResetObeyed { peer, addr }
-        | NodeEvent::RefusedCluster { peer, addr, .. } => (*peer, addr),
+        | NodeEvent::PeerClockOffset { peer, addr, .. }
+        | NodeEvent::RefusedCluster { peer, addr, .. } => Some((*peer, addr)),
+        NodeEvent::OwnClockOffset { .. } => None,
     }
+}
+
+/// Says where `who`'s clock stands against the mesh's median (`offset_ms` ahead of it), as a
+/// sentence and the event's number; whether it is beyond `max_clock_offset_ms` (a warning).
+fn clock_standing(who: &str, offset_ms: i64, max_clock_offset_ms: u64) -> (String, &str, bool) {
+    let words = duration_words(offset_ms.unsigned_abs());
+    let beyond = offset_ms.unsigned_abs() > max_clock_offset_ms;
+    let (number, sentence) = match (offset_ms >= 0, beyond) {
+        (true, true) => ("ahead_ms", format!("{who} clock runs {words} ahead of the mesh's median")),
+        (false, true) => ("behind_ms", format!("{who} clock runs {words} behind the mesh's median")),
+        (true, false) => ("ahead_ms", format!("{who} clock is back within {max_clock_offset_ms} ms of the mesh's median ({words} ahead)")),
+        (false, false) => ("behind_ms", format!("{who} clock is back within {max_clock_offset_ms} ms of the mesh's median ({words} behind)")),
+    };
+    (sentence, number, beyond)
+}
+
+/// The event for this node's clock against the mesh's median, and whether it is a warning.
+pub(super) fn own_clock_event(
+    now_ms: u64,
+    offset_ms: i64,
+    peers: usize,
+    max_clock_offset_ms: u64,
+) -> (MeshEvent, bool) {
+    let (sentence, number, beyond) = clock_standing("this node's", offset_ms, max_clock_offset_ms);
+    let consequence = if beyond && offset_ms > 0 {
+        ": it now stamps its writes with the mesh's time (so it wins no last-writer-wins race \
+         with its skew); fix its clock (check timedatectl)"
+    } else if beyond {
+        ": its writes may lose to earlier ones made elsewhere; fix its clock (check timedatectl)"
+    } else {
+        ""
+    };
+    let detail = format!("{sentence}, measured against {peers} alive peers{consequence}");
+    let event = MeshEvent::new(now_ms, EventKind::ClockOffset, detail)
+        .number(number, offset_ms.unsigned_abs());
+    (event, beyond)
+}
+
+/// Says how long `ms` is, in the words answers use (`58 min`, `20 s`).
+fn duration_words(ms: u64) -> String {
+    crate::state::query::duration_words(ms)
 }
 
 /// The event for a peer refused in the handshake: no gossip protocol both speak.
@@ -63,6 +107,16 @@ pub(super) fn mesh_event(
             let detail =
                 format!("reset this node's state from {name}: it was behind {name}'s tombstone GC");
             (MeshEvent::new(now_ms, EventKind::ResetDone, detail), false)
+        }
+        NodeEvent::PeerClockOffset { offset_ms, .. } => {
+            let who = format!("{name}'s");
+            let (sentence, number, _) = clock_standing(&who, *offset_ms, max_clock_offset_ms);
+            let event = MeshEvent::new(now_ms, EventKind::ClockOffset, sentence);
+            (event.number(number, offset_ms.unsigned_abs()), false)
+        }
+        NodeEvent::OwnClockOffset { offset_ms, peers } => {
+            let (event, _) = own_clock_event(now_ms, *offset_ms, *peers, max_clock_offset_ms);
+            (event, false)
         }
         NodeEvent::RefusedCluster {
             addr,

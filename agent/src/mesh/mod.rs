@@ -24,7 +24,7 @@ use tokio::sync::watch;
 
 use crate::clock::wall_ms;
 use crate::events::{EventKind, MeshEvent, PeerWatch};
-use crate::gossip::{self, Effects, Envelope, GossipCore, GossipParams, Node, Refusal};
+use crate::gossip::{self, Effects, Envelope, GossipCore, GossipParams, Node, NodeEvent, Refusal};
 use crate::log_summary::LogSummary;
 use crate::net::hello::NoCommonVersion;
 use crate::net::{NetError, PayloadHandler, Transport};
@@ -83,11 +83,35 @@ impl GossipDriver {
         node
     }
 
-    /// Starts a round: the `Syn`s to send, encoded, with their destinations.
+    /// Starts a round: the `Syn`s to send, encoded, with their destinations. Records what
+    /// the round's look at the clocks found; while this node runs ahead of the mesh, its own
+    /// writes stamped ahead are re-stamped (`Node::restamp_ahead`) before anything else is
+    /// written, and its measured offset is published after that.
     fn tick(&self) -> Vec<Envelope> {
         let now_ms = wall_ms();
         let mut node = self.node();
-        let effects = node.on_tick(now_ms, &mut self.shared.replica());
+        let (effects, restamped) = {
+            let mut replica = self.shared.replica();
+            let effects = node.on_tick(now_ms, &mut replica);
+            let restamped = node.restamp_ahead(now_ms, &mut replica);
+            self.record_events(now_ms, &effects.events, &replica);
+            (effects, restamped)
+        };
+        if restamped > 0 {
+            let correction_ms = node.clock().correction_ms();
+            let detail = format!(
+                "this node's clock runs {} ahead of the mesh's median: re-stamped {restamped} \
+                 of its writes stamped ahead at the mesh's time so peers take them",
+                crate::state::query::duration_words(correction_ms)
+            );
+            tracing::warn!(entries = restamped, ahead_ms = correction_ms, "{detail}");
+            self.shared.events.record(
+                MeshEvent::new(now_ms, EventKind::ClockRestamped, detail)
+                    .number("entries", restamped as u64)
+                    .number("ahead_ms", correction_ms),
+            );
+        }
+        self.shared.set_own_clock_offset(node.own_clock_offset_ms());
         self.shared.counters.gossip.rounds_total.inc();
         self.publish_peers(&node, now_ms);
         effects.messages
@@ -139,6 +163,7 @@ impl GossipDriver {
                         missing_versions: peer.missing_versions,
                         unreachable_since_ms: peer.unreachable_since_ms,
                         clock_ahead_ms: peer.clock_ahead_ms,
+                        clock_offset_ms: peer.clock_offset_ms,
                     }
                 })
                 .collect()
@@ -163,20 +188,34 @@ impl GossipDriver {
         for refusal in &effects.refusals {
             self.note_refusal(now_ms, peer, refusal);
         }
-        if effects.events.is_empty() {
+        self.record_events(now_ms, &effects.events, replica);
+    }
+
+    /// Records the node's events (named after their peer) in the event log; clock offsets are
+    /// also logged (a WARN when beyond `gossip.max_clock_offset_ms`).
+    fn record_events(&self, now_ms: u64, events: &[NodeEvent], replica: &Replica) {
+        if events.is_empty() {
             return;
         }
         let names = node_names(replica);
         let gossip = &self.shared.config.gossip;
-        for event in &effects.events {
-            let (peer_id, addr) = event_peer(event);
+        for event in events {
+            let context = (gossip.cluster.as_str(), gossip.max_clock_offset_ms);
+            let Some((peer_id, addr)) = event_peer(event) else {
+                let (mesh_event, _) = mesh_event(now_ms, "", context, event);
+                log_clock_event(&mesh_event, gossip.max_clock_offset_ms);
+                self.shared.events.record(mesh_event);
+                continue;
+            };
             let name = names
                 .get(&peer_id)
                 .map(|(name, _)| name.clone())
                 .unwrap_or_else(|| addr.to_string());
-            let context = (gossip.cluster.as_str(), gossip.max_clock_offset_ms);
             let (mesh_event, throttled) = mesh_event(now_ms, &name, context, event);
             let mesh_event = mesh_event.about(peer_id, &name);
+            if let NodeEvent::PeerClockOffset { .. } = event {
+                log_clock_event(&mesh_event, gossip.max_clock_offset_ms);
+            }
             if throttled {
                 self.shared
                     .events
@@ -268,6 +307,18 @@ impl PayloadHandler for GossipDriver {
                 "refused a gossip peer: {error} (one line per address per minute)"
             );
         }
+    }
+}
+
+/// Logs a clock-offset event: a WARN when the clock is beyond `max_clock_offset_ms` (the
+/// event's `ahead_ms` / `behind_ms`), else an INFO.
+fn log_clock_event(event: &MeshEvent, max_clock_offset_ms: u64) {
+    let offset = event.numbers.values().copied().max().unwrap_or(0);
+    let peer = event.peer_name.as_deref().unwrap_or("this node");
+    if offset > max_clock_offset_ms {
+        tracing::warn!(kind = event.kind.as_str(), peer, offset_ms = offset, "{}", event.detail);
+    } else {
+        tracing::info!(kind = event.kind.as_str(), peer, offset_ms = offset, "{}", event.detail);
     }
 }
 
