@@ -15,6 +15,7 @@ mod chat_matrix;
 mod chat_process;
 mod chat_sockets;
 mod cli_install;
+mod clock_offset;
 mod clock_recovery;
 mod cluster_process;
 mod dashboard_chromium;
