@@ -282,7 +282,10 @@ mod tests {
         let ahead = clock.stamp_at(wall);
         assert_eq!(ahead.unix_ms(), wall);
         clock.set_correction_ms(20_000);
-        assert_eq!(clock.accept_limit_at(wall), Stamp::time_from_unix_ms(wall - 19_500));
+        assert_eq!(
+            clock.accept_limit_at(wall),
+            Stamp::time_from_unix_ms(wall - 19_500)
+        );
         // A stamp issued before the correction keeps the floor high: the next stamp is above it.
         let next = clock.stamp_at(wall + 1);
         assert!(next > ahead);

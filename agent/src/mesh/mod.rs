@@ -316,9 +316,21 @@ fn log_clock_event(event: &MeshEvent, max_clock_offset_ms: u64) {
     let offset = event.numbers.values().copied().max().unwrap_or(0);
     let peer = event.peer_name.as_deref().unwrap_or("this node");
     if offset > max_clock_offset_ms {
-        tracing::warn!(kind = event.kind.as_str(), peer, offset_ms = offset, "{}", event.detail);
+        tracing::warn!(
+            kind = event.kind.as_str(),
+            peer,
+            offset_ms = offset,
+            "{}",
+            event.detail
+        );
     } else {
-        tracing::info!(kind = event.kind.as_str(), peer, offset_ms = offset, "{}", event.detail);
+        tracing::info!(
+            kind = event.kind.as_str(),
+            peer,
+            offset_ms = offset,
+            "{}",
+            event.detail
+        );
     }
 }
 

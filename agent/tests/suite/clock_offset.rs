@@ -39,7 +39,9 @@ fn set_target(agent: &TestAgent, value: u32) {
         "PUT",
         &format!("{}/v1/targets/lobby", agent.api),
         None,
-        Some(&format!(r#"{{"quantity": "temperature", "value": {value}}}"#)),
+        Some(&format!(
+            r#"{{"quantity": "temperature", "value": {value}}}"#
+        )),
     );
     assert_eq!(status, 200, "PUT /v1/targets on {}: {answer}", agent.name);
 }
@@ -136,7 +138,10 @@ fn a_node_20_s_fast_knows_it_and_a_later_write_elsewhere_wins_everywhere() {
                 .iter()
                 .any(|e| e["peer"].is_null() && e["numbers"]["ahead_ms"].as_u64() > Some(19_000))
         });
-    assert!(own_event, "pi-3 recorded no clock_offset event about itself");
+    assert!(
+        own_event,
+        "pi-3 recorded no clock_offset event about itself"
+    );
     for peer in &peers {
         let named = peer.get("/v1/events?kind=clock_offset")["events"]
             .as_array()
@@ -145,7 +150,11 @@ fn a_node_20_s_fast_knows_it_and_a_later_write_elsewhere_wins_everywhere() {
                     e["peer"] == fast_id && e["numbers"]["ahead_ms"].as_u64() > Some(19_000)
                 })
             });
-        assert!(named, "{} recorded no clock_offset event about pi-3", peer.name);
+        assert!(
+            named,
+            "{} recorded no clock_offset event about pi-3",
+            peer.name
+        );
     }
     for agent in everyone {
         let log = agent.log();

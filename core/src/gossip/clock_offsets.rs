@@ -151,7 +151,11 @@ mod tests {
     fn inconsistent_times_give_no_sample() {
         assert_eq!(OffsetSample::from_times(100, 50, 40, 200), None, "t3 < t2");
         assert_eq!(OffsetSample::from_times(100, 50, 60, 90), None, "t4 < t1");
-        assert_eq!(OffsetSample::from_times(100, 50, 90, 120), None, "negative delay");
+        assert_eq!(
+            OffsetSample::from_times(100, 50, 90, 120),
+            None,
+            "negative delay"
+        );
     }
 
     #[test]

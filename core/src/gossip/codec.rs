@@ -342,7 +342,11 @@ mod tests {
         assert_eq!(decode_with(&none), Ok((message.clone(), None)));
         for old in [1, 2] {
             let bytes = encode_with(&message, old, Some(times));
-            assert_eq!(bytes, encode_for(&message, old), "protocol {old} has no times");
+            assert_eq!(
+                bytes,
+                encode_for(&message, old),
+                "protocol {old} has no times"
+            );
             assert_eq!(decode_with(&bytes), Ok((message.clone(), None)));
         }
     }

@@ -42,7 +42,8 @@ impl Mesh {
                     .filter(|other| *other != id)
                     .map(|other| format!("n{other}"))
                     .collect();
-                let core = GossipCore::new(NodeId(id), addr.clone(), GossipParams::default(), seeds);
+                let core =
+                    GossipCore::new(NodeId(id), addr.clone(), GossipParams::default(), seeds);
                 let clock = Arc::new(Clock::new(NodeId(id), Duration::from_millis(500)));
                 Peer {
                     node: Node::new(core, StdRng::seed_from_u64(id), clock),
@@ -183,11 +184,18 @@ fn a_fast_nodes_write_loses_to_a_later_write_elsewhere() {
     // What it wrote while ahead was re-stamped and taken by every node.
     for p in &mesh.peers {
         let boot = p.replica.get(&boot_key()).expect("re-stamped, not lost");
-        assert!(boot.stamp.unix_ms() < mesh.now, "{} holds it stamped ahead", p.addr);
+        assert!(
+            boot.stamp.unix_ms() < mesh.now,
+            "{} holds it stamped ahead",
+            p.addr
+        );
     }
     // Every node measured the others: the normal nodes see the fast one 20 s ahead.
     let peers = mesh.peers[1].node.peers(mesh.now, &mesh.peers[1].replica);
-    let fast = peers.iter().find(|p| p.node == NodeId(1)).expect("fast peer");
+    let fast = peers
+        .iter()
+        .find(|p| p.node == NodeId(1))
+        .expect("fast peer");
     let offset = fast.clock_offset_ms.expect("measured");
     assert!(offset.abs_diff(FAST_MS as i64) < 50, "{offset}");
     assert_eq!(mesh.peers[1].node.own_clock_offset_ms(), Some(0));
@@ -227,7 +235,10 @@ fn protocol_2_connections_carry_no_times_and_measure_nothing() {
     for _ in 0..5 {
         mesh.round(2);
     }
-    assert!(mesh.peers.iter().all(|p| p.node.own_clock_offset_ms().is_none()));
+    assert!(mesh
+        .peers
+        .iter()
+        .all(|p| p.node.own_clock_offset_ms().is_none()));
     assert_eq!(mesh.peers[0].node.clock().correction_ms(), 0);
 }
 

@@ -122,7 +122,12 @@ impl ClockView {
     /// Once per round: the mesh's median over this node and its alive peers, this node's
     /// offset from it, the clock's correction (this node's offset while it is ahead), and an
     /// event for each clock whose standing changed.
-    pub(super) fn review(&mut self, now_ms: u64, peers: &[PeerView], clock: &Clock) -> Vec<NodeEvent> {
+    pub(super) fn review(
+        &mut self,
+        now_ms: u64,
+        peers: &[PeerView],
+        clock: &Clock,
+    ) -> Vec<NodeEvent> {
         let gone: Vec<NodeId> = self
             .samples
             .known()
@@ -260,7 +265,11 @@ mod tests {
             }]
         );
         assert_eq!(clock.correction_ms(), 0);
-        assert_eq!(clocks.own_offset_ms(), Some(-4), "the median is the level peer's clock");
+        assert_eq!(
+            clocks.own_offset_ms(),
+            Some(-4),
+            "the median is the level peer's clock"
+        );
         assert_eq!(clocks.peer_offset_ms(NodeId(1), 1_000), Some(20_000));
     }
 
@@ -280,14 +289,22 @@ mod tests {
         // Our SynAck left at 1000; the peer (20 s ahead) got it at 21 002 and answered at once;
         // its Ack arrived here at 1004.
         let times = clocks
-            .times_for(21_002, &ack, NodeId(1), Some(ExchangeTimes {
-                sent_ms: 1_000,
-                echo_ms: None,
-                received_ms: None,
-                your_offset: None,
-            }))
+            .times_for(
+                21_002,
+                &ack,
+                NodeId(1),
+                Some(ExchangeTimes {
+                    sent_ms: 1_000,
+                    echo_ms: None,
+                    received_ms: None,
+                    your_offset: None,
+                }),
+            )
             .expect("an Ack carries times");
-        assert_eq!((times.echo_ms, times.received_ms), (Some(1_000), Some(21_002)));
+        assert_eq!(
+            (times.echo_ms, times.received_ms),
+            (Some(1_000), Some(21_002))
+        );
         clocks.on_received(1_004, &ack, times);
         assert_eq!(clocks.peer_offset_ms(NodeId(9), 1_004), Some(20_000));
         // Our next SynAck tells it what we measured.

@@ -282,7 +282,12 @@ impl Node {
             );
         for reply in replies {
             let reply_times = self.clocks.times_for(now_ms, &reply, peer, times);
-            self.encode_into(&mut effects, from.to_string(), &reply, (protocol, reply_times));
+            self.encode_into(
+                &mut effects,
+                from.to_string(),
+                &reply,
+                (protocol, reply_times),
+            );
         }
         effects
     }
