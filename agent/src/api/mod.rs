@@ -388,6 +388,12 @@ async fn nodes(State(shared): State<Arc<Shared>>) -> Json<NodesAnswer> {
             .into_iter()
             .map(|(id, info)| {
                 let peer = peers.iter().find(|p| p.node == id);
+                // On its own row: what this node says of its own clock.
+                let (clock_ahead_ms, clock_offset_ms) = match peer {
+                    _ if id == shared.node => (shared.own_clock_ahead(), shared.own_clock_offset()),
+                    Some(p) => (p.clock_ahead_ms, p.clock_offset_ms),
+                    None => (None, None),
+                };
                 NodeRow {
                     node: id,
                     name: info.name,
@@ -404,16 +410,8 @@ async fn nodes(State(shared): State<Arc<Shared>>) -> Json<NodesAnswer> {
                     phi: peer.and_then(|p| p.phi),
                     missing_versions: peer.map(|p| p.missing_versions).unwrap_or(0),
                     unreachable_since_ms: peer.and_then(|p| p.unreachable_since_ms),
-                    clock_ahead_ms: if id == shared.node {
-                        shared.own_clock_ahead()
-                    } else {
-                        peer.and_then(|p| p.clock_ahead_ms)
-                    },
-                    clock_offset_ms: if id == shared.node {
-                        shared.own_clock_offset()
-                    } else {
-                        peer.and_then(|p| p.clock_offset_ms)
-                    },
+                    clock_ahead_ms,
+                    clock_offset_ms,
                     watermark: replica.watermark(id),
                 }
             })

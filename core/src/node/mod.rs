@@ -269,25 +269,17 @@ impl Node {
         self.clock.raise_floor(replica.max_stamp_time());
         effects.merged = after.entries_merged - before.entries_merged;
         effects.events = exchange_events((peer, from, &their_cluster), before, after);
+        let (refused, addr) = (self.core.take_refused_entries(), from.to_string());
+        let entry_refusal = |entry| Refusal::Entry {
+            addr: addr.clone(),
+            entry,
+        };
         effects
             .refusals
-            .extend(
-                self.core
-                    .take_refused_entries()
-                    .into_iter()
-                    .map(|entry| Refusal::Entry {
-                        addr: from.to_string(),
-                        entry,
-                    }),
-            );
+            .extend(refused.into_iter().map(entry_refusal));
         for reply in replies {
-            let reply_times = self.clocks.times_for(now_ms, &reply, peer, times);
-            self.encode_into(
-                &mut effects,
-                from.to_string(),
-                &reply,
-                (protocol, reply_times),
-            );
+            let encoding = (protocol, self.clocks.times_for(now_ms, &reply, peer, times));
+            self.encode_into(&mut effects, from.to_string(), &reply, encoding);
         }
         effects
     }
