@@ -28,6 +28,7 @@
 #   expect detected [PI…] within N intervals
 #   expect converged within N intervals [except PI…]
 #   expect held-back PI                         the others recorded clock_ahead about PI
+#   expect clock-offset PI                      PI and the others recorded clock_offset about PI
 #   expect refused PI                           PI recorded refused_peer events
 #   expect person NAME MAC present|absent on PI…
 #   expect alive                                every running Pi answers its API
@@ -306,6 +307,18 @@ run_step() {
             (( c > 0 )) && seen=$((seen + 1))
           done
           if (( seen > 0 )); then say "held back: $seen Pi(s) recorded clock_ahead about $target"; else fail "nobody recorded clock_ahead about $target"; fi ;;
+        clock-offset)
+          local target=${words[2]} p c seen=0
+          for p in $(running_pis); do
+            if [ "$p" = "$target" ]; then
+              c=$("$LAB" api "$p" "/v1/events?kind=clock_offset" | jq '[.events[] | select(.peer == null and (.numbers.ahead_ms // 0) > 0)] | length')
+              (( c > 0 )) || fail "$target recorded no clock_offset event about itself"
+              continue
+            fi
+            c=$("$LAB" api "$p" "/v1/events?kind=clock_offset" | jq --arg t "$target" '[.events[] | select(.peer_name == $t)] | length')
+            (( c > 0 )) && seen=$((seen + 1))
+          done
+          if (( seen > 0 )); then say "clock offset: $target and $seen Pi(s) recorded clock_offset about $target"; else fail "nobody recorded clock_offset about $target"; fi ;;
         refused)
           local c
           c=$("$LAB" api "${words[2]}" "/v1/events?kind=refused_peer" | jq '.events | length')
