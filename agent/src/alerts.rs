@@ -169,9 +169,10 @@ impl Judge {
             number_text(target.value),
             number_text(target.tolerance)
         );
-        let due = |since: u64| self.poster && self.now_ms.saturating_sub(since) >= self.after_ms;
+        let now = number_text(current);
+        let what = format!("{room} {}", quantity.as_str());
         if let Some(since) = band.outside_since_ms {
-            if raised || !due(since) {
+            if raised || !self.due(since) {
                 return None;
             }
             let side = if current > target.value {
@@ -179,44 +180,44 @@ impl Judge {
             } else {
                 "below"
             };
-            let message = format!(
-                "{room} {} is at {} {unit}, {side} its target {band_text}",
-                quantity.as_str(),
-                number_text(current)
-            );
-            return Some(AlertAction {
-                text: format!(
-                    ":warning: {message} since {}.",
-                    clock_text(since, self.now_ms, self.offset)
-                ),
-                key,
-                value: AlertValue {
-                    raised: true,
-                    by: self.me,
-                    since_ms: since,
-                    message,
-                },
-            });
+            let message = format!("{what} is at {now} {unit}, {side} its target {band_text}");
+            let when = clock_text(since, self.now_ms, self.offset);
+            let text = format!(":warning: {message} since {when}.");
+            return Some(self.action(key, true, since, message, text));
         }
         let since = band.inside_since_ms?;
-        if !raised || !due(since) {
+        if !raised || !self.due(since) {
             return None;
         }
-        let message = format!(
-            "{room} {} is back to normal: {} {unit}, target {band_text}",
-            quantity.as_str(),
-            number_text(current)
-        );
-        Some(AlertAction {
-            text: format!(":white_check_mark: {message}."),
+        let message = format!("{what} is back to normal: {now} {unit}, target {band_text}");
+        let text = format!(":white_check_mark: {message}.");
+        Some(self.action(key, false, since, message, text))
+    }
+
+    /// Whether a band held since `since` has lasted long enough for this node to act on it.
+    fn due(&self, since: u64) -> bool {
+        self.poster && self.now_ms.saturating_sub(since) >= self.after_ms
+    }
+
+    /// The alert change: `key` raised (or cleared) by this node since `since`, posting `text`.
+    fn action(
+        &self,
+        key: Key,
+        raised: bool,
+        since_ms: u64,
+        message: String,
+        text: String,
+    ) -> AlertAction {
+        AlertAction {
+            text,
             key,
             value: AlertValue {
-                raised: false,
+                raised,
                 by: self.me,
-                since_ms: since,
+                since_ms,
                 message,
             },
-        })
+        }
     }
 
     /// A raised alert whose target was removed is cleared.
@@ -238,16 +239,8 @@ impl Judge {
                         "{room} {}: the target was removed, alert cleared",
                         quantity.as_str()
                     );
-                    Some(AlertAction {
-                        text: format!(":white_check_mark: {message}."),
-                        key: key.clone(),
-                        value: AlertValue {
-                            raised: false,
-                            by: self.me,
-                            since_ms: self.now_ms,
-                            message,
-                        },
-                    })
+                    let text = format!(":white_check_mark: {message}.");
+                    Some(self.action(key.clone(), false, self.now_ms, message, text))
                 }
                 _ => None,
             })

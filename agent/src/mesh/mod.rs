@@ -27,7 +27,7 @@ use crate::events::{EventKind, MeshEvent, PeerWatch};
 use crate::gossip::{self, Effects, Envelope, GossipCore, GossipParams, Node, Refusal};
 use crate::log_summary::LogSummary;
 use crate::net::hello::NoCommonVersion;
-use crate::net::{NetError, PayloadHandler, Transport};
+use crate::net::{NetError, NetStatsSnapshot, PayloadHandler, Transport};
 use crate::peer::PeerStatus;
 use crate::runtime::Agent;
 
@@ -389,18 +389,28 @@ async fn round_loop(
             ));
         }
         let net = transport.stats();
-        let counters = &driver.shared.counters.gossip;
-        counters
-            .bytes_sent_total
-            .add(net.bytes_sent.saturating_sub(last_net.bytes_sent));
-        counters
-            .bytes_received_total
-            .add(net.bytes_received.saturating_sub(last_net.bytes_received));
-        refusals.add(&last_net, &net);
-        if let Some(event) = refusals.take_event(wall_ms()) {
-            driver.shared.events.record(event);
-        }
+        count_transport(&driver, &last_net, &net, &mut refusals);
         last_net = net;
+    }
+}
+
+/// What the transport did since `before`: byte counters, and refused peers as mesh events.
+fn count_transport(
+    driver: &GossipDriver,
+    before: &NetStatsSnapshot,
+    after: &NetStatsSnapshot,
+    refusals: &mut RefusalTally,
+) {
+    let counters = &driver.shared.counters.gossip;
+    counters
+        .bytes_sent_total
+        .add(after.bytes_sent.saturating_sub(before.bytes_sent));
+    counters
+        .bytes_received_total
+        .add(after.bytes_received.saturating_sub(before.bytes_received));
+    refusals.add(before, after);
+    if let Some(event) = refusals.take_event(wall_ms()) {
+        driver.shared.events.record(event);
     }
 }
 

@@ -41,6 +41,9 @@ enum Tag {
     Other,
 }
 
+/// The connection's events, as its event-loop task forwards them.
+type Events = mpsc::Receiver<Result<Event, rumqttc::ConnectionError>>;
+
 /// How a connection ended.
 enum End {
     Shutdown,
@@ -157,39 +160,10 @@ impl<'a> Session<'a> {
     }
 
     async fn run(&mut self, shutdown: &mut watch::Receiver<bool>) -> End {
-        let Some(options) = self.options.take() else {
-            return End::Lost {
-                reason: MqttError::SessionReused,
-                was_connected: false,
-            };
+        let (mut events, _pump) = match self.connect(shutdown).await {
+            Ok(connected) => connected,
+            Err(end) => return end,
         };
-        let (client, mut eventloop) = AsyncClient::new(options, 512);
-        self.client = Some(client);
-        let (events_tx, mut events) = mpsc::channel(1024);
-        let pump = tokio::spawn(async move {
-            loop {
-                let event = eventloop.poll().await;
-                let failed = event.is_err();
-                if events_tx.send(event).await.is_err() || failed {
-                    return;
-                }
-            }
-        });
-        let _pump = AbortOnDrop(pump);
-
-        let connected = tokio::select! {
-            result = tokio::time::timeout(CONNECT_TIMEOUT, wait_for_connack(&mut events)) => match result {
-                Ok(result) => result,
-                Err(_) => Err(MqttError::ConnectTimeout(CONNECT_TIMEOUT)),
-            },
-            _ = shutdown.changed() => return End::Shutdown,
-        };
-        if let Err(reason) = connected {
-            return End::Lost {
-                reason,
-                was_connected: false,
-            };
-        }
         self.shared.counters.mqtt.connected.set(1);
         tracing::info!(
             broker = %self.shared.config.mqtt.url,
@@ -224,6 +198,41 @@ impl<'a> Session<'a> {
                 return lost(reason);
             }
         }
+    }
+
+    /// Starts this connection's client and event loop, then waits for CONNACK (or shutdown).
+    async fn connect(
+        &mut self,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(Events, AbortOnDrop), End> {
+        let not_connected = |reason| End::Lost {
+            reason,
+            was_connected: false,
+        };
+        let options = self
+            .options
+            .take()
+            .ok_or(not_connected(MqttError::SessionReused))?;
+        let (client, mut eventloop) = AsyncClient::new(options, 512);
+        self.client = Some(client);
+        let (events_tx, mut events) = mpsc::channel(1024);
+        let pump = AbortOnDrop(tokio::spawn(async move {
+            loop {
+                let event = eventloop.poll().await;
+                let failed = event.is_err();
+                if events_tx.send(event).await.is_err() || failed {
+                    return;
+                }
+            }
+        }));
+        let connected = tokio::select! {
+            result = tokio::time::timeout(CONNECT_TIMEOUT, wait_for_connack(&mut events)) => match result {
+                Ok(result) => result,
+                Err(_) => Err(MqttError::ConnectTimeout(CONNECT_TIMEOUT)),
+            },
+            _ = shutdown.changed() => return Err(End::Shutdown),
+        };
+        connected.map(|()| (events, pump)).map_err(not_connected)
     }
 
     fn client(&self) -> Result<&AsyncClient, MqttError> {
@@ -476,24 +485,7 @@ impl<'a> Session<'a> {
         if !self.shared.caught_up(wall_ms()) {
             return Ok(());
         }
-        let current: BTreeMap<String, &'static str> = {
-            let replica = self.shared.replica();
-            let answer = query::presence(
-                &replica,
-                wall_ms(),
-                self.shared.config.presence.consider_home_s * 1000,
-                Completeness::default(),
-            );
-            answer
-                .people
-                .into_iter()
-                .map(|person| {
-                    let state = if person.present { "home" } else { "not_home" };
-                    (person.name, state)
-                })
-                .collect()
-        };
-        let discovery_on = self.shared.config.mqtt.discovery;
+        let current = self.presence_now();
         let removed: Vec<String> = self
             .people
             .keys()
@@ -501,42 +493,60 @@ impl<'a> Session<'a> {
             .cloned()
             .collect();
         for name in removed {
-            // Empty retained payloads delete the retained state and the tracker.
-            self.publish(self.topics.presence(&name), true, Vec::new(), Tag::Other)
-                .await?;
-            if discovery_on {
-                let (topic, _) = discovery::person_config(self.topics, &name);
-                self.publish(topic, true, Vec::new(), Tag::Other).await?;
-            }
-            self.announced_people.remove(&name);
+            self.clear_person(&name).await?;
         }
         for (name, state) in &current {
-            if discovery_on && !self.announced_people.contains(name) {
+            if self.shared.config.mqtt.discovery && !self.announced_people.contains(name) {
                 let (topic, payload) = discovery::person_config(self.topics, name);
                 self.publish(topic, true, payload.to_string().into_bytes(), Tag::Other)
                     .await?;
                 self.announced_people.insert(name.clone());
             }
             if self.people.get(name) != Some(state) {
-                self.publish(
-                    self.topics.presence(name),
-                    true,
-                    state.as_bytes().to_vec(),
-                    Tag::Other,
-                )
-                .await?;
+                let topic = self.topics.presence(name);
+                self.publish(topic, true, state.as_bytes().to_vec(), Tag::Other)
+                    .await?;
             }
         }
         self.people = current;
         Ok(())
     }
 
+    /// Each registered person's presence state now, as Home Assistant names it.
+    fn presence_now(&self) -> BTreeMap<String, &'static str> {
+        let replica = self.shared.replica();
+        let consider_home_ms = self.shared.config.presence.consider_home_s * 1000;
+        let answer = query::presence(
+            &replica,
+            wall_ms(),
+            consider_home_ms,
+            Completeness::default(),
+        );
+        answer
+            .people
+            .into_iter()
+            .map(|person| {
+                let state = if person.present { "home" } else { "not_home" };
+                (person.name, state)
+            })
+            .collect()
+    }
+
+    /// A removed person: empty retained payloads delete their state and their tracker.
+    async fn clear_person(&mut self, name: &str) -> Result<(), MqttError> {
+        self.publish(self.topics.presence(name), true, Vec::new(), Tag::Other)
+            .await?;
+        if self.shared.config.mqtt.discovery {
+            let (topic, _) = discovery::person_config(self.topics, name);
+            self.publish(topic, true, Vec::new(), Tag::Other).await?;
+        }
+        self.announced_people.remove(name);
+        Ok(())
+    }
+
     /// Clean stop: `offline` (retained, since a clean DISCONNECT suppresses the last will),
     /// then DISCONNECT, waiting briefly for both to leave.
-    async fn goodbye(
-        &mut self,
-        events: &mut mpsc::Receiver<Result<Event, rumqttc::ConnectionError>>,
-    ) {
+    async fn goodbye(&mut self, events: &mut Events) {
         let availability = self.topics.availability();
         if self
             .publish(availability, true, b"offline".to_vec(), Tag::Other)
@@ -562,9 +572,7 @@ impl<'a> Session<'a> {
     }
 }
 
-async fn wait_for_connack(
-    events: &mut mpsc::Receiver<Result<Event, rumqttc::ConnectionError>>,
-) -> Result<(), MqttError> {
+async fn wait_for_connack(events: &mut Events) -> Result<(), MqttError> {
     loop {
         match events.recv().await {
             Some(Ok(Event::Incoming(Incoming::ConnAck(_)))) => return Ok(()),
