@@ -39,7 +39,7 @@ pub use topics::{ReadingMessage, Topics};
 #[derive(Debug, thiserror::Error)]
 pub enum MqttError {
     #[error("MQTT TLS: {0}")]
-    Tls(String),
+    Tls(#[from] crate::outbound::TlsError),
     #[error("MQTT configuration: {0}")]
     Config(String),
     #[error(transparent)]
