@@ -7,7 +7,9 @@
 //! presence publisher. Between connections: capped exponential backoff with jitter. On shutdown:
 //! `offline` (retained), then a clean DISCONNECT.
 //!
-//! Reads the replica and `Shared::peers`; writes only the buffer and `Shared::counters`.
+//! Takes the whole `Shared`: it reads the replica (`state`), the peers and whether this node has
+//! caught up (`mesh`, `presence`), this node's sensor board, and writes only the buffer and the
+//! counters (`telemetry`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -69,12 +71,12 @@ pub(crate) async fn run(
             return;
         }
         if !first {
-            shared.counters.mqtt.reconnects_total.inc();
+            shared.telemetry.counters.mqtt.reconnects_total.inc();
         }
         first = false;
         let mut session = Session::new(&shared, &outbox, &topics, options.clone());
         let end = session.run(&mut shutdown).await;
-        shared.counters.mqtt.connected.set(0);
+        shared.telemetry.counters.mqtt.connected.set(0);
         // Rows acknowledged since the last tick must not be sent again by the next connection.
         session.remove_acknowledged().await;
         match end {
@@ -85,9 +87,9 @@ pub(crate) async fn run(
             } => {
                 if was_connected {
                     backoff.reset();
-                    shared.counters.error("mqtt_connection_lost");
+                    shared.telemetry.counters.error("mqtt_connection_lost");
                 } else {
-                    shared.counters.error("mqtt_connect");
+                    shared.telemetry.counters.error("mqtt_connect");
                 }
                 let delay = backoff.next_delay(rand::thread_rng().gen::<f64>());
                 tracing::warn!(
@@ -95,7 +97,7 @@ pub(crate) async fn run(
                     %reason,
                     attempt = backoff.attempts(),
                     retry_in_ms = delay.as_millis() as u64,
-                    buffered = shared.counters.mqtt.buffered.get(),
+                    buffered = shared.telemetry.counters.mqtt.buffered.get(),
                     "MQTT broker unreachable; readings are kept in the buffer"
                 );
                 tokio::select! {
@@ -164,10 +166,10 @@ impl<'a> Session<'a> {
             Ok(connected) => connected,
             Err(end) => return end,
         };
-        self.shared.counters.mqtt.connected.set(1);
+        self.shared.telemetry.counters.mqtt.connected.set(1);
         tracing::info!(
             broker = %self.shared.config.mqtt.url,
-            buffered = self.shared.counters.mqtt.buffered.get(),
+            buffered = self.shared.telemetry.counters.mqtt.buffered.get(),
             "MQTT connected"
         );
         let lost = |reason: MqttError| End::Lost {
@@ -279,7 +281,7 @@ impl<'a> Session<'a> {
     /// Each sensor of this node `online` or `offline` (retained) when that changed: a sensor that
     /// cannot be opened or read shows as unavailable in Home Assistant.
     async fn publish_sensor_availability(&mut self) -> Result<(), MqttError> {
-        for row in self.shared.sensors.snapshot() {
+        for row in self.shared.telemetry.sensors.snapshot() {
             let state = match row.status {
                 crate::state::SensorState::Ok => "online",
                 crate::state::SensorState::Failed => "offline",
@@ -312,7 +314,7 @@ impl<'a> Session<'a> {
                     self.outbox
                         .delivered_through
                         .fetch_max(through, std::sync::atomic::Ordering::Release);
-                    self.shared.counters.mqtt.published_total.inc();
+                    self.shared.telemetry.counters.mqtt.published_total.inc();
                     if self.in_flight.len() < WINDOW / 2 {
                         self.send_more().await?;
                     }
@@ -349,7 +351,7 @@ impl<'a> Session<'a> {
             let rows = match self.outbox.with(move |b| b.after(after, room)).await {
                 Ok(rows) => rows,
                 Err(err) => {
-                    self.shared.counters.error("mqtt_buffer");
+                    self.shared.telemetry.counters.error("mqtt_buffer");
                     tracing::error!(error = %err, "cannot read the MQTT buffer");
                     return Ok(());
                 }
@@ -360,7 +362,7 @@ impl<'a> Session<'a> {
             for (seq, reading) in rows {
                 self.cursor = seq;
                 let Some(quantity) = Quantity::parse(&reading.quantity) else {
-                    self.shared.counters.error("mqtt_bad_buffer_row");
+                    self.shared.telemetry.counters.error("mqtt_bad_buffer_row");
                     continue;
                 };
                 if self.shared.config.mqtt.discovery
@@ -405,10 +407,10 @@ impl<'a> Session<'a> {
         {
             Ok(waiting) => {
                 self.removed_through = through;
-                self.shared.counters.mqtt.buffered.set(waiting);
+                self.shared.telemetry.counters.mqtt.buffered.set(waiting);
             }
             Err(err) => {
-                self.shared.counters.error("mqtt_buffer");
+                self.shared.telemetry.counters.error("mqtt_buffer");
                 tracing::error!(error = %err, "cannot delete published readings from the MQTT buffer");
             }
         }
@@ -448,7 +450,7 @@ impl<'a> Session<'a> {
     /// Announces every sensor quantity of this node the replica holds a reading of.
     async fn announce_known_sensors(&mut self) -> Result<(), MqttError> {
         let own: BTreeSet<(String, Quantity)> = {
-            let replica = self.shared.replica();
+            let replica = self.shared.state.replica();
             replica
                 .live()
                 .filter_map(|(key, value)| match (key, value) {
@@ -476,7 +478,7 @@ impl<'a> Session<'a> {
     /// (retained) when it changed, their tracker config first; removed people are cleared.
     async fn publish_presence(&mut self) -> Result<(), MqttError> {
         let me = self.shared.node;
-        if discovery::presence_publisher(me, &self.shared.peers()) != me {
+        if discovery::presence_publisher(me, &self.shared.mesh.peers()) != me {
             self.people.clear();
             return Ok(());
         }
@@ -514,7 +516,7 @@ impl<'a> Session<'a> {
 
     /// Each registered person's presence state now, as Home Assistant names it.
     fn presence_now(&self) -> BTreeMap<String, &'static str> {
-        let replica = self.shared.replica();
+        let replica = self.shared.state.replica();
         let consider_home_ms = self.shared.config.presence.consider_home_s * 1000;
         let answer = query::presence(
             &replica,
