@@ -3,7 +3,7 @@
 //! device: the request's source IP is mapped to a MAC through this node's kernel neighbour table
 //! and its own LAN sightings, and anything else is refused with a plain-text 4xx that says why.
 //!
-//! Must not touch: SQLite (writes go through `Shared::write_durable`), the scanner.
+//! Must not touch: SQLite (writes go through `StateHandle::write_durable`), the scanner.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -5,8 +5,9 @@
 //!
 //! Routes are listed in `router`; every endpoint is documented with an example in `docs/api.md`.
 //! This module parses requests and renders answers; the answers themselves come from
-//! `state::query`, and writes go through `Shared::write_durable` (which checks every limit).
-//! Who may call what is `access`; connection limits are `serve`.
+//! `state::query`, and writes go through `StateHandle::write_durable` (which checks every limit).
+//! Who may call what is `access`; connection limits are `serve`. Handlers extract only the
+//! handles they use from the router's state (`handles::ApiState`).
 
 mod access;
 mod chat;

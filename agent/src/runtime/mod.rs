@@ -1,8 +1,10 @@
-//! The running agent: `Agent` opens the store, restores the replica, builds `Shared` and
-//! starts the loops that feed it — sensor polling (`sensor_loop`), presence scanning
-//! (`presence_loop`), batched persistence and retention (`maintenance`), re-stamping own writes
-//! after this node's clock ran ahead and was set right (`clock_recovery`). Gossip and the HTTP
-//! API are started by the caller with `Agent::shared`; everything stops on one shutdown signal.
+//! The running agent: `Agent` opens the store, restores the replica, builds `Shared` (the bundle
+//! of narrow handles) and starts the loops that feed it, handing each only the handles it uses —
+//! sensor polling (`sensor_loop`: state, telemetry), presence scanning (`presence_loop`: state,
+//! mesh view, presence), batched persistence and retention (`maintenance`: state), re-stamping
+//! own writes after this node's clock ran ahead and was set right (`clock_recovery`: state, mesh
+//! view). Gossip and the HTTP API are started by the caller with `Agent::shared`; everything
+//! stops on one shutdown signal.
 //!
 //! The one module that wires the shell together: nothing depends on it but `cli::run` (which
 //! starts it) and `mesh::start` (which spawns the gossip tasks on the `Agent`).
@@ -225,7 +227,7 @@ impl Agent {
         let flushed = self.shared.state.flush().await;
         drop(self.shared);
         if let Some(thread) = self.persist_thread.take() {
-            // The thread ends when the last sender (inside `Shared`) is gone.
+            // The thread ends when the last sender (inside `StateHandle`) is gone.
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
         flushed.context("cannot commit the last writes")
