@@ -16,8 +16,9 @@
 //! the heal the `alert/` entries merge (LWW) and nobody re-posts.
 //!
 //! [`evaluate`] is pure (replica, peers and time passed in); [`alert_loop`] is the shell that
-//! runs it on a tick, posts with the chat adapters' HTTP call (`chat::http`) and writes the
-//! `alert/` entries durably. It touches no socket other than the webhook's.
+//! runs it on a tick, posts with one `outbound::HttpClient` (the chat adapters' backoff) and
+//! writes the `alert/` entries durably through the `StateHandle` (`AlertDeps`: the handles it
+//! takes). It touches no socket other than the webhook's.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -30,9 +31,10 @@ use tokio::sync::watch;
 use crate::chat::http::{self, Backoff};
 use crate::chat::text::{clock_text, number_text};
 use crate::clock::wall_ms;
+use crate::config::ChatConfig;
 use crate::crdt::NodeId;
 use crate::outbound::{Body, HttpClient, HttpError};
-use crate::shared::Shared;
+use crate::shared::{MeshView, Shared, StateHandle};
 use crate::state::{AlertValue, Key, ReadingStatus, Replica, TargetValue, Value};
 
 /// Readings older than this are not used: the room's state is unknown, nothing changes.
@@ -169,9 +171,10 @@ impl Judge {
             number_text(target.value),
             number_text(target.tolerance)
         );
-        let due = |since: u64| self.poster && self.now_ms.saturating_sub(since) >= self.after_ms;
+        let now = number_text(current);
+        let what = format!("{room} {}", quantity.as_str());
         if let Some(since) = band.outside_since_ms {
-            if raised || !due(since) {
+            if raised || !self.due(since) {
                 return None;
             }
             let side = if current > target.value {
@@ -179,44 +182,44 @@ impl Judge {
             } else {
                 "below"
             };
-            let message = format!(
-                "{room} {} is at {} {unit}, {side} its target {band_text}",
-                quantity.as_str(),
-                number_text(current)
-            );
-            return Some(AlertAction {
-                text: format!(
-                    ":warning: {message} since {}.",
-                    clock_text(since, self.now_ms, self.offset)
-                ),
-                key,
-                value: AlertValue {
-                    raised: true,
-                    by: self.me,
-                    since_ms: since,
-                    message,
-                },
-            });
+            let message = format!("{what} is at {now} {unit}, {side} its target {band_text}");
+            let when = clock_text(since, self.now_ms, self.offset);
+            let text = format!(":warning: {message} since {when}.");
+            return Some(self.action(key, true, since, message, text));
         }
         let since = band.inside_since_ms?;
-        if !raised || !due(since) {
+        if !raised || !self.due(since) {
             return None;
         }
-        let message = format!(
-            "{room} {} is back to normal: {} {unit}, target {band_text}",
-            quantity.as_str(),
-            number_text(current)
-        );
-        Some(AlertAction {
-            text: format!(":white_check_mark: {message}."),
+        let message = format!("{what} is back to normal: {now} {unit}, target {band_text}");
+        let text = format!(":white_check_mark: {message}.");
+        Some(self.action(key, false, since, message, text))
+    }
+
+    /// Whether a band held since `since` has lasted long enough for this node to act on it.
+    fn due(&self, since: u64) -> bool {
+        self.poster && self.now_ms.saturating_sub(since) >= self.after_ms
+    }
+
+    /// The alert change: `key` raised (or cleared) by this node since `since`, posting `text`.
+    fn action(
+        &self,
+        key: Key,
+        raised: bool,
+        since_ms: u64,
+        message: String,
+        text: String,
+    ) -> AlertAction {
+        AlertAction {
+            text,
             key,
             value: AlertValue {
-                raised: false,
+                raised,
                 by: self.me,
-                since_ms: since,
+                since_ms,
                 message,
             },
-        })
+        }
     }
 
     /// A raised alert whose target was removed is cleared.
@@ -238,16 +241,8 @@ impl Judge {
                         "{room} {}: the target was removed, alert cleared",
                         quantity.as_str()
                     );
-                    Some(AlertAction {
-                        text: format!(":white_check_mark: {message}."),
-                        key: key.clone(),
-                        value: AlertValue {
-                            raised: false,
-                            by: self.me,
-                            since_ms: self.now_ms,
-                            message,
-                        },
-                    })
+                    let text = format!(":white_check_mark: {message}.");
+                    Some(self.action(key.clone(), false, self.now_ms, message, text))
                 }
                 _ => None,
             })
@@ -287,25 +282,51 @@ async fn post_webhook(client: &HttpClient, url: &str, text: &str) -> Result<(), 
 
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What the alert loop uses: the state it reads and writes, the peers (who posts), this node's
+/// id, the chat settings and the chat adapters' alert channel.
+pub struct AlertDeps {
+    pub state: Arc<StateHandle>,
+    pub mesh: Arc<MeshView>,
+    pub node: NodeId,
+    pub chat: ChatConfig,
+    /// Alert texts for the chat adapters to post into `chat.alert_room`.
+    pub chat_alerts: tokio::sync::broadcast::Sender<String>,
+}
+
+impl AlertDeps {
+    /// The pieces of `shared` the alert loop takes.
+    pub fn of(shared: &Shared) -> AlertDeps {
+        AlertDeps {
+            state: shared.state.clone(),
+            mesh: shared.mesh.clone(),
+            node: shared.node,
+            chat: shared.config.chat.clone(),
+            chat_alerts: shared.chat_alerts.clone(),
+        }
+    }
+}
+
 /// Evaluates alerts every tick until shutdown; posts and records what [`evaluate`] decides.
-pub async fn alert_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
-    let after_ms = shared.config.chat.alert_after_s.max(1) * 1000;
+pub async fn alert_loop(deps: AlertDeps, mut shutdown: watch::Receiver<bool>) {
+    let after_ms = deps.chat.alert_after_s.max(1) * 1000;
     let mut tick = tokio::time::interval(Duration::from_millis(tick_ms(after_ms)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut tracker = Tracker::default();
+    // One client for every webhook post, built at the first one (and again only if that failed).
+    let mut client: Option<HttpClient> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        let alive = alive_nodes(shared.node, &shared.peers());
+        let alive = alive_nodes(deps.node, &deps.mesh.peers());
         let offset = chrono::Local::now().offset().fix();
         let actions = {
-            let replica = shared.replica();
+            let replica = deps.state.replica();
             evaluate(
                 &mut tracker,
                 &replica,
-                shared.node,
+                deps.node,
                 &alive,
                 wall_ms(),
                 after_ms,
@@ -313,25 +334,28 @@ pub async fn alert_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
             )
         };
         for action in actions {
-            run_action(&shared, action).await;
+            run_action(&deps, &mut client, action).await;
         }
     }
 }
 
 /// Posts one alert (when a webhook is configured), then records it in the replicated state so
 /// no node posts it again. A webhook that keeps failing is logged; the state is still recorded.
-async fn run_action(shared: &Shared, action: AlertAction) {
-    if !shared.config.chat.alert_room.is_empty() {
+async fn run_action(deps: &AlertDeps, client: &mut Option<HttpClient>, action: AlertAction) {
+    if !deps.chat.alert_room.is_empty() {
         // The chat adapters (Matrix, Slack, Mattermost) post it into `chat.alert_room`.
-        let _ = shared.chat_alerts.send(action.text.clone());
+        let _ = deps.chat_alerts.send(action.text.clone());
     }
-    let url = shared.config.chat.alert_webhook.clone();
+    let url = &deps.chat.alert_webhook;
     if url.is_empty() {
         tracing::info!(alert = %action.text, "alert (chat.alert_webhook not set: not posted)");
     } else {
-        let posted = match HttpClient::new(None) {
-            Ok(client) => post_webhook(&client, &url, &action.text).await,
-            Err(err) => Err(err),
+        let posted = match client {
+            Some(client) => post_webhook(client, url, &action.text).await,
+            None => match HttpClient::new(None) {
+                Ok(built) => post_webhook(client.insert(built), url, &action.text).await,
+                Err(err) => Err(err),
+            },
         };
         match posted {
             Ok(()) => tracing::info!(alert = %action.text, "alert posted"),
@@ -340,7 +364,8 @@ async fn run_action(shared: &Shared, action: AlertAction) {
             }
         }
     }
-    if let Err(err) = shared
+    if let Err(err) = deps
+        .state
         .write_durable(action.key.clone(), Some(Value::Alert(action.value)))
         .await
     {

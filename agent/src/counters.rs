@@ -73,7 +73,7 @@ pub struct MqttCounters {
     pub reconnects_total: Counter,
 }
 
-/// Every counter of the running agent. Lives in `Shared::counters`.
+/// Every counter of the running agent. Lives in `Telemetry::counters`.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub gossip: GossipCounters,

@@ -1,7 +1,7 @@
 //! `HeldWrites`: this node's own readings and unknown-device count, held before they enter the
 //! replica (`storage.readings_batch_ms`). Only the newest value per key is kept; once the
-//! first pending one has waited the hold, `Shared::write_held` writes them all through
-//! `Shared::write` together, so they reach the store in one commit (fewer bytes on the SD
+//! first pending one has waited the hold, `StateHandle::write_held` writes them all through
+//! `StateHandle::write` together, so they reach the store in one commit (fewer bytes on the SD
 //! card) and the replica never holds own entries peers cannot have (hashes agree).
 //!
 //! Must not touch: the replica, the store, sockets (it only keeps values until asked).

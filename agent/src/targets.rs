@@ -1,7 +1,7 @@
 //! Room targets' removal, one rule for every face: [`removal`] plans it (pure: the stored
 //! `target/…` keys to tombstone) and [`remove`] makes it durable. `DELETE /v1/targets/{room}`
 //! (and so `officemesh targets remove`) calls [`remove`]; the chat command "remove the kitchen
-//! target" plans with [`removal`] and its writes go through the same `Shared::write_durable`.
+//! target" plans with [`removal`] and its writes go through the same `StateHandle::write_durable`.
 //! Only the target is written: an alert open for it is cleared by the alert loop
 //! (`alerts::evaluate` clears orphans), which posts the clear to `chat.alert_room` and the
 //! webhook once per cluster. Writing the cleared alert here would silence that post. Touches no
@@ -9,7 +9,7 @@
 
 use officemesh_sensors::Quantity;
 
-use crate::shared::{Shared, WriteError};
+use crate::shared::{StateHandle, WriteError};
 use crate::state::{Key, Replica, Value};
 
 /// The stored keys of `room`'s targets for `quantity` (`None`: every quantity), the room
@@ -37,17 +37,17 @@ pub fn removal(replica: &Replica, room: &str, quantity: Option<Quantity>) -> Vec
 /// each removal committed before the next. Returns the quantities removed: empty when the room
 /// had no such target.
 pub async fn remove(
-    shared: &Shared,
+    state: &StateHandle,
     room: &str,
     quantity: Option<Quantity>,
 ) -> Result<Vec<Quantity>, WriteError> {
-    let keys = removal(&shared.replica(), room, quantity);
+    let keys = removal(&state.replica(), room, quantity);
     let mut removed = Vec::new();
     for key in keys {
         if let Key::Target { quantity, .. } = &key {
             removed.push(*quantity);
         }
-        shared.write_durable(key, None).await?;
+        state.write_durable(key, None).await?;
     }
     Ok(removed)
 }

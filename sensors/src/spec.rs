@@ -269,29 +269,36 @@ impl SensorSpec {
 
     /// Checks what serde cannot: the driver name, ranges, and processing settings.
     pub fn validate(&self) -> Result<(), SensorError> {
-        let fail = |message: String| {
-            Err(SensorError::Config(format!(
-                "sensor '{}': {message}",
-                self.name
-            )))
-        };
         let kind = self.driver_kind()?;
         if self.poll_interval_s == 0 {
-            return fail("poll_interval_s must be greater than 0".into());
+            return Err(self.invalid("poll_interval_s must be greater than 0".into()));
         }
         let min_interval = kind.min_read_interval().as_secs();
         if self.poll_interval_s < min_interval {
-            return fail(format!(
+            return Err(self.invalid(format!(
                 "poll_interval_s must be at least {min_interval} for a {} (it needs that long \
                  between reads)",
                 kind.as_str()
-            ));
+            )));
         }
+        self.check_wiring(kind)?;
+        self.check_sampling(kind)?;
+        for quantity in Quantity::ALL {
+            if let Err(message) = self.processing(quantity).validate() {
+                return Err(self.invalid(format!("[sensors.{quantity}] {message}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the chip is: a 7-bit I2C address, an ADC channel the converter has, a GPIO pin
+    /// where the driver needs one.
+    fn check_wiring(&self, kind: DriverKind) -> Result<(), SensorError> {
         if let Some(address) = self.i2c_address {
             if !(0x03..=0x77).contains(&address) {
-                return fail(format!(
+                return Err(self.invalid(format!(
                     "i2c_address {address:#04x} is not a 7-bit device address (0x03–0x77)"
-                ));
+                )));
             }
         }
         let max_channel = match kind {
@@ -300,42 +307,49 @@ impl SensorSpec {
             _ => u8::MAX,
         };
         if self.adc_channel > max_channel {
-            return fail(format!(
+            return Err(self.invalid(format!(
                 "adc_channel {} does not exist on the {} (0–{max_channel})",
                 self.adc_channel, self.driver
-            ));
+            )));
         }
         if kind == DriverKind::GpioSound && self.gpio_pin.is_none() {
-            return fail("driver gpio-sound needs gpio_pin (the BCM number)".into());
+            return Err(self.invalid("driver gpio-sound needs gpio_pin (the BCM number)".into()));
         }
+        Ok(())
+    }
+
+    /// How sound is sampled: counts, window, rate within the chip's, the calibration.
+    fn check_sampling(&self, kind: DriverKind) -> Result<(), SensorError> {
         if self.sample_count == 0 || self.sample_window_ms == 0 {
-            return fail("sample_count and sample_window_ms must be greater than 0".into());
+            return Err(
+                self.invalid("sample_count and sample_window_ms must be greater than 0".into())
+            );
         }
         if let Some(rate) = self.sample_rate_hz {
             let max = kind.max_sample_rate_hz();
             if rate == 0 || rate > max {
-                return fail(format!(
+                return Err(self.invalid(format!(
                     "sample_rate_hz {rate} is outside 1–{max} for a {}",
                     kind.as_str()
-                ));
+                )));
             }
         }
         if self.full_scale_db.is_some() {
-            return fail(
+            return Err(self.invalid(
                 "full_scale_db was replaced by calibration_db (the dB SPL of a 0 dBFS signal; \
                  see \"Calibrating a microphone\" in docs/sensors.md)"
                     .into(),
-            );
+            ));
         }
         if !self.calibration_db.is_finite() {
-            return fail("calibration_db must be a finite number".into());
-        }
-        for quantity in Quantity::ALL {
-            if let Err(message) = self.processing(quantity).validate() {
-                return fail(format!("[sensors.{quantity}] {message}"));
-            }
+            return Err(self.invalid("calibration_db must be a finite number".into()));
         }
         Ok(())
+    }
+
+    /// A configuration error naming this sensor.
+    fn invalid(&self, message: String) -> SensorError {
+        SensorError::Config(format!("sensor '{}': {message}", self.name))
     }
 }
 

@@ -21,8 +21,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::handles::ApiState;
 use super::ApiError;
-use crate::shared::Shared;
+use crate::config::Config;
 
 /// Endpoints anyone may call: they hold no personal data (`/` is the static dashboard page;
 /// the Slack and Mattermost commands authenticate with their own secrets; `POST /v1/claims`
@@ -45,7 +46,7 @@ pub const OPEN_PREFIXES: &[&str] = &["/claim/"];
 pub const SESSION_COOKIE: &str = "officemesh_session";
 
 /// The session endpoint, merged into `api::router`.
-pub fn routes() -> Router<Arc<Shared>> {
+pub fn routes() -> Router<ApiState> {
     Router::new().route("/v1/session", post(open_session))
 }
 
@@ -84,8 +85,8 @@ pub fn has_token(token: &str, headers: &HeaderMap) -> bool {
 }
 
 /// The access rule, applied to every request before routing.
-pub async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    let token = shared.config.api.token.as_str();
+pub async fn guard(State(config): State<Arc<Config>>, request: Request, next: Next) -> Response {
+    let token = config.api.token.as_str();
     let path = request.uri().path();
     if OPEN_PATHS.contains(&path) || OPEN_PREFIXES.iter().any(|p| path.starts_with(p)) {
         return next.run(request).await;
@@ -117,11 +118,11 @@ struct SessionRequest {
 
 /// Trades the token for a session cookie (the dashboard asks for the token once).
 async fn open_session(
-    State(shared): State<Arc<Shared>>,
+    State(config): State<Arc<Config>>,
     body: Result<Json<SessionRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
-    let token = shared.config.api.token.as_str();
+    let token = config.api.token.as_str();
     if token.is_empty() {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }

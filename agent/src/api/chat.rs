@@ -17,14 +17,15 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::handles::ApiState;
 use super::{authorize, ApiError, ApiResult};
 use crate::chat::{self, verify};
 use crate::clock::wall_ms;
-use crate::shared::Shared;
+use crate::shared::{Shared, StateHandle};
 use crate::state::{Key, Value};
 
 /// The chat routes, merged into `api::router`.
-pub fn routes() -> Router<Arc<Shared>> {
+pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/chat", post(chat_json))
         .route("/v1/chat/slack", post(slack))
@@ -46,7 +47,7 @@ async fn chat_json(
     headers: HeaderMap,
     body: Result<Json<ChatRequest>, JsonRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    authorize(&shared, &headers)?;
+    authorize(&shared.config, &headers)?;
     let Json(request) = body?;
     if request.user.trim().is_empty() {
         return Err(ApiError::BadRequest(
@@ -181,8 +182,8 @@ async fn mattermost(
     }
 }
 
-async fn alerts(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
-    let rows: Vec<serde_json::Value> = shared
+async fn alerts(State(state): State<Arc<StateHandle>>) -> Json<serde_json::Value> {
+    let rows: Vec<serde_json::Value> = state
         .replica()
         .live()
         .filter_map(|(key, value)| match (key, value) {

@@ -3,7 +3,7 @@
 //! device: the request's source IP is mapped to a MAC through this node's kernel neighbour table
 //! and its own LAN sightings, and anything else is refused with a plain-text 4xx that says why.
 //!
-//! Must not touch: SQLite (writes go through `Shared::write_durable`), the scanner.
+//! Must not touch: SQLite (writes go through `StateHandle::write_durable`), the scanner.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -18,13 +18,14 @@ use officemesh_sensors::MacAddr;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::handles::ApiState;
 use super::{parse_label, parse_mac, ApiResult};
 use crate::claims::CLAIM_TTL_MS;
 use crate::clock::wall_ms;
 use crate::shared::Shared;
 use crate::state::{Key, PersonInfo, Value};
 
-pub(super) fn routes() -> Router<Arc<Shared>> {
+pub(super) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/claims", post(issue))
         .route("/claim/{code}", get(redeem))
@@ -47,6 +48,7 @@ async fn issue(
     let mac = parse_mac(&body.mac)?;
     let now = wall_ms();
     let link = shared
+        .presence
         .claims
         .link(&shared.api_public_addr(), &name, mac, now);
     Ok((
@@ -86,7 +88,7 @@ fn mac_of(shared: &Shared, ip: IpAddr) -> Option<MacAddr> {
         }
         Err(err) => tracing::warn!(error = %err, "claim: neighbour table unreadable"),
     }
-    shared.sightings.mac_of_ip(ip)
+    shared.presence.sightings.mac_of_ip(ip)
 }
 
 /// The refusal for a link opened from a device other than the one named: which address this
@@ -108,7 +110,7 @@ async fn redeem(
     request: Request,
 ) -> Response {
     let now = wall_ms();
-    let Some(claim) = shared.claims.peek(&code, now) else {
+    let Some(claim) = shared.presence.claims.peek(&code, now) else {
         return text(
             StatusCode::NOT_FOUND,
             "This claim link is unknown, already used, or expired (links work once, for 10 minutes). Say \"i am <your MAC>\" to the bot again for a new one.".into(),
@@ -142,7 +144,7 @@ async fn redeem(
     let value = Value::Person(PersonInfo {
         added_by: claim.by.clone(),
     });
-    if let Err(err) = shared.write_durable(key, Some(value)).await {
+    if let Err(err) = shared.state.write_durable(key, Some(value)).await {
         let status = if err.is_disk_full() {
             StatusCode::INSUFFICIENT_STORAGE
         } else {
@@ -153,7 +155,7 @@ async fn redeem(
             format!("Could not save the registration ({err}); open the link again."),
         );
     }
-    shared.claims.consume(&code);
+    shared.presence.claims.consume(&code);
     text(
         StatusCode::OK,
         format!(

@@ -4,20 +4,18 @@
 //!
 //! This module only serves the page; everything it shows comes from the `/v1/…` endpoints.
 
-use std::sync::Arc;
-
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::Router;
 
-use crate::shared::Shared;
+use super::handles::ApiState;
 
 /// The page, embedded at build time.
 const INDEX_HTML: &str = include_str!("dashboard/index.html");
 
 /// The dashboard routes, merged into `api::router`.
-pub fn routes() -> Router<Arc<Shared>> {
+pub fn routes() -> Router<ApiState> {
     Router::new().route("/", get(index))
 }
 

@@ -14,12 +14,13 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::handles::ApiState;
 use super::ApiResult;
 use crate::clock::wall_ms;
 use crate::shared::Shared;
 
 /// The event route, merged into `api::router`.
-pub fn routes() -> Router<Arc<Shared>> {
+pub fn routes() -> Router<ApiState> {
     Router::new().route("/v1/events", get(events))
 }
 
@@ -38,13 +39,13 @@ async fn events(
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let Query(params) = query?;
-    let mut events = shared.events.since(params.since.unwrap_or(0));
+    let mut events = shared.mesh.events.since(params.since.unwrap_or(0));
     if let Some(kind) = params.kind.as_deref() {
         events.retain(|e| e.kind.as_str() == kind);
     }
     // A peer that joined before its `node/<id>` entry arrived was recorded under its id: name
     // it now if this node has learned the name since.
-    let names = crate::state::query::node_names(&shared.replica());
+    let names = crate::state::query::node_names(&shared.state.replica());
     for event in &mut events {
         if let Some(peer) = event.peer {
             let unnamed = event

@@ -17,6 +17,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
+use super::handles::ApiState;
 use crate::clock::wall_ms;
 use crate::counters::Counters;
 use crate::peer::{MemberStatus, PeerStatus};
@@ -51,7 +52,7 @@ pub const METRIC_NAMES: &[&str] = &[
 ];
 
 /// The routes this module serves.
-pub fn routes() -> Router<Arc<Shared>> {
+pub fn routes() -> Router<ApiState> {
     Router::new().route("/metrics", get(metrics))
 }
 
@@ -63,7 +64,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
 pub fn render(shared: &Shared) -> String {
     let now = wall_ms();
     let (readings, presence, entries, sensors) = {
-        let replica = shared.replica();
+        let replica = shared.state.replica();
         let readings = query::readings(
             &replica,
             now,
@@ -85,8 +86,8 @@ pub fn render(shared: &Shared) -> String {
     render_readings(&mut out, &readings);
     render_sensor_up(&mut out, &sensors);
     render_people(&mut out, &presence, entries);
-    render_peers(&mut out, &shared.peers());
-    render_counters(&mut out, &shared.counters);
+    render_peers(&mut out, &shared.mesh.peers());
+    render_counters(&mut out, &shared.telemetry.counters);
     out.finish()
 }
 

@@ -5,8 +5,9 @@
 //!
 //! Routes are listed in `router`; every endpoint is documented with an example in `docs/api.md`.
 //! This module parses requests and renders answers; the answers themselves come from
-//! `state::query`, and writes go through `Shared::write_durable` (which checks every limit).
-//! Who may call what is `access`; connection limits are `serve`.
+//! `state::query`, and writes go through `StateHandle::write_durable` (which checks every limit).
+//! Who may call what is `access`; connection limits are `serve`. Handlers extract only the
+//! handles they use from the router's state (`handles::ApiState`).
 
 mod access;
 mod chat;
@@ -14,6 +15,7 @@ mod claim;
 mod dashboard;
 mod error;
 mod events;
+mod handles;
 pub mod metrics;
 mod sensors;
 mod serve;
@@ -39,13 +41,15 @@ pub use error::ApiError;
 
 use crate::api_types::{NodeRow, NodesAnswer};
 use crate::clock::wall_ms;
+use crate::config::Config;
 use crate::crdt::NodeId;
 use crate::peer::NodeStatus;
-use crate::shared::Shared;
+use crate::shared::{MeshView, PresenceState, Shared, StateHandle};
 use crate::state::key::{normalize_label, validate_label};
 use crate::state::limits::check_device_mac;
 use crate::state::query::{self, ReadingFilter};
 use crate::state::{Key, NodeInfo, PersonInfo, Replica, Value};
+use handles::ApiState;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -86,11 +90,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
-            shared.clone(),
+            ApiState(shared.clone()),
             access::guard,
         ))
         .layer(middleware::from_fn(request_timeout))
-        .with_state(shared)
+        .with_state(ApiState(shared))
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, with the connection limits of
@@ -121,8 +125,8 @@ async fn not_found() -> ApiError {
 
 /// Checks the bearer token, when one is configured: for writes, and for reads of personal data
 /// (`/v1/network`: MACs and addresses).
-fn authorize(shared: &Shared, headers: &HeaderMap) -> ApiResult<()> {
-    let token = &shared.config.api.token;
+fn authorize(config: &Config, headers: &HeaderMap) -> ApiResult<()> {
+    let token = &config.api.token;
     if token.is_empty() || access::has_token(token, headers) {
         Ok(())
     } else {
@@ -131,7 +135,7 @@ fn authorize(shared: &Shared, headers: &HeaderMap) -> ApiResult<()> {
 }
 
 async fn healthz(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
-    let entries = shared.replica().len();
+    let entries = shared.state.replica().len();
     Json(json!({
         "status": "ok",
         "node": shared.node,
@@ -145,12 +149,16 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
     }))
 }
 
-async fn presence(State(shared): State<Arc<Shared>>) -> Json<query::PresenceAnswer> {
-    let completeness = shared.completeness();
+async fn presence(
+    State(state): State<Arc<StateHandle>>,
+    State(mesh): State<Arc<MeshView>>,
+    State(presence): State<Arc<PresenceState>>,
+) -> Json<query::PresenceAnswer> {
+    let completeness = mesh.completeness();
     let answer = query::presence(
-        &shared.replica(),
+        &state.replica(),
         wall_ms(),
-        shared.consider_home_ms(),
+        presence.consider_home_ms(),
         completeness,
     );
     Json(answer)
@@ -166,7 +174,8 @@ struct ReadingsQuery {
 }
 
 async fn readings(
-    State(shared): State<Arc<Shared>>,
+    State(state): State<Arc<StateHandle>>,
+    State(mesh): State<Arc<MeshView>>,
     query: Result<Query<ReadingsQuery>, QueryRejection>,
 ) -> ApiResult<Json<query::ReadingsAnswer>> {
     let Query(params) = query?;
@@ -190,9 +199,9 @@ async fn readings(
         quantity,
         node,
     };
-    let completeness = shared.completeness();
+    let completeness = mesh.completeness();
     Ok(Json(query::readings(
-        &shared.replica(),
+        &state.replica(),
         wall_ms(),
         &filter,
         completeness,
@@ -222,7 +231,7 @@ const MAX_HISTORY_BUCKETS: u64 = 10_000;
 const MAX_HISTORY_MS: u64 = 253_402_300_799_999;
 
 async fn history(
-    State(shared): State<Arc<Shared>>,
+    State(state): State<Arc<StateHandle>>,
     query: Result<Query<HistoryParams>, QueryRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let Query(params) = query?;
@@ -233,7 +242,7 @@ async fn history(
         ))
     })?;
     let (node, sensor) = {
-        let replica = shared.replica();
+        let replica = state.replica();
         let node = node_by_id_or_name(&replica, &params.node)?;
         let sensor = match params.sensor {
             Some(sensor) => sensor,
@@ -242,7 +251,7 @@ async fn history(
         (node, sensor)
     };
     let (from_ms, to_ms, step_ms) = history_window(params.from, params.to, params.step)?;
-    let points = shared
+    let points = state
         .history(crate::store::HistoryQuery {
             node,
             sensor: sensor.clone(),
@@ -343,17 +352,20 @@ fn history_window(
 /// This node's own sightings and the registered devices every node saw; needs the token (MACs
 /// and addresses are personal data).
 async fn network(
-    State(shared): State<Arc<Shared>>,
+    State(config): State<Arc<Config>>,
+    State(state): State<Arc<StateHandle>>,
+    State(mesh): State<Arc<MeshView>>,
+    State(presence): State<Arc<PresenceState>>,
     headers: HeaderMap,
 ) -> ApiResult<Json<query::NetworkAnswer>> {
-    authorize(&shared, &headers)?;
-    let completeness = shared.completeness();
-    let own = shared.sightings.snapshot();
+    authorize(&config, &headers)?;
+    let completeness = mesh.completeness();
+    let own = presence.sightings.snapshot();
     Ok(Json(query::network(
-        &shared.replica(),
+        &state.replica(),
         &own,
         wall_ms(),
-        shared.consider_home_ms(),
+        presence.consider_home_ms(),
         completeness,
     )))
 }
@@ -361,9 +373,9 @@ async fn network(
 /// Every node with a `node/<id>` entry, then peers gossip knows that have none yet (their
 /// entry may be held back: a clock running ahead).
 async fn nodes(State(shared): State<Arc<Shared>>) -> Json<NodesAnswer> {
-    let peers = shared.peers();
+    let peers = shared.mesh.peers();
     let rows: Vec<NodeRow> = {
-        let replica = shared.replica();
+        let replica = shared.state.replica();
         let mut infos: Vec<(NodeId, NodeInfo)> = replica
             .live()
             .filter_map(|(key, value)| match (key, value) {
@@ -390,7 +402,10 @@ async fn nodes(State(shared): State<Arc<Shared>>) -> Json<NodesAnswer> {
                 let peer = peers.iter().find(|p| p.node == id);
                 // On its own row: what this node says of its own clock.
                 let (clock_ahead_ms, clock_offset_ms) = match peer {
-                    _ if id == shared.node => (shared.own_clock_ahead(), shared.own_clock_offset()),
+                    _ if id == shared.node => (
+                        shared.mesh.own_clock_ahead(),
+                        shared.mesh.own_clock_offset(),
+                    ),
                     Some(p) => (p.clock_ahead_ms, p.clock_offset_ms),
                     None => (None, None),
                 };
@@ -420,12 +435,12 @@ async fn nodes(State(shared): State<Arc<Shared>>) -> Json<NodesAnswer> {
     Json(NodesAnswer {
         self_node: shared.node,
         nodes: rows,
-        completeness: shared.completeness(),
+        completeness: shared.mesh.completeness(),
     })
 }
 
-async fn state_hash(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
-    let replica = shared.replica();
+async fn state_hash(State(state): State<Arc<StateHandle>>) -> Json<serde_json::Value> {
+    let replica = state.replica();
     Json(json!({
         "hash": replica.state_hash().to_hex(),
         "entries": replica.len(),
@@ -437,8 +452,8 @@ async fn state_hash(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value
     }))
 }
 
-async fn people(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
-    let rows = query::people(&shared.replica());
+async fn people(State(state): State<Arc<StateHandle>>) -> Json<serde_json::Value> {
+    let rows = query::people(&state.replica());
     Json(json!({ "people": rows }))
 }
 
@@ -470,11 +485,12 @@ fn parse_label(what: &'static str, text: &str) -> ApiResult<String> {
 }
 
 async fn add_person(
-    State(shared): State<Arc<Shared>>,
+    State(config): State<Arc<Config>>,
+    State(state): State<Arc<StateHandle>>,
     headers: HeaderMap,
     body: Result<Json<AddPerson>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
-    authorize(&shared, &headers)?;
+    authorize(&config, &headers)?;
     let Json(body) = body?;
     let name = parse_label("name", &body.name)?;
     let mac = parse_mac(&body.mac)?;
@@ -482,7 +498,7 @@ async fn add_person(
         name: name.clone(),
         mac,
     };
-    if shared.replica().value(&key).is_some() {
+    if state.replica().value(&key).is_some() {
         // Registering twice is not an error: the answer says it was already there.
         return Ok((
             StatusCode::OK,
@@ -492,7 +508,7 @@ async fn add_person(
     let value = Value::Person(PersonInfo {
         added_by: body.added_by.unwrap_or_else(|| "api".into()),
     });
-    shared.write_durable(key, Some(value)).await?;
+    state.write_durable(key, Some(value)).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "name": name, "mac": mac, "created": true })),
@@ -500,22 +516,23 @@ async fn add_person(
 }
 
 async fn remove_person(
-    State(shared): State<Arc<Shared>>,
+    State(config): State<Arc<Config>>,
+    State(state): State<Arc<StateHandle>>,
     headers: HeaderMap,
     Path((name, mac)): Path<(String, String)>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    authorize(&shared, &headers)?;
+    authorize(&config, &headers)?;
     let name = parse_label("name", &name)?;
     let mac = parse_mac(&mac)?;
     let key = Key::Person {
         name: name.clone(),
         mac,
     };
-    if shared.replica().value(&key).is_none() {
+    if state.replica().value(&key).is_none() {
         return Err(ApiError::NotFound(format!(
             "{mac} is not registered to '{name}'"
         )));
     }
-    shared.write_durable(key, None).await?;
+    state.write_durable(key, None).await?;
     Ok(Json(json!({ "name": name, "mac": mac, "removed": true })))
 }

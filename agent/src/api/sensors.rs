@@ -12,19 +12,20 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
+use super::handles::ApiState;
 use crate::sensor_health::cluster_health;
 use crate::shared::Shared;
 
 /// The sensors route, merged into `api::router`.
-pub fn routes() -> Router<Arc<Shared>> {
+pub fn routes() -> Router<ApiState> {
     Router::new().route("/v1/sensors", get(sensors))
 }
 
 async fn sensors(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
-    let cluster = cluster_health(&shared.replica());
+    let cluster = cluster_health(&shared.state.replica());
     Json(json!({
         "node": shared.name,
-        "sensors": shared.sensors.snapshot(),
+        "sensors": shared.telemetry.sensors.snapshot(),
         "cluster": cluster,
     }))
 }

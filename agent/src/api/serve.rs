@@ -48,34 +48,69 @@ pub async fn serve_with_limits(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let per_address = PerAddress::new(MAX_CONNECTIONS_PER_ADDRESS);
+    let limits = Limits {
+        slots: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+        per_address: PerAddress::new(MAX_CONNECTIONS_PER_ADDRESS),
+        warnings: LogSummary::default(),
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let warnings = LogSummary::default();
-    let mut backoff = Duration::from_millis(10);
     tokio::pin!(shutdown);
     loop {
-        let accepted = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = &mut shutdown => break,
-            accepted = listener.accept() => accepted,
+            accepted = accept(&listener, &limits.warnings) => accepted,
         };
-        let (stream, peer) = match accepted {
-            Ok(pair) => {
-                backoff = Duration::from_millis(10);
-                pair
+        match limits.admit(peer) {
+            Some(held) => {
+                let app = app.clone();
+                let stop = stop_rx.clone();
+                tokio::spawn(async move {
+                    serve_connection(stream, peer, app, stop).await;
+                    drop(held);
+                });
             }
+            None => {
+                tokio::spawn(refuse_busy(stream));
+            }
+        }
+    }
+    let _ = stop_tx.send(true);
+    let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(Duration::from_secs(5), limits.slots.acquire_many(all)).await;
+    Ok(())
+}
+
+/// The next connection. An accept error (out of file descriptors and the like) is waited out
+/// with a growing pause: the listener is never given up.
+async fn accept(listener: &TcpListener, warnings: &LogSummary) -> (TcpStream, SocketAddr) {
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        match listener.accept().await {
+            Ok(pair) => return pair,
             Err(err) => {
-                // Out of file descriptors and the like: wait, never give up the listener.
                 if let Some(left_out) = warnings.admit("accept", "api") {
                     tracing::warn!(error = %err, left_out, "API accept failed; retrying (one line per minute)");
                 }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
-                continue;
             }
-        };
-        let Some(own) = per_address.admit(peer.ip()) else {
-            if let Some(left_out) = warnings.admit("busy_address", &peer.ip().to_string()) {
+        }
+    }
+}
+
+/// The connection limits: all connections at once, and per source address.
+struct Limits {
+    slots: Arc<Semaphore>,
+    per_address: PerAddress,
+    warnings: LogSummary,
+}
+
+impl Limits {
+    /// A connection from `peer` within both limits: what it holds until it closes. `None`
+    /// (logged, once a minute per address): it gets 503.
+    fn admit(&self, peer: SocketAddr) -> Option<(tokio::sync::OwnedSemaphorePermit, Held)> {
+        let Some(own) = self.per_address.admit(peer.ip()) else {
+            if let Some(left_out) = self.warnings.admit("busy_address", &peer.ip().to_string()) {
                 tracing::warn!(
                     %peer,
                     limit = MAX_CONNECTIONS_PER_ADDRESS,
@@ -83,21 +118,12 @@ pub async fn serve_with_limits(
                     "too many API connections from one address; answering 503 (one line per address per minute)"
                 );
             }
-            tokio::spawn(refuse_busy(stream));
-            continue;
+            return None;
         };
-        match Arc::clone(&slots).try_acquire_owned() {
-            Ok(permit) => {
-                let app = app.clone();
-                let stop = stop_rx.clone();
-                tokio::spawn(async move {
-                    serve_connection(stream, peer, app, stop).await;
-                    drop(permit);
-                    drop(own);
-                });
-            }
+        match Arc::clone(&self.slots).try_acquire_owned() {
+            Ok(permit) => Some((permit, own)),
             Err(_) => {
-                if let Some(left_out) = warnings.admit("busy", &peer.ip().to_string()) {
+                if let Some(left_out) = self.warnings.admit("busy", &peer.ip().to_string()) {
                     tracing::warn!(
                         %peer,
                         limit = MAX_CONNECTIONS,
@@ -105,14 +131,10 @@ pub async fn serve_with_limits(
                         "too many API connections; answering 503 (one line per address per minute)"
                     );
                 }
-                tokio::spawn(refuse_busy(stream));
+                None
             }
         }
     }
-    let _ = stop_tx.send(true);
-    let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(Duration::from_secs(5), slots.acquire_many(all)).await;
-    Ok(())
 }
 
 async fn serve_connection(

@@ -13,11 +13,13 @@ use officemesh_sensors::Quantity;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::handles::ApiState;
 use super::{authorize, parse_label, ApiError, ApiResult};
-use crate::shared::Shared;
+use crate::config::Config;
+use crate::shared::StateHandle;
 use crate::state::{Key, TargetValue, Value};
 
-pub(super) fn routes() -> Router<Arc<Shared>> {
+pub(super) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/targets", get(targets))
         .route("/v1/targets/{room}", put(set_target).delete(remove_target))
@@ -46,12 +48,13 @@ fn default_tolerance() -> f64 {
 }
 
 async fn set_target(
-    State(shared): State<Arc<Shared>>,
+    State(config): State<Arc<Config>>,
+    State(state): State<Arc<StateHandle>>,
     headers: HeaderMap,
     Path(room): Path<String>,
     body: Result<Json<SetTarget>, JsonRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    authorize(&shared, &headers)?;
+    authorize(&config, &headers)?;
     let Json(body) = body?;
     let room = parse_label("room", &room)?;
     let quantity = parse_quantity(&body.quantity)?;
@@ -59,7 +62,7 @@ async fn set_target(
         value: body.value,
         tolerance: body.tolerance,
     });
-    shared
+    state
         .write_durable(
             Key::Target {
                 room: room.clone(),
@@ -76,8 +79,8 @@ async fn set_target(
     })))
 }
 
-async fn targets(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
-    let rows: Vec<serde_json::Value> = shared
+async fn targets(State(state): State<Arc<StateHandle>>) -> Json<serde_json::Value> {
+    let rows: Vec<serde_json::Value> = state
         .replica()
         .live()
         .filter_map(|(key, value)| match (key, value) {
@@ -101,16 +104,17 @@ struct RemoveTarget {
 }
 
 async fn remove_target(
-    State(shared): State<Arc<Shared>>,
+    State(config): State<Arc<Config>>,
+    State(state): State<Arc<StateHandle>>,
     headers: HeaderMap,
     Path(room): Path<String>,
     query: Result<Query<RemoveTarget>, QueryRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    authorize(&shared, &headers)?;
+    authorize(&config, &headers)?;
     let Query(query) = query?;
     let room = parse_label("room", &room)?;
     let quantity = query.quantity.as_deref().map(parse_quantity).transpose()?;
-    let removed = crate::targets::remove(&shared, &room, quantity).await?;
+    let removed = crate::targets::remove(&state, &room, quantity).await?;
     if removed.is_empty() {
         let what = quantity.map_or(String::new(), |q| format!("{} ", q.as_str()));
         return Err(ApiError::NotFound(format!(

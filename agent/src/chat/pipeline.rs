@@ -126,7 +126,7 @@ impl Responder {
         let mine = self
             .turns
             .take_turn(&incoming.id, incoming.seen_by_every_node, || {
-                crate::peer::alive_nodes(shared.node, &shared.peers())
+                crate::peer::alive_nodes(shared.node, &shared.mesh.peers())
             })
             .await;
         if !mine {

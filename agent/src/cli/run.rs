@@ -144,7 +144,7 @@ fn announce(shared: &Shared, api_addr: SocketAddr, data_dir: &Path, local_mode: 
         shared.name,
         shared.node,
         shared.config.node.room,
-        crate::mesh::advertise_addr(shared),
+        crate::mesh::advertise_addr(&shared.config.gossip),
         shared.config.gossip.cluster,
         data_dir,
         if local_mode { "  (no --config: simulated sensors and devices)" } else { "" },

@@ -375,6 +375,30 @@ impl Config {
     /// Checks values serde cannot: ranges and relations between keys.
     fn validate(&self) -> Result<(), Invalid> {
         ranges::check(self)?;
+        self.check_positive()?;
+        if !(16..=32).contains(&self.presence.sweep_prefix) {
+            return Err("presence.sweep_prefix must be between 16 and 32".into());
+        }
+        if self.gossip.max_delta_bytes < 1024 {
+            return Err("gossip.max_delta_bytes must be at least 1024".into());
+        }
+        if self.gossip.cluster.trim().is_empty() {
+            return Err("gossip.cluster must not be empty".into());
+        }
+        mqtt::validate(&self.mqtt)?;
+        local_names::check(self, local_names::STATIC_BUILD)?;
+        self.chat.validate()?;
+        // The state's own rule (`state::limits::check_label`): a name it would refuse on every
+        // write is refused here, at load, with the key and the fix.
+        check_name("node.room", &self.node.room)?;
+        if !self.node.name.is_empty() {
+            check_name("node.name", &self.node.name)?;
+        }
+        self.check_sensors()
+    }
+
+    /// The counts and durations that must not be 0.
+    fn check_positive(&self) -> Result<(), Invalid> {
         let positive = [
             ("gossip.interval_ms", self.gossip.interval_ms),
             ("gossip.fanout", self.gossip.fanout as u64),
@@ -397,24 +421,11 @@ impl Config {
                 return Err(format!("{key} must be greater than 0").into());
             }
         }
-        if !(16..=32).contains(&self.presence.sweep_prefix) {
-            return Err("presence.sweep_prefix must be between 16 and 32".into());
-        }
-        if self.gossip.max_delta_bytes < 1024 {
-            return Err("gossip.max_delta_bytes must be at least 1024".into());
-        }
-        if self.gossip.cluster.trim().is_empty() {
-            return Err("gossip.cluster must not be empty".into());
-        }
-        mqtt::validate(&self.mqtt)?;
-        local_names::check(self, local_names::STATIC_BUILD)?;
-        self.chat.validate()?;
-        // The state's own rule (`state::limits::check_label`): a name it would refuse on every
-        // write is refused here, at load, with the key and the fix.
-        check_name("node.room", &self.node.room)?;
-        if !self.node.name.is_empty() {
-            check_name("node.name", &self.node.name)?;
-        }
+        Ok(())
+    }
+
+    /// Each `[[sensors]]` entry: a valid, unique name, its own checks, a poll interval.
+    fn check_sensors(&self) -> Result<(), Invalid> {
         let mut names = std::collections::BTreeSet::new();
         for (index, sensor) in self.sensors.iter().enumerate() {
             check_name("sensor name", &sensor.name)

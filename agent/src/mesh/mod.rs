@@ -7,7 +7,7 @@
 //! - `start` binds the gossip port, serves it, and runs one round per `gossip.interval_ms`,
 //!   one exchange task per chosen peer, plus an early round when the node says one is due
 //!   after entries were merged or written here; on shutdown it announces the leave;
-//! - mesh events (`events::EventLog` in `Shared::events`) are recorded here: peer transitions
+//! - mesh events (`events::EventLog` in `MeshView::events`) are recorded here: peer transitions
 //!   from diffing the peer table each round (`events::PeerWatch`), the node's typed events and
 //!   refusals named after the peer, and refusals from the transport's counters.
 //!
@@ -27,12 +27,13 @@ use crate::events::{EventKind, MeshEvent, PeerWatch};
 use crate::gossip::{self, Effects, Envelope, GossipCore, GossipParams, Node, NodeEvent, Refusal};
 use crate::log_summary::LogSummary;
 use crate::net::hello::NoCommonVersion;
-use crate::net::{NetError, PayloadHandler, Transport};
+use crate::net::{NetError, NetStatsSnapshot, PayloadHandler, Transport};
 use crate::peer::PeerStatus;
 use crate::runtime::Agent;
 
 mod events;
-use crate::shared::Shared;
+use crate::config::GossipConfig;
+use crate::shared::{MeshView, Shared, StateHandle, Telemetry};
 use crate::state::query::node_names;
 use crate::state::Replica;
 use events::{event_peer, mesh_event, RefusalTally};
@@ -40,7 +41,10 @@ use events::{event_peer, mesh_event, RefusalTally};
 /// This node's gossip `Node`, driven by the transport and the round timer.
 pub struct GossipDriver {
     node: Mutex<Node>,
-    shared: Arc<Shared>,
+    state: Arc<StateHandle>,
+    mesh: Arc<MeshView>,
+    telemetry: Arc<Telemetry>,
+    gossip: GossipConfig,
     /// The peer table as last seen, for transition events.
     watch: Mutex<PeerWatch>,
     /// Repeated warnings (undecodable messages) summarized per address per minute.
@@ -55,7 +59,8 @@ pub struct GossipDriver {
 const REPEAT_EVENT_GAP_MS: u64 = 10_000;
 
 impl GossipDriver {
-    pub fn new(shared: Arc<Shared>, advertise: String) -> GossipDriver {
+    /// The driver of node `me`, reachable at `advertise`, over the handles it takes.
+    pub fn new(shared: &Shared, advertise: String) -> GossipDriver {
         let gossip_config = &shared.config.gossip;
         let params = GossipParams {
             cluster: gossip_config.cluster.clone(),
@@ -66,10 +71,13 @@ impl GossipDriver {
             ..GossipParams::default()
         };
         let core = GossipCore::new(shared.node, advertise, params, gossip_config.seeds.clone());
-        let node = Node::new(core, StdRng::from_entropy(), shared.clock.clone());
+        let node = Node::new(core, StdRng::from_entropy(), shared.state.clock().clone());
         GossipDriver {
             node: Mutex::new(node),
-            shared,
+            state: shared.state.clone(),
+            mesh: shared.mesh.clone(),
+            telemetry: shared.telemetry.clone(),
+            gossip: shared.config.gossip.clone(),
             watch: Mutex::new(PeerWatch::new()),
             warnings: LogSummary::default(),
             merged: tokio::sync::Notify::new(),
@@ -79,7 +87,7 @@ impl GossipDriver {
     /// The node, locked, told which own writes are committed to SQLite (peers see only those).
     fn node(&self) -> MutexGuard<'_, Node> {
         let mut node = crate::sync::lock(&self.node);
-        node.set_publish_limit(Some(self.shared.durable_own_version()));
+        node.set_publish_limit(Some(self.state.durable_own_version()));
         node
     }
 
@@ -91,7 +99,7 @@ impl GossipDriver {
         let now_ms = wall_ms();
         let mut node = self.node();
         let (effects, restamped) = {
-            let mut replica = self.shared.replica();
+            let mut replica = self.state.replica();
             let effects = node.on_tick(now_ms, &mut replica);
             let restamped = node.restamp_ahead(now_ms, &mut replica);
             self.record_events(now_ms, &effects.events, &replica);
@@ -105,14 +113,14 @@ impl GossipDriver {
                 crate::state::query::duration_words(correction_ms)
             );
             tracing::warn!(entries = restamped, ahead_ms = correction_ms, "{detail}");
-            self.shared.events.record(
+            self.mesh.events.record(
                 MeshEvent::new(now_ms, EventKind::ClockRestamped, detail)
                     .number("entries", restamped as u64)
                     .number("ahead_ms", correction_ms),
             );
         }
-        self.shared.set_own_clock_offset(node.own_clock_offset_ms());
-        self.shared.counters.gossip.rounds_total.inc();
+        self.mesh.set_own_clock_offset(node.own_clock_offset_ms());
+        self.telemetry.counters.gossip.rounds_total.inc();
         self.publish_peers(&node, now_ms);
         effects.messages
     }
@@ -124,7 +132,7 @@ impl GossipDriver {
         let now_ms = wall_ms();
         let (effects, at) = self
             .node()
-            .on_early_round(now_ms, &mut self.shared.replica());
+            .on_early_round(now_ms, &mut self.state.replica());
         let wait = at.map(|at| Duration::from_millis(at.saturating_sub(now_ms)));
         (effects.messages, wait)
     }
@@ -132,7 +140,7 @@ impl GossipDriver {
     /// Announces that this node leaves (graceful shutdown).
     fn leave(&self) -> Vec<Envelope> {
         let now_ms = wall_ms();
-        let effects = self.node().on_leave(now_ms, &mut self.shared.replica());
+        let effects = self.node().on_leave(now_ms, &mut self.state.replica());
         effects.messages
     }
 
@@ -140,10 +148,10 @@ impl GossipDriver {
         self.node().note_unreachable(wall_ms(), addr);
     }
 
-    /// Copies the node's view of the peers into `Shared::peers` for the API and alerts.
+    /// Copies the node's view of the peers into `MeshView::peers` for the API and alerts.
     fn publish_peers(&self, node: &Node, now_ms: u64) {
         let peers: Vec<PeerStatus> = {
-            let replica = self.shared.replica();
+            let replica = self.state.replica();
             let names = node_names(&replica);
             node.peers(now_ms, &replica)
                 .into_iter()
@@ -171,9 +179,9 @@ impl GossipDriver {
         let events = crate::sync::lock(&self.watch).observe(now_ms, &peers);
         for event in events {
             tracing::info!(kind = event.kind.as_str(), detail = %event.detail, "mesh event");
-            self.shared.events.record(event);
+            self.mesh.events.record(event);
         }
-        self.shared.peers.publish(peers);
+        self.mesh.peers.publish(peers);
     }
 
     /// Acts on what one handled message caused: counts a merge (and wakes the round loop),
@@ -181,7 +189,7 @@ impl GossipDriver {
     /// is locked by the caller (for the peer's name).
     fn act_on(&self, now_ms: u64, peer: SocketAddr, effects: &Effects, replica: &Replica) {
         if effects.merged > 0 {
-            let merged_at = &self.shared.counters.gossip.last_merge_unix_ms;
+            let merged_at = &self.telemetry.counters.gossip.last_merge_unix_ms;
             merged_at.set(now_ms);
             self.merged.notify_one();
         }
@@ -198,13 +206,13 @@ impl GossipDriver {
             return;
         }
         let names = node_names(replica);
-        let gossip = &self.shared.config.gossip;
+        let gossip = &self.gossip;
         for event in events {
             let context = (gossip.cluster.as_str(), gossip.max_clock_offset_ms);
             let Some((peer_id, addr)) = event_peer(event) else {
                 let (mesh_event, _) = mesh_event(now_ms, "", context, event);
                 log_clock_event(&mesh_event, gossip.max_clock_offset_ms);
-                self.shared.events.record(mesh_event);
+                self.mesh.events.record(mesh_event);
                 continue;
             };
             let name = names
@@ -217,11 +225,11 @@ impl GossipDriver {
                 log_clock_event(&mesh_event, gossip.max_clock_offset_ms);
             }
             if throttled {
-                self.shared
+                self.mesh
                     .events
                     .record_throttled(mesh_event, REPEAT_EVENT_GAP_MS);
             } else {
-                self.shared.events.record(mesh_event);
+                self.mesh.events.record(mesh_event);
             }
         }
     }
@@ -231,7 +239,7 @@ impl GossipDriver {
         let ip = peer.ip().to_string();
         match refusal {
             Refusal::Undecodable { error, .. } => {
-                self.shared.events.record_throttled(
+                self.mesh.events.record_throttled(
                     MeshEvent::new(
                         now_ms,
                         EventKind::RefusedPeer,
@@ -240,7 +248,7 @@ impl GossipDriver {
                     .number("decode_errors", 1),
                     REPEAT_EVENT_GAP_MS,
                 );
-                self.shared.counters.error("gossip_decode");
+                self.telemetry.counters.error("gossip_decode");
                 if let Some(left_out) = self.warnings.admit("undecodable", &ip) {
                     tracing::warn!(%peer, %error, left_out, "undecodable gossip message; ending this exchange (one line per address per minute)");
                 }
@@ -250,7 +258,7 @@ impl GossipDriver {
                     tracing::warn!(
                         %peer,
                         their_cluster = %their_cluster,
-                        our_cluster = %self.shared.config.gossip.cluster,
+                        our_cluster = %self.gossip.cluster,
                         left_out,
                         "a gossip peer refused this node: it is in another cluster (check \
                          gossip.cluster on both; one line per address per minute)"
@@ -282,7 +290,7 @@ impl PayloadHandler for GossipDriver {
         let protocol = u8::try_from(protocol).unwrap_or(gossip::PROTOCOL_VERSION);
         let now_ms = wall_ms();
         let mut node = self.node();
-        let mut replica = self.shared.replica();
+        let mut replica = self.state.replica();
         let from = peer.to_string();
         let effects = node.on_message(now_ms, &from, payload, protocol, &mut replica);
         self.act_on(now_ms, peer, &effects, &replica);
@@ -292,7 +300,7 @@ impl PayloadHandler for GossipDriver {
     /// Records an event naming both versions and logs (one line per address per minute).
     fn on_version_refused(&self, peer: &str, error: &NoCommonVersion) {
         let event = events::version_refused(wall_ms(), peer, error);
-        self.shared
+        self.mesh
             .events
             .record_throttled(event, REPEAT_EVENT_GAP_MS);
         let host = peer.rsplit_once(':').map_or(peer, |(host, _)| host);
@@ -335,8 +343,7 @@ fn log_clock_event(event: &MeshEvent, max_clock_offset_ms: u64) {
 }
 
 /// The address peers use to reach this node: `gossip.advertise`, else `gossip.listen`.
-pub fn advertise_addr(shared: &Shared) -> String {
-    let gossip = &shared.config.gossip;
+pub fn advertise_addr(gossip: &GossipConfig) -> String {
     if gossip.advertise.trim().is_empty() {
         gossip.listen.to_string()
     } else {
@@ -368,7 +375,7 @@ pub async fn start(agent: &mut Agent) -> anyhow::Result<Arc<GossipDriver>> {
                 gossip_config.listen
             )
         })?;
-    let advertise = advertise_addr(&shared);
+    let advertise = advertise_addr(&gossip_config);
     if advertise.starts_with("0.0.0.0") || advertise.starts_with("[::]") {
         tracing::warn!(
             advertise = %advertise,
@@ -376,7 +383,7 @@ pub async fn start(agent: &mut Agent) -> anyhow::Result<Arc<GossipDriver>> {
              node back; set gossip.advertise to this Pi's address"
         );
     }
-    let driver = Arc::new(GossipDriver::new(shared.clone(), advertise.clone()));
+    let driver = Arc::new(GossipDriver::new(&shared, advertise.clone()));
     tracing::info!(
         listen = %gossip_config.listen,
         advertise = %advertise,
@@ -408,7 +415,7 @@ async fn round_loop(
     transport: Transport,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let interval = Duration::from_millis(driver.shared.config.gossip.interval_ms);
+    let interval = Duration::from_millis(driver.gossip.interval_ms);
     let mut tick = tokio::time::interval(interval);
     // Rounds stay on the grid of whole intervals from start: a tick served late (a starved
     // process) neither shifts the later ones (`Delay` did, so lateness added up to fewer rounds
@@ -417,7 +424,7 @@ async fn round_loop(
     let mut last_net = transport.stats();
     let mut refusals = RefusalTally::default();
     let warnings = Arc::new(LogSummary::default());
-    let mut local_writes = driver.shared.local_writes.subscribe();
+    let mut local_writes = driver.state.local_writes.subscribe();
     // When a planned early round is to start.
     let mut early_at: Option<tokio::time::Instant> = None;
     loop {
@@ -452,18 +459,28 @@ async fn round_loop(
             ));
         }
         let net = transport.stats();
-        let counters = &driver.shared.counters.gossip;
-        counters
-            .bytes_sent_total
-            .add(net.bytes_sent.saturating_sub(last_net.bytes_sent));
-        counters
-            .bytes_received_total
-            .add(net.bytes_received.saturating_sub(last_net.bytes_received));
-        refusals.add(&last_net, &net);
-        if let Some(event) = refusals.take_event(wall_ms()) {
-            driver.shared.events.record(event);
-        }
+        count_transport(&driver, &last_net, &net, &mut refusals);
         last_net = net;
+    }
+}
+
+/// What the transport did since `before`: byte counters, and refused peers as mesh events.
+fn count_transport(
+    driver: &GossipDriver,
+    before: &NetStatsSnapshot,
+    after: &NetStatsSnapshot,
+    refusals: &mut RefusalTally,
+) {
+    let counters = &driver.telemetry.counters.gossip;
+    counters
+        .bytes_sent_total
+        .add(after.bytes_sent.saturating_sub(before.bytes_sent));
+    counters
+        .bytes_received_total
+        .add(after.bytes_received.saturating_sub(before.bytes_received));
+    refusals.add(before, after);
+    if let Some(event) = refusals.take_event(wall_ms()) {
+        driver.mesh.events.record(event);
     }
 }
 

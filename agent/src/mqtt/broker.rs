@@ -1,16 +1,15 @@
 //! Where the broker is and how to connect to it: parses `mqtt.url`, builds rumqttc's
-//! `MqttOptions` with the last will, credentials and TLS (rustls with the ring provider, trusting
-//! `mqtt.ca_file` or the system's roots). Reads the CA file; opens no connection.
+//! `MqttOptions` with the last will, credentials and TLS (`outbound::tls_config`, the process's one
+//! rustls configuration: the system's roots plus `mqtt.ca_file`). Opens no connection.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 
 use super::MqttError;
 use crate::config::{BrokerUrl, MqttConfig};
+use crate::outbound::tls_config;
 
 /// A parsed `mqtt.url`.
 /// Everything rumqttc needs to connect, with the last will `offline` (retained) on
@@ -35,50 +34,13 @@ pub fn mqtt_options(
         options.set_credentials(config.username.clone(), config.password.clone());
     }
     if url.tls {
+        // The process's one TLS configuration: the system's roots, plus `mqtt.ca_file`.
+        let tls = tls_config(Some(config.ca_file.as_path()))?;
         options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
-            Arc::new(tls_config(config)?),
+            Arc::new(tls),
         )));
     }
     Ok(options)
-}
-
-/// A rustls client config trusting `mqtt.ca_file`, or the system's roots when it is empty.
-fn tls_config(config: &MqttConfig) -> Result<rustls::ClientConfig, MqttError> {
-    let mut roots = rustls::RootCertStore::empty();
-    if config.ca_file.as_os_str().is_empty() {
-        let found = rustls_native_certs::load_native_certs();
-        for cert in found.certs {
-            let _ = roots.add(cert);
-        }
-        if roots.is_empty() {
-            return Err(MqttError::Tls(format!(
-                "no trusted CA certificates found on this system ({} errors); install ca-certificates or set mqtt.ca_file",
-                found.errors.len()
-            )));
-        }
-    } else {
-        let path = &config.ca_file;
-        let pem = std::fs::read(path).map_err(|e| {
-            MqttError::Tls(format!("cannot read mqtt.ca_file {}: {e}", path.display()))
-        })?;
-        let certs = CertificateDer::pem_slice_iter(&pem)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| {
-                MqttError::Tls(format!("mqtt.ca_file {}: bad PEM: {e}", path.display()))
-            })?;
-        let (added, _ignored) = roots.add_parsable_certificates(certs);
-        if added == 0 {
-            return Err(MqttError::Tls(format!(
-                "mqtt.ca_file {} holds no usable CA certificate (expected PEM 'BEGIN CERTIFICATE' blocks)",
-                path.display()
-            )));
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| MqttError::Tls(format!("TLS setup failed: {e}")))?;
-    Ok(builder.with_root_certificates(roots).with_no_client_auth())
 }
 
 #[cfg(test)]
@@ -98,7 +60,10 @@ mod tests {
         let err = mqtt_options(&config, &url, "id", "t/availability")
             .expect_err("no certificate")
             .to_string();
-        assert!(err.contains("no usable CA"), "{err}");
+        assert!(
+            err.contains("no usable CA") && err.contains("ca.pem"),
+            "{err}"
+        );
         let missing = MqttConfig {
             ca_file: dir.path().join("missing.pem"),
             ..MqttConfig::default()

@@ -186,6 +186,11 @@ impl Buffer {
     }
 
     /// Rows waiting.
+    /// The most rows it keeps (`mqtt.buffer_max`).
+    pub fn max(&self) -> u64 {
+        self.max
+    }
+
     pub fn len(&self) -> Result<u64, BufferError> {
         self.conn
             .query_row("SELECT COUNT(*) FROM outbox", [], |row| {

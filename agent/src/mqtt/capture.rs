@@ -1,4 +1,4 @@
-//! Copies this node's readings, as they are written (`Shared::local_writes`), into the
+//! Copies this node's readings, as they are written (`StateHandle::local_writes`), into the
 //! store-and-forward buffer — one transaction per burst (writes within 50 ms) — and wakes the publisher. Counts what
 //! it captured, what the bound dropped, and readings missed if it ever fell behind.
 
@@ -8,14 +8,15 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 
 use super::{BufferedReading, Outbox};
-use crate::shared::Shared;
+use crate::crdt::NodeId;
+use crate::shared::Telemetry;
 use crate::state::{Entry, Key, ReadingStatus, Value};
 
 /// How long a burst of writes is collected into one buffer transaction.
 const COALESCE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// This node's reading in `entry`, if it is one.
-pub fn reading_of(shared: &Shared, entry: &Entry) -> Option<BufferedReading> {
+pub fn reading_of(me: NodeId, entry: &Entry) -> Option<BufferedReading> {
     match (&entry.key, &entry.value) {
         (
             Key::Reading {
@@ -24,7 +25,7 @@ pub fn reading_of(shared: &Shared, entry: &Entry) -> Option<BufferedReading> {
                 quantity,
             },
             Some(Value::Reading(reading)),
-        ) if *node == shared.node => Some(BufferedReading {
+        ) if *node == me => Some(BufferedReading {
             sensor: sensor.clone(),
             quantity: quantity.as_str().to_string(),
             value: reading.value,
@@ -43,7 +44,8 @@ pub fn reading_of(shared: &Shared, entry: &Entry) -> Option<BufferedReading> {
 
 /// Runs until shutdown (then stores what is already queued) or until writes stop.
 pub(crate) async fn run(
-    shared: Arc<Shared>,
+    me: NodeId,
+    telemetry: Arc<Telemetry>,
     outbox: Arc<Outbox>,
     mut writes: broadcast::Receiver<Entry>,
     mut shutdown: watch::Receiver<bool>,
@@ -53,10 +55,10 @@ pub(crate) async fn run(
         let mut stopping = false;
         tokio::select! {
             received = writes.recv() => match received {
-                Ok(entry) => batch.extend(reading_of(&shared, &entry)),
+                Ok(entry) => batch.extend(reading_of(me, &entry)),
                 Err(RecvError::Lagged(missed)) => {
                     tracing::error!(missed, "MQTT capture fell behind; some writes were not looked at");
-                    shared.counters.errors_add("mqtt_capture_lagged", missed);
+                    telemetry.counters.errors_add("mqtt_capture_lagged", missed);
                 }
                 Err(RecvError::Closed) => stopping = true,
             },
@@ -67,9 +69,9 @@ pub(crate) async fn run(
             let deadline = tokio::time::Instant::now() + COALESCE;
             while let Ok(received) = tokio::time::timeout_at(deadline, writes.recv()).await {
                 match received {
-                    Ok(entry) => batch.extend(reading_of(&shared, &entry)),
+                    Ok(entry) => batch.extend(reading_of(me, &entry)),
                     Err(RecvError::Lagged(missed)) => {
-                        shared.counters.errors_add("mqtt_capture_lagged", missed);
+                        telemetry.counters.errors_add("mqtt_capture_lagged", missed);
                     }
                     Err(RecvError::Closed) => break,
                 }
@@ -77,15 +79,15 @@ pub(crate) async fn run(
         }
         loop {
             match writes.try_recv() {
-                Ok(entry) => batch.extend(reading_of(&shared, &entry)),
+                Ok(entry) => batch.extend(reading_of(me, &entry)),
                 Err(broadcast::error::TryRecvError::Lagged(missed)) => {
-                    shared.counters.errors_add("mqtt_capture_lagged", missed);
+                    telemetry.counters.errors_add("mqtt_capture_lagged", missed);
                 }
                 Err(_) => break,
             }
         }
         if !batch.is_empty() {
-            store_batch(&shared, &outbox, batch).await;
+            store_batch(&telemetry, &outbox, batch).await;
         }
         if stopping {
             return;
@@ -95,7 +97,7 @@ pub(crate) async fn run(
 
 /// Stores one batch of readings in the buffer, counts them (and what the bound dropped) and
 /// wakes the publisher; a failed transaction is counted and logged, never fatal.
-async fn store_batch(shared: &Shared, outbox: &Arc<Outbox>, batch: Vec<BufferedReading>) {
+async fn store_batch(telemetry: &Telemetry, outbox: &Arc<Outbox>, batch: Vec<BufferedReading>) {
     let count = batch.len() as u64;
     let delivered = outbox
         .delivered_through
@@ -103,27 +105,27 @@ async fn store_batch(shared: &Shared, outbox: &Arc<Outbox>, batch: Vec<BufferedR
     let result = outbox
         .with(move |buffer| {
             let dropped = buffer.push(&batch, delivered)?;
-            Ok((dropped, buffer.len()?))
+            Ok((dropped, buffer.len()?, buffer.max()))
         })
         .await;
-    let (dropped, waiting) = match result {
+    let (dropped, waiting, buffer_max) = match result {
         Ok(figures) => figures,
         Err(err) => {
-            shared.counters.error("mqtt_buffer");
+            telemetry.counters.error("mqtt_buffer");
             tracing::error!(error = %err, "readings not buffered for MQTT");
             return;
         }
     };
-    let mqtt = &shared.counters.mqtt;
+    let mqtt = &telemetry.counters.mqtt;
     mqtt.captured_total.add(count);
     mqtt.buffered.set(waiting);
     if dropped > 0 {
         mqtt.dropped_total.add(dropped);
-        shared.counters.errors_add("mqtt_buffer_full", dropped);
+        telemetry.counters.errors_add("mqtt_buffer_full", dropped);
         tracing::warn!(
             dropped,
             total_dropped = mqtt.dropped_total.get(),
-            buffer_max = shared.config.mqtt.buffer_max,
+            buffer_max,
             "MQTT buffer full: dropped the oldest readings (raise mqtt.buffer_max or fix the broker)"
         );
     }

@@ -9,11 +9,11 @@
 //! - [`discovery`]: Home Assistant config payloads and the presence-publisher rule (pure).
 //! - [`buffer`]: the store-and-forward buffer, `<data_dir>/mqtt-buffer.sqlite` (rusqlite; this
 //!   module never touches the replicated-state database in `crate::store`).
-//! - [`capture`]: copies this node's readings from `Shared::local_writes` into the buffer.
+//! - [`capture`]: copies this node's readings from `StateHandle::local_writes` into the buffer.
 //! - [`publisher`]: the connection loop: connect, birth, discovery, drain the buffer in order,
 //!   presence, reconnect with backoff, `offline` on shutdown.
 //!
-//! Reads the replica and `Shared::peers`; never writes replicated state.
+//! Reads the replica and the peers (`MeshView`); never writes replicated state.
 
 pub mod backoff;
 pub mod broker;
@@ -39,7 +39,7 @@ pub use topics::{ReadingMessage, Topics};
 #[derive(Debug, thiserror::Error)]
 pub enum MqttError {
     #[error("MQTT TLS: {0}")]
-    Tls(String),
+    Tls(#[from] crate::outbound::TlsError),
     #[error("MQTT configuration: {0}")]
     Config(String),
     #[error(transparent)]
@@ -103,7 +103,7 @@ pub type MqttTask = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// Prepares MQTT when `mqtt.url` is set: opens the buffer, subscribes to local writes (so no
 /// reading taken after this call is missed) and returns the task to spawn. `None` when off.
 pub fn start(
-    shared: Arc<Shared>,
+    shared: &Arc<Shared>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Option<MqttTask>, MqttError> {
     let config = &shared.config.mqtt;
@@ -120,21 +120,28 @@ pub fn start(
     let options = broker::mqtt_options(config, &url, &client_id, &topics.availability())?;
     let buffer = Buffer::open(&shared.config.storage.data_dir, config.buffer_max)?;
     let waiting = buffer.len()?;
-    shared.counters.mqtt.buffered.set(waiting);
+    shared.telemetry.counters.mqtt.buffered.set(waiting);
     let outbox = Arc::new(Outbox {
         buffer: Mutex::new(buffer),
         added: Notify::new(),
         delivered_through: portable_atomic::AtomicU64::new(0),
     });
-    let writes = shared.local_writes.subscribe();
+    let writes = shared.state.local_writes.subscribe();
     tracing::info!(
         broker = %config.url,
         client_id = %client_id,
         buffered = waiting,
         "MQTT publisher on"
     );
-    let capture = capture::run(shared.clone(), outbox.clone(), writes, shutdown.clone());
-    let publisher = publisher::run(shared, outbox, options, topics, shutdown);
+    let telemetry = shared.telemetry.clone();
+    let capture = capture::run(
+        shared.node,
+        telemetry,
+        outbox.clone(),
+        writes,
+        shutdown.clone(),
+    );
+    let publisher = publisher::run(shared.clone(), outbox, options, topics, shutdown);
     Ok(Some(Box::pin(async move {
         tokio::join!(capture, publisher);
     })))

@@ -7,7 +7,9 @@
 //! presence publisher. Between connections: capped exponential backoff with jitter. On shutdown:
 //! `offline` (retained), then a clean DISCONNECT.
 //!
-//! Reads the replica and `Shared::peers`; writes only the buffer and `Shared::counters`.
+//! Takes the whole `Shared`: it reads the replica (`state`), the peers and whether this node has
+//! caught up (`mesh`, `presence`), this node's sensor board, and writes only the buffer and the
+//! counters (`telemetry`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -41,6 +43,9 @@ enum Tag {
     Other,
 }
 
+/// The connection's events, as its event-loop task forwards them.
+type Events = mpsc::Receiver<Result<Event, rumqttc::ConnectionError>>;
+
 /// How a connection ended.
 enum End {
     Shutdown,
@@ -66,12 +71,12 @@ pub(crate) async fn run(
             return;
         }
         if !first {
-            shared.counters.mqtt.reconnects_total.inc();
+            shared.telemetry.counters.mqtt.reconnects_total.inc();
         }
         first = false;
         let mut session = Session::new(&shared, &outbox, &topics, options.clone());
         let end = session.run(&mut shutdown).await;
-        shared.counters.mqtt.connected.set(0);
+        shared.telemetry.counters.mqtt.connected.set(0);
         // Rows acknowledged since the last tick must not be sent again by the next connection.
         session.remove_acknowledged().await;
         match end {
@@ -82,9 +87,9 @@ pub(crate) async fn run(
             } => {
                 if was_connected {
                     backoff.reset();
-                    shared.counters.error("mqtt_connection_lost");
+                    shared.telemetry.counters.error("mqtt_connection_lost");
                 } else {
-                    shared.counters.error("mqtt_connect");
+                    shared.telemetry.counters.error("mqtt_connect");
                 }
                 let delay = backoff.next_delay(rand::thread_rng().gen::<f64>());
                 tracing::warn!(
@@ -92,7 +97,7 @@ pub(crate) async fn run(
                     %reason,
                     attempt = backoff.attempts(),
                     retry_in_ms = delay.as_millis() as u64,
-                    buffered = shared.counters.mqtt.buffered.get(),
+                    buffered = shared.telemetry.counters.mqtt.buffered.get(),
                     "MQTT broker unreachable; readings are kept in the buffer"
                 );
                 tokio::select! {
@@ -157,43 +162,14 @@ impl<'a> Session<'a> {
     }
 
     async fn run(&mut self, shutdown: &mut watch::Receiver<bool>) -> End {
-        let Some(options) = self.options.take() else {
-            return End::Lost {
-                reason: MqttError::SessionReused,
-                was_connected: false,
-            };
+        let (mut events, _pump) = match self.connect(shutdown).await {
+            Ok(connected) => connected,
+            Err(end) => return end,
         };
-        let (client, mut eventloop) = AsyncClient::new(options, 512);
-        self.client = Some(client);
-        let (events_tx, mut events) = mpsc::channel(1024);
-        let pump = tokio::spawn(async move {
-            loop {
-                let event = eventloop.poll().await;
-                let failed = event.is_err();
-                if events_tx.send(event).await.is_err() || failed {
-                    return;
-                }
-            }
-        });
-        let _pump = AbortOnDrop(pump);
-
-        let connected = tokio::select! {
-            result = tokio::time::timeout(CONNECT_TIMEOUT, wait_for_connack(&mut events)) => match result {
-                Ok(result) => result,
-                Err(_) => Err(MqttError::ConnectTimeout(CONNECT_TIMEOUT)),
-            },
-            _ = shutdown.changed() => return End::Shutdown,
-        };
-        if let Err(reason) = connected {
-            return End::Lost {
-                reason,
-                was_connected: false,
-            };
-        }
-        self.shared.counters.mqtt.connected.set(1);
+        self.shared.telemetry.counters.mqtt.connected.set(1);
         tracing::info!(
             broker = %self.shared.config.mqtt.url,
-            buffered = self.shared.counters.mqtt.buffered.get(),
+            buffered = self.shared.telemetry.counters.mqtt.buffered.get(),
             "MQTT connected"
         );
         let lost = |reason: MqttError| End::Lost {
@@ -224,6 +200,41 @@ impl<'a> Session<'a> {
                 return lost(reason);
             }
         }
+    }
+
+    /// Starts this connection's client and event loop, then waits for CONNACK (or shutdown).
+    async fn connect(
+        &mut self,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(Events, AbortOnDrop), End> {
+        let not_connected = |reason| End::Lost {
+            reason,
+            was_connected: false,
+        };
+        let options = self
+            .options
+            .take()
+            .ok_or(not_connected(MqttError::SessionReused))?;
+        let (client, mut eventloop) = AsyncClient::new(options, 512);
+        self.client = Some(client);
+        let (events_tx, mut events) = mpsc::channel(1024);
+        let pump = AbortOnDrop(tokio::spawn(async move {
+            loop {
+                let event = eventloop.poll().await;
+                let failed = event.is_err();
+                if events_tx.send(event).await.is_err() || failed {
+                    return;
+                }
+            }
+        }));
+        let connected = tokio::select! {
+            result = tokio::time::timeout(CONNECT_TIMEOUT, wait_for_connack(&mut events)) => match result {
+                Ok(result) => result,
+                Err(_) => Err(MqttError::ConnectTimeout(CONNECT_TIMEOUT)),
+            },
+            _ = shutdown.changed() => return Err(End::Shutdown),
+        };
+        connected.map(|()| (events, pump)).map_err(not_connected)
     }
 
     fn client(&self) -> Result<&AsyncClient, MqttError> {
@@ -270,7 +281,7 @@ impl<'a> Session<'a> {
     /// Each sensor of this node `online` or `offline` (retained) when that changed: a sensor that
     /// cannot be opened or read shows as unavailable in Home Assistant.
     async fn publish_sensor_availability(&mut self) -> Result<(), MqttError> {
-        for row in self.shared.sensors.snapshot() {
+        for row in self.shared.telemetry.sensors.snapshot() {
             let state = match row.status {
                 crate::state::SensorState::Ok => "online",
                 crate::state::SensorState::Failed => "offline",
@@ -303,7 +314,7 @@ impl<'a> Session<'a> {
                     self.outbox
                         .delivered_through
                         .fetch_max(through, std::sync::atomic::Ordering::Release);
-                    self.shared.counters.mqtt.published_total.inc();
+                    self.shared.telemetry.counters.mqtt.published_total.inc();
                     if self.in_flight.len() < WINDOW / 2 {
                         self.send_more().await?;
                     }
@@ -340,7 +351,7 @@ impl<'a> Session<'a> {
             let rows = match self.outbox.with(move |b| b.after(after, room)).await {
                 Ok(rows) => rows,
                 Err(err) => {
-                    self.shared.counters.error("mqtt_buffer");
+                    self.shared.telemetry.counters.error("mqtt_buffer");
                     tracing::error!(error = %err, "cannot read the MQTT buffer");
                     return Ok(());
                 }
@@ -351,7 +362,7 @@ impl<'a> Session<'a> {
             for (seq, reading) in rows {
                 self.cursor = seq;
                 let Some(quantity) = Quantity::parse(&reading.quantity) else {
-                    self.shared.counters.error("mqtt_bad_buffer_row");
+                    self.shared.telemetry.counters.error("mqtt_bad_buffer_row");
                     continue;
                 };
                 if self.shared.config.mqtt.discovery
@@ -396,10 +407,10 @@ impl<'a> Session<'a> {
         {
             Ok(waiting) => {
                 self.removed_through = through;
-                self.shared.counters.mqtt.buffered.set(waiting);
+                self.shared.telemetry.counters.mqtt.buffered.set(waiting);
             }
             Err(err) => {
-                self.shared.counters.error("mqtt_buffer");
+                self.shared.telemetry.counters.error("mqtt_buffer");
                 tracing::error!(error = %err, "cannot delete published readings from the MQTT buffer");
             }
         }
@@ -439,7 +450,7 @@ impl<'a> Session<'a> {
     /// Announces every sensor quantity of this node the replica holds a reading of.
     async fn announce_known_sensors(&mut self) -> Result<(), MqttError> {
         let own: BTreeSet<(String, Quantity)> = {
-            let replica = self.shared.replica();
+            let replica = self.shared.state.replica();
             replica
                 .live()
                 .filter_map(|(key, value)| match (key, value) {
@@ -467,7 +478,7 @@ impl<'a> Session<'a> {
     /// (retained) when it changed, their tracker config first; removed people are cleared.
     async fn publish_presence(&mut self) -> Result<(), MqttError> {
         let me = self.shared.node;
-        if discovery::presence_publisher(me, &self.shared.peers()) != me {
+        if discovery::presence_publisher(me, &self.shared.mesh.peers()) != me {
             self.people.clear();
             return Ok(());
         }
@@ -476,24 +487,7 @@ impl<'a> Session<'a> {
         if !self.shared.caught_up(wall_ms()) {
             return Ok(());
         }
-        let current: BTreeMap<String, &'static str> = {
-            let replica = self.shared.replica();
-            let answer = query::presence(
-                &replica,
-                wall_ms(),
-                self.shared.config.presence.consider_home_s * 1000,
-                Completeness::default(),
-            );
-            answer
-                .people
-                .into_iter()
-                .map(|person| {
-                    let state = if person.present { "home" } else { "not_home" };
-                    (person.name, state)
-                })
-                .collect()
-        };
-        let discovery_on = self.shared.config.mqtt.discovery;
+        let current = self.presence_now();
         let removed: Vec<String> = self
             .people
             .keys()
@@ -501,42 +495,60 @@ impl<'a> Session<'a> {
             .cloned()
             .collect();
         for name in removed {
-            // Empty retained payloads delete the retained state and the tracker.
-            self.publish(self.topics.presence(&name), true, Vec::new(), Tag::Other)
-                .await?;
-            if discovery_on {
-                let (topic, _) = discovery::person_config(self.topics, &name);
-                self.publish(topic, true, Vec::new(), Tag::Other).await?;
-            }
-            self.announced_people.remove(&name);
+            self.clear_person(&name).await?;
         }
         for (name, state) in &current {
-            if discovery_on && !self.announced_people.contains(name) {
+            if self.shared.config.mqtt.discovery && !self.announced_people.contains(name) {
                 let (topic, payload) = discovery::person_config(self.topics, name);
                 self.publish(topic, true, payload.to_string().into_bytes(), Tag::Other)
                     .await?;
                 self.announced_people.insert(name.clone());
             }
             if self.people.get(name) != Some(state) {
-                self.publish(
-                    self.topics.presence(name),
-                    true,
-                    state.as_bytes().to_vec(),
-                    Tag::Other,
-                )
-                .await?;
+                let topic = self.topics.presence(name);
+                self.publish(topic, true, state.as_bytes().to_vec(), Tag::Other)
+                    .await?;
             }
         }
         self.people = current;
         Ok(())
     }
 
+    /// Each registered person's presence state now, as Home Assistant names it.
+    fn presence_now(&self) -> BTreeMap<String, &'static str> {
+        let replica = self.shared.state.replica();
+        let consider_home_ms = self.shared.config.presence.consider_home_s * 1000;
+        let answer = query::presence(
+            &replica,
+            wall_ms(),
+            consider_home_ms,
+            Completeness::default(),
+        );
+        answer
+            .people
+            .into_iter()
+            .map(|person| {
+                let state = if person.present { "home" } else { "not_home" };
+                (person.name, state)
+            })
+            .collect()
+    }
+
+    /// A removed person: empty retained payloads delete their state and their tracker.
+    async fn clear_person(&mut self, name: &str) -> Result<(), MqttError> {
+        self.publish(self.topics.presence(name), true, Vec::new(), Tag::Other)
+            .await?;
+        if self.shared.config.mqtt.discovery {
+            let (topic, _) = discovery::person_config(self.topics, name);
+            self.publish(topic, true, Vec::new(), Tag::Other).await?;
+        }
+        self.announced_people.remove(name);
+        Ok(())
+    }
+
     /// Clean stop: `offline` (retained, since a clean DISCONNECT suppresses the last will),
     /// then DISCONNECT, waiting briefly for both to leave.
-    async fn goodbye(
-        &mut self,
-        events: &mut mpsc::Receiver<Result<Event, rumqttc::ConnectionError>>,
-    ) {
+    async fn goodbye(&mut self, events: &mut Events) {
         let availability = self.topics.availability();
         if self
             .publish(availability, true, b"offline".to_vec(), Tag::Other)
@@ -562,9 +574,7 @@ impl<'a> Session<'a> {
     }
 }
 
-async fn wait_for_connack(
-    events: &mut mpsc::Receiver<Result<Event, rumqttc::ConnectionError>>,
-) -> Result<(), MqttError> {
+async fn wait_for_connack(events: &mut Events) -> Result<(), MqttError> {
     loop {
         match events.recv().await {
             Some(Ok(Event::Incoming(Incoming::ConnAck(_)))) => return Ok(()),

@@ -23,7 +23,7 @@ use crate::clock::{wall_ms, Clock};
 use crate::crdt::{NodeId, Stamp};
 use crate::events::{EventKind, MeshEvent};
 use crate::peer::MemberStatus;
-use crate::shared::Shared;
+use crate::shared::{MeshView, StateHandle};
 use crate::state::own_clock::{self, OwnClockWatch};
 use crate::state::query::duration_words;
 use crate::state::{Replica, RestampPlan};
@@ -77,7 +77,7 @@ fn unix_ms(time: u64) -> u64 {
 
 /// Logs and records what a check did (nothing for `NotAhead`; the loop throttles
 /// `WallClockBehind`).
-pub fn report(shared: &Shared, recovery: &Recovery) {
+pub fn report(mesh: &MeshView, recovery: &Recovery) {
     match recovery {
         Recovery::NotAhead => {}
         Recovery::Restamped { entries, ahead_ms } => {
@@ -87,7 +87,7 @@ pub fn report(shared: &Shared, recovery: &Recovery) {
                 duration_words(*ahead_ms)
             );
             tracing::warn!(entries, ahead_ms, "{detail}");
-            shared.events.record(
+            mesh.events.record(
                 MeshEvent::new(wall_ms(), EventKind::ClockRestamped, detail)
                     .number("entries", *entries as u64)
                     .number("ahead_ms", *ahead_ms),
@@ -104,20 +104,25 @@ pub fn report(shared: &Shared, recovery: &Recovery) {
     }
 }
 
-/// Updates `Shared::own_clock_ahead_ms` from the alive peers' readings (`state::own_clock`)
+/// Updates `MeshView::own_clock_ahead_ms` from the alive peers' readings (`state::own_clock`)
 /// and says so when it changes: a WARN and an `own_clock_ahead` event when this node's clock
 /// starts to look ahead (its peers then ignore its updates), an INFO and an event with
 /// `ahead_ms` 0 when it no longer does.
-pub fn check_own_clock(shared: &Shared, watch: &mut OwnClockWatch, now_ms: u64) {
-    let alive: Vec<NodeId> = shared
+pub fn check_own_clock(
+    state: &StateHandle,
+    mesh: &MeshView,
+    watch: &mut OwnClockWatch,
+    now_ms: u64,
+) {
+    let alive: Vec<NodeId> = mesh
         .peers()
         .iter()
         .filter(|peer| peer.status == MemberStatus::Alive)
         .map(|peer| peer.node)
         .collect();
-    let newest = own_clock::newest_good_readings(&shared.replica(), &alive);
+    let newest = own_clock::newest_good_readings(&state.replica(), &alive);
     let ahead = watch.look(now_ms, newest);
-    let before = shared
+    let before = mesh
         .own_clock_ahead_ms
         .swap(ahead.unwrap_or(0), Ordering::Relaxed);
     match (before, ahead) {
@@ -128,7 +133,7 @@ pub fn check_own_clock(shared: &Shared, watch: &mut OwnClockWatch, now_ms: u64) 
                 duration_words(ahead_ms)
             );
             tracing::warn!(ahead_ms, "{detail}");
-            shared.events.record(
+            mesh.events.record(
                 MeshEvent::new(now_ms, EventKind::OwnClockAhead, detail)
                     .number("ahead_ms", ahead_ms),
             );
@@ -136,7 +141,7 @@ pub fn check_own_clock(shared: &Shared, watch: &mut OwnClockWatch, now_ms: u64) 
         (before, None) if before > 0 => {
             let detail = "this node's clock no longer looks ahead of its peers'".to_string();
             tracing::info!("{detail}");
-            shared.events.record(
+            mesh.events.record(
                 MeshEvent::new(now_ms, EventKind::OwnClockAhead, detail).number("ahead_ms", 0),
             );
         }
@@ -145,7 +150,11 @@ pub fn check_own_clock(shared: &Shared, watch: &mut OwnClockWatch, now_ms: u64) 
 }
 
 /// Checks every few seconds (after the start-up check in `Agent::start`).
-pub(super) async fn clock_recovery_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+pub(super) async fn clock_recovery_loop(
+    state: Arc<StateHandle>,
+    mesh: Arc<MeshView>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(CHECK_EVERY);
     let mut last_behind_log_ms = 0u64;
     let mut own_clock_watch = OwnClockWatch::default();
@@ -154,8 +163,8 @@ pub(super) async fn clock_recovery_loop(shared: Arc<Shared>, mut shutdown: watch
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        check_own_clock(&shared, &mut own_clock_watch, wall_ms());
-        let recovery = recover(&shared.clock, &mut shared.replica());
+        check_own_clock(&state, &mesh, &mut own_clock_watch, wall_ms());
+        let recovery = recover(state.clock(), &mut state.replica());
         if let Recovery::WallClockBehind { .. } = recovery {
             let now = wall_ms();
             if now.saturating_sub(last_behind_log_ms) < 600_000 {
@@ -163,7 +172,7 @@ pub(super) async fn clock_recovery_loop(shared: Arc<Shared>, mut shutdown: watch
             }
             last_behind_log_ms = now;
         }
-        report(&shared, &recovery);
+        report(&mesh, &recovery);
     }
 }
 

@@ -1,8 +1,10 @@
-//! The running agent: `Agent` opens the store, restores the replica, builds `Shared` and
-//! starts the loops that feed it — sensor polling (`sensor_loop`), presence scanning
-//! (`presence_loop`), batched persistence and retention (`maintenance`), re-stamping own writes
-//! after this node's clock ran ahead and was set right (`clock_recovery`). Gossip and the HTTP
-//! API are started by the caller with `Agent::shared`; everything stops on one shutdown signal.
+//! The running agent: `Agent` opens the store, restores the replica, builds `Shared` (the bundle
+//! of narrow handles) and starts the loops that feed it, handing each only the handles it uses —
+//! sensor polling (`sensor_loop`: state, telemetry), presence scanning (`presence_loop`: state,
+//! mesh view, presence), batched persistence and retention (`maintenance`: state), re-stamping
+//! own writes after this node's clock ran ahead and was set right (`clock_recovery`: state, mesh
+//! view). Gossip and the HTTP API are started by the caller with `Agent::shared`; everything
+//! stops on one shutdown signal.
 //!
 //! The one module that wires the shell together: nothing depends on it but `cli::run` (which
 //! starts it) and `mesh::start` (which spawns the gossip tasks on the `Agent`).
@@ -25,7 +27,7 @@ use crate::shared::Shared;
 use crate::state::{Key, NodeInfo, Value};
 use crate::store::{RetentionPolicy, Store, StoreHandle};
 
-pub use presence_loop::record_neighbors;
+pub use presence_loop::{record_neighbors, PresenceSink};
 pub use sensor_loop::build_sensor;
 
 /// The running agent's handle: the shared state and a way to stop it.
@@ -108,7 +110,7 @@ impl Agent {
             persist_thread: Some(persist_thread),
             tasks: Vec::new(),
         };
-        clock_recovery::report(&shared, &recovered);
+        clock_recovery::report(&shared.mesh, &recovered);
         agent.write_node_info()?;
         agent.spawn_loops(&shutdown_rx)?;
         Ok(agent)
@@ -119,23 +121,35 @@ impl Agent {
     fn spawn_loops(&mut self, shutdown_rx: &watch::Receiver<bool>) -> anyhow::Result<()> {
         let shared = self.shared.clone();
         self.spawn(clock_recovery::clock_recovery_loop(
-            shared.clone(),
+            shared.state.clone(),
+            shared.mesh.clone(),
             shutdown_rx.clone(),
         ));
-        if let Some(task) = crate::mqtt::start(shared.clone(), shutdown_rx.clone())? {
+        if let Some(task) = crate::mqtt::start(&shared, shutdown_rx.clone())? {
             self.spawn(task);
         }
-        self.spawn(maintenance::batch_loop(shared.clone(), shutdown_rx.clone()));
+        self.spawn(maintenance::batch_loop(
+            shared.state.clone(),
+            Duration::from_millis(shared.config.storage.batch_ms),
+            shutdown_rx.clone(),
+        ));
         self.spawn(maintenance::retention_loop(
-            shared.clone(),
+            shared.state.clone(),
             shutdown_rx.clone(),
         ));
         // Two entries on one bus device are a config error; a device that cannot be opened is
         // not: its loop reports it and retries (see `sensor_loop`).
         officemesh_sensors::check_unique_devices(&shared.config.sensors)?;
+        let sink = sensor_loop::SensorSink {
+            state: shared.state.clone(),
+            telemetry: shared.telemetry.clone(),
+            node: shared.node,
+            node_name: shared.name.clone(),
+            room: shared.config.node.room.clone(),
+        };
         for sensor_config in shared.config.sensors.clone() {
             self.spawn(sensor_loop::sensor_loop(
-                shared.clone(),
+                sink.clone(),
                 sensor_config,
                 shutdown_rx.clone(),
             ));
@@ -144,12 +158,19 @@ impl Agent {
             self.spawn(task);
         }
         self.spawn(crate::alerts::alert_loop(
-            shared.clone(),
+            crate::alerts::AlertDeps::of(&shared),
             shutdown_rx.clone(),
         ));
-        if let Some(scanner) = presence_loop::build_scanner(&shared)? {
+        if let Some(scanner) = presence_loop::build_scanner(&shared.config, &shared.name)? {
+            let sink = presence_loop::PresenceSink {
+                state: shared.state.clone(),
+                mesh: shared.mesh.clone(),
+                presence: shared.presence.clone(),
+                config: shared.config.clone(),
+                node: shared.node,
+            };
             self.spawn(presence_loop::presence_loop(
-                shared.clone(),
+                sink,
                 scanner,
                 shutdown_rx.clone(),
             ));
@@ -183,6 +204,7 @@ impl Agent {
             started_at_ms: shared.started_at_ms,
         };
         shared
+            .state
             .write(Key::Node(shared.node), Some(Value::Node(info)))
             .context("cannot write this node's entry")?;
         Ok(())
@@ -201,11 +223,11 @@ impl Agent {
             }
         }
         // Held own readings go into the final commit (loops are stopped: nothing adds more).
-        self.shared.write_held(true);
-        let flushed = self.shared.flush().await;
+        self.shared.state.write_held(true);
+        let flushed = self.shared.state.flush().await;
         drop(self.shared);
         if let Some(thread) = self.persist_thread.take() {
-            // The thread ends when the last sender (inside `Shared`) is gone.
+            // The thread ends when the last sender (inside `StateHandle`) is gone.
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
         flushed.context("cannot commit the last writes")

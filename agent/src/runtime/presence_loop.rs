@@ -1,5 +1,5 @@
 //! Presence scanning: the loop that asks the scanner (neighbour table, or simulated devices)
-//! for the devices on the LAN, keeps them in this node's own sightings (`Shared::sightings`,
+//! for the devices on the LAN, keeps them in this node's own sightings (`PresenceState::sightings`,
 //! memory only), and writes what the replicated state should say (`presence_writes`). Only one
 //! node per subnet sweeps the subnet (the sweeper, from the membership view, once elected in
 //! two scans in a row); the others read their neighbour table and probe its stale entries. Unknown devices are forgotten `forget_unknown_after_s` after they were
@@ -18,18 +18,34 @@ use tokio::sync::watch;
 use super::presence_writes::{presence_writes, PresenceRules};
 use super::seed_from_text;
 use crate::clock::wall_ms;
-use crate::shared::Shared;
+use crate::config::Config;
+use crate::crdt::NodeId;
+use crate::shared::{MeshView, PresenceState, StateHandle};
 use crate::state::presence::sweeper;
 use crate::state::{Key, Value};
 use crate::sync::lock;
 
-pub(super) fn build_scanner(shared: &Shared) -> anyhow::Result<Option<Box<dyn PresenceScanner>>> {
-    let presence = &shared.config.presence;
+/// What the presence loop uses: the state it writes, the peers (who sweeps the subnet), this
+/// node's own sightings, its id and config.
+#[derive(Clone)]
+pub struct PresenceSink {
+    pub state: Arc<StateHandle>,
+    pub mesh: Arc<MeshView>,
+    pub presence: Arc<PresenceState>,
+    pub config: Arc<Config>,
+    pub node: NodeId,
+}
+
+pub(super) fn build_scanner(
+    config: &Config,
+    node_name: &str,
+) -> anyhow::Result<Option<Box<dyn PresenceScanner>>> {
+    let presence = &config.presence;
     let scanner = match presence.interface.as_deref() {
         Some("") => return Ok(None),
         Some("sim") => {
             return Ok(Some(Box::new(SimNetwork::new(
-                seed_from_text(&shared.name),
+                seed_from_text(node_name),
                 presence.sim_devices,
             ))))
         }
@@ -48,13 +64,12 @@ pub(super) fn build_scanner(shared: &Shared) -> anyhow::Result<Option<Box<dyn Pr
 }
 
 pub(super) async fn presence_loop(
-    shared: Arc<Shared>,
+    sink: PresenceSink,
     scanner: Box<dyn PresenceScanner>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let scanner = Arc::new(Mutex::new(scanner));
-    let mut tick =
-        tokio::time::interval(Duration::from_secs(shared.config.presence.scan_interval_s));
+    let mut tick = tokio::time::interval(Duration::from_secs(sink.config.presence.scan_interval_s));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sweeping = None;
     // Elected in the previous scan too: a node just started (or just back) does not sweep
@@ -66,8 +81,13 @@ pub(super) async fn presence_loop(
             _ = shutdown.changed() => return,
         }
         let subnet = lock(&scanner).subnet();
-        let sweeper = sweeper(&shared.replica(), shared.node, &subnet, &shared.peers());
-        let elected = sweeper == shared.node;
+        let sweeper = sweeper(
+            &sink.state.replica(),
+            sink.node,
+            &subnet,
+            &sink.mesh.peers(),
+        );
+        let elected = sweeper == sink.node;
         let sweep = elected && elected_before;
         elected_before = elected;
         if sweeping != Some(sweep) {
@@ -101,33 +121,31 @@ pub(super) async fn presence_loop(
                 continue;
             }
         };
-        record_neighbors(&shared, &neighbors, &subnet, wall_ms());
-        shared
-            .presence_scanned
-            .store(true, std::sync::atomic::Ordering::Release);
+        record_neighbors(&sink, &neighbors, &subnet, wall_ms());
+        sink.presence.mark_scanned();
     }
 }
 
 /// Records one scan: into this node's own sightings, then the replicated writes it causes, then
 /// forgets unknown devices not seen for `forget_unknown_after_s`.
 pub fn record_neighbors(
-    shared: &Shared,
+    sink: &PresenceSink,
     neighbors: &[officemesh_sensors::Neighbor],
     subnet: &str,
     now_ms: u64,
 ) {
-    let presence = &shared.config.presence;
-    shared.sightings.observe(neighbors, now_ms);
+    let presence = &sink.config.presence;
+    sink.presence.sightings.observe(neighbors, now_ms);
     let rules = PresenceRules {
-        consider_home_ms: shared.consider_home_ms(),
+        consider_home_ms: sink.presence.consider_home_ms(),
         scan_interval_ms: presence.scan_interval_s * 1000,
         history_days: presence.history_days,
         subnet: subnet.to_string(),
-        room: shared.config.node.room.clone(),
+        room: sink.config.node.room.clone(),
     };
-    let own = shared.sightings.snapshot();
+    let own = sink.presence.sightings.snapshot();
     let (writes, registered) = {
-        let replica = shared.replica();
+        let replica = sink.state.replica();
         let pi_ips = mesh_addresses(&replica);
         let registered: BTreeSet<MacAddr> = replica
             .live()
@@ -144,23 +162,23 @@ pub fn record_neighbors(
     // No count written: it equals the one in the state, so a different one still held is out
     // of date (a phone came and went within `readings_batch_ms`).
     let devices = Key::Devices {
-        observer: shared.node,
+        observer: sink.node,
     };
     if !writes.iter().any(|(key, _)| *key == devices) {
-        shared.held.forget(&devices);
+        sink.state.held.forget(&devices);
     }
     for (key, value) in writes {
         // The unknown-device count changes with every phone that dozes off: held and coalesced
-        // like readings (`Shared::write_later`); everything else is written now.
+        // like readings (`StateHandle::write_later`); everything else is written now.
         let written = match (key, value) {
-            (key @ Key::Devices { .. }, Some(count)) => shared.write_later(key, count),
-            (key, value) => shared.write(key, value).map(|_| ()),
+            (key @ Key::Devices { .. }, Some(count)) => sink.state.write_later(key, count),
+            (key, value) => sink.state.write(key, value).map(|_| ()),
         };
         if let Err(err) = written {
             tracing::warn!(error = %err, "presence not recorded");
         }
     }
-    let forgotten = shared.sightings.forget_unknown(
+    let forgotten = sink.presence.sightings.forget_unknown(
         &registered,
         now_ms,
         presence.forget_unknown_after_s * 1000,

@@ -1,8 +1,8 @@
 //! Sensor polling: one loop per `[[sensors]]` entry opens the sensor and reads it on a blocking
 //! thread, applies the publish policy and writes `reading/<node>/<sensor>/<quantity>` entries.
-//! Readings are held (`Shared::write_later`, `storage.readings_batch_ms`) and written together.
+//! Readings are held (`StateHandle::write_later`, `storage.readings_batch_ms`) and written together.
 //! A sensor that cannot be opened or read never stops the node: the loop records the failure
-//! (`Shared::sensors`, and `sensor/<node>/<sensor>` when the state or error changes), marks its
+//! (`Telemetry::sensors`, and `sensor/<node>/<sensor>` when the state or error changes), marks its
 //! readings stale (the last good value stays), retries with backoff, and reopens the device after
 //! repeated read failures, so a sensor plugged in later is picked up (hot-plug).
 //!
@@ -17,10 +17,22 @@ use tokio::sync::watch;
 use super::seed_from_text;
 use crate::clock::wall_ms;
 use crate::config::SensorConfig;
+use crate::crdt::NodeId;
 use crate::sensor_health::SensorRow;
-use crate::shared::Shared;
+use crate::shared::{StateHandle, Telemetry};
 use crate::state::{Key, ReadingStatus, ReadingValue, Value};
 use crate::sync::lock;
+
+/// Where a sensor loop's results go: the state it writes, the board and counters it updates, and
+/// the node and room its readings name.
+#[derive(Clone)]
+pub(super) struct SensorSink {
+    pub state: Arc<StateHandle>,
+    pub telemetry: Arc<Telemetry>,
+    pub node: NodeId,
+    pub node_name: String,
+    pub room: String,
+}
 
 /// Read failures in a row after which the device is closed and opened again.
 const REOPEN_AFTER_FAILURES: u32 = 3;
@@ -85,18 +97,18 @@ fn close(opened: &mut Option<SharedSensor>) {
 }
 
 /// Writes a changed sensor state as `sensor/<node>/<sensor>` for the other nodes.
-fn replicate_health(shared: &Shared, row: &SensorRow) {
+fn replicate_health(sink: &SensorSink, row: &SensorRow) {
     let key = Key::Sensor {
-        node: shared.node,
+        node: sink.node,
         sensor: row.name.clone(),
     };
-    if let Err(err) = shared.write(key, Some(Value::Sensor(row.health()))) {
+    if let Err(err) = sink.state.write(key, Some(Value::Sensor(row.health()))) {
         tracing::warn!(sensor = %row.name, error = %err, "sensor state not recorded");
     }
 }
 
 pub(super) async fn sensor_loop(
-    shared: Arc<Shared>,
+    sink: SensorSink,
     config: SensorConfig,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -115,31 +127,33 @@ pub(super) async fn sensor_loop(
         }
         let started = Instant::now();
         let was_open = opened.is_some();
-        match open_and_read(&mut opened, &config, &shared.name).await {
+        match open_and_read(&mut opened, &config, &sink.node_name).await {
             Ok(measurements) => {
-                if let Some(row) = shared
-                    .sensors
-                    .record_ok(&config.name, &measurements, wall_ms())
+                if let Some(row) =
+                    sink.telemetry
+                        .sensors
+                        .record_ok(&config.name, &measurements, wall_ms())
                 {
                     tracing::info!(sensor = %config.name, "sensor ok");
-                    replicate_health(&shared, &row);
+                    replicate_health(&sink, &row);
                 }
-                publish(&shared, &config, &measurements, &mut last_published);
+                publish(&sink, &config, &measurements, &mut last_published);
                 wait = poll.saturating_sub(started.elapsed());
             }
             Err(error) => {
                 let error = error.to_string();
-                if let Some(row) = shared
-                    .sensors
-                    .record_failure(&config.name, &error, wall_ms())
+                if let Some(row) =
+                    sink.telemetry
+                        .sensors
+                        .record_failure(&config.name, &error, wall_ms())
                 {
                     tracing::warn!(sensor = %config.name, %error, "sensor failed; retrying with backoff");
-                    replicate_health(&shared, &row);
+                    replicate_health(&sink, &row);
                 }
-                shared.counters.error("sensor_read");
-                shared.write_held(true); // held good readings first: the stale mark wins
-                mark_stale(&shared, &config.name);
-                let failures = shared.sensors.failures(&config.name);
+                sink.telemetry.counters.error("sensor_read");
+                sink.state.write_held(true); // held good readings first: the stale mark wins
+                mark_stale(&sink, &config.name);
+                let failures = sink.telemetry.sensors.failures(&config.name);
                 if was_open && failures >= REOPEN_AFTER_FAILURES {
                     close(&mut opened);
                 }
@@ -151,7 +165,7 @@ pub(super) async fn sensor_loop(
 
 /// Writes the measurements the publish policy lets through.
 fn publish(
-    shared: &Shared,
+    sink: &SensorSink,
     config: &SensorConfig,
     measurements: &[Measurement],
     last_published: &mut std::collections::BTreeMap<officemesh_sensors::Quantity, (f64, u64)>,
@@ -169,18 +183,18 @@ fn publish(
             continue;
         }
         let key = Key::Reading {
-            node: shared.node,
+            node: sink.node,
             sensor: config.name.clone(),
             quantity: measurement.quantity,
         };
         let value = Value::Reading(ReadingValue {
             value: measurement.value,
             unit: measurement.quantity.unit().to_string(),
-            room: shared.config.node.room.clone(),
+            room: sink.room.clone(),
             status: ReadingStatus::Ok,
             taken_at_ms,
         });
-        match shared.write_later(key, value) {
+        match sink.state.write_later(key, value) {
             Ok(()) => {
                 last_published.insert(measurement.quantity, (measurement.value, taken_at_ms));
             }
@@ -190,9 +204,9 @@ fn publish(
 }
 
 /// Marks this sensor's readings stale (the value stays: the last good one).
-fn mark_stale(shared: &Shared, sensor: &str) {
+fn mark_stale(sink: &SensorSink, sensor: &str) {
     let stale: Vec<(Key, Value)> = {
-        let replica = shared.replica();
+        let replica = sink.state.replica();
         replica
             .live()
             .filter_map(|(key, value)| match (key, value) {
@@ -201,7 +215,7 @@ fn mark_stale(shared: &Shared, sensor: &str) {
                         node, sensor: s, ..
                     },
                     Value::Reading(reading),
-                ) if *node == shared.node && s == sensor && reading.status == ReadingStatus::Ok => {
+                ) if *node == sink.node && s == sensor && reading.status == ReadingStatus::Ok => {
                     let mut reading = reading.clone();
                     reading.status = ReadingStatus::Stale;
                     Some((key.clone(), Value::Reading(reading)))
@@ -211,7 +225,7 @@ fn mark_stale(shared: &Shared, sensor: &str) {
             .collect()
     };
     for (key, value) in stale {
-        let _ = shared.write(key, Some(value));
+        let _ = sink.state.write(key, Some(value));
     }
 }
 

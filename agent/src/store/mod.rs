@@ -172,6 +172,15 @@ impl Store {
 
     /// Rebuilds the replica for node `me` from the database.
     pub fn load_replica(&self, me: NodeId) -> Result<Replica, StoreError> {
+        let mut replica = Replica::from_parts(me, self.load_entries()?, self.load_watermarks()?);
+        if let Some(state) = self.load_safety()? {
+            replica.restore_safety(state);
+        }
+        Ok(replica)
+    }
+
+    /// Every stored entry, decoded (an opaque value this build knows the kind of, parsed).
+    fn load_entries(&self) -> Result<Vec<Entry>, StoreError> {
         let mut statement = self
             .conn
             .prepare("SELECT key, value, stamp_time, stamp_node, version FROM entries")
@@ -217,6 +226,11 @@ impl Store {
                 version: version as u64,
             });
         }
+        Ok(entries)
+    }
+
+    /// The stored per-origin watermarks.
+    fn load_watermarks(&self) -> Result<Digest, StoreError> {
         let mut watermarks = Digest::new();
         let mut statement = self
             .conn
@@ -229,7 +243,11 @@ impl Store {
             let (origin, version) = row.map_err(|e| self.err(e))?;
             watermarks.insert(NodeId(origin as u64), version as u64);
         }
-        let mut replica = Replica::from_parts(me, entries, watermarks);
+        Ok(watermarks)
+    }
+
+    /// The stored GC floors and reset progress, if any were written.
+    fn load_safety(&self) -> Result<Option<SafetyState>, StoreError> {
         let safety: Option<String> = self
             .conn
             .query_row("SELECT state FROM safety WHERE id = 1", [], |row| {
@@ -237,16 +255,16 @@ impl Store {
             })
             .optional()
             .map_err(|e| self.err(e))?;
-        if let Some(json) = safety {
-            let state: SafetyState =
-                serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
-                    path: self.path.clone(),
-                    key: "safety".into(),
-                    detail: e.to_string(),
-                })?;
-            replica.restore_safety(state);
-        }
-        Ok(replica)
+        let Some(json) = safety else {
+            return Ok(None);
+        };
+        serde_json::from_str(&json)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                path: self.path.clone(),
+                key: "safety".into(),
+                detail: e.to_string(),
+            })
     }
 
     /// The greatest stamp time persisted (for the clock floor after a restart).

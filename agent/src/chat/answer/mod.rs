@@ -150,11 +150,11 @@ pub async fn answer(shared: &Shared, user: &str, command: &Command, now_ms: u64)
 
 /// Executes `command` for `asker` against the agent: reads from the replica, writes durably.
 pub async fn answer_for(shared: &Shared, asker: &Asker, command: &Command, now_ms: u64) -> Reply {
-    let completeness = shared.completeness();
-    let peers = shared.peers();
+    let completeness = shared.mesh.completeness();
+    let peers = shared.mesh.peers();
     let offset = chrono::Local::now().offset().fix();
     let planned = {
-        let replica = shared.replica();
+        let replica = shared.state.replica();
         let view = View {
             replica: &replica,
             completeness: &completeness,
@@ -169,7 +169,7 @@ pub async fn answer_for(shared: &Shared, asker: &Asker, command: &Command, now_m
         plan_for(&view, asker, command)
     };
     for (key, value) in planned.writes {
-        if let Err(err) = shared.write_durable(key.clone(), value).await {
+        if let Err(err) = shared.state.write_durable(key.clone(), value).await {
             tracing::error!(key = %key, error = %err, "chat write failed");
             return Reply {
                 text: format!("Sorry, I could not save that ({err}). Please try again."),
@@ -180,11 +180,13 @@ pub async fn answer_for(shared: &Shared, asker: &Asker, command: &Command, now_m
     let mut text = planned.reply;
     if let Some((person, mac)) = &planned.claim {
         let public_addr = shared.api_public_addr();
-        text.push_str(
-            &shared
-                .claims
-                .link_for(&public_addr, person, &asker.id, *mac, now_ms),
-        );
+        text.push_str(&shared.presence.claims.link_for(
+            &public_addr,
+            person,
+            &asker.id,
+            *mac,
+            now_ms,
+        ));
     }
     Reply {
         text,

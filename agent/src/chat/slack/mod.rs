@@ -148,7 +148,7 @@ const SOCKET_RANK: &str = "slack-socket";
 /// Whether this Pi is among the Pis that hold the app's connections.
 fn may_connect(responder: &Responder) -> bool {
     let shared = &responder.shared;
-    let alive = crate::peer::alive_nodes(shared.node, &shared.peers());
+    let alive = crate::peer::alive_nodes(shared.node, &shared.mesh.peers());
     super::dedup::among_first(SOCKET_RANK, shared.node, &alive, MAX_PIS_CONNECTED)
 }
 
