@@ -218,7 +218,7 @@ fn chat_adapter_entries_travel_in_protocol_2_and_are_withheld_from_protocol_1() 
     };
     assert_eq!(key_kind_index(&adapter.key), PROTOCOL_1_KEY_KINDS);
     let decoded = decode(&encode(&message(vec![adapter.clone()]))).expect("protocol 2");
-    assert_eq!(chunk_entries(&decoded), [adapter.clone()]);
+    assert_eq!(chunk_entries(&decoded), std::slice::from_ref(&adapter));
     // A protocol-2 build that predates the kind keeps it as bytes, unchanged.
     let older = key_from_bytes(&key_bytes(&adapter.key)).expect("known here");
     assert_eq!(older, adapter.key);
