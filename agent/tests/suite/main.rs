@@ -13,6 +13,7 @@ mod api_process;
 mod chat_alerts;
 mod chat_matrix;
 mod chat_process;
+mod chat_slack_slots;
 mod chat_sockets;
 mod cli_install;
 mod clock_recovery;

@@ -293,7 +293,10 @@ impl ChatPlatform for Slack {
             _ => return Ok(Vec::new()),
         };
         match read_frame(&text) {
-            Frame::Hello => Ok(vec![Event::Connected]),
+            Frame::Hello => {
+                tracing::info!("slack: connected (Socket Mode)");
+                Ok(vec![Event::Connected])
+            }
             // Too many of the app's sockets: another try at once would be refused again.
             Frame::Disconnect { reason } if reason == "too_many_websockets" => {
                 Err(Ended::dropped(reason))

@@ -1,0 +1,148 @@
+//! Slack's connection slots held by connected adapters only, on a mesh of real agents against
+//! the fake Slack (which hands each event to ONE of the app's sockets): with one slot
+//! (`chat.slack.connections = 1`) and the Pi ranked first given a broken app token, a Pi with
+//! a working token holds the slot and answers; killed, the Pi standing by takes over.
+
+use crate::support;
+use crate::support::chat_fakes;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chat_fakes::{Fake, Kind, SLACK_APP_TOKEN, SLACK_BOT_TOKEN};
+use officemesh::chat::dedup::ranking;
+use officemesh::crdt::NodeId;
+use serde_json::{json, Value};
+use support::{eventually, start_mesh_each, MeshNode, TestAgent};
+
+fn status_question(envelope: &str, ts: &str) -> Value {
+    json!({
+        "envelope_id": envelope, "type": "events_api", "accepts_response_payload": false,
+        "retry_attempt": 0, "retry_reason": "",
+        "payload": { "team_id": "T1", "api_app_id": "A0TEST", "type": "event_callback",
+                     "event_id": format!("Ev{ts}"),
+                     "event": { "type": "message", "channel": "C1", "user": "U1",
+                                "text": "officemesh status", "ts": ts, "channel_type": "channel" } }
+    })
+}
+
+/// Asks "status" and returns the name of the Pi that answered (its "this node" line).
+fn who_answers(fake: &Fake, agents: &[TestAgent], names: &[&str], n: usize) -> String {
+    let ts = format!("1700000100.{n:06}");
+    fake.push(&status_question(&format!("env-slot-{n}"), &ts));
+    let text = eventually(Duration::from_secs(20), || {
+        let posts = fake.seen.posts();
+        let post = posts.iter().find(|post| post["thread_ts"] == ts.as_str())?;
+        post["text"].as_str().map(str::to_string)
+    })
+    .unwrap_or_else(|| panic!("no answer to {ts}; logs:\n{}", logs(agents)));
+    let answered_by = names.iter().find(|name| {
+        text.lines()
+            .any(|line| line.starts_with(&format!("• {name} (")) && line.contains("this node"))
+    });
+    answered_by
+        .unwrap_or_else(|| panic!("no \"this node\" line in {text:?}"))
+        .to_string()
+}
+
+fn logs(agents: &[TestAgent]) -> String {
+    let logs: Vec<String> = agents.iter().map(TestAgent::log).collect();
+    logs.join("\n-----\n")
+}
+
+#[test]
+fn slack_slots_go_to_connected_adapters_and_a_standby_takes_over() {
+    let fake = Fake::start(Kind::Slack);
+    let root = tempfile::tempdir().expect("tempdir");
+    let names = ["pi-s1", "pi-s2", "pi-s3"];
+    let ids = [0x1111_u64, 0x2222, 0x3333].map(|n| NodeId(n * 0x0001_0001_0001));
+    for (name, id) in names.iter().zip(ids) {
+        let data = root.path().join(name).join("data");
+        std::fs::create_dir_all(&data).expect("data dir");
+        std::fs::write(data.join("node_id"), format!("{id}\n")).expect("node id");
+    }
+    // The Pi that ranks first for the slot is the one whose app token Slack refuses.
+    let first = ranking(
+        "slack-socket",
+        &ids.iter().copied().collect::<BTreeSet<_>>(),
+    )[0];
+    let broken = ids.iter().position(|id| *id == first).expect("ranked");
+    let extras: Vec<String> = (0..names.len())
+        .map(|i| {
+            let app_token = if i == broken {
+                "xapp-1-A0TEST-revoked"
+            } else {
+                SLACK_APP_TOKEN
+            };
+            format!(
+                "[chat.slack]\napp_token = \"{app_token}\"\nbot_token = \"{SLACK_BOT_TOKEN}\"\napi_url = \"{}/api\"\nconnections = 1\n",
+                fake.url()
+            )
+        })
+        .collect();
+    let extras: Vec<&str> = extras.iter().map(String::as_str).collect();
+    let nodes = [
+        MeshNode {
+            name: names[0],
+            room: "lobby",
+            ip: "127.0.0.81",
+        },
+        MeshNode {
+            name: names[1],
+            room: "kitchen",
+            ip: "127.0.0.82",
+        },
+        MeshNode {
+            name: names[2],
+            room: "office",
+            ip: "127.0.0.83",
+        },
+    ];
+    let mut agents = start_mesh_each(root.path(), &nodes, 200, &extras);
+
+    // One working Pi holds the one slot, the other stands by; the broken one holds nothing.
+    let settled = eventually(Duration::from_secs(60), || {
+        let standing_by = (0..names.len())
+            .filter(|i| *i != broken)
+            .any(|i| agents[i].log().contains("standing by"));
+        (fake.seen.open_sockets() == 1 && standing_by).then_some(())
+    });
+    assert!(
+        settled.is_some(),
+        "one socket, one Pi standing by; logs:\n{}",
+        logs(&agents)
+    );
+    assert!(
+        fake.seen.refused.load(Ordering::SeqCst) > 0,
+        "the revoked token was tried"
+    );
+    let holder = who_answers(&fake, &agents, &names, 1);
+    assert_ne!(holder, names[broken], "the broken Pi holds no slot");
+
+    // The holder goes: the Pi standing by takes the slot and answers.
+    let holder_index = names
+        .iter()
+        .position(|name| *name == holder)
+        .expect("a node");
+    agents[holder_index].kill();
+    let closed = eventually(Duration::from_secs(20), || {
+        (fake.seen.open_sockets() == 0).then_some(())
+    });
+    assert!(closed.is_some(), "the killed Pi's socket closed");
+    let taken_over = eventually(Duration::from_secs(90), || {
+        (fake.seen.open_sockets() == 1).then_some(())
+    });
+    assert!(
+        taken_over.is_some(),
+        "a standby connected; logs:\n{}",
+        logs(&agents)
+    );
+    let next = who_answers(&fake, &agents, &names, 2);
+    assert_ne!(next, holder);
+    assert_ne!(next, names[broken], "the broken Pi still holds nothing");
+    assert!(
+        !agents[broken].log().contains("slack: connected"),
+        "the broken Pi never connected"
+    );
+}
