@@ -1,7 +1,9 @@
-//! Slack's connection slots held by connected adapters only, on a mesh of real agents against
-//! the fake Slack (which hands each event to ONE of the app's sockets): with one slot
-//! (`chat.slack.connections = 1`) and the Pi ranked first given a broken app token, a Pi with
-//! a working token holds the slot and answers; killed, the Pi standing by takes over.
+//! Only connected chat adapters count, on meshes of real agents against the fakes. Slack (which
+//! hands each event to ONE of the app's sockets): with one slot (`chat.slack.connections = 1`)
+//! and the Pi ranked first given a broken app token, a Pi with a working token holds the slot
+//! and answers; killed, the Pi standing by takes over. Mattermost (every post to every
+//! connection, Pis take turns): a Pi with a broken token, ranked first for a post, does not
+//! make the working Pi wait its handover.
 
 use crate::support;
 use crate::support::chat_fakes;
@@ -10,7 +12,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use chat_fakes::{Fake, Kind, SLACK_APP_TOKEN, SLACK_BOT_TOKEN};
+use chat_fakes::{posted_event, Fake, Kind, MATTERMOST_TOKEN, SLACK_APP_TOKEN, SLACK_BOT_TOKEN};
 use officemesh::chat::dedup::ranking;
 use officemesh::crdt::NodeId;
 use serde_json::{json, Value};
@@ -46,6 +48,15 @@ fn who_answers(fake: &Fake, agents: &[TestAgent], names: &[&str], n: usize) -> S
         .to_string()
 }
 
+/// Gives each agent (by name, under `root`) the node id it will start with.
+fn seed_ids(root: &std::path::Path, names: &[&str], ids: &[NodeId]) {
+    for (name, id) in names.iter().zip(ids) {
+        let data = root.join(name).join("data");
+        std::fs::create_dir_all(&data).expect("data dir");
+        std::fs::write(data.join("node_id"), format!("{id}\n")).expect("node id");
+    }
+}
+
 fn logs(agents: &[TestAgent]) -> String {
     let logs: Vec<String> = agents.iter().map(TestAgent::log).collect();
     logs.join("\n-----\n")
@@ -57,11 +68,7 @@ fn slack_slots_go_to_connected_adapters_and_a_standby_takes_over() {
     let root = tempfile::tempdir().expect("tempdir");
     let names = ["pi-s1", "pi-s2", "pi-s3"];
     let ids = [0x1111_u64, 0x2222, 0x3333].map(|n| NodeId(n * 0x0001_0001_0001));
-    for (name, id) in names.iter().zip(ids) {
-        let data = root.path().join(name).join("data");
-        std::fs::create_dir_all(&data).expect("data dir");
-        std::fs::write(data.join("node_id"), format!("{id}\n")).expect("node id");
-    }
+    seed_ids(root.path(), &names, &ids);
     // The Pi that ranks first for the slot is the one whose app token Slack refuses.
     let first = ranking(
         "slack-socket",
@@ -144,5 +151,69 @@ fn slack_slots_go_to_connected_adapters_and_a_standby_takes_over() {
     assert!(
         !agents[broken].log().contains("slack: connected"),
         "the broken Pi never connected"
+    );
+}
+
+#[test]
+fn mattermost_a_pi_with_a_broken_token_does_not_delay_answers() {
+    let fake = Fake::start(Kind::Mattermost);
+    let root = tempfile::tempdir().expect("tempdir");
+    let names = ["pi-t1", "pi-t2"];
+    let ids = [NodeId(0x4444_4444_4444_4444), NodeId(0x5555_5555_5555_5555)];
+    seed_ids(root.path(), &names, &ids);
+    let broken = 1;
+    // A post for which the broken Pi ranks first: the working one would wait a minute for it.
+    let both: BTreeSet<NodeId> = ids.iter().copied().collect();
+    let post = (0..100)
+        .map(|n| format!("q{n}"))
+        .find(|id| ranking(id, &both)[0] == ids[broken])
+        .expect("a post the broken Pi ranks first for");
+    let extras: Vec<String> = (0..names.len())
+        .map(|i| {
+            let token = if i == broken { "mm-revoked" } else { MATTERMOST_TOKEN };
+            format!(
+                "[chat]\nhandover_s = 60\n\n[chat.mattermost]\nurl = \"{}\"\nbot_token = \"{token}\"\n",
+                fake.url()
+            )
+        })
+        .collect();
+    let extras: Vec<&str> = extras.iter().map(String::as_str).collect();
+    let nodes = [
+        MeshNode {
+            name: names[0],
+            room: "lobby",
+            ip: "127.0.0.84",
+        },
+        MeshNode {
+            name: names[1],
+            room: "kitchen",
+            ip: "127.0.0.85",
+        },
+    ];
+    let agents = start_mesh_each(root.path(), &nodes, 200, &extras);
+    let connected = eventually(Duration::from_secs(20), || {
+        (fake.seen.open_sockets() == 1 && fake.seen.refused.load(Ordering::SeqCst) > 0)
+            .then_some(())
+    });
+    assert!(
+        connected.is_some(),
+        "one socket, one refusal; logs:\n{}",
+        logs(&agents)
+    );
+    let question = json!({ "id": post, "create_at": 1_700_000_000_000u64, "user_id": "u1",
+                           "channel_id": "town", "root_id": "", "type": "", "props": {},
+                           "message": "officemesh status" });
+    fake.push(&posted_event(&question, "O", "@ada", &[]));
+    // Well inside the minute the working Pi would wait if the broken one held its turn.
+    let answered = eventually(Duration::from_secs(20), || {
+        fake.seen
+            .posts()
+            .into_iter()
+            .find(|reply| reply["props"]["officemesh_reply_to"] == post.as_str())
+    });
+    assert!(
+        answered.is_some(),
+        "answered without waiting for the broken Pi; logs:\n{}",
+        logs(&agents)
     );
 }
