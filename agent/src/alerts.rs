@@ -184,19 +184,9 @@ impl Judge {
                 quantity.as_str(),
                 number_text(current)
             );
-            return Some(AlertAction {
-                text: format!(
-                    ":warning: {message} since {}.",
-                    clock_text(since, self.now_ms, self.offset)
-                ),
-                key,
-                value: AlertValue {
-                    raised: true,
-                    by: self.me,
-                    since_ms: since,
-                    message,
-                },
-            });
+            let when = clock_text(since, self.now_ms, self.offset);
+            let text = format!(":warning: {message} since {when}.");
+            return Some(self.action(key, text, true, since, message));
         }
         let since = band.inside_since_ms?;
         if !raised || !due(since) {
@@ -207,16 +197,29 @@ impl Judge {
             quantity.as_str(),
             number_text(current)
         );
-        Some(AlertAction {
-            text: format!(":white_check_mark: {message}."),
+        let text = format!(":white_check_mark: {message}.");
+        Some(self.action(key, text, false, since, message))
+    }
+
+    /// The alert entry this node writes (as the poster) and the text it posts.
+    fn action(
+        &self,
+        key: Key,
+        text: String,
+        raised: bool,
+        since_ms: u64,
+        message: String,
+    ) -> AlertAction {
+        AlertAction {
+            text,
             key,
             value: AlertValue {
-                raised: false,
+                raised,
                 by: self.me,
-                since_ms: since,
+                since_ms,
                 message,
             },
-        })
+        }
     }
 
     /// A raised alert whose target was removed is cleared.
