@@ -3,7 +3,7 @@
 //! receive, hand each message to the [`Responder`] and post its reply in a task of its own,
 //! post alerts to `chat.alert_room`, reconnect with the one [`Backoff`] (or the wait the
 //! platform named), stand by while the platform says this node holds no place (Slack's
-//! connection slots), stop on shutdown, and announce through the mesh whether this node's
+//! connection slots; alerts are still posted meanwhile), stop on shutdown, and announce through the mesh whether this node's
 //! adapter is connected (`connected::announce`), so only connected adapters take turns.
 //!
 //! Owns no socket: the adapters (`matrix`, `slack`, `mattermost`) do, behind the trait.
@@ -160,9 +160,12 @@ pub async fn drive<P: ChatPlatform>(
             continue;
         };
         driver.set_connected(false);
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.changed() => break,
+        let poster = platform.poster();
+        if driver
+            .pause(&poster, wait, &mut alerts, &mut shutdown)
+            .await
+        {
+            break;
         }
     }
     driver.set_connected(false);
@@ -224,6 +227,26 @@ impl Driver {
                     platform.close().await;
                     return Some(ended);
                 }
+            }
+        }
+    }
+
+    /// Waits `wait` before the next session, still posting alerts (they go over the
+    /// platform's HTTP API, which needs no session: a Pi standing by for Slack's slots posts
+    /// them too); true when shutdown came first.
+    async fn pause<Q: Poster>(
+        &self,
+        poster: &Q,
+        wait: Duration,
+        alerts: &mut broadcast::Receiver<String>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> bool {
+        let until = tokio::time::Instant::now() + wait;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => return false,
+                _ = shutdown.changed() => return true,
+                alert = alerts.recv() => self.alert(poster, alert).await,
             }
         }
     }

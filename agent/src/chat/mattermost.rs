@@ -366,7 +366,10 @@ impl ChatPlatform for Mattermost {
     }
 
     async fn receive(&mut self) -> Result<Message, Ended> {
-        let socket = self.socket.as_mut().ok_or(Ended::Reconnect)?;
+        let socket = self
+            .socket
+            .as_mut()
+            .ok_or_else(|| Ended::dropped("not connected"))?;
         match tokio::time::timeout_at(self.last_frame + IDLE, socket.next()).await {
             Err(_) => Err(Ended::dropped("no frame for 120 s")),
             Ok(None) => Err(Ended::dropped("closed")),

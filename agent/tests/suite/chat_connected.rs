@@ -3,7 +3,7 @@
 //! and the Pi ranked first given a broken app token, a Pi with a working token holds the slot
 //! and answers; killed, the Pi standing by takes over. Mattermost (every post to every
 //! connection, Pis take turns): a Pi with a broken token, ranked first for a post, does not
-//! make the working Pi wait its handover.
+//! make the working Pi wait its handover. Alerts are posted while the socket is down.
 
 use crate::support;
 use crate::support::chat_fakes;
@@ -216,4 +216,45 @@ fn mattermost_a_pi_with_a_broken_token_does_not_delay_answers() {
         "answered without waiting for the broken Pi; logs:\n{}",
         logs(&agents)
     );
+}
+
+#[test]
+fn slack_alerts_are_posted_while_the_socket_is_down() {
+    // The app token is refused, so the socket never opens; alerts go over the Web API with
+    // the bot token all the same.
+    let fake = Fake::start(Kind::Slack);
+    let root = tempfile::tempdir().expect("tempdir");
+    let extra = format!(
+        "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 1\n\n[chat]\nalert_after_s = 1\nalert_room = \"C-ALERTS\"\n\n[chat.slack]\napp_token = \"xapp-1-A0TEST-revoked\"\nbot_token = \"{SLACK_BOT_TOKEN}\"\napi_url = \"{}/api\"\n",
+        fake.url()
+    );
+    let agent = TestAgent::start(
+        root.path(),
+        support::AgentSpec {
+            name: "pi-alert-standby",
+            room: "lobby",
+            extra: &extra,
+            ..support::AgentSpec::default()
+        },
+    );
+    // The simulated room is around 20 °C: 5 ± 1 is certainly violated.
+    let (status, body) = support::send(
+        "PUT",
+        &format!("{}/v1/targets/lobby", agent.api),
+        None,
+        Some(r#"{"quantity": "temperature", "value": 5, "tolerance": 1}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let posted = eventually(Duration::from_secs(30), || {
+        fake.seen
+            .posts()
+            .into_iter()
+            .find(|post| post["channel"] == "C-ALERTS")
+    });
+    assert!(
+        posted.is_some(),
+        "the alert was posted; log:\n{}",
+        agent.log()
+    );
+    assert_eq!(fake.seen.open_sockets(), 0, "with no socket");
 }

@@ -274,7 +274,10 @@ impl ChatPlatform for Slack {
     }
 
     async fn receive(&mut self) -> Result<Message, Ended> {
-        let socket = self.socket.as_mut().ok_or(Ended::Reconnect)?;
+        let socket = self
+            .socket
+            .as_mut()
+            .ok_or_else(|| Ended::dropped("not connected"))?;
         match tokio::time::timeout_at(self.last_frame + IDLE, socket.next()).await {
             Err(_) => Err(Ended::dropped("no frame for 120 s")),
             Ok(None) => Err(Ended::dropped("closed")),
@@ -311,7 +314,10 @@ impl ChatPlatform for Slack {
                 payload,
                 ..
             } => {
-                let socket = self.socket.as_mut().ok_or(Ended::Reconnect)?;
+                let socket = self
+                    .socket
+                    .as_mut()
+                    .ok_or_else(|| Ended::dropped("not connected"))?;
                 if let Err(err) = socket.send(Message::text(ack(&envelope_id))).await {
                     return Err(Ended::dropped(format!("ack failed: {err}")));
                 }
