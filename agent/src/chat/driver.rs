@@ -119,6 +119,11 @@ pub trait ChatPlatform: Send {
     fn may_connect(&self, _responder: &Responder, _connected: bool) -> bool {
         true
     }
+    /// Whether a connected session asks [`ChatPlatform::may_connect`] again every
+    /// [`RECHECK`] (Slack's slots). Default: no (a Matrix `/sync` is not cut short for it).
+    fn rechecks(&self) -> bool {
+        false
+    }
 }
 
 /// The driver's state between sessions.
@@ -193,6 +198,7 @@ impl Driver {
         }
         let poster = platform.poster();
         let mentions = Arc::new(platform.mentions());
+        let rechecks = platform.rechecks();
         let mut recheck = tokio::time::interval(RECHECK);
         loop {
             let received = tokio::select! {
@@ -201,7 +207,7 @@ impl Driver {
                     platform.close().await;
                     return None;
                 }
-                _ = recheck.tick() => {
+                _ = recheck.tick(), if rechecks => {
                     if !platform.may_connect(&self.responder, self.connected) {
                         platform.close().await;
                         return Some(Ended::StandBy);

@@ -347,6 +347,10 @@ impl ChatPlatform for Slack {
         vec![format!("<@{}>", self.bot_user)]
     }
 
+    fn rechecks(&self) -> bool {
+        true
+    }
+
     fn may_connect(&self, responder: &Responder, connected: bool) -> bool {
         let shared = &responder.shared;
         let holding = super::connected::connected_nodes(shared, Self::NAME);
