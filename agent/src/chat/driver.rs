@@ -134,6 +134,8 @@ struct Driver {
     backoff: Backoff,
     connected: bool,
     standing_by: bool,
+    /// False once the alert feed is closed (nothing more to wait for there).
+    alerts_open: bool,
 }
 
 /// Runs `platform` until `shutdown`.
@@ -151,6 +153,7 @@ pub async fn drive<P: ChatPlatform>(
         backoff: Backoff::new(1000, 60_000),
         connected: false,
         standing_by: false,
+        alerts_open: true,
     };
     // A restart is not connected yet, whatever the mesh last heard from this node.
     driver.set_connected(false);
@@ -214,7 +217,7 @@ impl Driver {
                     }
                     continue;
                 }
-                alert = alerts.recv() => {
+                alert = alerts.recv(), if self.alerts_open => {
                     self.alert(&poster, alert).await;
                     continue;
                 }
@@ -241,7 +244,7 @@ impl Driver {
     /// platform's HTTP API, which needs no session: a Pi standing by for Slack's slots posts
     /// them too); true when shutdown came first.
     async fn pause<Q: Poster>(
-        &self,
+        &mut self,
         poster: &Q,
         wait: Duration,
         alerts: &mut broadcast::Receiver<String>,
@@ -252,7 +255,7 @@ impl Driver {
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => return false,
                 _ = shutdown.changed() => return true,
-                alert = alerts.recv() => self.alert(poster, alert).await,
+                alert = alerts.recv(), if self.alerts_open => self.alert(poster, alert).await,
             }
         }
     }
@@ -293,7 +296,7 @@ impl Driver {
     }
 
     async fn alert<Q: Poster>(
-        &self,
+        &mut self,
         poster: &Q,
         alert: Result<String, broadcast::error::RecvError>,
     ) {
@@ -303,7 +306,8 @@ impl Driver {
                     tracing::warn!(platform = self.name, error = %err, "chat: alert not posted");
                 }
             }
-            Ok(_) | Err(broadcast::error::RecvError::Closed) => {}
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Closed) => self.alerts_open = false,
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(platform = self.name, missed, "chat: alerts lagged");
             }
