@@ -45,10 +45,10 @@ pub mod sync {
 /// The replicated state, its limits and read-only queries.
 pub mod state {
     pub use officemesh_core::{
-        opaque, query, AlertValue, AttendanceValue, ChangeSet, DeviceCount, Digest, Entry, Key,
-        KeyParseError, LabelError, LimitError, MacSeen, NodeInfo, OwnRefetch, PersonInfo,
-        ReadingStatus, ReadingValue, Replica, RestampPlan, SafetyState, SensorHealth, SensorState,
-        StagedWrite, StaleWrite, StateHash, TargetValue, Value,
+        opaque, query, AlertValue, AttendanceValue, ChangeSet, ChatAdapterState, DeviceCount,
+        Digest, Entry, Key, KeyParseError, LabelError, LimitError, MacSeen, NodeInfo, OwnRefetch,
+        PersonInfo, ReadingStatus, ReadingValue, Replica, RestampPlan, SafetyState, SensorHealth,
+        SensorState, StagedWrite, StaleWrite, StateHash, TargetValue, Value,
     };
 
     /// The key space's label rules.
@@ -82,8 +82,8 @@ pub mod state {
     /// What each key holds.
     pub mod value {
         pub use officemesh_core::{
-            AlertValue, AttendanceValue, DeviceCount, MacSeen, NodeInfo, PersonInfo, ReadingStatus,
-            ReadingValue, SensorHealth, SensorState, TargetValue, Value,
+            AlertValue, AttendanceValue, ChatAdapterState, DeviceCount, MacSeen, NodeInfo,
+            PersonInfo, ReadingStatus, ReadingValue, SensorHealth, SensorState, TargetValue, Value,
         };
     }
 }

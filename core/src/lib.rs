@@ -59,8 +59,8 @@ pub use state::presence::{attendance, day_of, sweeper, unknown_devices};
 pub use state::query;
 pub use state::replica::numbers_are_finite;
 pub use state::{
-    AlertValue, AttendanceValue, ChangeSet, DeviceCount, Digest, Entry, Key, MacSeen, NodeInfo,
-    OwnRefetch, PersonInfo, ReadingStatus, ReadingValue, Replica, RestampPlan, SafetyState,
-    SensorHealth, SensorState, StagedWrite, StaleWrite, StateHash, TargetValue, Value,
+    AlertValue, AttendanceValue, ChangeSet, ChatAdapterState, DeviceCount, Digest, Entry, Key,
+    MacSeen, NodeInfo, OwnRefetch, PersonInfo, ReadingStatus, ReadingValue, Replica, RestampPlan,
+    SafetyState, SensorHealth, SensorState, StagedWrite, StaleWrite, StateHash, TargetValue, Value,
 };
 pub use sync::lock;

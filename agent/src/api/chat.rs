@@ -3,7 +3,10 @@
 //! command `POST /v1/chat/mattermost` (`chat.mattermost_token`), and `GET /v1/alerts`.
 //!
 //! Each adapter only authenticates and decodes; the grammar and the answers are `crate::chat`.
-//! A request that fails authentication is refused before anything is parsed or written.
+//! A request that fails authentication is refused before anything is parsed or written. The
+//! asker's identity ("forget me", "my devices") is the platform and its stable user id (a slash
+//! command's `user_id`, `/v1/chat`'s `platform` + `user_id`), never the display name, which is
+//! for greeting only.
 
 use std::sync::Arc;
 
@@ -37,9 +40,39 @@ pub fn routes() -> Router<ApiState> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ChatRequest {
-    /// Who is talking: the person name registrations are made for.
+    /// Who is talking: the person name registrations are made for (and the greeting).
     user: String,
     text: String,
+    /// The chat platform the message came from (`slack`, `matrix`, `mattermost`), with
+    /// `user_id`: the asker's identity. Without them the asker is known by `user` alone.
+    #[serde(default)]
+    platform: Option<String>,
+    /// The platform's stable id of the asker (`U0123`, `@ada:example.org`).
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
+/// The platforms whose user ids `/v1/chat` accepts.
+const PLATFORMS: [&str; 3] = ["slack", "matrix", "mattermost"];
+
+impl ChatRequest {
+    /// Who asks: the platform identity when given (both or neither), else the name alone.
+    fn asker(&self) -> ApiResult<chat::Asker> {
+        let user_id = self.user_id.as_deref().map(str::trim).unwrap_or_default();
+        match (self.platform.as_deref(), user_id.is_empty()) {
+            (None, true) => Ok(chat::Asker::named(&self.user)),
+            (Some(platform), false) if PLATFORMS.contains(&platform) => {
+                Ok(chat::Asker::on(platform, user_id, &self.user))
+            }
+            (Some(platform), false) => Err(ApiError::BadRequest(format!(
+                "unknown platform '{platform}': one of slack, matrix, mattermost"
+            ))),
+            _ => Err(ApiError::BadRequest(
+                "'platform' and 'user_id' go together: the asker's identity on that platform"
+                    .into(),
+            )),
+        }
+    }
 }
 
 async fn chat_json(
@@ -54,8 +87,9 @@ async fn chat_json(
             "'user' must name who is talking".into(),
         ));
     }
+    let asker = request.asker()?;
     let command = chat::parse(&request.text);
-    let reply = chat::answer(&shared, &request.user, &command, wall_ms()).await;
+    let reply = chat::answer_for(&shared, &asker, &command, wall_ms()).await;
     Ok(Json(json!({
         "text": reply.text,
         "response_type": response_type(&reply),
@@ -75,12 +109,25 @@ struct SlashCommand {
 }
 
 impl SlashCommand {
+    /// The name to greet the asker by: `user_name`, else the id.
     fn user(&self) -> &str {
         if self.user_name.trim().is_empty() {
             &self.user_id
         } else {
             &self.user_name
         }
+    }
+
+    /// The asker on `platform`: identity by the stable `user_id`, never by `user_name`.
+    fn asker(&self, platform: &str) -> Result<chat::Asker, Box<Response>> {
+        let user_id = self.user_id.trim();
+        if user_id.is_empty() {
+            return Err(Box::new(refuse(
+                StatusCode::BAD_REQUEST,
+                "the slash command has no user_id (the asker's identity)",
+            )));
+        }
+        Ok(chat::Asker::on(platform, user_id, self.user()))
     }
 }
 
@@ -102,10 +149,14 @@ fn decode_form(body: &[u8]) -> Result<SlashCommand, Box<Response>> {
     })
 }
 
-async fn slash_reply(shared: &Shared, form: &SlashCommand) -> Response {
+async fn slash_reply(shared: &Shared, platform: &str, form: &SlashCommand) -> Response {
+    let asker = match form.asker(platform) {
+        Ok(asker) => asker,
+        Err(response) => return *response,
+    };
     let text = chat::addressing::strip_trigger_word(&form.text, &form.trigger_word);
     let command = chat::parse(&text);
-    let reply = chat::answer(shared, form.user(), &command, wall_ms()).await;
+    let reply = chat::answer_for(shared, &asker, &command, wall_ms()).await;
     Json(json!({ "response_type": response_type(&reply), "text": reply.text })).into_response()
 }
 
@@ -143,7 +194,7 @@ async fn slack(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
         );
     }
     match decode_form(&body) {
-        Ok(form) => slash_reply(&shared, &form).await,
+        Ok(form) => slash_reply(&shared, "slack", &form).await,
         Err(response) => *response,
     }
 }
@@ -177,7 +228,7 @@ async fn mattermost(
         );
     }
     match decode_form(&body) {
-        Ok(form) => slash_reply(&shared, &form).await,
+        Ok(form) => slash_reply(&shared, "mattermost", &form).await,
         Err(response) => *response,
     }
 }

@@ -1,7 +1,8 @@
 //! Exactly one answer from the mesh when every Pi sees the same message (Matrix, Mattermost).
 //!
-//! Every node ranks the nodes it believes alive (itself and the peers the gossip layer reports
-//! `alive`, as `peer::alive_nodes`) by a hash of (message id, node id): the ranking differs
+//! Every node ranks the nodes it believes alive whose adapter for the platform is connected
+//! (itself and the peers the gossip layer reports `alive` that announced it, `chat::connected`)
+//! by a hash of (message id, node id): the ranking differs
 //! per message, so the load spreads, and every node of a whole mesh computes the same one. The
 //! first answers at once; the one at position `n` waits `n × handover` and answers only if no
 //! reply of the bot to that message has appeared by then ([`Answered`], fed by the adapters when
@@ -49,9 +50,25 @@ pub fn wait_before_answering(
     handover * u32::try_from(position).unwrap_or(u32::MAX)
 }
 
-/// Whether `me` is among the first `n` of the nodes alive (itself included) in the ranking for
-/// `key`: Slack allows an app 10 Socket Mode connections, so only the first 9 Pis (ranked by
-/// `"slack-socket"`) connect and the others stand by, taking over as nodes leave.
+/// Whether `me` holds one of `slots` connection places (Slack allows an app 10 Socket Mode
+/// connections): `connected` are the live nodes whose adapter is connected (`me` may be among
+/// them). A node not connected may try while fewer than `slots` others are; when more than
+/// `slots` are connected (two took the last place at once), the first `slots` in the ranking
+/// for `key` keep theirs and the others stand by. A node whose token is broken never counts.
+pub fn holds_slot(
+    key: &str,
+    me: NodeId,
+    connected: &BTreeSet<NodeId>,
+    me_connected: bool,
+    slots: usize,
+) -> bool {
+    if me_connected {
+        return among_first(key, me, connected, slots);
+    }
+    connected.iter().filter(|node| **node != me).count() < slots
+}
+
+/// Whether `me` is among the first `n` of `nodes` (itself included) in the ranking for `key`.
 pub fn among_first(key: &str, me: NodeId, alive: &BTreeSet<NodeId>, n: usize) -> bool {
     let mut alive = alive.clone();
     alive.insert(me);
@@ -103,6 +120,22 @@ impl Answered {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slots_go_to_connected_nodes_only() {
+        let set = |ids: &[u64]| ids.iter().map(|id| NodeId(*id)).collect::<BTreeSet<_>>();
+        // Two of three slots held: a third node may connect, a fourth may not.
+        assert!(holds_slot("k", NodeId(3), &set(&[1, 2]), false, 3));
+        assert!(!holds_slot("k", NodeId(4), &set(&[1, 2, 3]), false, 3));
+        // Nodes not connected (a broken token) hold nothing: one connected of two slots.
+        assert!(holds_slot("k", NodeId(9), &set(&[1]), false, 2));
+        // Four connected for three slots: exactly three keep theirs.
+        let four = set(&[1, 2, 3, 4]);
+        let keep = (1..=4)
+            .filter(|id| holds_slot("k", NodeId(*id), &four, true, 3))
+            .count();
+        assert_eq!(keep, 3);
+    }
 
     fn set(ids: &[u64]) -> BTreeSet<NodeId> {
         ids.iter().map(|id| NodeId(*id)).collect()

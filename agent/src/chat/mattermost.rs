@@ -3,21 +3,23 @@
 //! through the REST API (`POST /api/v4/posts`) in the question's thread. Mattermost sends each
 //! post to every connection of the account, so the responders take turns ([`Responder`]); the
 //! bot's replies carry `props.officemesh_reply_to` (the question's post id), which every node
-//! sees and notes so only one answers. Reconnects with backoff; alerts go to `chat.alert_room`
-//! (a channel id).
+//! sees and notes so only one answers. A private reply goes to the direct channel with the
+//! asker. A reconnect resumes (`connection_id` + sequence), so posts during a gap are
+//! answered; alerts go to `chat.alert_room` (a channel id).
 //!
-//! [`read_event`] is pure; the rest is the shell. The token travels in headers only.
+//! [`read_event`] is pure; the rest maps it onto the [`ChatPlatform`] seam (`chat::driver`
+//! runs the loop). The token travels in headers only.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value as Json};
-use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::driver::{self, ChatPlatform, Ended, Poster};
 use super::http::{self, Body, HttpClient, HttpError};
-use super::pipeline::{Incoming, Responder, SENT_PRIVATELY};
+use super::pipeline::{Incoming, SENT_PRIVATELY};
 use super::Reply;
 use crate::config::MattermostConfig;
 
@@ -79,12 +81,17 @@ pub fn read_event(text: &str, me: &str) -> Event {
     }
     let data = &frame["data"];
     // `post` (and `mentions`) are JSON encoded as strings inside the event.
-    let Some(post) = data["post"]
+    match data["post"]
         .as_str()
         .and_then(|text| serde_json::from_str::<Json>(text).ok())
-    else {
-        return Event::Other;
-    };
+    {
+        Some(post) => read_post(data, &post, me),
+        None => Event::Other,
+    }
+}
+
+/// A `posted` event's post (`data` is the event's, `post` decoded from it).
+fn read_post(data: &Json, post: &Json, me: &str) -> Event {
     let user = post["user_id"].as_str().unwrap_or_default();
     if !me.is_empty() && user == me {
         return match post["props"][REPLY_TO_PROP].as_str() {
@@ -232,187 +239,180 @@ impl Api {
                 reason: "no channel id".into(),
             })
     }
+}
 
-    /// Posts `reply` to `post`: in its thread; a private one in the direct channel with the
-    /// asker, the thread hearing only that it was sent. The in-thread post names the question
+/// How the adapter posts: the API and the bot's user id.
+#[derive(Clone)]
+pub struct MattermostPoster {
+    api: Api,
+    me: String,
+}
+
+impl Poster for MattermostPoster {
+    type Origin = MattermostPost;
+    type Error = HttpError;
+
+    /// In the post's thread; a private one in the direct channel with the asker, the thread
+    /// hearing only that it was sent. The in-thread post names the question
     /// (`REPLY_TO_PROP`), so the other Pis see it was answered.
-    async fn reply(&self, me: &str, post: &MattermostPost, reply: &Reply) -> Result<(), HttpError> {
+    async fn reply(
+        &self,
+        post: &MattermostPost,
+        _: &Incoming,
+        reply: &Reply,
+    ) -> Result<(), HttpError> {
         let (root, question) = (Some(post.root_id.as_str()), Some(post.id.as_str()));
         if !reply.private || post.direct {
             return self
+                .api
                 .post(&post.channel_id, &reply.text, root, question)
                 .await;
         }
-        let channel = self.direct_channel(me, &post.user_id).await?;
-        self.post(&channel, &reply.text, None, None).await?;
-        self.post(&post.channel_id, SENT_PRIVATELY, root, question)
+        let channel = self.api.direct_channel(&self.me, &post.user_id).await?;
+        self.api.post(&channel, &reply.text, None, None).await?;
+        self.api
+            .post(&post.channel_id, SENT_PRIVATELY, root, question)
             .await
     }
+
+    async fn alert(&self, room: &str, text: &str) -> Result<(), HttpError> {
+        self.api.post(room, text, None, None).await
+    }
 }
 
-/// The adapter's loop: runs until `shutdown`.
-pub async fn run(
+/// The Mattermost adapter: the bot account's WebSocket, resumed across drops.
+pub struct Mattermost {
     config: MattermostConfig,
-    responder: Arc<Responder>,
-    alert_room: String,
-    mut alerts: broadcast::Receiver<String>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let http = match HttpClient::new(Some(&config.ca_file)) {
-        Ok(http) => http,
-        Err(err) => {
-            tracing::error!(error = %err, "mattermost: not starting");
-            return;
-        }
-    };
-    let api = Api {
-        base: config.url.trim_end_matches('/').to_string(),
-        token: config.bot_token.clone(),
-        http,
-    };
-    let mut backoff = http::Backoff::new(1000, 60_000);
-    let mut resume = Resume::default();
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        let reason = match api.me().await {
-            Ok((id, name)) => {
-                let mut connection = Connection {
-                    config: &config,
-                    api: &api,
-                    me: &id,
-                    mention: format!("@{name}"),
-                    responder: &responder,
-                    alert_room: &alert_room,
-                    backoff: &mut backoff,
-                    resume: &mut resume,
-                };
-                match connection.serve(&mut alerts, &mut shutdown).await {
-                    None => return,
-                    Some(reason) => reason,
-                }
-            }
-            Err(err) => err.to_string(),
-        };
-        let wait = backoff.next_delay(http::jitter());
-        tracing::warn!(reason = %reason, retry_in = ?wait, "mattermost: connection lost");
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.changed() => return,
-        }
-    }
-}
-
-/// One connection's context.
-struct Connection<'a> {
-    config: &'a MattermostConfig,
-    api: &'a Api,
-    me: &'a str,
+    api: Api,
+    me: String,
     mention: String,
-    responder: &'a Arc<Responder>,
-    alert_room: &'a str,
-    backoff: &'a mut http::Backoff,
-    resume: &'a mut Resume,
+    resume: Resume,
+    socket: Option<http::Socket>,
+    last_frame: Instant,
 }
 
-impl Connection<'_> {
-    /// Serves one WebSocket connection; `None` on shutdown, else why it ended.
-    async fn serve(
-        &mut self,
-        alerts: &mut broadcast::Receiver<String>,
-        shutdown: &mut watch::Receiver<bool>,
-    ) -> Option<String> {
-        let url = connect_url(&self.config.url, self.resume);
-        let ca_file = Some(self.config.ca_file.as_path());
-        let mut socket = match http::connect(&url, &self.config.bot_token, ca_file).await {
-            Ok(socket) => socket,
-            Err(err) => return Some(err.to_string()),
+impl Mattermost {
+    pub fn new(config: MattermostConfig) -> Result<Mattermost, HttpError> {
+        let api = Api {
+            base: config.url.trim_end_matches('/').to_string(),
+            token: config.bot_token.clone(),
+            http: HttpClient::new(Some(&config.ca_file))?,
         };
-        loop {
-            let frame = tokio::select! {
-                frame = tokio::time::timeout(IDLE, socket.next()) => frame,
-                _ = shutdown.changed() => {
-                    let _ = socket.close(None).await;
-                    return None;
-                }
-                alert = alerts.recv() => {
-                    if let (Ok(text), false) = (alert, self.alert_room.is_empty()) {
-                        if let Err(err) = self.api.post(self.alert_room, &text, None, None).await {
-                            tracing::warn!(error = %err, "mattermost: alert not posted");
-                        }
-                    }
-                    continue;
-                }
-            };
-            let text = match frame {
-                Err(_) => return Some("no frame for 120 s".into()),
-                Ok(None) => return Some("closed".into()),
-                Ok(Some(Err(err))) => return Some(err.to_string()),
-                Ok(Some(Ok(Message::Text(text)))) => text.to_string(),
-                Ok(Some(Ok(Message::Ping(data)))) => {
-                    let _ = socket.send(Message::Pong(data)).await;
-                    continue;
-                }
-                Ok(Some(Ok(Message::Close(_)))) => return Some("closed by the server".into()),
-                Ok(Some(Ok(_))) => continue,
-            };
-            self.event(&text);
-        }
+        Ok(Mattermost {
+            config,
+            api,
+            me: String::new(),
+            mention: String::new(),
+            resume: Resume::default(),
+            socket: None,
+            last_frame: Instant::now(),
+        })
     }
 
-    /// Acts on one event, noting its sequence number for a resume.
-    fn event(&mut self, text: &str) {
-        let event = read_event(text, self.me);
+    /// What one text frame means, noting its sequence number for a resume.
+    fn event(&mut self, text: &str) -> Option<driver::Event<MattermostPost>> {
+        let event = read_event(text, &self.me);
         if let Event::Hello { connection_id } = &event {
             if *connection_id != self.resume.connection_id {
                 // A new connection (or the server could not resume): its own numbering.
                 self.resume.connection_id = connection_id.clone();
                 self.resume.next_seq = 0;
             }
-            self.backoff.reset();
-            tracing::info!("mattermost: connected");
         }
         if let Some(seq) = seq_of(text) {
             self.resume.next_seq = self.resume.next_seq.max(seq + 1);
         }
-        match event {
-            Event::OwnReply { question } => self.responder.reply_seen(&question),
-            Event::Posted(post) => {
-                let (responder, api) = (self.responder.clone(), self.api.clone());
-                let me = self.me.to_string();
-                tokio::spawn(answer_post(responder, api, me, self.mention.clone(), post));
-            }
-            Event::Hello { .. } | Event::Other => {}
-        }
+        Some(match event {
+            Event::Hello { .. } => driver::Event::Connected,
+            Event::OwnReply { question } => driver::Event::ReplySeen(question),
+            Event::Posted(post) => driver::Event::Message(incoming(&post), post),
+            Event::Other => return None,
+        })
     }
 }
 
-/// Answers one post (when the responder has something to say) in its thread.
-async fn answer_post(
-    responder: Arc<Responder>,
-    api: Api,
-    me: String,
-    mention: String,
-    post: MattermostPost,
-) {
-    let incoming = Incoming {
+/// The pipeline's view of a post.
+fn incoming(post: &MattermostPost) -> Incoming {
+    Incoming {
         id: post.id.clone(),
         user: post.sender.clone(),
         user_id: post.user_id.clone(),
-        platform: "mattermost",
+        platform: Mattermost::NAME,
         text: post.text.clone(),
         direct: post.direct,
         mentioned: post.mentioned,
         from_bot: post.from_bot,
         seen_by_every_node: true,
-    };
-    let Some(reply) = responder.respond(&incoming, &[mention.as_str()]).await else {
-        return;
-    };
-    match api.reply(&me, &post, &reply).await {
-        Ok(()) => tracing::info!(post = %post.id, private = reply.private, "mattermost: answered"),
-        Err(err) => tracing::warn!(error = %err, "mattermost: reply failed"),
+    }
+}
+
+impl ChatPlatform for Mattermost {
+    const NAME: &'static str = "mattermost";
+    type Raw = Message;
+    type Poster = MattermostPoster;
+
+    async fn connect(&mut self) -> Result<(), Ended> {
+        let (id, name) = self.api.me().await.map_err(Ended::dropped)?;
+        self.me = id;
+        self.mention = format!("@{name}");
+        let url = connect_url(&self.config.url, &self.resume);
+        let ca_file = Some(self.config.ca_file.as_path());
+        let socket = http::connect(&url, &self.config.bot_token, ca_file)
+            .await
+            .map_err(Ended::dropped)?;
+        self.socket = Some(socket);
+        self.last_frame = Instant::now();
+        Ok(())
+    }
+
+    async fn receive(&mut self) -> Result<Message, Ended> {
+        let socket = self
+            .socket
+            .as_mut()
+            .ok_or_else(|| Ended::dropped("not connected"))?;
+        match tokio::time::timeout_at(self.last_frame + IDLE, socket.next()).await {
+            Err(_) => Err(Ended::dropped("no frame for 120 s")),
+            Ok(None) => Err(Ended::dropped("closed")),
+            Ok(Some(Err(err))) => Err(Ended::dropped(err)),
+            Ok(Some(Ok(message))) => {
+                self.last_frame = Instant::now();
+                Ok(message)
+            }
+        }
+    }
+
+    async fn read(
+        &mut self,
+        message: Message,
+    ) -> Result<Vec<driver::Event<MattermostPost>>, Ended> {
+        match message {
+            Message::Text(text) => Ok(self.event(&text).into_iter().collect()),
+            Message::Ping(data) => {
+                if let Some(socket) = self.socket.as_mut() {
+                    let _ = socket.send(Message::Pong(data)).await;
+                }
+                Ok(Vec::new())
+            }
+            Message::Close(_) => Err(Ended::dropped("closed by the server")),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    async fn close(&mut self) {
+        if let Some(mut socket) = self.socket.take() {
+            let _ = socket.close(None).await;
+        }
+    }
+
+    fn poster(&self) -> MattermostPoster {
+        MattermostPoster {
+            api: self.api.clone(),
+            me: self.me.clone(),
+        }
+    }
+
+    fn mentions(&self) -> Vec<String> {
+        vec![self.mention.clone()]
     }
 }
 

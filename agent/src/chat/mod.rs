@@ -4,7 +4,7 @@
 //!
 //! - [`grammar`]: parses a message into a [`Command`] (pure).
 //! - [`answer`]: executes a command against the replica and renders the reply, saying which
-//!   nodes it cannot reach (pure [`plan`], and a thin [`answer()`] over `runtime::Shared`); one
+//!   nodes it cannot reach (pure [`plan`], and a thin [`answer()`] over `Shared`); one
 //!   file per command under `answer/` (`who`, `readings`, `register`, `targets`, `status`,
 //!   `help`), with `answer/rooms.rs` for room-name matching they share.
 //! - [`text`]: how numbers, ages and times are written (also used by alerts).
@@ -13,6 +13,10 @@
 //! - [`addressing`]: is a message for the bot, and what does it ask (pure).
 //! - [`dedup`]: which node answers a message every node sees (pure ranking).
 //! - [`pipeline`]: incoming message → addressed? → our turn? → answer; shared by the adapters.
+//! - [`driver`]: the [`driver::ChatPlatform`] seam and the one loop every adapter runs in
+//!   (connect, receive, reply, alerts, backoff, standing by, shutdown).
+//! - [`connected`]: which nodes' adapters are connected, announced through the mesh
+//!   (`chat_adapter/<node>/<platform>`): turns and Slack's connection slots count only those.
 //! - [`matrix`]: the Matrix adapter (outbound `/sync` long-polling, direct rooms).
 //! - [`slack`]: Slack Socket Mode (outbound WebSocket, acks, `chat.postMessage`/`postEphemeral`).
 //! - [`mattermost`]: the Mattermost WebSocket event API (with resume) and REST replies.
@@ -28,7 +32,9 @@
 pub mod adapters;
 pub mod addressing;
 pub mod answer;
+pub mod connected;
 pub mod dedup;
+pub mod driver;
 pub mod grammar;
 pub mod http;
 pub mod lexicon;

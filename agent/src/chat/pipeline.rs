@@ -1,5 +1,6 @@
 //! The one path every chat adapter (Matrix, Slack, Mattermost) sends an incoming message down:
-//! addressed to the bot? ([`addressing`]) → this node's turn? ([`dedup`]) → parse and answer
+//! addressed to the bot? ([`addressing`]) → this node's turn? ([`dedup`], among the nodes
+//! whose adapter for the platform is connected: `chat::connected`) → parse and answer
 //! (`chat::answer`, which adds the partition caveats) → the [`Reply`] to post (in the room, or
 //! to the asker alone when it is private), or nothing.
 //!
@@ -123,10 +124,11 @@ impl Responder {
         };
         let question = addressed(&said, &self.bot_name, mentions)?;
         let shared = &self.shared;
+        // Only nodes whose adapter for this platform is connected take turns.
         let mine = self
             .turns
             .take_turn(&incoming.id, incoming.seen_by_every_node, || {
-                crate::peer::alive_nodes(shared.node, &shared.mesh.peers())
+                super::connected::connected_nodes(shared, incoming.platform)
             })
             .await;
         if !mine {

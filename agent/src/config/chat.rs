@@ -42,6 +42,9 @@ pub struct SlackConfig {
     pub bot_token: String,
     /// Slack's Web API base URL (tests point it at a local server).
     pub api_url: String,
+    /// How many Pis hold the app's Socket Mode connections at once (Slack allows an app 10;
+    /// the default 9 leaves one for a takeover). The others stand by.
+    pub connections: usize,
 }
 
 impl Default for SlackConfig {
@@ -50,6 +53,7 @@ impl Default for SlackConfig {
             app_token: String::new(),
             bot_token: String::new(),
             api_url: "https://slack.com/api".to_string(),
+            connections: 9,
         }
     }
 }
@@ -97,6 +101,7 @@ impl fmt::Debug for SlackConfig {
             .field("app_token", &format_args!("{}", redacted(&self.app_token)))
             .field("bot_token", &format_args!("{}", redacted(&self.bot_token)))
             .field("api_url", &self.api_url)
+            .field("connections", &self.connections)
             .finish()
     }
 }
@@ -141,6 +146,9 @@ impl SlackConfig {
         }
         if !self.bot_token.starts_with("xoxb-") {
             return Err("chat.slack.bot_token must be the bot token (xoxb-…)".into());
+        }
+        if !(1..=10).contains(&self.connections) {
+            return Err("chat.slack.connections must be 1 to 10 (Slack allows an app 10 Socket Mode connections)".into());
         }
         check_url("chat.slack.api_url", &self.api_url)
     }

@@ -472,7 +472,7 @@ fn private_replies_reach_the_asker_alone() {
     // question after it shows it has read everything up to there).
     ask(&ada, &room, &bot.user_id, "officemesh status");
     let since_restart = agent.log().get(before..).unwrap_or_default().to_string();
-    let answers = since_restart.matches("matrix: answered").count();
+    let answers = since_restart.matches("chat: answered").count();
     assert_eq!(
         answers, 2,
         "only the missed question and the marker:\n{since_restart}"

@@ -31,12 +31,19 @@ fn slack_sign(secret: &str, timestamp: &str, body: &str) -> String {
     format!("v0={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// The stable user id every form below is sent as, unless it says otherwise.
+const USER_ID: &str = "U2147483697";
+
 fn form(user: &str, text: &str, token: &str) -> String {
+    form_as(user, USER_ID, text, token)
+}
+
+fn form_as(user: &str, user_id: &str, text: &str, token: &str) -> String {
     serde_urlencoded::to_string([
         ("token", token),
         ("team_id", "T0001"),
         ("channel_id", "C2147483705"),
-        ("user_id", "U2147483697"),
+        ("user_id", user_id),
         ("user_name", user),
         ("command", "/office"),
         ("text", text),
@@ -230,11 +237,14 @@ fn chat_over_http_slack_and_mattermost() {
         reply["text"].as_str().unwrap_or("").contains("/claim/"),
         "{reply}"
     );
+    // Carol's device, as her claim from Mattermost records it: owned by her platform identity.
     let (status, body) = send(
         "POST",
         &url("/v1/people"),
         Some(TOKEN),
-        Some(&format!(r#"{{"name": "carol", "mac": "{device}"}}"#)),
+        Some(&format!(
+            r#"{{"name": "carol", "mac": "{device}", "added_by": "mattermost:{USER_ID}"}}"#
+        )),
     );
     assert_eq!(status, 201, "{body}");
     assert_eq!(people(&agent).as_array().map(Vec::len), Some(2));
@@ -304,6 +314,64 @@ fn chat_over_http_slack_and_mattermost() {
     assert!(
         reply["text"].as_str().unwrap_or("").contains("ada, carol"),
         "trigger word stripped: {reply}"
+    );
+    // Someone else calling themselves carol acts for nobody: identity is the user id.
+    let impostor = form_as("carol", "U0IMPOSTOR", "forget me", MATTERMOST_TOKEN);
+    let (status, reply) = post_form(&mattermost, &[], &impostor);
+    assert_eq!(status, 200, "{reply}");
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nothing to forget"),
+        "{reply}"
+    );
+    let body = serde_json::json!({ "user": "carol", "platform": "mattermost",
+                                   "user_id": "U0IMPOSTOR", "text": "forget me" })
+    .to_string();
+    let (status, reply) = send("POST", &url("/v1/chat"), Some(TOKEN), Some(&body));
+    assert_eq!(status, 200, "{reply}");
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nothing to forget"),
+        "{reply}"
+    );
+    let mine = form_as("carol", "U0IMPOSTOR", "my devices", MATTERMOST_TOKEN);
+    let (_, reply) = post_form(&mattermost, &[], &mine);
+    assert!(
+        !reply["text"].as_str().unwrap_or("").contains(&device),
+        "{reply}"
+    );
+    // The same user id on another platform is another person.
+    let timestamp = now_s().to_string();
+    let other_platform = form("carol", "forget me", "ignored");
+    let signature = slack_sign(SLACK_SECRET, &timestamp, &other_platform);
+    let signed = [
+        ("X-Slack-Request-Timestamp", timestamp.as_str()),
+        ("X-Slack-Signature", signature.as_str()),
+    ];
+    let (status, reply) = post_form(&slack, &signed, &other_platform);
+    assert_eq!(status, 200, "{reply}");
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nothing to forget"),
+        "{reply}"
+    );
+    let (status, _) = send(
+        "POST",
+        &url("/v1/chat"),
+        Some(TOKEN),
+        Some(r#"{"user": "carol", "platform": "mattermost", "text": "forget me"}"#),
+    );
+    assert_eq!(status, 400, "platform without user_id");
+    assert_eq!(
+        people(&agent).as_array().map(Vec::len),
+        Some(2),
+        "nothing forgotten for a borrowed name"
     );
     let auth = format!("Token {MATTERMOST_TOKEN}");
     let (status, reply) = post_form(

@@ -11,6 +11,7 @@ mod support;
 mod api_fairness;
 mod api_process;
 mod chat_alerts;
+mod chat_connected;
 mod chat_matrix;
 mod chat_process;
 mod chat_sockets;

@@ -6,7 +6,8 @@
 //!   (`"kind"`, for the JSON API), which postcard cannot decode, so it travels as an externally
 //!   tagged mirror, `WireValue`, and the key as `Key`. An unknown kind cannot be skipped (no
 //!   lengths): a protocol-1 node refuses the whole message. Entries of kinds it does not know
-//!   (`Key::Opaque`) are therefore withheld from it.
+//!   (`Key::Opaque`, and kinds added since: `opaque::PROTOCOL_1_KEY_KINDS`) are therefore
+//!   withheld from it.
 //! - Protocol 2: key and value as their canonical bytes (`state::opaque`), length-prefixed, so
 //!   a kind the receiver does not know is kept as bytes.
 //!
@@ -67,7 +68,8 @@ impl WireValue {
             Value::Devices(v) => WireValue::Devices(v),
             Value::Attendance(v) => WireValue::Attendance(v),
             Value::Sensor(v) => WireValue::Sensor(v),
-            Value::Opaque(_) => return None,
+            // Kinds after protocol 1's nine have no form there.
+            Value::ChatAdapter(_) | Value::Opaque(_) => return None,
         })
     }
 }
@@ -100,7 +102,7 @@ struct WireEntry {
 impl WireEntry {
     /// `None` for an entry of a kind protocol 1 does not know.
     fn legacy(entry: &Entry) -> Option<Self> {
-        if let Key::Opaque(_) = entry.key {
+        if opaque::key_kind_index(&entry.key) >= opaque::PROTOCOL_1_KEY_KINDS {
             return None;
         }
         let value = match entry.value.clone() {

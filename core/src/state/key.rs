@@ -60,6 +60,13 @@ pub enum Key {
         node: NodeId,
         sensor: String,
     },
+    /// Whether `node`'s adapter for a chat `platform` (`slack`, `matrix`, `mattermost`) is
+    /// connected: the nodes that take turns answering (and hold Slack's sockets) are those.
+    /// Unknown to protocol 1 (withheld from it, `gossip::wire`).
+    ChatAdapter {
+        node: NodeId,
+        platform: String,
+    },
     /// A kind this build does not know (a later release's): stored, merged and passed on as
     /// bytes, answered nowhere. Never serialized by serde (its bytes are `opaque::key_bytes`);
     /// it must stay the last variant, after the `opaque::KNOWN_KEY_KINDS` known ones.
@@ -156,6 +163,7 @@ impl Key {
             Key::Devices { .. } => "devices",
             Key::Attendance { .. } => "attendance",
             Key::Sensor { .. } => "sensor",
+            Key::ChatAdapter { .. } => "chat_adapter",
             Key::Opaque(_) => "opaque",
         }
     }
@@ -177,6 +185,7 @@ impl fmt::Display for Key {
             Key::Devices { observer } => write!(f, "devices/{observer}"),
             Key::Attendance { name, day } => write!(f, "attendance/{name}/{day}"),
             Key::Sensor { node, sensor } => write!(f, "sensor/{node}/{sensor}"),
+            Key::ChatAdapter { node, platform } => write!(f, "chat_adapter/{node}/{platform}"),
             Key::Opaque(key) => write!(f, "opaque/{}", opaque::to_hex(&key.0)),
         }
     }
@@ -229,6 +238,10 @@ impl FromStr for Key {
             ["sensor", n, sensor] => Ok(Key::Sensor {
                 node: node(n)?,
                 sensor: label(sensor)?,
+            }),
+            ["chat_adapter", n, platform] => Ok(Key::ChatAdapter {
+                node: node(n)?,
+                platform: label(platform)?,
             }),
             // Stored by a build that did not know the kind; this one may (then it is typed).
             ["opaque", hex] => opaque::from_hex(hex)
@@ -289,6 +302,10 @@ mod tests {
             Key::Sensor {
                 node: NodeId(5),
                 sensor: "desk".into(),
+            },
+            Key::ChatAdapter {
+                node: NodeId(5),
+                platform: "slack".into(),
             },
         ];
         for key in keys {

@@ -124,6 +124,7 @@ fn check_key(key: &Key) -> Result<(), LimitError> {
         Key::Target { room, .. } | Key::Alert { room, .. } => check_label("room", room),
         Key::Devices { .. } => Ok(()),
         Key::Sensor { sensor, .. } => check_label("sensor name", sensor),
+        Key::ChatAdapter { platform, .. } => check_label("platform", platform),
         // A later release's kind: its writer checked it; the size is checked below.
         Key::Opaque(_) => Ok(()),
         Key::Attendance { name, day } => {
@@ -188,6 +189,7 @@ fn check_value(key: &Key, value: &Value) -> Result<(), LimitError> {
             check_text("driver", &health.driver, MAX_SHORT_TEXT_CHARS, false)?;
             check_text("error", &health.error, MAX_MESSAGE_CHARS, true)
         }
+        Value::ChatAdapter(_) => Ok(()),
         Value::Opaque(_) if matches!(key, Key::Opaque(_)) => Ok(()),
         Value::Opaque(_) => Err(refuse("value", "opaque bytes under a known kind of key")),
     }

@@ -33,6 +33,6 @@ pub use replica::{
 };
 pub use safety::{OwnRefetch, SafetyState};
 pub use value::{
-    AlertValue, AttendanceValue, DeviceCount, MacSeen, NodeInfo, PersonInfo, ReadingStatus,
-    ReadingValue, SensorHealth, SensorState, TargetValue, Value,
+    AlertValue, AttendanceValue, ChatAdapterState, DeviceCount, MacSeen, NodeInfo, PersonInfo,
+    ReadingStatus, ReadingValue, SensorHealth, SensorState, TargetValue, Value,
 };

@@ -13,9 +13,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{Key, Value};
 
-/// How many key kinds this build knows: variant indexes `0..KNOWN_KEY_KINDS` of `Key` (the
-/// release before versioning knew the same nine).
-pub const KNOWN_KEY_KINDS: u32 = 9;
+/// How many key kinds this build knows: variant indexes `0..KNOWN_KEY_KINDS` of `Key`.
+pub const KNOWN_KEY_KINDS: u32 = 10;
+/// The key kinds protocol 1 (the release before versioning) knows: indexes `0..9`; entries
+/// of later kinds are withheld from protocol-1 peers as opaque ones are.
+pub const PROTOCOL_1_KEY_KINDS: u32 = 9;
 /// The largest opaque key or value accepted, in bytes.
 pub const MAX_OPAQUE_BYTES: usize = 4096;
 
@@ -45,6 +47,14 @@ impl OpaqueKey {
     /// The kind's variant index (the first varint of the bytes).
     pub fn kind_index(&self) -> u32 {
         postcard::take_from_bytes::<u32>(&self.0).map_or(u32::MAX, |(index, _)| index)
+    }
+}
+
+/// The variant index of a key's kind (the first varint of its canonical bytes).
+pub fn key_kind_index(key: &Key) -> u32 {
+    match key {
+        Key::Opaque(opaque) => opaque.kind_index(),
+        known => OpaqueKey(postcard::to_allocvec(known).unwrap_or_default()).kind_index(),
     }
 }
 
@@ -112,6 +122,7 @@ pub fn value_from_bytes(key: &Key, bytes: &[u8]) -> Result<Value, OpaqueError> {
         "devices" => Value::Devices(exact(rest, OpaqueError::Value)?),
         "attendance" => Value::Attendance(exact(rest, OpaqueError::Value)?),
         "sensor" => Value::Sensor(exact(rest, OpaqueError::Value)?),
+        "chat_adapter" => Value::ChatAdapter(exact(rest, OpaqueError::Value)?),
         other => return Err(OpaqueError::Value(format!("unknown kind {other:?}"))),
     };
     Ok(value)

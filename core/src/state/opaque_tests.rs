@@ -201,3 +201,30 @@ fn queries_answer_nothing_from_opaque_entries() {
     let people = query::people(&replica);
     assert!(format!("{people:?}").find("ada").is_none(), "{people:?}");
 }
+
+#[test]
+fn chat_adapter_entries_travel_in_protocol_2_and_are_withheld_from_protocol_1() {
+    let adapter = Entry {
+        key: Key::ChatAdapter {
+            node: NodeId(3),
+            platform: "slack".into(),
+        },
+        value: Some(Value::ChatAdapter(crate::state::ChatAdapterState {
+            connected: true,
+            since_ms: 11,
+        })),
+        stamp: Stamp::new(11, NodeId(3)),
+        version: 1,
+    };
+    assert_eq!(key_kind_index(&adapter.key), PROTOCOL_1_KEY_KINDS);
+    let decoded = decode(&encode(&message(vec![adapter.clone()]))).expect("protocol 2");
+    assert_eq!(chunk_entries(&decoded), std::slice::from_ref(&adapter));
+    // A protocol-2 build that predates the kind keeps it as bytes, unchanged.
+    let older = key_from_bytes(&key_bytes(&adapter.key)).expect("known here");
+    assert_eq!(older, adapter.key);
+    let decoded = decode(&encode_for(&message(vec![adapter]), 1)).expect("protocol 1");
+    assert!(
+        chunk_entries(&decoded).is_empty(),
+        "withheld from protocol 1"
+    );
+}

@@ -19,6 +19,7 @@ pub enum Value {
     Devices(DeviceCount),
     Attendance(AttendanceValue),
     Sensor(SensorHealth),
+    ChatAdapter(ChatAdapterState),
     /// The value of a `Key::Opaque` (a later release's kind), as bytes. Its canonical bytes
     /// are `opaque::value_bytes`, never serde's; it must stay the last variant.
     Opaque(OpaqueValue),
@@ -149,5 +150,14 @@ pub struct SensorHealth {
     /// The last successful read before this change, if any.
     pub last_ok_ms: Option<u64>,
     /// When the state or error last changed.
+    pub since_ms: u64,
+}
+
+/// `chat_adapter/<node>/<platform>`: whether that node's adapter is connected to the platform
+/// (written by the node when it connects and when it stops being connected).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatAdapterState {
+    pub connected: bool,
+    /// When it last changed.
     pub since_ms: u64,
 }

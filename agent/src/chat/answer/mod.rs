@@ -3,8 +3,8 @@
 //!
 //! [`plan`] is pure: over a [`View`] (a replica, what this node cannot reach, the peer table,
 //! the time) it renders the reply and lists the writes the command needs. [`answer`] is the
-//! thin layer over `runtime::Shared`: it builds the view, plans under the replica lock, then
-//! makes the writes durable (`Shared::write_durable`) before the reply says they happened.
+//! thin layer over `Shared`: it builds the view, plans under the replica lock, then
+//! makes the writes durable (`StateHandle::write_durable`) before the reply says they happened.
 //!
 //! Answers are partition-aware: when nodes are unreachable the reply says which, where, and
 //! since when ("I can't reach pi-3 (meeting room) since 10:02, so I may be missing people

@@ -11,19 +11,19 @@
 //! `chat.alert_room`.
 //!
 //! - `sync`: reading a `/sync` body (pure);
-//! - `client`: the homeserver calls and the saved sync position.
+//! - `client`: the homeserver calls and the saved sync position;
+//! - this file: the [`ChatPlatform`] seam over them (`chat::driver` runs the loop).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use portable_atomic::AtomicU64;
 use serde_json::{json, Value as Json};
-use tokio::sync::{broadcast, watch};
 
-use super::http::Backoff;
-use super::pipeline::{Incoming, Responder, SENT_PRIVATELY};
+use super::driver::{ChatPlatform, Ended, Event, Poster};
+use super::pipeline::{Incoming, SENT_PRIVATELY};
 use super::Reply;
 use crate::clock::wall_ms;
 use crate::config::MatrixConfig;
@@ -64,107 +64,27 @@ impl Transactions {
     }
 }
 
-/// The wait before the next try: the homeserver's `retry_after_ms` when it gave one (at most
-/// a minute), else the backoff's next delay.
-fn wait_after_error(error: &MatrixError, backoff: &mut Backoff) -> Duration {
-    let next = backoff.next_delay(super::http::jitter());
-    match error {
+/// A failed call as the driver sees it: the homeserver's `retry_after_ms` is the wait it asks.
+fn ended(what: &str, error: &MatrixError) -> Ended {
+    let retry_after = match error {
         MatrixError::Status {
             retry_after_ms: Some(ms),
             ..
-        } => Duration::from_millis(*ms).min(Duration::from_secs(60)),
-        _ => next,
+        } => Some(Duration::from_millis(*ms)),
+        _ => None,
+    };
+    Ended::Dropped {
+        reason: format!("{what} failed: {error}"),
+        retry_after,
     }
 }
 
-/// The adapter's loop: runs until `shutdown`. Alerts from `alerts` go to `alert_room` (an id
-/// or an alias the bot can join) when it is set.
-pub async fn run(
-    config: MatrixConfig,
-    responder: Arc<Responder>,
-    alert_room: String,
-    mut alerts: broadcast::Receiver<String>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let client = match Client::new(&config) {
-        Ok(client) => client,
-        Err(err) => {
-            tracing::error!(error = %err, "matrix: not starting");
-            return;
-        }
-    };
-    let since_file = client::since_file(&responder.shared.config.storage.data_dir);
-    let mut session = Session {
-        transactions: Arc::new(Transactions {
-            prefix: format!("om{}-{}", responder.shared.node.0, wall_ms()),
-            counter: AtomicU64::new(0),
-        }),
-        client,
-        responder,
-        alert_room,
-        alert_room_id: None,
-        me: String::new(),
-        allowed: config.allowed_servers.clone(),
-        since: client::load_since(&since_file),
-        since_file,
-        rooms: Arc::new(Mutex::new(DirectRooms::default())),
-        backoff: Backoff::new(1000, 60_000),
-    };
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        if session.me.is_empty() {
-            if let Err(err) = session.log_in().await {
-                if session.wait_after(&err, "login", &mut shutdown).await {
-                    return;
-                }
-                continue;
-            }
-            tracing::info!(user = %session.me, homeserver = %config.homeserver, allowed = ?session.allowed, "matrix: logged in");
-        }
-        let poll = session.client.call_async(
-            "GET",
-            session.sync_path(),
-            None,
-            Duration::from_millis(SYNC_TIMEOUT_MS + 30_000),
-        );
-        let body = tokio::select! {
-            answer = poll => answer,
-            _ = shutdown.changed() => return,
-            alert = alerts.recv() => {
-                match alert {
-                    Ok(text) => session.post_alert(&text).await,
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "matrix: alerts lagged");
-                    }
-                    Err(broadcast::error::RecvError::Closed) => {}
-                }
-                // The poll was dropped mid-flight; sync again from the same token.
-                continue;
-            }
-        };
-        match body {
-            Ok(body) => {
-                session.backoff.reset();
-                session.handle_sync(&body).await;
-            }
-            Err(err) => {
-                if session.wait_after(&err, "sync", &mut shutdown).await {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// One running adapter: the client, who it is, where it is in the sync stream.
-struct Session {
+/// The Matrix adapter: the bot account, where it is in the sync stream, its rooms.
+pub struct Matrix {
     client: Client,
-    responder: Arc<Responder>,
     transactions: Arc<Transactions>,
-    alert_room: String,
-    alert_room_id: Option<String>,
+    alert_room_id: Arc<Mutex<Option<String>>>,
+    homeserver: String,
     /// The bot's user id (empty until `whoami` answered).
     me: String,
     /// The homeservers whose users are answered (the bot's own when the config names none).
@@ -173,10 +93,29 @@ struct Session {
     since: Option<String>,
     since_file: PathBuf,
     rooms: Arc<Mutex<DirectRooms>>,
-    backoff: Backoff,
 }
 
-impl Session {
+impl Matrix {
+    /// The adapter for `config`; the sync position is kept under `data_dir`; `node` makes
+    /// this process's alert transaction ids unique.
+    pub fn new(config: &MatrixConfig, data_dir: &Path, node: u64) -> Result<Matrix, MatrixError> {
+        let since_file = client::since_file(data_dir);
+        Ok(Matrix {
+            client: Client::new(config)?,
+            transactions: Arc::new(Transactions {
+                prefix: format!("om{node}-{}", wall_ms()),
+                counter: AtomicU64::new(0),
+            }),
+            alert_room_id: Arc::new(Mutex::new(None)),
+            homeserver: config.homeserver.clone(),
+            me: String::new(),
+            allowed: config.allowed_servers.clone(),
+            since: client::load_since(&since_file),
+            since_file,
+            rooms: Arc::new(Mutex::new(DirectRooms::default())),
+        })
+    }
+
     /// Who the bot is, which rooms it is in and which are direct (a resumed sync does not
     /// repeat the account data).
     async fn log_in(&mut self) -> Result<(), MatrixError> {
@@ -192,6 +131,7 @@ impl Session {
             self.allowed = vec![server_of(&me).to_string()];
         }
         self.me = me;
+        tracing::info!(user = %self.me, homeserver = %self.homeserver, allowed = ?self.allowed, "matrix: logged in");
         Ok(())
     }
 
@@ -207,49 +147,15 @@ impl Session {
         }
     }
 
-    /// Logs a failed call and waits with backoff (the server's `retry_after_ms` when it gave
-    /// one); true when shutdown came first.
-    async fn wait_after(
-        &mut self,
-        err: &MatrixError,
-        what: &str,
-        shutdown: &mut watch::Receiver<bool>,
-    ) -> bool {
-        let wait = wait_after_error(err, &mut self.backoff);
-        tracing::warn!(error = %err, retry_in = ?wait, "matrix: {what} failed");
-        sleep_or_stop(shutdown, wait).await
-    }
-
-    /// Acts on one `/sync` answer: notes replies seen, joins invites, answers questions.
-    async fn handle_sync(&mut self, body: &Json) {
-        // Without a saved position the first sync is the past, not questions.
-        let history = self.since.is_none();
-        let batch = {
-            let mut rooms = crate::sync::lock(&self.rooms);
-            read_sync(body, &self.me, &mut rooms, history, wall_ms())
-        };
-        if !batch.next_batch.is_empty() {
-            if let Err(err) = client::save_since(&self.since_file, &batch.next_batch) {
-                tracing::warn!(error = %err, file = %self.since_file.display(), "matrix: cannot save the sync position");
-            }
-            self.since = Some(batch.next_batch.clone());
+    /// Keeps the sync position (on disk too).
+    fn keep_position(&mut self, next_batch: &str) {
+        if next_batch.is_empty() {
+            return;
         }
-        for question in &batch.replied_to {
-            self.responder.reply_seen(question);
+        if let Err(err) = client::save_since(&self.since_file, next_batch) {
+            tracing::warn!(error = %err, file = %self.since_file.display(), "matrix: cannot save the sync position");
         }
-        for invite in batch.invites {
-            self.accept(invite).await;
-        }
-        for room in batch.encrypted {
-            self.say_cannot_read(&room).await;
-        }
-        for (room, event) in batch.messages {
-            if is_allowed(&event.sender, &self.allowed) {
-                self.answer_later(room, event);
-            } else {
-                tracing::debug!(room = %room, sender_server = %server_of(&event.sender), "matrix: not answering a user of a server not allowed");
-            }
-        }
+        self.since = Some(next_batch.to_string());
     }
 
     async fn accept(&self, invite: Invite) {
@@ -292,77 +198,111 @@ impl Session {
         }
     }
 
-    /// Hands one message to the responder in its own task (the responder may wait for its
-    /// turn), and delivers the reply.
-    fn answer_later(&self, room: String, event: sync::IncomingEvent) {
+    /// One message from an allowed user as the pipeline sees it, and the room it was asked in.
+    fn message(&self, room: String, event: sync::IncomingEvent) -> Event<String> {
         let direct = crate::sync::lock(&self.rooms).is_direct(&room);
         let incoming = Incoming {
             id: event.event_id.clone(),
             user: person_of(&event.sender),
             user_id: event.sender.clone(),
-            platform: "matrix",
+            platform: Self::NAME,
             text: event.body.clone(),
             direct,
             mentioned: event.mentioned,
             from_bot: event.notice,
             seen_by_every_node: true,
         };
-        let delivery = Delivery {
+        Event::Message(incoming, room)
+    }
+}
+
+impl ChatPlatform for Matrix {
+    const NAME: &'static str = "matrix";
+    type Raw = Json;
+    type Poster = Delivery;
+
+    async fn connect(&mut self) -> Result<(), Ended> {
+        if self.me.is_empty() {
+            self.log_in().await.map_err(|err| ended("login", &err))?;
+        }
+        Ok(())
+    }
+
+    /// One `/sync`; dropped mid-flight, the next one starts from the same position.
+    async fn receive(&mut self) -> Result<Json, Ended> {
+        let timeout = Duration::from_millis(SYNC_TIMEOUT_MS + 30_000);
+        self.client
+            .call_async("GET", self.sync_path(), None, timeout)
+            .await
+            .map_err(|err| ended("sync", &err))
+    }
+
+    /// Notes replies seen, joins invites, tells encrypted rooms it cannot read them, and
+    /// returns the questions of allowed users.
+    async fn read(&mut self, body: Json) -> Result<Vec<Event<String>>, Ended> {
+        // Without a saved position the first sync is the past, not questions.
+        let history = self.since.is_none();
+        let batch = {
+            let mut rooms = crate::sync::lock(&self.rooms);
+            read_sync(&body, &self.me, &mut rooms, history, wall_ms())
+        };
+        self.keep_position(&batch.next_batch);
+        for invite in batch.invites {
+            self.accept(invite).await;
+        }
+        for room in &batch.encrypted {
+            self.say_cannot_read(room).await;
+        }
+        let mut events = vec![Event::Connected];
+        events.extend(batch.replied_to.into_iter().map(Event::ReplySeen));
+        for (room, event) in batch.messages {
+            if is_allowed(&event.sender, &self.allowed) {
+                events.push(self.message(room, event));
+            } else {
+                tracing::debug!(room = %room, sender_server = %server_of(&event.sender), "matrix: not answering a user of a server not allowed");
+            }
+        }
+        Ok(events)
+    }
+
+    async fn close(&mut self) {}
+
+    fn poster(&self) -> Delivery {
+        Delivery {
             client: self.client.clone(),
             rooms: self.rooms.clone(),
             me: self.me.clone(),
-        };
-        let responder = self.responder.clone();
-        tokio::spawn(async move {
-            let mentions = [delivery.me.as_str()];
-            let Some(reply) = responder.respond(&incoming, &mentions).await else {
-                return;
-            };
-            match delivery.deliver(&room, &incoming, &reply).await {
-                Ok(()) => {
-                    tracing::info!(room = %room, question = %incoming.id, private = reply.private, "matrix: answered")
-                }
-                Err(err) => tracing::warn!(room = %room, error = %err, "matrix: reply failed"),
-            }
-        });
+            transactions: self.transactions.clone(),
+            alert_room_id: self.alert_room_id.clone(),
+        }
     }
 
-    async fn post_alert(&mut self, text: &str) {
-        if self.alert_room.is_empty() {
-            return;
-        }
-        if self.alert_room_id.is_none() {
-            match self.client.join(&self.alert_room).await {
-                Ok(id) => self.alert_room_id = Some(id),
-                Err(err) => {
-                    tracing::warn!(room = %self.alert_room, error = %err, "matrix: cannot join the alert room");
-                    return;
-                }
-            }
-        }
-        if let Some(room) = self.alert_room_id.as_deref() {
-            let content = json!({ "msgtype": "m.notice", "body": emoji(text) });
-            let txn = self.transactions.next();
-            if let Err(err) = self.client.send(room, content, &txn).await {
-                tracing::warn!(room = %room, error = %err, "matrix: alert not posted");
-            }
-        }
+    fn mentions(&self) -> Vec<String> {
+        vec![self.me.clone()]
     }
 }
 
-/// What a reply task needs to post: the client, the bot's rooms, who the bot is.
-struct Delivery {
+/// How the adapter posts: the client, the bot's rooms, who the bot is.
+#[derive(Clone)]
+pub struct Delivery {
     client: Client,
     rooms: Arc<Mutex<DirectRooms>>,
     me: String,
+    transactions: Arc<Transactions>,
+    /// The alert room's id, once joined.
+    alert_room_id: Arc<Mutex<Option<String>>>,
 }
 
-impl Delivery {
-    /// Posts `reply` to `incoming` (asked in `room`): in the room as a reply to the question;
-    /// a private one to a direct room with the asker, the room hearing only that it was sent.
-    async fn deliver(
+impl Poster for Delivery {
+    /// The room the question was asked in.
+    type Origin = String;
+    type Error = MatrixError;
+
+    /// In the room as a reply to the question; a private one to a direct room with the asker,
+    /// the room hearing only that it was sent.
+    async fn reply(
         &self,
-        room: &str,
+        room: &String,
         incoming: &Incoming,
         reply: &Reply,
     ) -> Result<(), MatrixError> {
@@ -386,6 +326,24 @@ impl Delivery {
         self.client.send(room, in_room(SENT_PRIVATELY), &txn).await
     }
 
+    async fn alert(&self, alert_room: &str, text: &str) -> Result<(), MatrixError> {
+        let known = crate::sync::lock(&self.alert_room_id).clone();
+        let room = match known {
+            Some(room) => room,
+            None => {
+                let room = self.client.join(alert_room).await?;
+                *crate::sync::lock(&self.alert_room_id) = Some(room.clone());
+                room
+            }
+        };
+        let content = json!({ "msgtype": "m.notice", "body": emoji(text) });
+        self.client
+            .send(&room, content, &self.transactions.next())
+            .await
+    }
+}
+
+impl Delivery {
     /// The direct room with `user`: the one `m.direct` lists, or a new one (recorded in
     /// `m.direct` for every Pi of the account).
     async fn direct_room(&self, user: &str) -> Result<String, MatrixError> {
@@ -407,14 +365,6 @@ impl Delivery {
 pub fn emoji(text: &str) -> String {
     text.replace(":warning:", "⚠️")
         .replace(":white_check_mark:", "✅")
-}
-
-/// Sleeps `delay`; true when shutdown came first.
-async fn sleep_or_stop(shutdown: &mut watch::Receiver<bool>, delay: Duration) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(delay) => *shutdown.borrow(),
-        _ = shutdown.changed() => true,
-    }
 }
 
 #[cfg(test)]

@@ -7,13 +7,14 @@
 //! answered on their `response_url` (`ephemeral` when private). A `429` is waited out.
 //!
 //! Slack hands each event to one of the app's open connections, so the Pi that gets it answers
-//! at once (no turns). It allows an app 10 connections: only the first 9 Pis in a ranking of
-//! the live ones connect, the others stand by; `too_many_websockets` backs off with jitter. A
-//! mention in a channel arrives both as `message` and as `app_mention`: only the `app_mention`
-//! is answered.
+//! at once (no turns). It allows an app 10 connections: `chat.slack.connections` Pis (default
+//! 9) hold them — counting only Pis whose adapter is connected (`chat::connected`), so a Pi
+//! with a broken token holds no place — and the others stand by and take over
+//! (`dedup::holds_slot`); `too_many_websockets` backs off with jitter. A mention in a channel
+//! arrives both as `message` and as `app_mention`: only the `app_mention` is answered.
 //!
-//! `wire` (frames and events, pure) is [`read_frame`] and [`read_event`]; this file is the
-//! shell. Tokens go in headers only.
+//! `wire` (frames and events, pure) is [`read_frame`] and [`read_event`]; this file maps them
+//! onto the [`ChatPlatform`] seam (`chat::driver` runs the loop). Tokens go in headers only.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,9 +22,10 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value as Json};
-use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::driver::{ChatPlatform, Ended, Event, Poster};
 use super::http::{self, Body, HttpClient, HttpError};
 use super::pipeline::{Incoming, Responder};
 use super::Reply;
@@ -37,9 +39,9 @@ pub use wire::{ack, read_event, read_frame, Frame, SlackMessage};
 const IDLE: Duration = Duration::from_secs(120);
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The Slack Web API, with the bot token.
+/// The Slack Web API, with the bot token: how the adapter posts.
 #[derive(Clone)]
-struct Api {
+pub struct Api {
     base: String,
     bot_token: String,
     http: HttpClient,
@@ -127,109 +129,233 @@ impl Api {
     }
 }
 
-/// Why one connection ended.
-enum Ended {
-    /// Slack asked to reconnect: do it at once.
-    Disconnect,
-    /// The socket dropped, went silent, or Slack has too many of the app's sockets: back off.
-    Dropped(String),
-    /// Nine other Pis hold the app's connections: this one stands by.
-    StandBy,
-    Shutdown,
+/// Where a message came from: an event (answered in its thread, or ephemerally), or a slash
+/// command (answered on its `response_url`).
+pub enum Origin {
+    Event(SlackMessage),
+    Slash { response_url: String },
 }
 
-/// Slack allows an app 10 Socket Mode connections: 9 Pis connect, leaving one for a takeover.
-pub const MAX_PIS_CONNECTED: usize = 9;
-/// How often a Pi standing by (or connected) looks again at whether it is among the first 9.
-const STAND_BY_CHECK: Duration = Duration::from_secs(15);
-/// The ranking key for who connects.
+impl Poster for Api {
+    type Origin = Origin;
+    type Error = HttpError;
+
+    async fn display_name(&self, origin: &Origin, incoming: &Incoming) -> Option<String> {
+        match origin {
+            Origin::Event(_) => Some(self.person(&incoming.user_id).await),
+            Origin::Slash { .. } => None,
+        }
+    }
+
+    async fn reply(&self, origin: &Origin, _: &Incoming, reply: &Reply) -> Result<(), HttpError> {
+        let response_url = match origin {
+            Origin::Event(message) => return self.reply(message, reply).await,
+            Origin::Slash { response_url } => response_url,
+        };
+        let body = json!({ "response_type": slash_response_type(reply), "text": reply.text });
+        self.http
+            .call_patiently(
+                "POST",
+                response_url,
+                "",
+                || Body::Json(body.clone()),
+                CALL_TIMEOUT,
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn alert(&self, room: &str, text: &str) -> Result<(), HttpError> {
+        self.say(room, text, None).await
+    }
+}
+
+/// The ranking key for which Pis hold the app's connections.
 const SOCKET_RANK: &str = "slack-socket";
 
-/// Whether this Pi is among the Pis that hold the app's connections.
-fn may_connect(responder: &Responder) -> bool {
-    let shared = &responder.shared;
-    let alive = crate::peer::alive_nodes(shared.node, &shared.mesh.peers());
-    super::dedup::among_first(SOCKET_RANK, shared.node, &alive, MAX_PIS_CONNECTED)
+/// The Slack adapter: one Socket Mode connection at a time.
+pub struct Slack {
+    config: SlackConfig,
+    api: Api,
+    bot_user: String,
+    socket: Option<http::Socket>,
+    last_frame: Instant,
 }
 
-/// The adapter's loop: runs until `shutdown`.
-pub async fn run(
-    config: SlackConfig,
-    responder: Arc<Responder>,
-    alert_room: String,
-    mut alerts: broadcast::Receiver<String>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let http = match HttpClient::new(None) {
-        Ok(http) => http,
-        Err(err) => {
-            tracing::error!(error = %err, "slack: not starting");
-            return;
-        }
+impl Slack {
+    pub fn new(config: SlackConfig) -> Result<Slack, HttpError> {
+        let api = Api {
+            base: config.api_url.trim_end_matches('/').to_string(),
+            bot_token: config.bot_token.clone(),
+            http: HttpClient::new(None)?,
+            names: Arc::new(Mutex::new(HashMap::new())),
+        };
+        Ok(Slack {
+            config,
+            api,
+            bot_user: String::new(),
+            socket: None,
+            last_frame: Instant::now(),
+        })
+    }
+
+    /// The event an acknowledged envelope carries, if any.
+    fn envelope(&self, id: &str, kind: &str, payload: &Json) -> Option<Event<Origin>> {
+        let (incoming, origin) = match kind {
+            "events_api" => {
+                let message = read_event(payload, &self.bot_user).filter(|m| !m.from_bot)?;
+                let incoming = Incoming {
+                    id: format!("{}/{}", message.channel, message.ts),
+                    user: message.user.clone(),
+                    user_id: message.user.clone(),
+                    platform: Self::NAME,
+                    text: message.text.clone(),
+                    direct: message.direct,
+                    mentioned: message.mentioned,
+                    from_bot: false,
+                    seen_by_every_node: false,
+                };
+                (incoming, Origin::Event(message))
+            }
+            "slash_commands" => read_slash(id, payload)?,
+            _ => return None,
+        };
+        Some(Event::Message(incoming, origin))
+    }
+}
+
+/// A slash command (envelope `id`) as a direct question from its `user_id`; `None` without a
+/// `response_url`.
+fn read_slash(id: &str, payload: &Json) -> Option<(Incoming, Origin)> {
+    let text = |field: &str| payload[field].as_str().unwrap_or_default().to_string();
+    let response_url = payload["response_url"].as_str()?.to_string();
+    let user_id = text("user_id");
+    let name = text("user_name");
+    let incoming = Incoming {
+        id: format!("slash/{id}"),
+        user: if name.is_empty() {
+            user_id.clone()
+        } else {
+            name
+        },
+        user_id,
+        platform: Slack::NAME,
+        text: text("text"),
+        direct: true,
+        ..Incoming::default()
     };
-    let api = Api {
-        base: config.api_url.trim_end_matches('/').to_string(),
-        bot_token: config.bot_token.clone(),
-        http,
-        names: Arc::new(Mutex::new(HashMap::new())),
-    };
-    let mut bot_user = String::new();
-    let mut backoff = http::Backoff::new(1000, 60_000);
-    let mut standing_by = false;
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        if bot_user.is_empty() {
-            match api.post("auth.test", json!({})).await {
+    Some((incoming, Origin::Slash { response_url }))
+}
+
+impl ChatPlatform for Slack {
+    const NAME: &'static str = "slack";
+    type Raw = Message;
+    type Poster = Api;
+
+    async fn connect(&mut self) -> Result<(), Ended> {
+        if self.bot_user.is_empty() {
+            match self.api.post("auth.test", json!({})).await {
                 Ok(answer) => {
-                    bot_user = answer["user_id"].as_str().unwrap_or_default().to_string();
-                    tracing::info!(bot_user = %bot_user, "slack: bot token accepted");
+                    self.bot_user = answer["user_id"].as_str().unwrap_or_default().to_string();
+                    tracing::info!(bot_user = %self.bot_user, "slack: bot token accepted");
                 }
                 Err(err) => tracing::warn!(error = %err, "slack: auth.test failed"),
             }
         }
-        let ended = if !may_connect(&responder) {
-            Ended::StandBy
-        } else {
-            standing_by = false;
-            match open(&config, &api.http).await {
-                Ok(url) => {
-                    let mut session = Connection {
-                        api: &api,
-                        bot_user: &bot_user,
-                        responder: &responder,
-                        alert_room: &alert_room,
-                        backoff: &mut backoff,
-                    };
-                    session.serve(&url, &mut alerts, &mut shutdown).await
-                }
-                Err(err) => Ended::Dropped(err.to_string()),
+        let url = open(&self.config, &self.api.http)
+            .await
+            .map_err(Ended::dropped)?;
+        let socket = http::connect(&url, "", None)
+            .await
+            .map_err(Ended::dropped)?;
+        self.socket = Some(socket);
+        self.last_frame = Instant::now();
+        Ok(())
+    }
+
+    async fn receive(&mut self) -> Result<Message, Ended> {
+        let socket = self
+            .socket
+            .as_mut()
+            .ok_or_else(|| Ended::dropped("not connected"))?;
+        match tokio::time::timeout_at(self.last_frame + IDLE, socket.next()).await {
+            Err(_) => Err(Ended::dropped("no frame for 120 s")),
+            Ok(None) => Err(Ended::dropped("closed")),
+            Ok(Some(Err(err))) => Err(Ended::dropped(err)),
+            Ok(Some(Ok(message))) => {
+                self.last_frame = Instant::now();
+                Ok(message)
             }
-        };
-        let wait = match ended {
-            Ended::Shutdown => return,
-            Ended::Disconnect => {
-                tracing::info!("slack: reconnecting as asked");
-                continue;
-            }
-            Ended::StandBy => {
-                if !standing_by {
-                    tracing::info!("slack: {MAX_PIS_CONNECTED} other Pis hold the app's connections; standing by");
-                    standing_by = true;
-                }
-                STAND_BY_CHECK
-            }
-            Ended::Dropped(reason) => {
-                let wait = backoff.next_delay(http::jitter());
-                tracing::warn!(reason = %reason, retry_in = ?wait, "slack: connection lost");
-                wait
-            }
-        };
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.changed() => return,
         }
+    }
+
+    async fn read(&mut self, message: Message) -> Result<Vec<Event<Origin>>, Ended> {
+        let text = match message {
+            Message::Text(text) => text.to_string(),
+            Message::Close(_) => return Err(Ended::dropped("closed by Slack")),
+            _ => return Ok(Vec::new()),
+        };
+        match read_frame(&text) {
+            Frame::Hello => {
+                tracing::info!("slack: connected (Socket Mode)");
+                Ok(vec![Event::Connected])
+            }
+            // Too many of the app's sockets: another try at once would be refused again.
+            Frame::Disconnect { reason } if reason == "too_many_websockets" => {
+                Err(Ended::dropped(reason))
+            }
+            Frame::Disconnect { reason } => {
+                tracing::info!(reason = %reason, "slack: disconnect requested");
+                Err(Ended::Reconnect)
+            }
+            Frame::Envelope {
+                envelope_id,
+                kind,
+                payload,
+                ..
+            } => {
+                let socket = self
+                    .socket
+                    .as_mut()
+                    .ok_or_else(|| Ended::dropped("not connected"))?;
+                if let Err(err) = socket.send(Message::text(ack(&envelope_id))).await {
+                    return Err(Ended::dropped(format!("ack failed: {err}")));
+                }
+                Ok(self
+                    .envelope(&envelope_id, &kind, &payload)
+                    .into_iter()
+                    .collect())
+            }
+            Frame::Other => Ok(Vec::new()),
+        }
+    }
+
+    async fn close(&mut self) {
+        if let Some(mut socket) = self.socket.take() {
+            let _ = socket.close(None).await;
+        }
+    }
+
+    fn poster(&self) -> Api {
+        self.api.clone()
+    }
+
+    fn mentions(&self) -> Vec<String> {
+        if self.bot_user.is_empty() {
+            return Vec::new();
+        }
+        vec![format!("<@{}>", self.bot_user)]
+    }
+
+    fn rechecks(&self) -> bool {
+        true
+    }
+
+    fn may_connect(&self, responder: &Responder, connected: bool) -> bool {
+        let shared = &responder.shared;
+        let holding = super::connected::connected_nodes(shared, Self::NAME);
+        let slots = self.config.connections;
+        super::dedup::holds_slot(SOCKET_RANK, shared.node, &holding, connected, slots)
     }
 }
 
@@ -254,189 +380,6 @@ async fn open(config: &SlackConfig, http: &HttpClient) -> Result<String, HttpErr
             method: "apps.connections.open".into(),
             error: answer["error"].as_str().unwrap_or("no url").to_string(),
         }),
-    }
-}
-
-/// One connection's context.
-struct Connection<'a> {
-    api: &'a Api,
-    bot_user: &'a str,
-    responder: &'a Arc<Responder>,
-    alert_room: &'a str,
-    backoff: &'a mut http::Backoff,
-}
-
-impl Connection<'_> {
-    /// Serves one WebSocket connection until it ends.
-    async fn serve(
-        &mut self,
-        url: &str,
-        alerts: &mut broadcast::Receiver<String>,
-        shutdown: &mut watch::Receiver<bool>,
-    ) -> Ended {
-        let mut socket = match http::connect(url, "", None).await {
-            Ok(socket) => socket,
-            Err(err) => return Ended::Dropped(err.to_string()),
-        };
-        let mut recheck = tokio::time::interval(STAND_BY_CHECK);
-        loop {
-            let frame = tokio::select! {
-                frame = tokio::time::timeout(IDLE, socket.next()) => frame,
-                _ = shutdown.changed() => {
-                    let _ = socket.close(None).await;
-                    return Ended::Shutdown;
-                }
-                _ = recheck.tick() => {
-                    if !may_connect(self.responder) {
-                        let _ = socket.close(None).await;
-                        return Ended::StandBy;
-                    }
-                    continue;
-                }
-                alert = alerts.recv() => {
-                    if let (Ok(text), false) = (alert, self.alert_room.is_empty()) {
-                        if let Err(err) = self.api.say(self.alert_room, &text, None).await {
-                            tracing::warn!(error = %err, "slack: alert not posted");
-                        }
-                    }
-                    continue;
-                }
-            };
-            let text = match frame {
-                Err(_) => return Ended::Dropped("no frame for 120 s".into()),
-                Ok(None) => return Ended::Dropped("closed".into()),
-                Ok(Some(Err(err))) => return Ended::Dropped(err.to_string()),
-                Ok(Some(Ok(Message::Text(text)))) => text.to_string(),
-                Ok(Some(Ok(Message::Close(_)))) => return Ended::Dropped("closed by Slack".into()),
-                Ok(Some(Ok(_))) => continue,
-            };
-            if let Some(ended) = self.frame(&text, &mut socket).await {
-                return ended;
-            }
-        }
-    }
-
-    /// Acts on one text frame; `Some` when the connection ends.
-    async fn frame(&mut self, text: &str, socket: &mut http::Socket) -> Option<Ended> {
-        match read_frame(text) {
-            Frame::Hello => {
-                self.backoff.reset();
-                tracing::info!("slack: connected (Socket Mode)");
-            }
-            Frame::Disconnect { reason } => {
-                tracing::info!(reason = %reason, "slack: disconnect requested");
-                let _ = socket.close(None).await;
-                // Too many of the app's sockets: another try at once would be refused again.
-                if reason == "too_many_websockets" {
-                    return Some(Ended::Dropped(reason));
-                }
-                return Some(Ended::Disconnect);
-            }
-            Frame::Envelope {
-                envelope_id,
-                kind,
-                payload,
-                retry_attempt,
-            } => {
-                if let Err(err) = socket.send(Message::text(ack(&envelope_id))).await {
-                    return Some(Ended::Dropped(format!("ack failed: {err}")));
-                }
-                handle(
-                    &kind,
-                    payload,
-                    retry_attempt,
-                    self.api,
-                    self.bot_user,
-                    self.responder,
-                );
-            }
-            Frame::Other => {}
-        }
-        None
-    }
-}
-
-/// Answers one acknowledged envelope in a task of its own.
-fn handle(
-    kind: &str,
-    payload: Json,
-    retry_attempt: u64,
-    api: &Api,
-    bot_user: &str,
-    responder: &Arc<Responder>,
-) {
-    let api = api.clone();
-    let responder = responder.clone();
-    match kind {
-        "events_api" => {
-            let Some(message) = read_event(&payload, bot_user) else {
-                return;
-            };
-            let mention = format!("<@{bot_user}>");
-            tokio::spawn(async move {
-                if message.from_bot {
-                    return;
-                }
-                let user = api.person(&message.user).await;
-                let incoming = Incoming {
-                    id: format!("{}/{}", message.channel, message.ts),
-                    user,
-                    user_id: message.user.clone(),
-                    platform: "slack",
-                    text: message.text.clone(),
-                    direct: message.direct,
-                    mentioned: message.mentioned,
-                    from_bot: message.from_bot,
-                    seen_by_every_node: false,
-                };
-                let Some(reply) = responder.respond(&incoming, &[mention.as_str()]).await else {
-                    return;
-                };
-                match api.reply(&message, &reply).await {
-                    Ok(()) => {
-                        tracing::info!(channel = %message.channel, retry_attempt, private = reply.private, "slack: answered")
-                    }
-                    Err(err) => tracing::warn!(error = %err, "slack: reply failed"),
-                }
-            });
-        }
-        "slash_commands" => {
-            tokio::spawn(async move {
-                let text = payload["text"].as_str().unwrap_or_default().to_string();
-                let user = payload["user_name"]
-                    .as_str()
-                    .filter(|name| !name.is_empty())
-                    .or(payload["user_id"].as_str())
-                    .unwrap_or("someone")
-                    .to_string();
-                let Some(response_url) = payload["response_url"].as_str().map(str::to_string)
-                else {
-                    return;
-                };
-                let command = super::parse(&text);
-                let user_id = payload["user_id"].as_str().unwrap_or_default();
-                let asker = super::Asker::on("slack", user_id, &user);
-                let reply =
-                    super::answer_for(&responder.shared, &asker, &command, crate::clock::wall_ms())
-                        .await;
-                let body =
-                    json!({ "response_type": slash_response_type(&reply), "text": reply.text });
-                if let Err(err) = api
-                    .http
-                    .call_patiently(
-                        "POST",
-                        &response_url,
-                        "",
-                        || Body::Json(body.clone()),
-                        CALL_TIMEOUT,
-                    )
-                    .await
-                {
-                    tracing::warn!(error = %err, "slack: slash command answer failed");
-                }
-            });
-        }
-        _ => {}
     }
 }
 

@@ -336,6 +336,17 @@ pub fn start_mesh(
     interval_ms: u64,
     extra: &str,
 ) -> Vec<TestAgent> {
+    let extras: Vec<&str> = nodes.iter().map(|_| extra).collect();
+    start_mesh_each(root, nodes, interval_ms, &extras)
+}
+
+/// [`start_mesh`] with a config tail of its own for each node (`extras[i]` for `nodes[i]`).
+pub fn start_mesh_each(
+    root: &Path,
+    nodes: &[MeshNode<'_>],
+    interval_ms: u64,
+    extras: &[&str],
+) -> Vec<TestAgent> {
     let key = root.join("cluster.key");
     keygen(&key);
     let ports: Vec<u16> = nodes.iter().map(|_| free_port()).collect();
@@ -343,7 +354,8 @@ pub fn start_mesh(
     let agents: Vec<TestAgent> = nodes
         .iter()
         .zip(&ports)
-        .map(|(node, port)| {
+        .zip(extras)
+        .map(|((node, port), extra)| {
             let gossip = format!(
                 "seeds = [\"{seed}\"]\nkey_file = \"{}\"\ninterval_ms = {interval_ms}\n",
                 key.display()
