@@ -52,6 +52,8 @@ mod who;
 mod whom;
 
 #[cfg(test)]
+pub(crate) mod fixture;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod understood_tests;
