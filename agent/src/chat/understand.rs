@@ -34,10 +34,15 @@ struct Facts {
     /// Runs of unknown words ("meeting room", "ada lovelace"): candidate people or rooms.
     runs: Vec<String>,
     person: Option<String>,
+    /// Every person named, in order ("ada and grace").
+    people: Vec<String>,
     place: Option<String>,
+    /// Every known room named, in order ("kitchen vs studio").
+    places: Vec<String>,
     quantity: Option<Quantity>,
     feeling: Option<(Quantity, bool)>,
     extreme: Option<(Quantity, bool)>,
+    comparative: Option<(Quantity, bool)>,
     time: Option<When>,
     number: bool,
     /// "came", "arrived": an arrival in the past ("who came in today").
@@ -88,15 +93,31 @@ impl Facts {
 
     fn note(&mut self, piece: Piece) {
         let tag = match piece {
-            Piece::Person(name) => return first(&mut self.person, name),
-            Piece::Place(room) => return first(&mut self.place, room),
+            Piece::Person(name) => {
+                self.people.push(name.clone());
+                return first(&mut self.person, name);
+            }
+            Piece::Place(room) => {
+                if !self.places.contains(&room) {
+                    self.places.push(room.clone());
+                }
+                return first(&mut self.place, room);
+            }
             Piece::Word(tag) => tag,
         };
         match tag {
             Tag::Quantity(q) => first(&mut self.quantity, q),
             Tag::Feeling(q, high) => first(&mut self.feeling, (q, high)),
             Tag::Extreme(q, high) => first(&mut self.extreme, (q, high)),
-            Tag::Time(when) if self.time.is_none() || when != When::Now => self.time = Some(when),
+            Tag::Comparative(q, high) => first(&mut self.comparative, (q, high)),
+            // "yesterday afternoon": the day counts, not the part of it.
+            Tag::Time(when)
+                if matches!(self.time, None | Some(When::Now | When::Today))
+                    && when != When::Now =>
+            {
+                self.time = Some(when)
+            }
+            Tag::Time(When::Now) if self.time.is_none() => self.time = Some(When::Now),
             _ => {}
         }
         self.tags.push(tag);
@@ -120,8 +141,31 @@ impl Facts {
         self.runs.first().cloned()
     }
 
+    /// The person asked about ("ada and grace" when several are named).
     fn person(&self) -> Option<String> {
+        if self.people.len() > 1 {
+            return Some(self.people.join(" and "));
+        }
         self.person.clone().or_else(|| self.runs.first().cloned())
+    }
+
+    /// Thanks with nothing asked ("thx, that helped", "thank you for all your help").
+    fn thanked(&self) -> Option<Command> {
+        let asks = [
+            Tag::Who,
+            Tag::Where,
+            Tag::HowMany,
+            Tag::Alerts,
+            Tag::Status,
+            Tag::Target,
+            Tag::Set,
+            Tag::Remove,
+            Tag::Within,
+        ];
+        let named = self.person.is_some() || self.place.is_some() || self.quantity.is_some();
+        let feels = self.feeling.is_some() || self.extreme.is_some();
+        let thanks = self.has(Tag::Thanks) && !named && !feels;
+        (thanks && !asks.into_iter().any(|tag| self.has(tag))).then_some(Command::Thanks)
     }
 
     /// Only thanks, greetings and words that carry nothing.
@@ -154,15 +198,16 @@ fn first<T>(slot: &mut Option<T>, value: T) {
     }
 }
 
-/// Commands recognised before the fixed phrasings: thanks and greetings alone, "my devices",
-/// "remove the kitchen target".
-pub fn early(words: &[&str]) -> Option<Command> {
+/// Commands recognised before the fixed phrasings: thanks and greetings alone, "my devices"
+/// ("what devices do i have registered"), "remove the kitchen target".
+pub fn early(words: &[&str], lexicon: &Lexicon) -> Option<Command> {
     if words.iter().any(|w| grammar::looks_like_mac(w)) {
         return None;
     }
-    let pieces: Vec<Piece> = lexicon::tag(words).into_iter().map(Piece::Word).collect();
+    let pieces = recognise(words, lexicon);
     let facts = Facts::of(&pieces, words);
-    if facts.has(Tag::Mine) && facts.has(Tag::Devices) && facts.runs.is_empty() {
+    let mine = facts.has(Tag::Mine) || words.contains(&"i");
+    if mine && facts.has(Tag::Devices) && facts.person.is_none() && facts.place.is_none() {
         return (!facts.has(Tag::Remove)).then_some(Command::MyDevices);
     }
     if facts.has(Tag::Remove) && facts.has(Tag::Target) {
@@ -261,7 +306,7 @@ pub fn understand(text: &str, lexicon: &Lexicon) -> Command {
     let pieces = recognise(&words, lexicon);
     let mut facts = Facts::of(&pieces, &words);
     facts.question |= text.contains('?');
-    pick(&facts, &words).unwrap_or_else(|| Command::Unknown {
+    pick(&facts, &words, lexicon).unwrap_or_else(|| Command::Unknown {
         text: text.trim().chars().take(200).collect(),
     })
 }
@@ -348,8 +393,8 @@ fn person_part(word: &str, lexicon: &Lexicon) -> bool {
 }
 
 /// The intent, from what the question names.
-fn pick(facts: &Facts, words: &[&str]) -> Option<Command> {
-    if let Some(command) = early(words) {
+fn pick(facts: &Facts, words: &[&str], lexicon: &Lexicon) -> Option<Command> {
+    if let Some(command) = early(words, lexicon).or_else(|| facts.thanked()) {
         return Some(command);
     }
     if facts.has(Tag::Help) {
@@ -358,16 +403,13 @@ fn pick(facts: &Facts, words: &[&str]) -> Option<Command> {
     if facts.has(Tag::Alerts) {
         return Some(Command::Alerts);
     }
-    if let Some(command) = extreme(facts) {
-        return Some(command);
-    }
-    if facts.has(Tag::HowMany) && facts.quantity.is_none() && facts.runs.is_empty() {
-        return Some(Command::HowManyIn);
-    }
-    if let Some(command) = personal(facts) {
-        return Some(command);
-    }
-    if let Some(command) = who_was_in(facts) {
+    if let Some(command) = targets(facts)
+        .or_else(|| compare(facts))
+        .or_else(|| extreme(facts))
+        .or_else(|| how_many(facts))
+        .or_else(|| personal(facts))
+        .or_else(|| who_was_in(facts))
+    {
         return Some(command);
     }
     pick_room_or_rest(facts, words)
@@ -380,51 +422,11 @@ fn pick_room_or_rest(facts: &Facts, words: &[&str]) -> Option<Command> {
     if facts.has(Tag::Empty) {
         return Some(Command::IsEmpty { room: facts.room() });
     }
-    if let Some((quantity, high)) = facts.feeling {
-        // A feeling word alone is a remark ("that's cool"), not a question.
-        let asked = facts.question
-            || facts.room().is_some()
-            || facts.has(Tag::Too)
-            || facts.has(Tag::Enough)
-            || facts.has(Tag::How);
-        if !asked {
-            return None;
-        }
-        if facts.has(Tag::How) {
-            return Some(Command::Reading {
-                room: facts.room(),
-                quantity,
-            });
-        }
-        // "warm enough" asks whether it is too cold.
-        let low = if facts.has(Tag::Enough) { high } else { !high };
-        return Some(Command::Comfort {
-            room: facts.room(),
-            quantity,
-            low,
-        });
+    if facts.has(Tag::Within) && facts.feeling.is_none() {
+        return Some(Command::Comfortable { room: facts.room() });
     }
-    if let Some(quantity) = facts.quantity {
-        if facts.has(Tag::Set) && facts.number {
-            return set(words);
-        }
-        // "is the temperature too high?"
-        let end = words.iter().find_map(|w| match *w {
-            "high" | "higher" => Some(false),
-            "low" | "lower" => Some(true),
-            _ => None,
-        });
-        if let Some(low) = end {
-            return Some(Command::Comfort {
-                room: facts.room(),
-                quantity,
-                low,
-            });
-        }
-        return Some(Command::Reading {
-            room: facts.room(),
-            quantity,
-        });
+    if let Some(command) = feeling(facts).or_else(|| quantity(facts, words)) {
+        return Some(command);
     }
     if facts.has(Tag::Room) && (facts.has(Tag::Which) || facts.runs.is_empty()) {
         return Some(Command::Rooms);
@@ -440,9 +442,9 @@ fn pick_room_or_rest(facts: &Facts, words: &[&str]) -> Option<Command> {
         return Some(command);
     }
     match (&facts.person, &facts.place) {
-        (Some(person), _) if facts.runs.is_empty() => Some(Command::IsIn {
-            person: person.clone(),
-        }),
+        (Some(_), _) if facts.runs.is_empty() => {
+            facts.person().map(|person| Command::IsIn { person })
+        }
         (None, Some(room)) if facts.runs.is_empty() => Some(Command::Reading {
             room: Some(room.clone()),
             quantity: Quantity::Temperature,
@@ -451,16 +453,93 @@ fn pick_room_or_rest(facts: &Facts, words: &[&str]) -> Option<Command> {
     }
 }
 
+/// "is it cold in the kitchen?", "how warm is the lobby", "kitchen warm enough?".
+fn feeling(facts: &Facts) -> Option<Command> {
+    let (quantity, high) = facts.feeling?;
+    // A feeling word alone is a remark ("that's cool"), not a question.
+    let asked = facts.question
+        || facts.room().is_some()
+        || facts.has(Tag::Too)
+        || facts.has(Tag::Enough)
+        || facts.has(Tag::How);
+    if !asked {
+        return None;
+    }
+    if facts.has(Tag::How) {
+        return Some(Command::Reading {
+            room: facts.room(),
+            quantity,
+        });
+    }
+    // "warm enough" asks whether it is too cold.
+    let low = if facts.has(Tag::Enough) { high } else { !high };
+    Some(Command::Comfort {
+        room: facts.room(),
+        quantity,
+        low,
+    })
+}
+
+/// "kitchen humidity", "is the temperature too high?", "set lab temp 21".
+fn quantity(facts: &Facts, words: &[&str]) -> Option<Command> {
+    let quantity = facts.quantity?;
+    if facts.has(Tag::Set) && facts.number {
+        return set(words);
+    }
+    let end = words.iter().find_map(|w| match *w {
+        "high" | "higher" => Some(false),
+        "low" | "lower" => Some(true),
+        _ => None,
+    });
+    Some(match end {
+        Some(low) => Command::Comfort {
+            room: facts.room(),
+            quantity,
+            low,
+        },
+        None => Command::Reading {
+            room: facts.room(),
+            quantity,
+        },
+    })
+}
+
 /// "put the target of … at 22": the set command from its verb on.
 fn set(words: &[&str]) -> Option<Command> {
     let at = words.iter().position(|w| lexicon::single(w) == Tag::Set)?;
     let mut rest: Vec<&str> = words[at..].to_vec();
     rest[0] = "set";
-    grammar::parse_set(&rest)
+    super::setting::parse_set(&rest)
+}
+
+/// "what targets are set?", "comfort targets for the kitchen".
+fn targets(facts: &Facts) -> Option<Command> {
+    let setting = facts.has(Tag::Set) && facts.number;
+    let listing = facts.has(Tag::Target) && !facts.has(Tag::Remove) && !facts.has(Tag::Within);
+    (listing && !setting).then(|| Command::Targets {
+        room: facts.place.clone(),
+    })
+}
+
+/// "is open space louder than the lobby?", "kitchen vs studio temp": two known rooms or more.
+fn compare(facts: &Facts) -> Option<Command> {
+    if facts.places.len() < 2 {
+        return None;
+    }
+    let quantity = facts
+        .comparative
+        .or(facts.extreme)
+        .or(facts.feeling)
+        .map(|(q, _)| q)
+        .or(facts.quantity)?;
+    Some(Command::Compare {
+        rooms: facts.places.clone(),
+        quantity,
+    })
 }
 
 fn extreme(facts: &Facts) -> Option<Command> {
-    let (quantity, highest) = match (facts.extreme, facts.feeling) {
+    let (quantity, highest) = match (facts.extreme.or(facts.comparative), facts.feeling) {
         (Some(found), _) => found,
         (None, Some((q, high))) if facts.has(Tag::Most) => (q, high),
         (None, Some((q, high))) if facts.has(Tag::Least) => (q, !high),
@@ -470,7 +549,21 @@ fn extreme(facts: &Facts) -> Option<Command> {
     Some(Command::Extreme { quantity, highest })
 }
 
-/// Questions about one person: where, when they arrived, left, were last in.
+/// "how many people are in?" (also in a longer sentence), "how many were in on monday?".
+fn how_many(facts: &Facts) -> Option<Command> {
+    let people = facts.runs.is_empty() || facts.has(Tag::Who);
+    if !facts.has(Tag::HowMany) || facts.quantity.is_some() || !people {
+        return None;
+    }
+    Some(match facts.time {
+        Some(when @ (When::Yesterday | When::Weekday(_) | When::ThisWeek)) => {
+            Command::WhoWasIn { when }
+        }
+        _ => Command::HowManyIn,
+    })
+}
+
+/// Questions about one person: where, when they arrived, left, were last in, were in that day.
 fn personal(facts: &Facts) -> Option<Command> {
     let about_presence = [
         Tag::Where,
@@ -510,19 +603,54 @@ fn personal(facts: &Facts) -> Option<Command> {
     if asks_when && facts.has(Tag::Past) {
         return Some(Command::LastIn { person });
     }
+    // "was bob in yesterday", "did ada come in this week".
+    let earlier = matches!(when, When::Yesterday | When::Weekday(_) | When::ThisWeek);
+    if earlier && about_presence {
+        return Some(Command::WasIn { person, when });
+    }
     about_presence.then_some(Command::IsIn { person })
 }
 
-/// "who was in yesterday / this week / on monday / since 9", "attendance monday".
+/// "who was in yesterday / this week / on monday / since 9", "attendance monday", "who came
+/// first today".
 fn who_was_in(facts: &Facts) -> Option<Command> {
-    let when = facts.time.or(facts.came.then_some(When::Today))?;
+    let first = facts.has(Tag::First) && facts.has(Tag::Who);
+    let when = facts
+        .time
+        .or((facts.came || first).then_some(When::Today))?;
+    let when = if when == When::Now { When::Today } else { when };
     let earlier = matches!(
         when,
         When::Yesterday | When::Weekday(_) | When::ThisWeek | When::SinceHour(_)
     );
-    let asks = (facts.has(Tag::Who) && (earlier || facts.has(Tag::Past) || facts.came))
+    let asks = (facts.has(Tag::Who) && (earlier || facts.has(Tag::Past) || facts.came || first))
         || (facts.has(Tag::Past) && earlier && facts.runs.is_empty());
     asks.then_some(Command::WhoWasIn { when })
+}
+
+/// `text` names one known room (all its words).
+pub(super) fn is_room(text: &str, lexicon: &Lexicon) -> bool {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    room_at(&words, lexicon).is_some_and(|(_, used)| used == words.len())
+}
+
+/// Every word of `text` is part of a registered name (or "and": "ada and grace").
+pub(super) fn is_person(text: &str, lexicon: &Lexicon) -> bool {
+    text.split_whitespace()
+        .all(|word| word == "and" || person_part(word, lexicon))
+}
+
+/// The one known room named among the words of `text` ("meeting room comfort").
+pub(super) fn room_in(text: &str, lexicon: &Lexicon) -> Option<String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut found: Vec<String> = (0..words.len())
+        .filter_map(|at| room_at(&words[at..], lexicon).map(|(room, _)| room))
+        .collect();
+    found.dedup();
+    match found.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
