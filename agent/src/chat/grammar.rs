@@ -76,6 +76,12 @@ pub enum Command {
     WhoWasIn { when: When },
     /// "which room is coldest?", "loudest room" (`highest` false for coldest/quietest/driest).
     Extreme { quantity: Quantity, highest: bool },
+    /// "average humidity this week", "temp since morning": readings over time (chat has only
+    /// the latest; the answer says so and where the history is).
+    Trend {
+        room: Option<String>,
+        quantity: Quantity,
+    },
     /// "was bob in yesterday?", "did ada come in this week?" (attendance history).
     WasIn { person: String, when: When },
     /// "is open space louder than the lobby?", "kitchen vs studio temp".

@@ -17,6 +17,8 @@ pub enum When {
     /// Days since Monday: 0 is Monday ("last monday", "on tuesday").
     Weekday(u8),
     ThisWeek,
+    /// Monday to Sunday of the week before this one.
+    LastWeek,
     /// "since 9": today from this hour (local time).
     SinceHour(u8),
 }
@@ -52,6 +54,8 @@ pub enum Tag {
     Comparative(Quantity, bool),
     /// "within", "comfortable": a room against its targets, every quantity.
     Within,
+    /// "average", "since", "trend": readings over time, which chat does not keep.
+    Trend,
     /// "first", "earliest": who arrived first.
     First,
     Most,
@@ -193,6 +197,14 @@ const VOCABULARY: &[(&str, Tag)] = &[
     ("comfy", Tag::Within),
     ("range", Tag::Within),
     ("first", Tag::First),
+    ("avg", Tag::Trend),
+    ("average", Tag::Trend),
+    ("mean", Tag::Trend),
+    ("trend", Tag::Trend),
+    ("since", Tag::Trend),
+    ("graph", Tag::Trend),
+    ("chart", Tag::Trend),
+    ("history", Tag::Trend),
     ("earliest", Tag::First),
     ("coldest", Tag::Extreme(Quantity::Temperature, false)),
     ("coolest", Tag::Extreme(Quantity::Temperature, false)),
@@ -307,166 +319,6 @@ const VOCABULARY: &[(&str, Tag)] = &[
     ("phones", Tag::Devices),
 ];
 
-/// Words that carry nothing for the intent.
-const FILLERS: &[&str] = &[
-    "the",
-    "teh",
-    "hte",
-    "a",
-    "an",
-    "is",
-    "are",
-    "s",
-    "it",
-    "its",
-    "please",
-    "pls",
-    "plz",
-    "me",
-    "tell",
-    "show",
-    "give",
-    "can",
-    "could",
-    "would",
-    "you",
-    "u",
-    "do",
-    "does",
-    "know",
-    "of",
-    "at",
-    "for",
-    "to",
-    "on",
-    "be",
-    "there",
-    "theres",
-    "yet",
-    "already",
-    "alredy",
-    "still",
-    "so",
-    "ok",
-    "okay",
-    "bot",
-    "officemesh",
-    "um",
-    "hmm",
-    "please",
-    "any",
-    "some",
-    "this",
-    "that",
-    "like",
-    "level",
-    "levels",
-    "reading",
-    "readings",
-    "value",
-    "values",
-    "right",
-    "just",
-    "mr",
-    "mrs",
-    "ms",
-    "dr",
-    "no",
-    "or",
-    "and",
-    "with",
-    "about",
-    "say",
-    "want",
-    "i",
-    "get",
-    "got",
-    "has",
-    "have",
-    "had",
-    "then",
-    "really",
-    "bit",
-    "little",
-    "quite",
-    "much",
-    "lot",
-    "all",
-    "every",
-    "each",
-    "open",
-    "current",
-    "latest",
-    "check",
-    "list",
-    "only",
-    "from",
-    "by",
-    "am",
-    "im",
-    "thats",
-    "if",
-    "whether",
-    "moment",
-    "everything",
-    "anything",
-    "well",
-    "good",
-    "fine",
-    "will",
-    "should",
-    "may",
-    "might",
-    "we",
-    "our",
-    "he",
-    "she",
-    "they",
-    "his",
-    "her",
-    "their",
-    "guys",
-    "mate",
-    "buddy",
-    "dude",
-    "bro",
-    "friend",
-    "pal",
-    "wise",
-    "folks",
-    "high",
-    "higher",
-    "low",
-    "lower",
-    "pretty",
-    "kind",
-    "sort",
-    "then",
-    "than",
-    "also",
-    "let",
-    "kindly",
-    "wondering",
-    "wonder",
-    "id",
-    "ive",
-    "as",
-    "trying",
-    "lol",
-    "nah",
-    "again",
-    "both",
-    "registered",
-    "under",
-    "name",
-    "properly",
-    "aware",
-    "vs",
-    "versus",
-    "compared",
-    "compare",
-];
-
 /// Tags `words` (lower-cased, apostrophes dropped), joining fixed groups ("this week",
 /// "last monday", "get in", "how many", "all rooms", "in here", "since 9").
 pub fn tag(words: &[&str]) -> Vec<Tag> {
@@ -488,6 +340,7 @@ fn group(words: &[&str]) -> Option<(Tag, usize)> {
     };
     Some(match words {
         ["this", "week" | "wk", ..] | ["past", "week", ..] => (Tag::Time(When::ThisWeek), 2),
+        ["last", "week" | "wk", ..] => (Tag::Time(When::LastWeek), 2),
         ["last" | "on" | "past", day, ..] if weekday(day).is_some() => {
             (Tag::Time(When::Weekday(weekday(day)?)), 2)
         }
@@ -531,10 +384,28 @@ pub fn single(word: &str) -> Tag {
     if let Some((_, tag)) = VOCABULARY.iter().find(|(known, _)| *known == word) {
         return tag.clone();
     }
-    if FILLERS.contains(&word) {
+    if super::fillers::FILLERS.contains(&word) {
         return Tag::Filler;
     }
-    fuzzy(word).unwrap_or_else(|| Tag::Open(word.to_string()))
+    // The typo search is the costly part, and a question tags its words several times (groups
+    // of one to four words): each thread remembers what its words were (a cache only; the
+    // answer is the same without it).
+    thread_local! {
+        static TYPOS: std::cell::RefCell<std::collections::HashMap<String, Tag>> =
+            std::cell::RefCell::default();
+    }
+    if let Some(tag) = TYPOS.with(|seen| seen.borrow().get(word).cloned()) {
+        return tag;
+    }
+    let tag = fuzzy(word).unwrap_or_else(|| Tag::Open(word.to_string()));
+    TYPOS.with(|seen| {
+        let mut seen = seen.borrow_mut();
+        if seen.len() >= 4096 {
+            seen.clear();
+        }
+        seen.insert(word.to_string(), tag.clone());
+    });
+    tag
 }
 
 /// The vocabulary word `word` is a typo of, when exactly one is closest.

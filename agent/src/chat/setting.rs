@@ -53,18 +53,21 @@ fn fahrenheit(word: &&str) -> bool {
         || (word.ends_with('f') && parse_number(word.trim_end_matches(['f', '°'])).is_some())
 }
 
-/// The value words: one number, or two joined by "to"/"and"/"-"; `Err` says what is wrong.
-/// Returns where they start and the lowest and highest value.
-fn values(rest: &[&str]) -> Result<(usize, f64, f64), String> {
+/// The value words: one number, or two joined by "to"/"and"/"-"; `Err` is the `BadSet` saying
+/// what is wrong. Returns where they start and the lowest and highest value.
+fn values(rest: &[&str]) -> Result<(usize, f64, f64), Command> {
+    let bad = |reason: String| Command::BadSet { reason };
     let numbered = |w: &&str| parse_number(w).is_some() || parse_range(w).is_some();
     let Some(last) = rest.iter().rposition(numbered) else {
-        return Err(format!("I need the value to set; {USAGE}"));
+        return Err(bad(format!("I need the value to set; {USAGE}")));
     };
     let tail_ok = rest[last + 1..]
         .iter()
         .all(|w| UNITS.contains(w) || AFTER.contains(w));
     if !tail_ok {
-        return Err(format!("I did not understand the end of that; {USAGE}"));
+        return Err(bad(format!(
+            "I did not understand the end of that; {USAGE}"
+        )));
     }
     if let Some((low, high)) = parse_range(rest[last]) {
         return Ok((last, low.min(high), low.max(high)));
@@ -95,7 +98,7 @@ pub(super) fn parse_set(words: &[&str]) -> Option<Command> {
     }
     let (start, low, high) = match values(rest) {
         Ok(found) => found,
-        Err(reason) => return bad(reason),
+        Err(refusal) => return Some(refusal),
     };
     let head = &rest[..start];
     let upper = head.iter().any(|w| UPPER.contains(w));

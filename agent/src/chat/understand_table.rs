@@ -25,6 +25,9 @@ pub(crate) fn label(command: &Command) -> String {
         ),
         Command::Comfort { room: r, .. } => format!("comfort:{}", room(r)),
         Command::WasIn { person, .. } => format!("was_in:{person}"),
+        Command::Trend { room: r, quantity } => {
+            format!("trend:{}:{}", room(r), quantity.as_str())
+        }
         Command::Compare { rooms, quantity } => {
             format!("compare:{}:{}", rooms.join(","), quantity.as_str())
         }

@@ -105,6 +105,7 @@ fn known(command: &Command, lexicon: &Lexicon) -> bool {
     };
     match command {
         Command::Reading { room, .. }
+        | Command::Trend { room, .. }
         | Command::Comfort { room, .. }
         | Command::IsEmpty { room }
         | Command::WhoIsIn { room }

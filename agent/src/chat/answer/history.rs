@@ -43,6 +43,13 @@ fn days(view: &View<'_>, when: When) -> (Vec<String>, String) {
             };
             (vec![back(u64::from(ago))], said)
         }
+        When::LastWeek => (
+            (u64::from(weekday) + 1..=u64::from(weekday) + 7)
+                .rev()
+                .map(back)
+                .collect(),
+            "last week".into(),
+        ),
         When::ThisWeek => (
             (0..=u64::from(weekday)).rev().map(back).collect(),
             "this week".into(),

@@ -206,6 +206,9 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
             Command::Unknown { .. } => help::unknown(text),
             understood => plan(view, user, &understood),
         },
+        Command::Trend { room, quantity } => {
+            Plan::say(readings::trend(view, room.as_deref(), *quantity))
+        }
         Command::WasIn { person, when } => Plan::say(history::was_in(view, person, *when)),
         Command::Compare { rooms, quantity } => Plan::say(comfort::compare(view, rooms, *quantity)),
         Command::Targets { room } => Plan::say(targets::list(view, room.as_deref())),

@@ -72,21 +72,10 @@ pub(super) fn set_range(
         Ok(found) => found,
         Err(super::Instead(refusal)) => return Plan::say(refusal),
     };
-    let unit = quantity.unit();
-    let (low, high) = plausible_range(quantity);
-    if let Some(value) = [ends.0, ends.1]
-        .into_iter()
-        .flatten()
-        .find(|value| !(low..=high).contains(value))
-    {
-        return Plan::say(format!(
-            "{} {unit} doesn't look like a sensible {} target (I accept {}–{} {unit}). No target set.",
-            number_text(value),
-            quantity.as_str(),
-            number_text(low),
-            number_text(high)
-        ));
+    if let Some(refusal) = implausible(quantity, ends) {
+        return Plan::say(refusal);
     }
+    let unit = quantity.unit();
     let key = Key::Target {
         room: room.clone(),
         quantity,
@@ -129,6 +118,23 @@ pub(super) fn set_range(
         private: false,
         claim: None,
     }
+}
+
+/// The refusal of a value outside the plausible range (a typo: "220").
+fn implausible(quantity: Quantity, ends: (Option<f64>, Option<f64>)) -> Option<String> {
+    let unit = quantity.unit();
+    let (low, high) = plausible_range(quantity);
+    let value = [ends.0, ends.1]
+        .into_iter()
+        .flatten()
+        .find(|value| !(low..=high).contains(value))?;
+    Some(format!(
+        "{} {unit} doesn't look like a sensible {} target (I accept {}–{} {unit}). No target set.",
+        number_text(value),
+        quantity.as_str(),
+        number_text(low),
+        number_text(high)
+    ))
 }
 
 /// The known room a target is set for, and a note when it was a guess; a room nobody knows is
