@@ -56,8 +56,11 @@ const ROOMS: [(u64, &str, &str, f64, f64, f64); 5] = [
     (5, "pi-open", "open space", 22.0, 40.0, 52.0),
 ];
 
-/// (person, days before today, first in, last in) as hours:minutes after midnight.
-const ATTENDANCE: [(&str, u64, (u64, u64), (u64, u64)); 12] = [
+/// Hours and minutes after midnight.
+type Clock = (u64, u64);
+
+/// (person, days before today, first in, last in).
+const ATTENDANCE: [(&str, u64, Clock, Clock); 12] = [
     ("Ada Lovelace", 0, (9, 12), (12, 41)),
     ("Bob Marley", 0, (8, 5), (12, 41)),
     ("Linus Torvalds", 0, (10, 30), (12, 41)),
@@ -103,7 +106,7 @@ impl Demo {
         targets_and_alerts(&mut office);
         for (name, ago, first, last) in ATTENDANCE {
             let day = MIDNIGHT - ago * DAY;
-            let at = |(h, m): (u64, u64)| day + h * HOUR + m * MINUTE;
+            let at = |(h, m): Clock| day + h * HOUR + m * MINUTE;
             let key = Key::Attendance {
                 name: name.into(),
                 day: day_of(day),

@@ -54,6 +54,8 @@ mod whom;
 #[cfg(test)]
 pub(crate) mod fixture;
 #[cfg(test)]
+mod office_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod understood_tests;
