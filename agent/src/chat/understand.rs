@@ -207,7 +207,7 @@ pub fn early(words: &[&str], lexicon: &Lexicon) -> Option<Command> {
     let pieces = recognise(words, lexicon);
     let facts = Facts::of(&pieces, words);
     let mine = facts.has(Tag::Mine) || words.contains(&"i");
-    if mine && facts.has(Tag::Devices) && facts.person.is_none() && facts.place.is_none() {
+    if mine && facts.has(Tag::Devices) && facts.runs.is_empty() && facts.person.is_none() {
         return (!facts.has(Tag::Remove)).then_some(Command::MyDevices);
     }
     if facts.has(Tag::Remove) && facts.has(Tag::Target) {
