@@ -62,12 +62,17 @@ fn pick_room_or_rest(facts: &Facts, words: &[&str]) -> Option<Command> {
         (Some(_), _) if facts.runs.is_empty() => {
             facts.person().map(|person| Command::IsIn { person })
         }
-        (None, Some(room)) if facts.runs.is_empty() => Some(Command::Reading {
+        (None, Some(room)) if facts.runs.is_empty() && !about_me(words) => Some(Command::Reading {
             room: Some(room.clone()),
             quantity: Quantity::Temperature,
         }),
         _ => None,
     }
+}
+
+/// "i am in the kitchen", "im in the lobby": a remark about oneself, not a question.
+fn about_me(words: &[&str]) -> bool {
+    matches!(words, ["i", "am", ..] | ["im" | "iam", ..])
 }
 
 /// "is it cold in the kitchen?", "how warm is the lobby", "kitchen warm enough?".

@@ -146,6 +146,11 @@ const OFFICE: &[(&str, &str)] = &[
     ("Hi! Is Linus in? I need him.", "is_in:linus"),
     ("is the open space within target", "comfortable:open space"),
     ("is it colder in the kitchen or the lobby", "compare:kitchen,lobby:temperature"),
+    // Not for the bot, in the same office: a fallback, never a wrong answer.
+    ("i am in the kitchen", "unknown"),
+    ("lunch anyone?", "unknown"),
+    ("how many coffees", "unknown"),
+    ("who is the admin", "unknown"),
 ];
 
 #[test]
@@ -156,7 +161,7 @@ fn colleagues_phrasings_are_understood_in_the_office() {
         .filter_map(|(text, want)| {
             let got = label(&demo.understand(text));
             let reply = demo.answer(text);
-            let fallback = reply.starts_with("Sorry, I didn't understand");
+            let fallback = reply.starts_with("Sorry, I didn't understand") && *want != "unknown";
             (got != *want || fallback).then(|| format!("{text:?}: want {want}, got {got}: {reply}"))
         })
         .collect();
