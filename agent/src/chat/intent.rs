@@ -7,11 +7,11 @@ use officemesh_sensors::Quantity;
 
 use super::grammar::Command;
 use super::lexicon::{self, Tag, When};
-use super::understand::{early, Facts, Lexicon};
+use super::understand::{early_from, Facts, Lexicon};
 
 /// The intent, from what the question names.
 pub(super) fn pick(facts: &Facts, words: &[&str], lexicon: &Lexicon) -> Option<Command> {
-    if let Some(command) = early(words, lexicon).or_else(|| facts.thanked()) {
+    if let Some(command) = early_from(facts, words).or_else(|| facts.thanked()) {
         return Some(command);
     }
     if facts.has(Tag::Help) {

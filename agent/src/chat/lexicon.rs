@@ -448,6 +448,9 @@ pub fn allowed_edits(length: usize) -> usize {
 
 /// Optimal-string-alignment distance (edits, with adjacent swaps counting as one).
 pub fn edit_distance(a: &str, b: &str) -> usize {
+    if a.is_ascii() && b.is_ascii() && a.len() < SHORT && b.len() < SHORT {
+        return short_distance(a.as_bytes(), b.as_bytes());
+    }
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
@@ -472,9 +475,57 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     rows[a.len()][b.len()]
 }
 
+/// Words shorter than this are compared without allocating (three rolling rows).
+const SHORT: usize = 32;
+
+/// [`edit_distance`] of two short ASCII words.
+fn short_distance(a: &[u8], b: &[u8]) -> usize {
+    let mut before = [0usize; SHORT];
+    let mut previous = [0usize; SHORT];
+    let mut row = [0usize; SHORT];
+    for (j, cell) in previous.iter_mut().enumerate().take(b.len() + 1) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        row[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (previous[j] + 1)
+                .min(row[j - 1] + 1)
+                .min(previous[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(before[j - 2] + 1);
+            }
+            row[j] = best;
+        }
+        before = previous;
+        previous = row;
+    }
+    previous[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_words_measure_as_long_ones_do() {
+        let long = |a: &str, b: &str| {
+            let padded = |w: &str| format!("{w}é");
+            edit_distance(&padded(a), &padded(b))
+        };
+        for (a, b) in [
+            ("temprature", "temperature"),
+            ("coldets", "coldest"),
+            ("hwo", "who"),
+            ("", "lobby"),
+            ("kitchen", ""),
+            ("sapce", "space"),
+            ("meetng", "meeting"),
+        ] {
+            assert_eq!(edit_distance(a, b), long(a, b), "{a} {b}");
+        }
+    }
 
     #[test]
     fn everyday_words_and_their_typos() {

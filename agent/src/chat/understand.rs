@@ -205,13 +205,20 @@ pub fn early(words: &[&str], lexicon: &Lexicon) -> Option<Command> {
         return None;
     }
     let pieces = recognise(words, lexicon);
-    let facts = Facts::of(&pieces, words);
+    early_from(&Facts::of(&pieces, words), words)
+}
+
+/// [`early`] from the facts already found in `words`.
+pub(super) fn early_from(facts: &Facts, words: &[&str]) -> Option<Command> {
+    if words.iter().any(|w| grammar::looks_like_mac(w)) {
+        return None;
+    }
     let mine = facts.has(Tag::Mine) || words.contains(&"i");
     if mine && facts.has(Tag::Devices) && facts.runs.is_empty() && facts.person.is_none() {
         return (!facts.has(Tag::Remove)).then_some(Command::MyDevices);
     }
     if facts.has(Tag::Remove) && facts.has(Tag::Target) {
-        return Some(remove_target(&facts));
+        return Some(remove_target(facts));
     }
     facts.courtesy()
 }
