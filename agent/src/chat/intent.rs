@@ -7,10 +7,10 @@ use officemesh_sensors::Quantity;
 
 use super::grammar::Command;
 use super::lexicon::{self, Tag, When};
-use super::understand::{early_from, Facts, Lexicon};
+use super::understand::{early_from, Facts};
 
 /// The intent, from what the question names.
-pub(super) fn pick(facts: &Facts, words: &[&str], lexicon: &Lexicon) -> Option<Command> {
+pub(super) fn pick(facts: &Facts, words: &[&str]) -> Option<Command> {
     if let Some(command) = early_from(facts, words).or_else(|| facts.thanked()) {
         return Some(command);
     }

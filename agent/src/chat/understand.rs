@@ -313,7 +313,7 @@ pub fn understand(text: &str, lexicon: &Lexicon) -> Command {
     let pieces = recognise(&words, lexicon);
     let mut facts = Facts::of(&pieces, &words);
     facts.question |= text.contains('?');
-    super::intent::pick(&facts, &words, lexicon).unwrap_or_else(|| Command::Unknown {
+    super::intent::pick(&facts, &words).unwrap_or_else(|| Command::Unknown {
         text: text.trim().chars().take(200).collect(),
     })
 }
