@@ -2,7 +2,8 @@
 //! question of the held-out lists (`agent/src/chat/heldout/*.txt`) is parsed and planned
 //! (`chat::parse` + `chat::plan`, the pure path every adapter takes) against a replica of an
 //! office of 40 people, 8 rooms with three quantities each, targets, and 30 days of attendance
-//! history. Prints the median and the slowest question's median, in µs per question.
+//! history, plus three long questions. Prints the median and the slowest question's median,
+//! and the same for the first time each question is asked, in µs per question.
 //!
 //! Run: `cargo bench -p officemesh --bench chat` (repetitions per question: `CHAT_BENCH_REPS`,
 //! default 50).
@@ -138,6 +139,16 @@ fn office() -> Replica {
     w.replica
 }
 
+/// Long questions as a polite colleague writes them (context after the question).
+const LONG: [&str; 3] = [
+    "Would you be so kind as to tell me how many people are in the office at the moment? I'm \
+     trying to work out how much cake to order for this afternoon.",
+    "I was wondering whether it's too stuffy in the meeting room at the moment, as we have \
+     clients coming in at eleven.",
+    "Please could you forget my old phone, as I've handed it in to be recycled? Its MAC \
+     address was a4:5e:60:d2:13:09.",
+];
+
 fn questions() -> Vec<String> {
     [
         include_str!("../src/chat/heldout/admin.txt"),
@@ -149,6 +160,7 @@ fn questions() -> Vec<String> {
     .flat_map(|list| list.lines())
     .filter(|line| !line.starts_with('#'))
     .filter_map(|line| line.split_once(" | ").map(|(_, q)| q.to_string()))
+    .chain(LONG.map(String::from))
     .collect()
 }
 
@@ -180,6 +192,8 @@ fn main() {
     };
     let questions = questions();
     let mut per_question = Vec::with_capacity(questions.len());
+    // The first time a question is seen: its typo lookups not yet cached.
+    let mut first_times = Vec::with_capacity(questions.len());
     let mut slowest = (0.0, String::new());
     for question in &questions {
         let mut times = Vec::with_capacity(reps);
@@ -189,6 +203,7 @@ fn main() {
             std::hint::black_box(planned);
             times.push(start.elapsed().as_secs_f64() * 1e6);
         }
+        first_times.push(times.first().copied().unwrap_or_default());
         let question_median = median(times);
         if question_median > slowest.0 {
             slowest = (question_median, question.clone());
@@ -201,6 +216,11 @@ fn main() {
         replica.len()
     );
     println!("  median {:.1} µs per question", median(per_question));
+    let first_max = first_times.iter().copied().fold(0.0, f64::max);
+    println!(
+        "  first time asked: median {:.1} µs, slowest {first_max:.1} µs",
+        median(first_times)
+    );
     println!(
         "  slowest question median {:.1} µs ({:?})",
         slowest.0, slowest.1

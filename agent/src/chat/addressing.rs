@@ -287,7 +287,7 @@ mod tests {
         assert_eq!(strip_trigger_word("offices?", "office"), "offices?");
         assert_eq!(strip_trigger_word(" status ", ""), "status");
         assert_eq!(
-            crate::chat::parse(&strip_trigger_word("office who's in", "office")),
+            crate::chat::grammar::parse(&strip_trigger_word("office who's in", "office")),
             crate::chat::Command::WhoIsIn { room: None }
         );
     }

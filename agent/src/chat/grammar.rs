@@ -36,6 +36,14 @@ pub enum Command {
         quantity: Quantity,
         value: f64,
     },
+    /// "set … to between 20 and 23", "set the maximum … to 24": a band, or one end of it (the
+    /// other end kept from the room's tolerance).
+    SetRange {
+        room: String,
+        quantity: Quantity,
+        low: Option<f64>,
+        high: Option<f64>,
+    },
     /// A "set …" that misses something; `reason` says what and how to write it.
     BadSet { reason: String },
     /// "is ada in?": whether one registered person is in now.
@@ -68,6 +76,24 @@ pub enum Command {
     WhoWasIn { when: When },
     /// "which room is coldest?", "loudest room" (`highest` false for coldest/quietest/driest).
     Extreme { quantity: Quantity, highest: bool },
+    /// "average humidity this week", "temp since morning": readings over time (chat has only
+    /// the latest; the answer says so and where the history is).
+    Trend {
+        room: Option<String>,
+        quantity: Quantity,
+    },
+    /// "was bob in yesterday?", "did ada come in this week?" (attendance history).
+    WasIn { person: String, when: When },
+    /// "is open space louder than the lobby?", "kitchen vs studio temp".
+    Compare {
+        rooms: Vec<String>,
+        quantity: Quantity,
+    },
+    /// "what targets are set?" (`room` set for one room).
+    Targets { room: Option<String> },
+    /// "is the meeting room comfortable?", "are all rooms within their targets?": every
+    /// quantity of a room (`None`: every room) against its target or a comfortable range.
+    Comfortable { room: Option<String> },
     /// "any alerts?".
     Alerts,
     /// "thanks".
@@ -78,36 +104,32 @@ pub enum Command {
     MyDevices,
     /// "remove the kitchen target", "delete the lab temperature target".
     RemoveTarget { room: String, quantity: Quantity },
+    /// A message to be understood knowing the office's people and rooms: what [`crate::chat::parse`]
+    /// gives every adapter; the answer understands it with the replica ([`parse_in`]).
+    Ask { text: String },
     /// Anything else (the original text, trimmed).
     Unknown { text: String },
 }
 
-/// Parses one chat message.
+/// Parses one chat message without knowing the office's people and rooms (see [`parse_in`]).
 pub fn parse(text: &str) -> Command {
-    let all = words(text);
-    let every: Vec<&str> = all.iter().map(String::as_str).collect();
-    if let Some(command) = super::understand::early(&every) {
-        return command;
-    }
-    let words = strip_fillers(&all);
-    let words: Vec<&str> = words.iter().map(String::as_str).collect();
-    let strict = parse_strict(&words);
-    strict
-        .and_then(super::understand::refine)
-        .unwrap_or_else(|| {
-            super::understand::understand(text, &super::understand::Lexicon::default())
-        })
+    parse_in(text, &super::understand::Lexicon::default())
+}
+
+/// Parses one chat message knowing the office's people and rooms (`lexicon`).
+pub fn parse_in(text: &str, lexicon: &super::understand::Lexicon) -> Command {
+    super::with_office::parse_in(text, lexicon)
 }
 
 /// The fixed phrasings (and the commands that write), before the understanding of questions.
-fn parse_strict(words: &[&str]) -> Option<Command> {
+pub(super) fn parse_strict(words: &[&str]) -> Option<Command> {
     parse_help(words)
         .or_else(|| parse_status(words))
         .or_else(|| parse_who(words))
         .or_else(|| super::questions::parse_question(words))
         .or_else(|| parse_register(words))
         .or_else(|| parse_forget(words))
-        .or_else(|| parse_set(words))
+        .or_else(|| super::setting::parse_set(words))
         .or_else(|| parse_reading(words))
 }
 
@@ -177,7 +199,7 @@ const TRAILING_FILLERS: &[&str] = &[
     "right",
 ];
 
-fn strip_fillers(words: &[String]) -> Vec<String> {
+pub(super) fn strip_fillers(words: &[String]) -> Vec<String> {
     let mut start = 0;
     while start < words.len() && LEADING_FILLERS.contains(&words[start].as_str()) {
         start += 1;
@@ -211,7 +233,7 @@ fn is_the(word: &str) -> bool {
 }
 
 /// The quantity a word names, typos included.
-fn quantity_word(word: &str) -> Option<Quantity> {
+pub(super) fn quantity_word(word: &str) -> Option<Quantity> {
     match word {
         "temp" | "temps" | "tmp" | "tmep" | "temo" => Some(Quantity::Temperature),
         "hum" => Some(Quantity::Humidity),
@@ -313,7 +335,7 @@ const DEVICE_WORDS: &[&str] = &[
     "wi-fi", "is", "my", "a", "the", "of",
 ];
 
-fn parse_register(words: &[&str]) -> Option<Command> {
+pub(super) fn parse_register(words: &[&str]) -> Option<Command> {
     // Prefixes after which the rest must be a MAC ("sure"), and "i am …" after which a non-MAC
     // is just not this command ("i am hungry").
     let (rest, sure) = match words {
@@ -352,7 +374,7 @@ fn parse_register(words: &[&str]) -> Option<Command> {
     }
 }
 
-fn parse_forget(words: &[&str]) -> Option<Command> {
+pub(super) fn parse_forget(words: &[&str]) -> Option<Command> {
     let (verb, rest) = words.split_first()?;
     if !is_any(verb, &["forget", "unregister", "remove", "delete"]) && *verb != "forgt" {
         return None;
@@ -362,7 +384,8 @@ fn parse_forget(words: &[&str]) -> Option<Command> {
         _ => rest,
     };
     match rest {
-        ["me"] | ["all", "of", "me"] => Some(Command::ForgetMe),
+        // "forget me pls, new phone": what follows "me" is a reason, not a device.
+        ["me", ..] | ["all", "of", "me", ..] => Some(Command::ForgetMe),
         ["my", tail @ ..] | ["all", "my", tail @ ..]
             if tail.iter().all(|w| DEVICE_WORDS.contains(w)) =>
         {
@@ -403,7 +426,7 @@ pub(super) fn looks_like_mac(token: &str) -> bool {
 
 /// Parses a MAC (`aa:bb:…`, `aa-bb-…`, `aabb.ccdd.eeff`, `aabbccddeeff`) into a command, or a
 /// `BadMac` that says what is wrong.
-fn mac_command(token: &str, make: impl FnOnce(MacAddr) -> Command) -> Command {
+pub(super) fn mac_command(token: &str, make: impl FnOnce(MacAddr) -> Command) -> Command {
     let hex_only: String = token.chars().filter(char::is_ascii_hexdigit).collect();
     // `aabbccddeeff` and Cisco-style `aabb.ccdd.eeff`: add the colons.
     let candidate = if !token.contains([':', '-']) && hex_only.len() == 12 {
@@ -431,90 +454,6 @@ fn mac_command(token: &str, make: impl FnOnce(MacAddr) -> Command) -> Command {
             reason: "a MAC address is six pairs of hex digits".into(),
         },
     }
-}
-
-const SET_NUMBER_UNITS: &[&str] = &[
-    "°c", "ºc", "°", "º", "c", "celsius", "degrees", "degree", "deg", "%", "db", "dba",
-];
-
-/// "22", "21.5", "22°c", "22c", "45%": the number, unit suffix dropped.
-fn parse_number(token: &str) -> Option<f64> {
-    let mut text = token;
-    for unit in SET_NUMBER_UNITS {
-        if let Some(stripped) = text.strip_suffix(unit) {
-            text = stripped;
-            break;
-        }
-    }
-    text.parse::<f64>().ok().filter(|value| value.is_finite())
-}
-
-pub(super) fn parse_set(words: &[&str]) -> Option<Command> {
-    let (verb, rest) = words.split_first()?;
-    if !matches!(*verb, "set" | "change") {
-        return None;
-    }
-    let usage = "write it like: set meeting room temperature to 22";
-    let mut rest = rest;
-    while let [word, tail @ ..] = rest {
-        if is_the(word) || matches!(*word, "target" | "for" | "of") {
-            rest = tail;
-        } else {
-            break;
-        }
-    }
-    let fahrenheit = |word: &&str| {
-        matches!(*word, "f" | "°f" | "fahrenheit")
-            || (word.ends_with('f') && parse_number(word.trim_end_matches(['f', '°'])).is_some())
-    };
-    if rest.iter().any(fahrenheit) {
-        return Some(Command::BadSet {
-            reason: "targets are in °C (for temperature), % or dB".into(),
-        });
-    }
-    // The number is the last word that parses as one, after "to"/"at" or directly.
-    let Some(number_at) = rest.iter().rposition(|word| parse_number(word).is_some()) else {
-        return Some(Command::BadSet {
-            reason: format!("I need the value to set; {usage}"),
-        });
-    };
-    if rest[number_at + 1..]
-        .iter()
-        .any(|word| !SET_NUMBER_UNITS.contains(word))
-    {
-        return Some(Command::BadSet {
-            reason: format!("I did not understand the end of that; {usage}"),
-        });
-    }
-    let value = parse_number(rest[number_at])?;
-    let mut head = &rest[..number_at];
-    if let [before @ .., "to" | "at" | "->" | "is"] = head {
-        head = before;
-    }
-    if let [before @ .., "target"] = head {
-        head = before;
-    }
-    let (room_words, quantity) = match head.iter().rposition(|word| quantity_word(word).is_some()) {
-        Some(at) if at + 1 == head.len() => (&head[..at], quantity_word(head[at])),
-        Some(_) => {
-            return Some(Command::BadSet {
-                reason: format!("I could not tell the room from the quantity; {usage}"),
-            })
-        }
-        // "set meeting room to 22": temperature is what people mean.
-        None => (head, Some(Quantity::Temperature)),
-    };
-    let quantity = quantity?;
-    if room_words.is_empty() {
-        return Some(Command::BadSet {
-            reason: format!("which room? {usage}"),
-        });
-    }
-    Some(Command::SetTarget {
-        room: room_words.join(" "),
-        quantity,
-        value,
-    })
 }
 
 const QUESTION_WORDS: &[&str] = &[

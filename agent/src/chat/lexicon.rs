@@ -17,6 +17,8 @@ pub enum When {
     /// Days since Monday: 0 is Monday ("last monday", "on tuesday").
     Weekday(u8),
     ThisWeek,
+    /// Monday to Sunday of the week before this one.
+    LastWeek,
     /// "since 9": today from this hour (local time).
     SinceHour(u8),
 }
@@ -48,6 +50,14 @@ pub enum Tag {
     Feeling(Quantity, bool),
     /// warmest, coldest, loudest, driest: the extreme room.
     Extreme(Quantity, bool),
+    /// warmer, louder, quieter: two rooms compared (or the extreme room, with one or none).
+    Comparative(Quantity, bool),
+    /// "within", "comfortable": a room against its targets, every quantity.
+    Within,
+    /// "average", "since", "trend": readings over time, which chat does not keep.
+    Trend,
+    /// "first", "earliest": who arrived first.
+    First,
     Most,
     Least,
     Too,
@@ -134,6 +144,8 @@ const VOCABULARY: &[(&str, Tag)] = &[
     ("hier", Tag::Here),
     ("everywhere", Tag::All),
     ("anywhere", Tag::All),
+    ("across", Tag::All),
+    ("throughout", Tag::All),
     ("room", Tag::Room),
     ("rooms", Tag::Room),
     ("rom", Tag::Room),
@@ -172,10 +184,33 @@ const VOCABULARY: &[(&str, Tag)] = &[
     ("silent", Tag::Feeling(Quantity::Sound, false)),
     ("warmest", Tag::Extreme(Quantity::Temperature, true)),
     ("hottest", Tag::Extreme(Quantity::Temperature, true)),
-    ("warmer", Tag::Extreme(Quantity::Temperature, true)),
+    ("warmer", Tag::Comparative(Quantity::Temperature, true)),
+    ("hotter", Tag::Comparative(Quantity::Temperature, true)),
+    ("cooler", Tag::Comparative(Quantity::Temperature, false)),
+    ("louder", Tag::Comparative(Quantity::Sound, true)),
+    ("noisier", Tag::Comparative(Quantity::Sound, true)),
+    ("quieter", Tag::Comparative(Quantity::Sound, false)),
+    ("drier", Tag::Comparative(Quantity::Humidity, false)),
+    ("dryer", Tag::Comparative(Quantity::Humidity, false)),
+    ("humider", Tag::Comparative(Quantity::Humidity, true)),
+    ("within", Tag::Within),
+    ("comfortable", Tag::Within),
+    ("uncomfortable", Tag::Within),
+    ("comfy", Tag::Within),
+    ("range", Tag::Within),
+    ("first", Tag::First),
+    ("avg", Tag::Trend),
+    ("average", Tag::Trend),
+    ("mean", Tag::Trend),
+    ("trend", Tag::Trend),
+    ("since", Tag::Trend),
+    ("graph", Tag::Trend),
+    ("chart", Tag::Trend),
+    ("history", Tag::Trend),
+    ("earliest", Tag::First),
     ("coldest", Tag::Extreme(Quantity::Temperature, false)),
     ("coolest", Tag::Extreme(Quantity::Temperature, false)),
-    ("colder", Tag::Extreme(Quantity::Temperature, false)),
+    ("colder", Tag::Comparative(Quantity::Temperature, false)),
     ("chilliest", Tag::Extreme(Quantity::Temperature, false)),
     ("loudest", Tag::Extreme(Quantity::Sound, true)),
     ("noisiest", Tag::Extreme(Quantity::Sound, true)),
@@ -196,6 +231,9 @@ const VOCABULARY: &[(&str, Tag)] = &[
     ("today", Tag::Time(When::Today)),
     ("tonight", Tag::Time(When::Today)),
     ("morning", Tag::Time(When::Today)),
+    ("afternoon", Tag::Time(When::Today)),
+    ("evening", Tag::Time(When::Today)),
+    ("lunchtime", Tag::Time(When::Today)),
     ("yesterday", Tag::Time(When::Yesterday)),
     ("yday", Tag::Time(When::Yesterday)),
     ("yest", Tag::Time(When::Yesterday)),
@@ -232,6 +270,9 @@ const VOCABULARY: &[(&str, Tag)] = &[
     ("sensor", Tag::Status),
     ("pis", Tag::Status),
     ("raspberries", Tag::Status),
+    ("raspberry", Tag::Status),
+    ("pi", Tag::Status),
+    ("dead", Tag::Status),
     ("failing", Tag::Status),
     ("down", Tag::Status),
     ("help", Tag::Help),
@@ -265,156 +306,25 @@ const VOCABULARY: &[(&str, Tag)] = &[
     ("clear", Tag::Remove),
     ("drop", Tag::Remove),
     ("unset", Tag::Remove),
+    ("forget", Tag::Remove),
+    ("unregister", Tag::Remove),
     ("target", Tag::Target),
     ("targets", Tag::Target),
     ("set", Tag::Set),
     ("put", Tag::Set),
     ("change", Tag::Set),
+    ("make", Tag::Set),
+    ("raise", Tag::Set),
+    ("increase", Tag::Set),
+    ("decrease", Tag::Set),
+    ("reduce", Tag::Set),
+    ("adjust", Tag::Set),
     ("my", Tag::Mine),
     ("mine", Tag::Mine),
     ("devices", Tag::Devices),
     ("device", Tag::Devices),
     ("macs", Tag::Devices),
     ("phones", Tag::Devices),
-];
-
-/// Words that carry nothing for the intent.
-const FILLERS: &[&str] = &[
-    "the",
-    "teh",
-    "hte",
-    "a",
-    "an",
-    "is",
-    "are",
-    "s",
-    "it",
-    "its",
-    "please",
-    "pls",
-    "plz",
-    "me",
-    "tell",
-    "show",
-    "give",
-    "can",
-    "could",
-    "would",
-    "you",
-    "u",
-    "do",
-    "does",
-    "know",
-    "of",
-    "at",
-    "for",
-    "to",
-    "on",
-    "be",
-    "there",
-    "theres",
-    "yet",
-    "already",
-    "alredy",
-    "still",
-    "so",
-    "ok",
-    "okay",
-    "bot",
-    "officemesh",
-    "um",
-    "hmm",
-    "please",
-    "any",
-    "some",
-    "this",
-    "that",
-    "like",
-    "level",
-    "levels",
-    "reading",
-    "readings",
-    "value",
-    "values",
-    "right",
-    "just",
-    "mr",
-    "mrs",
-    "ms",
-    "dr",
-    "no",
-    "or",
-    "and",
-    "with",
-    "about",
-    "say",
-    "want",
-    "i",
-    "get",
-    "got",
-    "has",
-    "have",
-    "had",
-    "then",
-    "really",
-    "bit",
-    "little",
-    "quite",
-    "much",
-    "lot",
-    "all",
-    "every",
-    "each",
-    "open",
-    "current",
-    "latest",
-    "check",
-    "list",
-    "only",
-    "from",
-    "by",
-    "am",
-    "im",
-    "thats",
-    "if",
-    "whether",
-    "moment",
-    "everything",
-    "anything",
-    "well",
-    "good",
-    "fine",
-    "will",
-    "should",
-    "may",
-    "might",
-    "we",
-    "our",
-    "he",
-    "she",
-    "they",
-    "his",
-    "her",
-    "their",
-    "guys",
-    "mate",
-    "buddy",
-    "dude",
-    "bro",
-    "friend",
-    "pal",
-    "wise",
-    "folks",
-    "high",
-    "higher",
-    "low",
-    "lower",
-    "pretty",
-    "kind",
-    "sort",
-    "then",
-    "than",
-    "also",
 ];
 
 /// Tags `words` (lower-cased, apostrophes dropped), joining fixed groups ("this week",
@@ -438,6 +348,7 @@ fn group(words: &[&str]) -> Option<(Tag, usize)> {
     };
     Some(match words {
         ["this", "week" | "wk", ..] | ["past", "week", ..] => (Tag::Time(When::ThisWeek), 2),
+        ["last", "week" | "wk", ..] => (Tag::Time(When::LastWeek), 2),
         ["last" | "on" | "past", day, ..] if weekday(day).is_some() => {
             (Tag::Time(When::Weekday(weekday(day)?)), 2)
         }
@@ -481,10 +392,28 @@ pub fn single(word: &str) -> Tag {
     if let Some((_, tag)) = VOCABULARY.iter().find(|(known, _)| *known == word) {
         return tag.clone();
     }
-    if FILLERS.contains(&word) {
+    if super::fillers::FILLERS.contains(&word) {
         return Tag::Filler;
     }
-    fuzzy(word).unwrap_or_else(|| Tag::Open(word.to_string()))
+    // The typo search is the costly part, and a question tags its words several times (groups
+    // of one to four words): each thread remembers what its words were (a cache only; the
+    // answer is the same without it).
+    thread_local! {
+        static TYPOS: std::cell::RefCell<std::collections::HashMap<String, Tag>> =
+            std::cell::RefCell::default();
+    }
+    if let Some(tag) = TYPOS.with(|seen| seen.borrow().get(word).cloned()) {
+        return tag;
+    }
+    let tag = fuzzy(word).unwrap_or_else(|| Tag::Open(word.to_string()));
+    TYPOS.with(|seen| {
+        let mut seen = seen.borrow_mut();
+        if seen.len() >= 4096 {
+            seen.clear();
+        }
+        seen.insert(word.to_string(), tag.clone());
+    });
+    tag
 }
 
 /// The vocabulary word `word` is a typo of, when exactly one is closest.
@@ -527,6 +456,9 @@ pub fn allowed_edits(length: usize) -> usize {
 
 /// Optimal-string-alignment distance (edits, with adjacent swaps counting as one).
 pub fn edit_distance(a: &str, b: &str) -> usize {
+    if a.is_ascii() && b.is_ascii() && a.len() < SHORT && b.len() < SHORT {
+        return short_distance(a.as_bytes(), b.as_bytes());
+    }
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
@@ -551,9 +483,57 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     rows[a.len()][b.len()]
 }
 
+/// Words shorter than this are compared without allocating (three rolling rows).
+const SHORT: usize = 32;
+
+/// [`edit_distance`] of two short ASCII words.
+fn short_distance(a: &[u8], b: &[u8]) -> usize {
+    let mut before = [0usize; SHORT];
+    let mut previous = [0usize; SHORT];
+    let mut row = [0usize; SHORT];
+    for (j, cell) in previous.iter_mut().enumerate().take(b.len() + 1) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        row[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (previous[j] + 1)
+                .min(row[j - 1] + 1)
+                .min(previous[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(before[j - 2] + 1);
+            }
+            row[j] = best;
+        }
+        before = previous;
+        previous = row;
+    }
+    previous[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_words_measure_as_long_ones_do() {
+        let long = |a: &str, b: &str| {
+            let padded = |w: &str| format!("{w}é");
+            edit_distance(&padded(a), &padded(b))
+        };
+        for (a, b) in [
+            ("temprature", "temperature"),
+            ("coldets", "coldest"),
+            ("hwo", "who"),
+            ("", "lobby"),
+            ("kitchen", ""),
+            ("sapce", "space"),
+            ("meetng", "meeting"),
+        ] {
+            assert_eq!(edit_distance(a, b), long(a, b), "{a} {b}");
+        }
+    }
 
     #[test]
     fn everyday_words_and_their_typos() {

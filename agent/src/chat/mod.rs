@@ -2,7 +2,9 @@
 //!
 //! Contents:
 //!
-//! - [`grammar`]: parses a message into a [`Command`] (pure).
+//! - [`grammar`]: parses a message into a [`Command`] (pure); [`setting`] reads "set … to …";
+//!   [`with_office`] reads a message against the office's people and rooms (sentences, MACs
+//!   anywhere, fixed phrasings checked against known rooms).
 //! - [`answer`]: executes a command against the replica and renders the reply, saying which
 //!   nodes it cannot reach (pure [`plan`], and a thin [`answer()`] over `Shared`); one
 //!   file per command under `answer/` (`who`, `readings`, `register`, `targets`, `status`,
@@ -35,17 +37,29 @@ pub mod answer;
 pub mod connected;
 pub mod dedup;
 pub mod driver;
+pub mod fillers;
 pub mod grammar;
 pub mod http;
+pub mod intent;
 pub mod lexicon;
 pub mod matrix;
 pub mod mattermost;
 pub mod pipeline;
 pub mod questions;
+pub mod setting;
 pub mod slack;
 pub mod text;
 pub mod understand;
 pub mod verify;
+pub mod with_office;
 
 pub use answer::{answer, answer_for, plan, plan_for, Asker, Plan, Reply, View};
-pub use grammar::{parse, Command};
+pub use grammar::Command;
+
+/// What a message asks, for any adapter: a [`Command::Ask`] that [`answer()`] / [`plan`]
+/// understand knowing the office's people and rooms (`grammar::parse_in` over the replica).
+pub fn parse(text: &str) -> Command {
+    Command::Ask {
+        text: text.trim().chars().take(1000).collect(),
+    }
+}

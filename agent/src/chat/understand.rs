@@ -29,21 +29,26 @@ enum Piece {
 
 /// What the question contains, in order of appearance where that matters.
 #[derive(Debug, Default)]
-struct Facts {
-    tags: Vec<Tag>,
+pub(super) struct Facts {
+    pub(super) tags: Vec<Tag>,
     /// Runs of unknown words ("meeting room", "ada lovelace"): candidate people or rooms.
-    runs: Vec<String>,
-    person: Option<String>,
-    place: Option<String>,
-    quantity: Option<Quantity>,
-    feeling: Option<(Quantity, bool)>,
-    extreme: Option<(Quantity, bool)>,
-    time: Option<When>,
-    number: bool,
+    pub(super) runs: Vec<String>,
+    pub(super) person: Option<String>,
+    /// Every person named, in order ("ada and grace").
+    pub(super) people: Vec<String>,
+    pub(super) place: Option<String>,
+    /// Every known room named, in order ("kitchen vs studio").
+    pub(super) places: Vec<String>,
+    pub(super) quantity: Option<Quantity>,
+    pub(super) feeling: Option<(Quantity, bool)>,
+    pub(super) extreme: Option<(Quantity, bool)>,
+    pub(super) comparative: Option<(Quantity, bool)>,
+    pub(super) time: Option<When>,
+    pub(super) number: bool,
     /// "came", "arrived": an arrival in the past ("who came in today").
-    came: bool,
+    pub(super) came: bool,
     /// Asked as a question: a "?" or a question's first word ("is it cold").
-    question: bool,
+    pub(super) question: bool,
 }
 
 impl Facts {
@@ -88,26 +93,42 @@ impl Facts {
 
     fn note(&mut self, piece: Piece) {
         let tag = match piece {
-            Piece::Person(name) => return first(&mut self.person, name),
-            Piece::Place(room) => return first(&mut self.place, room),
+            Piece::Person(name) => {
+                self.people.push(name.clone());
+                return first(&mut self.person, name);
+            }
+            Piece::Place(room) => {
+                if !self.places.contains(&room) {
+                    self.places.push(room.clone());
+                }
+                return first(&mut self.place, room);
+            }
             Piece::Word(tag) => tag,
         };
         match tag {
             Tag::Quantity(q) => first(&mut self.quantity, q),
             Tag::Feeling(q, high) => first(&mut self.feeling, (q, high)),
             Tag::Extreme(q, high) => first(&mut self.extreme, (q, high)),
-            Tag::Time(when) if self.time.is_none() || when != When::Now => self.time = Some(when),
+            Tag::Comparative(q, high) => first(&mut self.comparative, (q, high)),
+            // "yesterday afternoon": the day counts, not the part of it.
+            Tag::Time(when)
+                if matches!(self.time, None | Some(When::Now | When::Today))
+                    && when != When::Now =>
+            {
+                self.time = Some(when)
+            }
+            Tag::Time(When::Now) if self.time.is_none() => self.time = Some(When::Now),
             _ => {}
         }
         self.tags.push(tag);
     }
 
-    fn has(&self, tag: Tag) -> bool {
+    pub(super) fn has(&self, tag: Tag) -> bool {
         self.tags.contains(&tag)
     }
 
     /// The room asked about: a known room, "here", `None` for every room, or unknown words.
-    fn room(&self) -> Option<String> {
+    pub(super) fn room(&self) -> Option<String> {
         if let Some(place) = &self.place {
             return Some(place.clone());
         }
@@ -120,12 +141,35 @@ impl Facts {
         self.runs.first().cloned()
     }
 
-    fn person(&self) -> Option<String> {
+    /// The person asked about ("ada and grace" when several are named).
+    pub(super) fn person(&self) -> Option<String> {
+        if self.people.len() > 1 {
+            return Some(self.people.join(" and "));
+        }
         self.person.clone().or_else(|| self.runs.first().cloned())
     }
 
+    /// Thanks with nothing asked ("thx, that helped", "thank you for all your help").
+    pub(super) fn thanked(&self) -> Option<Command> {
+        let asks = [
+            Tag::Who,
+            Tag::Where,
+            Tag::HowMany,
+            Tag::Alerts,
+            Tag::Status,
+            Tag::Target,
+            Tag::Set,
+            Tag::Remove,
+            Tag::Within,
+        ];
+        let named = self.person.is_some() || self.place.is_some() || self.quantity.is_some();
+        let feels = self.feeling.is_some() || self.extreme.is_some();
+        let thanks = self.has(Tag::Thanks) && !named && !feels;
+        (thanks && !asks.into_iter().any(|tag| self.has(tag))).then_some(Command::Thanks)
+    }
+
     /// Only thanks, greetings and words that carry nothing.
-    fn courtesy(&self) -> Option<Command> {
+    pub(super) fn courtesy(&self) -> Option<Command> {
         let only = self.runs.is_empty()
             && self.person.is_none()
             && self.place.is_none()
@@ -154,19 +198,27 @@ fn first<T>(slot: &mut Option<T>, value: T) {
     }
 }
 
-/// Commands recognised before the fixed phrasings: thanks and greetings alone, "my devices",
-/// "remove the kitchen target".
-pub fn early(words: &[&str]) -> Option<Command> {
+/// Commands recognised before the fixed phrasings: thanks and greetings alone, "my devices"
+/// ("what devices do i have registered"), "remove the kitchen target".
+pub fn early(words: &[&str], lexicon: &Lexicon) -> Option<Command> {
     if words.iter().any(|w| grammar::looks_like_mac(w)) {
         return None;
     }
-    let pieces: Vec<Piece> = lexicon::tag(words).into_iter().map(Piece::Word).collect();
-    let facts = Facts::of(&pieces, words);
-    if facts.has(Tag::Mine) && facts.has(Tag::Devices) && facts.runs.is_empty() {
+    let pieces = recognise(words, lexicon);
+    early_from(&Facts::of(&pieces, words), words)
+}
+
+/// [`early`] from the facts already found in `words`.
+pub(super) fn early_from(facts: &Facts, words: &[&str]) -> Option<Command> {
+    if words.iter().any(|w| grammar::looks_like_mac(w)) {
+        return None;
+    }
+    let mine = facts.has(Tag::Mine) || words.contains(&"i");
+    if mine && facts.has(Tag::Devices) && facts.runs.is_empty() && facts.person.is_none() {
         return (!facts.has(Tag::Remove)).then_some(Command::MyDevices);
     }
     if facts.has(Tag::Remove) && facts.has(Tag::Target) {
-        return Some(remove_target(&facts));
+        return Some(remove_target(facts));
     }
     facts.courtesy()
 }
@@ -261,7 +313,7 @@ pub fn understand(text: &str, lexicon: &Lexicon) -> Command {
     let pieces = recognise(&words, lexicon);
     let mut facts = Facts::of(&pieces, &words);
     facts.question |= text.contains('?');
-    pick(&facts, &words).unwrap_or_else(|| Command::Unknown {
+    super::intent::pick(&facts, &words).unwrap_or_else(|| Command::Unknown {
         text: text.trim().chars().take(200).collect(),
     })
 }
@@ -347,182 +399,29 @@ fn person_part(word: &str, lexicon: &Lexicon) -> bool {
     })
 }
 
-/// The intent, from what the question names.
-fn pick(facts: &Facts, words: &[&str]) -> Option<Command> {
-    if let Some(command) = early(words) {
-        return Some(command);
-    }
-    if facts.has(Tag::Help) {
-        return Some(Command::Help);
-    }
-    if facts.has(Tag::Alerts) {
-        return Some(Command::Alerts);
-    }
-    if let Some(command) = extreme(facts) {
-        return Some(command);
-    }
-    if facts.has(Tag::HowMany) && facts.quantity.is_none() && facts.runs.is_empty() {
-        return Some(Command::HowManyIn);
-    }
-    if let Some(command) = personal(facts) {
-        return Some(command);
-    }
-    if let Some(command) = who_was_in(facts) {
-        return Some(command);
-    }
-    pick_room_or_rest(facts, words)
+/// `text` names one known room (all its words).
+pub(super) fn is_room(text: &str, lexicon: &Lexicon) -> bool {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    room_at(&words, lexicon).is_some_and(|(_, used)| used == words.len())
 }
 
-fn pick_room_or_rest(facts: &Facts, words: &[&str]) -> Option<Command> {
-    if facts.has(Tag::Status) {
-        return Some(Command::Status);
-    }
-    if facts.has(Tag::Empty) {
-        return Some(Command::IsEmpty { room: facts.room() });
-    }
-    if let Some((quantity, high)) = facts.feeling {
-        // A feeling word alone is a remark ("that's cool"), not a question.
-        let asked = facts.question
-            || facts.room().is_some()
-            || facts.has(Tag::Too)
-            || facts.has(Tag::Enough)
-            || facts.has(Tag::How);
-        if !asked {
-            return None;
-        }
-        if facts.has(Tag::How) {
-            return Some(Command::Reading {
-                room: facts.room(),
-                quantity,
-            });
-        }
-        // "warm enough" asks whether it is too cold.
-        let low = if facts.has(Tag::Enough) { high } else { !high };
-        return Some(Command::Comfort {
-            room: facts.room(),
-            quantity,
-            low,
-        });
-    }
-    if let Some(quantity) = facts.quantity {
-        if facts.has(Tag::Set) && facts.number {
-            return set(words);
-        }
-        // "is the temperature too high?"
-        let end = words.iter().find_map(|w| match *w {
-            "high" | "higher" => Some(false),
-            "low" | "lower" => Some(true),
-            _ => None,
-        });
-        if let Some(low) = end {
-            return Some(Command::Comfort {
-                room: facts.room(),
-                quantity,
-                low,
-            });
-        }
-        return Some(Command::Reading {
-            room: facts.room(),
-            quantity,
-        });
-    }
-    if facts.has(Tag::Room) && (facts.has(Tag::Which) || facts.runs.is_empty()) {
-        return Some(Command::Rooms);
-    }
-    let somewhere = facts.has(Tag::In) || facts.has(Tag::Here) || facts.has(Tag::Arrive);
-    if facts.has(Tag::Who) && (facts.runs.is_empty() || somewhere) {
-        return Some(Command::WhoIsIn { room: None });
-    }
-    if facts.has(Tag::Set) && facts.number {
-        return set(words);
-    }
-    if let Some(command) = facts.courtesy() {
-        return Some(command);
-    }
-    match (&facts.person, &facts.place) {
-        (Some(person), _) if facts.runs.is_empty() => Some(Command::IsIn {
-            person: person.clone(),
-        }),
-        (None, Some(room)) if facts.runs.is_empty() => Some(Command::Reading {
-            room: Some(room.clone()),
-            quantity: Quantity::Temperature,
-        }),
+/// Every word of `text` is part of a registered name (or "and": "ada and grace").
+pub(super) fn is_person(text: &str, lexicon: &Lexicon) -> bool {
+    text.split_whitespace()
+        .all(|word| word == "and" || person_part(word, lexicon))
+}
+
+/// The one known room named among the words of `text` ("meeting room comfort").
+pub(super) fn room_in(text: &str, lexicon: &Lexicon) -> Option<String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut found: Vec<String> = (0..words.len())
+        .filter_map(|at| room_at(&words[at..], lexicon).map(|(room, _)| room))
+        .collect();
+    found.dedup();
+    match found.as_slice() {
+        [one] => Some(one.clone()),
         _ => None,
     }
-}
-
-/// "put the target of … at 22": the set command from its verb on.
-fn set(words: &[&str]) -> Option<Command> {
-    let at = words.iter().position(|w| lexicon::single(w) == Tag::Set)?;
-    let mut rest: Vec<&str> = words[at..].to_vec();
-    rest[0] = "set";
-    grammar::parse_set(&rest)
-}
-
-fn extreme(facts: &Facts) -> Option<Command> {
-    let (quantity, highest) = match (facts.extreme, facts.feeling) {
-        (Some(found), _) => found,
-        (None, Some((q, high))) if facts.has(Tag::Most) => (q, high),
-        (None, Some((q, high))) if facts.has(Tag::Least) => (q, !high),
-        (None, Some(found)) if facts.has(Tag::Which) && facts.has(Tag::Room) => found,
-        _ => return None,
-    };
-    Some(Command::Extreme { quantity, highest })
-}
-
-/// Questions about one person: where, when they arrived, left, were last in.
-fn personal(facts: &Facts) -> Option<Command> {
-    let about_presence = [
-        Tag::Where,
-        Tag::Arrive,
-        Tag::Leave,
-        Tag::Last,
-        Tag::In,
-        Tag::Here,
-    ]
-    .into_iter()
-    .any(|tag| facts.has(tag));
-    let named = facts.person.is_some()
-        || (!facts.runs.is_empty()
-            && !facts.has(Tag::Who)
-            && facts.place.is_none()
-            && facts.quantity.is_none()
-            && facts.feeling.is_none()
-            && about_presence);
-    if !named {
-        return None;
-    }
-    let person = facts.person()?;
-    let when = match facts.time {
-        Some(When::Now) | None => When::Today,
-        Some(other) => other,
-    };
-    if facts.has(Tag::Leave) {
-        return Some(Command::Left { person, when });
-    }
-    if facts.has(Tag::Last) {
-        return Some(Command::LastIn { person });
-    }
-    let asks_when = facts.has(Tag::WhenWord);
-    if facts.has(Tag::Arrive) && (asks_when || facts.has(Tag::Which)) {
-        return Some(Command::Arrived { person, when });
-    }
-    if asks_when && facts.has(Tag::Past) {
-        return Some(Command::LastIn { person });
-    }
-    about_presence.then_some(Command::IsIn { person })
-}
-
-/// "who was in yesterday / this week / on monday / since 9", "attendance monday".
-fn who_was_in(facts: &Facts) -> Option<Command> {
-    let when = facts.time.or(facts.came.then_some(When::Today))?;
-    let earlier = matches!(
-        when,
-        When::Yesterday | When::Weekday(_) | When::ThisWeek | When::SinceHour(_)
-    );
-    let asks = (facts.has(Tag::Who) && (earlier || facts.has(Tag::Past) || facts.came))
-        || (facts.has(Tag::Past) && earlier && facts.runs.is_empty());
-    asks.then_some(Command::WhoWasIn { when })
 }
 
 #[cfg(test)]

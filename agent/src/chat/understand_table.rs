@@ -24,6 +24,19 @@ pub(crate) fn label(command: &Command) -> String {
             if *highest { "high" } else { "low" }
         ),
         Command::Comfort { room: r, .. } => format!("comfort:{}", room(r)),
+        Command::WasIn { person, .. } => format!("was_in:{person}"),
+        Command::Trend { room: r, quantity } => {
+            format!("trend:{}:{}", room(r), quantity.as_str())
+        }
+        Command::Compare { rooms, quantity } => {
+            format!("compare:{}:{}", rooms.join(","), quantity.as_str())
+        }
+        Command::Targets { room: r } => format!("targets:{}", room(r)),
+        Command::Comfortable { room: r } => format!("comfortable:{}", room(r)),
+        Command::SetRange { room, quantity, .. } => {
+            format!("set_range:{room}:{}", quantity.as_str())
+        }
+        Command::Ask { .. } => "ask".into(),
         Command::Alerts => "alerts".into(),
         Command::Status => "status".into(),
         Command::Help => "help".into(),

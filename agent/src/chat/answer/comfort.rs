@@ -1,6 +1,7 @@
-//! "is it cold in the kitchen?" and "what rooms are there?": a room's temperature against its
-//! target (or, without one, a comfortable 20–24 °C), and the rooms this node knows with what
-//! each reports. Reads the replica, writes nothing.
+//! "is it cold in the kitchen?", "is the meeting room comfortable?", "which room is coldest?",
+//! "is open space louder than the lobby?" and "what rooms are there?": a room's readings
+//! against its target (or, without one, a comfortable range), compared, and the rooms this
+//! node knows with their Pis. Reads the replica, writes nothing.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,7 @@ use crate::state::query::{self, ReadingFilter};
 use crate::state::{Key, ReadingStatus, Value};
 
 /// Without a target, what counts as comfortable.
-fn comfortable(quantity: Quantity) -> (f64, f64) {
+fn comfortable_range(quantity: Quantity) -> (f64, f64) {
     match quantity {
         Quantity::Temperature => (20.0, 24.0),
         Quantity::Humidity => (30.0, 60.0),
@@ -64,10 +65,10 @@ fn target_band(view: &View<'_>, room: &str, quantity: Quantity) -> Option<(f64, 
         })
 }
 
-/// One room's line: "Yes, kitchen is at 18.5 °C, below its target 22 ± 1 °C."
-fn verdict(view: &View<'_>, room: &str, quantity: Quantity, value: f64, low_end: bool) -> String {
+/// The band `room` should be in: its target, or a comfortable range; and how to say it.
+fn band(view: &View<'_>, room: &str, quantity: Quantity) -> (f64, f64, String) {
     let unit = quantity.unit();
-    let (low, high, band) = match target_band(view, room, quantity) {
+    match target_band(view, room, quantity) {
         Some((target, tolerance)) => (
             target - tolerance,
             target + tolerance,
@@ -78,7 +79,7 @@ fn verdict(view: &View<'_>, room: &str, quantity: Quantity, value: f64, low_end:
             ),
         ),
         None => {
-            let (low, high) = comfortable(quantity);
+            let (low, high) = comfortable_range(quantity);
             let band = format!(
                 "a comfortable {}–{} {unit}",
                 number_text(low),
@@ -86,7 +87,13 @@ fn verdict(view: &View<'_>, room: &str, quantity: Quantity, value: f64, low_end:
             );
             (low, high, band)
         }
-    };
+    }
+}
+
+/// One room's line: "Yes, kitchen is at 18.5 °C, below its target 22 ± 1 °C."
+fn verdict(view: &View<'_>, room: &str, quantity: Quantity, value: f64, low_end: bool) -> String {
+    let unit = quantity.unit();
+    let (low, high, band) = band(view, room, quantity);
     let now = format!("{room} is at {} {unit}", number_text(value));
     match (low_end, value < low, value > high) {
         (true, true, _) => format!("Yes, {now}, below {band}."),
@@ -165,6 +172,99 @@ pub(super) fn extreme(view: &View<'_>, quantity: Quantity, highest: bool) -> Str
         }
     };
     with_caveats(text, caveats(view, None, "readings"))
+}
+
+/// "is open space louder than the lobby?": the asked rooms' values, highest first.
+pub(super) fn compare(view: &View<'_>, asked: &[String], quantity: Quantity) -> String {
+    let values = room_values(view, quantity);
+    let unit = quantity.unit();
+    let mut have: Vec<(String, f64)> = Vec::new();
+    let mut lines = Vec::new();
+    for asked in asked {
+        match resolve(view, asked) {
+            Ok((room, _)) => match values.get(&room) {
+                Some(value) => have.push((room, *value)),
+                None => lines.push(format!(
+                    "I have no {} reading for {room}.",
+                    quantity.as_str()
+                )),
+            },
+            Err(super::Instead(reply)) => return reply,
+        }
+    }
+    have.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let more = match quantity {
+        Quantity::Temperature => "warmer",
+        Quantity::Humidity => "more humid",
+        Quantity::Sound | Quantity::SoundActivity => "louder",
+    };
+    let said = |(room, value): &(String, f64)| format!("{room} {} {unit}", number_text(*value));
+    let head = match have.as_slice() {
+        [] => None,
+        [(a, high), (b, low)] if high > low => Some(format!(
+            "{a} is {more} than {b}: {} {unit} against {} {unit}.",
+            number_text(*high),
+            number_text(*low)
+        )),
+        _ => Some(format!(
+            "{}: {}.",
+            quantity.as_str(),
+            have.iter().map(said).collect::<Vec<_>>().join(", ")
+        )),
+    };
+    lines.splice(0..0, head);
+    with_caveats(lines.join("\n"), caveats(view, None, "readings"))
+}
+
+/// "is the meeting room comfortable?", "are all rooms within their targets?": every quantity
+/// of the room (or of every room) against its target or a comfortable range.
+pub(super) fn comfortable(view: &View<'_>, room: Option<&str>) -> String {
+    let (rooms, note): (Vec<String>, String) = match room {
+        None => (
+            known_rooms(view.replica).into_iter().collect(),
+            String::new(),
+        ),
+        Some(asked) => match resolve(view, asked) {
+            Ok((room, note)) => (vec![room], note),
+            Err(super::Instead(reply)) => return reply,
+        },
+    };
+    let quantities = [Quantity::Temperature, Quantity::Humidity, Quantity::Sound];
+    let values: Vec<BTreeMap<String, f64>> =
+        quantities.iter().map(|q| room_values(view, *q)).collect();
+    let mut outside = Vec::new();
+    let mut fine = 0;
+    for room in &rooms {
+        for (quantity, values) in quantities.iter().zip(&values) {
+            let Some(value) = values.get(room) else {
+                continue;
+            };
+            let line = verdict(
+                view,
+                room,
+                *quantity,
+                *value,
+                *value < band(view, room, *quantity).0,
+            );
+            if let Some(outside_line) = line.strip_prefix("Yes, ") {
+                outside.push(outside_line.to_string());
+            } else {
+                fine += 1;
+            }
+        }
+    }
+    let text = match (outside.is_empty(), room.is_some()) {
+        _ if fine == 0 && outside.is_empty() => "I have no readings to judge that by.".into(),
+        (true, true) => format!(
+            "{note}Yes, {} is within its targets (or a comfortable range) on every reading.",
+            rooms.join("")
+        ),
+        (true, false) => "Yes, every room is within its targets (or a comfortable range).".into(),
+        (false, true) => format!("{note}No: {}", outside.join(" ")),
+        (false, false) => format!("Not every room:\n• {}", outside.join("\n• ")),
+    };
+    let asked = rooms.first().filter(|_| room.is_some()).map(String::as_str);
+    with_caveats(text, caveats(view, asked, "readings"))
 }
 
 pub(super) fn rooms(view: &View<'_>) -> String {

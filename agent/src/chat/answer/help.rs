@@ -29,7 +29,7 @@ const COMMANDS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "who was in yesterday?",
-        "attendance on a day, \"this week\", \"last monday\" or \"since 9\"",
+        "attendance on a day, \"this week\", \"last monday\" or \"since 9\" (also \"was bob in on friday?\")",
         &[
             "was",
             "yesterday",
@@ -59,12 +59,12 @@ const COMMANDS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "which room is coldest?",
-        "the extreme room (warmest, coldest, loudest, quietest, driest)",
+        "the extreme room (warmest, coldest, loudest, quietest, driest); \"is the kitchen louder than the lobby?\" compares",
         &["which", "coldest", "warmest", "loudest", "quietest", "room"],
     ),
     (
         "is it warm in here?",
-        "a room against its target or a comfortable range (cold, warm enough, loud, humid)",
+        "a room against its target or a comfortable range (cold, warm enough, loud, humid; \"is the studio comfortable?\" for every reading)",
         &[
             "warm",
             "cold",
@@ -97,7 +97,7 @@ const COMMANDS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "set meeting room temperature to 22",
-        "a room's target; I alert when the room stays outside it",
+        "a room's target (or \"between 20 and 23\", \"the maximum … to 24\"); I alert when the room stays outside it; \"what targets are set?\" lists them",
         &["set", "target", "change", "put"],
     ),
     (

@@ -43,6 +43,13 @@ fn days(view: &View<'_>, when: When) -> (Vec<String>, String) {
             };
             (vec![back(u64::from(ago))], said)
         }
+        When::LastWeek => (
+            (u64::from(weekday) + 1..=u64::from(weekday) + 7)
+                .rev()
+                .map(back)
+                .collect(),
+            "last week".into(),
+        ),
         When::ThisWeek => (
             (0..=u64::from(weekday)).rev().map(back).collect(),
             "this week".into(),
@@ -96,6 +103,41 @@ pub(super) fn arrived(view: &View<'_>, person: &str, when: When) -> String {
     with_caveats(text, caveats(view, None, "people"))
 }
 
+/// "was bob in yesterday?", "did ada come in this week?": the days of `when` they were in.
+pub(super) fn was_in(view: &View<'_>, person: &str, when: When) -> String {
+    let answer = presence(view);
+    let found = match find(&answer, person) {
+        Ok(found) => found,
+        Err(super::Instead(reply)) => return reply,
+    };
+    let name = &found.name;
+    if view.history_days == 0 {
+        let now = if found.present { "is" } else { "isn't" };
+        return format!("{HISTORY_OFF} {name} {now} in right now.");
+    }
+    let (days, said) = days(view, when);
+    let kept = attendance(view.replica, name);
+    let seen: Vec<String> = days
+        .iter()
+        .filter_map(|day| {
+            let (first, last) = kept.get(day)?;
+            let span = format!("{}–{}", hm(view, *first), hm(view, *last));
+            let weekday = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                .map(|date| date.format("%A").to_string());
+            Some(match weekday {
+                Ok(weekday) if days.len() > 1 => format!("{weekday} {span}"),
+                _ => span,
+            })
+        })
+        .collect();
+    let text = if seen.is_empty() {
+        format!("No, I didn't see {name} in {said}.")
+    } else {
+        format!("Yes, {name} was in {said}: {}.", seen.join(", "))
+    };
+    with_caveats(text, caveats(view, None, "people"))
+}
+
 pub(super) fn left(view: &View<'_>, person: &str, when: When) -> String {
     let answer = presence(view);
     let found = match find(&answer, person) {
@@ -144,19 +186,24 @@ pub(super) fn who_was_in(view: &View<'_>, when: When) -> String {
             }
         }
     }
-    let mut lines = Vec::new();
+    // Earliest arrival first ("who came in first today").
+    let mut lines: Vec<(u64, String)> = Vec::new();
     for person in query::people(view.replica) {
         match kept.get(&person.name.to_lowercase()).map(Vec::as_slice) {
             None | Some([]) => {}
-            Some([(first, last)]) => lines.push(format!(
-                "{} {}–{}",
-                person.name,
-                hm(view, *first),
-                hm(view, *last)
+            Some([(first, last)]) => lines.push((
+                *first,
+                format!("{} {}–{}", person.name, hm(view, *first), hm(view, *last)),
             )),
-            Some(more) => lines.push(format!("{} ({} days)", person.name, more.len())),
+            Some(more) => lines.push((0, format!("{} ({} days)", person.name, more.len()))),
         }
     }
+    lines.sort();
+    let count = match lines.len() {
+        1 => "1 person".to_string(),
+        n => format!("{n} people"),
+    };
+    let lines: Vec<String> = lines.into_iter().map(|(_, line)| line).collect();
     let said = match since {
         Some(from) => format!("since {}", clock_text(from, view.now_ms, view.offset)),
         None => said,
@@ -168,7 +215,7 @@ pub(super) fn who_was_in(view: &View<'_>, when: When) -> String {
         if let Some(first) = heading.get_mut(..1) {
             first.make_ascii_uppercase();
         }
-        format!("{heading}: {}.", lines.join(", "))
+        format!("{heading}, {count}: {}.", lines.join(", "))
     };
     with_caveats(text, caveats(view, None, "people"))
 }

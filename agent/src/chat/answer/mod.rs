@@ -52,6 +52,10 @@ mod who;
 mod whom;
 
 #[cfg(test)]
+pub(crate) mod fixture;
+#[cfg(test)]
+mod office_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod understood_tests;
@@ -202,10 +206,23 @@ pub(super) struct Instead(pub String);
 pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
     match command {
         Command::Help => help::help(),
-        Command::Unknown { text } => match understood(view, command) {
+        Command::Unknown { text } | Command::Ask { text } => match understood(view, command) {
             Command::Unknown { .. } => help::unknown(text),
             understood => plan(view, user, &understood),
         },
+        Command::Trend { room, quantity } => {
+            Plan::say(readings::trend(view, room.as_deref(), *quantity))
+        }
+        Command::WasIn { person, when } => Plan::say(history::was_in(view, person, *when)),
+        Command::Compare { rooms, quantity } => Plan::say(comfort::compare(view, rooms, *quantity)),
+        Command::Targets { room } => Plan::say(targets::list(view, room.as_deref())),
+        Command::Comfortable { room } => Plan::say(comfort::comfortable(view, room.as_deref())),
+        Command::SetRange {
+            room,
+            quantity,
+            low,
+            high,
+        } => targets::set_range(view, user, room, *quantity, (*low, *high)),
         Command::Thanks => help::thanks(),
         Command::Greeting => help::greeting(),
         Command::Alerts => Plan::say(status::alerts(view)),
@@ -263,8 +280,8 @@ pub fn plan_for(view: &View<'_>, asker: &Asker, command: &Command) -> Plan {
 /// office's people and rooms ("ada?" names a registered person).
 pub(super) fn understood(view: &View<'_>, command: &Command) -> Command {
     match command {
-        Command::Unknown { text } => {
-            crate::chat::understand::understand(text, &rooms::lexicon(view.replica))
+        Command::Unknown { text } | Command::Ask { text } => {
+            crate::chat::grammar::parse_in(text, &rooms::lexicon(view.replica))
         }
         other => other.clone(),
     }

@@ -13,6 +13,16 @@ use crate::state::query::{self, ReadingFilter, ReadingRow};
 use crate::state::{ReadingStatus, TargetValue};
 
 /// "meeting room temp" (`room` `None`: every room): one line per reading, with the target.
+/// "average humidity this week", "temp since morning": the latest readings, and where the
+/// history is (chat answers from the replica, which holds only the latest).
+pub(super) fn trend(view: &View<'_>, room: Option<&str>, quantity: Quantity) -> String {
+    format!(
+        "{}\nI only have the latest readings here, no averages or history: the dashboard \
+         (http://<agent>:8420/) shows the last 24 hours.",
+        readings(view, room, quantity)
+    )
+}
+
 pub(super) fn readings(view: &View<'_>, room: Option<&str>, quantity: Quantity) -> String {
     let known = known_rooms(view.replica);
     let (room, mut text) = match room {

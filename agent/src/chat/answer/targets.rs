@@ -1,5 +1,7 @@
-//! "set meeting room temperature to 22": a room's target band, which the alerts watch. Plans
-//! one `Key::Target` write; also the targets table the readings answer shows.
+//! "set meeting room temperature to 22" (also a range, "between 20 and 23", or one end, "the
+//! maximum … to 24"): a room's target band, which the alerts watch; plans one `Key::Target`
+//! write. Also "remove the kitchen target", "what targets are set?", and the targets table
+//! the readings answer shows.
 
 use std::collections::BTreeMap;
 
@@ -53,8 +55,93 @@ pub(super) fn set_target(
     quantity: Quantity,
     value: f64,
 ) -> Plan {
+    set_range(view, user, asked, quantity, (Some(value), Some(value)))
+}
+
+/// "set … to between 20 and 23" (both ends: the middle ± half the width), "set the maximum …
+/// to 24" (one end: the room's tolerance kept, the value moved so that end is where asked), or
+/// one value (both ends equal).
+pub(super) fn set_range(
+    view: &View<'_>,
+    user: &str,
+    asked: &str,
+    quantity: Quantity,
+    ends: (Option<f64>, Option<f64>),
+) -> Plan {
+    let (room, mut reply) = match target_room(view, asked) {
+        Ok(found) => found,
+        Err(super::Instead(refusal)) => return Plan::say(refusal),
+    };
+    if let Some(refusal) = implausible(quantity, ends) {
+        return Plan::say(refusal);
+    }
+    let unit = quantity.unit();
+    let key = Key::Target {
+        room: room.clone(),
+        quantity,
+    };
+    let kept = match view.replica.value(&key) {
+        Some(Value::Target(existing)) => existing.tolerance,
+        _ => default_tolerance(quantity),
+    };
+    let (value, tolerance) = match ends {
+        (Some(low), Some(high)) if low < high => ((low + high) / 2.0, (high - low) / 2.0),
+        (Some(low), None) => (low + kept, kept),
+        (None, Some(high)) => (high - kept, kept),
+        (Some(value), _) => (value, kept),
+        (None, None) => return bad_set("I need the value to set"),
+    };
+    reply.push_str(&format!(
+        "OK {}: the {} target for {room} is now {} {unit} (± {}",
+        user.trim(),
+        quantity.as_str(),
+        number_text(value),
+        number_text(tolerance)
+    ));
+    if ends.0 != ends.1 {
+        reply.push_str(&format!(
+            ", so {}–{} {unit}",
+            number_text(value - tolerance),
+            number_text(value + tolerance)
+        ));
+    }
+    reply.push_str(").");
+    reply.push_str(&now_there(view, &room, quantity));
+    reply.push_str(&format!(
+        " I'll alert if it stays outside for more than {}.",
+        age_text(view.alert_after_s * 1000)
+    ));
+    let target = TargetValue { value, tolerance };
+    Plan {
+        reply,
+        writes: vec![(key, Some(Value::Target(target)))],
+        private: false,
+        claim: None,
+    }
+}
+
+/// The refusal of a value outside the plausible range (a typo: "220").
+fn implausible(quantity: Quantity, ends: (Option<f64>, Option<f64>)) -> Option<String> {
+    let unit = quantity.unit();
+    let (low, high) = plausible_range(quantity);
+    let value = [ends.0, ends.1]
+        .into_iter()
+        .flatten()
+        .find(|value| !(low..=high).contains(value))?;
+    Some(format!(
+        "{} {unit} doesn't look like a sensible {} target (I accept {}–{} {unit}). No target set.",
+        number_text(value),
+        quantity.as_str(),
+        number_text(low),
+        number_text(high)
+    ))
+}
+
+/// The known room a target is set for, and a note when it was a guess; a room nobody knows is
+/// refused (unless no room is known at all: the first target names it).
+fn target_room(view: &View<'_>, asked: &str) -> Result<(String, String), super::Instead> {
     let known = known_rooms(view.replica);
-    let (room, mut reply) = match match_room(asked, &known) {
+    let (room, note) = match match_room(asked, &known) {
         RoomMatch::Exact(room) => (room, String::new()),
         RoomMatch::Close(room) => {
             let note = format!("(I took \"{asked}\" to mean {room}.) ");
@@ -62,62 +149,69 @@ pub(super) fn set_target(
         }
         RoomMatch::None if known.is_empty() => (asked.to_string(), String::new()),
         RoomMatch::None => {
-            return Plan::say(format!(
+            return Err(super::Instead(format!(
                 "I don't know a room called \"{asked}\"; {}. No target set.",
                 rooms_list(&known)
-            ))
+            )))
         }
     };
-    if let Err(err) = validate_label("room", &room) {
-        return Plan::say(format!("I can't use that room name: {err}."));
+    match validate_label("room", &room) {
+        Ok(()) => Ok((room, note)),
+        Err(err) => Err(super::Instead(format!(
+            "I can't use that room name: {err}."
+        ))),
     }
-    let unit = quantity.unit();
-    let (low, high) = plausible_range(quantity);
-    if !(low..=high).contains(&value) {
-        return Plan::say(format!(
-            "{} {unit} doesn't look like a sensible {} target (I accept {}–{} {unit}). No target set.",
-            number_text(value),
-            quantity.as_str(),
-            number_text(low),
-            number_text(high)
-        ));
-    }
-    let key = Key::Target {
-        room: room.clone(),
-        quantity,
-    };
-    let tolerance = match view.replica.value(&key) {
-        Some(Value::Target(existing)) => existing.tolerance,
-        _ => default_tolerance(quantity),
-    };
-    reply.push_str(&format!(
-        "OK {}: the {} target for {room} is now {} {unit} (± {}).",
-        user.trim(),
-        quantity.as_str(),
-        number_text(value),
-        number_text(tolerance)
-    ));
+}
+
+/// " It is 23.5 °C there now." when the room has a reading.
+fn now_there(view: &View<'_>, room: &str, quantity: Quantity) -> String {
     let filter = ReadingFilter {
-        room: Some(room.clone()),
+        room: Some(room.to_string()),
         quantity: Some(quantity),
         node: None,
     };
     let now = query::readings(view.replica, view.now_ms, &filter, Completeness::default());
-    if let Some(row) = now.readings.first() {
-        reply.push_str(&format!(
-            " It is {} {unit} there now.",
-            number_text(row.value)
-        ));
-    }
-    reply.push_str(&format!(
-        " I'll alert if it stays outside for more than {}.",
-        age_text(view.alert_after_s * 1000)
-    ));
-    Plan {
-        reply,
-        writes: vec![(key, Some(Value::Target(TargetValue { value, tolerance })))],
-        private: false,
-        claim: None,
+    now.readings.first().map_or_else(String::new, |row| {
+        format!(
+            " It is {} {} there now.",
+            number_text(row.value),
+            quantity.unit()
+        )
+    })
+}
+
+/// "what targets are set?": every target (of one room when `room` is given).
+pub(super) fn list(view: &View<'_>, room: Option<&str>) -> String {
+    let room = match room.map(|asked| resolve(view, asked)) {
+        None => None,
+        Some(Ok((room, _))) => Some(room),
+        Some(Err(super::Instead(reply))) => return reply,
+    };
+    let lines: Vec<String> = targets(view.replica)
+        .iter()
+        .filter(|((r, _), _)| {
+            room.as_ref()
+                .is_none_or(|room| room.eq_ignore_ascii_case(r))
+        })
+        .map(|((r, q), t)| {
+            format!(
+                "• {r} {}: {} ± {} {}",
+                q.as_str(),
+                number_text(t.value),
+                number_text(t.tolerance),
+                q.unit()
+            )
+        })
+        .collect();
+    match (lines.is_empty(), room) {
+        (true, Some(room)) => {
+            format!("{room} has no targets. Set one like: set {room} temperature to 22")
+        }
+        (true, None) => {
+            "No targets are set. Set one like: set meeting room temperature to 22".into()
+        }
+        (false, Some(room)) => format!("Targets for {room}:\n{}", lines.join("\n")),
+        (false, None) => format!("Targets:\n{}", lines.join("\n")),
     }
 }
 

@@ -238,12 +238,12 @@ fn the_issues_failing_examples_are_answered() {
         ("loudest room", "The loudest room is lab at 62 dB"),
         (
             "who was in yesterday",
-            "Yesterday: Ada Lovelace 08:00–17:00, Grace Hopper 10:00–16:00.",
+            "Yesterday, 2 people: Ada Lovelace 08:00–17:00, Grace Hopper 10:00–16:00.",
         ),
         ("who was in this week", "Ada Lovelace (2 days)"),
         (
             "who's been in since 9",
-            "Ada Lovelace 09:12–12:41, Bob Smith 08:00–12:41",
+            "Bob Smith 08:00–12:41, Ada Lovelace 09:12–12:41",
         ),
         ("has bob smith left?", "No, Bob Smith is still in."),
         (

@@ -1,0 +1,258 @@
+//! The intent of a question, picked from what it names (the [`Facts`] `understand` found:
+//! people, rooms, quantities, feelings, comparisons, time words, keywords): who is in, one
+//! person's presence and history, readings, extremes, comparisons, comfort, targets, alerts,
+//! status. Pure: facts in, [`Command`] out; no replica.
+
+use officemesh_sensors::Quantity;
+
+use super::grammar::Command;
+use super::lexicon::{self, Tag, When};
+use super::understand::{early_from, Facts};
+
+/// The intent, from what the question names.
+pub(super) fn pick(facts: &Facts, words: &[&str]) -> Option<Command> {
+    if let Some(command) = early_from(facts, words).or_else(|| facts.thanked()) {
+        return Some(command);
+    }
+    if facts.has(Tag::Help) {
+        return Some(Command::Help);
+    }
+    if facts.has(Tag::Alerts) {
+        return Some(Command::Alerts);
+    }
+    if let Some(command) = targets(facts)
+        .or_else(|| compare(facts))
+        .or_else(|| extreme(facts))
+        .or_else(|| how_many(facts))
+        .or_else(|| personal(facts))
+        .or_else(|| who_was_in(facts))
+    {
+        return Some(command);
+    }
+    pick_room_or_rest(facts, words)
+}
+
+fn pick_room_or_rest(facts: &Facts, words: &[&str]) -> Option<Command> {
+    if facts.has(Tag::Status) {
+        return Some(Command::Status);
+    }
+    if facts.has(Tag::Empty) {
+        return Some(Command::IsEmpty { room: facts.room() });
+    }
+    if facts.has(Tag::Within) && facts.feeling.is_none() {
+        return Some(Command::Comfortable { room: facts.room() });
+    }
+    if let Some(command) = feeling(facts).or_else(|| quantity(facts, words)) {
+        return Some(command);
+    }
+    if facts.has(Tag::Room) && (facts.has(Tag::Which) || facts.runs.is_empty()) {
+        return Some(Command::Rooms);
+    }
+    let somewhere = facts.has(Tag::In) || facts.has(Tag::Here) || facts.has(Tag::Arrive);
+    if facts.has(Tag::Who) && (facts.runs.is_empty() || somewhere) {
+        return Some(Command::WhoIsIn { room: None });
+    }
+    if facts.has(Tag::Set) && facts.number {
+        return set(words);
+    }
+    if let Some(command) = facts.courtesy() {
+        return Some(command);
+    }
+    match (&facts.person, &facts.place) {
+        (Some(_), _) if facts.runs.is_empty() => {
+            facts.person().map(|person| Command::IsIn { person })
+        }
+        (None, Some(room)) if facts.runs.is_empty() && !about_me(words) => Some(Command::Reading {
+            room: Some(room.clone()),
+            quantity: Quantity::Temperature,
+        }),
+        _ => None,
+    }
+}
+
+/// "i am in the kitchen", "im in the lobby": a remark about oneself, not a question.
+fn about_me(words: &[&str]) -> bool {
+    matches!(words, ["i", "am", ..] | ["im" | "iam", ..])
+}
+
+/// "is it cold in the kitchen?", "how warm is the lobby", "kitchen warm enough?".
+fn feeling(facts: &Facts) -> Option<Command> {
+    let (quantity, high) = facts.feeling?;
+    // A feeling word alone is a remark ("that's cool"), not a question.
+    let asked = facts.question
+        || facts.room().is_some()
+        || facts.has(Tag::Too)
+        || facts.has(Tag::Enough)
+        || facts.has(Tag::How);
+    if !asked {
+        return None;
+    }
+    if facts.has(Tag::How) {
+        return Some(Command::Reading {
+            room: facts.room(),
+            quantity,
+        });
+    }
+    // "warm enough" asks whether it is too cold.
+    let low = if facts.has(Tag::Enough) { high } else { !high };
+    Some(Command::Comfort {
+        room: facts.room(),
+        quantity,
+        low,
+    })
+}
+
+/// "kitchen humidity", "is the temperature too high?", "set lab temp 21".
+fn quantity(facts: &Facts, words: &[&str]) -> Option<Command> {
+    let quantity = facts.quantity?;
+    if facts.has(Tag::Set) && facts.number {
+        return set(words);
+    }
+    if facts.has(Tag::Trend) {
+        let room = facts.room();
+        return Some(Command::Trend { room, quantity });
+    }
+    let end = words.iter().find_map(|w| match *w {
+        "high" | "higher" => Some(false),
+        "low" | "lower" => Some(true),
+        _ => None,
+    });
+    Some(match end {
+        Some(low) => Command::Comfort {
+            room: facts.room(),
+            quantity,
+            low,
+        },
+        None => Command::Reading {
+            room: facts.room(),
+            quantity,
+        },
+    })
+}
+
+/// "put the target of … at 22": the set command from its verb on.
+fn set(words: &[&str]) -> Option<Command> {
+    let at = words.iter().position(|w| lexicon::single(w) == Tag::Set)?;
+    let mut rest: Vec<&str> = words[at..].to_vec();
+    rest[0] = "set";
+    super::setting::parse_set(&rest)
+}
+
+/// "what targets are set?", "comfort targets for the kitchen".
+fn targets(facts: &Facts) -> Option<Command> {
+    let setting = facts.has(Tag::Set) && facts.number;
+    let listing = facts.has(Tag::Target) && !facts.has(Tag::Remove) && !facts.has(Tag::Within);
+    (listing && !setting).then(|| Command::Targets {
+        room: facts.place.clone(),
+    })
+}
+
+/// "is open space louder than the lobby?", "kitchen vs studio temp": two known rooms or more.
+fn compare(facts: &Facts) -> Option<Command> {
+    if facts.places.len() < 2 {
+        return None;
+    }
+    let quantity = facts
+        .comparative
+        .or(facts.extreme)
+        .or(facts.feeling)
+        .map(|(q, _)| q)
+        .or(facts.quantity)?;
+    Some(Command::Compare {
+        rooms: facts.places.clone(),
+        quantity,
+    })
+}
+
+fn extreme(facts: &Facts) -> Option<Command> {
+    let (quantity, highest) = match (facts.extreme.or(facts.comparative), facts.feeling) {
+        (Some(found), _) => found,
+        (None, Some((q, high))) if facts.has(Tag::Most) => (q, high),
+        (None, Some((q, high))) if facts.has(Tag::Least) => (q, !high),
+        (None, Some(found)) if facts.has(Tag::Which) && facts.has(Tag::Room) => found,
+        _ => return None,
+    };
+    Some(Command::Extreme { quantity, highest })
+}
+
+/// "how many people are in?" (also in a longer sentence), "how many were in on monday?".
+fn how_many(facts: &Facts) -> Option<Command> {
+    let people = facts.runs.is_empty() || facts.has(Tag::Who);
+    if !facts.has(Tag::HowMany) || facts.quantity.is_some() || !people {
+        return None;
+    }
+    Some(match facts.time {
+        Some(when @ (When::Yesterday | When::Weekday(_) | When::ThisWeek | When::LastWeek)) => {
+            Command::WhoWasIn { when }
+        }
+        _ => Command::HowManyIn,
+    })
+}
+
+/// Questions about one person: where, when they arrived, left, were last in, were in that day.
+fn personal(facts: &Facts) -> Option<Command> {
+    let about_presence = [
+        Tag::Where,
+        Tag::Arrive,
+        Tag::Leave,
+        Tag::Last,
+        Tag::In,
+        Tag::Here,
+    ]
+    .into_iter()
+    .any(|tag| facts.has(tag));
+    let named = facts.person.is_some()
+        || (!facts.runs.is_empty()
+            && !facts.has(Tag::Who)
+            && facts.place.is_none()
+            && facts.quantity.is_none()
+            && facts.feeling.is_none()
+            && about_presence);
+    if !named {
+        return None;
+    }
+    let person = facts.person()?;
+    let when = match facts.time {
+        Some(When::Now) | None => When::Today,
+        Some(other) => other,
+    };
+    if facts.has(Tag::Leave) {
+        return Some(Command::Left { person, when });
+    }
+    if facts.has(Tag::Last) {
+        return Some(Command::LastIn { person });
+    }
+    let asks_when = facts.has(Tag::WhenWord);
+    if facts.has(Tag::Arrive) && (asks_when || facts.has(Tag::Which)) {
+        return Some(Command::Arrived { person, when });
+    }
+    if asks_when && facts.has(Tag::Past) {
+        return Some(Command::LastIn { person });
+    }
+    // "was bob in yesterday", "did ada come in this week".
+    let earlier = matches!(
+        when,
+        When::Yesterday | When::Weekday(_) | When::ThisWeek | When::LastWeek
+    );
+    if earlier && about_presence {
+        return Some(Command::WasIn { person, when });
+    }
+    about_presence.then_some(Command::IsIn { person })
+}
+
+/// "who was in yesterday / this week / on monday / since 9", "attendance monday", "who came
+/// first today".
+fn who_was_in(facts: &Facts) -> Option<Command> {
+    let first = facts.has(Tag::First) && facts.has(Tag::Who);
+    let when = facts
+        .time
+        .or((facts.came || first).then_some(When::Today))?;
+    let when = if when == When::Now { When::Today } else { when };
+    let earlier = matches!(
+        when,
+        When::Yesterday | When::Weekday(_) | When::ThisWeek | When::LastWeek | When::SinceHour(_)
+    );
+    let asks = (facts.has(Tag::Who) && (earlier || facts.has(Tag::Past) || facts.came || first))
+        || (facts.has(Tag::Past) && earlier && facts.runs.is_empty());
+    asks.then_some(Command::WhoWasIn { when })
+}

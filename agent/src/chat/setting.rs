@@ -1,0 +1,139 @@
+//! "set meeting room temperature to 22", "set the studio target to 21 degrees", "set a humidity
+//! target for the studio of 40 to 60 percent", "set the maximum temperature for the open space
+//! to 24": the words of a target setting read into a [`Command`] — the room words, the quantity
+//! (temperature unless named), one value, a range or one bound. Part of the grammar: pure, no
+//! replica (the room words are matched to the office's rooms by the understanding).
+
+use officemesh_sensors::Quantity;
+
+use super::grammar::{quantity_word, Command};
+
+const USAGE: &str = "write it like: set meeting room temperature to 22";
+
+const UNITS: &[&str] = &[
+    "°c", "ºc", "°", "º", "c", "celsius", "degrees", "degree", "deg", "%", "percent", "db", "dba",
+];
+/// Words that may follow the value ("… to 22 degrees please").
+const AFTER: &[&str] = &["please", "pls", "plz", "thanks", "thx", "now"];
+/// Words around the room and quantity that name neither.
+const AROUND: &[&str] = &[
+    "the", "teh", "a", "an", "target", "targets", "for", "of", "to", "at", "in", "is", "->",
+    "between", "from", "comfort", "value", "level", "band", "it",
+];
+const UPPER: &[&str] = &[
+    "max", "maximum", "upper", "highest", "most", "below", "under",
+];
+const LOWER: &[&str] = &[
+    "min", "minimum", "lower", "lowest", "least", "above", "over",
+];
+
+/// "22", "21.5", "22°c", "22c", "45%": the number, unit suffix dropped.
+fn parse_number(token: &str) -> Option<f64> {
+    let text = UNITS
+        .iter()
+        .find_map(|unit| token.strip_suffix(unit))
+        .unwrap_or(token);
+    text.parse::<f64>().ok().filter(|value| value.is_finite())
+}
+
+/// "20-23": a range in one word.
+fn parse_range(token: &str) -> Option<(f64, f64)> {
+    let (low, high) = token.split_once('-')?;
+    Some((parse_number(low)?, parse_number(high)?))
+}
+
+fn bad(reason: impl Into<String>) -> Option<Command> {
+    Some(Command::BadSet {
+        reason: reason.into(),
+    })
+}
+
+fn fahrenheit(word: &&str) -> bool {
+    matches!(*word, "f" | "°f" | "fahrenheit")
+        || (word.ends_with('f') && parse_number(word.trim_end_matches(['f', '°'])).is_some())
+}
+
+/// The value words: one number, or two joined by "to"/"and"/"-"; `Err` is the `BadSet` saying
+/// what is wrong. Returns where they start and the lowest and highest value.
+fn values(rest: &[&str]) -> Result<(usize, f64, f64), Command> {
+    let bad = |reason: String| Command::BadSet { reason };
+    let numbered = |w: &&str| parse_number(w).is_some() || parse_range(w).is_some();
+    let Some(last) = rest.iter().rposition(numbered) else {
+        return Err(bad(format!("I need the value to set; {USAGE}")));
+    };
+    let tail_ok = rest[last + 1..]
+        .iter()
+        .all(|w| UNITS.contains(w) || AFTER.contains(w));
+    if !tail_ok {
+        return Err(bad(format!(
+            "I did not understand the end of that; {USAGE}"
+        )));
+    }
+    if let Some((low, high)) = parse_range(rest[last]) {
+        return Ok((last, low.min(high), low.max(high)));
+    }
+    let high = parse_number(rest[last]).unwrap_or_default();
+    // "20 and 23", "40 to 60 percent", "20 °c to 23".
+    let mut at = last;
+    while at > 0 && (UNITS.contains(&rest[at - 1]) || matches!(rest[at - 1], "to" | "and" | "-")) {
+        at -= 1;
+    }
+    match (at < last).then(|| at.checked_sub(1)).flatten() {
+        Some(before) if parse_number(rest[before]).is_some() => {
+            let low = parse_number(rest[before]).unwrap_or_default();
+            Ok((before, low.min(high), low.max(high)))
+        }
+        _ => Ok((last, high, high)),
+    }
+}
+
+/// Parses "set …" (or "change …") words.
+pub(super) fn parse_set(words: &[&str]) -> Option<Command> {
+    let (verb, rest) = words.split_first()?;
+    if !matches!(*verb, "set" | "change") {
+        return None;
+    }
+    if rest.iter().any(fahrenheit) {
+        return bad("targets are in °C (for temperature), % or dB");
+    }
+    let (start, low, high) = match values(rest) {
+        Ok(found) => found,
+        Err(refusal) => return Some(refusal),
+    };
+    let head = &rest[..start];
+    let upper = head.iter().any(|w| UPPER.contains(w));
+    let lower = head.iter().any(|w| LOWER.contains(w));
+    let quantity = head
+        .iter()
+        .find_map(|w| quantity_word(w))
+        .unwrap_or(Quantity::Temperature);
+    let room: Vec<&str> = head
+        .iter()
+        .filter(|w| quantity_word(w).is_none() && !AROUND.contains(w))
+        .filter(|w| !UPPER.contains(w) && !LOWER.contains(w))
+        .copied()
+        .collect();
+    if room.is_empty() {
+        return bad(format!("which room? {USAGE}"));
+    }
+    let room = room.join(" ");
+    Some(match (low < high, upper, lower) {
+        (false, false, false) => Command::SetTarget {
+            room,
+            quantity,
+            value: high,
+        },
+        (true, _, _) => Command::SetRange {
+            room,
+            quantity,
+            low: Some(low),
+            high: Some(high),
+        },
+        (false, upper, _) => Command::SetRange {
+            room,
+            quantity,
+            low: (!upper).then_some(low),
+            high: upper.then_some(high),
+        },
+    })
+}
