@@ -1,7 +1,7 @@
-//! The mesh's events in the agent's words: a `gossip::Node` event about a peer as the
-//! `MeshEvent` recorded for `/v1/events` (`mesh_event`), and the transport's refusals summed
-//! between `refused_peer` events (`RefusalTally`), and a peer refused for its protocol version
-//! (`version_refused`).
+//! The mesh's events in the agent's words: a `gossip::Node` event (a peer's transition, an
+//! exchange's outcome, a clock's standing) as the `MeshEvent` recorded for `/v1/events`
+//! (`mesh_event`), the transport's refusals summed between `refused_peer` events
+//! (`RefusalTally`), and a peer refused for its protocol version (`version_refused`).
 //!
 //! Must not touch: the node, the replica, the transport (values in, events out).
 
@@ -17,14 +17,72 @@ use super::REPEAT_EVENT_GAP_MS;
 /// event about this node).
 pub(super) fn event_peer(event: &NodeEvent) -> Option<(NodeId, &str)> {
     match event {
+        NodeEvent::PeerJoined { peer, addr }
+        | NodeEvent::PeerSuspect { peer, addr, .. }
+        | NodeEvent::PeerDead { peer, addr, .. }
+        | NodeEvent::PeerLeft { peer, addr }
+        | NodeEvent::PeerAlive { peer, addr, .. }
+        | NodeEvent::CaughtUp { peer, addr, .. }
+        | NodeEvent::PeerForgotten { peer, addr } => Some((*peer, addr)),
         NodeEvent::HeldBack { peer, addr, .. }
         | NodeEvent::LargeDelta { peer, addr, .. }
         | NodeEvent::ResetSent { peer, addr }
         | NodeEvent::ResetObeyed { peer, addr }
         | NodeEvent::PeerClockOffset { peer, addr, .. }
         | NodeEvent::RefusedCluster { peer, addr, .. } => Some((*peer, addr)),
-        NodeEvent::OwnClockOffset { .. } => None,
+        NodeEvent::OwnClockOffset { .. } | NodeEvent::MeshHealed { .. } => None,
     }
+}
+
+/// The mesh event for a peer's transition (about peer `name`, or the whole mesh), else `None`
+/// (not a transition).
+pub(super) fn transition_event(now_ms: u64, name: &str, event: &NodeEvent) -> Option<MeshEvent> {
+    let new = |kind, detail: String| MeshEvent::new(now_ms, kind, detail);
+    let event = match event {
+        NodeEvent::PeerJoined { addr, .. } => {
+            new(EventKind::PeerJoined, format!("{name} ({addr}) joined"))
+        }
+        NodeEvent::PeerSuspect { silent_ms, .. } => new(
+            EventKind::PeerSuspect,
+            format!("{name} is suspect (silent {silent_ms} ms)"),
+        )
+        .number("silent_ms", *silent_ms),
+        NodeEvent::PeerDead { silent_ms, .. } => new(
+            EventKind::PeerDead,
+            format!("{name} is dead (silent {silent_ms} ms)"),
+        )
+        .number("silent_ms", *silent_ms),
+        NodeEvent::PeerLeft { .. } => new(EventKind::PeerLeft, format!("{name} left the mesh")),
+        NodeEvent::PeerAlive {
+            was,
+            down_ms,
+            missing_versions,
+            ..
+        } => new(
+            EventKind::PeerAlive,
+            format!("{name} is alive again after {down_ms} ms ({name} was {was})"),
+        )
+        .number("down_ms", *down_ms)
+        .number("missing_versions", *missing_versions),
+        NodeEvent::CaughtUp {
+            since_return_ms, ..
+        } => new(
+            EventKind::CaughtUp,
+            format!("caught up with {name} {since_return_ms} ms after its return"),
+        )
+        .number("since_return_ms", *since_return_ms),
+        NodeEvent::PeerForgotten { .. } => new(
+            EventKind::PeerForgotten,
+            format!("{name} was forgotten (gone longer than the grace period)"),
+        ),
+        NodeEvent::MeshHealed { degraded_ms } => new(
+            EventKind::MeshHealed,
+            format!("every peer is alive and nothing is missing again (after {degraded_ms} ms)"),
+        )
+        .number("degraded_ms", *degraded_ms),
+        _ => return None,
+    };
+    Some(event)
 }
 
 /// Says where `who`'s clock stands against the mesh's median (`offset_ms` ahead of it), as a
@@ -85,6 +143,9 @@ pub(super) fn mesh_event(
     (our_cluster, max_clock_offset_ms): (&str, u64),
     event: &NodeEvent,
 ) -> (MeshEvent, bool) {
+    if let Some(transition) = transition_event(now_ms, name, event) {
+        return (transition, false);
+    }
     match event {
         NodeEvent::HeldBack { entries, .. } => {
             let detail = format!(
@@ -129,6 +190,14 @@ pub(super) fn mesh_event(
             let event = MeshEvent::new(now_ms, EventKind::RefusedPeer, detail);
             (event.number("bad_cluster", 1), true)
         }
+        NodeEvent::PeerJoined { .. }
+        | NodeEvent::PeerSuspect { .. }
+        | NodeEvent::PeerDead { .. }
+        | NodeEvent::PeerLeft { .. }
+        | NodeEvent::PeerAlive { .. }
+        | NodeEvent::CaughtUp { .. }
+        | NodeEvent::PeerForgotten { .. }
+        | NodeEvent::MeshHealed { .. } => unreachable!("transitions are handled above"),
     }
 }
 
@@ -256,6 +325,52 @@ mod tests {
         assert!(node_events
             .iter()
             .all(|e| event_peer(e) == Some((peer, addr.as_str()))));
+    }
+
+    #[test]
+    fn peer_transitions_keep_their_documented_kinds_details_and_numbers() {
+        let (peer, addr) = (NodeId(2), "10.0.0.2:7420".to_string());
+        let alive = NodeEvent::PeerAlive {
+            peer,
+            addr: addr.clone(),
+            was: crate::peer::MemberStatus::Dead,
+            down_ms: 10_000,
+            missing_versions: 5,
+        };
+        let (event, throttled) = mesh_event(7, "pi-2", SETTINGS, &alive);
+        assert!(!throttled);
+        assert_eq!(event.kind, EventKind::PeerAlive);
+        assert_eq!(
+            event.detail,
+            "pi-2 is alive again after 10000 ms (pi-2 was dead)"
+        );
+        assert_eq!(event.numbers["down_ms"], 10_000);
+        assert_eq!(event.numbers["missing_versions"], 5);
+        assert_eq!(event_peer(&alive), Some((peer, addr.as_str())));
+        let dead = NodeEvent::PeerDead {
+            peer,
+            addr: addr.clone(),
+            silent_ms: 4_000,
+        };
+        let (event, _) = mesh_event(7, "pi-2", SETTINGS, &dead);
+        assert_eq!(
+            (event.kind, event.detail.as_str()),
+            (EventKind::PeerDead, "pi-2 is dead (silent 4000 ms)")
+        );
+        assert_eq!(event.numbers["silent_ms"], 4_000);
+        let joined = NodeEvent::PeerJoined {
+            peer,
+            addr: addr.clone(),
+        };
+        let (event, _) = mesh_event(7, "pi-2", SETTINGS, &joined);
+        assert_eq!(event.detail, "pi-2 (10.0.0.2:7420) joined");
+        let healed = NodeEvent::MeshHealed {
+            degraded_ms: 11_000,
+        };
+        let (event, _) = mesh_event(7, "", SETTINGS, &healed);
+        assert_eq!(event.kind, EventKind::MeshHealed);
+        assert_eq!(event.numbers["degraded_ms"], 11_000);
+        assert_eq!(event_peer(&healed), None, "about the whole mesh");
     }
 
     #[test]

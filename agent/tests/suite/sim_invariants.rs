@@ -10,7 +10,8 @@
 use officemesh::crdt::NodeId;
 use officemesh::gossip::{GossipParams, MemberStatus};
 use officemesh::state::{Key, PersonInfo, Value};
-use officemesh_core::sim::{Sim, SimConfig};
+use officemesh_core::sim::{Sim, SimConfig, SimEvent};
+use officemesh_core::NodeEvent;
 use officemesh_sensors::MacAddr;
 use rand::Rng;
 
@@ -321,6 +322,7 @@ fn a_crashed_node_is_found_dead_forgotten_and_welcomed_back() {
             let victim = 1 + (seed as usize % (n - 1));
             let victim_id: NodeId = sim.node_id(victim);
             sim.crash(victim);
+            let crashed_at = sim.now_ms();
             sim.run_rounds(15);
             let now = |sim: &Sim, i: usize| sim.node_time_ms(i);
             for i in (0..n).filter(|&i| i != victim) {
@@ -331,6 +333,12 @@ fn a_crashed_node_is_found_dead_forgotten_and_welcomed_back() {
                     return Err(format!("node {i} sees the crashed node as {status:?}"));
                 }
             }
+            saw(&sim, (&victim_id, crashed_at), "peer_suspect", |e| {
+                matches!(e, NodeEvent::PeerSuspect { .. })
+            })?;
+            saw(&sim, (&victim_id, crashed_at), "peer_dead", |e| {
+                matches!(e, NodeEvent::PeerDead { .. })
+            })?;
             sim.run_rounds(30);
             for i in (0..n).filter(|&i| i != victim) {
                 let core = sim.core(i).ok_or("a healthy node is down")?;
@@ -343,6 +351,7 @@ fn a_crashed_node_is_found_dead_forgotten_and_welcomed_back() {
                 }
             }
             sim.restart(victim);
+            let restarted_at = sim.now_ms();
             sim.run_rounds(15);
             for i in (0..n).filter(|&i| i != victim) {
                 let core = sim.core(i).ok_or("a healthy node is down")?;
@@ -352,6 +361,12 @@ fn a_crashed_node_is_found_dead_forgotten_and_welcomed_back() {
                     return Err(format!("node {i} sees the restarted node as {status:?}"));
                 }
             }
+            saw(&sim, (&victim_id, crashed_at), "peer_forgotten", |e| {
+                matches!(e, NodeEvent::PeerForgotten { .. })
+            })?;
+            saw(&sim, (&victim_id, restarted_at), "peer_joined again", |e| {
+                matches!(e, NodeEvent::PeerJoined { .. })
+            })?;
             Ok(())
         },
     );
@@ -384,6 +399,7 @@ fn leaver_is_seen_as_left(seed: u64) -> Result<(), String> {
     let leaver = 2;
     let leaver_id = sim.node_id(leaver);
     sim.leave(leaver);
+    let left_at = sim.now_ms();
     sim.run_rounds(6);
     for i in (0..n).filter(|&i| i != leaver) {
         let core = sim.core(i).ok_or("a node is down")?;
@@ -391,6 +407,69 @@ fn leaver_is_seen_as_left(seed: u64) -> Result<(), String> {
         let status = view.iter().find(|p| p.node == leaver_id).map(|p| p.status);
         if status != Some(MemberStatus::Left) {
             return Err(format!("node {i} sees the leaver as {status:?}"));
+        }
+        // A node that saw it alive says it left (one that learned of it after the leave
+        // never saw it alive: nothing to say).
+        let about = |e: &&SimEvent| e.node == i && event_peer(&e.event) == Some(leaver_id);
+        let events: Vec<&SimEvent> = sim.events().iter().filter(about).collect();
+        let joined = events
+            .iter()
+            .any(|e| matches!(e.event, NodeEvent::PeerJoined { .. }));
+        let left = events
+            .iter()
+            .any(|e| matches!(e.event, NodeEvent::PeerLeft { .. }));
+        if joined && !left {
+            return Err(format!(
+                "node {i} recorded no peer_left about the leaver: {events:?}"
+            ));
+        }
+        if events.iter().any(|e| {
+            e.at_ms >= left_at
+                && matches!(
+                    e.event,
+                    NodeEvent::PeerSuspect { .. } | NodeEvent::PeerDead { .. }
+                )
+        }) {
+            return Err(format!(
+                "node {i} suspected the leaver after it left: {events:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The peer a transition event is about.
+fn event_peer(event: &NodeEvent) -> Option<NodeId> {
+    match event {
+        NodeEvent::PeerJoined { peer, .. }
+        | NodeEvent::PeerSuspect { peer, .. }
+        | NodeEvent::PeerDead { peer, .. }
+        | NodeEvent::PeerLeft { peer, .. }
+        | NodeEvent::PeerAlive { peer, .. }
+        | NodeEvent::CaughtUp { peer, .. }
+        | NodeEvent::PeerForgotten { peer, .. } => Some(*peer),
+        _ => None,
+    }
+}
+
+/// Every running node other than `peer`'s own recorded an event about `peer` at `since_ms`
+/// (simulated time) or later that `is` (the transitions the agent shows in `/v1/events`),
+/// else says which did not.
+fn saw(
+    sim: &Sim,
+    (peer, since_ms): (&NodeId, u64),
+    what: &str,
+    is: impl Fn(&NodeEvent) -> bool,
+) -> Result<(), String> {
+    for i in (0..sim.len()).filter(|&i| sim.is_up(i) && sim.node_id(i) != *peer) {
+        let found = sim.events().iter().any(|e| {
+            e.node == i
+                && e.at_ms >= since_ms
+                && event_peer(&e.event) == Some(*peer)
+                && is(&e.event)
+        });
+        if !found {
+            return Err(format!("node {i} recorded no {what} event about {peer}"));
         }
     }
     Ok(())
