@@ -7,7 +7,7 @@
 
 use crate::crdt::NodeId;
 use crate::events::{EventKind, MeshEvent};
-use crate::gossip::NodeEvent;
+use crate::gossip::{NodeEvent, PeerChange};
 use crate::net::hello::NoCommonVersion;
 use crate::net::NetStatsSnapshot;
 
@@ -17,14 +17,8 @@ use super::REPEAT_EVENT_GAP_MS;
 /// event about this node).
 pub(super) fn event_peer(event: &NodeEvent) -> Option<(NodeId, &str)> {
     match event {
-        NodeEvent::PeerJoined { peer, addr }
-        | NodeEvent::PeerSuspect { peer, addr, .. }
-        | NodeEvent::PeerDead { peer, addr, .. }
-        | NodeEvent::PeerLeft { peer, addr }
-        | NodeEvent::PeerAlive { peer, addr, .. }
-        | NodeEvent::CaughtUp { peer, addr, .. }
-        | NodeEvent::PeerForgotten { peer, addr } => Some((*peer, addr)),
-        NodeEvent::HeldBack { peer, addr, .. }
+        NodeEvent::Peer { peer, addr, .. }
+        | NodeEvent::HeldBack { peer, addr, .. }
         | NodeEvent::LargeDelta { peer, addr, .. }
         | NodeEvent::ResetSent { peer, addr }
         | NodeEvent::ResetObeyed { peer, addr }
@@ -34,55 +28,43 @@ pub(super) fn event_peer(event: &NodeEvent) -> Option<(NodeId, &str)> {
     }
 }
 
-/// The mesh event for a peer's transition (about peer `name`, or the whole mesh), else `None`
-/// (not a transition).
-pub(super) fn transition_event(now_ms: u64, name: &str, event: &NodeEvent) -> Option<MeshEvent> {
+/// The mesh event for `change` of peer `name` (gossip address `addr`); the caller adds its id.
+fn peer_event(now_ms: u64, name: &str, addr: &str, change: &PeerChange) -> MeshEvent {
     let new = |kind, detail: String| MeshEvent::new(now_ms, kind, detail);
-    let event = match event {
-        NodeEvent::PeerJoined { addr, .. } => {
-            new(EventKind::PeerJoined, format!("{name} ({addr}) joined"))
-        }
-        NodeEvent::PeerSuspect { silent_ms, .. } => new(
+    match change {
+        PeerChange::Joined if name == addr => new(EventKind::PeerJoined, format!("{addr} joined")),
+        PeerChange::Joined => new(EventKind::PeerJoined, format!("{name} ({addr}) joined")),
+        PeerChange::Suspect { silent_ms } => new(
             EventKind::PeerSuspect,
             format!("{name} is suspect (silent {silent_ms} ms)"),
         )
         .number("silent_ms", *silent_ms),
-        NodeEvent::PeerDead { silent_ms, .. } => new(
+        PeerChange::Dead { silent_ms } => new(
             EventKind::PeerDead,
             format!("{name} is dead (silent {silent_ms} ms)"),
         )
         .number("silent_ms", *silent_ms),
-        NodeEvent::PeerLeft { .. } => new(EventKind::PeerLeft, format!("{name} left the mesh")),
-        NodeEvent::PeerAlive {
+        PeerChange::Left => new(EventKind::PeerLeft, format!("{name} left the mesh")),
+        PeerChange::Alive {
             was,
             down_ms,
             missing_versions,
-            ..
         } => new(
             EventKind::PeerAlive,
             format!("{name} is alive again after {down_ms} ms ({name} was {was})"),
         )
         .number("down_ms", *down_ms)
         .number("missing_versions", *missing_versions),
-        NodeEvent::CaughtUp {
-            since_return_ms, ..
-        } => new(
+        PeerChange::CaughtUp { since_return_ms } => new(
             EventKind::CaughtUp,
             format!("caught up with {name} {since_return_ms} ms after its return"),
         )
         .number("since_return_ms", *since_return_ms),
-        NodeEvent::PeerForgotten { .. } => new(
+        PeerChange::Forgotten => new(
             EventKind::PeerForgotten,
             format!("{name} was forgotten (gone longer than the grace period)"),
         ),
-        NodeEvent::MeshHealed { degraded_ms } => new(
-            EventKind::MeshHealed,
-            format!("every peer is alive and nothing is missing again (after {degraded_ms} ms)"),
-        )
-        .number("degraded_ms", *degraded_ms),
-        _ => return None,
-    };
-    Some(event)
+    }
 }
 
 /// Says where `who`'s clock stands against the mesh's median (`offset_ms` ahead of it), as a
@@ -143,10 +125,15 @@ pub(super) fn mesh_event(
     (our_cluster, max_clock_offset_ms): (&str, u64),
     event: &NodeEvent,
 ) -> (MeshEvent, bool) {
-    if let Some(transition) = transition_event(now_ms, name, event) {
-        return (transition, false);
-    }
     match event {
+        NodeEvent::Peer { addr, change, .. } => (peer_event(now_ms, name, addr, change), false),
+        NodeEvent::MeshHealed { degraded_ms } => {
+            let detail = format!(
+                "every peer is alive and nothing is missing again (after {degraded_ms} ms)"
+            );
+            let event = MeshEvent::new(now_ms, EventKind::MeshHealed, detail);
+            (event.number("degraded_ms", *degraded_ms), false)
+        }
         NodeEvent::HeldBack { entries, .. } => {
             let detail = format!(
                 "held back {entries} entries from {name}: stamped more than \
@@ -190,14 +177,6 @@ pub(super) fn mesh_event(
             let event = MeshEvent::new(now_ms, EventKind::RefusedPeer, detail);
             (event.number("bad_cluster", 1), true)
         }
-        NodeEvent::PeerJoined { .. }
-        | NodeEvent::PeerSuspect { .. }
-        | NodeEvent::PeerDead { .. }
-        | NodeEvent::PeerLeft { .. }
-        | NodeEvent::PeerAlive { .. }
-        | NodeEvent::CaughtUp { .. }
-        | NodeEvent::PeerForgotten { .. }
-        | NodeEvent::MeshHealed { .. } => unreachable!("transitions are handled above"),
     }
 }
 
@@ -330,13 +309,16 @@ mod tests {
     #[test]
     fn peer_transitions_keep_their_documented_kinds_details_and_numbers() {
         let (peer, addr) = (NodeId(2), "10.0.0.2:7420".to_string());
-        let alive = NodeEvent::PeerAlive {
+        let about = |change| NodeEvent::Peer {
             peer,
             addr: addr.clone(),
+            change,
+        };
+        let alive = about(PeerChange::Alive {
             was: crate::peer::MemberStatus::Dead,
             down_ms: 10_000,
             missing_versions: 5,
-        };
+        });
         let (event, throttled) = mesh_event(7, "pi-2", SETTINGS, &alive);
         assert!(!throttled);
         assert_eq!(event.kind, EventKind::PeerAlive);
@@ -347,21 +329,14 @@ mod tests {
         assert_eq!(event.numbers["down_ms"], 10_000);
         assert_eq!(event.numbers["missing_versions"], 5);
         assert_eq!(event_peer(&alive), Some((peer, addr.as_str())));
-        let dead = NodeEvent::PeerDead {
-            peer,
-            addr: addr.clone(),
-            silent_ms: 4_000,
-        };
+        let dead = about(PeerChange::Dead { silent_ms: 4_000 });
         let (event, _) = mesh_event(7, "pi-2", SETTINGS, &dead);
         assert_eq!(
             (event.kind, event.detail.as_str()),
             (EventKind::PeerDead, "pi-2 is dead (silent 4000 ms)")
         );
         assert_eq!(event.numbers["silent_ms"], 4_000);
-        let joined = NodeEvent::PeerJoined {
-            peer,
-            addr: addr.clone(),
-        };
+        let joined = about(PeerChange::Joined);
         let (event, _) = mesh_event(7, "pi-2", SETTINGS, &joined);
         assert_eq!(event.detail, "pi-2 (10.0.0.2:7420) joined");
         let healed = NodeEvent::MeshHealed {

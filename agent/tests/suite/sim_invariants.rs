@@ -10,8 +10,8 @@
 use officemesh::crdt::NodeId;
 use officemesh::gossip::{GossipParams, MemberStatus};
 use officemesh::state::{Key, PersonInfo, Value};
-use officemesh_core::sim::{Sim, SimConfig, SimEvent};
-use officemesh_core::NodeEvent;
+use officemesh_core::sim::{Sim, SimConfig};
+use officemesh_core::{NodeEvent, PeerChange};
 use officemesh_sensors::MacAddr;
 use rand::Rng;
 
@@ -334,10 +334,10 @@ fn a_crashed_node_is_found_dead_forgotten_and_welcomed_back() {
                 }
             }
             saw(&sim, (&victim_id, crashed_at), "peer_suspect", |e| {
-                matches!(e, NodeEvent::PeerSuspect { .. })
+                matches!(e, PeerChange::Suspect { .. })
             })?;
             saw(&sim, (&victim_id, crashed_at), "peer_dead", |e| {
-                matches!(e, NodeEvent::PeerDead { .. })
+                matches!(e, PeerChange::Dead { .. })
             })?;
             sim.run_rounds(30);
             for i in (0..n).filter(|&i| i != victim) {
@@ -362,10 +362,10 @@ fn a_crashed_node_is_found_dead_forgotten_and_welcomed_back() {
                 }
             }
             saw(&sim, (&victim_id, crashed_at), "peer_forgotten", |e| {
-                matches!(e, NodeEvent::PeerForgotten { .. })
+                matches!(e, PeerChange::Forgotten)
             })?;
             saw(&sim, (&victim_id, restarted_at), "peer_joined again", |e| {
-                matches!(e, NodeEvent::PeerJoined { .. })
+                matches!(e, PeerChange::Joined)
             })?;
             Ok(())
         },
@@ -410,44 +410,38 @@ fn leaver_is_seen_as_left(seed: u64) -> Result<(), String> {
         }
         // A node that saw it alive says it left (one that learned of it after the leave
         // never saw it alive: nothing to say).
-        let about = |e: &&SimEvent| e.node == i && event_peer(&e.event) == Some(leaver_id);
-        let events: Vec<&SimEvent> = sim.events().iter().filter(about).collect();
-        let joined = events
+        let changes: Vec<(u64, &PeerChange)> = sim
+            .events()
             .iter()
-            .any(|e| matches!(e.event, NodeEvent::PeerJoined { .. }));
-        let left = events
-            .iter()
-            .any(|e| matches!(e.event, NodeEvent::PeerLeft { .. }));
+            .filter(|e| e.node == i)
+            .filter_map(|e| match event_peer(&e.event) {
+                Some((peer, change)) if peer == leaver_id => Some((e.at_ms, change)),
+                _ => None,
+            })
+            .collect();
+        let joined = changes.iter().any(|(_, c)| matches!(c, PeerChange::Joined));
+        let left = changes.iter().any(|(_, c)| matches!(c, PeerChange::Left));
         if joined && !left {
             return Err(format!(
-                "node {i} recorded no peer_left about the leaver: {events:?}"
+                "node {i} recorded no peer_left about the leaver: {changes:?}"
             ));
         }
-        if events.iter().any(|e| {
-            e.at_ms >= left_at
-                && matches!(
-                    e.event,
-                    NodeEvent::PeerSuspect { .. } | NodeEvent::PeerDead { .. }
-                )
-        }) {
+        let suspected = |(at, change): &(u64, &PeerChange)| {
+            *at >= left_at && matches!(change, PeerChange::Suspect { .. } | PeerChange::Dead { .. })
+        };
+        if changes.iter().any(suspected) {
             return Err(format!(
-                "node {i} suspected the leaver after it left: {events:?}"
+                "node {i} suspected the leaver after it left: {changes:?}"
             ));
         }
     }
     Ok(())
 }
 
-/// The peer a transition event is about.
-fn event_peer(event: &NodeEvent) -> Option<NodeId> {
+/// The peer a transition event is about, and what happened to it.
+fn event_peer(event: &NodeEvent) -> Option<(NodeId, &PeerChange)> {
     match event {
-        NodeEvent::PeerJoined { peer, .. }
-        | NodeEvent::PeerSuspect { peer, .. }
-        | NodeEvent::PeerDead { peer, .. }
-        | NodeEvent::PeerLeft { peer, .. }
-        | NodeEvent::PeerAlive { peer, .. }
-        | NodeEvent::CaughtUp { peer, .. }
-        | NodeEvent::PeerForgotten { peer, .. } => Some(*peer),
+        NodeEvent::Peer { peer, change, .. } => Some((*peer, change)),
         _ => None,
     }
 }
@@ -459,14 +453,12 @@ fn saw(
     sim: &Sim,
     (peer, since_ms): (&NodeId, u64),
     what: &str,
-    is: impl Fn(&NodeEvent) -> bool,
+    is: impl Fn(&PeerChange) -> bool,
 ) -> Result<(), String> {
     for i in (0..sim.len()).filter(|&i| sim.is_up(i) && sim.node_id(i) != *peer) {
         let found = sim.events().iter().any(|e| {
-            e.node == i
-                && e.at_ms >= since_ms
-                && event_peer(&e.event) == Some(*peer)
-                && is(&e.event)
+            let about = event_peer(&e.event).filter(|(about, _)| about == peer);
+            e.node == i && e.at_ms >= since_ms && about.is_some_and(|(_, change)| is(change))
         });
         if !found {
             return Err(format!("node {i} recorded no {what} event about {peer}"));

@@ -27,39 +27,13 @@ pub struct Envelope {
 /// from, or its gossip address for transitions.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodeEvent {
-    /// A peer appeared in the member table, alive.
-    PeerJoined { peer: NodeId, addr: String },
-    /// A peer's heartbeats are late (`silent_ms`: since its last one).
-    PeerSuspect {
+    /// A peer's transition in the member table (`Node::on_tick`); `addr` is its gossip
+    /// address.
+    Peer {
         peer: NodeId,
         addr: String,
-        silent_ms: u64,
+        change: PeerChange,
     },
-    /// A peer's heartbeats stopped (`silent_ms`: since its last one).
-    PeerDead {
-        peer: NodeId,
-        addr: String,
-        silent_ms: u64,
-    },
-    /// A peer announced a graceful leave.
-    PeerLeft { peer: NodeId, addr: String },
-    /// A suspect, dead or departed peer (`was`) is alive again, after `down_ms` since its last
-    /// heartbeat; `missing_versions` of its writes are not here yet.
-    PeerAlive {
-        peer: NodeId,
-        addr: String,
-        was: MemberStatus,
-        down_ms: u64,
-        missing_versions: u64,
-    },
-    /// After a peer's return, nothing of it is missing here any more.
-    CaughtUp {
-        peer: NodeId,
-        addr: String,
-        since_return_ms: u64,
-    },
-    /// A peer gone longer than the grace period was dropped from the member table.
-    PeerForgotten { peer: NodeId, addr: String },
     /// Every known peer is alive and nothing of theirs is missing again, after some were not
     /// (for `degraded_ms`, from the first one's last heartbeat).
     MeshHealed { degraded_ms: u64 },
@@ -96,6 +70,31 @@ pub enum NodeEvent {
         addr: String,
         their_cluster: String,
     },
+}
+
+/// What happened to a peer, as the member table (membership and failure detector) shows it
+/// from one round to the next (`NodeEvent::Peer`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PeerChange {
+    /// It appeared in the member table, alive.
+    Joined,
+    /// Its heartbeats are late (`silent_ms`: since its last one).
+    Suspect { silent_ms: u64 },
+    /// Its heartbeats stopped (`silent_ms`: since its last one).
+    Dead { silent_ms: u64 },
+    /// It announced a graceful leave.
+    Left,
+    /// Suspect, dead or departed (`was`), it is alive again, after `down_ms` since its last
+    /// heartbeat; `missing_versions` of its writes are not here yet.
+    Alive {
+        was: MemberStatus,
+        down_ms: u64,
+        missing_versions: u64,
+    },
+    /// After its return, nothing of it is missing here any more.
+    CaughtUp { since_return_ms: u64 },
+    /// Gone longer than the grace period, it was dropped from the member table.
+    Forgotten,
 }
 
 /// Input refused by this node or by the peer, for the shell to count and log.

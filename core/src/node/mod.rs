@@ -59,7 +59,7 @@ use crate::state::{Replica, RestampPlan};
 use clocks::ClockView;
 use peer_watch::PeerWatch;
 
-pub use effects::{Effects, Envelope, NodeEvent, Refusal, LARGE_DELTA_ENTRIES};
+pub use effects::{Effects, Envelope, NodeEvent, PeerChange, Refusal, LARGE_DELTA_ENTRIES};
 
 /// One gossip node: core, random source, clock handle and publish limit (see the module doc).
 pub struct Node {

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use super::NodeEvent;
+use super::{NodeEvent, PeerChange};
 use crate::crdt::NodeId;
 use crate::gossip::PeerView;
 use crate::peer::MemberStatus;
@@ -46,10 +46,10 @@ impl PeerWatch {
             };
             watched.addr.clone_from(&peer.addr);
             if watched.status != peer.status {
-                events.push(transition(watched, now_ms, peer));
+                events.push(about(peer, transition(watched, now_ms, peer)));
                 watched.status = peer.status;
             }
-            events.extend(caught_up(watched, now_ms, peer));
+            events.extend(caught_up(watched, now_ms, peer).map(|change| about(peer, change)));
         }
         self.forget_gone(peers, &mut events);
         events.extend(self.track_degraded(now_ms, peers));
@@ -68,10 +68,7 @@ impl PeerWatch {
                 returned_at_ms: None,
             },
         );
-        alive.then(|| NodeEvent::PeerJoined {
-            peer: peer.node,
-            addr: peer.addr.clone(),
-        })
+        alive.then(|| about(peer, PeerChange::Joined))
     }
 
     /// Peers the member table no longer lists (collected after the grace period).
@@ -84,8 +81,8 @@ impl PeerWatch {
             .collect();
         for peer in gone {
             if let Some(watched) = self.peers.remove(&peer) {
-                let addr = watched.addr;
-                events.push(NodeEvent::PeerForgotten { peer, addr });
+                let (addr, change) = (watched.addr, PeerChange::Forgotten);
+                events.push(NodeEvent::Peer { peer, addr, change });
             }
         }
     }
@@ -125,9 +122,14 @@ fn last_heartbeat_ms(now_ms: u64, peer: &PeerView) -> u64 {
     now_ms.saturating_sub(peer.heartbeat_age_ms)
 }
 
-/// The event for a status change of a known peer (`watched` still holds the old status).
-fn transition(watched: &mut Watched, now_ms: u64, peer: &PeerView) -> NodeEvent {
-    let (id, addr) = (peer.node, peer.addr.clone());
+/// The event for `change` of `peer`.
+fn about(peer: &PeerView, change: PeerChange) -> NodeEvent {
+    let (peer, addr) = (peer.node, peer.addr.clone());
+    NodeEvent::Peer { peer, addr, change }
+}
+
+/// The status change of a known peer (`watched` still holds the old status).
+fn transition(watched: &mut Watched, now_ms: u64, peer: &PeerView) -> PeerChange {
     if peer.status == MemberStatus::Alive {
         let down_ms = watched
             .down_since_ms
@@ -135,9 +137,7 @@ fn transition(watched: &mut Watched, now_ms: u64, peer: &PeerView) -> NodeEvent 
             .unwrap_or(0);
         watched.down_since_ms = None;
         watched.returned_at_ms = Some(now_ms);
-        return NodeEvent::PeerAlive {
-            peer: id,
-            addr,
+        return PeerChange::Alive {
             was: watched.status,
             down_ms,
             missing_versions: peer.missing_versions,
@@ -149,30 +149,20 @@ fn transition(watched: &mut Watched, now_ms: u64, peer: &PeerView) -> NodeEvent 
     watched.returned_at_ms = None;
     let silent_ms = peer.heartbeat_age_ms;
     match peer.status {
-        MemberStatus::Suspect => NodeEvent::PeerSuspect {
-            peer: id,
-            addr,
-            silent_ms,
-        },
-        MemberStatus::Dead => NodeEvent::PeerDead {
-            peer: id,
-            addr,
-            silent_ms,
-        },
-        MemberStatus::Left | MemberStatus::Alive => NodeEvent::PeerLeft { peer: id, addr },
+        MemberStatus::Suspect => PeerChange::Suspect { silent_ms },
+        MemberStatus::Dead => PeerChange::Dead { silent_ms },
+        MemberStatus::Left | MemberStatus::Alive => PeerChange::Left,
     }
 }
 
 /// `CaughtUp` once a returned peer is alive with nothing of it missing.
-fn caught_up(watched: &mut Watched, now_ms: u64, peer: &PeerView) -> Option<NodeEvent> {
+fn caught_up(watched: &mut Watched, now_ms: u64, peer: &PeerView) -> Option<PeerChange> {
     let returned = watched.returned_at_ms?;
     if peer.status != MemberStatus::Alive || peer.missing_versions > 0 {
         return None;
     }
     watched.returned_at_ms = None;
-    Some(NodeEvent::CaughtUp {
-        peer: peer.node,
-        addr: peer.addr.clone(),
+    Some(PeerChange::CaughtUp {
         since_return_ms: now_ms.saturating_sub(returned),
     })
 }
@@ -195,19 +185,28 @@ mod tests {
         }
     }
 
+    /// The changes of `events`, by their `/v1/events` names.
     fn kinds(events: &[NodeEvent]) -> Vec<&'static str> {
         let kind = |event: &NodeEvent| match event {
-            NodeEvent::PeerJoined { .. } => "peer_joined",
-            NodeEvent::PeerSuspect { .. } => "peer_suspect",
-            NodeEvent::PeerDead { .. } => "peer_dead",
-            NodeEvent::PeerLeft { .. } => "peer_left",
-            NodeEvent::PeerAlive { .. } => "peer_alive",
-            NodeEvent::CaughtUp { .. } => "caught_up",
-            NodeEvent::PeerForgotten { .. } => "peer_forgotten",
+            NodeEvent::Peer { change, .. } => match change {
+                PeerChange::Joined => "peer_joined",
+                PeerChange::Suspect { .. } => "peer_suspect",
+                PeerChange::Dead { .. } => "peer_dead",
+                PeerChange::Left => "peer_left",
+                PeerChange::Alive { .. } => "peer_alive",
+                PeerChange::CaughtUp { .. } => "caught_up",
+                PeerChange::Forgotten => "peer_forgotten",
+            },
             NodeEvent::MeshHealed { .. } => "mesh_healed",
             _ => "other",
         };
         events.iter().map(kind).collect()
+    }
+
+    /// The event for `change` of peer 2 (at 10.0.0.2:7420).
+    fn of_2(change: PeerChange) -> NodeEvent {
+        let (peer, addr) = (NodeId(2), "10.0.0.2:7420".to_string());
+        NodeEvent::Peer { peer, addr, change }
     }
 
     use MemberStatus::{Alive, Dead, Left, Suspect};
@@ -226,31 +225,19 @@ mod tests {
             ["peer_suspect"]
         );
         let dead = watch.observe(6_000, &[peer(2, Dead, 4_000, 0)]);
-        let addr = "10.0.0.2:7420".to_string();
-        let silent_ms = 4_000;
-        let expected = NodeEvent::PeerDead {
-            peer: NodeId(2),
-            addr: addr.clone(),
-            silent_ms,
-        };
-        assert_eq!(dead, [expected]);
+        assert_eq!(dead, [of_2(PeerChange::Dead { silent_ms: 4_000 })]);
         let back = watch.observe(12_000, &[peer(2, Alive, 0, 5)]);
-        let expected = NodeEvent::PeerAlive {
-            peer: NodeId(2),
-            addr: addr.clone(),
+        let alive = PeerChange::Alive {
             was: Dead,
             down_ms: 10_000, // since the last heartbeat
             missing_versions: 5,
         };
-        assert_eq!(back, [expected]);
+        assert_eq!(back, [of_2(alive)]);
         let caught = watch.observe(13_000, &[peer(2, Alive, 0, 0)]);
-        let since_return_ms = 1_000;
         let expected = [
-            NodeEvent::CaughtUp {
-                peer: NodeId(2),
-                addr,
-                since_return_ms,
-            },
+            of_2(PeerChange::CaughtUp {
+                since_return_ms: 1_000,
+            }),
             // Since its last heartbeat.
             NodeEvent::MeshHealed {
                 degraded_ms: 11_000,
@@ -270,12 +257,9 @@ mod tests {
             .observe(200, &[peer(2, Alive, 0, 0), peer(3, Left, 150, 0)])
             .is_empty());
         let forgotten = watch.observe(300, &[peer(2, Alive, 0, 0)]);
-        let addr = "10.0.0.3:7420".to_string();
-        let expected = NodeEvent::PeerForgotten {
-            peer: NodeId(3),
-            addr,
-        };
-        assert_eq!(forgotten, [expected]);
+        let (peer, addr) = (NodeId(3), "10.0.0.3:7420".to_string());
+        let change = PeerChange::Forgotten;
+        assert_eq!(forgotten, [NodeEvent::Peer { peer, addr, change }]);
     }
 
     #[test]
@@ -284,7 +268,11 @@ mod tests {
         assert!(watch.observe(10_000, &[peer(4, Dead, 6_000, 0)]).is_empty());
         let back = watch.observe(20_000, &[peer(4, Alive, 0, 0)]);
         assert_eq!(kinds(&back), ["peer_alive", "caught_up", "mesh_healed"]);
-        let NodeEvent::PeerAlive { down_ms, was, .. } = &back[0] else {
+        let NodeEvent::Peer {
+            change: PeerChange::Alive { down_ms, was, .. },
+            ..
+        } = &back[0]
+        else {
             panic!("{back:?}");
         };
         assert_eq!((*down_ms, *was), (16_000, Dead));

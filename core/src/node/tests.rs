@@ -308,13 +308,15 @@ fn transitions(events: &[NodeEvent]) -> Vec<&'static str> {
     events
         .iter()
         .filter_map(|event| match event {
-            NodeEvent::PeerJoined { .. } => Some("peer_joined"),
-            NodeEvent::PeerSuspect { .. } => Some("peer_suspect"),
-            NodeEvent::PeerDead { .. } => Some("peer_dead"),
-            NodeEvent::PeerLeft { .. } => Some("peer_left"),
-            NodeEvent::PeerAlive { .. } => Some("peer_alive"),
-            NodeEvent::CaughtUp { .. } => Some("caught_up"),
-            NodeEvent::PeerForgotten { .. } => Some("peer_forgotten"),
+            NodeEvent::Peer { change, .. } => Some(match change {
+                PeerChange::Joined => "peer_joined",
+                PeerChange::Suspect { .. } => "peer_suspect",
+                PeerChange::Dead { .. } => "peer_dead",
+                PeerChange::Left => "peer_left",
+                PeerChange::Alive { .. } => "peer_alive",
+                PeerChange::CaughtUp { .. } => "caught_up",
+                PeerChange::Forgotten => "peer_forgotten",
+            }),
             NodeEvent::MeshHealed { .. } => Some("mesh_healed"),
             _ => None,
         })
@@ -333,7 +335,10 @@ fn a_peer_that_stops_answering_turns_suspect_then_dead_then_alive_on_its_return(
     }
     assert_eq!(transitions(&seen), ["peer_joined"]);
     assert!(
-        matches!(&seen[..], [NodeEvent::PeerJoined { peer: NodeId(2), addr }] if addr == "n2"),
+        matches!(
+            &seen[..],
+            [NodeEvent::Peer { peer: NodeId(2), addr, change: PeerChange::Joined }] if addr == "n2"
+        ),
         "{seen:?}"
     );
     // b stops answering: a's rounds find it suspect, then dead, each once.
@@ -344,14 +349,16 @@ fn a_peer_that_stops_answering_turns_suspect_then_dead_then_alive_on_its_return(
         t += 1_000;
     }
     assert_eq!(transitions(&down), ["peer_suspect", "peer_dead"]);
-    let silent: Vec<u64> =
-        down.iter()
-            .filter_map(|event| match event {
-                NodeEvent::PeerSuspect { silent_ms, .. }
-                | NodeEvent::PeerDead { silent_ms, .. } => Some(*silent_ms),
-                _ => None,
-            })
-            .collect();
+    let silent: Vec<u64> = down
+        .iter()
+        .filter_map(|event| match event {
+            NodeEvent::Peer {
+                change: PeerChange::Suspect { silent_ms } | PeerChange::Dead { silent_ms },
+                ..
+            } => Some(*silent_ms),
+            _ => None,
+        })
+        .collect();
     assert!(silent[0] > 0 && silent[1] > silent[0], "{silent:?}");
     // b writes while away, and comes back: alive again with its downtime, then caught up.
     write(&mut b, 7, t);
@@ -364,7 +371,11 @@ fn a_peer_that_stops_answering_turns_suspect_then_dead_then_alive_on_its_return(
         transitions(&back),
         ["peer_alive", "caught_up", "mesh_healed"]
     );
-    let NodeEvent::PeerAlive { was, down_ms, .. } = &back[0] else {
+    let NodeEvent::Peer {
+        change: PeerChange::Alive { was, down_ms, .. },
+        ..
+    } = &back[0]
+    else {
         panic!("{back:?}");
     };
     assert_eq!(*was, MemberStatus::Dead);

@@ -138,15 +138,10 @@ impl Sim {
             };
             let addr = addr_of(i);
             let replica = Replica::new(id);
+            let node = new_node(&cfg, (id, &addr), seeds.clone(), &mut rng, &replica);
             nodes.push(SimNode {
                 id,
-                node: Some(new_node(
-                    &cfg,
-                    (id, &addr),
-                    seeds.clone(),
-                    &mut rng,
-                    &replica,
-                )),
+                node: Some(node),
                 addr,
                 replica,
                 disk: None,
