@@ -80,8 +80,8 @@ impl GossipDriver {
         node
     }
 
-    /// Starts a round: the `Syn`s to send, encoded, with their destinations. Records what
-    /// the round's look at the clocks found; while this node runs ahead of the mesh, its own
+    /// Starts a round: the `Syn`s to send, encoded, with their destinations. Records the
+    /// round's events (peers' transitions, what the look at the clocks found); while this node runs ahead of the mesh, its own
     /// writes stamped ahead are re-stamped (`Node::restamp_ahead`) before anything else is
     /// written, and its measured offset is published after that.
     fn tick(&self) -> Vec<Envelope> {

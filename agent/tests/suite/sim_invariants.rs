@@ -1,6 +1,7 @@
 //! Invariants of the gossip protocol, checked in the deterministic simulator over many seeds:
 //! convergence after faults, no acknowledged write lost, no resurrection after a partition
-//! longer than the tombstone grace period, failure detection and member GC.
+//! longer than the tombstone grace period, failure detection and member GC (and the peers'
+//! transitions every node records: `Sim::events`).
 //!
 //! `OFFICEMESH_SIM_SEEDS=<count>` runs a longer campaign (seeds 0..count, or from
 //! `OFFICEMESH_SIM_FIRST_SEED=<n>` on); `OFFICEMESH_SIM_SEED=<n>` replays one seed. A failing
