@@ -189,6 +189,7 @@ fn main() {
         history_days: 30,
         now_ms: NOW,
         offset: utc,
+        clocks: (500, None),
     };
     let questions = questions();
     let mut per_question = Vec::with_capacity(questions.len());

@@ -22,7 +22,7 @@ pub mod gossip {
     pub use officemesh_core::{
         decode, encode, encode_for, message, DecodeError, Effects, Envelope, GossipCore,
         GossipParams, GossipStats, MemberStatus, Message, MessageKind, Node, NodeEvent, Outgoing,
-        PeerView, Refusal, Traffic, LARGE_DELTA_ENTRIES, LEGACY_PROTOCOL_VERSION,
+        PeerChange, PeerView, Refusal, Traffic, LARGE_DELTA_ENTRIES, LEGACY_PROTOCOL_VERSION,
         MAX_MESSAGE_BYTES, PROTOCOL_VERSION,
     };
 

@@ -1,5 +1,7 @@
 //! `officemesh status`: mesh health, every node and what this agent may be missing
-//! (`GET /v1/nodes`), as a table. Talks HTTP only through `crate::client`.
+//! (`GET /v1/nodes`), as a table; its `clock` column is each clock's measured offset (this
+//! node's against the mesh's median, a peer's against this node's). Talks HTTP only through
+//! `crate::client`.
 
 use super::{print_note, ClientArgs};
 use crate::api_types::{NodeRow, NodesAnswer};
@@ -22,6 +24,7 @@ pub fn run(args: &ClientArgs) -> anyhow::Result<()> {
                 "heartbeat",
                 "phi",
                 "missing",
+                "clock",
                 "version"
             ],
             &rows
@@ -51,6 +54,47 @@ fn node_row(node: &NodeRow) -> Vec<String> {
             .map(|phi| format!("{phi:.1}"))
             .unwrap_or_else(|| "-".into()),
         node.missing_versions.to_string(),
+        node.clock_offset_ms
+            .map(offset_words)
+            .unwrap_or_else(|| "-".into()),
         node.version.clone(),
     ]
+}
+
+/// A measured clock offset as words: "58 min ahead", "12 ms behind", "0 ms".
+fn offset_words(offset_ms: i64) -> String {
+    let words = crate::state::query::duration_words(offset_ms.unsigned_abs());
+    match offset_ms {
+        0 => words,
+        ahead if ahead > 0 => format!("{words} ahead"),
+        _ => format!("{words} behind"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_column_says_ahead_or_behind_and_dash_until_measured() {
+        let row: NodeRow = serde_json::from_value(serde_json::json!({
+            "node": "14082b5b47bacf03", "name": "pi-4", "room": "lab",
+            "gossip_addr": "10.0.0.4:7420", "api_addr": "10.0.0.4:8420", "version": "0.1.0",
+            "status": "alive", "heartbeat_age_ms": 200, "phi": 0.4, "missing_versions": 0,
+            "unreachable_since_ms": null, "clock_ahead_ms": null,
+            "clock_offset_ms": 3_480_012, "watermark": 7
+        }))
+        .expect("a /v1/nodes row");
+        assert_eq!(node_row(&row)[7], "58 min ahead");
+        let behind = NodeRow {
+            clock_offset_ms: Some(-12),
+            ..row.clone()
+        };
+        assert_eq!(node_row(&behind)[7], "12 ms behind");
+        let unmeasured = NodeRow {
+            clock_offset_ms: None,
+            ..row
+        };
+        assert_eq!(node_row(&unmeasured)[7], "-");
+    }
 }

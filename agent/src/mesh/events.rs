@@ -1,13 +1,13 @@
-//! The mesh's events in the agent's words: a `gossip::Node` event about a peer as the
-//! `MeshEvent` recorded for `/v1/events` (`mesh_event`), and the transport's refusals summed
-//! between `refused_peer` events (`RefusalTally`), and a peer refused for its protocol version
-//! (`version_refused`).
+//! The mesh's events in the agent's words: a `gossip::Node` event (a peer's transition, an
+//! exchange's outcome, a clock's standing) as the `MeshEvent` recorded for `/v1/events`
+//! (`mesh_event`), the transport's refusals summed between `refused_peer` events
+//! (`RefusalTally`), and a peer refused for its protocol version (`version_refused`).
 //!
 //! Must not touch: the node, the replica, the transport (values in, events out).
 
 use crate::crdt::NodeId;
 use crate::events::{EventKind, MeshEvent};
-use crate::gossip::NodeEvent;
+use crate::gossip::{NodeEvent, PeerChange};
 use crate::net::hello::NoCommonVersion;
 use crate::net::NetStatsSnapshot;
 
@@ -17,13 +17,53 @@ use super::REPEAT_EVENT_GAP_MS;
 /// event about this node).
 pub(super) fn event_peer(event: &NodeEvent) -> Option<(NodeId, &str)> {
     match event {
-        NodeEvent::HeldBack { peer, addr, .. }
+        NodeEvent::Peer { peer, addr, .. }
+        | NodeEvent::HeldBack { peer, addr, .. }
         | NodeEvent::LargeDelta { peer, addr, .. }
         | NodeEvent::ResetSent { peer, addr }
         | NodeEvent::ResetObeyed { peer, addr }
         | NodeEvent::PeerClockOffset { peer, addr, .. }
         | NodeEvent::RefusedCluster { peer, addr, .. } => Some((*peer, addr)),
-        NodeEvent::OwnClockOffset { .. } => None,
+        NodeEvent::OwnClockOffset { .. } | NodeEvent::MeshHealed { .. } => None,
+    }
+}
+
+/// The mesh event for `change` of peer `name` (gossip address `addr`); the caller adds its id.
+fn peer_event(now_ms: u64, name: &str, addr: &str, change: &PeerChange) -> MeshEvent {
+    let new = |kind, detail: String| MeshEvent::new(now_ms, kind, detail);
+    match change {
+        PeerChange::Joined if name == addr => new(EventKind::PeerJoined, format!("{addr} joined")),
+        PeerChange::Joined => new(EventKind::PeerJoined, format!("{name} ({addr}) joined")),
+        PeerChange::Suspect { silent_ms } => new(
+            EventKind::PeerSuspect,
+            format!("{name} is suspect (silent {silent_ms} ms)"),
+        )
+        .number("silent_ms", *silent_ms),
+        PeerChange::Dead { silent_ms } => new(
+            EventKind::PeerDead,
+            format!("{name} is dead (silent {silent_ms} ms)"),
+        )
+        .number("silent_ms", *silent_ms),
+        PeerChange::Left => new(EventKind::PeerLeft, format!("{name} left the mesh")),
+        PeerChange::Alive {
+            was,
+            down_ms,
+            missing_versions,
+        } => new(
+            EventKind::PeerAlive,
+            format!("{name} is alive again after {down_ms} ms ({name} was {was})"),
+        )
+        .number("down_ms", *down_ms)
+        .number("missing_versions", *missing_versions),
+        PeerChange::CaughtUp { since_return_ms } => new(
+            EventKind::CaughtUp,
+            format!("caught up with {name} {since_return_ms} ms after its return"),
+        )
+        .number("since_return_ms", *since_return_ms),
+        PeerChange::Forgotten => new(
+            EventKind::PeerForgotten,
+            format!("{name} was forgotten (gone longer than the grace period)"),
+        ),
     }
 }
 
@@ -86,6 +126,14 @@ pub(super) fn mesh_event(
     event: &NodeEvent,
 ) -> (MeshEvent, bool) {
     match event {
+        NodeEvent::Peer { addr, change, .. } => (peer_event(now_ms, name, addr, change), false),
+        NodeEvent::MeshHealed { degraded_ms } => {
+            let detail = format!(
+                "every peer is alive and nothing is missing again (after {degraded_ms} ms)"
+            );
+            let event = MeshEvent::new(now_ms, EventKind::MeshHealed, detail);
+            (event.number("degraded_ms", *degraded_ms), false)
+        }
         NodeEvent::HeldBack { entries, .. } => {
             let detail = format!(
                 "held back {entries} entries from {name}: stamped more than \
@@ -256,6 +304,48 @@ mod tests {
         assert!(node_events
             .iter()
             .all(|e| event_peer(e) == Some((peer, addr.as_str()))));
+    }
+
+    #[test]
+    fn peer_transitions_keep_their_documented_kinds_details_and_numbers() {
+        let (peer, addr) = (NodeId(2), "10.0.0.2:7420".to_string());
+        let about = |change| NodeEvent::Peer {
+            peer,
+            addr: addr.clone(),
+            change,
+        };
+        let alive = about(PeerChange::Alive {
+            was: crate::peer::MemberStatus::Dead,
+            down_ms: 10_000,
+            missing_versions: 5,
+        });
+        let (event, throttled) = mesh_event(7, "pi-2", SETTINGS, &alive);
+        assert!(!throttled);
+        assert_eq!(event.kind, EventKind::PeerAlive);
+        assert_eq!(
+            event.detail,
+            "pi-2 is alive again after 10000 ms (pi-2 was dead)"
+        );
+        assert_eq!(event.numbers["down_ms"], 10_000);
+        assert_eq!(event.numbers["missing_versions"], 5);
+        assert_eq!(event_peer(&alive), Some((peer, addr.as_str())));
+        let dead = about(PeerChange::Dead { silent_ms: 4_000 });
+        let (event, _) = mesh_event(7, "pi-2", SETTINGS, &dead);
+        assert_eq!(
+            (event.kind, event.detail.as_str()),
+            (EventKind::PeerDead, "pi-2 is dead (silent 4000 ms)")
+        );
+        assert_eq!(event.numbers["silent_ms"], 4_000);
+        let joined = about(PeerChange::Joined);
+        let (event, _) = mesh_event(7, "pi-2", SETTINGS, &joined);
+        assert_eq!(event.detail, "pi-2 (10.0.0.2:7420) joined");
+        let healed = NodeEvent::MeshHealed {
+            degraded_ms: 11_000,
+        };
+        let (event, _) = mesh_event(7, "", SETTINGS, &healed);
+        assert_eq!(event.kind, EventKind::MeshHealed);
+        assert_eq!(event.numbers["degraded_ms"], 11_000);
+        assert_eq!(event_peer(&healed), None, "about the whole mesh");
     }
 
     #[test]

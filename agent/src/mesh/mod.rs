@@ -7,9 +7,9 @@
 //! - `start` binds the gossip port, serves it, and runs one round per `gossip.interval_ms`,
 //!   one exchange task per chosen peer, plus an early round when the node says one is due
 //!   after entries were merged or written here; on shutdown it announces the leave;
-//! - mesh events (`events::EventLog` in `MeshView::events`) are recorded here: peer transitions
-//!   from diffing the peer table each round (`events::PeerWatch`), the node's typed events and
-//!   refusals named after the peer, and refusals from the transport's counters.
+//! - mesh events (`events::EventLog` in `MeshView::events`) are recorded here: the node's typed
+//!   events (peers' transitions each round, exchanges, clocks) and refusals, named after the
+//!   peer, and refusals from the transport's counters.
 //!
 //! Lock order: the node first, then the replica. Neither is held across an `.await`.
 
@@ -23,7 +23,7 @@ use rand::SeedableRng;
 use tokio::sync::watch;
 
 use crate::clock::wall_ms;
-use crate::events::{EventKind, MeshEvent, PeerWatch};
+use crate::events::{EventKind, MeshEvent};
 use crate::gossip::{self, Effects, Envelope, GossipCore, GossipParams, Node, NodeEvent, Refusal};
 use crate::log_summary::LogSummary;
 use crate::net::hello::NoCommonVersion;
@@ -45,8 +45,6 @@ pub struct GossipDriver {
     mesh: Arc<MeshView>,
     telemetry: Arc<Telemetry>,
     gossip: GossipConfig,
-    /// The peer table as last seen, for transition events.
-    watch: Mutex<PeerWatch>,
     /// Repeated warnings (undecodable messages) summarized per address per minute.
     warnings: LogSummary,
     /// Woken when an exchange merged entries: the round loop then asks the node whether an
@@ -78,7 +76,6 @@ impl GossipDriver {
             mesh: shared.mesh.clone(),
             telemetry: shared.telemetry.clone(),
             gossip: shared.config.gossip.clone(),
-            watch: Mutex::new(PeerWatch::new()),
             warnings: LogSummary::default(),
             merged: tokio::sync::Notify::new(),
         }
@@ -91,8 +88,8 @@ impl GossipDriver {
         node
     }
 
-    /// Starts a round: the `Syn`s to send, encoded, with their destinations. Records what
-    /// the round's look at the clocks found; while this node runs ahead of the mesh, its own
+    /// Starts a round: the `Syn`s to send, encoded, with their destinations. Records the
+    /// round's events (peers' transitions, what the look at the clocks found); while this node runs ahead of the mesh, its own
     /// writes stamped ahead are re-stamped (`Node::restamp_ahead`) before anything else is
     /// written, and its measured offset is published after that.
     fn tick(&self) -> Vec<Envelope> {
@@ -176,11 +173,6 @@ impl GossipDriver {
                 })
                 .collect()
         };
-        let events = crate::sync::lock(&self.watch).observe(now_ms, &peers);
-        for event in events {
-            tracing::info!(kind = event.kind.as_str(), detail = %event.detail, "mesh event");
-            self.mesh.events.record(event);
-        }
         self.mesh.peers.publish(peers);
     }
 
@@ -199,8 +191,9 @@ impl GossipDriver {
         self.record_events(now_ms, &effects.events, replica);
     }
 
-    /// Records the node's events (named after their peer) in the event log; clock offsets are
-    /// also logged (a WARN when beyond `gossip.max_clock_offset_ms`).
+    /// Records the node's events (named after their peer) in the event log; peers'
+    /// transitions are also logged, and clock offsets (a WARN when beyond
+    /// `gossip.max_clock_offset_ms`).
     fn record_events(&self, now_ms: u64, events: &[NodeEvent], replica: &Replica) {
         if events.is_empty() {
             return;
@@ -211,7 +204,7 @@ impl GossipDriver {
             let context = (gossip.cluster.as_str(), gossip.max_clock_offset_ms);
             let Some((peer_id, addr)) = event_peer(event) else {
                 let (mesh_event, _) = mesh_event(now_ms, "", context, event);
-                log_clock_event(&mesh_event, gossip.max_clock_offset_ms);
+                log_event(&mesh_event, gossip.max_clock_offset_ms);
                 self.mesh.events.record(mesh_event);
                 continue;
             };
@@ -221,9 +214,7 @@ impl GossipDriver {
                 .unwrap_or_else(|| addr.to_string());
             let (mesh_event, throttled) = mesh_event(now_ms, &name, context, event);
             let mesh_event = mesh_event.about(peer_id, &name);
-            if let NodeEvent::PeerClockOffset { .. } = event {
-                log_clock_event(&mesh_event, gossip.max_clock_offset_ms);
-            }
+            log_event(&mesh_event, gossip.max_clock_offset_ms);
             if throttled {
                 self.mesh
                     .events
@@ -318,9 +309,20 @@ impl PayloadHandler for GossipDriver {
     }
 }
 
-/// Logs a clock-offset event: a WARN when the clock is beyond `max_clock_offset_ms` (the
-/// event's `ahead_ms` / `behind_ms`), else an INFO.
-fn log_clock_event(event: &MeshEvent, max_clock_offset_ms: u64) {
+/// Logs a peer's transition (INFO) or a clock-offset event: a WARN when the clock is beyond
+/// `max_clock_offset_ms` (the event's `ahead_ms` / `behind_ms`), else an INFO. Other events
+/// are left to the event log (and the warnings about them).
+fn log_event(event: &MeshEvent, max_clock_offset_ms: u64) {
+    use EventKind::*;
+    match event.kind {
+        ClockOffset => {}
+        PeerJoined | PeerSuspect | PeerDead | PeerLeft | PeerAlive | CaughtUp | PeerForgotten
+        | MeshHealed => {
+            tracing::info!(kind = event.kind.as_str(), detail = %event.detail, "mesh event");
+            return;
+        }
+        _ => return,
+    }
     let offset = event.numbers.values().copied().max().unwrap_or(0);
     let peer = event.peer_name.as_deref().unwrap_or("this node");
     if offset > max_clock_offset_ms {

@@ -83,8 +83,15 @@ fn killed_and_restarted_agent_shows_as_dead_then_alive_with_its_downtime() {
         })
         .collect();
 
+    // pi-3 may be seen joining before its name reached the observer (it is then named by its
+    // address): its id is what is certain.
+    let pi3 = agents[2].get("/v1/events")["node"].clone();
     for agent in &agents[..2] {
-        wait_event(agent, "peer_joined", "pi-3", 0);
+        eventually(Duration::from_secs(40), || {
+            let joined = events_of(agent, "peer_joined");
+            joined.into_iter().find(|e| e["peer"] == pi3)
+        })
+        .unwrap_or_else(|| panic!("{} never saw pi-3 ({pi3}) join", agent.name));
     }
     agents[2].kill();
     let killed_at = support_now_ms();

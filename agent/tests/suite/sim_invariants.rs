@@ -1,6 +1,7 @@
 //! Invariants of the gossip protocol, checked in the deterministic simulator over many seeds:
 //! convergence after faults, no acknowledged write lost, no resurrection after a partition
-//! longer than the tombstone grace period, failure detection and member GC.
+//! longer than the tombstone grace period, failure detection and member GC (and the peers'
+//! transitions every node records: `Sim::events`).
 //!
 //! `OFFICEMESH_SIM_SEEDS=<count>` runs a longer campaign (seeds 0..count, or from
 //! `OFFICEMESH_SIM_FIRST_SEED=<n>` on); `OFFICEMESH_SIM_SEED=<n>` replays one seed. A failing
@@ -11,6 +12,7 @@ use officemesh::crdt::NodeId;
 use officemesh::gossip::{GossipParams, MemberStatus};
 use officemesh::state::{Key, PersonInfo, Value};
 use officemesh_core::sim::{Sim, SimConfig};
+use officemesh_core::{NodeEvent, PeerChange};
 use officemesh_sensors::MacAddr;
 use rand::Rng;
 
@@ -321,6 +323,7 @@ fn a_crashed_node_is_found_dead_forgotten_and_welcomed_back() {
             let victim = 1 + (seed as usize % (n - 1));
             let victim_id: NodeId = sim.node_id(victim);
             sim.crash(victim);
+            let crashed_at = sim.now_ms();
             sim.run_rounds(15);
             let now = |sim: &Sim, i: usize| sim.node_time_ms(i);
             for i in (0..n).filter(|&i| i != victim) {
@@ -331,6 +334,12 @@ fn a_crashed_node_is_found_dead_forgotten_and_welcomed_back() {
                     return Err(format!("node {i} sees the crashed node as {status:?}"));
                 }
             }
+            saw(&sim, (&victim_id, crashed_at), "peer_suspect", |e| {
+                matches!(e, PeerChange::Suspect { .. })
+            })?;
+            saw(&sim, (&victim_id, crashed_at), "peer_dead", |e| {
+                matches!(e, PeerChange::Dead { .. })
+            })?;
             sim.run_rounds(30);
             for i in (0..n).filter(|&i| i != victim) {
                 let core = sim.core(i).ok_or("a healthy node is down")?;
@@ -343,6 +352,7 @@ fn a_crashed_node_is_found_dead_forgotten_and_welcomed_back() {
                 }
             }
             sim.restart(victim);
+            let restarted_at = sim.now_ms();
             sim.run_rounds(15);
             for i in (0..n).filter(|&i| i != victim) {
                 let core = sim.core(i).ok_or("a healthy node is down")?;
@@ -352,6 +362,12 @@ fn a_crashed_node_is_found_dead_forgotten_and_welcomed_back() {
                     return Err(format!("node {i} sees the restarted node as {status:?}"));
                 }
             }
+            saw(&sim, (&victim_id, crashed_at), "peer_forgotten", |e| {
+                matches!(e, PeerChange::Forgotten)
+            })?;
+            saw(&sim, (&victim_id, restarted_at), "peer_joined again", |e| {
+                matches!(e, PeerChange::Joined)
+            })?;
             Ok(())
         },
     );
@@ -384,6 +400,7 @@ fn leaver_is_seen_as_left(seed: u64) -> Result<(), String> {
     let leaver = 2;
     let leaver_id = sim.node_id(leaver);
     sim.leave(leaver);
+    let left_at = sim.now_ms();
     sim.run_rounds(6);
     for i in (0..n).filter(|&i| i != leaver) {
         let core = sim.core(i).ok_or("a node is down")?;
@@ -391,6 +408,61 @@ fn leaver_is_seen_as_left(seed: u64) -> Result<(), String> {
         let status = view.iter().find(|p| p.node == leaver_id).map(|p| p.status);
         if status != Some(MemberStatus::Left) {
             return Err(format!("node {i} sees the leaver as {status:?}"));
+        }
+        // A node that saw it alive says it left (one that learned of it after the leave
+        // never saw it alive: nothing to say).
+        let changes: Vec<(u64, &PeerChange)> = sim
+            .events()
+            .iter()
+            .filter(|e| e.node == i)
+            .filter_map(|e| match event_peer(&e.event) {
+                Some((peer, change)) if peer == leaver_id => Some((e.at_ms, change)),
+                _ => None,
+            })
+            .collect();
+        let joined = changes.iter().any(|(_, c)| matches!(c, PeerChange::Joined));
+        let left = changes.iter().any(|(_, c)| matches!(c, PeerChange::Left));
+        if joined && !left {
+            return Err(format!(
+                "node {i} recorded no peer_left about the leaver: {changes:?}"
+            ));
+        }
+        let suspected = |(at, change): &(u64, &PeerChange)| {
+            *at >= left_at && matches!(change, PeerChange::Suspect { .. } | PeerChange::Dead { .. })
+        };
+        if changes.iter().any(suspected) {
+            return Err(format!(
+                "node {i} suspected the leaver after it left: {changes:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The peer a transition event is about, and what happened to it.
+fn event_peer(event: &NodeEvent) -> Option<(NodeId, &PeerChange)> {
+    match event {
+        NodeEvent::Peer { peer, change, .. } => Some((*peer, change)),
+        _ => None,
+    }
+}
+
+/// Every running node other than `peer`'s own recorded an event about `peer` at `since_ms`
+/// (simulated time) or later that `is` (the transitions the agent shows in `/v1/events`),
+/// else says which did not.
+fn saw(
+    sim: &Sim,
+    (peer, since_ms): (&NodeId, u64),
+    what: &str,
+    is: impl Fn(&PeerChange) -> bool,
+) -> Result<(), String> {
+    for i in (0..sim.len()).filter(|&i| sim.is_up(i) && sim.node_id(i) != *peer) {
+        let found = sim.events().iter().any(|e| {
+            let about = event_peer(&e.event).filter(|(about, _)| about == peer);
+            e.node == i && e.at_ms >= since_ms && about.is_some_and(|(_, change)| is(change))
+        });
+        if !found {
+            return Err(format!("node {i} recorded no {what} event about {peer}"));
         }
     }
     Ok(())

@@ -1,11 +1,13 @@
 //! What one call into `Node` caused, as one value (`Effects`): the encoded messages to send,
-//! typed events worth recording, typed refusals, how many entries merged, and the bytes moved.
+//! typed events worth recording (exchanges, clocks, and peers' transitions), typed refusals,
+//! how many entries merged, and the bytes moved.
 //! The shell (agent or simulator) acts on it; nothing here does I/O.
 //!
 //! Must not touch: the replica, the clock, the gossip core (plain data only).
 
 use crate::crdt::NodeId;
 use crate::gossip::{DecodeError, MessageKind};
+use crate::peer::MemberStatus;
 
 /// A merge of at least this many entries in one exchange is worth an event.
 pub const LARGE_DELTA_ENTRIES: u64 = 100;
@@ -19,10 +21,22 @@ pub struct Envelope {
     pub bytes: Vec<u8>,
 }
 
-/// Something an exchange with a peer did that the shell records (the peer is named by id and
-/// by the address the message came from).
+/// Something that happened to the mesh, as this node saw it, that the shell records: what an
+/// exchange did, where clocks stand, a peer's transition (`on_tick`, from the member table and
+/// the failure detector). A peer is named by id and by an address: the one its message came
+/// from, or its gossip address for transitions.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodeEvent {
+    /// A peer's transition in the member table (`Node::on_tick`); `addr` is its gossip
+    /// address.
+    Peer {
+        peer: NodeId,
+        addr: String,
+        change: PeerChange,
+    },
+    /// Every known peer is alive and nothing of theirs is missing again, after some were not
+    /// (for `degraded_ms`, from the first one's last heartbeat).
+    MeshHealed { degraded_ms: u64 },
     /// Entries stamped too far ahead of this node's clock were held back (retried later).
     HeldBack {
         peer: NodeId,
@@ -56,6 +70,31 @@ pub enum NodeEvent {
         addr: String,
         their_cluster: String,
     },
+}
+
+/// What happened to a peer, as the member table (membership and failure detector) shows it
+/// from one round to the next (`NodeEvent::Peer`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PeerChange {
+    /// It appeared in the member table, alive.
+    Joined,
+    /// Its heartbeats are late (`silent_ms`: since its last one).
+    Suspect { silent_ms: u64 },
+    /// Its heartbeats stopped (`silent_ms`: since its last one).
+    Dead { silent_ms: u64 },
+    /// It announced a graceful leave.
+    Left,
+    /// Suspect, dead or departed (`was`), it is alive again, after `down_ms` since its last
+    /// heartbeat; `missing_versions` of its writes are not here yet.
+    Alive {
+        was: MemberStatus,
+        down_ms: u64,
+        missing_versions: u64,
+    },
+    /// After its return, nothing of it is missing here any more.
+    CaughtUp { since_return_ms: u64 },
+    /// Gone longer than the grace period, it was dropped from the member table.
+    Forgotten,
 }
 
 /// Input refused by this node or by the peer, for the shell to count and log.

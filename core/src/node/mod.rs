@@ -32,12 +32,19 @@
 //! `restamp_ahead`, which re-stamps own writes issued beyond the corrected accept limit and
 //! rewinds the clock (a stamp issued ahead would keep the HLC ahead).
 //!
+//! Peers' transitions (`peer_watch`): every round (`on_tick`) the member table, as the
+//! membership and the failure detector see it at `now_ms`, is compared with the last round's;
+//! a peer joining, turning suspect, dead, leaving, coming back alive (with its downtime), this
+//! node catching up with it, and the whole mesh healing are `NodeEvent`s in the round's
+//! `Effects`.
+//!
 //! Must not touch: sockets, the wall clock, the global RNG, SQLite, tokio.
 
 #[cfg(test)]
 mod clock_tests;
 mod clocks;
 mod effects;
+mod peer_watch;
 #[cfg(test)]
 mod tests;
 
@@ -50,8 +57,9 @@ use crate::crdt::{NodeId, Stamp};
 use crate::gossip::{self, GossipCore, GossipStats, Message, MessageKind, Outgoing, PeerView};
 use crate::state::{Replica, RestampPlan};
 use clocks::ClockView;
+use peer_watch::PeerWatch;
 
-pub use effects::{Effects, Envelope, NodeEvent, Refusal, LARGE_DELTA_ENTRIES};
+pub use effects::{Effects, Envelope, NodeEvent, PeerChange, Refusal, LARGE_DELTA_ENTRIES};
 
 /// One gossip node: core, random source, clock handle and publish limit (see the module doc).
 pub struct Node {
@@ -62,6 +70,8 @@ pub struct Node {
     publish_limit: Option<u64>,
     /// The peers' clocks and where each stands against the mesh's median.
     clocks: ClockView,
+    /// The member table as last seen, for the peers' transitions.
+    watch: PeerWatch,
 }
 
 /// The core's counters that per-exchange events are computed from.
@@ -95,6 +105,7 @@ impl Node {
             clock,
             publish_limit: None,
             clocks: ClockView::default(),
+            watch: PeerWatch::default(),
         }
     }
 
@@ -108,6 +119,7 @@ impl Node {
             clock: Arc::new(self.clock.fork()),
             publish_limit: self.publish_limit,
             clocks: self.clocks.clone(),
+            watch: self.watch.clone(),
         }
     }
 
@@ -145,13 +157,16 @@ impl Node {
     }
 
     /// Starts a round: the `Syn`s to send, encoded, and the events of this round's look at
-    /// the clocks (which also sets the clock's correction; see the module doc).
+    /// the member table (peers' transitions, `peer_watch`) and at the clocks (which also sets
+    /// the clock's correction; see the module doc).
     pub fn on_tick(&mut self, now_ms: u64, replica: &mut Replica) -> Effects {
         self.prepare(replica);
         let outgoing = self.core.tick(now_ms, &mut self.rng, replica);
         let mut effects = self.encode_all(outgoing);
         let peers = self.core.peers(now_ms, replica);
-        effects.events = self.clocks.review(now_ms, &peers, &self.clock);
+        effects.events = self.watch.observe(now_ms, &peers);
+        let clock_events = self.clocks.review(now_ms, &peers, &self.clock);
+        effects.events.extend(clock_events);
         effects
     }
 

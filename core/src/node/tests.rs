@@ -10,6 +10,7 @@ use rand::SeedableRng;
 
 use super::*;
 use crate::gossip::{GossipParams, PROTOCOL_VERSION};
+use crate::peer::MemberStatus;
 use crate::state::{Entry, Key, PersonInfo, Value};
 
 const T0: u64 = 1_767_225_600_000;
@@ -285,4 +286,121 @@ fn replies_follow_the_connections_protocol_and_syns_every_peer_reads() {
         .all(|m| m.bytes[0] == 2));
     assert!(new.replica.entries().any(|e| e.stamp == person));
     assert_eq!(new.replica.get(&badge.key), Some(&badge));
+}
+
+/// One round at `now`: `b` (when up) ticks and gossips with `a`, then `a` ticks and gossips
+/// with `b`; returns the events of `a`'s tick (the peers' transitions as `a` sees them).
+fn round(now: u64, a: &mut Peer, b: &mut Peer, b_up: bool) -> Vec<NodeEvent> {
+    if b_up {
+        let tick = b.node.on_tick(now, &mut b.replica);
+        exchange(now, b, a, tick);
+    }
+    let tick = a.node.on_tick(now, &mut a.replica);
+    let events = tick.events.clone();
+    if b_up {
+        exchange(now, a, b, tick);
+    }
+    events
+}
+
+/// The peer transitions among `events`, by their `/v1/events` names.
+fn transitions(events: &[NodeEvent]) -> Vec<&'static str> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            NodeEvent::Peer { change, .. } => Some(match change {
+                PeerChange::Joined => "peer_joined",
+                PeerChange::Suspect { .. } => "peer_suspect",
+                PeerChange::Dead { .. } => "peer_dead",
+                PeerChange::Left => "peer_left",
+                PeerChange::Alive { .. } => "peer_alive",
+                PeerChange::CaughtUp { .. } => "caught_up",
+                PeerChange::Forgotten => "peer_forgotten",
+            }),
+            NodeEvent::MeshHealed { .. } => Some("mesh_healed"),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_peer_that_stops_answering_turns_suspect_then_dead_then_alive_on_its_return() {
+    let mut a = peer(1, "office", &["n2"]);
+    let mut b = peer(2, "office", &[]);
+    let mut seen = Vec::new();
+    let mut t = T0;
+    for _ in 0..10 {
+        seen.extend(round(t, &mut a, &mut b, true));
+        t += 1_000;
+    }
+    assert_eq!(transitions(&seen), ["peer_joined"]);
+    assert!(
+        matches!(
+            &seen[..],
+            [NodeEvent::Peer { peer: NodeId(2), addr, change: PeerChange::Joined }] if addr == "n2"
+        ),
+        "{seen:?}"
+    );
+    // b stops answering: a's rounds find it suspect, then dead, each once.
+    let (stopped_at, mut down) = (t, Vec::new());
+    while !transitions(&down).contains(&"peer_dead") {
+        assert!(t < stopped_at + 120_000, "never dead: {down:?}");
+        down.extend(round(t, &mut a, &mut b, false));
+        t += 1_000;
+    }
+    assert_eq!(transitions(&down), ["peer_suspect", "peer_dead"]);
+    let silent: Vec<u64> = down
+        .iter()
+        .filter_map(|event| match event {
+            NodeEvent::Peer {
+                change: PeerChange::Suspect { silent_ms } | PeerChange::Dead { silent_ms },
+                ..
+            } => Some(*silent_ms),
+            _ => None,
+        })
+        .collect();
+    assert!(silent[0] > 0 && silent[1] > silent[0], "{silent:?}");
+    // b writes while away, and comes back: alive again with its downtime, then caught up.
+    write(&mut b, 7, t);
+    let mut back = Vec::new();
+    for _ in 0..5 {
+        back.extend(round(t, &mut a, &mut b, true));
+        t += 1_000;
+    }
+    assert_eq!(
+        transitions(&back),
+        ["peer_alive", "caught_up", "mesh_healed"]
+    );
+    let NodeEvent::Peer {
+        change: PeerChange::Alive { was, down_ms, .. },
+        ..
+    } = &back[0]
+    else {
+        panic!("{back:?}");
+    };
+    assert_eq!(*was, MemberStatus::Dead);
+    assert!(
+        *down_ms >= t - 5_000 - stopped_at,
+        "since its last heartbeat: {down_ms}"
+    );
+}
+
+#[test]
+fn a_peer_that_announces_its_leave_becomes_left_not_suspect() {
+    let mut a = peer(1, "office", &["n2"]);
+    let mut b = peer(2, "office", &[]);
+    let mut t = T0;
+    for _ in 0..5 {
+        round(t, &mut a, &mut b, true);
+        t += 1_000;
+    }
+    let leave = b.node.on_leave(t, &mut b.replica);
+    assert!(!leave.messages.is_empty(), "b tells a");
+    exchange(t, &mut b, &mut a, leave);
+    let mut after = Vec::new();
+    for _ in 0..30 {
+        t += 1_000;
+        after.extend(round(t, &mut a, &mut b, false));
+    }
+    assert_eq!(transitions(&after), ["peer_left"]);
 }

@@ -16,6 +16,8 @@
 //! (its writes fail, unacknowledged). Writes are stamped by a per-node simulated HLC (wall time plus the node's
 //! skew, above its last stamp, the stamp of the key it overwrites and its `Clock`'s floor). The checks the
 //! tests assert (convergence, lost writes) are in `checks`.
+//! The events in every node's `Effects` (peers' transitions, clocks, exchanges) are kept in
+//! order (`Sim::events`), the same the agent records in `/v1/events`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -34,7 +36,7 @@ pub mod checks;
 mod parts;
 
 use parts::Persisted;
-pub use parts::{NetStats, SimConfig, WriteRecord, EPOCH_MS};
+pub use parts::{NetStats, SimConfig, SimEvent, WriteRecord, EPOCH_MS};
 
 /// One simulated node.
 struct SimNode {
@@ -106,6 +108,8 @@ pub struct Sim {
     seq: u64,
     cut: HashSet<(usize, usize)>,
     writes: Vec<WriteRecord>,
+    /// Every node's events (peers' transitions, clocks, exchanges), in order.
+    events: Vec<SimEvent>,
     net: NetStats,
 }
 
@@ -134,15 +138,10 @@ impl Sim {
             };
             let addr = addr_of(i);
             let replica = Replica::new(id);
+            let node = new_node(&cfg, (id, &addr), seeds.clone(), &mut rng, &replica);
             nodes.push(SimNode {
                 id,
-                node: Some(new_node(
-                    &cfg,
-                    (id, &addr),
-                    seeds.clone(),
-                    &mut rng,
-                    &replica,
-                )),
+                node: Some(node),
                 addr,
                 replica,
                 disk: None,
@@ -168,6 +167,7 @@ impl Sim {
             seq: 0,
             cut: HashSet::new(),
             writes: Vec::new(),
+            events: Vec::new(),
             net: NetStats::default(),
         }
     }
@@ -247,6 +247,12 @@ impl Sim {
 
     pub fn is_up(&self, node: usize) -> bool {
         self.nodes[node].node.is_some()
+    }
+
+    /// The events every node's `Effects` carried so far, in simulated time order (as the
+    /// agent records them in `/v1/events`).
+    pub fn events(&self) -> &[SimEvent] {
+        &self.events
     }
 
     pub fn net(&self) -> &NetStats {
@@ -440,8 +446,12 @@ impl Sim {
         self.send_effects(node, effects);
     }
 
-    /// Puts `node`'s messages on the wire (an unknown address is a drop).
+    /// Keeps `node`'s events and puts its messages on the wire (an unknown address is a drop).
     fn send_effects(&mut self, node: usize, effects: Effects) {
+        let at_ms = self.now_ms;
+        let events = effects.events.into_iter();
+        self.events
+            .extend(events.map(|event| SimEvent { at_ms, node, event }));
         for Envelope { to, kind, bytes } in effects.messages {
             match self.by_addr.get(&to).copied() {
                 Some(to) => self.send(node, to, bytes, kind),

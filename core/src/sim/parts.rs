@@ -1,5 +1,5 @@
 //! The simulator's plain parts: how a mesh is built (`SimConfig`), what a crashed node's disk
-//! keeps (`Persisted`), and what a run records (`WriteRecord`, `NetStats`).
+//! keeps (`Persisted`), and what a run records (`WriteRecord`, `SimEvent`, `NetStats`).
 //!
 //! Must not touch: nodes, the network queue, randomness (data only; `Sim` in `mod.rs` runs).
 
@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::crdt::{NodeId, Stamp};
 use crate::gossip::{GossipParams, MessageKind};
+use crate::node::NodeEvent;
 use crate::state::{Entry, Key, Replica};
 
 /// 2026-01-01T00:00:00Z: simulated time 0 on a node without skew.
@@ -88,6 +89,14 @@ pub struct WriteRecord {
     pub key: Key,
     pub stamp: Stamp,
     pub deleted: bool,
+}
+
+/// An event a node's `Effects` carried (`Sim::events`): when (simulated time), which node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimEvent {
+    pub at_ms: u64,
+    pub node: usize,
+    pub event: NodeEvent,
 }
 
 /// Network-wide counters.

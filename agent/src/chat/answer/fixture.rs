@@ -131,6 +131,7 @@ impl Demo {
             history_days: self.office.history_days,
             now_ms: NOW,
             offset: super::tests::utc(),
+            clocks: (5_000, None),
         }
     }
 

@@ -117,6 +117,9 @@ pub struct View<'a> {
     pub now_ms: u64,
     /// The local time zone, for "since 10:02".
     pub offset: FixedOffset,
+    /// Clocks: `gossip.max_clock_offset_ms`, and how far this node's runs ahead of the mesh's
+    /// median (ms; negative: behind; `None` until measured), for "status".
+    pub clocks: (u64, Option<i64>),
 }
 
 /// A rendered reply and the writes it depends on (made before the reply is sent).
@@ -169,6 +172,10 @@ pub async fn answer_for(shared: &Shared, asker: &Asker, command: &Command, now_m
             history_days: shared.config.presence.history_days,
             now_ms,
             offset,
+            clocks: (
+                shared.config.gossip.max_clock_offset_ms,
+                shared.mesh.own_clock_offset(),
+            ),
         };
         plan_for(&view, asker, command)
     };

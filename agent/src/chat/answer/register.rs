@@ -259,6 +259,7 @@ mod tests {
             history_days: 0,
             now_ms: 1,
             offset: chrono::FixedOffset::east_opt(0).expect("utc"),
+            clocks: (5_000, None),
         };
         super::super::plan_for(&view, asker, &super::super::super::grammar::parse(text))
     }

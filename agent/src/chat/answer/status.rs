@@ -1,6 +1,7 @@
 //! "status": the mesh as this node sees it (which Pis are up, which it cannot reach and since
-//! when), failed sensors on any node, the raised alerts and the state's size and hash. Reads
-//! the replica, writes nothing.
+//! when, whose clock runs beyond `gossip.max_clock_offset_ms` from the mesh's median), failed
+//! sensors on any node, the raised alerts and the state's size and hash. Reads the replica,
+//! writes nothing.
 
 use std::collections::BTreeMap;
 
@@ -78,7 +79,9 @@ fn node_state(
     unreachable: &BTreeMap<NodeId, &UnreachableNode>,
 ) -> String {
     if id == view.self_node {
-        "this node (answering you)".to_string()
+        let (max_offset_ms, own_offset_ms) = view.clocks;
+        let clock = own_offset_ms.and_then(|offset| clock_beyond(offset, max_offset_ms));
+        format!("this node (answering you){}", clock.unwrap_or_default())
     } else if let Some(node) = unreachable.get(&id) {
         match node.since_ms {
             Some(since) => format!(
@@ -96,11 +99,28 @@ fn node_state(
                     peer.status,
                     query::duration_words(ahead)
                 ),
-                None => peer.status.to_string(),
+                None => {
+                    let (max_offset_ms, own_offset_ms) = view.clocks;
+                    // Against this node's clock, plus this node's against the median.
+                    let offset = peer.clock_offset_ms.map(|o| o + own_offset_ms.unwrap_or(0));
+                    let clock = offset.and_then(|offset| clock_beyond(offset, max_offset_ms));
+                    format!("{}{}", peer.status, clock.unwrap_or_default())
+                }
             },
             None => "unknown (gossip has not reported on it)".to_string(),
         }
     }
+}
+
+/// ", but its clock runs 58 min ahead of the mesh's" when a clock `offset_ms` from the mesh's
+/// median (negative: behind) is beyond `max_offset_ms` (`gossip.max_clock_offset_ms`).
+fn clock_beyond(offset_ms: i64, max_offset_ms: u64) -> Option<String> {
+    if offset_ms.unsigned_abs() <= max_offset_ms {
+        return None;
+    }
+    let words = query::duration_words(offset_ms.unsigned_abs());
+    let side = if offset_ms > 0 { "ahead of" } else { "behind" };
+    Some(format!(", but its clock runs {words} {side} the mesh's"))
 }
 
 /// "• window (bme280) on pi-b since 12:32: cannot open /dev/i2c-7 — …" for every sensor of any
@@ -183,6 +203,48 @@ mod tests {
                 "Alerts:\n• lobby temperature is 30 °C",
             );
         }
+    }
+
+    #[test]
+    fn status_names_a_clock_beyond_the_max_offset_on_its_line() {
+        use crate::peer::{MemberStatus, PeerStatus};
+        let office = office();
+        let completeness = crate::state::query::Completeness::default();
+        let hour_ish = 58 * MINUTE as i64;
+        let pi_b = |offset_ms| PeerStatus {
+            clock_offset_ms: Some(offset_ms),
+            ..PeerStatus::new(NodeId(2), "pi-b", MemberStatus::Alive)
+        };
+        let status = |peers: &[PeerStatus], own: Option<i64>| {
+            let view = View {
+                replica: &office.replica,
+                completeness: &completeness,
+                peers,
+                self_node: NodeId(1),
+                consider_home_ms: 3 * MINUTE,
+                alert_after_s: 300,
+                history_days: 0,
+                now_ms: NOW,
+                offset: utc(),
+                clocks: (5_000, own),
+            };
+            super::status(&view)
+        };
+        let ahead = status(&[pi_b(hour_ish)], Some(0));
+        assert_has(
+            &ahead,
+            "• pi-b (meeting room): alive, but its clock runs 58 min ahead of the mesh's",
+        );
+        assert_has(&ahead, "• pi-a (lobby): this node (answering you)\n");
+        let within = status(&[pi_b(4_000)], Some(0));
+        assert_has(&within, "• pi-b (meeting room): alive\n");
+        // This node is the one ahead: pi-b looks behind it, but stands at the median.
+        let own = status(&[pi_b(-hour_ish)], Some(hour_ish));
+        assert_has(&own, "• pi-b (meeting room): alive\n");
+        assert_has(
+            &own,
+            "this node (answering you), but its clock runs 58 min ahead of the mesh's",
+        );
     }
 
     #[test]

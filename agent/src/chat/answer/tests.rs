@@ -147,6 +147,7 @@ pub(super) fn run(office: &Office, completeness: &Completeness, user: &str, text
         history_days: office.history_days,
         now_ms: NOW,
         offset: utc(),
+        clocks: (5_000, None),
     };
     plan(&view, user, &super::super::grammar::parse(text))
 }

@@ -185,6 +185,7 @@ fn view(office: &Office) -> View<'_> {
         history_days: office.history_days,
         now_ms: NOW,
         offset: super::tests::utc(),
+        clocks: (5_000, None),
     }
 }
 
