@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rolling deploy of a new officemesh .deb (or bare binary) to a list of Pis over SSH, one Pi at
 # a time. After each Pi it waits until that Pi answers /healthz again, is listed as alive in
-# /v1/nodes of its peers, and every peer's /v1/state/hash equals its own (the mesh converged);
+# /v1/nodes of its peers, and every peer's /v1/state/hash equals its own (the mesh converged;
+# compared at the lowest gossip protocol among them: docs/deploy.md, "Upgrading an office");
 # only then does it go on. It stops at the first failure and says which Pi and why; the Pis
 # not yet reached keep the old version.
 # Before touching any Pi it reads the binary's ELF header (the .deb's /usr/bin/officemesh) and
@@ -129,8 +130,11 @@ if mode == "health":
     print(body.get("node", ""), body.get("name", ""), body.get("version", ""), body.get("uptime_s", ""))
 elif mode == "protocols":      # the release before versioning has no field: protocol 1 only
     print(body.get("protocols", "1..1"))
-elif mode == "hash":
-    print(body["hash"])
+elif mode == "hash":           # argv[3]: the protocol to compare at (the release before
+    at = body.get("hash_by_protocol", {}).get(sys.argv[3] if len(sys.argv) > 3 else "")
+    print(at or body["hash"])  # versioning has no hash_by_protocol: its hash is protocol 1's
+elif mode == "newest":         # the newest gossip protocol a node speaks (none: 1)
+    print(body.get("protocols", "1..1").split("..")[-1])
 elif mode == "status-of":      # status of node id argv[3] in /v1/nodes
     for n in body.get("nodes", []):
         if n.get("node") == sys.argv[3]:
@@ -200,7 +204,12 @@ deploy_one() {
   local why=""
   while :; do
     why=""
-    local own; own=$(api hash "$url/v1/state/hash" 2>/dev/null) || why="$host: /v1/state/hash unreachable"
+    # Compared at the lowest protocol any of them speaks: a node on protocol 1 is never sent
+    # kinds added since, so the others' hash over the kinds it knows is what it must equal.
+    local at=""
+    at=$(lowest_protocol "$url" "${peers[@]}") || why="a /healthz is unreachable"
+    local own=""
+    [ -n "$why" ] || own=$(api hash "$url/v1/state/hash" "$at" 2>/dev/null) || why="$host: /v1/state/hash unreachable"
     if [ -z "$why" ]; then
       for p in "${peers[@]}"; do
         local purl status phash
@@ -210,8 +219,8 @@ deploy_one() {
           alive|self) ;;
           *) why="$p sees $name as '$status'"; break ;;
         esac
-        phash=$(api hash "$purl/v1/state/hash" 2>/dev/null) || { why="$p: /v1/state/hash unreachable"; break; }
-        [ "$phash" = "$own" ] || { why="$p's state hash ${phash:0:12}… differs from $host's ${own:0:12}…"; break; }
+        phash=$(api hash "$purl/v1/state/hash" "$at" 2>/dev/null) || { why="$p: /v1/state/hash unreachable"; break; }
+        [ "$phash" = "$own" ] || { why="$p's state hash ${phash:0:12}… differs from $host's ${own:0:12}… (protocol $at)"; break; }
       done
     fi
     [ -n "$why" ] || break
@@ -219,6 +228,17 @@ deploy_one() {
     sleep "$POLL_S"
   done
   echo "    [$host] converged with ${peers[*]}"
+}
+
+# The lowest of the newest gossip protocols the node at URL $1 and the hosts $2… speak (from
+# their /healthz; none: 1); fails when one does not answer.
+lowest_protocol() {
+  local self_url=$1 lowest="" n u; shift
+  for u in "$self_url" $(for p in "$@"; do api_of "$p"; done); do
+    n=$(api newest "$u/healthz" 2>/dev/null) || return 1
+    if [ -z "$lowest" ] || [ "$n" -lt "$lowest" ]; then lowest=$n; fi
+  done
+  echo "$lowest"
 }
 
 # The gossip protocols the package's binary speaks (oldest..newest; no marker: 1..1).
