@@ -398,6 +398,30 @@ fn with_a_chat_bot_old_and_new_pis_agree_on_what_protocol_1_carries() {
         assert_eq!(office.hashes(None).len(), 1);
     }
     assert_eq!(office.protocols(), ["1..3", "1..3", "", ""]);
+
+    // A new Pi holds `chat_adapter` entries, which the previous release cannot load: it
+    // refuses to start on that data directory, naming the key (docs/deploy.md, "Downgrades").
+    let status = office.agents[1].stop();
+    assert!(status.success(), "pi-2 stopped uncleanly: {status}");
+    let log = root.path().join("downgrade.log");
+    let mut child = Command::new(&office.old_bin)
+        .arg("run")
+        .arg("--config")
+        .arg(&office.agents[1].config_path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("run the previous release");
+    let exited = eventually(Duration::from_secs(30), || child.try_wait().ok().flatten());
+    if exited.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        exited.is_some_and(|status| !status.success()) && stderr.contains("chat_adapter/"),
+        "the previous release on a store with chat_adapter entries: {exited:?}\n{stderr}"
+    );
 }
 
 /// Known hole (issue 25, report of the `wip-gate` session): an entry withheld from a
