@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rolling deploy of a new officemesh .deb (or bare binary) to a list of Pis over SSH, one Pi at
 # a time. After each Pi it waits until that Pi answers /healthz again, is listed as alive in
-# /v1/nodes of its peers, and every peer's /v1/state/hash equals its own (the mesh converged);
+# /v1/nodes of its peers, and every peer's /v1/state/hash equals its own (the mesh converged;
+# compared at the lowest gossip protocol among them: docs/deploy.md, "Upgrading an office");
 # only then does it go on. It stops at the first failure and says which Pi and why; the Pis
 # not yet reached keep the old version.
 # Before touching any Pi it reads the binary's ELF header (the .deb's /usr/bin/officemesh) and
@@ -108,7 +109,8 @@ done
 addr_of() { local h=${1#*@}; echo "$h"; }
 api_of() { local a; a=$(addr_of "$1"); echo "${API_URL//\{host\}/$a}"; }
 
-# get_json URL KEY: prints a field of the JSON answer ('' and status 1 when unreachable)
+# api MODE URL: health (node, name, version, uptime of /healthz) or protocols (its range);
+# status 1 when unreachable
 api() {
   python3 - "$@" <<'PY'
 import json, sys, urllib.request
@@ -129,14 +131,57 @@ if mode == "health":
     print(body.get("node", ""), body.get("name", ""), body.get("version", ""), body.get("uptime_s", ""))
 elif mode == "protocols":      # the release before versioning has no field: protocol 1 only
     print(body.get("protocols", "1..1"))
-elif mode == "hash":
-    print(body["hash"])
-elif mode == "status-of":      # status of node id argv[3] in /v1/nodes
-    for n in body.get("nodes", []):
-        if n.get("node") == sys.argv[3]:
-            print(n.get("status", "unknown"))
-            sys.exit(0)
-    print("absent")
+PY
+}
+
+# converged URL HOST NAME NODE_ID PEER_HOST=PEER_URL…: prints why the mesh has not converged
+# around the Pi at URL yet (nothing when it has): every peer lists NODE_ID alive in /v1/nodes
+# and holds the same state hash, compared at the lowest gossip protocol any of them speaks (the
+# smallest newest protocol in their /healthz; none: 1), each one's hash_by_protocol for it
+# (none, the release before versioning: its hash, which is protocol 1's). One python for all
+# the calls of a check: a python start costs ~0.2 s, and a check used to start eleven.
+converged() {
+  python3 - "$@" <<'PY'
+import json, os, sys, urllib.request
+url, host, name, node_id = sys.argv[1:5]
+peers = [p.split("=", 1) for p in sys.argv[5:]]
+def get(base, path):
+    request = urllib.request.Request(base + path)
+    if os.environ.get("API_TOKEN"):
+        request.add_header("Authorization", "Bearer " + os.environ["API_TOKEN"])
+    with urllib.request.urlopen(request, timeout=5) as r:
+        return json.load(r)
+def check():
+    lowest = None
+    for who, base in [(host, url)] + peers:
+        try:
+            newest = int(get(base, "/healthz").get("protocols", "1..1").split("..")[-1])
+        except Exception:
+            return f"{who}: /healthz unreachable"
+        lowest = newest if lowest is None else min(lowest, newest)
+    def hash_of(who, base):
+        body = get(base, "/v1/state/hash")
+        return body.get("hash_by_protocol", {}).get(str(lowest)) or body["hash"]
+    try:
+        own = hash_of(host, url)
+    except Exception:
+        return f"{host}: /v1/state/hash unreachable"
+    for who, base in peers:
+        try:
+            nodes = get(base, "/v1/nodes").get("nodes", [])
+        except Exception:
+            return f"{who}: /v1/nodes unreachable"
+        status = next((n.get("status", "unknown") for n in nodes if n.get("node") == node_id), "absent")
+        if status not in ("alive", "self"):
+            return f"{who} sees {name} as '{status}'"
+        try:
+            theirs = hash_of(who, base)
+        except Exception:
+            return f"{who}: /v1/state/hash unreachable"
+        if theirs != own:
+            return f"{who}'s state hash {theirs[:12]}… differs from {host}'s {own[:12]}… (protocol {lowest})"
+    return ""
+print(check())
 PY
 }
 
@@ -196,24 +241,14 @@ deploy_one() {
   fi
   [ "${#peers[@]}" -gt 0 ] || { echo "    [$host] no peers to compare with"; return 0; }
   echo "==> [$host] waiting until ${#peers[@]} peer(s) list it as alive and hold the same state hash (up to ${CONVERGE_TIMEOUT_S}s)"
+  local peer_urls=()
+  for p in "${peers[@]}"; do peer_urls+=("$p=$(api_of "$p")"); done
   deadline=$(( $(date +%s) + CONVERGE_TIMEOUT_S ))
   local why=""
   while :; do
-    why=""
-    local own; own=$(api hash "$url/v1/state/hash" 2>/dev/null) || why="$host: /v1/state/hash unreachable"
-    if [ -z "$why" ]; then
-      for p in "${peers[@]}"; do
-        local purl status phash
-        purl=$(api_of "$p")
-        status=$(api status-of "$purl/v1/nodes" "$node_id" 2>/dev/null) || { why="$p: /v1/nodes unreachable"; break; }
-        case "$status" in
-          alive|self) ;;
-          *) why="$p sees $name as '$status'"; break ;;
-        esac
-        phash=$(api hash "$purl/v1/state/hash" 2>/dev/null) || { why="$p: /v1/state/hash unreachable"; break; }
-        [ "$phash" = "$own" ] || { why="$p's state hash ${phash:0:12}… differs from $host's ${own:0:12}…"; break; }
-      done
-    fi
+    # Compared at the lowest protocol any of them speaks: a node on protocol 1 is never sent
+    # kinds added since, so the others' hash over the kinds it knows is what it must equal.
+    why=$(converged "$url" "$host" "$name" "$node_id" "${peer_urls[@]}" 2>/dev/null) || why="the convergence check failed"
     [ -n "$why" ] || break
     [ "$(date +%s)" -lt "$deadline" ] || { rollback "$host" "$bin"; die "[$host] the mesh did not converge within ${CONVERGE_TIMEOUT_S}s: $why. $rolled. Stopping: the remaining hosts were not touched"; }
     sleep "$POLL_S"

@@ -57,6 +57,10 @@ pub struct NodesAnswer {
 pub struct StateHashAnswer {
     /// Hex hash of the replicated content.
     pub hash: String,
+    /// Per gossip protocol this node speaks ("1", "2", …): the hash over what a peer speaking
+    /// it can hold (protocol 1 is never sent the kinds added since). Absent before versioning.
+    #[serde(default)]
+    pub hash_by_protocol: BTreeMap<String, String>,
     pub entries: usize,
     /// Highest version held per origin node (node id in hex).
     pub digest: BTreeMap<String, u64>,

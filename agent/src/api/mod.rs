@@ -443,6 +443,7 @@ async fn state_hash(State(state): State<Arc<StateHandle>>) -> Json<serde_json::V
     let replica = state.replica();
     Json(json!({
         "hash": replica.state_hash().to_hex(),
+        "hash_by_protocol": hash_by_protocol(&replica),
         "entries": replica.len(),
         "digest": replica
             .digest()
@@ -450,6 +451,23 @@ async fn state_hash(State(state): State<Arc<StateHandle>>) -> Json<serde_json::V
             .map(|(origin, version)| (origin.to_string(), *version))
             .collect::<std::collections::BTreeMap<_, _>>(),
     }))
+}
+
+/// The state hash as a peer speaking each protocol this build speaks computes it over what it
+/// can hold (`"1"`: without the kinds withheld from the release before versioning), so a
+/// rolling upgrade's gate compares old and new nodes at the lowest protocol among them.
+fn hash_by_protocol(replica: &crate::state::Replica) -> std::collections::BTreeMap<String, String> {
+    let oldest = crate::net::hello::OLDEST_PROTOCOL;
+    let newest = crate::net::hello::PROTOCOL;
+    (oldest..=newest)
+        .filter_map(|protocol| u8::try_from(protocol).ok())
+        .map(|protocol| {
+            (
+                protocol.to_string(),
+                replica.state_hash_for(protocol).to_hex(),
+            )
+        })
+        .collect()
 }
 
 async fn people(State(state): State<Arc<StateHandle>>) -> Json<serde_json::Value> {

@@ -4,8 +4,16 @@
 //! again on this build with the same data directory and config, with writes on old and new
 //! nodes between the steps. At every step every acknowledged write must reach every running
 //! node (each node's `/v1/people` is polled for it) and the running nodes' `/v1/state/hash`
-//! must agree; at the end one node is downgraded to the previous release (supported: same
-//! store schema, protocol 1) and the mesh must converge again.
+//! must agree at the lowest protocol among them (as `deploy/fleet-deploy.sh`'s gate compares);
+//! at the end one node is downgraded to the previous release (supported: same store schema,
+//! protocol 1) and the mesh must converge again.
+//!
+//! With a chat bot (the Mattermost fake named in every Pi's config), each new agent announces
+//! its connected adapter (`chat_adapter/<node>/mattermost`), a kind the previous release does
+//! not know and is never sent: while old and new nodes mix, a new node's whole hash covers
+//! entries no old node can hold, and they must agree on the hash over the kinds protocol 1
+//! knows (`hash_by_protocol["1"]`). The full roll with a chat bot is `#[ignore]`d: a known
+//! hole (see its doc) leaves the new nodes' whole hashes apart at the end.
 //!
 //! Not `deploy/fleet-deploy.sh`: it drives Pis over ssh and systemd (install a .deb, restart
 //! the unit); here the same steps (stop, swap the binary, start on the same data dir, wait
@@ -22,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use support::chat_fakes::{Fake, Kind, MATTERMOST_TOKEN};
 use support::{eventually, free_port, send, AgentSpec, TestAgent};
 
 const INTERVAL_MS: u64 = 200;
@@ -62,10 +71,24 @@ struct Office {
     written: Vec<(String, String)>,
     new_bin: PathBuf,
     old_bin: PathBuf,
+    /// The office's chat server, when it has a bot: every Pi's adapter connects to it.
+    _chat: Option<Fake>,
 }
 
 impl Office {
-    fn start(root: &Path, old_bin: &Path) -> Office {
+    /// Four Pis on the previous release; with `chat_bot`, each configured for the office's
+    /// Mattermost (the previous release knows the section; it announces nothing in the state).
+    fn start(root: &Path, old_bin: &Path, chat_bot: bool) -> Office {
+        let chat = chat_bot.then(|| Fake::start(Kind::Mattermost));
+        // One reading at start, then quiet: the state settles so hashes can agree.
+        let mut extra =
+            "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 3600\n".to_string();
+        if let Some(chat) = &chat {
+            extra += &format!(
+                "\n[chat.mattermost]\nurl = \"{}\"\nbot_token = \"{MATTERMOST_TOKEN}\"\n",
+                chat.url()
+            );
+        }
         let key = root.join("cluster.key");
         let status = Command::new(env!("CARGO_BIN_EXE_officemesh"))
             .args(["keygen", "--out"])
@@ -93,9 +116,7 @@ impl Office {
                     name: &name,
                     room: "lobby",
                     gossip_extra: &gossip,
-                    // One reading at start, then quiet: the state settles so hashes can agree.
-                    extra:
-                        "[[sensors]]\ndriver = \"sim\"\nname = \"desk\"\npoll_interval_s = 3600\n",
+                    extra: &extra,
                     ip: &ips[i],
                     gossip_port: Some(ports[i]),
                     presence_interface: "",
@@ -109,6 +130,7 @@ impl Office {
             written: Vec::new(),
             new_bin: PathBuf::from(env!("CARGO_BIN_EXE_officemesh")),
             old_bin: old_bin.to_path_buf(),
+            _chat: chat,
         }
     }
 
@@ -179,10 +201,7 @@ impl Office {
             );
         }
         let writes = start.elapsed();
-        let agreed = eventually(BOUND, || {
-            let hashes: BTreeSet<String> = self.running(skip).map(TestAgent::state_hash).collect();
-            (hashes.len() == 1).then_some(())
-        });
+        let agreed = eventually(BOUND, || (self.hashes(skip).len() == 1).then_some(()));
         if agreed.is_none() {
             let report: Vec<String> = self
                 .running(skip)
@@ -197,6 +216,35 @@ impl Office {
         let hashes = start.elapsed();
         eprintln!("{step}: every write on every node in {writes:?}, hashes agree in {hashes:?}");
         (writes, hashes)
+    }
+
+    /// The running nodes' state hashes at the lowest protocol among them (what
+    /// `fleet-deploy.sh`'s gate compares): the smallest newest protocol any of them speaks
+    /// (`/healthz` `protocols` `1..3` → 3; none, the release before versioning → 1), and each
+    /// node's `hash_by_protocol` for it (none, the release before versioning: its `hash`).
+    fn hashes(&self, skip: Option<usize>) -> BTreeSet<String> {
+        let lowest = self
+            .running(skip)
+            .map(|a| {
+                let protocols = a.get("/healthz")["protocols"]
+                    .as_str()
+                    .unwrap_or("1..1")
+                    .to_string();
+                let newest = protocols.rsplit("..").next().unwrap_or("1");
+                newest.parse::<u32>().unwrap_or(1)
+            })
+            .min()
+            .unwrap_or(1);
+        self.running(skip)
+            .map(|a| {
+                let answer = a.get("/v1/state/hash");
+                let at = &answer["hash_by_protocol"][lowest.to_string()];
+                at.as_str()
+                    .or_else(|| answer["hash"].as_str())
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect()
     }
 
     /// Each node's `/healthz` `protocols` (empty: the release before versioning).
@@ -238,6 +286,40 @@ impl Office {
         self.agents[node].spawn();
         self.write(node, &format!("after {step}"));
     }
+
+    /// Upgrades `node` to this build, writes on an old node (when one is left) and on a new
+    /// one after the restart, and waits for convergence.
+    fn upgrade(&mut self, node: usize) {
+        let step = format!("upgrade pi-{}", node + 1);
+        let new_bin = self.new_bin.clone();
+        self.replace(node, new_bin, &step);
+        if let Some(old) = (node + 1..4).next() {
+            self.write(old, &format!("old side after {step}"));
+        }
+        self.write(0, &format!("new side after {step}"));
+        self.converge(None, &step);
+    }
+
+    /// Waits until `node` holds an entry protocol 1 is never sent (its adapter's announcement),
+    /// and returns its `/v1/state/hash`.
+    fn holds_a_withheld_entry(&self, node: usize) -> serde_json::Value {
+        let agent = &self.agents[node];
+        let answer = eventually(BOUND, || {
+            let answer = agent.get("/v1/state/hash");
+            (answer["hash"].is_string()
+                && answer["hash_by_protocol"]["1"].is_string()
+                && answer["hash"] != answer["hash_by_protocol"]["1"])
+                .then_some(answer)
+        });
+        answer.unwrap_or_else(|| {
+            panic!(
+                "{} holds no entry protocol 1 is not sent: {}\n{}",
+                agent.name,
+                agent.get("/v1/state/hash"),
+                tail(&agent.log(), 40)
+            )
+        })
+    }
 }
 
 fn tail(text: &str, lines: usize) -> String {
@@ -251,7 +333,7 @@ fn four_pis_roll_forward_one_at_a_time_and_one_rolls_back() {
         return;
     };
     let root = tempfile::tempdir().expect("tempdir");
-    let mut office = Office::start(root.path(), &old_bin);
+    let mut office = Office::start(root.path(), &old_bin, false);
     for node in 0..4 {
         office.write(node, &format!("before {node}"));
     }
@@ -264,16 +346,7 @@ fn four_pis_roll_forward_one_at_a_time_and_one_rolls_back() {
     );
 
     for node in 0..4 {
-        let step = format!("upgrade pi-{}", node + 1);
-        let new_bin = office.new_bin.clone();
-        office.replace(node, new_bin, &step);
-        // Writes on an old node (when one is left) and on a new one, after the restart.
-        let old = (node + 1..4).next();
-        if let Some(old) = old {
-            office.write(old, &format!("old side after {step}"));
-        }
-        office.write(0, &format!("new side after {step}"));
-        office.converge(None, &step);
+        office.upgrade(node);
     }
     // pi-1, upgraded first, met the old nodes in protocol 1 (the release before versioning).
     assert!(
@@ -292,12 +365,85 @@ fn four_pis_roll_forward_one_at_a_time_and_one_rolls_back() {
     office.write(1, "new side after the downgrade");
     office.converge(None, "downgrade pi-4");
     assert_eq!(office.protocols(), ["1..3", "1..3", "1..3", ""]);
-    let final_hashes: BTreeSet<String> = office.running(None).map(TestAgent::state_hash).collect();
-    assert_eq!(final_hashes.len(), 1, "the four agree at the end");
+    assert_eq!(office.hashes(None).len(), 1, "the four agree at the end");
     let everyone = Office::people_on(&office.agents[2]);
     assert_eq!(
         everyone.len(),
         office.written.len(),
         "nothing lost across the restarts"
     );
+}
+
+/// An office with a chat bot: each new agent announces its adapter (`chat_adapter/…`), which
+/// no old node is ever sent, so old and new nodes' whole hashes differ for as long as they mix
+/// (the gate that compared them held and rolled back); at protocol 1 they must agree.
+#[test]
+fn with_a_chat_bot_old_and_new_pis_agree_on_what_protocol_1_carries() {
+    let Some(old_bin) = previous_release() else {
+        return;
+    };
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut office = Office::start(root.path(), &old_bin, true);
+    for node in 0..4 {
+        office.write(node, &format!("before {node}"));
+    }
+    office.converge(None, "all on the previous release");
+    for node in 0..2 {
+        office.upgrade(node);
+        let new = office.holds_a_withheld_entry(node);
+        // Still agreed at protocol 1 with an entry more on the new side.
+        office.converge(None, &format!("pi-{} announced its adapter", node + 1));
+        let old = office.agents[3].get("/v1/state/hash");
+        assert_ne!(new["hash"], old["hash"], "the whole hashes differ");
+        assert_eq!(office.hashes(None).len(), 1);
+    }
+    assert_eq!(office.protocols(), ["1..3", "1..3", "", ""]);
+
+    // A new Pi holds `chat_adapter` entries, which the previous release cannot load: it
+    // refuses to start on that data directory, naming the key (docs/deploy.md, "Downgrades").
+    let status = office.agents[1].stop();
+    assert!(status.success(), "pi-2 stopped uncleanly: {status}");
+    let log = root.path().join("downgrade.log");
+    let mut child = Command::new(&office.old_bin)
+        .arg("run")
+        .arg("--config")
+        .arg(&office.agents[1].config_path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("run the previous release");
+    let exited = eventually(Duration::from_secs(30), || child.try_wait().ok().flatten());
+    if exited.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        exited.is_some_and(|status| !status.success()) && stderr.contains("chat_adapter/"),
+        "the previous release on a store with chat_adapter entries: {exited:?}\n{stderr}"
+    );
+}
+
+/// Known hole (issue 25, report of the `wip-gate` session): an entry withheld from a
+/// protocol-1 node is still covered by the watermark that node holds for its origin (its
+/// chunk's `complete_to`), so once it is upgraded (or relays that origin to a new node) it
+/// never asks for it. With every Pi on this build the whole hashes then differ for good.
+#[test]
+#[ignore = "known hole: entries withheld from protocol 1 are skipped by its watermarks"]
+fn with_a_chat_bot_four_pis_roll_forward_and_agree_on_everything() {
+    let Some(old_bin) = previous_release() else {
+        return;
+    };
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut office = Office::start(root.path(), &old_bin, true);
+    for node in 0..4 {
+        office.write(node, &format!("before {node}"));
+    }
+    office.converge(None, "all on the previous release");
+    for node in 0..4 {
+        office.upgrade(node);
+    }
+    // All on this build: compared at protocol 3, every adapter on every node.
+    assert_eq!(office.protocols(), ["1..3"; 4]);
+    office.converge(None, "all on this build");
 }

@@ -228,3 +228,55 @@ fn chat_adapter_entries_travel_in_protocol_2_and_are_withheld_from_protocol_1() 
         "withheld from protocol 1"
     );
 }
+
+#[test]
+fn the_protocol_1_hash_leaves_out_what_protocol_1_is_never_sent() {
+    // An old node (protocol 1) gets the person but never the chat adapter nor the badge: its
+    // whole hash must equal a new node's hash for protocol 1, and the new node's own whole
+    // hash still covers everything.
+    let person = Entry {
+        key: Key::Person {
+            name: "ada".into(),
+            mac: MacAddr([2, 0, 0, 0, 0, 1]),
+        },
+        value: Some(Value::Person(PersonInfo {
+            added_by: "api".into(),
+        })),
+        stamp: Stamp::new(12, NodeId(3)),
+        version: 1,
+    };
+    let adapter = |connected: bool, time: u64, version: u64| Entry {
+        key: Key::ChatAdapter {
+            node: NodeId(3),
+            platform: "mattermost".into(),
+        },
+        value: Some(Value::ChatAdapter(crate::state::ChatAdapterState {
+            connected,
+            since_ms: time,
+        })),
+        stamp: Stamp::new(time, NodeId(3)),
+        version,
+    };
+    let mut old = Replica::new(NodeId(1));
+    old.merge(person.clone());
+    let mut new = Replica::new(NodeId(2));
+    new.merge(person);
+    new.merge(adapter(true, 13, 2));
+    new.merge(badge("ada", "front", 14, 3, 3));
+    assert_ne!(
+        new.state_hash(),
+        old.state_hash(),
+        "the new node holds more"
+    );
+    assert_eq!(new.state_hash_for(1), old.state_hash());
+    assert_eq!(new.state_hash_for(1), old.state_hash_for(1));
+    assert_eq!(new.state_hash_for(2), new.state_hash());
+    // Replacing and dropping withheld entries keeps it so.
+    new.merge(adapter(false, 15, 4));
+    assert_eq!(new.state_hash_for(1), old.state_hash());
+    assert_eq!(new.gc_tombstones(u64::MAX), 0);
+    new.reset_foreign();
+    old.reset_foreign();
+    assert_eq!(new.state_hash_for(1), old.state_hash());
+    assert_eq!(new.state_hash(), new.state_hash_for(1));
+}

@@ -11,7 +11,8 @@
 //!
 //! It holds local writes (staged until the store confirms them, or rolled back), merges,
 //! watermarks, the re-fetch of own writes after a reset, `entries_after` for deltas, the
-//! incremental state hash, tombstone GC and the reset itself; changes leave as a `ChangeSet`.
+//! incremental state hash (over everything, and over the kinds protocol 1 knows), tombstone
+//! GC and the reset itself; changes leave as a `ChangeSet`.
 
 use std::collections::BTreeMap;
 
@@ -54,11 +55,15 @@ impl Entry {
     /// (what postcard makes of `(key, value, stamp)` for a known kind, as the release before
     /// versioning hashed it; the same bytes for an opaque entry on a node that does not know
     /// its kind).
-    fn content_hash(&self) -> [u8; 32] {
+    /// Also whether protocol 1 knows the entry's kind (its share of `state_hash_for(1)`),
+    /// read from the same key bytes, so an opaque entry is classed as a typed one is.
+    fn content_hash(&self) -> ([u8; 32], bool) {
         let mut bytes = opaque::key_bytes(&self.key);
+        let protocol_1 =
+            opaque::OpaqueKey(bytes.clone()).kind_index() < opaque::PROTOCOL_1_KEY_KINDS;
         bytes.extend(opaque::option_value_bytes(&self.value));
         bytes.extend(postcard::to_allocvec(&self.stamp).unwrap_or_default());
-        *blake3::hash(&bytes).as_bytes()
+        (*blake3::hash(&bytes).as_bytes(), protocol_1)
     }
 }
 
@@ -150,6 +155,8 @@ pub struct Replica {
     by_origin: BTreeMap<NodeId, BTreeMap<u64, Key>>,
     watermarks: Digest,
     hash: StateHash,
+    /// The same over the entries of the kinds protocol 1 knows: what a `db6ff62` node holds.
+    hash_protocol_1: StateHash,
     /// Keys changed since the last `take_changes` (the store reads their current content).
     changed_keys: BTreeMap<Key, ()>,
     removed_keys: BTreeMap<Key, ()>,
@@ -205,6 +212,7 @@ impl Replica {
             by_origin: BTreeMap::new(),
             watermarks: Digest::new(),
             hash: StateHash::default(),
+            hash_protocol_1: StateHash::default(),
             changed_keys: BTreeMap::new(),
             removed_keys: BTreeMap::new(),
             changed_watermarks: BTreeMap::new(),
@@ -336,7 +344,7 @@ impl Replica {
         }
         match staged.previous {
             Some(previous) => {
-                self.hash.add(previous.content_hash());
+                self.hash_in(&previous);
                 self.by_origin
                     .entry(previous.origin())
                     .or_default()
@@ -371,7 +379,7 @@ impl Replica {
         if let Some(old) = self.entries.remove(&entry.key) {
             self.unindex(&old);
         }
-        self.hash.add(entry.content_hash());
+        self.hash_in(&entry);
         self.max_stamp_time = self.max_stamp_time.max(entry.stamp.time);
         self.by_origin
             .entry(entry.origin())
@@ -385,8 +393,20 @@ impl Replica {
         self.entries.insert(entry.key.clone(), entry);
     }
 
+    fn hash_in(&mut self, entry: &Entry) {
+        let (share, protocol_1) = entry.content_hash();
+        self.hash.add(share);
+        if protocol_1 {
+            self.hash_protocol_1.add(share);
+        }
+    }
+
     fn unindex(&mut self, old: &Entry) {
-        self.hash.sub(old.content_hash());
+        let (share, protocol_1) = old.content_hash();
+        self.hash.sub(share);
+        if protocol_1 {
+            self.hash_protocol_1.sub(share);
+        }
         if let Some(versions) = self.by_origin.get_mut(&old.origin()) {
             versions.remove(&old.version);
             if versions.is_empty() {
@@ -570,6 +590,18 @@ impl Replica {
     /// A hash of the content, equal on replicas holding the same state.
     pub fn state_hash(&self) -> StateHash {
         self.hash
+    }
+
+    /// The state hash as a peer speaking gossip `protocol` computes it over what it can hold:
+    /// for protocol 1 (the release before versioning) only the kinds it knows, since entries
+    /// of later kinds are withheld from it; for 2 and later, everything (`state_hash`), since
+    /// they keep unknown kinds as opaque entries.
+    pub fn state_hash_for(&self, protocol: u8) -> StateHash {
+        if protocol <= 1 {
+            self.hash_protocol_1
+        } else {
+            self.hash
+        }
     }
 
     /// Forgets tombstones written before `before_time` (an NTP64 HLC time). Only safe after a
