@@ -4,7 +4,8 @@
 //! post alerts to `chat.alert_room`, reconnect with the one [`Backoff`] (or the wait the
 //! platform named), stand by while the platform says this node holds no place (Slack's
 //! connection slots; alerts are still posted meanwhile), stop on shutdown, and announce through the mesh whether this node's
-//! adapter is connected (`connected::announce`), so only connected adapters take turns.
+//! adapter is connected (`connected::announce`, retried and refreshed by
+//! `connected::keep_announced`), so only connected adapters take turns.
 //!
 //! Owns no socket: the adapters (`matrix`, `slack`, `mattermost`) do, behind the trait.
 
@@ -133,6 +134,8 @@ struct Driver {
     alert_room: String,
     backoff: Backoff,
     connected: bool,
+    /// What `connected::keep_announced` retries and refreshes (this adapter's state).
+    announced: watch::Sender<bool>,
     standing_by: bool,
     /// False once the alert feed is closed (nothing more to wait for there).
     alerts_open: bool,
@@ -146,12 +149,16 @@ pub async fn drive<P: ChatPlatform>(
     mut alerts: broadcast::Receiver<String>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let (announced, wanted) = watch::channel(false);
+    let keeper = connected::keep_announced(responder.shared.clone(), P::NAME, wanted);
+    tokio::spawn(keeper);
     let mut driver = Driver {
         name: P::NAME,
         responder,
         alert_room,
         backoff: Backoff::new(1000, 60_000),
         connected: false,
+        announced,
         standing_by: false,
         alerts_open: true,
     };
@@ -292,7 +299,16 @@ impl Driver {
 
     fn set_connected(&mut self, connected: bool) {
         self.connected = connected;
-        connected::announce(&self.responder.shared, self.name, connected);
+        self.announced.send_replace(connected);
+        let announced = connected::announce(&self.responder.shared, self.name, connected);
+        if announced == connected::Announced::Held {
+            tracing::info!(
+                platform = self.name,
+                connected,
+                "chat: adapter state held back until every Pi speaks gossip protocol 2 (a Pi \
+                 on the release before versioning cannot decode it); all live Pis take turns"
+            );
+        }
     }
 
     async fn alert<Q: Poster>(

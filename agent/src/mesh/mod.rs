@@ -9,7 +9,9 @@
 //!   after entries were merged or written here; on shutdown it announces the leave;
 //! - mesh events (`events::EventLog` in `MeshView::events`) are recorded here: the node's typed
 //!   events (peers' transitions each round, exchanges, clocks) and refusals, named after the
-//!   peer, and refusals from the transport's counters.
+//!   peer, and refusals from the transport's counters;
+//! - the protocol each peer's connection agreed on is recorded in `MeshView` (by the sender
+//!   named in each message, `sender`), for `MeshView::all_members_speak`.
 //!
 //! Lock order: the node first, then the replica. Neither is held across an `.await`.
 
@@ -32,6 +34,7 @@ use crate::peer::PeerStatus;
 use crate::runtime::Agent;
 
 mod events;
+mod sender;
 use crate::config::GossipConfig;
 use crate::shared::{MeshView, Shared, StateHandle, Telemetry};
 use crate::state::query::node_names;
@@ -278,6 +281,9 @@ impl PayloadHandler for GossipDriver {
 
     /// Replies are encoded in the connection's protocol (agreed in the handshake).
     fn on_payload_in(&self, peer: SocketAddr, protocol: u16, payload: &[u8]) -> Vec<Vec<u8>> {
+        if let Some(node) = sender::sender(payload) {
+            self.mesh.note_peer_protocol(node, protocol);
+        }
         let protocol = u8::try_from(protocol).unwrap_or(gossip::PROTOCOL_VERSION);
         let now_ms = wall_ms();
         let mut node = self.node();

@@ -1,11 +1,16 @@
 //! `MeshView`: the mesh as this node sees it — the peer table the gossip driver publishes,
 //! the mesh event log, how far this node's own clock looks ahead of its peers', and whether
 //! this node's view has caught up (`caught_up`, with the presence scan). `completeness` says
-//! which peers an answer may be missing.
+//! which peers an answer may be missing. `peer_protocols`: the gossip protocol each peer last
+//! agreed on with this node, and [`MeshView::all_members_speak`], THE rule for writing a key
+//! kind the release before versioning (protocol 1) cannot decode.
 //! Must not touch: the replica, the store, sockets (the gossip driver fills it; faces read it).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
+
+use crate::crdt::NodeId;
 
 use crate::events::EventLog;
 use crate::peer::{MemberStatus, PeerStatus};
@@ -33,6 +38,10 @@ pub struct MeshView {
     started_at_ms: u64,
     /// `gossip.seeds` is empty: a node alone from the start is the whole mesh.
     unseeded: bool,
+    /// The gossip protocol each peer (by node id) last agreed on with this node, on a
+    /// connection either side opened (the handshake's `hello::agree`); the gossip driver fills
+    /// it. In memory: after a restart every peer is unknown until it exchanged again.
+    peer_protocols: Mutex<BTreeMap<NodeId, u16>>,
 }
 
 /// The peer table as the gossip driver last published it.
@@ -61,7 +70,41 @@ impl MeshView {
             own_clock_offset_ms: portable_atomic::AtomicI64::new(i64::MIN),
             started_at_ms,
             unseeded,
+            peer_protocols: Mutex::default(),
         }
+    }
+
+    /// Records that `node` spoke `protocol` with this node (the gossip driver, per message).
+    pub fn note_peer_protocol(&self, node: NodeId, protocol: u16) {
+        lock(&self.peer_protocols).insert(node, protocol);
+    }
+
+    /// The gossip protocol `node` last agreed on with this node (`None`: no exchange yet).
+    pub fn peer_protocol(&self, node: NodeId) -> Option<u16> {
+        lock(&self.peer_protocols).get(&node).copied()
+    }
+
+    /// THE rule for key kinds protocol 1 (db6ff62) cannot decode (today `chat_adapter`): a node
+    /// writes one only while this is true for `protocol` 2. True when every member this node
+    /// knows of (the peer table, `left` ones aside; dead ones count: they may come back) last
+    /// agreed on `protocol` or newer with this node, inbound or outbound. A member never
+    /// exchanged with yet counts as not speaking it; an empty table counts only for a node
+    /// alone from the start (no `gossip.seeds`), never for one that has not met its seeds yet.
+    ///
+    /// Why: such an entry is withheld from a protocol-1 peer (`PROTOCOL_1_KEY_KINDS` in
+    /// `core/src/gossip/wire.rs`), yet that peer's watermark for the writer passes the
+    /// withheld version; relayed by it, or once it is upgraded with that store, the entry would
+    /// never reach the others. Written only when no such peer is around, it is never withheld.
+    pub fn all_members_speak(&self, protocol: u16) -> bool {
+        let peers = self.peers();
+        if peers.is_empty() {
+            return self.unseeded;
+        }
+        let spoken = lock(&self.peer_protocols);
+        peers
+            .iter()
+            .filter(|peer| peer.status != MemberStatus::Left)
+            .all(|peer| spoken.get(&peer.node).is_some_and(|p| *p >= protocol))
     }
 
     /// A snapshot of the peer table.
