@@ -130,7 +130,13 @@ pub async fn keep_announced(
 pub fn connected_nodes(shared: &Shared, platform: &str) -> BTreeSet<NodeId> {
     let peers = shared.mesh.peers();
     let all_speak = shared.mesh.all_members_speak(KIND_PROTOCOL);
-    ranked_nodes(shared.node, &peers, &shared.state.replica(), platform, all_speak)
+    ranked_nodes(
+        shared.node,
+        &peers,
+        &shared.state.replica(),
+        platform,
+        all_speak,
+    )
 }
 
 /// The nodes that take turns for `platform`: while some member may speak only protocol 1
@@ -215,7 +221,11 @@ mod tests {
             since_ms: 5,
         };
         let now = 10 * REANNOUNCE_AFTER_MS;
-        assert_eq!(due(None, false, now), None, "never connected: nothing to say");
+        assert_eq!(
+            due(None, false, now),
+            None,
+            "never connected: nothing to say"
+        );
         assert_eq!(due(None, true, now).map(|s| s.connected), Some(true));
         assert_eq!(due(Some((&on, now - 1_000)), true, now), None);
         assert_eq!(
