@@ -163,9 +163,11 @@ mod tests {
 
     #[test]
     fn hash_people_and_target_answers_round_trip() {
-        let hash: StateHashAnswer =
-            round_trip(r#"{"hash": "9c1d", "entries": 42, "digest": {"14082b5b47bacf03": 57}}"#);
+        let hash: StateHashAnswer = round_trip(
+            r#"{"hash": "9c1d", "hash_by_protocol": {"1": "5e07", "3": "9c1d"}, "entries": 42, "digest": {"14082b5b47bacf03": 57}}"#,
+        );
         assert_eq!(hash.entries, 42);
+        assert_eq!(hash.hash_by_protocol["1"], "5e07");
         let people: PeopleAnswer =
             round_trip(r#"{"people": [{"name": "Ada Lovelace", "macs": ["b8:27:eb:00:00:01"]}]}"#);
         assert_eq!(people.people[0].name, "Ada Lovelace");
