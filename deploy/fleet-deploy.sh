@@ -198,7 +198,7 @@ rollback() {
   deadline=$(( $(date +%s) + HEALTH_TIMEOUT_S ))
   until health=$(api health "$url/healthz" 2>/dev/null); do
     if [ "$(date +%s)" -ge "$deadline" ]; then
-      rolled="Rolled back $host to its earlier binary, but that did not answer /healthz within ${HEALTH_TIMEOUT_S}s either"
+      rolled="Rolled back $host to its earlier binary, but that did not answer /healthz within ${HEALTH_TIMEOUT_S}s either (check 'journalctl -u officemesh' on it: the release before versioning, db6ff62, refuses a store holding chat_adapter entries and names the key; then install the new version there again, docs/deploy.md \"Downgrades\")"
       return
     fi
     sleep "$POLL_S"
