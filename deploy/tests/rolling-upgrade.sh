@@ -6,7 +6,7 @@
 # ssh/scp (deploy/tests/standin/), its convergence gate comparing each Pi's /v1/state/hash with
 # the three others (old and new mixed; at the lowest gossip protocol among them), with writes on
 # an old and a new Pi between the steps. No chat bot here (the Rust drill,
-# rolling_upgrade::with_a_chat_bot_…, has entries withheld from the old Pis).
+# rolling_upgrade::with_a_chat_bot_…, covers the chat_adapter rule and downgrades).
 # After every step every write must be on every Pi. Then one Pi is downgraded the same way.
 # Prints how long each step took. No traffic leaves 127.0.0.0/8.
 set -euo pipefail
