@@ -30,6 +30,11 @@ pub enum Command {
         room: Option<String>,
         quantity: Quantity,
     },
+    /// "temp + humidity for all rooms": several quantities at once (`room` `None`: every room).
+    Readings {
+        room: Option<String>,
+        quantities: Vec<Quantity>,
+    },
     /// "set meeting room temperature to 22".
     SetTarget {
         room: String,
@@ -359,7 +364,12 @@ pub(super) fn parse_register(words: &[&str]) -> Option<Command> {
             text: String::new(),
             reason: "the MAC address is missing".into(),
         }),
-        [token] if sure || looks_like_mac(token) => {
+        // "my phone is broken" is no MAC: only a token with digits or separators is meant as one.
+        [token]
+            if looks_like_mac(token)
+                || (sure
+                    && token.contains(|c: char| c.is_ascii_digit() || c == ':' || c == '-')) =>
+        {
             Some(mac_command(token, |mac| Command::Register { mac }))
         }
         [first, ..]

@@ -87,15 +87,76 @@ fn values(rest: &[&str]) -> Result<(usize, f64, f64), Command> {
     }
 }
 
+/// Words of a booking or reminder ("set up a meeting at 3", "set a reminder"): no target.
+const BOOKING: &[&str] = &[
+    "up",
+    "meeting",
+    "meetings",
+    "call",
+    "appointment",
+    "reminder",
+    "alarm",
+    "timer",
+    "event",
+];
+
+/// "… to 21 degrees for the meeting room": the room words after the value, moved before it
+/// (`None` when nothing follows the value but its unit).
+fn room_after_value<'a>(rest: &[&'a str]) -> Option<Vec<&'a str>> {
+    let numbered = |w: &&str| parse_number(w).is_some() || parse_range(w).is_some();
+    let last = rest.iter().rposition(numbered)?;
+    let mut at = last + 1;
+    while at < rest.len() && UNITS.contains(&rest[at]) {
+        at += 1;
+    }
+    let (place, value) = (rest.get(at..)?, &rest[..at]);
+    let [preposition, room @ ..] = place else {
+        return None;
+    };
+    let room: Vec<&str> = room
+        .iter()
+        .copied()
+        .filter(|w| !AFTER.contains(w))
+        .collect();
+    if !matches!(*preposition, "for" | "in" | "at" | "of") || room.iter().any(numbered) {
+        return None;
+    }
+    let mut words = room;
+    words.extend_from_slice(value);
+    Some(words)
+}
+
+/// The quantity a value's unit names: "%" humidity, "dB" sound, else none.
+fn unit_quantity(words: &[&str]) -> Option<Quantity> {
+    words.iter().find_map(|w| {
+        if *w == "%" || *w == "percent" || (w.ends_with('%') && parse_number(w).is_some()) {
+            Some(Quantity::Humidity)
+        } else if matches!(*w, "db" | "dba") || (w.ends_with("db") && parse_number(w).is_some()) {
+            Some(Quantity::Sound)
+        } else {
+            None
+        }
+    })
+}
+
 /// Parses "set …" (or "change …") words.
 pub(super) fn parse_set(words: &[&str]) -> Option<Command> {
     let (verb, rest) = words.split_first()?;
     if !matches!(*verb, "set" | "change") {
         return None;
     }
+    // "set up a meeting at 3", but not "set meeting room temp to 22".
+    let booking = rest.iter().enumerate().any(|(at, w)| {
+        BOOKING.contains(w) && !matches!(rest.get(at + 1), Some(&("room" | "rm" | "rooms")))
+    });
+    if booking && rest.first() != Some(&"meeting") || rest.first() == Some(&"up") {
+        return bad("I set comfort targets, I can't book meetings or set reminders; a target is written like: set meeting room temperature to 22");
+    }
     if rest.iter().any(fahrenheit) {
         return bad("targets are in °C (for temperature), % or dB");
     }
+    let moved = room_after_value(rest);
+    let rest: &[&str] = moved.as_deref().unwrap_or(rest);
     let (start, low, high) = match values(rest) {
         Ok(found) => found,
         Err(refusal) => return Some(refusal),
@@ -106,6 +167,7 @@ pub(super) fn parse_set(words: &[&str]) -> Option<Command> {
     let quantity = head
         .iter()
         .find_map(|w| quantity_word(w))
+        .or_else(|| unit_quantity(&rest[start..]))
         .unwrap_or(Quantity::Temperature);
     let room: Vec<&str> = head
         .iter()

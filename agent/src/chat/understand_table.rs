@@ -24,6 +24,13 @@ pub(crate) fn label(command: &Command) -> String {
             if *highest { "high" } else { "low" }
         ),
         Command::Comfort { room: r, .. } => format!("comfort:{}", room(r)),
+        Command::Readings {
+            room: r,
+            quantities,
+        } => {
+            let names: Vec<&str> = quantities.iter().map(|q| q.as_str()).collect();
+            format!("readings:{}:{}", room(r), names.join(","))
+        }
         Command::WasIn { person, .. } => format!("was_in:{person}"),
         Command::Trend { room: r, quantity } => {
             format!("trend:{}:{}", room(r), quantity.as_str())

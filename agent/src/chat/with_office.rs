@@ -7,7 +7,7 @@
 //! the grammar; pure: text and lexicon in, [`Command`] out.
 
 use super::grammar::{self, Command};
-use super::understand::{self, is_person, is_room, room_in, Lexicon};
+use super::understand::{self, is_person, is_room, room_in, room_named, Lexicon};
 
 /// Parses `text` knowing `lexicon` (empty: nobody and no room known, the words decide).
 pub fn parse_in(text: &str, lexicon: &Lexicon) -> Command {
@@ -66,7 +66,11 @@ fn mac_anywhere(text: &str) -> Option<Command> {
         .any(|pair| pair[0] == "i" && pair[1] == "am");
     if said(&["forget", "unregister", "remove", "delete", "forgt"]) {
         Some(grammar::mac_command(mac, |mac| Command::Forget { mac }))
-    } else if i_am || said(&["im", "iam", "register", "add", "my", "mine"]) {
+    } else if i_am
+        || said(&[
+            "im", "iam", "register", "add", "my", "mine", "mac", "phone", "laptop", "device", "new",
+        ])
+    {
         Some(grammar::mac_command(mac, |mac| Command::Register { mac }))
     } else {
         None
@@ -107,6 +111,7 @@ fn known(command: &Command, lexicon: &Lexicon) -> bool {
         Command::Reading { room, .. }
         | Command::Trend { room, .. }
         | Command::Comfort { room, .. }
+        | Command::Readings { room, .. }
         | Command::IsEmpty { room }
         | Command::WhoIsIn { room }
         | Command::Targets { room }
@@ -126,10 +131,12 @@ fn known(command: &Command, lexicon: &Lexicon) -> bool {
 /// Room words that are no known room replaced by the one known room among them.
 fn settle(command: Command, lexicon: &Lexicon) -> Command {
     let fix = |room: String| {
-        if room == "here" || is_room(&room, lexicon) {
+        if room == "here" {
             room
         } else {
-            room_in(&room, lexicon).unwrap_or(room)
+            room_named(&room, lexicon)
+                .or_else(|| room_in(&room, lexicon))
+                .unwrap_or(room)
         }
     };
     match command {
@@ -160,6 +167,19 @@ fn settle(command: Command, lexicon: &Lexicon) -> Command {
         Command::Reading { room, quantity } => Command::Reading {
             room: room.map(fix),
             quantity,
+        },
+        Command::Readings { room, quantities } => Command::Readings {
+            room: room.map(fix),
+            quantities,
+        },
+        Command::Comfort {
+            room,
+            quantity,
+            low,
+        } => Command::Comfort {
+            room: room.map(fix),
+            quantity,
+            low,
         },
         other => other,
     }
