@@ -364,12 +364,8 @@ pub(super) fn parse_register(words: &[&str]) -> Option<Command> {
             text: String::new(),
             reason: "the MAC address is missing".into(),
         }),
-        // "my phone is broken" is no MAC: only a token with digits or separators is meant as one.
-        [token]
-            if looks_like_mac(token)
-                || (sure
-                    && token.contains(|c: char| c.is_ascii_digit() || c == ':' || c == '-')) =>
-        {
+        // "my mac is banana" is a bad MAC, "my phone is broken" is no MAC at all.
+        [token] if looks_like_mac(token) || (sure && meant_as_mac(words, token)) => {
             Some(mac_command(token, |mac| Command::Register { mac }))
         }
         [first, ..]
@@ -382,6 +378,14 @@ pub(super) fn parse_register(words: &[&str]) -> Option<Command> {
         }
         _ => None,
     }
+}
+
+/// `token` is meant as a MAC: it has digits or separators, or the words name a MAC address.
+fn meant_as_mac(words: &[&str], token: &str) -> bool {
+    token.contains(|c: char| c.is_ascii_digit() || c == ':' || c == '-')
+        || words
+            .iter()
+            .any(|w| matches!(*w, "mac" | "macs" | "address" | "addr"))
 }
 
 pub(super) fn parse_forget(words: &[&str]) -> Option<Command> {

@@ -355,7 +355,6 @@ const VOCABULARY: &[(&str, Tag)] = &[
     ("phone", Tag::Devices),
     ("laptop", Tag::Devices),
     ("laptops", Tag::Devices),
-    ("mac", Tag::Devices),
 ];
 
 /// Tags `words` (lower-cased, apostrophes dropped), joining fixed groups ("this week",

@@ -260,7 +260,7 @@ fn devices(facts: &Facts, words: &[&str]) -> Option<Command> {
     match (facts.has(Tag::Remove), facts.runs.is_empty()) {
         (false, true) => Some(Command::MyDevices),
         // "forget my old phone": which one is for the asker to say, by its MAC.
-        (true, false) => Some(Command::MyDevices),
+        (true, false) if facts.has(Tag::Mine) => Some(Command::MyDevices),
         _ => None,
     }
 }
