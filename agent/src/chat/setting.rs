@@ -13,6 +13,20 @@ const USAGE: &str = "write it like: set meeting room temperature to 22";
 const UNITS: &[&str] = &[
     "°c", "ºc", "°", "º", "c", "celsius", "degrees", "degree", "deg", "%", "percent", "db", "dba",
 ];
+/// The plain numbers read as a temperature (°C) when no quantity or unit is named.
+const TEMPERATURE: (f64, f64) = (5.0, 35.0);
+
+/// "degrees", "22°c", "21c": a temperature's unit.
+fn is_degrees(word: &str) -> bool {
+    matches!(
+        word,
+        "°c" | "ºc" | "°" | "º" | "c" | "celsius" | "degrees" | "degree" | "deg"
+    ) || ["°c", "ºc", "°", "º", "c"].iter().any(|unit| {
+        word.strip_suffix(unit)
+            .is_some_and(|n| n.parse::<f64>().is_ok())
+    })
+}
+
 /// Words that may follow the value ("… to 22 degrees please").
 const AFTER: &[&str] = &["please", "pls", "plz", "thanks", "thx", "now"];
 /// Words around the room and quantity that name neither.
@@ -164,11 +178,22 @@ pub(super) fn parse_set(words: &[&str]) -> Option<Command> {
     let head = &rest[..start];
     let upper = head.iter().any(|w| UPPER.contains(w));
     let lower = head.iter().any(|w| LOWER.contains(w));
-    let quantity = head
+    let named = head
         .iter()
         .find_map(|w| quantity_word(w))
-        .or_else(|| unit_quantity(&rest[start..]))
-        .unwrap_or(Quantity::Temperature);
+        .or_else(|| unit_quantity(&rest[start..]));
+    // A plain number is a temperature when it can be one ("set target 20.5 for the kitchen").
+    let degrees = (TEMPERATURE.0..=TEMPERATURE.1).contains(&low)
+        && (TEMPERATURE.0..=TEMPERATURE.1).contains(&high);
+    let quantity = match named {
+        Some(quantity) => quantity,
+        None if degrees || rest.iter().any(|w| is_degrees(w)) => Quantity::Temperature,
+        None => {
+            return bad(format!(
+                "is {high} a temperature (°C), a humidity (%) or a sound level (dB)? Say which, like: set lobby humidity to {high}"
+            ))
+        }
+    };
     let room: Vec<&str> = head
         .iter()
         .filter(|w| quantity_word(w).is_none() && !AROUND.contains(w))
