@@ -131,12 +131,22 @@ fn known(command: &Command, lexicon: &Lexicon) -> bool {
 /// Room words that are no known room replaced by the one known room among them.
 fn settle(command: Command, lexicon: &Lexicon) -> Command {
     let fix = |room: String| {
+        // A room written out (typos too: the answer says how it read "meting room") stays as
+        // written; "meeting rm" and "meeting" become the room they stand for.
+        let written = |known: &String| {
+            known.split_whitespace().count() == room.split_whitespace().count()
+                && !room.split_whitespace().any(|w| w == "rm")
+        };
         if room == "here" {
             room
+        } else if let Some(known) = room_named(&room, lexicon) {
+            if written(&known) {
+                room
+            } else {
+                known
+            }
         } else {
-            room_named(&room, lexicon)
-                .or_else(|| room_in(&room, lexicon))
-                .unwrap_or(room)
+            room_in(&room, lexicon).unwrap_or(room)
         }
     };
     match command {
