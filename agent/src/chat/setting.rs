@@ -153,17 +153,45 @@ fn unit_quantity(words: &[&str]) -> Option<Quantity> {
     })
 }
 
+/// "set up a meeting at 3", "set a reminder", but not "set meeting room temp to 22".
+fn booking(rest: &[&str]) -> bool {
+    let booked = rest.iter().enumerate().any(|(at, w)| {
+        BOOKING.contains(w) && !matches!(rest.get(at + 1), Some(&("room" | "rm" | "rooms")))
+    });
+    (booked && rest.first() != Some(&"meeting")) || rest.first() == Some(&"up")
+}
+
+/// The quantity set: named before the value, by the value's unit, or a temperature for a plain
+/// number that can be one ("set target 20.5 for the kitchen"); else `Err` asks which.
+fn quantity_of(
+    head: &[&str],
+    value: &[&str],
+    (low, high): (f64, f64),
+) -> Result<Quantity, Command> {
+    let named = head
+        .iter()
+        .find_map(|w| quantity_word(w))
+        .or_else(|| unit_quantity(value));
+    let degrees = (TEMPERATURE.0..=TEMPERATURE.1).contains(&low)
+        && (TEMPERATURE.0..=TEMPERATURE.1).contains(&high);
+    match named {
+        Some(quantity) => Ok(quantity),
+        None if degrees || value.iter().any(|w| is_degrees(w)) => Ok(Quantity::Temperature),
+        None => Err(Command::BadSet {
+            reason: format!(
+                "is {high} a temperature (°C), a humidity (%) or a sound level (dB)? Say which, like: set lobby humidity to {high}"
+            ),
+        }),
+    }
+}
+
 /// Parses "set …" (or "change …") words.
 pub(super) fn parse_set(words: &[&str]) -> Option<Command> {
     let (verb, rest) = words.split_first()?;
     if !matches!(*verb, "set" | "change") {
         return None;
     }
-    // "set up a meeting at 3", but not "set meeting room temp to 22".
-    let booking = rest.iter().enumerate().any(|(at, w)| {
-        BOOKING.contains(w) && !matches!(rest.get(at + 1), Some(&("room" | "rm" | "rooms")))
-    });
-    if booking && rest.first() != Some(&"meeting") || rest.first() == Some(&"up") {
+    if booking(rest) {
         return bad("I set comfort targets, I can't book meetings or set reminders; a target is written like: set meeting room temperature to 22");
     }
     if rest.iter().any(fahrenheit) {
@@ -178,21 +206,9 @@ pub(super) fn parse_set(words: &[&str]) -> Option<Command> {
     let head = &rest[..start];
     let upper = head.iter().any(|w| UPPER.contains(w));
     let lower = head.iter().any(|w| LOWER.contains(w));
-    let named = head
-        .iter()
-        .find_map(|w| quantity_word(w))
-        .or_else(|| unit_quantity(&rest[start..]));
-    // A plain number is a temperature when it can be one ("set target 20.5 for the kitchen").
-    let degrees = (TEMPERATURE.0..=TEMPERATURE.1).contains(&low)
-        && (TEMPERATURE.0..=TEMPERATURE.1).contains(&high);
-    let quantity = match named {
-        Some(quantity) => quantity,
-        None if degrees || rest.iter().any(|w| is_degrees(w)) => Quantity::Temperature,
-        None => {
-            return bad(format!(
-                "is {high} a temperature (°C), a humidity (%) or a sound level (dB)? Say which, like: set lobby humidity to {high}"
-            ))
-        }
+    let quantity = match quantity_of(head, &rest[start..], (low, high)) {
+        Ok(quantity) => quantity,
+        Err(refusal) => return Some(refusal),
     };
     let room: Vec<&str> = head
         .iter()

@@ -128,27 +128,27 @@ fn known(command: &Command, lexicon: &Lexicon) -> bool {
     }
 }
 
+/// A room written out (typos too: the answer says how it read "meting room") stays as written;
+/// "meeting rm" and "meeting" become the room they stand for; other words the one known room
+/// among them.
+fn settle_room(room: String, lexicon: &Lexicon) -> String {
+    let written = |known: &String| {
+        known.split_whitespace().count() == room.split_whitespace().count()
+            && !room.split_whitespace().any(|w| w == "rm")
+    };
+    if room == "here" {
+        return room;
+    }
+    match room_named(&room, lexicon) {
+        Some(known) if written(&known) => room,
+        Some(known) => known,
+        None => room_in(&room, lexicon).unwrap_or(room),
+    }
+}
+
 /// Room words that are no known room replaced by the one known room among them.
 fn settle(command: Command, lexicon: &Lexicon) -> Command {
-    let fix = |room: String| {
-        // A room written out (typos too: the answer says how it read "meting room") stays as
-        // written; "meeting rm" and "meeting" become the room they stand for.
-        let written = |known: &String| {
-            known.split_whitespace().count() == room.split_whitespace().count()
-                && !room.split_whitespace().any(|w| w == "rm")
-        };
-        if room == "here" {
-            room
-        } else if let Some(known) = room_named(&room, lexicon) {
-            if written(&known) {
-                room
-            } else {
-                known
-            }
-        } else {
-            room_in(&room, lexicon).unwrap_or(room)
-        }
-    };
+    let fix = |room: String| settle_room(room, lexicon);
     match command {
         Command::SetTarget {
             room,

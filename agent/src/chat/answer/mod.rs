@@ -255,11 +255,7 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
             Plan::say(readings::readings(view, room.as_deref(), *quantity))
         }
         Command::Readings { room, quantities } => {
-            let each: Vec<String> = quantities
-                .iter()
-                .map(|quantity| readings::readings(view, room.as_deref(), *quantity))
-                .collect();
-            Plan::say(each.join("\n"))
+            Plan::say(readings::several(view, room.as_deref(), quantities))
         }
         Command::Status => Plan::say(status::status(view)),
         Command::BadMac { text, reason } => register::bad_mac(text, reason),
