@@ -225,4 +225,22 @@ mod tests {
             Command::Register { .. }
         ));
     }
+
+    #[test]
+    fn a_first_word_stands_for_its_room_only_when_one_room_starts_with_it() {
+        let lexicon = |rooms: &[&str]| Lexicon {
+            people: vec!["Ada Lovelace".into()],
+            rooms: rooms.iter().map(|room| room.to_string()).collect(),
+        };
+        let reading = |room: &str| Command::Reading {
+            room: Some(room.into()),
+            quantity: officemesh_sensors::Quantity::Temperature,
+        };
+        let one = lexicon(&["meeting room", "kitchen"]);
+        assert_eq!(parse_in("meeting temp", &one), reading("meeting room"));
+        assert_eq!(parse_in("meeting rm temp", &one), reading("meeting room"));
+        // Two rooms start with "meeting": none is picked (the answer lists the rooms).
+        let two = lexicon(&["meeting room", "meeting pod", "kitchen"]);
+        assert_eq!(parse_in("meeting temp", &two), reading("meeting"));
+    }
 }
