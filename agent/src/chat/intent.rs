@@ -1,7 +1,7 @@
 //! The intent of a question, picked from what it names (the [`Facts`] `understand` found:
-//! people, rooms, quantities, feelings, comparisons, time words, keywords): who is in, one
-//! person's presence and history, readings, extremes, comparisons, comfort, targets, alerts,
-//! status. Pure: facts in, [`Command`] out; no replica.
+//! people, rooms, quantities, feelings, comparisons, time words, keywords): who is in, how busy,
+//! one person's presence and history, readings (of several quantities at once), extremes,
+//! comparisons, comfort, targets (listed, or every room judged against them), alerts, status. Pure: facts in, [`Command`] out; no replica.
 
 use officemesh_sensors::Quantity;
 

@@ -1,7 +1,9 @@
 //! "set meeting room temperature to 22", "set the studio target to 21 degrees", "set a humidity
 //! target for the studio of 40 to 60 percent", "set the maximum temperature for the open space
-//! to 24": the words of a target setting read into a [`Command`] — the room words, the quantity
-//! (temperature unless named), one value, a range or one bound. Part of the grammar: pure, no
+//! to 24", "set a target of 45% for the lobby": the words of a target setting read into a
+//! [`Command`] — the room words (before the value or after it: "… 21 degrees for the meeting
+//! room"), the quantity (named, or by the value's unit: degrees, %, dB; a plain number in 5–35 is
+//! a temperature, else asked), one value, a range or one bound; "set up a meeting" is refused. Part of the grammar: pure, no
 //! replica (the room words are matched to the office's rooms by the understanding).
 
 use officemesh_sensors::Quantity;

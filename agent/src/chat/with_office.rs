@@ -3,7 +3,8 @@
 //! late …"); a MAC address anywhere with "i am"/"register" or "forget" around it is that
 //! command ("oops wrong mac, i am …"); the fixed phrasings are kept when the rooms and people
 //! they name are the office's, else the understanding reads the question; room words are
-//! matched to the one known room among them ("meeting room comfort" → meeting room). Part of
+//! matched to the one known room among them ("meeting room comfort" → meeting room, "meeting rm"
+//! and "meeting" → meeting room when no other room starts so). Part of
 //! the grammar; pure: text and lexicon in, [`Command`] out.
 
 use super::grammar::{self, Command};
