@@ -30,6 +30,11 @@ pub enum Command {
         room: Option<String>,
         quantity: Quantity,
     },
+    /// "temp + humidity for all rooms": several quantities at once (`room` `None`: every room).
+    Readings {
+        room: Option<String>,
+        quantities: Vec<Quantity>,
+    },
     /// "set meeting room temperature to 22".
     SetTarget {
         room: String,
@@ -359,7 +364,8 @@ pub(super) fn parse_register(words: &[&str]) -> Option<Command> {
             text: String::new(),
             reason: "the MAC address is missing".into(),
         }),
-        [token] if sure || looks_like_mac(token) => {
+        // "my mac is banana" is a bad MAC, "my phone is broken" is no MAC at all.
+        [token] if looks_like_mac(token) || (sure && meant_as_mac(words, token)) => {
             Some(mac_command(token, |mac| Command::Register { mac }))
         }
         [first, ..]
@@ -372,6 +378,14 @@ pub(super) fn parse_register(words: &[&str]) -> Option<Command> {
         }
         _ => None,
     }
+}
+
+/// `token` is meant as a MAC: it has digits or separators, or the words name a MAC address.
+fn meant_as_mac(words: &[&str], token: &str) -> bool {
+    token.contains(|c: char| c.is_ascii_digit() || c == ':' || c == '-')
+        || words
+            .iter()
+            .any(|w| matches!(*w, "mac" | "macs" | "address" | "addr"))
 }
 
 pub(super) fn parse_forget(words: &[&str]) -> Option<Command> {

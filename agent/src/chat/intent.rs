@@ -1,7 +1,7 @@
 //! The intent of a question, picked from what it names (the [`Facts`] `understand` found:
-//! people, rooms, quantities, feelings, comparisons, time words, keywords): who is in, one
-//! person's presence and history, readings, extremes, comparisons, comfort, targets, alerts,
-//! status. Pure: facts in, [`Command`] out; no replica.
+//! people, rooms, quantities, feelings, comparisons, time words, keywords): who is in, how busy,
+//! one person's presence and history, readings (of several quantities at once), extremes,
+//! comparisons, comfort, targets (listed, or every room judged against them), alerts, status. Pure: facts in, [`Command`] out; no replica.
 
 use officemesh_sensors::Quantity;
 
@@ -20,9 +20,10 @@ pub(super) fn pick(facts: &Facts, words: &[&str]) -> Option<Command> {
     if facts.has(Tag::Alerts) {
         return Some(Command::Alerts);
     }
-    if let Some(command) = targets(facts)
+    if let Some(command) = targets(facts, words)
         .or_else(|| compare(facts))
         .or_else(|| extreme(facts))
+        .or_else(|| busy(facts))
         .or_else(|| how_many(facts))
         .or_else(|| personal(facts))
         .or_else(|| who_was_in(facts))
@@ -112,6 +113,12 @@ fn quantity(facts: &Facts, words: &[&str]) -> Option<Command> {
         let room = facts.room();
         return Some(Command::Trend { room, quantity });
     }
+    if facts.quantities.len() > 1 {
+        return Some(Command::Readings {
+            room: facts.room(),
+            quantities: facts.quantities.clone(),
+        });
+    }
     let end = words.iter().find_map(|w| match *w {
         "high" | "higher" => Some(false),
         "low" | "lower" => Some(true),
@@ -138,12 +145,52 @@ fn set(words: &[&str]) -> Option<Command> {
     super::setting::parse_set(&rest)
 }
 
-/// "what targets are set?", "comfort targets for the kitchen".
-fn targets(facts: &Facts) -> Option<Command> {
+/// "what targets are set?", "comfort targets for the kitchen"; "how are we doing vs the
+/// targets?", "are we meeting our targets" judge every room against them.
+fn targets(facts: &Facts, words: &[&str]) -> Option<Command> {
     let setting = facts.has(Tag::Set) && facts.number;
     let listing = facts.has(Tag::Target) && !facts.has(Tag::Remove) && !facts.has(Tag::Within);
-    (listing && !setting).then(|| Command::Targets {
-        room: facts.place.clone(),
+    if !listing || setting {
+        return None;
+    }
+    let room = facts.place.clone();
+    let judged = facts.has(Tag::How)
+        || words.iter().any(|w| {
+            matches!(
+                *w,
+                "vs" | "versus"
+                    | "against"
+                    | "compared"
+                    | "doing"
+                    | "meet"
+                    | "meeting"
+                    | "hitting"
+                    | "hit"
+                    | "relative"
+                    | "off"
+                    | "ok"
+            )
+        });
+    Some(if judged {
+        Command::Comfortable { room }
+    } else {
+        Command::Targets { room }
+    })
+}
+
+/// "how busy is it", "is the office packed?" (how many are in); "is the kitchen busy?" (a
+/// room: presence is office-wide, so the answer says so, gives the office and the room's
+/// sound as a hint).
+fn busy(facts: &Facts) -> Option<Command> {
+    if !facts.has(Tag::Busy) || facts.quantity.is_some() || facts.person.is_some() {
+        return None;
+    }
+    Some(match &facts.place {
+        Some(room) => Command::IsEmpty {
+            room: Some(room.clone()),
+        },
+        None if facts.has(Tag::Room) => return None,
+        None => Command::HowManyIn,
     })
 }
 

@@ -40,6 +40,8 @@ pub(super) struct Facts {
     /// Every known room named, in order ("kitchen vs studio").
     pub(super) places: Vec<String>,
     pub(super) quantity: Option<Quantity>,
+    /// Every quantity named, in order ("temp + humidity").
+    pub(super) quantities: Vec<Quantity>,
     pub(super) feeling: Option<(Quantity, bool)>,
     pub(super) extreme: Option<(Quantity, bool)>,
     pub(super) comparative: Option<(Quantity, bool)>,
@@ -49,6 +51,8 @@ pub(super) struct Facts {
     pub(super) came: bool,
     /// Asked as a question: a "?" or a question's first word ("is it cold").
     pub(super) question: bool,
+    /// Opens with a time of day ("morning officemesh", "evening all"): a greeting.
+    pub(super) greeted: bool,
 }
 
 impl Facts {
@@ -63,6 +67,10 @@ impl Facts {
             question: matches!(
                 words.first(),
                 Some(&("is" | "are" | "its" | "it" | "was" | "does" | "do" | "any"))
+            ),
+            greeted: matches!(
+                words.first(),
+                Some(&("morning" | "mornin" | "afternoon" | "evening" | "night"))
             ),
             ..Facts::default()
         };
@@ -106,7 +114,12 @@ impl Facts {
             Piece::Word(tag) => tag,
         };
         match tag {
-            Tag::Quantity(q) => first(&mut self.quantity, q),
+            Tag::Quantity(q) => {
+                if !self.quantities.contains(&q) {
+                    self.quantities.push(q);
+                }
+                first(&mut self.quantity, q)
+            }
             Tag::Feeling(q, high) => first(&mut self.feeling, (q, high)),
             Tag::Extreme(q, high) => first(&mut self.extreme, (q, high)),
             Tag::Comparative(q, high) => first(&mut self.comparative, (q, high)),
@@ -183,7 +196,7 @@ impl Facts {
             None
         } else if self.has(Tag::Thanks) {
             Some(Command::Thanks)
-        } else if self.has(Tag::Greet) {
+        } else if self.has(Tag::Greet) || self.greeted {
             Some(Command::Greeting)
         } else {
             None
@@ -213,14 +226,43 @@ pub(super) fn early_from(facts: &Facts, words: &[&str]) -> Option<Command> {
     if words.iter().any(|w| grammar::looks_like_mac(w)) {
         return None;
     }
-    let mine = facts.has(Tag::Mine) || words.contains(&"i");
-    if mine && facts.has(Tag::Devices) && facts.runs.is_empty() && facts.person.is_none() {
-        return (!facts.has(Tag::Remove)).then_some(Command::MyDevices);
+    if let Some(command) = devices(facts, words) {
+        return Some(command);
     }
     if facts.has(Tag::Remove) && facts.has(Tag::Target) {
         return Some(remove_target(facts));
     }
     facts.courtesy()
+}
+
+/// "how do i add my phone" (how to register), "what devices do u have for me", "did my phone
+/// get registered" (my devices), "forget my old phone" (no MAC: my devices, which say how to
+/// forget one).
+fn devices(facts: &Facts, words: &[&str]) -> Option<Command> {
+    let adding = words.iter().any(|w| {
+        matches!(
+            *w,
+            "add" | "register" | "claim" | "link" | "connect" | "setup" | "enrol" | "enroll"
+        )
+    });
+    let how = facts.has(Tag::How) || words.contains(&"can") || facts.has(Tag::Where);
+    if adding && how && !facts.has(Tag::Past) && facts.person.is_none() {
+        return Some(Command::BadMac {
+            text: String::new(),
+            reason: "to add a device, send me its Wi-Fi MAC address".into(),
+        });
+    }
+    let mine = facts.has(Tag::Mine) || words.contains(&"i") || words.contains(&"me");
+    let alone = facts.person.is_none() && !facts.has(Tag::Status) && !facts.has(Tag::Target);
+    if !(mine && facts.has(Tag::Devices) && alone) {
+        return None;
+    }
+    match (facts.has(Tag::Remove), facts.runs.is_empty()) {
+        (false, true) => Some(Command::MyDevices),
+        // "forget my old phone": which one is for the asker to say, by its MAC.
+        (true, false) if facts.has(Tag::Mine) => Some(Command::MyDevices),
+        _ => None,
+    }
 }
 
 fn remove_target(facts: &Facts) -> Command {
@@ -365,6 +407,7 @@ fn group_len(words: &[&str], first: &Tag) -> usize {
 
 fn close(word: &str, known: &str) -> bool {
     word == known
+        || (known == "room" && word == "rm")
         || (word.len().abs_diff(known.len()) <= 1
             && allowed_edits(known.chars().count()) > 0
             && grammar::edit_distance(word, known) <= allowed_edits(known.chars().count()))
@@ -387,7 +430,26 @@ fn room_at(words: &[&str], lexicon: &Lexicon) -> Option<(String, usize)> {
             best = Some((room.clone(), parts.len()));
         }
     }
-    best
+    best.or_else(|| room_by_first_word(words, lexicon))
+}
+
+/// "meeting temp": a word no vocabulary knows that is the first word of exactly one known room
+/// of several words ("meeting" → meeting room); with two such rooms, none (the answer lists them).
+fn room_by_first_word(words: &[&str], lexicon: &Lexicon) -> Option<(String, usize)> {
+    let word = *words.first()?;
+    let unknown = word.len() >= 3 && matches!(lexicon::single(word), Tag::Open(_));
+    if !unknown || person_part(word, lexicon) {
+        return None;
+    }
+    let mut found = lexicon.rooms.iter().filter(|room| {
+        let lower = room.to_lowercase();
+        let mut parts = lower.split_whitespace();
+        parts.next() == Some(word) && parts.next().is_some()
+    });
+    match (found.next(), found.next()) {
+        (Some(room), None) => Some((room.clone(), 1)),
+        _ => None,
+    }
 }
 
 /// `word` is a part of a registered name (first name, surname; typos allowed).
@@ -401,8 +463,15 @@ fn person_part(word: &str, lexicon: &Lexicon) -> bool {
 
 /// `text` names one known room (all its words).
 pub(super) fn is_room(text: &str, lexicon: &Lexicon) -> bool {
+    room_named(text, lexicon).is_some()
+}
+
+/// The known room `text` names with all its words ("meeting rm" → meeting room).
+pub(super) fn room_named(text: &str, lexicon: &Lexicon) -> Option<String> {
     let words: Vec<&str> = text.split_whitespace().collect();
-    room_at(&words, lexicon).is_some_and(|(_, used)| used == words.len())
+    room_at(&words, lexicon)
+        .filter(|(_, used)| *used == words.len())
+        .map(|(room, _)| room)
 }
 
 /// Every word of `text` is part of a registered name (or "and": "ada and grace").

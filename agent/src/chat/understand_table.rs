@@ -4,6 +4,12 @@
 use super::super::grammar::{parse, Command};
 use super::When;
 
+/// "temperature,humidity".
+fn names(quantities: &[officemesh_sensors::Quantity]) -> String {
+    let names: Vec<&str> = quantities.iter().map(|q| q.as_str()).collect();
+    names.join(",")
+}
+
 /// "is_in:ada", "reading:kitchen:temperature", "reading:*:humidity", "comfort:here".
 pub(crate) fn label(command: &Command) -> String {
     let room = |room: &Option<String>| room.clone().unwrap_or_else(|| "*".into());
@@ -24,6 +30,10 @@ pub(crate) fn label(command: &Command) -> String {
             if *highest { "high" } else { "low" }
         ),
         Command::Comfort { room: r, .. } => format!("comfort:{}", room(r)),
+        Command::Readings {
+            room: r,
+            quantities: q,
+        } => format!("readings:{}:{}", room(r), names(q)),
         Command::WasIn { person, .. } => format!("was_in:{person}"),
         Command::Trend { room: r, quantity } => {
             format!("trend:{}:{}", room(r), quantity.as_str())

@@ -3,11 +3,12 @@
 //! late …"); a MAC address anywhere with "i am"/"register" or "forget" around it is that
 //! command ("oops wrong mac, i am …"); the fixed phrasings are kept when the rooms and people
 //! they name are the office's, else the understanding reads the question; room words are
-//! matched to the one known room among them ("meeting room comfort" → meeting room). Part of
+//! matched to the one known room among them ("meeting room comfort" → meeting room, "meeting rm"
+//! and "meeting" → meeting room when no other room starts so). Part of
 //! the grammar; pure: text and lexicon in, [`Command`] out.
 
 use super::grammar::{self, Command};
-use super::understand::{self, is_person, is_room, room_in, Lexicon};
+use super::understand::{self, is_person, is_room, room_in, room_named, Lexicon};
 
 /// Parses `text` knowing `lexicon` (empty: nobody and no room known, the words decide).
 pub fn parse_in(text: &str, lexicon: &Lexicon) -> Command {
@@ -66,7 +67,11 @@ fn mac_anywhere(text: &str) -> Option<Command> {
         .any(|pair| pair[0] == "i" && pair[1] == "am");
     if said(&["forget", "unregister", "remove", "delete", "forgt"]) {
         Some(grammar::mac_command(mac, |mac| Command::Forget { mac }))
-    } else if i_am || said(&["im", "iam", "register", "add", "my", "mine"]) {
+    } else if i_am
+        || said(&[
+            "im", "iam", "register", "add", "my", "mine", "mac", "phone", "laptop", "device", "new",
+        ])
+    {
         Some(grammar::mac_command(mac, |mac| Command::Register { mac }))
     } else {
         None
@@ -107,6 +112,7 @@ fn known(command: &Command, lexicon: &Lexicon) -> bool {
         Command::Reading { room, .. }
         | Command::Trend { room, .. }
         | Command::Comfort { room, .. }
+        | Command::Readings { room, .. }
         | Command::IsEmpty { room }
         | Command::WhoIsIn { room }
         | Command::Targets { room }
@@ -123,15 +129,27 @@ fn known(command: &Command, lexicon: &Lexicon) -> bool {
     }
 }
 
+/// A room written out (typos too: the answer says how it read "meting room") stays as written;
+/// "meeting rm" and "meeting" become the room they stand for; other words the one known room
+/// among them.
+fn settle_room(room: String, lexicon: &Lexicon) -> String {
+    let written = |known: &String| {
+        known.split_whitespace().count() == room.split_whitespace().count()
+            && !room.split_whitespace().any(|w| w == "rm")
+    };
+    if room == "here" {
+        return room;
+    }
+    match room_named(&room, lexicon) {
+        Some(known) if written(&known) => room,
+        Some(known) => known,
+        None => room_in(&room, lexicon).unwrap_or(room),
+    }
+}
+
 /// Room words that are no known room replaced by the one known room among them.
 fn settle(command: Command, lexicon: &Lexicon) -> Command {
-    let fix = |room: String| {
-        if room == "here" || is_room(&room, lexicon) {
-            room
-        } else {
-            room_in(&room, lexicon).unwrap_or(room)
-        }
-    };
+    let fix = |room: String| settle_room(room, lexicon);
     match command {
         Command::SetTarget {
             room,
@@ -160,6 +178,19 @@ fn settle(command: Command, lexicon: &Lexicon) -> Command {
         Command::Reading { room, quantity } => Command::Reading {
             room: room.map(fix),
             quantity,
+        },
+        Command::Readings { room, quantities } => Command::Readings {
+            room: room.map(fix),
+            quantities,
+        },
+        Command::Comfort {
+            room,
+            quantity,
+            low,
+        } => Command::Comfort {
+            room: room.map(fix),
+            quantity,
+            low,
         },
         other => other,
     }
@@ -194,5 +225,23 @@ mod tests {
             parse_in("oops wrong mac, i am a4:83:e7:2f:19:c1", &lexicon),
             Command::Register { .. }
         ));
+    }
+
+    #[test]
+    fn a_first_word_stands_for_its_room_only_when_one_room_starts_with_it() {
+        let lexicon = |rooms: &[&str]| Lexicon {
+            people: vec!["Ada Lovelace".into()],
+            rooms: rooms.iter().map(|room| room.to_string()).collect(),
+        };
+        let reading = |room: &str| Command::Reading {
+            room: Some(room.into()),
+            quantity: officemesh_sensors::Quantity::Temperature,
+        };
+        let one = lexicon(&["meeting room", "kitchen"]);
+        assert_eq!(parse_in("meeting temp", &one), reading("meeting room"));
+        assert_eq!(parse_in("meeting rm temp", &one), reading("meeting room"));
+        // Two rooms start with "meeting": none is picked (the answer lists the rooms).
+        let two = lexicon(&["meeting room", "meeting pod", "kitchen"]);
+        assert_eq!(parse_in("meeting temp", &two), reading("meeting"));
     }
 }

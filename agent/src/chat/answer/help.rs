@@ -46,7 +46,7 @@ const COMMANDS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "meeting room temp",
-        "the latest readings of one room, or \"temperature in all rooms\" (also humidity, noise)",
+        "the latest readings of one room, or \"temp + humidity in all rooms\" (also noise)",
         &[
             "temp",
             "temperature",
@@ -77,8 +77,8 @@ const COMMANDS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "is the office empty?",
-        "whether anyone is in",
-        &["empty", "nobody"],
+        "whether anyone is in (also \"how busy is it?\", \"is the kitchen packed?\")",
+        &["empty", "nobody", "busy", "packed", "crowded", "full"],
     ),
     (
         "any alerts?",
@@ -97,7 +97,7 @@ const COMMANDS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "set meeting room temperature to 22",
-        "a room's target (or \"between 20 and 23\", \"the maximum … to 24\"); I alert when the room stays outside it; \"what targets are set?\" lists them",
+        "a room's target (or \"set a target of 45% for the lobby\", \"between 20 and 23\", \"the maximum … to 24\"); I alert when the room stays outside it; \"what targets are set?\" lists them",
         &["set", "target", "change", "put"],
     ),
     (
@@ -112,7 +112,7 @@ const COMMANDS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "my devices",
-        "your registered devices (privately)",
+        "your registered devices (privately), and how to forget one",
         &["my", "devices", "mine"],
     ),
     (

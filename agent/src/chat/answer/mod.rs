@@ -254,6 +254,9 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
         Command::Reading { room, quantity } => {
             Plan::say(readings::readings(view, room.as_deref(), *quantity))
         }
+        Command::Readings { room, quantities } => {
+            Plan::say(readings::several(view, room.as_deref(), quantities))
+        }
         Command::Status => Plan::say(status::status(view)),
         Command::BadMac { text, reason } => register::bad_mac(text, reason),
         Command::BadSet { reason } => targets::bad_set(reason),

@@ -2,6 +2,8 @@
 //! Reads the replica, writes nothing. "is ada in?", "when was ada last in?" and "how many
 //! people are in?" are answered by `attendance.rs`.
 
+use officemesh_sensors::Quantity;
+
 use super::{caveats, who, with_caveats, View};
 use crate::state::query::{self, PresenceAnswer};
 
@@ -16,7 +18,13 @@ fn presence(view: &View<'_>) -> PresenceAnswer {
 
 pub(super) fn is_empty(view: &View<'_>, room: Option<&str>) -> String {
     if let Some(room) = room {
-        return who::who_is_in(view, Some(room));
+        // No room-level presence: the office, and the room's sound as a hint of how busy.
+        let office = who::who_is_in(view, Some(room));
+        if office.starts_with("I don't know a room") {
+            return office;
+        }
+        let sound = super::readings::readings(view, Some(room), Quantity::Sound);
+        return format!("{office} As a hint of how busy it is: {sound}");
     }
     let answer = presence(view);
     let present: Vec<&str> = answer

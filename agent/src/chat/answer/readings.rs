@@ -23,6 +23,15 @@ pub(super) fn trend(view: &View<'_>, room: Option<&str>, quantity: Quantity) -> 
     )
 }
 
+/// "temp + humidity in all rooms": the readings of each quantity named, one after the other.
+pub(super) fn several(view: &View<'_>, room: Option<&str>, quantities: &[Quantity]) -> String {
+    let each: Vec<String> = quantities
+        .iter()
+        .map(|quantity| readings(view, room, *quantity))
+        .collect();
+    each.join("\n")
+}
+
 pub(super) fn readings(view: &View<'_>, room: Option<&str>, quantity: Quantity) -> String {
     let known = known_rooms(view.replica);
     let (room, mut text) = match room {

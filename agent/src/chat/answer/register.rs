@@ -107,7 +107,7 @@ pub(super) fn my_devices(view: &View<'_>, asker: &Asker) -> Plan {
     } else {
         let listed: Vec<String> = devices.iter().map(|(_, mac)| mac.to_string()).collect();
         format!(
-            "Your devices, {name}: {}. Say \"forget me\" to remove them all.",
+            "Your devices, {name}: {}. Say \"forget aa:bb:cc:dd:ee:ff\" with one of them to remove it, or \"forget me\" to remove them all.",
             listed.join(", ")
         )
     };
