@@ -252,6 +252,13 @@ fn devices(facts: &Facts, words: &[&str]) -> Option<Command> {
             reason: "to add a device, send me its Wi-Fi MAC address".into(),
         });
     }
+    // "please forget me - delete my devices": "forget me" anywhere is the whole request.
+    if words
+        .windows(2)
+        .any(|pair| matches!(pair, ["forget" | "forgt" | "unregister", "me"]))
+    {
+        return Some(Command::ForgetMe);
+    }
     let mine = facts.has(Tag::Mine) || words.contains(&"i") || words.contains(&"me");
     let alone = facts.person.is_none() && !facts.has(Tag::Status) && !facts.has(Tag::Target);
     if !(mine && facts.has(Tag::Devices) && alone) {

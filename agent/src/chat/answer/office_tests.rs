@@ -63,6 +63,8 @@ const OFFICE: &[(&str, &str)] = &[
     ("register my phone mac 3c:22:fb:9a:41:0e", "register"),
     ("my devices", "my_devices"),
     ("@officemesh forget me pls, new phone", "forget_me"),
+    ("ok, forget me and delete my devices and my attendance records", "forget_me"),
+    ("could you unregister me? remove my phones", "forget_me"),
     ("warmest room?", "extreme:temperature:high"),
     ("coldest room rn", "extreme:temperature:low"),
     ("was bob in yesterday", "was_in:bob"),
