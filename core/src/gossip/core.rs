@@ -29,6 +29,12 @@ mod reset;
 /// How many of our recent digests are kept to recognise a peer's hash.
 const RECENT_DIGESTS: usize = 8;
 
+/// How long the collected ledger remembers a collected tombstone, in tombstone grace periods
+/// from its stamp (collection happens one grace period after the stamp): a write older than
+/// the tombstone that surfaces later (a node back from a crash, a reset keeping own writes) is
+/// refused until then.
+const LEDGER_GRACES: u64 = 8;
+
 /// A message to send to a gossip address (a new connection).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outgoing {
@@ -523,9 +529,17 @@ impl GossipCore {
                 your_watermark,
                 your_versions,
                 watermarks,
+                collected,
             } => {
                 let resets_before = self.stats.resets_done;
-                self.on_reset(&floors, gc_mark, your_watermark, &your_versions, replica);
+                let theirs = reset::TheirReset {
+                    floors: &floors,
+                    gc_mark,
+                    your_watermark,
+                    your_versions: &your_versions,
+                    collected: collected.into_iter().collect(),
+                };
+                self.on_reset(theirs, replica);
                 if self.stats.resets_done > resets_before {
                     self.resync_target = Some(watermarks.into_iter().collect());
                     self.save_safety(replica);
@@ -601,6 +615,9 @@ impl GossipCore {
             let before = Stamp::time_from_unix_ms(now_ms - grace);
             let dropped = self.floors.collect_tombstones(replica, before);
             self.stats.tombstones_collected += dropped as u64;
+            let ledger_ms = grace.saturating_mul(LEDGER_GRACES);
+            let forget = Stamp::time_from_unix_ms(now_ms.saturating_sub(ledger_ms));
+            replica.forget_collected_before(forget, before);
             if dropped > 0 {
                 self.save_safety(replica);
             }

@@ -25,6 +25,8 @@ pub mod stats;
 pub mod wire;
 
 #[cfg(test)]
+mod divergence_tests;
+#[cfg(test)]
 mod regression_tests;
 #[cfg(test)]
 mod tests;

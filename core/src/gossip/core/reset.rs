@@ -3,11 +3,23 @@
 //!
 //! Pure. Must not touch: sockets, clocks.
 
+use std::collections::BTreeMap;
+
 use super::GossipCore;
 use crate::crdt::{NodeId, Stamp};
 use crate::gossip::delta::{self, Floors};
 use crate::gossip::message::{Body, DigestItem, Message};
-use crate::state::Replica;
+use crate::state::{Key, Replica};
+
+/// What a received `Reset` says (see `Body::Reset`).
+pub(super) struct TheirReset<'a> {
+    pub floors: &'a [(NodeId, u64)],
+    pub gc_mark: Stamp,
+    pub your_watermark: u64,
+    pub your_versions: &'a [u64],
+    /// The resetter's collected ledger (empty from a peer older than protocol 3).
+    pub collected: BTreeMap<Key, Stamp>,
+}
 
 /// Whether an exchange must reset one side first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,20 +98,28 @@ impl GossipCore {
             your_watermark,
             your_versions,
             watermarks: self.advertised(replica).into_iter().collect(),
+            collected: replica
+                .safety()
+                .collected
+                .iter()
+                .map(|(key, stamp)| (key.clone(), *stamp))
+                .collect(),
         })
     }
 
     /// Obeys a `Reset` that is about tombstones we really missed (no loops, no wipes): forgets
     /// what was learned from others and our own writes the resetting peer no longer holds (they
-    /// were replaced or deleted while we were away), adopts its floors, and re-syncs.
-    pub(super) fn on_reset(
-        &mut self,
-        floors: &[(NodeId, u64)],
-        gc_mark: Stamp,
-        your_watermark: u64,
-        your_versions: &[u64],
-        replica: &mut Replica,
-    ) {
+    /// were replaced or deleted while we were away), adopts its floors and its collected
+    /// ledger (dropping own writes the ledger says lost to a collected tombstone), and
+    /// re-syncs.
+    pub(super) fn on_reset(&mut self, reset: TheirReset<'_>, replica: &mut Replica) {
+        let TheirReset {
+            floors,
+            gc_mark,
+            your_watermark,
+            your_versions,
+            collected,
+        } = reset;
         let mut theirs = Floors::default();
         theirs.adopt(floors, gc_mark);
         let my_items = delta::items(&self.advertised(replica), &self.floors);
@@ -108,6 +128,10 @@ impl GossipCore {
         }
         replica.reset_foreign();
         replica.drop_own_not_held(your_watermark, your_versions);
+        // Own writes the resetter's side deleted and collected (our side may never have seen
+        // the tombstone, or forgot it in its own reset): they lost, and kept here alone they
+        // would come back only on the nodes that neither held the tombstone nor remember it.
+        replica.adopt_collected(collected);
         // Own writes the resetter holds but we do not (our side replaced or deleted them, and
         // that side lost): get them back, or we would claim them in our watermark for ever.
         // This reset's list replaces the one of any earlier reset: the earlier resetter lost to

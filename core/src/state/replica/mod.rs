@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{opaque, Key, OwnRefetch, SafetyState, Value};
 
+mod ledger;
 mod restamp;
 use crate::crdt::{NodeId, Stamp};
 pub use restamp::RestampPlan;
@@ -284,6 +285,13 @@ impl Replica {
                 });
             }
         }
+        if let Some(collected) = self.collected_stamp(&key).filter(|s| *s >= stamp) {
+            return Err(StaleWrite {
+                key,
+                attempted: stamp,
+                existing: collected,
+            });
+        }
         let version = self.own_counter() + 1;
         let entry = Entry {
             key,
@@ -355,7 +363,7 @@ impl Replica {
     /// An entry holding a NaN or infinite number is refused: JSON (the store's encoding) cannot
     /// carry it, so the node could not load its database after a restart.
     pub fn merge(&mut self, entry: Entry) -> bool {
-        if !numbers_are_finite(&entry.value) {
+        if !numbers_are_finite(&entry.value) || self.lost_to_collected(&entry.key, entry.stamp) {
             return false;
         }
         if let Some(existing) = self.entries.get(&entry.key) {
@@ -370,6 +378,7 @@ impl Replica {
     fn insert_unchecked(&mut self, entry: Entry) {
         if let Some(old) = self.entries.remove(&entry.key) {
             self.unindex(&old);
+            self.note_replaced(&old, &entry);
         }
         self.hash.add(entry.content_hash());
         self.max_stamp_time = self.max_stamp_time.max(entry.stamp.time);
@@ -490,6 +499,9 @@ impl Replica {
 
     /// Restores a persisted safety state (on load: nothing is marked changed).
     pub fn restore_safety(&mut self, safety: SafetyState) {
+        if let Some(newest) = safety.collected.values().map(|s| s.time).max() {
+            self.max_stamp_time = self.max_stamp_time.max(newest);
+        }
         self.safety = safety;
     }
 
@@ -572,18 +584,20 @@ impl Replica {
         self.hash
     }
 
-    /// Forgets tombstones written before `before_time` (an NTP64 HLC time). Only safe after a
-    /// grace period every replica has had to learn them. Returns how many were dropped.
+    /// Forgets tombstones written before `before_time` (an NTP64 HLC time), keeping their key
+    /// and stamp in the collected ledger. Only safe after a grace period every replica has had
+    /// to learn them. Returns how many were dropped.
     pub fn gc_tombstones(&mut self, before_time: u64) -> usize {
-        let old: Vec<Key> = self
+        let old: Vec<(Key, Stamp)> = self
             .entries
             .values()
             .filter(|e| e.value.is_none() && e.stamp.time < before_time)
-            .map(|e| e.key.clone())
+            .map(|e| (e.key.clone(), e.stamp))
             .collect();
-        for key in &old {
+        for (key, _) in &old {
             self.drop_entry(key);
         }
+        self.note_collected(&old);
         old.len()
     }
 
@@ -610,6 +624,7 @@ impl Replica {
             self.watermarks.insert(origin, 0);
             self.changed_watermarks.insert(origin, ());
         }
+        self.forget_foreign_superseded();
         foreign.len()
     }
 
