@@ -79,7 +79,7 @@ impl Floors {
     pub fn collect_tombstones(&mut self, replica: &mut Replica, before_time: u64) -> usize {
         let dropped: Vec<(NodeId, u64, Stamp)> = replica
             .entries()
-            .filter(|e| e.value.is_none() && e.stamp.time < before_time)
+            .filter(|e| replica.collectable(e, before_time))
             .map(|e| (e.origin(), e.version, e.stamp))
             .collect();
         for &(origin, version, stamp) in &dropped {

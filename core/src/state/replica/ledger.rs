@@ -38,6 +38,17 @@ impl Replica {
         self.collected_stamp(key).is_some_and(|s| s >= stamp)
     }
 
+    /// True when `entry` is a tombstone that tombstone GC may collect: stamped before
+    /// `before_time` and within its origin's watermark. A tombstone merged ahead of its
+    /// origin's watermark (the replacing write a chunk named for a version it skips) waits
+    /// until that origin's chunks reach it, so a floor never claims a version its own digest
+    /// does not.
+    pub fn collectable(&self, entry: &Entry, before_time: u64) -> bool {
+        entry.value.is_none()
+            && entry.stamp.time < before_time
+            && entry.version <= self.stored_watermark(entry.origin())
+    }
+
     /// Records collected tombstones in the ledger.
     pub(super) fn note_collected(&mut self, dropped: &[(Key, Stamp)]) {
         for (key, stamp) in dropped {

@@ -591,7 +591,7 @@ impl Replica {
         let old: Vec<(Key, Stamp)> = self
             .entries
             .values()
-            .filter(|e| e.value.is_none() && e.stamp.time < before_time)
+            .filter(|e| self.collectable(e, before_time))
             .map(|e| (e.key.clone(), e.stamp))
             .collect();
         for (key, _) in &old {
