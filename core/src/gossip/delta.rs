@@ -190,7 +190,12 @@ pub fn build(replica: &Replica, wants: &[(NodeId, u64)], budget: usize) -> Delta
     for (origin, their, ours) in order {
         let mut entries = Vec::new();
         let mut cut = false;
-        for entry in replica.entries_after(origin, their) {
+        // Never past our watermark: an entry held beyond it (a replacing write a chunk named
+        // for a version it skips) is not a claim on the versions before it.
+        for entry in replica
+            .entries_after(origin, their)
+            .take_while(|e| e.version <= ours)
+        {
             let size = super::wire::entry_size(entry);
             if size > crate::state::limits::MAX_ENTRY_BYTES {
                 // Never sendable (written before the limits existed): skipped, not a stall.
