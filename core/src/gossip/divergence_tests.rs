@@ -156,3 +156,48 @@ fn a_write_older_than_a_collected_tombstone_does_not_survive_a_reset() {
     );
     assert!(v.replica.collected_stamp(&key(1)).is_some());
 }
+
+/// Found with the fix above (seed 10427 of the first attempt): a receiver merges the write a
+/// chunk names for a skipped version even when that write's own origin is behind there, so it
+/// may hold an entry beyond its watermark. Building a chunk from it must stop at the
+/// watermark: completing the chunk to that entry claimed the versions in between, which the
+/// sender never had (a value missing on two nodes for ever, under equal digests).
+#[test]
+fn a_chunk_never_completes_past_the_senders_watermark() {
+    let params = gc_params();
+    let mut a = node(1, &[], &params);
+    let mut b = node(2, &[], &params);
+    let mut r = node(3, &[], &params);
+    write(&mut a, 1, value("a"), T0);
+    deliver(
+        &mut b,
+        ack(&a, delta::build(&a.replica, &[(NodeId(1), 0)], 64 * 1024)),
+        T0 + 10,
+    );
+    let first = write(&mut b, 2, value("b1"), T0 + 20);
+    write(&mut b, 3, value("b2"), T0 + 30);
+    write(&mut b, 1, value("b3"), T0 + 40);
+    // r takes a's chunk from b: a's v1 is skipped, named with b's v3, which r merges.
+    let a_only = delta::build(&b.replica, &[(NodeId(1), 0)], 64 * 1024);
+    deliver(&mut r, ack(&b, a_only), T0 + 50);
+    assert_eq!(r.replica.watermark(NodeId(1)), 1);
+    assert_eq!(r.replica.value(&key(1)), value("b3").as_ref());
+    // Then b's own chunk, cut after its v1: r's watermark for b is 1, it holds v1 and v3.
+    let budget = super::wire::entry_size(&first);
+    let cut = delta::build(&b.replica, &[(NodeId(2), 0)], budget);
+    assert!(cut.truncated);
+    deliver(&mut r, ack(&b, cut), T0 + 60);
+    assert_eq!(r.replica.watermark(NodeId(2)), 1);
+    // What r sends a peer that has nothing of b's: up to its watermark, not to b's v3.
+    let from_r = delta::build(&r.replica, &[(NodeId(2), 0)], 64 * 1024);
+    let chunk = from_r
+        .chunks
+        .iter()
+        .find(|c| c.origin == NodeId(2))
+        .expect("a chunk of b");
+    assert_eq!(chunk.complete_to, 1, "{chunk:?}");
+    assert_eq!(
+        chunk.entries.iter().map(|e| e.version).collect::<Vec<_>>(),
+        [1]
+    );
+}
