@@ -87,16 +87,16 @@ pass "rolled out one at a time, each back and converged before the next"
 echo "==> a package that skips a gossip protocol version is refused before any host"
 rm -f "$t"/*/restarts
 for h in "${hosts[@]}"; do
-  python3 -c "import json,sys,urllib.request; sys.exit(json.load(urllib.request.urlopen('http://$h:$api_port/healthz'))['protocols'] != '1..2')" \
-    || fail "$h does not say it speaks protocols 1..2 in /healthz"
+  python3 -c "import json,sys,urllib.request; sys.exit(json.load(urllib.request.urlopen('http://$h:$api_port/healthz'))['protocols'] != '1..3')" \
+    || fail "$h does not say it speaks protocols 1..3 in /healthz"
 done
 # A later release that dropped protocols 1 and 2 (its binary carries the marker, as ours does).
 # An ELF of this machine (the architecture check comes first) that carries a later marker.
 cp /bin/false "$t/officemesh-p4"
-printf '\nOFFICEMESH_GOSSIP_PROTOCOLS=3..4\n' >> "$t/officemesh-p4"
+printf '\nOFFICEMESH_GOSSIP_PROTOCOLS=4..5\n' >> "$t/officemesh-p4"
 chmod +x "$t/officemesh-p4"
-./deploy/fleet-deploy.sh "$t/officemesh-p4" "${hosts[@]}" > "$t/skips.log" 2>&1 && { cat "$t/skips.log" >&2; fail "a roll-out skipping protocol 3's predecessor went on"; }
-assert_contains "$t/skips.log" "[127.0.0.2] speaks gossip protocols 1..2 but officemesh-p4 only 3..4: this roll-out skips a version" "skip refusal"
+./deploy/fleet-deploy.sh "$t/officemesh-p4" "${hosts[@]}" > "$t/skips.log" 2>&1 && { cat "$t/skips.log" >&2; fail "a roll-out skipping protocol 4's predecessor went on"; }
+assert_contains "$t/skips.log" "[127.0.0.2] speaks gossip protocols 1..3 but officemesh-p4 only 4..5: this roll-out skips a version" "skip refusal"
 assert_contains "$t/skips.log" "Nothing was deployed" "nothing deployed"
 for h in "${hosts[@]}"; do [ "$(restarts_of "$h")" = 0 ] || fail "$h was touched by a refused roll-out"; done
 grep -a -q 'OFFICEMESH_GOSSIP_PROTOCOLS=1\.\.2' "$bin" || fail "the host build carries no protocol marker"

@@ -19,9 +19,9 @@ pub const FEATURES: &[&str] = &["opaque-entries"];
 /// The gossip protocols this build speaks, as a literal `deploy/fleet-deploy.sh` finds in the
 /// binary (`grep -a`) before a roll-out; `/healthz` shows the part after `=` as `protocols`.
 /// A binary without it is the release before versioning: protocol 1 only.
-pub const PROTOCOLS_MARKER: &str = "OFFICEMESH_GOSSIP_PROTOCOLS=1..2";
+pub const PROTOCOLS_MARKER: &str = "OFFICEMESH_GOSSIP_PROTOCOLS=1..3";
 
-/// `oldest..newest`, as `/healthz` shows it (`1..2`).
+/// `oldest..newest`, as `/healthz` shows it (`1..3`).
 pub fn protocols() -> &'static str {
     PROTOCOLS_MARKER
         .split_once('=')

@@ -283,7 +283,7 @@ fn four_pis_roll_forward_one_at_a_time_and_one_rolls_back() {
         "pi-1 never noted a protocol-1 peer:\n{}",
         tail(&office.agents[0].log(), 40)
     );
-    assert_eq!(office.protocols(), ["1..2"; 4], "every Pi runs this build");
+    assert_eq!(office.protocols(), ["1..3"; 4], "every Pi runs this build");
 
     // A downgrade: pi-4 goes back to the previous release on the same data directory.
     let old_bin = office.old_bin.clone();
@@ -291,7 +291,7 @@ fn four_pis_roll_forward_one_at_a_time_and_one_rolls_back() {
     office.write(3, "on the downgraded pi");
     office.write(1, "new side after the downgrade");
     office.converge(None, "downgrade pi-4");
-    assert_eq!(office.protocols(), ["1..2", "1..2", "1..2", ""]);
+    assert_eq!(office.protocols(), ["1..3", "1..3", "1..3", ""]);
     let final_hashes: BTreeSet<String> = office.running(None).map(TestAgent::state_hash).collect();
     assert_eq!(final_hashes.len(), 1, "the four agree at the end");
     let everyone = Office::people_on(&office.agents[2]);
