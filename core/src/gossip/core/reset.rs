@@ -12,13 +12,13 @@ use crate::gossip::message::{Body, DigestItem, Message};
 use crate::state::{Key, Replica};
 
 /// What a received `Reset` says (see `Body::Reset`).
-pub(super) struct TheirReset<'a> {
-    pub floors: &'a [(NodeId, u64)],
-    pub gc_mark: Stamp,
-    pub your_watermark: u64,
-    pub your_versions: &'a [u64],
+struct TheirReset<'a> {
+    floors: &'a [(NodeId, u64)],
+    gc_mark: Stamp,
+    your_watermark: u64,
+    your_versions: &'a [u64],
     /// The resetter's collected ledger (empty from a peer older than protocol 3).
-    pub collected: BTreeMap<Key, Stamp>,
+    collected: BTreeMap<Key, Stamp>,
 }
 
 /// Whether an exchange must reset one side first.
@@ -107,12 +107,41 @@ impl GossipCore {
         })
     }
 
+    /// A received `Reset`: obeyed if it is about tombstones we really missed; then, until we
+    /// caught up to the resetter's watermarks, we reset nobody.
+    pub(super) fn on_reset_message(&mut self, body: Body, replica: &mut Replica) {
+        let Body::Reset {
+            floors,
+            gc_mark,
+            your_watermark,
+            your_versions,
+            watermarks,
+            collected,
+        } = body
+        else {
+            return;
+        };
+        let resets_before = self.stats.resets_done;
+        let theirs = TheirReset {
+            floors: &floors,
+            gc_mark,
+            your_watermark,
+            your_versions: &your_versions,
+            collected: collected.into_iter().collect(),
+        };
+        self.on_reset(theirs, replica);
+        if self.stats.resets_done > resets_before {
+            self.resync_target = Some(watermarks.into_iter().collect());
+            self.save_safety(replica);
+        }
+    }
+
     /// Obeys a `Reset` that is about tombstones we really missed (no loops, no wipes): forgets
     /// what was learned from others and our own writes the resetting peer no longer holds (they
     /// were replaced or deleted while we were away), adopts its floors and its collected
     /// ledger (dropping own writes the ledger says lost to a collected tombstone), and
     /// re-syncs.
-    pub(super) fn on_reset(&mut self, reset: TheirReset<'_>, replica: &mut Replica) {
+    fn on_reset(&mut self, reset: TheirReset<'_>, replica: &mut Replica) {
         let TheirReset {
             floors,
             gc_mark,
