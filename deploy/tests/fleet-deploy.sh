@@ -99,7 +99,7 @@ chmod +x "$t/officemesh-p4"
 assert_contains "$t/skips.log" "[127.0.0.2] speaks gossip protocols 1..3 but officemesh-p4 only 4..5: this roll-out skips a version" "skip refusal"
 assert_contains "$t/skips.log" "Nothing was deployed" "nothing deployed"
 for h in "${hosts[@]}"; do [ "$(restarts_of "$h")" = 0 ] || fail "$h was touched by a refused roll-out"; done
-grep -a -q 'OFFICEMESH_GOSSIP_PROTOCOLS=1\.\.2' "$bin" || fail "the host build carries no protocol marker"
+grep -a -q 'OFFICEMESH_GOSSIP_PROTOCOLS=1\.\.3' "$bin" || fail "the host build carries no protocol marker"
 pass "a roll-out that skips a protocol version is refused; this build's marker is found"
 
 echo "==> a peer that does not see the new node stops the rollout"
