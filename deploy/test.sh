@@ -10,7 +10,8 @@
 # (MQTT tests), chromium (the dashboard's headless-browser test), and a Python venv with Synapse
 # (the Matrix chat test; deploy/synapse-venv.sh, cached under /var/cache/officemesh). Then: cargo fmt --check,
 # cargo clippy -D warnings, the previous release's agent (deploy/build-previous-release.sh, for
-# agent/tests/suite/rolling_upgrade.rs), cargo test, and the simulator's seed campaign.
+# agent/tests/suite/rolling_upgrade.rs), cargo test, and a fixed sample of the simulator's
+# field-fault seeds in release (10,000-11,999; core crate only, no agent build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,4 +46,7 @@ echo "==> the previous release (git db6ff62) for the rolling-upgrade drill (cach
 ./deploy/build-previous-release.sh >/dev/null
 echo "==> cargo test"
 cargo test --workspace --locked
+echo "==> field-fault seeds 10,000-11,999 (release, core crate; docs/reliability.md)"
+OFFICEMESH_SIM_FIRST_SEED=10000 OFFICEMESH_SIM_SEEDS=2000 \
+  cargo test --release --locked -p officemesh-core --features sim --test field_faults_sample -- --ignored
 echo "==> all tests passed"

@@ -161,6 +161,12 @@ fn gc_floors_and_reset_progress_survive_a_reopen() {
         resync_target: Some(vec![(NodeId(3), 4)]),
         own_refetch: Some(OwnRefetch { after: 2, until: 9 }),
         incarnation: 1_764_000_000_000,
+        collected: [(
+            crate::state::Key::Node(NodeId(5)),
+            crate::crdt::Stamp::new(77, NodeId(5)),
+        )]
+        .into(),
+        superseded: [((NodeId(6), 3), crate::state::Key::Node(NodeId(6)))].into(),
     };
     {
         let mut store = Store::open(dir.path()).expect("open");

@@ -41,6 +41,12 @@ fn chromium_or_skip() -> Option<PathBuf> {
         eprintln!("SKIPPED dashboard_chromium: OFFICEMESH_SKIP_SERVICES=1 (cross-architecture run under qemu; services are covered by the native run)");
         return None;
     }
+    // The two browser tests run in parallel: one installs while the other waits for it, so
+    // neither finds apt's lock taken.
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = INSTALLING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(path) = find_chromium() {
         return Some(path);
     }
@@ -58,7 +64,11 @@ fn chromium_or_skip() -> Option<PathBuf> {
             }
         }
     }
-    let reason = "chromium is not installed and cannot be installed (not root): skipping the browser test; run deploy/test.sh as root";
+    let reason = if is_root() {
+        "chromium is not installed and `apt-get install chromium` failed: skipping the browser test"
+    } else {
+        "chromium is not installed and cannot be installed (not root): skipping the browser test; run deploy/test.sh as root"
+    };
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{reason} (CI=true: this must not skip)");
     }

@@ -258,6 +258,7 @@ fn messages() -> Vec<(&'static str, Message)> {
             after: 0,
             complete_to: 7,
             entries: entries(),
+            skipped: Vec::new(),
         }],
         truncated: false,
     };
@@ -317,6 +318,7 @@ fn messages() -> Vec<(&'static str, Message)> {
                 your_watermark: 3,
                 your_versions: vec![1, 2, 3],
                 watermarks: vec![(NodeId(11), 7), (NodeId(12), 3)],
+                collected: Vec::new(),
             },
         ),
         ("bad_cluster", Body::BadCluster),

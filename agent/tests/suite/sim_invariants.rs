@@ -10,10 +10,10 @@
 
 use officemesh::crdt::NodeId;
 use officemesh::gossip::{GossipParams, MemberStatus};
-use officemesh::state::{Key, PersonInfo, Value};
+use officemesh::state::Key;
+use officemesh_core::sim::field::{self, person, present, random_split, random_write};
 use officemesh_core::sim::{Sim, SimConfig};
 use officemesh_core::{NodeEvent, PeerChange};
-use officemesh_sensors::MacAddr;
 use rand::Rng;
 
 /// Runs `check` for each seed (200 by default), reporting every failing seed with the command
@@ -108,52 +108,6 @@ fn no_decode_errors(sim: &Sim) -> Result<(), String> {
         0 => Ok(()),
         errors => Err(format!("{errors} messages or saved states did not decode")),
     }
-}
-
-fn person(i: u64) -> Key {
-    Key::Person {
-        name: format!("p{i}"),
-        mac: MacAddr([2, 0, 0, 0, 0, (i % 256) as u8]),
-    }
-}
-
-fn present(by: &str) -> Option<Value> {
-    Some(Value::Person(PersonInfo {
-        added_by: by.to_string(),
-    }))
-}
-
-/// Cuts the `n` nodes into two random non-empty sides (`order[..split]` and `order[split..]`)
-/// and returns the shuffled order and the split point.
-fn random_split(sim: &mut Sim, n: usize) -> (Vec<usize>, usize) {
-    let split = sim.rng().gen_range(1..n);
-    let mut order: Vec<usize> = (0..n).collect();
-    for i in (1..n).rev() {
-        let j = sim.rng().gen_range(0..=i);
-        order.swap(i, j);
-    }
-    sim.partition(&[order[..split].to_vec(), order[split..].to_vec()]);
-    (order, split)
-}
-
-fn up_nodes(sim: &Sim) -> Vec<usize> {
-    (0..sim.len()).filter(|&i| sim.is_up(i)).collect()
-}
-
-fn random_write(sim: &mut Sim, keys: u64) {
-    let up = up_nodes(sim);
-    if up.is_empty() {
-        return;
-    }
-    let node = up[sim.rng().gen_range(0..up.len())];
-    let key = person(sim.rng().gen_range(0..keys));
-    let delete = sim.rng().gen_bool(0.2);
-    let value = if delete {
-        None
-    } else {
-        present(&format!("n{node}"))
-    };
-    sim.write(node, key, value);
 }
 
 #[test]
@@ -531,58 +485,7 @@ fn field_faults_converge_with_identical_contents() {
 }
 
 fn field_faults_converge(seed: u64) -> Result<(), String> {
-    let n = 4 + (seed % 6) as usize;
-    let mut cfg = SimConfig::new(n, seed);
-    cfg.params = GossipParams {
-        tombstone_grace_ms: 15_000,
-        gc_every_ms: 2_000,
-        ..GossipParams::default()
-    };
-    cfg.max_skew_ms = 300;
-    cfg.loss = [0.0, 0.05, 0.2][(seed % 3) as usize];
-    let mut sim = Sim::new(cfg);
-    sim.run_rounds(3);
-    for _ in 0..12 {
-        for _ in 0..sim.rng().gen_range(0..4) {
-            random_write(&mut sim, 16);
-        }
-        let roll: f64 = sim.rng().gen();
-        let node = sim.rng().gen_range(0..n);
-        if roll < 0.1 {
-            sim.crash(node);
-        } else if roll < 0.22 {
-            sim.restart(node);
-        } else if roll < 0.3 {
-            let full = sim.rng().gen_bool(0.5);
-            sim.set_disk_full(node, full);
-        } else if roll < 0.4 {
-            let jump = sim.rng().gen_range(-3_000i64..=3_000);
-            sim.jump_clock(node, jump);
-        } else if roll < 0.5 {
-            let (order, split) = random_split(&mut sim, n);
-            if sim.rng().gen_bool(0.5) {
-                // A long two-sided partition: both sides delete, then collect.
-                let (a, b) = (order[0], order[split]);
-                let (ka, kb) = (sim.rng().gen_range(0..16), sim.rng().gen_range(0..16));
-                sim.write(a, person(ka), None);
-                sim.write(b, person(kb), None);
-                sim.run_rounds(25);
-            }
-        } else if roll < 0.6 {
-            sim.heal();
-        }
-        sim.run_rounds(1);
-    }
-    sim.heal();
-    sim.set_loss(0.0);
-    for node in 0..n {
-        let skew = sim.skew_ms(node);
-        if skew.abs() > 300 {
-            sim.jump_clock(node, -skew);
-        }
-        sim.set_disk_full(node, false);
-        sim.restart(node);
-    }
+    let mut sim = field::field_faults(seed);
     let rounds = converge_or_explain(&mut sim, 80, "after the faults stopped")?;
     no_decode_errors(&sim)?;
     sim.check_no_lost_values()

@@ -1,9 +1,10 @@
 //! Bytes ↔ `Message`: one protocol-version byte, then the message in postcard. Protocol 1 is
 //! the release before versioning (db6ff62); protocol 2 differs only in the form of entries
-//! (`wire`: length-prefixed canonical bytes, so unknown kinds travel). Protocol 3 adds, after
-//! the message, one section: `Option<ExchangeTimes>` in postcard (the clock times of the
-//! exchange; `encode_with` / `decode_with`). A message is encoded in the protocol its
-//! connection agreed on (`encode_for`); decoding follows the version byte.
+//! (`wire`: length-prefixed canonical bytes, so unknown kinds travel). Protocol 3 adds a
+//! chunk's skipped versions and a `Reset`'s collected ledger (`wire`: written as nothing in
+//! older protocols) and, after the message, one section: `Option<ExchangeTimes>` in postcard
+//! (the clock times of the exchange; `encode_with` / `decode_with`). A message is encoded in
+//! the protocol its connection agreed on (`encode_for`); decoding follows the version byte.
 //!
 //! Decoding never trusts lengths or counts: the input is capped at `MAX_MESSAGE_BYTES`, postcard
 //! reads sequences element by element (serde pre-allocates at most a bounded "cautious" size),
@@ -163,6 +164,13 @@ mod tests {
                         origin: NodeId(origin),
                         after: complete_to / 2,
                         complete_to,
+                        skipped: entries
+                            .iter()
+                            .map(|by| Skipped {
+                                version: by.version / 2,
+                                by: by.clone(),
+                            })
+                            .collect(),
                         entries,
                     })
                     .collect(),
@@ -273,6 +281,10 @@ mod tests {
                         floors: floors.into_iter().map(|(o, f)| (NodeId(o), f)).collect(),
                         gc_mark: Stamp::new(gc_mark, NodeId(9)),
                         your_watermark,
+                        collected: your_versions
+                            .iter()
+                            .map(|v| (Key::Node(NodeId(*v)), Stamp::new(*v, NodeId(*v))))
+                            .collect(),
                         your_versions,
                     }
                 }),
@@ -300,6 +312,14 @@ mod tests {
         }
 
         #[test]
+        fn older_protocols_carry_no_protocol_3_fields(message in message(), protocol in 1u8..3) {
+            let bytes = encode_for(&message, protocol);
+            prop_assert_eq!(bytes[0], protocol);
+            let back = decode(&bytes).expect("decodes");
+            prop_assert_eq!(back, without_protocol_3_fields(message, protocol));
+        }
+
+        #[test]
         fn truncated_or_extended_messages_are_refused(message in message(), cut in 1usize..64) {
             let bytes = encode(&message);
             let cut = cut.min(bytes.len() - 1);
@@ -313,6 +333,22 @@ mod tests {
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
             let _ = decode(&bytes);
         }
+    }
+
+    /// What a peer on `protocol` (1 or 2) receives of `message`: no skipped versions, no
+    /// collected ledger, and in protocol 1 no entries of kinds it does not know (the strategy
+    /// makes none).
+    fn without_protocol_3_fields(mut message: Message, _protocol: u8) -> Message {
+        match &mut message.body {
+            Body::SynAck { delta, .. } | Body::Ack { delta, .. } => {
+                for chunk in &mut delta.chunks {
+                    chunk.skipped.clear();
+                }
+            }
+            Body::Reset { collected, .. } => collected.clear(),
+            _ => {}
+        }
+        message
     }
 
     #[test]

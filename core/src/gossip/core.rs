@@ -2,7 +2,8 @@
 //! selection, `Syn`s); `handle` answers one received message with the replies to write back on
 //! the same connection; `leave`, `peers`, `stats` for the rest of the agent. The halves of an
 //! exchange live beside it: `exchange` (Syn/SynAck/Ack and digests), `heartbeats` (member
-//! information in messages), `reset` (peers behind the tombstone GC).
+//! information in messages), `reset` (peers behind the tombstone GC), `safety` (garbage
+//! collection and the persisted safety state).
 //!
 //! Pure: time, randomness and the replica are passed in. Must not touch: sockets, clocks, the
 //! global RNG, tokio, SQLite.
@@ -19,12 +20,13 @@ use super::members::{MemberStatus, Members, Thresholds};
 use super::message::{Body, Delta, Message, MessageKind};
 use super::stats::GossipStats;
 use super::GossipParams;
-use crate::crdt::{NodeId, Stamp};
+use crate::crdt::NodeId;
 use crate::state::Replica;
 
 mod exchange;
 mod heartbeats;
 mod reset;
+mod safety;
 
 /// How many of our recent digests are kept to recognise a peer's hash.
 const RECENT_DIGESTS: usize = 8;
@@ -489,50 +491,16 @@ impl GossipCore {
                 self.refused_exchanges.remove(&peer);
                 self.on_syn(peer, state, members, replica)
             }
-            Body::SynAck {
-                state_hash,
-                want,
-                want_is_full_digest,
-                gc_mark,
-                delta,
-                members,
-            } => {
-                let members = self.merge_reply_heartbeats(now_ms, peer, &members);
-                if !self.reply_is_current(peer) {
-                    // Answers a Syn sent before a reset: its delta was built for our old
-                    // digest. The exchange ends; the next round starts a fresh one.
-                    return Vec::new();
-                }
-                let applied = self.apply(replica, &delta, accept_limit_time);
-                self.on_synack(
-                    peer,
-                    state_hash,
-                    want,
-                    want_is_full_digest,
-                    gc_mark,
-                    delta.truncated || !applied,
-                    members,
-                    replica,
-                )
+            body @ Body::SynAck { .. } => {
+                self.on_synack_message(now_ms, peer, body, replica, accept_limit_time)
             }
             Body::Ack { delta, members } => {
                 self.merge_reply_heartbeats(now_ms, peer, &members);
                 self.on_ack(peer, &delta, replica, accept_limit_time);
                 Vec::new()
             }
-            Body::Reset {
-                floors,
-                gc_mark,
-                your_watermark,
-                your_versions,
-                watermarks,
-            } => {
-                let resets_before = self.stats.resets_done;
-                self.on_reset(&floors, gc_mark, your_watermark, &your_versions, replica);
-                if self.stats.resets_done > resets_before {
-                    self.resync_target = Some(watermarks.into_iter().collect());
-                    self.save_safety(replica);
-                }
+            body @ Body::Reset { .. } => {
+                self.on_reset_message(body, replica);
                 Vec::new()
             }
             Body::BadCluster => Vec::new(),
@@ -576,65 +544,6 @@ impl GossipCore {
             }
         }
         applied.is_clean()
-    }
-
-    /// Garbage collection: members gone longer than the grace period, and tombstones older
-    /// than it (every `gc_every_ms`).
-    fn collect(&mut self, now_ms: u64, replica: &mut Replica) {
-        let t = self.thresholds();
-        let grace = self.params.tombstone_grace_ms;
-        let forgotten = self.members.collect_gone(now_ms, &t, grace);
-        self.stats.members_forgotten += forgotten as u64;
-        if forgotten > 0 {
-            let members = &self.members;
-            self.peer_seen.retain(|id, _| members.get(*id).is_some());
-            self.exchange_epochs
-                .retain(|id, _| members.get(*id).is_some());
-            self.refused_exchanges
-                .retain(|id| members.get(*id).is_some());
-        }
-        // Not while catching up after a reset: collecting would raise our floors, peers would
-        // then be behind us, and we reset nobody until caught up, so they would refuse us data
-        // (waiting for our reset) and we would never catch up.
-        if self.resync_target.is_none()
-            && now_ms.saturating_sub(self.last_gc_ms) >= self.params.gc_every_ms
-            && now_ms > grace
-        {
-            self.last_gc_ms = now_ms;
-            let before = Stamp::time_from_unix_ms(now_ms - grace);
-            let dropped = self.floors.collect_tombstones(replica, before);
-            self.stats.tombstones_collected += dropped as u64;
-            if dropped > 0 {
-                self.save_safety(replica);
-            }
-        }
-    }
-
-    /// Reads the floors and reset progress back from the replica once (after a restart they
-    /// come from the store).
-    fn restore_safety(&mut self, replica: &Replica) {
-        if self.safety_restored {
-            return;
-        }
-        self.safety_restored = true;
-        let safety = replica.safety();
-        self.floors.adopt(&safety.floors, safety.gc_mark);
-        if let Some(target) = &safety.resync_target {
-            self.resync_target = Some(target.iter().copied().collect());
-        }
-    }
-
-    /// Writes the floors and reset progress into the replica, so the store persists them with
-    /// the entries they describe (one transaction).
-    pub(super) fn save_safety(&self, replica: &mut Replica) {
-        let mut safety = replica.safety().clone();
-        safety.floors = self.floors.to_vec();
-        safety.gc_mark = self.floors.gc_mark;
-        safety.resync_target = self
-            .resync_target
-            .as_ref()
-            .map(|target| target.iter().map(|(o, w)| (*o, *w)).collect());
-        replica.set_safety(safety);
     }
 
     /// Every other known node, as seen at `now_ms`.

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::members::first_u64;
-use super::message::{Chunk, Delta, DigestItem};
+use super::message::{Chunk, Delta, DigestItem, Skipped};
 use crate::crdt::{NodeId, Stamp};
 use crate::state::Replica;
 
@@ -79,7 +79,7 @@ impl Floors {
     pub fn collect_tombstones(&mut self, replica: &mut Replica, before_time: u64) -> usize {
         let dropped: Vec<(NodeId, u64, Stamp)> = replica
             .entries()
-            .filter(|e| e.value.is_none() && e.stamp.time < before_time)
+            .filter(|e| replica.collectable(e, before_time))
             .map(|e| (e.origin(), e.version, e.stamp))
             .collect();
         for &(origin, version, stamp) in &dropped {
@@ -190,7 +190,12 @@ pub fn build(replica: &Replica, wants: &[(NodeId, u64)], budget: usize) -> Delta
     for (origin, their, ours) in order {
         let mut entries = Vec::new();
         let mut cut = false;
-        for entry in replica.entries_after(origin, their) {
+        // Never past our watermark: an entry held beyond it (a replacing write a chunk named
+        // for a version it skips) is not a claim on the versions before it.
+        for entry in replica
+            .entries_after(origin, their)
+            .take_while(|e| e.version <= ours)
+        {
             let size = super::wire::entry_size(entry);
             if size > crate::state::limits::MAX_ENTRY_BYTES {
                 // Never sendable (written before the limits existed): skipped, not a stall.
@@ -207,23 +212,54 @@ pub fn build(replica: &Replica, wants: &[(NodeId, u64)], budget: usize) -> Delta
         if cut {
             delta.truncated = true;
             if let Some(last) = last {
-                delta.chunks.push(Chunk {
-                    origin,
-                    after: their,
-                    complete_to: last,
-                    entries,
-                });
+                let chunk = with_skipped(replica, origin, their, last, entries, &mut used);
+                delta.chunks.push(chunk);
             }
             break;
         }
-        delta.chunks.push(Chunk {
-            origin,
-            after: their,
-            complete_to: last.unwrap_or(0).max(ours),
-            entries,
-        });
+        let complete_to = last.unwrap_or(0).max(ours);
+        let chunk = with_skipped(replica, origin, their, complete_to, entries, &mut used);
+        if chunk.complete_to < complete_to {
+            delta.truncated = true;
+        }
+        delta.chunks.push(chunk);
     }
     delta
+}
+
+/// The chunk of `origin` after `their` up to `complete_to`, naming each version it skips
+/// because a write of another origin replaced it (`Chunk::skipped`, protocol 3 on). A skipped
+/// version whose replacing write cannot be sent yet (an own write not yet shown to peers, or
+/// one too large to send) ends the chunk before it, so no receiver passes it without that
+/// write.
+fn with_skipped(
+    replica: &Replica,
+    origin: NodeId,
+    their: u64,
+    complete_to: u64,
+    mut entries: Vec<crate::state::Entry>,
+    used: &mut usize,
+) -> Chunk {
+    let mut complete_to = complete_to;
+    let mut skipped = Vec::new();
+    for (version, by) in replica.skipped_between(origin, their, complete_to) {
+        let unpublished = by.version > 0 && by.version > replica.watermark(by.origin());
+        let size = super::wire::entry_size(&by);
+        if unpublished || size > crate::state::limits::MAX_ENTRY_BYTES {
+            complete_to = version - 1;
+            entries.retain(|e| e.version < version);
+            break;
+        }
+        *used = used.saturating_add(size);
+        skipped.push(Skipped { version, by });
+    }
+    Chunk {
+        origin,
+        after: their,
+        complete_to,
+        entries,
+        skipped,
+    }
 }
 
 /// What applying a delta did.
@@ -252,57 +288,122 @@ impl Applied {
     }
 }
 
-/// Applies a delta: merges each chunk's entries in order and raises the origin's watermark to
-/// what was fully received. An entry stamped after `accept_limit_time` stops its chunk there.
+/// Applies a delta: merges each chunk's entries in order, then raises each origin's watermark
+/// to what was fully received. An entry stamped after `accept_limit_time` stops its chunk
+/// there; so does a skipped version whose replacing write this replica does not hold once
+/// every chunk was merged (the write was held back, or the sender collected it and we never
+/// had it): the hole would otherwise be claimed without the write that made it.
 pub fn apply(replica: &mut Replica, delta: &Delta, accept_limit_time: u64) -> Applied {
     let mut out = Applied::default();
+    let mut reach = Vec::with_capacity(delta.chunks.len());
     for chunk in &delta.chunks {
         if replica.watermark(chunk.origin) < chunk.after {
             out.refused_chunks += 1;
             continue;
         }
-        let mut reached = chunk.complete_to;
-        let mut previous = chunk.after;
-        let mut refused = false;
-        for entry in &chunk.entries {
-            if entry.origin() != chunk.origin
-                || entry.version <= previous
-                || entry.version > chunk.complete_to
-            {
-                refused = true;
-                break;
-            }
-            if entry.stamp.time > accept_limit_time {
-                out.rejected_stamps += 1;
-                let newest = chunk
-                    .entries
-                    .iter()
-                    .map(|e| e.stamp.time)
-                    .max()
-                    .unwrap_or(entry.stamp.time);
-                let slot = out.ahead.entry(chunk.origin).or_insert(0);
-                *slot = (*slot).max(newest);
-                reached = entry.version - 1;
-                break;
-            }
-            previous = entry.version;
-            if let Err(err) = crate::state::limits::check_entry(&entry.key, entry.value.as_ref()) {
-                let key = crate::state::key::preview(&entry.key.to_string());
-                out.refused_entries.push(format!("{key} ({err})"));
-                continue;
-            }
-            if replica.merge(entry.clone()) {
-                out.merged += 1;
-            }
-        }
-        if refused {
-            out.refused_chunks += 1;
-            reached = previous;
-        }
+        let reached = merge_chunk(replica, chunk, accept_limit_time, &mut out);
+        reach.push((chunk, reached));
+    }
+    for (chunk, reached) in reach {
+        let reached = pass_skipped(replica, chunk, reached, accept_limit_time, &mut out);
         if reached == chunk.complete_to {
             out.caught_up.push(chunk.origin);
         }
         replica.received_up_to(chunk.origin, reached);
     }
     out
+}
+
+/// Merges one chunk's entries in order; returns the version it was received up to (before
+/// its skipped versions are checked).
+fn merge_chunk(
+    replica: &mut Replica,
+    chunk: &Chunk,
+    accept_limit_time: u64,
+    out: &mut Applied,
+) -> u64 {
+    let mut reached = chunk.complete_to;
+    let mut previous = chunk.after;
+    let mut refused = false;
+    for entry in &chunk.entries {
+        if entry.origin() != chunk.origin
+            || entry.version <= previous
+            || entry.version > chunk.complete_to
+        {
+            refused = true;
+            break;
+        }
+        if entry.stamp.time > accept_limit_time {
+            out.rejected_stamps += 1;
+            let newest = chunk
+                .entries
+                .iter()
+                .map(|e| e.stamp.time)
+                .max()
+                .unwrap_or(entry.stamp.time);
+            let slot = out.ahead.entry(chunk.origin).or_insert(0);
+            *slot = (*slot).max(newest);
+            reached = entry.version - 1;
+            break;
+        }
+        previous = entry.version;
+        if let Err(err) = crate::state::limits::check_entry(&entry.key, entry.value.as_ref()) {
+            let key = crate::state::key::preview(&entry.key.to_string());
+            out.refused_entries.push(format!("{key} ({err})"));
+            continue;
+        }
+        if replica.merge(entry.clone()) {
+            out.merged += 1;
+        }
+    }
+    if refused {
+        out.refused_chunks += 1;
+        reached = previous;
+    }
+    reached
+}
+
+/// Checks the chunk's skipped versions up to `reached`: each is passed once this replica holds
+/// its replacing write or a newer one (merging the one the chunk names, unless it is stamped
+/// beyond the accept limit or is a collected tombstone, which cannot be merged); the first
+/// that is not stops the chunk before it. Passed ones are remembered so this node names them
+/// in turn. Returns how far the chunk was received.
+fn pass_skipped(
+    replica: &mut Replica,
+    chunk: &Chunk,
+    reached: u64,
+    accept_limit_time: u64,
+    out: &mut Applied,
+) -> u64 {
+    let mut previous = chunk.after;
+    for skipped in &chunk.skipped {
+        let version = skipped.version;
+        if version <= previous || version > reached {
+            // Out of order or past what was received: ignore the rest.
+            break;
+        }
+        previous = version;
+        let by = &skipped.by;
+        if !replica.covers(&by.key, by.stamp) {
+            if by.version == 0 {
+                return version - 1;
+            }
+            if by.stamp.time > accept_limit_time {
+                out.rejected_stamps += 1;
+                let slot = out.ahead.entry(by.origin()).or_insert(0);
+                *slot = (*slot).max(by.stamp.time);
+                return version - 1;
+            }
+            // A write that breaks a limit is passed, as in a chunk (never sendable anyway).
+            if crate::state::limits::check_entry(&by.key, by.value.as_ref()).is_ok()
+                && replica.merge(by.clone())
+            {
+                out.merged += 1;
+            }
+        }
+        if by.origin() != chunk.origin {
+            replica.note_superseded(chunk.origin, version, &by.key);
+        }
+    }
+    reached
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::clock_offsets::OffsetSample;
 use crate::crdt::{NodeId, Stamp};
-use crate::state::Entry;
+use crate::state::{Entry, Key};
 
 /// One gossip message: who sent it (cluster, node, gossip address) and what it says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +56,11 @@ pub enum Body {
         /// The sender's watermarks: until the receiver has caught up to them it does not reset
         /// others (its knowledge of their writes is incomplete).
         watermarks: Vec<(NodeId, u64)>,
+        /// Protocol 3 on: the sender's collected ledger (key and stamp of each collected
+        /// tombstone it still remembers), which replaces the receiver's; the receiver drops
+        /// own writes it covers. Empty from (and not sent to) older peers.
+        #[serde(with = "super::wire::collected")]
+        collected: Vec<(Key, Stamp)>,
     },
     /// "This node belongs to cluster `cluster`, not yours": the reply to a foreign cluster.
     BadCluster,
@@ -108,6 +113,23 @@ pub struct Chunk {
     pub complete_to: u64,
     #[serde(with = "super::wire::entries")]
     pub entries: Vec<Entry>,
+    /// Protocol 3 on: versions in `(after, complete_to]` the sender skips because a write of
+    /// another origin replaced them, each with the sender's newest write of that key. The
+    /// receiver passes a skipped version only once it holds that write (or a newer one): a
+    /// hole is sound only if its replacement reaches the receiver too. Empty from (and not
+    /// sent to) older peers, whose holes are passed as before.
+    #[serde(with = "super::wire::skipped")]
+    pub skipped: Vec<Skipped>,
+}
+
+/// A version a chunk skips, and the write that replaced it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped {
+    /// The skipped version of the chunk's origin.
+    pub version: u64,
+    /// The sender's newest write of the key that version held (any origin). Version 0: a
+    /// tombstone the sender collected, known from its ledger (not to be merged).
+    pub by: Entry,
 }
 
 /// Membership information in a message.

@@ -27,6 +27,8 @@ pub mod stats;
 pub mod wire;
 
 #[cfg(test)]
+mod divergence_tests;
+#[cfg(test)]
 mod regression_tests;
 #[cfg(test)]
 mod tests;

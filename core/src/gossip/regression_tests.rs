@@ -60,6 +60,7 @@ fn reset_from(
             your_watermark,
             your_versions,
             watermarks,
+            collected: Vec::new(),
         },
     }
 }

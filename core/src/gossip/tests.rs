@@ -349,6 +349,7 @@ fn a_reset_that_is_not_about_missed_tombstones_is_ignored() {
             your_watermark: 0,
             your_versions: vec![],
             watermarks: vec![],
+            collected: vec![],
         },
     };
     a.core

@@ -10,6 +10,10 @@
 //!   withheld from it.
 //! - Protocol 2: key and value as their canonical bytes (`state::opaque`), length-prefixed, so
 //!   a kind the receiver does not know is kept as bytes.
+//! - Protocol 3: as 2, plus two fields that older protocols do not have and that encode to
+//!   nothing in them (`skipped`: a chunk's skipped versions with their replacing writes;
+//!   `collected`: a `Reset`'s collected ledger), so a message to an older peer is byte for
+//!   byte what that peer expects.
 //!
 //! Pure data conversion. Must not touch: anything but the types it converts.
 
@@ -18,6 +22,7 @@ use std::cell::Cell;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::crdt::Stamp;
+use crate::gossip::message::Skipped;
 use crate::state::opaque::{self, key_bytes, value_bytes};
 use crate::state::{
     AlertValue, AttendanceValue, DeviceCount, Entry, Key, MacSeen, NodeInfo, PersonInfo,
@@ -26,7 +31,7 @@ use crate::state::{
 
 thread_local! {
     /// The protocol the message being encoded or decoded on this thread speaks.
-    static PROTOCOL: Cell<u8> = const { Cell::new(2) };
+    static PROTOCOL: Cell<u8> = const { Cell::new(super::codec::PROTOCOL_VERSION) };
 }
 
 /// Runs `f` (one postcard encode or decode) with entries in protocol `protocol`'s form.
@@ -194,6 +199,87 @@ pub mod entries {
         Vec::<WireEntryV2>::deserialize(deserializer)?
             .into_iter()
             .map(|wire| Entry::try_from(wire).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
+/// The first protocol with `Chunk::skipped` and `Body::Reset`'s `collected`.
+pub const SKIPPED_SINCE: u8 = 3;
+
+/// A field that exists from protocol `SKIPPED_SINCE` on: in older protocols it is written as
+/// nothing (postcard's unit) and read back empty.
+fn gated_serialize<S: Serializer, T: Serialize>(
+    value: T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    if protocol() < SKIPPED_SINCE {
+        return serializer.serialize_unit();
+    }
+    value.serialize(serializer)
+}
+
+fn gated_deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    deserializer: D,
+) -> Result<T, D::Error> {
+    if protocol() < SKIPPED_SINCE {
+        <()>::deserialize(deserializer)?;
+        return Ok(T::default());
+    }
+    T::deserialize(deserializer)
+}
+
+/// `#[serde(with = "wire::skipped")]` for `Chunk::skipped` (protocol 3 on).
+pub mod skipped {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(skipped: &[Skipped], serializer: S) -> Result<S::Ok, S::Error> {
+        let wire: Vec<(u64, WireEntryV2)> = skipped
+            .iter()
+            .map(|s| (s.version, WireEntryV2::from(&s.by)))
+            .collect();
+        gated_serialize(wire, serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Skipped>, D::Error> {
+        let wire: Vec<(u64, WireEntryV2)> = gated_deserialize(deserializer)?;
+        wire.into_iter()
+            .map(|(version, by)| {
+                Entry::try_from(by)
+                    .map(|by| Skipped { version, by })
+                    .map_err(serde::de::Error::custom)
+            })
+            .collect()
+    }
+}
+
+/// `#[serde(with = "wire::collected")]` for a `Reset`'s ledger (protocol 3 on): canonical key
+/// bytes and stamps.
+pub mod collected {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(
+        ledger: &[(Key, Stamp)],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let wire: Vec<(Vec<u8>, Stamp)> = ledger
+            .iter()
+            .map(|(key, stamp)| (key_bytes(key), *stamp))
+            .collect();
+        gated_serialize(wire, serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<(Key, Stamp)>, D::Error> {
+        let wire: Vec<(Vec<u8>, Stamp)> = gated_deserialize(deserializer)?;
+        wire.into_iter()
+            .map(|(key, stamp)| {
+                opaque::key_from_bytes(&key)
+                    .map(|key| (key, stamp))
+                    .map_err(serde::de::Error::custom)
+            })
             .collect()
     }
 }

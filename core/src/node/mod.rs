@@ -7,7 +7,8 @@
 //!
 //! Wire protocols: a message is decoded by its version byte; replies are encoded in the
 //! protocol the connection agreed on (`on_message`'s `protocol`: 1 withholds entries of kinds
-//! a protocol-1 node does not know, 2 carries them as bytes). The `Syn`s that open exchanges
+//! a protocol-1 node does not know, 2 carries them as bytes, 3 also names the write that
+//! replaced each version a chunk skips and carries a `Reset`'s collected ledger). The `Syn`s that open exchanges
 //! (`on_tick`, `on_early_round`, `on_leave`) hold no entries and go out in protocol 1's form,
 //! which every peer reads, since the connection's protocol is agreed only when it opens.
 //!

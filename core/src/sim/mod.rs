@@ -33,6 +33,7 @@ use crate::node::{Effects, Envelope, Node, Refusal};
 use crate::state::{Entry, Key, Replica, StaleWrite, Value};
 
 pub mod checks;
+pub mod field;
 mod parts;
 
 use parts::Persisted;

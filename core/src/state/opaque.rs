@@ -16,7 +16,10 @@ use super::{Key, Value};
 /// How many key kinds this build knows: variant indexes `0..KNOWN_KEY_KINDS` of `Key`.
 pub const KNOWN_KEY_KINDS: u32 = 10;
 /// The key kinds protocol 1 (the release before versioning) knows: indexes `0..9`; entries
-/// of later kinds are withheld from protocol-1 peers as opaque ones are.
+/// of later kinds are withheld from protocol-1 peers as opaque ones are. Withholding alone
+/// leaves holes (an old node's watermark passes what it was not sent), so the agent writes
+/// such a kind only while every member speaks protocol 2 or later (its
+/// `MeshView::all_members_speak`, docs/deploy.md "Upgrading an office").
 pub const PROTOCOL_1_KEY_KINDS: u32 = 9;
 /// The largest opaque key or value accepted, in bytes.
 pub const MAX_OPAQUE_BYTES: usize = 4096;

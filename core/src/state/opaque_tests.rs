@@ -45,6 +45,7 @@ fn message(entries: Vec<Entry>) -> Message {
                     after: 0,
                     complete_to: 2,
                     entries,
+                    skipped: Vec::new(),
                 }],
                 truncated: false,
             },

@@ -4,12 +4,19 @@
 //! change set (one SQLite transaction) as the tombstone drops it describes, and it is
 //! serializable so the store persists it and the simulator's crash model round-trips it.
 //! It also holds the gossip incarnation, which only grows, so peers never ignore this node's
-//! heartbeats after its clock was set back.
+//! heartbeats after its clock was set back; the *collected ledger* (key and stamp of every
+//! tombstone collected here or adopted on a reset, kept beyond the grace period: a write older
+//! than one of them lost to it and is refused); and which skipped versions were *superseded*
+//! by a write of another origin (so a delta can name, per skipped version, the write that
+//! replaced it).
 //!
 //! Plain data. Must not touch: I/O, clocks, the gossip core (which owns its meaning).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
+use super::Key;
 use crate::crdt::{NodeId, Stamp};
 
 /// Own writes to get back from peers after a reset: this node's side of a long partition
@@ -44,6 +51,73 @@ pub struct SafetyState {
     /// whatever its wall clock says, so peers never ignore its heartbeats as stale.
     #[serde(default)]
     pub incarnation: u64,
+    /// The collected ledger: per key, the stamp of the newest tombstone of it collected here
+    /// (or adopted from the peer that reset us), until it is older than the ledger's horizon
+    /// (`GossipCore`'s collection). A write of that key stamped at or before it is refused:
+    /// it lost to the collected tombstone, so it must not come back on some nodes only.
+    #[serde(default, with = "collected_form")]
+    pub collected: BTreeMap<Key, Stamp>,
+    /// Versions of other origins this node skips (or passed as skipped) because a write of
+    /// another origin replaced them, with the key they held: a delta names, per skipped
+    /// version, this node's newest write of that key (`Chunk::skipped`).
+    #[serde(default, with = "superseded_form")]
+    pub superseded: BTreeMap<(NodeId, u64), Key>,
+}
+
+/// The ledger as a list of `(key text, stamp)` (a JSON map needs string keys).
+mod collected_form {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        ledger: &BTreeMap<Key, Stamp>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(ledger.iter().map(|(key, stamp)| (key.to_string(), stamp)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<Key, Stamp>, D::Error> {
+        Vec::<(String, Stamp)>::deserialize(deserializer)?
+            .into_iter()
+            .map(|(key, stamp)| {
+                key.parse::<Key>()
+                    .map(|key| (key, stamp))
+                    .map_err(serde::de::Error::custom)
+            })
+            .collect()
+    }
+}
+
+/// The superseded versions as a list of `(origin, version, key text)`.
+mod superseded_form {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        superseded: &BTreeMap<(NodeId, u64), Key>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            superseded
+                .iter()
+                .map(|((origin, version), key)| (origin, version, key.to_string())),
+        )
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<(NodeId, u64), Key>, D::Error> {
+        Vec::<(NodeId, u64, String)>::deserialize(deserializer)?
+            .into_iter()
+            .map(|(origin, version, key)| {
+                key.parse::<Key>()
+                    .map(|key| ((origin, version), key))
+                    .map_err(serde::de::Error::custom)
+            })
+            .collect()
+    }
 }
 
 impl Default for SafetyState {
@@ -54,6 +128,8 @@ impl Default for SafetyState {
             resync_target: None,
             own_refetch: None,
             incarnation: 0,
+            collected: BTreeMap::new(),
+            superseded: BTreeMap::new(),
         }
     }
 }
@@ -77,6 +153,14 @@ mod tests {
             resync_target: Some(vec![(NodeId(3), 4)]),
             own_refetch: Some(OwnRefetch { after: 2, until: 9 }),
             incarnation: 1_764_000_000_000,
+            collected: [(Key::Node(NodeId(3)), Stamp::new(77, NodeId(3)))].into(),
+            superseded: [(
+                (NodeId(4), 2),
+                Key::Devices {
+                    observer: NodeId(4),
+                },
+            )]
+            .into(),
         };
         let json = serde_json::to_string(&state).expect("json");
         assert_eq!(

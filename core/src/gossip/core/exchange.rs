@@ -143,33 +143,7 @@ impl GossipCore {
         if decision != ResetDecision::None {
             // No data flows in this exchange, whatever its `Ack` carries.
             self.refused_exchanges.insert(peer);
-        }
-        match decision {
-            ResetDecision::None => {}
-            ResetDecision::PeerMustReset => {
-                let refusal = Body::SynAck {
-                    state_hash: delta::hash_of(&wms),
-                    want: Vec::new(),
-                    want_is_full_digest: false,
-                    gc_mark: self.floors.gc_mark,
-                    delta: Default::default(),
-                    members,
-                };
-                return self.reset_for(peer, replica, refusal);
-            }
-            ResetDecision::IMustReset => {
-                // Show our full digest and take nothing: the initiator sees we are
-                // behind and sends the `Reset` (with which of our writes it holds).
-                self.peer_seen.remove(&peer);
-                return self.reply(Body::SynAck {
-                    state_hash: delta::hash_of(&wms),
-                    want: delta::items(&wms, &self.floors),
-                    want_is_full_digest: true,
-                    gc_mark: self.floors.gc_mark,
-                    delta: Default::default(),
-                    members,
-                });
-            }
+            return self.refuse_syn(peer, decision, &wms, members, replica);
         }
         let wants = delta::peer_behind(&wms, &summary.items);
         let delta = delta::build(replica, &wants, self.params.max_delta_bytes);
@@ -194,6 +168,38 @@ impl GossipCore {
             delta,
             members,
         })
+    }
+
+    /// The answer to a full `Syn` when one side must reset first: the `Reset` (or, while we
+    /// catch up, a `SynAck` without data) when the peer is behind our floors; our full digest
+    /// and no data when we are behind its floors (the initiator then sends the `Reset`, with
+    /// which of our writes it holds).
+    fn refuse_syn(
+        &mut self,
+        peer: NodeId,
+        decision: ResetDecision,
+        wms: &BTreeMap<NodeId, u64>,
+        members: Heartbeats,
+        replica: &Replica,
+    ) -> Vec<Message> {
+        let i_must_reset = decision == ResetDecision::IMustReset;
+        let body = Body::SynAck {
+            state_hash: delta::hash_of(wms),
+            want: if i_must_reset {
+                delta::items(wms, &self.floors)
+            } else {
+                Vec::new()
+            },
+            want_is_full_digest: i_must_reset,
+            gc_mark: self.floors.gc_mark,
+            delta: Default::default(),
+            members,
+        };
+        if i_must_reset {
+            self.peer_seen.remove(&peer);
+            return self.reply(body);
+        }
+        self.reset_for(peer, replica, body)
     }
 
     /// A hash-only `Syn`: nothing to do when it matches ours; a delta at once when it is one of
@@ -253,6 +259,45 @@ impl GossipCore {
             delta: Default::default(),
             members,
         })
+    }
+
+    /// A received `SynAck`: its heartbeats, then (unless it answers a `Syn` sent before a
+    /// reset, whose delta was built for our old digest: the exchange ends) its delta and the
+    /// `Ack`.
+    pub(super) fn on_synack_message(
+        &mut self,
+        now_ms: u64,
+        peer: NodeId,
+        body: Body,
+        replica: &mut Replica,
+        accept_limit_time: u64,
+    ) -> Vec<Message> {
+        let Body::SynAck {
+            state_hash,
+            want,
+            want_is_full_digest,
+            gc_mark,
+            delta,
+            members,
+        } = body
+        else {
+            return Vec::new();
+        };
+        let members = self.merge_reply_heartbeats(now_ms, peer, &members);
+        if !self.reply_is_current(peer) {
+            return Vec::new();
+        }
+        let applied = self.apply(replica, &delta, accept_limit_time);
+        self.on_synack(
+            peer,
+            state_hash,
+            want,
+            want_is_full_digest,
+            gc_mark,
+            delta.truncated || !applied,
+            members,
+            replica,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]

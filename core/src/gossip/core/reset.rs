@@ -3,11 +3,23 @@
 //!
 //! Pure. Must not touch: sockets, clocks.
 
+use std::collections::BTreeMap;
+
 use super::GossipCore;
 use crate::crdt::{NodeId, Stamp};
 use crate::gossip::delta::{self, Floors};
 use crate::gossip::message::{Body, DigestItem, Message};
-use crate::state::Replica;
+use crate::state::{Key, Replica};
+
+/// What a received `Reset` says (see `Body::Reset`).
+struct TheirReset<'a> {
+    floors: &'a [(NodeId, u64)],
+    gc_mark: Stamp,
+    your_watermark: u64,
+    your_versions: &'a [u64],
+    /// The resetter's collected ledger (empty from a peer older than protocol 3).
+    collected: BTreeMap<Key, Stamp>,
+}
 
 /// Whether an exchange must reset one side first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,20 +98,57 @@ impl GossipCore {
             your_watermark,
             your_versions,
             watermarks: self.advertised(replica).into_iter().collect(),
+            collected: replica
+                .safety()
+                .collected
+                .iter()
+                .map(|(key, stamp)| (key.clone(), *stamp))
+                .collect(),
         })
+    }
+
+    /// A received `Reset`: obeyed if it is about tombstones we really missed; then, until we
+    /// caught up to the resetter's watermarks, we reset nobody.
+    pub(super) fn on_reset_message(&mut self, body: Body, replica: &mut Replica) {
+        let Body::Reset {
+            floors,
+            gc_mark,
+            your_watermark,
+            your_versions,
+            watermarks,
+            collected,
+        } = body
+        else {
+            return;
+        };
+        let resets_before = self.stats.resets_done;
+        let theirs = TheirReset {
+            floors: &floors,
+            gc_mark,
+            your_watermark,
+            your_versions: &your_versions,
+            collected: collected.into_iter().collect(),
+        };
+        self.on_reset(theirs, replica);
+        if self.stats.resets_done > resets_before {
+            self.resync_target = Some(watermarks.into_iter().collect());
+            self.save_safety(replica);
+        }
     }
 
     /// Obeys a `Reset` that is about tombstones we really missed (no loops, no wipes): forgets
     /// what was learned from others and our own writes the resetting peer no longer holds (they
-    /// were replaced or deleted while we were away), adopts its floors, and re-syncs.
-    pub(super) fn on_reset(
-        &mut self,
-        floors: &[(NodeId, u64)],
-        gc_mark: Stamp,
-        your_watermark: u64,
-        your_versions: &[u64],
-        replica: &mut Replica,
-    ) {
+    /// were replaced or deleted while we were away), adopts its floors and its collected
+    /// ledger (dropping own writes the ledger says lost to a collected tombstone), and
+    /// re-syncs.
+    fn on_reset(&mut self, reset: TheirReset<'_>, replica: &mut Replica) {
+        let TheirReset {
+            floors,
+            gc_mark,
+            your_watermark,
+            your_versions,
+            collected,
+        } = reset;
         let mut theirs = Floors::default();
         theirs.adopt(floors, gc_mark);
         let my_items = delta::items(&self.advertised(replica), &self.floors);
@@ -108,6 +157,10 @@ impl GossipCore {
         }
         replica.reset_foreign();
         replica.drop_own_not_held(your_watermark, your_versions);
+        // Own writes the resetter's side deleted and collected (our side may never have seen
+        // the tombstone, or forgot it in its own reset): they lost, and kept here alone they
+        // would come back only on the nodes that neither held the tombstone nor remember it.
+        replica.adopt_collected(collected);
         // Own writes the resetter holds but we do not (our side replaced or deleted them, and
         // that side lost): get them back, or we would claim them in our watermark for ever.
         // This reset's list replaces the one of any earlier reset: the earlier resetter lost to

@@ -20,8 +20,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{opaque, Key, OwnRefetch, SafetyState, Value};
 
+mod changes;
+mod ledger;
 mod restamp;
 use crate::crdt::{NodeId, Stamp};
+pub use changes::{ChangeSet, StagedWrite};
 pub use restamp::RestampPlan;
 
 /// One entry: a key, its value (`None` is a tombstone), the stamp of the write that set it, and
@@ -120,32 +123,6 @@ pub struct StaleWrite {
     pub existing: Stamp,
 }
 
-/// What changed since the last `take_changes`: for the store to persist in one transaction.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ChangeSet {
-    /// Entries that were inserted or replaced (latest content per key).
-    pub upserts: Vec<Entry>,
-    /// Keys that were dropped (tombstone GC, reset).
-    pub removed: Vec<Key>,
-    /// Watermarks that moved.
-    pub watermarks: Vec<(NodeId, u64)>,
-    /// Every reading entry applied, in order, even when a later one replaced it before this
-    /// change set was taken: the store appends them to the sample history.
-    pub readings: Vec<Entry>,
-    /// The safety state, when it changed (GC floors raised, a reset obeyed or finished).
-    pub safety: Option<SafetyState>,
-}
-
-impl ChangeSet {
-    pub fn is_empty(&self) -> bool {
-        self.upserts.is_empty()
-            && self.removed.is_empty()
-            && self.watermarks.is_empty()
-            && self.readings.is_empty()
-            && self.safety.is_none()
-    }
-}
-
 /// One node's copy of the replicated state.
 #[derive(Debug, Clone)]
 pub struct Replica {
@@ -178,29 +155,6 @@ pub struct Replica {
     safety: SafetyState,
     /// `safety` changed since the last `take_changes`.
     safety_changed: bool,
-}
-
-/// A local write applied in memory but not yet known durable: `Replica::confirm` it once
-/// committed, `Replica::roll_back` it if the commit failed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StagedWrite {
-    /// The entry as written.
-    pub entry: Entry,
-    /// What the key held before (restored on roll back).
-    previous: Option<Entry>,
-}
-
-impl StagedWrite {
-    /// The change set that makes this write durable (the entry and the own watermark).
-    pub fn changes(&self) -> ChangeSet {
-        ChangeSet {
-            upserts: vec![self.entry.clone()],
-            removed: Vec::new(),
-            watermarks: vec![(self.entry.origin(), self.entry.version)],
-            readings: Vec::new(),
-            safety: None,
-        }
-    }
 }
 
 impl Replica {
@@ -292,6 +246,13 @@ impl Replica {
                 });
             }
         }
+        if let Some(collected) = self.collected_stamp(&key).filter(|s| *s >= stamp) {
+            return Err(StaleWrite {
+                key,
+                attempted: stamp,
+                existing: collected,
+            });
+        }
         let version = self.own_counter() + 1;
         let entry = Entry {
             key,
@@ -304,66 +265,12 @@ impl Replica {
         Ok(entry)
     }
 
-    /// Writes like `write`, but holds the write back from peers until `confirm`ed; on
-    /// `roll_back` the key holds what it held before, as if the write never happened (its
-    /// version stays unused: a gap peers never see).
-    pub fn stage(
-        &mut self,
-        key: Key,
-        value: Option<Value>,
-        stamp: Stamp,
-    ) -> Result<StagedWrite, StaleWrite> {
-        let previous = self.entries.get(&key).cloned();
-        let entry = self.write(key, value, stamp)?;
-        self.in_flight.insert(entry.version);
-        // The staged write is persisted by its own change set (`StagedWrite::changes`), never by
-        // a batch that might commit it after it was rolled back.
-        self.changed_keys.remove(&entry.key);
-        Ok(StagedWrite { entry, previous })
-    }
-
-    /// The staged write is durable: peers may see it.
-    pub fn confirm(&mut self, staged: &StagedWrite) {
-        self.in_flight.remove(&staged.entry.version);
-    }
-
-    /// The staged write could not be made durable: undo it in memory. Does nothing to the key
-    /// when something newer has replaced the staged entry since.
-    pub fn roll_back(&mut self, staged: StagedWrite) {
-        self.in_flight.remove(&staged.entry.version);
-        let key = &staged.entry.key;
-        let still_ours = self
-            .entries
-            .get(key)
-            .is_some_and(|e| e.stamp == staged.entry.stamp && e.version == staged.entry.version);
-        if !still_ours {
-            return;
-        }
-        if let Some(old) = self.entries.remove(key) {
-            self.unindex(&old);
-        }
-        match staged.previous {
-            Some(previous) => {
-                self.hash_in(&previous);
-                self.by_origin
-                    .entry(previous.origin())
-                    .or_default()
-                    .insert(previous.version, previous.key.clone());
-                self.changed_keys.insert(previous.key.clone(), ());
-                self.entries.insert(previous.key.clone(), previous);
-            }
-            None => {
-                self.changed_keys.remove(key);
-            }
-        }
-    }
-
     /// Merges an entry learned from a peer. Returns true if it won (and is now held).
     /// Does not move watermarks: the gossip layer does that once a delta chunk is complete.
     /// An entry holding a NaN or infinite number is refused: JSON (the store's encoding) cannot
     /// carry it, so the node could not load its database after a restart.
     pub fn merge(&mut self, entry: Entry) -> bool {
-        if !numbers_are_finite(&entry.value) {
+        if !numbers_are_finite(&entry.value) || self.lost_to_collected(&entry.key, entry.stamp) {
             return false;
         }
         if let Some(existing) = self.entries.get(&entry.key) {
@@ -378,6 +285,7 @@ impl Replica {
     fn insert_unchecked(&mut self, entry: Entry) {
         if let Some(old) = self.entries.remove(&entry.key) {
             self.unindex(&old);
+            self.note_replaced(&old, &entry);
         }
         self.hash_in(&entry);
         self.max_stamp_time = self.max_stamp_time.max(entry.stamp.time);
@@ -393,7 +301,7 @@ impl Replica {
         self.entries.insert(entry.key.clone(), entry);
     }
 
-    fn hash_in(&mut self, entry: &Entry) {
+    pub(super) fn hash_in(&mut self, entry: &Entry) {
         let (share, protocol_1) = entry.content_hash();
         self.hash.add(share);
         if protocol_1 {
@@ -510,6 +418,9 @@ impl Replica {
 
     /// Restores a persisted safety state (on load: nothing is marked changed).
     pub fn restore_safety(&mut self, safety: SafetyState) {
+        if let Some(newest) = safety.collected.values().map(|s| s.time).max() {
+            self.max_stamp_time = self.max_stamp_time.max(newest);
+        }
         self.safety = safety;
     }
 
@@ -604,18 +515,20 @@ impl Replica {
         }
     }
 
-    /// Forgets tombstones written before `before_time` (an NTP64 HLC time). Only safe after a
-    /// grace period every replica has had to learn them. Returns how many were dropped.
+    /// Forgets tombstones written before `before_time` (an NTP64 HLC time), keeping their key
+    /// and stamp in the collected ledger. Only safe after a grace period every replica has had
+    /// to learn them. Returns how many were dropped.
     pub fn gc_tombstones(&mut self, before_time: u64) -> usize {
-        let old: Vec<Key> = self
+        let old: Vec<(Key, Stamp)> = self
             .entries
             .values()
-            .filter(|e| e.value.is_none() && e.stamp.time < before_time)
-            .map(|e| e.key.clone())
+            .filter(|e| self.collectable(e, before_time))
+            .map(|e| (e.key.clone(), e.stamp))
             .collect();
-        for key in &old {
+        for (key, _) in &old {
             self.drop_entry(key);
         }
+        self.note_collected(&old);
         old.len()
     }
 
@@ -642,6 +555,7 @@ impl Replica {
             self.watermarks.insert(origin, 0);
             self.changed_watermarks.insert(origin, ());
         }
+        self.forget_foreign_superseded();
         foreign.len()
     }
 
@@ -666,35 +580,6 @@ impl Replica {
             self.drop_entry(key);
         }
         own.len()
-    }
-
-    /// What changed since the last call, for the store to persist.
-    pub fn take_changes(&mut self) -> ChangeSet {
-        let upserts = std::mem::take(&mut self.changed_keys)
-            .into_keys()
-            .filter_map(|key| self.entries.get(&key).cloned())
-            .collect();
-        let removed = std::mem::take(&mut self.removed_keys).into_keys().collect();
-        let watermarks = std::mem::take(&mut self.changed_watermarks)
-            .into_keys()
-            .map(|origin| (origin, self.stored_watermark(origin)))
-            .collect();
-        ChangeSet {
-            upserts,
-            removed,
-            watermarks,
-            readings: std::mem::take(&mut self.applied_readings),
-            safety: std::mem::take(&mut self.safety_changed).then(|| self.safety.clone()),
-        }
-    }
-
-    /// True when there are changes not yet taken.
-    pub fn has_changes(&self) -> bool {
-        !(self.changed_keys.is_empty()
-            && self.removed_keys.is_empty()
-            && self.changed_watermarks.is_empty()
-            && self.applied_readings.is_empty()
-            && !self.safety_changed)
     }
 }
 

@@ -1,0 +1,132 @@
+//! The field-fault scenario, shared by the agent's `sim_invariants` test (every seed range, with
+//! its replay and debug output) and the core's `field_faults_sample` test (the fixed sample
+//! CI runs in release without building the agent): what the field does, mixed at random per
+//! seed — writes and deletes, crashes and restarts from the persisted form, disk-full write
+//! failures, clock jumps forward and back, and partitions, half of them two-sided and longer
+//! than the tombstone grace period (both sides delete and collect) — then the faults stop
+//! (clocks fixed, disks freed, network healed, every node restarted). The caller runs it to
+//! convergence and checks it. Also the small helpers the invariant tests share.
+//!
+//! Deterministic from the seed. Must not touch: the wall clock, the global RNG, I/O.
+
+use rand::Rng;
+
+use super::{Sim, SimConfig};
+use crate::gossip::GossipParams;
+use crate::state::{Key, PersonInfo, Value};
+use officemesh_types::MacAddr;
+
+/// The person key `p<i>` (16 distinct MACs' worth of keys in the scenarios).
+pub fn person(i: u64) -> Key {
+    Key::Person {
+        name: format!("p{i}"),
+        mac: MacAddr([2, 0, 0, 0, 0, (i % 256) as u8]),
+    }
+}
+
+/// A person entry added by `by`.
+pub fn present(by: &str) -> Option<Value> {
+    Some(Value::Person(PersonInfo {
+        added_by: by.to_string(),
+    }))
+}
+
+/// Cuts the `n` nodes into two random non-empty sides (`order[..split]` and `order[split..]`)
+/// and returns the shuffled order and the split point.
+pub fn random_split(sim: &mut Sim, n: usize) -> (Vec<usize>, usize) {
+    let split = sim.rng().gen_range(1..n);
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = sim.rng().gen_range(0..=i);
+        order.swap(i, j);
+    }
+    sim.partition(&[order[..split].to_vec(), order[split..].to_vec()]);
+    (order, split)
+}
+
+/// The nodes that are up.
+pub fn up_nodes(sim: &Sim) -> Vec<usize> {
+    (0..sim.len()).filter(|&i| sim.is_up(i)).collect()
+}
+
+/// A write (one in five a delete) of one of `keys` person keys on a random node that is up.
+pub fn random_write(sim: &mut Sim, keys: u64) {
+    let up = up_nodes(sim);
+    if up.is_empty() {
+        return;
+    }
+    let node = up[sim.rng().gen_range(0..up.len())];
+    let key = person(sim.rng().gen_range(0..keys));
+    let delete = sim.rng().gen_bool(0.2);
+    let value = if delete {
+        None
+    } else {
+        present(&format!("n{node}"))
+    };
+    sim.write(node, key, value);
+}
+
+/// The field-fault world of `seed` (4–9 nodes, grace 15 s, loss 0 / 5 / 20 %), run through
+/// its faults and stopped: healed, lossless, clocks within 300 ms, disks free, every node
+/// restarted. Next: converge (at most 80 rounds) and check contents and lost writes.
+pub fn field_faults(seed: u64) -> Sim {
+    let n = 4 + (seed % 6) as usize;
+    let mut cfg = SimConfig::new(n, seed);
+    cfg.params = GossipParams {
+        tombstone_grace_ms: 15_000,
+        gc_every_ms: 2_000,
+        ..GossipParams::default()
+    };
+    cfg.max_skew_ms = 300;
+    cfg.loss = [0.0, 0.05, 0.2][(seed % 3) as usize];
+    let mut sim = Sim::new(cfg);
+    sim.run_rounds(3);
+    for _ in 0..12 {
+        for _ in 0..sim.rng().gen_range(0..4) {
+            random_write(&mut sim, 16);
+        }
+        one_fault(&mut sim, n);
+        sim.run_rounds(1);
+    }
+    sim.heal();
+    sim.set_loss(0.0);
+    for node in 0..n {
+        let skew = sim.skew_ms(node);
+        if skew.abs() > 300 {
+            sim.jump_clock(node, -skew);
+        }
+        sim.set_disk_full(node, false);
+        sim.restart(node);
+    }
+    sim
+}
+
+/// One step's fault, by a roll: crash, restart, disk full or freed, clock jump, partition
+/// (half of them long and two-sided, with a delete on each side), heal, or nothing.
+fn one_fault(sim: &mut Sim, n: usize) {
+    let roll: f64 = sim.rng().gen();
+    let node = sim.rng().gen_range(0..n);
+    if roll < 0.1 {
+        sim.crash(node);
+    } else if roll < 0.22 {
+        sim.restart(node);
+    } else if roll < 0.3 {
+        let full = sim.rng().gen_bool(0.5);
+        sim.set_disk_full(node, full);
+    } else if roll < 0.4 {
+        let jump = sim.rng().gen_range(-3_000i64..=3_000);
+        sim.jump_clock(node, jump);
+    } else if roll < 0.5 {
+        let (order, split) = random_split(sim, n);
+        if sim.rng().gen_bool(0.5) {
+            // A long two-sided partition: both sides delete, then collect.
+            let (a, b) = (order[0], order[split]);
+            let (ka, kb) = (sim.rng().gen_range(0..16), sim.rng().gen_range(0..16));
+            sim.write(a, person(ka), None);
+            sim.write(b, person(kb), None);
+            sim.run_rounds(25);
+        }
+    } else if roll < 0.6 {
+        sim.heal();
+    }
+}
