@@ -103,6 +103,8 @@ pub enum Command {
     Alerts,
     /// "thanks".
     Thanks,
+    /// "what do you store about me?": what the bot keeps about people, where and how long.
+    Privacy,
     /// "hi", "how are you?".
     Greeting,
     /// "my devices": the asker's registered devices (privately).
@@ -129,6 +131,7 @@ pub fn parse_in(text: &str, lexicon: &super::understand::Lexicon) -> Command {
 /// The fixed phrasings (and the commands that write), before the understanding of questions.
 pub(super) fn parse_strict(words: &[&str]) -> Option<Command> {
     parse_help(words)
+        .or_else(|| parse_privacy(words))
         .or_else(|| parse_status(words))
         .or_else(|| parse_who(words))
         .or_else(|| super::questions::parse_question(words))
@@ -258,6 +261,35 @@ fn parse_help(words: &[&str]) -> Option<Command> {
         _ => false,
     };
     help.then_some(Command::Help)
+}
+
+/// "what data do you store about me?", "privacy?", "how long do you keep my mac": a question
+/// about what is kept, not a request to change it (no "forget", no MAC address).
+fn parse_privacy(words: &[&str]) -> Option<Command> {
+    let has = |list: &[&str]| words.iter().any(|w| list.contains(w));
+    if has(&[
+        "forget",
+        "forgt",
+        "unregister",
+        "remove",
+        "delete",
+        "register",
+    ]) || words.iter().any(|w| w.parse::<MacAddr>().is_ok())
+    {
+        return None;
+    }
+    let privacy_word = has(&["privacy", "gdpr", "personal"]);
+    let keeping = has(&[
+        "store",
+        "stored",
+        "storing",
+        "keep",
+        "kept",
+        "collect",
+        "collected",
+    ]) || (has(&["data", "info", "information"]) && has(&["have", "hold", "know"]));
+    let about_people = has(&["me", "my", "us", "our", "people", "data", "information"]);
+    (privacy_word || (keeping && about_people)).then_some(Command::Privacy)
 }
 
 fn parse_status(words: &[&str]) -> Option<Command> {

@@ -51,6 +51,7 @@ pub(crate) fn label(command: &Command) -> String {
         Command::Status => "status".into(),
         Command::Help => "help".into(),
         Command::Thanks => "thanks".into(),
+        Command::Privacy => "privacy".into(),
         Command::Greeting => "greet".into(),
         Command::Rooms => "rooms".into(),
         Command::IsEmpty { .. } => "empty".into(),

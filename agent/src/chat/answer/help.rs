@@ -120,6 +120,11 @@ const COMMANDS: &[(&str, &str, &[&str])] = &[
         "remove all your devices (or \"forget aa:bb:cc:dd:ee:ff\" for one)",
         &["forget", "unregister"],
     ),
+    (
+        "what do you store about me?",
+        "what is kept about people, where and for how long",
+        &["privacy", "store", "data", "keep"],
+    ),
 ];
 
 /// "help": every command, one line each.
@@ -177,6 +182,26 @@ pub(super) fn closest(text: &str) -> Vec<&'static str> {
 /// "thanks".
 pub(super) fn thanks() -> Plan {
     Plan::say("You're welcome!")
+}
+
+/// "what do you store about me?": what is kept about people, where and for how long (the
+/// table in docs/sensors.md, "Privacy"), with this office's attendance setting.
+pub(super) fn privacy(history_days: u32) -> String {
+    let history = match history_days {
+        0 => "Attendance history is off here: I keep no record of past days.".to_string(),
+        days => format!(
+            "Attendance history is on here: your first and last sighting of each day, for {days} \
+             days."
+        ),
+    };
+    format!(
+        "About people I keep: the name and the phone MAC each person registered, on every Pi, and \
+         when each registered device was last seen on the office network. {history} Devices \
+         nobody registered stay in the memory of the Pi that saw them for 24 h; only how many \
+         there are is shared. \"forget me\" removes your devices everywhere (a record of the \
+         deletion stays up to 63 days so no Pi brings them back). Details: docs/sensors.md, \
+         \"Privacy\"."
+    )
 }
 
 /// "hi", "how are you?".

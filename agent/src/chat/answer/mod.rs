@@ -231,6 +231,7 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
             high,
         } => targets::set_range(view, user, room, *quantity, (*low, *high)),
         Command::Thanks => help::thanks(),
+        Command::Privacy => Plan::say(help::privacy(view.history_days)),
         Command::Greeting => help::greeting(),
         Command::Alerts => Plan::say(status::alerts(view)),
         Command::MyDevices => register::my_devices(view, &Asker::named(user)),

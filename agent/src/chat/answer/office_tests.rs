@@ -42,6 +42,12 @@ const OFFICE: &[(&str, &str)] = &[
     ("is the studio within its target or nah", "comfortable:studio"),
     ("thx, that helped", "thanks"),
     ("forget me", "forget_me"),
+    // What is kept is a question, never a change: no MAC, no "forget" (those act).
+    ("privacy?", "privacy"),
+    ("how long do you keep my data", "privacy"),
+    ("what info do you have on us", "privacy"),
+    ("do you store personal stuff about people", "privacy"),
+    ("forget me, how long do you keep my data", "forget_me"),
     ("hello! who's here so far", "who"),
     // Tomasz: on a phone, little punctuation, typos.
     ("@officemesh hi", "greet"),
@@ -257,6 +263,7 @@ fn the_answers_are_about_what_was_asked() {
         ("forget my old phone pls", "You have no devices registered"),
         ("set up a meeting at 3", "can't book meetings"),
         ("my phone is broken", "didn't understand"),
+        ("how long do you keep my data?", "Attendance history is on here"),
     ];
     for (question, part) in cases {
         let reply = demo.answer(question);

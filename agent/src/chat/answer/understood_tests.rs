@@ -308,6 +308,7 @@ fn help_lists_every_command_and_unknown_input_gets_the_closest_few() {
         "i am aa:bb",
         "my devices",
         "forget me",
+        "what do you store about me?",
     ] {
         assert_has(&help, command);
     }
