@@ -22,6 +22,8 @@ use crate::crdt::NodeId;
 pub const SAMPLES_KEPT: usize = 8;
 /// A sample older than this (by this node's clock) is no longer used.
 pub const SAMPLE_MAX_AGE_MS: u64 = 120_000;
+/// Slack beyond the round trips before two samples count as a clock step (scheduling noise).
+pub const STEP_MARGIN_MS: u64 = 100;
 
 /// One estimate of a peer's clock: `offset_ms` is the peer's clock minus this node's (positive:
 /// the peer is ahead), `delay_ms` the round trip it was measured over.
@@ -75,8 +77,20 @@ pub struct PeerClocks {
 }
 
 impl PeerClocks {
-    /// Keeps one sample of `peer`'s clock taken at `now_ms` (this node's clock).
+    /// Keeps one sample of `peer`'s clock taken at `now_ms` (this node's clock). A sample
+    /// that cannot be true together with the current estimate — an offset measured over a
+    /// round trip `d` is off by at most `d / 2`, so two honest samples differ by at most half
+    /// their round trips (plus [`STEP_MARGIN_MS`]) — means a clock stepped (a peer restarted
+    /// with another clock, or was set right): the older samples are dropped, or their short
+    /// round trips would keep the old offset the estimate for minutes.
     pub fn note(&mut self, peer: NodeId, now_ms: u64, sample: OffsetSample) {
+        if let Some(current) = self.estimate(peer, now_ms) {
+            let bound = (current.delay_ms.saturating_add(sample.delay_ms) / 2)
+                .saturating_add(STEP_MARGIN_MS);
+            if current.offset_ms.abs_diff(sample.offset_ms) > bound {
+                self.peers.remove(&peer);
+            }
+        }
         let samples = self.peers.entry(peer).or_default();
         if samples.len() == SAMPLES_KEPT {
             samples.pop_front();
@@ -180,6 +194,27 @@ mod tests {
         assert_eq!(clocks.estimate(peer, 4_000 + SAMPLE_MAX_AGE_MS + 100), None);
         clocks.forget(peer);
         assert_eq!(clocks.known().count(), 0);
+    }
+
+    #[test]
+    fn a_peer_restarted_with_another_clock_is_measured_anew_at_once() {
+        // The drill `04-clock-ahead`: pi4 restarts an hour ahead. Its short-round-trip samples
+        // from before the restart must not stay the estimate for two minutes.
+        let mut clocks = PeerClocks::default();
+        let peer = NodeId(4);
+        let sample = |offset_ms, delay_ms| OffsetSample {
+            offset_ms,
+            delay_ms,
+        };
+        for i in 0..4 {
+            clocks.note(peer, 1_000 + i, sample(3, 1));
+        }
+        clocks.note(peer, 2_000, sample(3_600_002, 9));
+        assert_eq!(clocks.estimate(peer, 2_000), Some(sample(3_600_002, 9)));
+        // Within the round trips' bounds, the lowest delay still wins.
+        clocks.note(peer, 2_100, sample(3_600_040, 80));
+        clocks.note(peer, 2_200, sample(3_599_999, 4));
+        assert_eq!(clocks.estimate(peer, 2_200), Some(sample(3_599_999, 4)));
     }
 
     #[test]
