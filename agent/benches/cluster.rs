@@ -2,9 +2,9 @@
 //! with one cluster key, no sensors changing after start and presence off, so the mesh is idle.
 //! Prints, per N: the time for a new write (`POST /v1/people` on one node) to reach every
 //! node (median / max over several writes, in ms and in gossip intervals; arrival as each agent
-//! recorded it in `officemesh_gossip_last_merge_unix_ms`, so polling adds nothing), and idle bytes sent
-//! per node per round (transport bytes: frames, Noise and handshakes included, from each node's
-//! `/metrics`).
+//! recorded it in `officemesh_gossip_last_merge_unix_ms`, so polling adds nothing), and bytes sent
+//! per node per round idle and busy (every node writing one person per interval), transport
+//! bytes: frames, Noise and handshakes included, from each node's `/metrics`.
 //!
 //! Run: `cargo bench -p officemesh --bench cluster` (N = 10 and 30, 300 ms interval, about two
 //! minutes). `OFFICEMESH_BENCH_NODES=5,10`, `OFFICEMESH_BENCH_INTERVAL_MS=1000` and
@@ -20,6 +20,8 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use support::{eventually, free_port, get, send, AgentSpec, TestAgent};
@@ -142,6 +144,75 @@ fn unix_ms() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// `(bytes sent, rounds started)` of one agent, read from one `/metrics` answer.
+fn bytes_and_rounds(agent: &TestAgent) -> (f64, f64) {
+    let text = ureq::get(&format!("{}/metrics", agent.api))
+        .timeout(Duration::from_secs(30))
+        .call()
+        .ok()
+        .and_then(|r| r.into_string().ok())
+        .unwrap_or_default();
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find(|line| line.starts_with(name) && !line.starts_with('#'))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0.0)
+    };
+    (
+        value("officemesh_gossip_bytes_sent_total"),
+        value("officemesh_gossip_rounds_total"),
+    )
+}
+
+/// Busy traffic: every node writes one person per interval for `rounds` intervals (one thread
+/// per node, each reading its node's counters just before and just after its writes, so the
+/// window holds no idle stretch). Returns bytes sent per node per round started and the writes
+/// made per node per round (below 1 when the API answered slower than the interval).
+fn busy_traffic(agents: &[TestAgent], interval_ms: u64, rounds: u64) -> (f64, f64) {
+    let barrier = Barrier::new(agents.len());
+    let written = AtomicUsize::new(0);
+    let windows: Vec<(f64, f64)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = agents
+            .iter()
+            .enumerate()
+            .map(|(i, agent)| {
+                let barrier = &barrier;
+                let written = &written;
+                scope.spawn(move || {
+                    let (bytes_before, rounds_before) = bytes_and_rounds(agent);
+                    barrier.wait();
+                    let start = Instant::now();
+                    for round in 0..rounds {
+                        let body = format!(
+                            r#"{{"name": "busy {i} {round}", "mac": "02:bb:{:02x}:{:02x}:{round:02x}:01"}}"#,
+                            i >> 8,
+                            i & 0xff
+                        );
+                        let url = format!("{}/v1/people", agent.api);
+                        if send("POST", &url, None, Some(&body)).0 == 201 {
+                            written.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let next = Duration::from_millis(interval_ms * (round + 1));
+                        std::thread::sleep(next.saturating_sub(start.elapsed()));
+                    }
+                    let (bytes_after, rounds_after) = bytes_and_rounds(agent);
+                    (bytes_after - bytes_before, rounds_after - rounds_before)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("busy writer"))
+            .collect()
+    });
+    let bytes: f64 = windows.iter().map(|w| w.0).sum();
+    let started: f64 = windows.iter().map(|w| w.1).sum();
+    let per_round = bytes / started.max(1.0);
+    let writes = written.load(Ordering::Relaxed) as f64 / (agents.len() as f64 * rounds as f64);
+    (per_round, writes)
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     values[values.len() / 2]
@@ -155,8 +226,8 @@ fn main() {
         "real cluster on loopback: gossip interval {interval_ms} ms, fanout 3, Noise encryption, presence {}",
         if presence.is_empty() { "off" } else { presence.as_str() }
     );
-    println!("| N | write to every node: median ms (intervals) | max ms (intervals) | idle B/node/round |");
-    println!("|---|---|---|---|");
+    println!("| N | write to every node: median ms (intervals) | max ms (intervals) | idle B/node/round | busy B/node/round (writes/node/round) |");
+    println!("|---|---|---|---|---|");
     for count in nodes {
         let root = tempfile::tempdir().expect("tempdir");
         let agents = start(root.path(), count, interval_ms, &presence);
@@ -272,10 +343,15 @@ fn main() {
             times_ms.push(last - written_at);
             std::thread::sleep(Duration::from_millis(interval_ms * 3));
         }
+        // Busy traffic, after the latency writes (measured on an idle mesh).
+        let (busy, busy_writes) = busy_traffic(&agents, interval_ms, 20);
+        eprintln!(
+            "N={count}: busy window: {busy:.0} B/node/round, {busy_writes:.2} writes/node/round"
+        );
         let max = times_ms.iter().cloned().fold(0.0, f64::max);
         let med = median(&mut times_ms);
         println!(
-            "| {count} | {med:.0} ({:.1}) | {max:.0} ({:.1}) | {idle:.0} |",
+            "| {count} | {med:.0} ({:.1}) | {max:.0} ({:.1}) | {idle:.0} | {busy:.0} ({busy_writes:.2}) |",
             med / interval_ms as f64,
             max / interval_ms as f64
         );

@@ -3,8 +3,9 @@
 //! fanout of 3, each node's timer started at a random point of the interval (staggered). Prints,
 //! per N: the time for a new key set on one node to reach every node (median / max over
 //! several writes; arrival recorded by a key-change listener on each node, in ms and
-//! intervals), and idle bytes sent per node per round (serialized message bytes over 20
-//! rounds).
+//! intervals), and bytes sent per node per round (serialized message bytes over 20 rounds) idle
+//! and busy (every node setting one key per interval: `busy:person-<node>-<round>`, its value
+//! a 17-character MAC, about the size of an officemesh person entry's name and MAC).
 //!
 //! Run (its own workspace, not part of officemesh's):
 //! `cd bench/chitchat && cargo run --release -- 10,30,100` (`CHITCHAT_BENCH_WRITES=15`).
@@ -141,8 +142,8 @@ async fn main() {
     println!(
         "chitchat 0.10.1, in-process UDP on 127.0.0.1, interval 300 ms, fanout 3, staggered timers"
     );
-    println!("| N | write to every node: median ms (intervals) | max ms (intervals) | idle B/node/round |");
-    println!("|---|---|---|---|");
+    println!("| N | write to every node: median ms (intervals) | max ms (intervals) | idle B/node/round | busy B/node/round |");
+    println!("|---|---|---|---|---|");
     for (run, &count) in sizes.iter().enumerate() {
         let sent = Arc::new(AtomicU64::new(0));
         let nodes = start(count, 21_000 + run as u16 * 200, sent.clone()).await;
@@ -203,10 +204,28 @@ async fn main() {
             times_ms.push(last.duration_since(started).as_secs_f64() * 1000.0);
             tokio::time::sleep(INTERVAL * 3).await;
         }
+        // Busy: every node sets one key per interval for 20 intervals.
+        let before = sent.load(Ordering::Relaxed);
+        let start = tokio::time::Instant::now();
+        for round in 0..20u32 {
+            for (i, node) in nodes.iter().enumerate() {
+                node.handle
+                    .with_chitchat(|c| {
+                        c.self_node_state().set(
+                            format!("busy:person-{i}-{round}"),
+                            format!("02:bb:{:02x}:{:02x}:{round:02x}:01", i >> 8, i & 0xff),
+                        )
+                    })
+                    .await;
+            }
+            tokio::time::sleep_until(start + INTERVAL * (round + 1)).await;
+        }
+        let busy = (sent.load(Ordering::Relaxed) - before) as f64 / (count as f64 * 20.0);
+
         let max = times_ms.iter().cloned().fold(0.0, f64::max);
         let med = median(&mut times_ms);
         println!(
-            "| {count} | {med:.0} ({:.2}) | {max:.0} ({:.2}) | {idle:.0} |",
+            "| {count} | {med:.0} ({:.2}) | {max:.0} ({:.2}) | {idle:.0} | {busy:.0} |",
             med / interval_ms,
             max / interval_ms
         );
