@@ -49,6 +49,27 @@ impl Ended {
     }
 }
 
+/// The next frame of a platform's WebSocket (Slack's Socket Mode, Mattermost's events): the
+/// connection counts as dropped when it is missing, closed or failing, or silent for `idle`
+/// since `last_frame` (both servers send something well within it).
+pub async fn next_frame(
+    socket: Option<&mut super::http::Socket>,
+    last_frame: &mut tokio::time::Instant,
+    idle: Duration,
+) -> Result<tokio_tungstenite::tungstenite::Message, Ended> {
+    use futures_util::StreamExt;
+    let socket = socket.ok_or_else(|| Ended::dropped("not connected"))?;
+    match tokio::time::timeout_at(*last_frame + idle, socket.next()).await {
+        Err(_) => Err(Ended::dropped(format!("no frame for {} s", idle.as_secs()))),
+        Ok(None) => Err(Ended::dropped("closed")),
+        Ok(Some(Err(err))) => Err(Ended::dropped(err)),
+        Ok(Some(Ok(message))) => {
+            *last_frame = tokio::time::Instant::now();
+            Ok(message)
+        }
+    }
+}
+
 /// What a platform received, for the driver.
 pub enum Event<O> {
     /// The session is up: the backoff starts over, the mesh hears this adapter is connected.

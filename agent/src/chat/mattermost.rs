@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{json, Value as Json};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -366,19 +366,7 @@ impl ChatPlatform for Mattermost {
     }
 
     async fn receive(&mut self) -> Result<Message, Ended> {
-        let socket = self
-            .socket
-            .as_mut()
-            .ok_or_else(|| Ended::dropped("not connected"))?;
-        match tokio::time::timeout_at(self.last_frame + IDLE, socket.next()).await {
-            Err(_) => Err(Ended::dropped("no frame for 120 s")),
-            Ok(None) => Err(Ended::dropped("closed")),
-            Ok(Some(Err(err))) => Err(Ended::dropped(err)),
-            Ok(Some(Ok(message))) => {
-                self.last_frame = Instant::now();
-                Ok(message)
-            }
-        }
+        super::driver::next_frame(self.socket.as_mut(), &mut self.last_frame, IDLE).await
     }
 
     async fn read(
