@@ -49,23 +49,58 @@ impl Ended {
     }
 }
 
-/// The next frame of a platform's WebSocket (Slack's Socket Mode, Mattermost's events): the
-/// connection counts as dropped when it is missing, closed or failing, or silent for `idle`
-/// since `last_frame` (both servers send something well within it).
-pub async fn next_frame(
-    socket: Option<&mut super::http::Socket>,
-    last_frame: &mut tokio::time::Instant,
-    idle: Duration,
-) -> Result<tokio_tungstenite::tungstenite::Message, Ended> {
-    use futures_util::StreamExt;
-    let socket = socket.ok_or_else(|| Ended::dropped("not connected"))?;
-    match tokio::time::timeout_at(*last_frame + idle, socket.next()).await {
-        Err(_) => Err(Ended::dropped(format!("no frame for {} s", idle.as_secs()))),
-        Ok(None) => Err(Ended::dropped("closed")),
-        Ok(Some(Err(err))) => Err(Ended::dropped(err)),
-        Ok(Some(Ok(message))) => {
-            *last_frame = tokio::time::Instant::now();
-            Ok(message)
+/// A platform's WebSocket (Slack's Socket Mode, Mattermost's events) with the time of its last
+/// frame: the connection counts as dropped when it is missing, closed or failing, or silent for
+/// the adapter's idle bound (both servers send something well within it).
+#[derive(Default)]
+pub struct FrameSocket {
+    open: Option<(super::http::Socket, tokio::time::Instant)>,
+}
+
+impl FrameSocket {
+    /// Starts reading `socket` (a frame is due within the idle bound from now).
+    pub fn open(&mut self, socket: super::http::Socket) {
+        self.open = Some((socket, tokio::time::Instant::now()));
+    }
+
+    /// The next frame, or why the connection ended.
+    pub async fn next(
+        &mut self,
+        idle: Duration,
+    ) -> Result<tokio_tungstenite::tungstenite::Message, Ended> {
+        use futures_util::StreamExt;
+        let (socket, last_frame) = self
+            .open
+            .as_mut()
+            .ok_or_else(|| Ended::dropped("not connected"))?;
+        match tokio::time::timeout_at(*last_frame + idle, socket.next()).await {
+            Err(_) => Err(Ended::dropped(format!("no frame for {} s", idle.as_secs()))),
+            Ok(None) => Err(Ended::dropped("closed")),
+            Ok(Some(Err(err))) => Err(Ended::dropped(err)),
+            Ok(Some(Ok(message))) => {
+                *last_frame = tokio::time::Instant::now();
+                Ok(message)
+            }
+        }
+    }
+
+    /// Sends one frame (a pong, an acknowledgement).
+    pub async fn send(
+        &mut self,
+        message: tokio_tungstenite::tungstenite::Message,
+    ) -> Result<(), Ended> {
+        use futures_util::SinkExt;
+        let (socket, _) = self
+            .open
+            .as_mut()
+            .ok_or_else(|| Ended::dropped("not connected"))?;
+        socket.send(message).await.map_err(Ended::dropped)
+    }
+
+    /// Closes the socket, if open.
+    pub async fn close(&mut self) {
+        if let Some((mut socket, _)) = self.open.take() {
+            let _ = socket.close(None).await;
         }
     }
 }

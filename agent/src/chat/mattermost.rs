@@ -12,9 +12,7 @@
 
 use std::time::Duration;
 
-use futures_util::SinkExt;
 use serde_json::{json, Value as Json};
-use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::driver::{self, ChatPlatform, Ended, Poster};
@@ -287,8 +285,7 @@ pub struct Mattermost {
     me: String,
     mention: String,
     resume: Resume,
-    socket: Option<http::Socket>,
-    last_frame: Instant,
+    socket: driver::FrameSocket,
 }
 
 impl Mattermost {
@@ -304,8 +301,7 @@ impl Mattermost {
             me: String::new(),
             mention: String::new(),
             resume: Resume::default(),
-            socket: None,
-            last_frame: Instant::now(),
+            socket: driver::FrameSocket::default(),
         })
     }
 
@@ -360,13 +356,12 @@ impl ChatPlatform for Mattermost {
         let socket = http::connect(&url, &self.config.bot_token, ca_file)
             .await
             .map_err(Ended::dropped)?;
-        self.socket = Some(socket);
-        self.last_frame = Instant::now();
+        self.socket.open(socket);
         Ok(())
     }
 
     async fn receive(&mut self) -> Result<Message, Ended> {
-        super::driver::next_frame(self.socket.as_mut(), &mut self.last_frame, IDLE).await
+        self.socket.next(IDLE).await
     }
 
     async fn read(
@@ -376,9 +371,7 @@ impl ChatPlatform for Mattermost {
         match message {
             Message::Text(text) => Ok(self.event(&text).into_iter().collect()),
             Message::Ping(data) => {
-                if let Some(socket) = self.socket.as_mut() {
-                    let _ = socket.send(Message::Pong(data)).await;
-                }
+                let _ = self.socket.send(Message::Pong(data)).await;
                 Ok(Vec::new())
             }
             Message::Close(_) => Err(Ended::dropped("closed by the server")),
@@ -387,9 +380,7 @@ impl ChatPlatform for Mattermost {
     }
 
     async fn close(&mut self) {
-        if let Some(mut socket) = self.socket.take() {
-            let _ = socket.close(None).await;
-        }
+        self.socket.close().await;
     }
 
     fn poster(&self) -> MattermostPoster {

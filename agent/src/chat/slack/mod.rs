@@ -20,12 +20,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::SinkExt;
 use serde_json::{json, Value as Json};
-use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::driver::{ChatPlatform, Ended, Event, Poster};
+use super::driver::{ChatPlatform, Ended, Event, FrameSocket, Poster};
 use super::http::{self, Body, HttpClient, HttpError};
 use super::pipeline::{Incoming, Responder};
 use super::Reply;
@@ -178,8 +176,7 @@ pub struct Slack {
     config: SlackConfig,
     api: Api,
     bot_user: String,
-    socket: Option<http::Socket>,
-    last_frame: Instant,
+    socket: FrameSocket,
 }
 
 impl Slack {
@@ -194,8 +191,7 @@ impl Slack {
             config,
             api,
             bot_user: String::new(),
-            socket: None,
-            last_frame: Instant::now(),
+            socket: FrameSocket::default(),
         })
     }
 
@@ -268,13 +264,12 @@ impl ChatPlatform for Slack {
         let socket = http::connect(&url, "", None)
             .await
             .map_err(Ended::dropped)?;
-        self.socket = Some(socket);
-        self.last_frame = Instant::now();
+        self.socket.open(socket);
         Ok(())
     }
 
     async fn receive(&mut self) -> Result<Message, Ended> {
-        super::driver::next_frame(self.socket.as_mut(), &mut self.last_frame, IDLE).await
+        self.socket.next(IDLE).await
     }
 
     async fn read(&mut self, message: Message) -> Result<Vec<Event<Origin>>, Ended> {
@@ -302,12 +297,10 @@ impl ChatPlatform for Slack {
                 payload,
                 ..
             } => {
-                let socket = self
-                    .socket
-                    .as_mut()
-                    .ok_or_else(|| Ended::dropped("not connected"))?;
-                if let Err(err) = socket.send(Message::text(ack(&envelope_id))).await {
-                    return Err(Ended::dropped(format!("ack failed: {err}")));
+                if let Err(Ended::Dropped { reason, .. }) =
+                    self.socket.send(Message::text(ack(&envelope_id))).await
+                {
+                    return Err(Ended::dropped(format!("ack failed: {reason}")));
                 }
                 Ok(self
                     .envelope(&envelope_id, &kind, &payload)
@@ -319,9 +312,7 @@ impl ChatPlatform for Slack {
     }
 
     async fn close(&mut self) {
-        if let Some(mut socket) = self.socket.take() {
-            let _ = socket.close(None).await;
-        }
+        self.socket.close().await;
     }
 
     fn poster(&self) -> Api {
