@@ -4,7 +4,10 @@
 //! another key dialing them shows up as a `refused_peer` event.
 //!
 //! Bounds are generous (the machine is shared); what is asserted is that the events appear and
-//! carry sensible figures, not how fast.
+//! carry sensible figures, not how fast. At a 200 ms interval a loaded machine may make an
+//! observer declare a live peer dead for a moment (phi 5 is about 1 s of silence), so the test
+//! waits for each observer's *current* view of pi-3 (its latest peer event), not for an event
+//! stamped after the kill.
 
 use crate::support;
 
@@ -43,18 +46,51 @@ fn events_of(agent: &TestAgent, kind: &str) -> Vec<Json> {
         .unwrap_or_default()
 }
 
-/// Waits until `agent` has an event of `kind` about `peer_name` recorded at `since_ms` or later
-/// (on a slow machine, such as under qemu, a peer may be suspect and alive again before the
-/// fault the test makes); returns it.
-fn wait_event(agent: &TestAgent, kind: &str, peer_name: &str, since_ms: u64) -> Json {
+/// Waits until `agent` has an event of `kind` about `peer` (a node id) recorded at `since_ms` or
+/// later; returns it.
+fn wait_event(agent: &TestAgent, kind: &str, peer: &Json, since_ms: u64) -> Json {
     eventually(Duration::from_secs(40), || {
-        events_of(agent, kind).into_iter().find(|e| {
-            e["peer_name"] == peer_name && e["t_ms"].as_u64().is_some_and(|t| t >= since_ms)
-        })
+        events_of(agent, kind)
+            .into_iter()
+            .find(|e| e["peer"] == *peer && e["t_ms"].as_u64().is_some_and(|t| t >= since_ms))
     })
     .unwrap_or_else(|| {
         panic!(
-            "{} recorded no {kind} event about {peer_name}; its events: {}\nlog:\n{}",
+            "{} recorded no {kind} event about {peer}; its events: {}\nlog:\n{}",
+            agent.name,
+            agent.get("/v1/events"),
+            agent.log()
+        )
+    })
+}
+
+/// The kinds that change what an observer thinks of a peer.
+const PEER_STATES: [&str; 5] = [
+    "peer_joined",
+    "peer_alive",
+    "peer_suspect",
+    "peer_dead",
+    "peer_left",
+];
+
+/// `agent`'s current view of `peer` (a node id): its latest peer-state event about it.
+fn latest_peer_state(agent: &TestAgent, peer: &Json) -> Option<Json> {
+    agent.get("/v1/events")["events"]
+        .as_array()?
+        .iter()
+        .filter(|e| e["peer"] == *peer && PEER_STATES.iter().any(|k| e["kind"] == *k))
+        .max_by_key(|e| e["seq"].as_u64().unwrap_or(0))
+        .cloned()
+}
+
+/// Waits until `agent`'s latest peer-state event about `peer` is one of `kinds`; returns it.
+fn wait_view(agent: &TestAgent, peer: &Json, kinds: &[&str]) -> Json {
+    eventually(Duration::from_secs(40), || {
+        latest_peer_state(agent, peer).filter(|e| kinds.iter().any(|k| e["kind"] == *k))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "{} never held {peer} as {kinds:?}; its events: {}\nlog:\n{}",
             agent.name,
             agent.get("/v1/events"),
             agent.log()
@@ -84,20 +120,15 @@ fn killed_and_restarted_agent_shows_as_dead_then_alive_with_its_downtime() {
         .collect();
 
     // pi-3 may be seen joining before its name reached the observer (it is then named by its
-    // address): its id is what is certain.
+    // address): its id is what is certain. Both observers hold it alive before it is killed.
     let pi3 = agents[2].get("/v1/events")["node"].clone();
     for agent in &agents[..2] {
-        eventually(Duration::from_secs(40), || {
-            let joined = events_of(agent, "peer_joined");
-            joined.into_iter().find(|e| e["peer"] == pi3)
-        })
-        .unwrap_or_else(|| panic!("{} never saw pi-3 ({pi3}) join", agent.name));
+        wait_view(agent, &pi3, &["peer_joined", "peer_alive"]);
     }
     agents[2].kill();
     let killed_at = support_now_ms();
     for agent in &agents[..2] {
-        let dead = wait_event(agent, "peer_dead", "pi-3", killed_at);
-        assert!(dead["t_ms"].as_u64().expect("t_ms") >= killed_at);
+        let dead = wait_view(agent, &pi3, &["peer_dead"]);
         assert!(dead["numbers"]["silent_ms"].as_u64().expect("silent_ms") > 0);
         assert!(dead["peer"].is_string(), "peer is the node id: {dead}");
     }
@@ -109,14 +140,14 @@ fn killed_and_restarted_agent_shows_as_dead_then_alive_with_its_downtime() {
     agents[2].spawn();
     let down_floor = restarting_at - killed_at;
     for agent in &agents[..2] {
-        let alive = wait_event(agent, "peer_alive", "pi-3", killed_at);
+        let alive = wait_event(agent, "peer_alive", &pi3, restarting_at);
         let down_ms = alive["numbers"]["down_ms"].as_u64().expect("down_ms");
         assert!(
             down_ms >= down_floor,
             "{}: downtime {down_ms} ms is less than the {down_floor} ms it was killed for: {alive}",
             agent.name
         );
-        wait_event(agent, "caught_up", "pi-3", killed_at);
+        wait_event(agent, "caught_up", &pi3, restarting_at);
     }
     // The CLI shows the same log as a table and as JSON.
     let output = Command::new(env!("CARGO_BIN_EXE_officemesh"))
