@@ -11,13 +11,18 @@
 # seeds that target dir from this checkout's target/debug/deps when it has none yet (cargo
 # rebuilds whatever does not match). Only the binary is kept (target/previous-release/<rev>/
 # officemesh; the build tree, about 2 GB, is removed). Progress goes to stderr, the path alone to
-# stdout.
+# stdout. Concurrent calls are serialised by a lock (flock) on target/previous-release/.lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rev=${1:-db6ff62}
 full=$(git rev-parse --verify "$rev^{commit}")
 cache="target/previous-release/${full:0:12}"
 bin="$cache/officemesh"
+# One build at a time: tests that need it start together (a second caller waits, then finds the
+# binary in the cache).
+mkdir -p target/previous-release
+exec 9>target/previous-release/.lock
+flock 9
 if [ -x "$bin" ]; then
   echo "$PWD/$bin"
   exit 0

@@ -78,6 +78,7 @@ impl From<WriteError> for ApiError {
     fn from(err: WriteError) -> Self {
         match err {
             WriteError::Stale(stale) => ApiError::Conflict(stale.to_string()),
+            WriteError::MeshTooOld { .. } => ApiError::Conflict(err.to_string()),
             WriteError::NotFinite { .. } | WriteError::Limit(_) => {
                 ApiError::BadRequest(err.to_string())
             }

@@ -6,8 +6,9 @@
 //! answer. Reads and writes the replica through `Shared` only; no sockets.
 //!
 //! Protocol 1 (the release before versioning, db6ff62) cannot decode `chat_adapter`: an entry is
-//! written only while every member speaks protocol 2 or newer with this node
-//! (`MeshView::all_members_speak`, THE rule for such kinds); until then the wanted state waits
+//! written only while every member speaks protocol 2 or newer with this node (THE rule for such
+//! kinds, enforced by `StateHandle::write`: `WriteError::MeshTooOld`); until then the wanted
+//! state waits
 //! and every node ranks all live nodes, as protocol 1 does ([`connected_nodes`]), so a roll-out
 //! neither loses nor doubles answers. An announcement older than [`REANNOUNCE_AFTER_MS`] is
 //! written again (same content), so a hole a protocol-1 relay still made heals by itself.
@@ -20,7 +21,7 @@ use tokio::sync::watch;
 
 use crate::crdt::NodeId;
 use crate::peer::PeerStatus;
-use crate::shared::Shared;
+use crate::shared::{Shared, WriteError};
 use crate::state::{ChatAdapterState, Key, Replica, Value};
 
 /// The oldest gossip protocol that decodes `chat_adapter` entries.
@@ -88,14 +89,12 @@ pub fn announce(shared: &Shared, platform: &str, connected: bool) -> Announced {
     let Some(state) = state else {
         return Announced::Unchanged;
     };
-    if !shared.mesh.all_members_speak(KIND_PROTOCOL) {
-        return Announced::Held;
-    }
     match shared.state.write(key, Some(Value::ChatAdapter(state))) {
         Ok(_) => {
             tracing::info!(platform, connected, "chat: adapter state announced");
             Announced::Written
         }
+        Err(WriteError::MeshTooOld { .. }) => Announced::Held,
         Err(err) => {
             tracing::warn!(platform, error = %err, "chat: adapter state not recorded");
             Announced::Failed

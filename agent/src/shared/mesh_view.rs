@@ -3,7 +3,8 @@
 //! this node's view has caught up (`caught_up`, with the presence scan). `completeness` says
 //! which peers an answer may be missing. `peer_protocols`: the gossip protocol each peer last
 //! agreed on with this node, and [`MeshView::all_members_speak`], THE rule for writing a key
-//! kind the release before versioning (protocol 1) cannot decode.
+//! kind the release before versioning (protocol 1) cannot decode (`StateHandle::write` applies
+//! it to every write).
 //! Must not touch: the replica, the store, sockets (the gossip driver fills it; faces read it).
 
 use std::collections::BTreeMap;

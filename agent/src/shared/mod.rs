@@ -63,9 +63,16 @@ impl Shared {
     ) -> Shared {
         let readings_batch = std::time::Duration::from_millis(config.storage.readings_batch_ms);
         let scans = config.presence.interface.as_deref() != Some("");
+        let mesh = Arc::new(MeshView::new(started_at_ms, config.gossip.seeds.is_empty()));
         Shared {
-            state: Arc::new(StateHandle::new(clock, replica, store, readings_batch)),
-            mesh: Arc::new(MeshView::new(started_at_ms, config.gossip.seeds.is_empty())),
+            state: Arc::new(StateHandle::new(
+                clock,
+                replica,
+                store,
+                readings_batch,
+                mesh.clone(),
+            )),
+            mesh,
             telemetry: Arc::new(Telemetry {
                 counters: Counters::default(),
                 sensors: SensorBoard::new(&config.sensors),

@@ -2,7 +2,9 @@
 //! a short-held lock, the clock that stamps local writes, the way to make writes durable
 //! (`StoreHandle`), local-write notifications, and own readings held for a batch.
 //! `write` and `write_durable` are the state's door: every write is checked against
-//! `state::limits`; a durable write is staged, committed, then shown to peers, or rolled back.
+//! `state::limits` and against the mesh's protocols (a kind protocol 1 cannot decode is written
+//! only while every member speaks protocol 2: `MeshView::all_members_speak`, read here, never
+//! changed); a durable write is staged, committed, then shown to peers, or rolled back.
 //!
 //! Locks: `replica` is a std `Mutex` held only for short, synchronous work; never across an
 //! `.await`. Must not touch: sockets, SQLite directly (only through `StoreHandle`), peers,
@@ -12,13 +14,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
+
 use crate::held_writes::HeldWrites;
 use crate::state::limits::{self, LimitError};
-use crate::state::{Entry, Key, Replica, StaleWrite, Value};
+use crate::state::{opaque, Entry, Key, Replica, StaleWrite, Value};
 use crate::store::{
     HistoryPoint, HistoryQuery, RetentionReport, StoreError, StoreHandle, StoreStats,
 };
 use crate::sync::lock;
+
+use super::mesh_view::MeshView;
 
 /// The replicated state and its writes.
 pub struct StateHandle {
@@ -32,6 +37,8 @@ pub struct StateHandle {
     pub local_writes: tokio::sync::broadcast::Sender<Entry>,
     /// Own readings and unknown-device count not yet written (`storage.readings_batch_ms`).
     pub held: HeldWrites,
+    /// The protocols the members speak, for the write rule of later key kinds (read only).
+    mesh: Arc<MeshView>,
 }
 
 /// A write could not be made durable.
@@ -46,6 +53,10 @@ pub enum WriteError {
     Limit(#[from] LimitError),
     #[error("could not persist the write: {0}")]
     Persist(#[from] StoreError),
+    /// The key's kind needs a gossip protocol some member has not agreed on with this node yet
+    /// (an older release): written, it would be withheld from that member and leave a hole.
+    #[error("{key}: not written until every member speaks gossip protocol {protocol}")]
+    MeshTooOld { key: String, protocol: u16 },
 }
 
 impl WriteError {
@@ -56,12 +67,14 @@ impl WriteError {
 }
 
 impl StateHandle {
-    /// The replica, its store and clock; own readings are held for `readings_batch`.
+    /// The replica, its store and clock; own readings are held for `readings_batch`; `mesh`
+    /// says which protocols the members speak.
     pub fn new(
         clock: Clock,
         replica: Replica,
         store: StoreHandle,
         readings_batch: Duration,
+        mesh: Arc<MeshView>,
     ) -> StateHandle {
         StateHandle {
             clock: Arc::new(clock),
@@ -70,6 +83,7 @@ impl StateHandle {
             durable_gate: tokio::sync::Mutex::new(()),
             local_writes: tokio::sync::broadcast::channel(4096).0,
             held: HeldWrites::new(readings_batch),
+            mesh,
         }
     }
 
@@ -84,8 +98,15 @@ impl StateHandle {
     }
 
     /// The state's door: every write is checked here against `state::limits` (and finite
-    /// numbers), whoever makes it (API, chat, MQTT, sensors, config).
+    /// numbers) and the mesh's protocols, whoever makes it (API, chat, MQTT, sensors, config).
     fn check(&self, replica: &Replica, key: &Key, value: Option<&Value>) -> Result<(), WriteError> {
+        let protocol = opaque::protocol_needed(key);
+        if protocol > 1 && !self.mesh.all_members_speak(protocol) {
+            return Err(WriteError::MeshTooOld {
+                key: key.to_string(),
+                protocol,
+            });
+        }
         if !crate::state::replica::numbers_are_finite(&value.cloned()) {
             return Err(WriteError::NotFinite {
                 key: key.to_string(),
@@ -209,5 +230,71 @@ impl StateHandle {
     /// The last own version committed to SQLite (what gossip may show peers).
     pub fn durable_own_version(&self) -> u64 {
         self.store.durable_own_version()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crdt::NodeId;
+    use crate::peer::{MemberStatus, PeerStatus};
+    use crate::state::{ChatAdapterState, DeviceCount};
+    use crate::store::{RetentionPolicy, Store};
+
+    fn handle(dir: &std::path::Path, mesh: Arc<MeshView>) -> StateHandle {
+        let me = NodeId(1);
+        let store = Store::open(dir).expect("open store");
+        let (store, _thread) =
+            StoreHandle::spawn(store, RetentionPolicy::default(), me, 0).expect("store thread");
+        StateHandle::new(
+            Clock::new(me, Duration::from_millis(5_000)),
+            Replica::new(me),
+            store,
+            Duration::ZERO,
+            mesh,
+        )
+    }
+
+    #[test]
+    fn a_kind_protocol_1_lacks_is_refused_at_the_door_until_every_member_speaks_protocol_2() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mesh = Arc::new(MeshView::new(0, false));
+        let state = handle(dir.path(), mesh.clone());
+        mesh.peers.publish(vec![PeerStatus::new(
+            NodeId(2),
+            "pi-2",
+            MemberStatus::Alive,
+        )]);
+        mesh.note_peer_protocol(NodeId(2), 1);
+        let adapter = Key::ChatAdapter {
+            node: NodeId(1),
+            platform: "slack".into(),
+        };
+        let connected = Value::ChatAdapter(ChatAdapterState {
+            connected: true,
+            since_ms: 1,
+        });
+        let refused = state.write(adapter.clone(), Some(connected.clone()));
+        assert!(
+            matches!(refused, Err(WriteError::MeshTooOld { protocol: 2, .. })),
+            "{refused:?}"
+        );
+        assert!(state.replica().get(&adapter).is_none(), "nothing written");
+        // A kind protocol 1 knows is written whatever the members speak.
+        let devices = Key::Devices {
+            observer: NodeId(1),
+        };
+        let count = Value::Devices(DeviceCount {
+            subnet: "sim".into(),
+            room: "lobby".into(),
+            unknown: 2,
+        });
+        state.write(devices, Some(count)).expect("protocol-1 kind");
+        // Once the member is upgraded, the write goes through.
+        mesh.note_peer_protocol(NodeId(2), 3);
+        state
+            .write(adapter.clone(), Some(connected))
+            .expect("every member speaks 2");
+        assert!(state.replica().get(&adapter).is_some());
     }
 }

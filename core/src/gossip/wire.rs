@@ -107,7 +107,7 @@ struct WireEntry {
 impl WireEntry {
     /// `None` for an entry of a kind protocol 1 does not know.
     fn legacy(entry: &Entry) -> Option<Self> {
-        if opaque::key_kind_index(&entry.key) >= opaque::PROTOCOL_1_KEY_KINDS {
+        if opaque::protocol_needed(&entry.key) > 1 {
             return None;
         }
         let value = match entry.value.clone() {

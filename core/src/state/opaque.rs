@@ -18,8 +18,9 @@ pub const KNOWN_KEY_KINDS: u32 = 10;
 /// The key kinds protocol 1 (the release before versioning) knows: indexes `0..9`; entries
 /// of later kinds are withheld from protocol-1 peers as opaque ones are. Withholding alone
 /// leaves holes (an old node's watermark passes what it was not sent), so the agent writes
-/// such a kind only while every member speaks protocol 2 or later (its
-/// `MeshView::all_members_speak`, docs/deploy.md "Upgrading an office").
+/// such a kind only while every member speaks protocol 2 or later ([`protocol_needed`], checked
+/// by its `StateHandle::write` with `MeshView::all_members_speak`, docs/deploy.md "Upgrading an
+/// office").
 pub const PROTOCOL_1_KEY_KINDS: u32 = 9;
 /// The largest opaque key or value accepted, in bytes.
 pub const MAX_OPAQUE_BYTES: usize = 4096;
@@ -50,6 +51,17 @@ impl OpaqueKey {
     /// The kind's variant index (the first varint of the bytes).
     pub fn kind_index(&self) -> u32 {
         postcard::take_from_bytes::<u32>(&self.0).map_or(u32::MAX, |(index, _)| index)
+    }
+}
+
+/// The oldest gossip protocol that carries `key`'s kind to a peer: 1 for the kinds protocol 1
+/// knows, 2 for later ones (withheld from protocol-1 peers). The agent writes a key only while
+/// every member speaks this protocol (`StateHandle::write`).
+pub fn protocol_needed(key: &Key) -> u16 {
+    if key_kind_index(key) < PROTOCOL_1_KEY_KINDS {
+        1
+    } else {
+        2
     }
 }
 
