@@ -31,6 +31,9 @@
 #   REMOTE_BIN     where a bare binary goes (default /usr/bin/officemesh; {host} substituted)
 #   REMOTE_TMP     upload directory on the Pi (default /tmp)
 #   HEALTH_TIMEOUT_S    wait for /healthz after the restart (default 60)
+#   ROLLBACK_TIMEOUT_S  wait for /healthz after a rollback restarts the earlier binary (default
+#                       60, at least HEALTH_TIMEOUT_S: a short wait for a new binary must not
+#                       cut short the wait for the one that worked)
 #   CONVERGE_TIMEOUT_S  wait for peers to list it and for equal hashes (default 180)
 #   POLL_S              seconds between checks (default 2)
 #   SKIP_PROTOCOL_CHECK=1  roll out even when the package cannot talk to a Pi's gossip protocol
@@ -50,6 +53,8 @@ API_URL=${API_URL:-$default_api_url}
 REMOTE_BIN=${REMOTE_BIN:-/usr/bin/officemesh}
 REMOTE_TMP=${REMOTE_TMP:-/tmp}
 HEALTH_TIMEOUT_S=${HEALTH_TIMEOUT_S:-60}
+ROLLBACK_TIMEOUT_S=${ROLLBACK_TIMEOUT_S:-60}
+(( ROLLBACK_TIMEOUT_S >= HEALTH_TIMEOUT_S )) || ROLLBACK_TIMEOUT_S=$HEALTH_TIMEOUT_S
 CONVERGE_TIMEOUT_S=${CONVERGE_TIMEOUT_S:-180}
 POLL_S=${POLL_S:-2}
 
@@ -195,10 +200,10 @@ rollback() {
     rolled="Rollback FAILED (no earlier binary on $host, or install/restart failed): $host runs the new version"
     return
   fi
-  deadline=$(( $(date +%s) + HEALTH_TIMEOUT_S ))
+  deadline=$(( $(date +%s) + ROLLBACK_TIMEOUT_S ))
   until health=$(api health "$url/healthz" 2>/dev/null); do
     if [ "$(date +%s)" -ge "$deadline" ]; then
-      rolled="Rolled back $host to its earlier binary, but that did not answer /healthz within ${HEALTH_TIMEOUT_S}s either (check 'journalctl -u officemesh' on it: the release before versioning, db6ff62, refuses a store holding chat_adapter entries and names the key; then install the new version there again, docs/deploy.md \"Downgrades\")"
+      rolled="Rolled back $host to its earlier binary, but that did not answer /healthz within ${ROLLBACK_TIMEOUT_S}s either (check 'journalctl -u officemesh' on it: the release before versioning, db6ff62, refuses a store holding chat_adapter entries and names the key; then install the new version there again, docs/deploy.md \"Downgrades\")"
       return
     fi
     sleep "$POLL_S"

@@ -40,6 +40,10 @@ pub struct NodeRow {
     pub clock_offset_ms: Option<i64>,
     /// Highest version of its writes this node holds.
     pub watermark: u64,
+    /// The chat platforms (`slack`, `matrix`, `mattermost`) its adapter announced as connected
+    /// (`chat_adapter/<node>/<platform>`): the Pis that take turns answering there.
+    #[serde(default)]
+    pub chat: Vec<String>,
 }
 
 /// `GET /v1/nodes`.
@@ -146,13 +150,13 @@ mod tests {
                            "gossip_addr": "192.0.2.11:7420", "api_addr": "0.0.0.0:8420",
                            "version": "0.1.0", "status": "self", "heartbeat_age_ms": null,
                            "phi": null, "missing_versions": 0, "unreachable_since_ms": null,
-                           "clock_ahead_ms": null, "clock_offset_ms": -3, "watermark": 57},
+                           "clock_ahead_ms": null, "clock_offset_ms": -3, "watermark": 57, "chat": ["slack"]},
                           {"node": "5ce5dcc9f9c09ee6", "name": "pi-meeting", "room": "meeting room",
                            "gossip_addr": "192.0.2.12:7420", "api_addr": "0.0.0.0:8420",
                            "version": "0.1.0", "status": "alive", "heartbeat_age_ms": 812,
                            "phi": 0.4, "missing_versions": 3, "unreachable_since_ms": null,
                            "clock_ahead_ms": 3480000, "clock_offset_ms": 3480012,
-                           "watermark": 12}],
+                           "watermark": 12, "chat": []}],
                 "completeness": {"complete": false, "unreachable": [],
                                  "clock_ahead": [{"node": "5ce5dcc9f9c09ee6", "name": "pi-meeting",
                                                   "room": "meeting room", "ahead_ms": 3480000}]}}"#,

@@ -43,7 +43,7 @@ use crate::api_types::{NodeRow, NodesAnswer};
 use crate::clock::wall_ms;
 use crate::config::Config;
 use crate::crdt::NodeId;
-use crate::peer::NodeStatus;
+use crate::peer::{NodeStatus, PeerStatus};
 use crate::shared::{MeshView, PresenceState, Shared, StateHandle};
 use crate::state::key::{normalize_label, validate_label};
 use crate::state::limits::check_device_mac;
@@ -398,38 +398,7 @@ async fn nodes(State(shared): State<Arc<Shared>>) -> Json<NodesAnswer> {
         }
         infos
             .into_iter()
-            .map(|(id, info)| {
-                let peer = peers.iter().find(|p| p.node == id);
-                // On its own row: what this node says of its own clock.
-                let (clock_ahead_ms, clock_offset_ms) = match peer {
-                    _ if id == shared.node => (
-                        shared.mesh.own_clock_ahead(),
-                        shared.mesh.own_clock_offset(),
-                    ),
-                    Some(p) => (p.clock_ahead_ms, p.clock_offset_ms),
-                    None => (None, None),
-                };
-                NodeRow {
-                    node: id,
-                    name: info.name,
-                    room: info.room,
-                    gossip_addr: info.gossip_addr,
-                    api_addr: info.api_addr,
-                    version: info.version,
-                    status: if id == shared.node {
-                        NodeStatus::This
-                    } else {
-                        peer.map_or(NodeStatus::Unknown, |p| p.status.into())
-                    },
-                    heartbeat_age_ms: peer.and_then(|p| p.heartbeat_age_ms),
-                    phi: peer.and_then(|p| p.phi),
-                    missing_versions: peer.map(|p| p.missing_versions).unwrap_or(0),
-                    unreachable_since_ms: peer.and_then(|p| p.unreachable_since_ms),
-                    clock_ahead_ms,
-                    clock_offset_ms,
-                    watermark: replica.watermark(id),
-                }
-            })
+            .map(|(id, info)| node_row(&shared, &peers, &replica, id, info))
             .collect()
     };
     Json(NodesAnswer {
@@ -437,6 +406,59 @@ async fn nodes(State(shared): State<Arc<Shared>>) -> Json<NodesAnswer> {
         nodes: rows,
         completeness: shared.mesh.completeness(),
     })
+}
+
+/// One row of `GET /v1/nodes`: what `id` says of itself (`info`), gossip's view of it, and the
+/// chat platforms its announced adapter is connected to.
+fn node_row(
+    shared: &Shared,
+    peers: &[PeerStatus],
+    replica: &Replica,
+    id: NodeId,
+    info: NodeInfo,
+) -> NodeRow {
+    let peer = peers.iter().find(|p| p.node == id);
+    // On its own row: what this node says of its own clock.
+    let (clock_ahead_ms, clock_offset_ms) = match peer {
+        _ if id == shared.node => (
+            shared.mesh.own_clock_ahead(),
+            shared.mesh.own_clock_offset(),
+        ),
+        Some(p) => (p.clock_ahead_ms, p.clock_offset_ms),
+        None => (None, None),
+    };
+    let chat = replica
+        .live()
+        .filter_map(|(key, value)| match (key, value) {
+            (Key::ChatAdapter { node, platform }, Value::ChatAdapter(state))
+                if *node == id && state.connected =>
+            {
+                Some(platform.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    NodeRow {
+        node: id,
+        name: info.name,
+        room: info.room,
+        gossip_addr: info.gossip_addr,
+        api_addr: info.api_addr,
+        version: info.version,
+        status: if id == shared.node {
+            NodeStatus::This
+        } else {
+            peer.map_or(NodeStatus::Unknown, |p| p.status.into())
+        },
+        heartbeat_age_ms: peer.and_then(|p| p.heartbeat_age_ms),
+        phi: peer.and_then(|p| p.phi),
+        missing_versions: peer.map(|p| p.missing_versions).unwrap_or(0),
+        unreachable_since_ms: peer.and_then(|p| p.unreachable_since_ms),
+        clock_ahead_ms,
+        clock_offset_ms,
+        watermark: replica.watermark(id),
+        chat,
+    }
 }
 
 async fn state_hash(State(state): State<Arc<StateHandle>>) -> Json<serde_json::Value> {

@@ -29,8 +29,10 @@ pub const KIND_PROTOCOL: u16 = 2;
 /// An own announcement this old is written again with the same content (one write per platform
 /// per half hour: a negligible rate), so a peer that missed it gets it.
 pub const REANNOUNCE_AFTER_MS: u64 = 30 * 60 * 1000;
-/// How often [`keep_announced`] retries a held announcement (and looks at its age).
-pub const RETRY: Duration = Duration::from_secs(15);
+/// How often [`keep_announced`] retries a held announcement (and looks at its age): while
+/// one Pi has announced and another is still held, their rankings differ and both may answer
+/// a question, so the wait is short. A retry that finds nothing due only reads the replica.
+pub const RETRY: Duration = Duration::from_secs(1);
 
 fn key(node: NodeId, platform: &str) -> Key {
     Key::ChatAdapter {

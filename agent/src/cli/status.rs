@@ -1,6 +1,7 @@
 //! `officemesh status`: mesh health, every node and what this agent may be missing
 //! (`GET /v1/nodes`), as a table; its `clock` column is each clock's measured offset (this
-//! node's against the mesh's median, a peer's against this node's). Talks HTTP only through
+//! node's against the mesh's median, a peer's against this node's); its `chat` column, the chat
+//! platforms each node's adapter announced as connected. Talks HTTP only through
 //! `crate::client`.
 
 use super::{print_note, ClientArgs};
@@ -25,7 +26,8 @@ pub fn run(args: &ClientArgs) -> anyhow::Result<()> {
                 "phi",
                 "missing",
                 "clock",
-                "version"
+                "version",
+                "chat"
             ],
             &rows
         )
@@ -58,6 +60,11 @@ fn node_row(node: &NodeRow) -> Vec<String> {
             .map(offset_words)
             .unwrap_or_else(|| "-".into()),
         node.version.clone(),
+        if node.chat.is_empty() {
+            "-".into()
+        } else {
+            node.chat.join(",")
+        },
     ]
 }
 
@@ -96,5 +103,11 @@ mod tests {
             ..row
         };
         assert_eq!(node_row(&unmeasured)[7], "-");
+        assert_eq!(node_row(&unmeasured)[9], "-", "no chat adapter announced");
+        let answering = NodeRow {
+            chat: vec!["slack".into(), "matrix".into()],
+            ..unmeasured
+        };
+        assert_eq!(node_row(&answering)[9], "slack,matrix");
     }
 }

@@ -80,6 +80,7 @@ fn three_agents_one_bot_account_answer_once() {
     );
     // The first sync of each agent is history; give every agent time to be past it.
     std::thread::sleep(Duration::from_secs(2));
+    support::wait_chat_turns(&agents, "matrix");
 
     // Whole mesh: exactly one reply.
     let asked = Instant::now();

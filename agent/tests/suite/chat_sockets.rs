@@ -398,6 +398,7 @@ fn mattermost_two_agents_one_bot_answer_once() {
         "two sockets; log:\n{}",
         agents[0].log()
     );
+    support::wait_chat_turns(&agents, "mattermost");
 
     for (n, question) in [
         "officemesh, who's at the office?",

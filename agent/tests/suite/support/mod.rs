@@ -265,6 +265,42 @@ impl Drop for TestAgent {
     }
 }
 
+/// Waits until every agent's `GET /v1/nodes` lists every agent's adapter for `platform` as
+/// connected: from then on every Pi ranks the same Pis for chat turns, so a question is
+/// answered once. (While one Pi has announced and another not yet, both may answer.)
+pub fn wait_chat_turns(agents: &[TestAgent], platform: &str) {
+    let ids: Vec<Json> = agents
+        .iter()
+        .map(|agent| agent.get("/v1/nodes")["self"].clone())
+        .collect();
+    let all_connected = |agent: &TestAgent| {
+        let nodes = agent.get("/v1/nodes")["nodes"].clone();
+        ids.iter().all(|id| {
+            nodes.as_array().is_some_and(|rows| {
+                rows.iter().any(|row| {
+                    row["node"] == *id
+                        && row["chat"]
+                            .as_array()
+                            .is_some_and(|chat| chat.iter().any(|p| p == platform))
+                })
+            })
+        })
+    };
+    for agent in agents {
+        eventually(Duration::from_secs(60), || {
+            all_connected(agent).then_some(())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{} never held every {platform} adapter as connected: {}\nlog:\n{}",
+                agent.name,
+                agent.get("/v1/nodes"),
+                agent.log()
+            )
+        });
+    }
+}
+
 /// GET returning the JSON body of a 2xx answer.
 pub fn get(url: &str) -> Result<Json, String> {
     ureq::get(url)
