@@ -92,6 +92,8 @@ pub const FILLERS: &[&str] = &[
     "current",
     "latest",
     "check",
+    "quick",
+    "quickly",
     "list",
     "only",
     "from",

@@ -21,6 +21,7 @@ pub(super) fn pick(facts: &Facts, words: &[&str]) -> Option<Command> {
         return Some(Command::Alerts);
     }
     if let Some(command) = targets(facts, words)
+        .or_else(|| comfort_check(facts))
         .or_else(|| compare(facts))
         .or_else(|| extreme(facts))
         .or_else(|| busy(facts))
@@ -176,6 +177,17 @@ fn targets(facts: &Facts, words: &[&str]) -> Option<Command> {
     } else {
         Command::Targets { room }
     })
+}
+
+/// "comfort check studio", "studio comfort?", "quick comfort check in the kitchen": the room
+/// (`None`: every room) against its targets on every quantity; "comfort targets" lists them
+/// (`targets`), "set the studio comfort to 22" sets one, "warm" or a quantity asks that alone.
+fn comfort_check(facts: &Facts) -> Option<Command> {
+    let other = facts.feeling.is_some()
+        || facts.quantity.is_some()
+        || facts.has(Tag::Set)
+        || facts.has(Tag::Remove);
+    (facts.has(Tag::Comfort) && !other).then(|| Command::Comfortable { room: facts.room() })
 }
 
 /// "how busy is it", "is the office packed?" (how many are in); "is the kitchen busy?" (a

@@ -54,6 +54,8 @@ pub enum Tag {
     Comparative(Quantity, bool),
     /// "within", "comfortable": a room against its targets, every quantity.
     Within,
+    /// "comfort" ("comfort check studio"): a room against its targets, every quantity.
+    Comfort,
     /// "average", "since", "trend": readings over time, which chat does not keep.
     Trend,
     /// "first", "earliest": who arrived first.
@@ -214,6 +216,7 @@ const VOCABULARY: &[(&str, Tag)] = &[
     ("comfortable", Tag::Within),
     ("uncomfortable", Tag::Within),
     ("comfy", Tag::Within),
+    ("comfort", Tag::Comfort),
     ("range", Tag::Within),
     ("first", Tag::First),
     ("avg", Tag::Trend),

@@ -277,6 +277,11 @@ const TABLE: &[(&str, &str)] = &[
     ("is it cold?", "comfort:*"),
     ("is it too hot here or is it just me?", "comfort:here"),
     ("is the temperature too high in the lab?", "comfort:lab"),
+    ("comfort check kitchen", "comfortable:kitchen"),
+    ("comfort check in the lab", "comfortable:lab"),
+    ("quick comfort check in the lobby", "comfortable:lobby"),
+    ("confort check: lab", "comfortable:lab"),
+    ("comfort check", "comfortable:*"),
     // Alerts, status, rooms, empty.
     ("any alerts?", "alerts"),
     ("alerts", "alerts"),

@@ -204,6 +204,16 @@ const OFFICE: &[(&str, &str)] = &[
     ("my phone is broken", "unknown"),
     ("set up a meeting at 3", "bad_set"),
     ("set a reminder for 5pm", "bad_set"),
+    // Blind test 3: a comfort check of one room; the rule on other words and typos.
+    ("comfort check studio", "comfortable:studio"),
+    ("comfort check meeting room", "comfortable:meeting room"),
+    ("quick comfort check in the kitchen", "comfortable:kitchen"),
+    ("comfort check: lobby", "comfortable:lobby"),
+    ("comfort chek open space", "comfortable:open space"),
+    ("Comfort check - studio?", "comfortable:studio"),
+    ("studio comfort?", "comfortable:studio"),
+    ("how's the comfort in the lobby", "comfortable:lobby"),
+    ("comfort check", "comfortable:*"),
     // Not for the bot, in the same office: a fallback, never a wrong answer.
     ("asdf qwer zxcv", "unknown"),
     ("the purple elephant sings", "unknown"),
@@ -264,12 +274,33 @@ fn the_answers_are_about_what_was_asked() {
         ("set up a meeting at 3", "can't book meetings"),
         ("my phone is broken", "didn't understand"),
         ("how long do you keep my data?", "Attendance history is on here"),
+        ("comfort check studio", "No: studio is at 24.5 °C, above its target"),
+        ("comfort check meeting room", "No: meeting room is at 19.5 °C, below a comfortable 20–24 °C."),
     ];
     for (question, part) in cases {
         let reply = demo.answer(question);
         assert!(
             reply.contains(part),
             "{question:?}: {part:?} missing from: {reply}"
+        );
+    }
+}
+
+#[test]
+fn a_comfort_check_of_one_room_names_that_room_only() {
+    let demo = Demo::new();
+    for (question, room) in [
+        ("comfort check meeting room", "meeting room"),
+        ("quick comfort check in the kitchen", "kitchen"),
+    ] {
+        let reply = demo.answer(question);
+        let others: Vec<&str> = ["lobby", "kitchen", "meeting room", "studio", "open space"]
+            .into_iter()
+            .filter(|other| *other != room && reply.contains(other))
+            .collect();
+        assert!(
+            reply.contains(room) && others.is_empty() && !reply.starts_with("Sorry"),
+            "{question:?}: {reply}"
         );
     }
 }
