@@ -158,6 +158,7 @@ pub const FILLERS: &[&str] = &[
     "properly",
     "aware",
     "vs",
+    "v",
     "versus",
     "compared",
     "compare",

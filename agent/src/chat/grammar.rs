@@ -77,8 +77,9 @@ pub enum Command {
     Arrived { person: String, when: When },
     /// "has bob left?", "when did bob leave yesterday?".
     Left { person: String, when: When },
-    /// "who was in yesterday?", "who was in this week?", "who's been in since 9?".
-    WhoWasIn { when: When },
+    /// "who was in yesterday?", "who was in this week?", "who's been in since 9?"; several
+    /// days compared ("monday vs wednesday") are answered one line each.
+    WhoWasIn { days: Vec<When> },
     /// "which room is coldest?", "loudest room" (`highest` false for coldest/quietest/driest).
     Extreme { quantity: Quantity, highest: bool },
     /// "average humidity this week", "temp since morning": readings over time (chat has only

@@ -242,7 +242,9 @@ fn how_many(facts: &Facts) -> Option<Command> {
     }
     Some(match facts.time {
         Some(when @ (When::Yesterday | When::Weekday(_) | When::ThisWeek | When::LastWeek)) => {
-            Command::WhoWasIn { when }
+            Command::WhoWasIn {
+                days: days_compared(facts).unwrap_or_else(|| vec![when]),
+            }
         }
         _ => Command::HowManyIn,
     })
@@ -302,6 +304,9 @@ fn personal(facts: &Facts) -> Option<Command> {
 /// "who was in yesterday / this week / on monday / since 9", "attendance monday", "who came
 /// first today".
 fn who_was_in(facts: &Facts) -> Option<Command> {
+    if let Some(days) = days_compared(facts) {
+        return Some(Command::WhoWasIn { days });
+    }
     let first = facts.has(Tag::First) && facts.has(Tag::Who);
     let when = facts
         .time
@@ -313,5 +318,18 @@ fn who_was_in(facts: &Facts) -> Option<Command> {
     );
     let asks = (facts.has(Tag::Who) && (earlier || facts.has(Tag::Past) || facts.came || first))
         || (facts.has(Tag::Past) && earlier && facts.runs.is_empty());
-    asks.then_some(Command::WhoWasIn { when })
+    asks.then_some(Command::WhoWasIn { days: vec![when] })
+}
+
+/// "monday vs wednesday", "who was in on monday or tuesday", "compare monday and tuesday
+/// attendance": two days or more and no person, room or reading named. Attendance is what the
+/// bot keeps per day, so days alone, side by side, ask who was in on each.
+fn days_compared(facts: &Facts) -> Option<Vec<When>> {
+    let named = facts.person.is_some()
+        || facts.place.is_some()
+        || facts.quantity.is_some()
+        || facts.feeling.is_some()
+        || facts.has(Tag::Trend);
+    let asks = facts.has(Tag::Who) || facts.has(Tag::Past) || facts.came || facts.runs.is_empty();
+    (facts.days.len() > 1 && !named && asks).then(|| facts.days.clone())
 }

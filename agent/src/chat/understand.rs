@@ -46,6 +46,9 @@ pub(super) struct Facts {
     pub(super) extreme: Option<(Quantity, bool)>,
     pub(super) comparative: Option<(Quantity, bool)>,
     pub(super) time: Option<When>,
+    /// Every day or span named, in order ("monday vs wednesday"); "today" only when said so
+    /// ("yesterday afternoon" is one day).
+    pub(super) days: Vec<When>,
     pub(super) number: bool,
     /// "came", "arrived": an arrival in the past ("who came in today").
     pub(super) came: bool,
@@ -89,6 +92,9 @@ impl Facts {
             }
         }
         facts.close(&mut run);
+        if !words.iter().any(|w| matches!(*w, "today" | "tdy" | "2day")) {
+            facts.days.retain(|day| *day != When::Today);
+        }
         facts
     }
 
@@ -113,6 +119,11 @@ impl Facts {
             }
             Piece::Word(tag) => tag,
         };
+        if let Tag::Time(when) = tag {
+            if when != When::Now && !self.days.contains(&when) {
+                self.days.push(when);
+            }
+        }
         match tag {
             Tag::Quantity(q) => {
                 if !self.quantities.contains(&q) {

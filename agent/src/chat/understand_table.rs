@@ -10,6 +10,20 @@ fn names(quantities: &[officemesh_sensors::Quantity]) -> String {
     names.join(",")
 }
 
+/// "mon", "yesterday", "last week": a day in a label.
+fn day_label(when: &When) -> &'static str {
+    const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    match when {
+        When::Now => "now",
+        When::Today => "today",
+        When::Yesterday => "yesterday",
+        When::Weekday(day) => WEEKDAYS.get(usize::from(*day)).copied().unwrap_or("?"),
+        When::ThisWeek => "this week",
+        When::LastWeek => "last week",
+        When::SinceHour(_) => "since",
+    }
+}
+
 /// "is_in:ada", "reading:kitchen:temperature", "reading:*:humidity", "comfort:here".
 pub(crate) fn label(command: &Command) -> String {
     let room = |room: &Option<String>| room.clone().unwrap_or_else(|| "*".into());
@@ -20,6 +34,10 @@ pub(crate) fn label(command: &Command) -> String {
         Command::Arrived { person, .. } => format!("arrived:{person}"),
         Command::Left { person, .. } => format!("left:{person}"),
         Command::HowManyIn => "how_many".into(),
+        Command::WhoWasIn { days } if days.len() > 1 => {
+            let days: Vec<&str> = days.iter().map(day_label).collect();
+            format!("who_was:{}", days.join(","))
+        }
         Command::WhoWasIn { .. } => "who_was".into(),
         Command::Reading { room: r, quantity } => {
             format!("reading:{}:{}", room(r), quantity.as_str())
@@ -180,6 +198,17 @@ const TABLE: &[(&str, &str)] = &[
     ("headcount", "how_many"),
     ("head count?", "how_many"),
     ("how many of us are in today", "how_many"),
+    // Two days compared: who was in on each.
+    ("monday vs wednesday", "who_was:mon,wed"),
+    ("monday v wednesday", "who_was:mon,wed"),
+    ("who was in on monday vs wednesday", "who_was:mon,wed"),
+    ("compare monday and tuesday attendance", "who_was:mon,tue"),
+    ("Mon vs. Fri?", "who_was:mon,fri"),
+    ("yesterday vs today", "who_was:yesterday,today"),
+    (
+        "who was in last week vs this week",
+        "who_was:last week,this week",
+    ),
     // Readings.
     ("meeting room temp", "reading:meeting room:temperature"),
     (
@@ -404,9 +433,8 @@ fn phrasings_are_understood_as_asked() {
 #[test]
 fn time_words_are_read() {
     let when = |text: &str| match parse(text) {
-        Command::WhoWasIn { when } | Command::Arrived { when, .. } | Command::Left { when, .. } => {
-            Some(when)
-        }
+        Command::WhoWasIn { days } => days.first().copied(),
+        Command::Arrived { when, .. } | Command::Left { when, .. } => Some(when),
         _ => None,
     };
     assert_eq!(when("who was in yesterday"), Some(When::Yesterday));

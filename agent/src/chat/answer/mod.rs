@@ -240,7 +240,10 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
         }
         Command::Arrived { person, when } => Plan::say(history::arrived(view, person, *when)),
         Command::Left { person, when } => Plan::say(history::left(view, person, *when)),
-        Command::WhoWasIn { when } => Plan::say(history::who_was_in(view, *when)),
+        Command::WhoWasIn { days } => Plan::say(line_each(
+            view,
+            days.iter().map(|when| history::who_was_in(view, *when)),
+        )),
         Command::Extreme { quantity, highest } => {
             Plan::say(comfort::extreme(view, *quantity, *highest))
         }
@@ -328,6 +331,20 @@ fn caveat(view: &View<'_>, node: &UnreachableNode, what: &str) -> String {
         "I can't reach {} ({}) {when}, so I may be missing {what} there.",
         node.name, node.room
     )
+}
+
+/// Several answers about people ("monday vs wednesday", "ada and bob"), one after the other,
+/// with the partition caveats they share said once, at the end.
+fn line_each(view: &View<'_>, replies: impl Iterator<Item = String>) -> String {
+    let caveats = caveats(view, None, "people");
+    let lines: Vec<String> = replies
+        .flat_map(|reply| {
+            let lines: Vec<String> = reply.lines().map(str::to_string).collect();
+            lines
+        })
+        .filter(|line| !caveats.contains(line))
+        .collect();
+    with_caveats(lines.join("\n"), caveats)
 }
 
 fn with_caveats(mut text: String, caveats: Vec<String>) -> String {

@@ -204,7 +204,17 @@ const OFFICE: &[(&str, &str)] = &[
     ("my phone is broken", "unknown"),
     ("set up a meeting at 3", "bad_set"),
     ("set a reminder for 5pm", "bad_set"),
-    // Blind test 3: a comfort check of one room; the rule on other words and typos.
+    // Blind test 3: two days compared, a comfort check of one room; then each rule on other
+    // words, typos and punctuation.
+    ("monday vs wednesday", "who_was:mon,wed"),
+    ("who was in on monday vs wednesday", "who_was:mon,wed"),
+    ("compare monday and tuesday attendance", "who_was:mon,tue"),
+    ("monday v wednesday", "who_was:mon,wed"),
+    ("Monday vs. Tuesday?", "who_was:mon,tue"),
+    ("attendance monday versus friday", "who_was:mon,fri"),
+    ("who was in yesterday vs today", "who_was:yesterday,today"),
+    ("how many were in on monday vs tuesday", "who_was:mon,tue"),
+    ("who came in tues or wednesday", "who_was:tue,wed"),
     ("comfort check studio", "comfortable:studio"),
     ("comfort check meeting room", "comfortable:meeting room"),
     ("quick comfort check in the kitchen", "comfortable:kitchen"),
@@ -274,6 +284,9 @@ fn the_answers_are_about_what_was_asked() {
         ("set up a meeting at 3", "can't book meetings"),
         ("my phone is broken", "didn't understand"),
         ("how long do you keep my data?", "Attendance history is on here"),
+        ("monday vs wednesday", "On Monday (2025-11-24), 2 people: Linus Torvalds 09:00–17:00, Grace Hopper 09:15–15:30.\nToday, 4 people:"),
+        ("compare monday and tuesday attendance", "On Monday (2025-11-24), 2 people:"),
+        ("compare monday and tuesday attendance", "\nOn Tuesday (2025-11-25), 3 people: Ada Lovelace 08:55–17:10"),
         ("comfort check studio", "No: studio is at 24.5 °C, above its target"),
         ("comfort check meeting room", "No: meeting room is at 19.5 °C, below a comfortable 20–24 °C."),
     ];
