@@ -51,10 +51,11 @@ pub enum Command {
     },
     /// A "set …" that misses something; `reason` says what and how to write it.
     BadSet { reason: String },
-    /// "is ada in?": whether one registered person is in now.
-    IsIn { person: String },
+    /// "is ada in?": whether each registered person named is in now ("is ada or bob in?": one
+    /// line each).
+    IsIn { people: Vec<String> },
     /// "when was ada last in?": from the opt-in attendance history.
-    LastIn { person: String },
+    LastIn { people: Vec<String> },
     /// "how many people are in?".
     HowManyIn,
     /// "status": the mesh's health.
@@ -74,9 +75,9 @@ pub enum Command {
         low: bool,
     },
     /// "when did ada get in today?" (first seen that day, from the attendance history).
-    Arrived { person: String, when: When },
+    Arrived { people: Vec<String>, when: When },
     /// "has bob left?", "when did bob leave yesterday?".
-    Left { person: String, when: When },
+    Left { people: Vec<String>, when: When },
     /// "who was in yesterday?", "who was in this week?", "who's been in since 9?"; several
     /// days compared ("monday vs wednesday") are answered one line each.
     WhoWasIn { days: Vec<When> },
@@ -88,8 +89,9 @@ pub enum Command {
         room: Option<String>,
         quantity: Quantity,
     },
-    /// "was bob in yesterday?", "did ada come in this week?" (attendance history).
-    WasIn { person: String, when: When },
+    /// "was bob in yesterday?", "did ada come in this week?" (attendance history); "were ada and
+    /// bob in yesterday?" names several, answered one line each.
+    WasIn { people: Vec<String>, when: When },
     /// "is open space louder than the lobby?", "kitchen vs studio temp".
     Compare {
         rooms: Vec<String>,

@@ -61,9 +61,9 @@ fn pick_room_or_rest(facts: &Facts, words: &[&str]) -> Option<Command> {
         return Some(command);
     }
     match (&facts.person, &facts.place) {
-        (Some(_), _) if facts.runs.is_empty() => {
-            facts.person().map(|person| Command::IsIn { person })
-        }
+        (Some(_), _) if facts.runs.is_empty() => Some(Command::IsIn {
+            people: facts.named(),
+        }),
         (None, Some(room)) if facts.runs.is_empty() && !about_me(words) => Some(Command::Reading {
             room: Some(room.clone()),
             quantity: Quantity::Temperature,
@@ -250,7 +250,7 @@ fn how_many(facts: &Facts) -> Option<Command> {
     })
 }
 
-/// Questions about one person: where, when they arrived, left, were last in, were in that day.
+/// Questions about one person or several ("were ada and bob in yesterday": each): where, when they arrived, left, were last in, were in that day.
 fn personal(facts: &Facts) -> Option<Command> {
     let about_presence = [
         Tag::Where,
@@ -272,23 +272,26 @@ fn personal(facts: &Facts) -> Option<Command> {
     if !named {
         return None;
     }
-    let person = facts.person()?;
+    let people = facts.named();
+    if people.is_empty() {
+        return None;
+    }
     let when = match facts.time {
         Some(When::Now) | None => When::Today,
         Some(other) => other,
     };
     if facts.has(Tag::Leave) {
-        return Some(Command::Left { person, when });
+        return Some(Command::Left { people, when });
     }
     if facts.has(Tag::Last) {
-        return Some(Command::LastIn { person });
+        return Some(Command::LastIn { people });
     }
     let asks_when = facts.has(Tag::WhenWord);
     if facts.has(Tag::Arrive) && (asks_when || facts.has(Tag::Which)) {
-        return Some(Command::Arrived { person, when });
+        return Some(Command::Arrived { people, when });
     }
     if asks_when && facts.has(Tag::Past) {
-        return Some(Command::LastIn { person });
+        return Some(Command::LastIn { people });
     }
     // "was bob in yesterday", "did ada come in this week".
     let earlier = matches!(
@@ -296,9 +299,9 @@ fn personal(facts: &Facts) -> Option<Command> {
         When::Yesterday | When::Weekday(_) | When::ThisWeek | When::LastWeek
     );
     if earlier && about_presence {
-        return Some(Command::WasIn { person, when });
+        return Some(Command::WasIn { people, when });
     }
-    about_presence.then_some(Command::IsIn { person })
+    about_presence.then_some(Command::IsIn { people })
 }
 
 /// "who was in yesterday / this week / on monday / since 9", "attendance monday", "who came

@@ -29,10 +29,10 @@ pub(crate) fn label(command: &Command) -> String {
     let room = |room: &Option<String>| room.clone().unwrap_or_else(|| "*".into());
     match command {
         Command::WhoIsIn { .. } => "who".into(),
-        Command::IsIn { person } => format!("is_in:{person}"),
-        Command::LastIn { person } => format!("last_in:{person}"),
-        Command::Arrived { person, .. } => format!("arrived:{person}"),
-        Command::Left { person, .. } => format!("left:{person}"),
+        Command::IsIn { people } => format!("is_in:{}", people.join(" and ")),
+        Command::LastIn { people } => format!("last_in:{}", people.join(" and ")),
+        Command::Arrived { people, .. } => format!("arrived:{}", people.join(" and ")),
+        Command::Left { people, .. } => format!("left:{}", people.join(" and ")),
         Command::HowManyIn => "how_many".into(),
         Command::WhoWasIn { days } if days.len() > 1 => {
             let days: Vec<&str> = days.iter().map(day_label).collect();
@@ -52,7 +52,7 @@ pub(crate) fn label(command: &Command) -> String {
             room: r,
             quantities: q,
         } => format!("readings:{}:{}", room(r), names(q)),
-        Command::WasIn { person, .. } => format!("was_in:{person}"),
+        Command::WasIn { people, .. } => format!("was_in:{}", people.join(" and ")),
         Command::Trend { room: r, quantity } => {
             format!("trend:{}:{}", room(r), quantity.as_str())
         }

@@ -220,7 +220,10 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
         Command::Trend { room, quantity } => {
             Plan::say(readings::trend(view, room.as_deref(), *quantity))
         }
-        Command::WasIn { person, when } => Plan::say(history::was_in(view, person, *when)),
+        Command::WasIn { people, when } => Plan::say(line_each(
+            view,
+            people.iter().map(|p| history::was_in(view, p, *when)),
+        )),
         Command::Compare { rooms, quantity } => Plan::say(comfort::compare(view, rooms, *quantity)),
         Command::Targets { room } => Plan::say(targets::list(view, room.as_deref())),
         Command::Comfortable { room } => Plan::say(comfort::comfortable(view, room.as_deref())),
@@ -238,8 +241,14 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
         Command::RemoveTarget { room, quantity } => {
             targets::remove_target(view, user, room, *quantity)
         }
-        Command::Arrived { person, when } => Plan::say(history::arrived(view, person, *when)),
-        Command::Left { person, when } => Plan::say(history::left(view, person, *when)),
+        Command::Arrived { people, when } => Plan::say(line_each(
+            view,
+            people.iter().map(|p| history::arrived(view, p, *when)),
+        )),
+        Command::Left { people, when } => Plan::say(line_each(
+            view,
+            people.iter().map(|p| history::left(view, p, *when)),
+        )),
         Command::WhoWasIn { days } => Plan::say(line_each(
             view,
             days.iter().map(|when| history::who_was_in(view, *when)),
@@ -267,8 +276,14 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
         Command::Register { .. } | Command::ForgetMe | Command::Forget { .. } => {
             plan_for(view, &Asker::named(user), command)
         }
-        Command::IsIn { person } => Plan::say(attendance::is_in(view, person)),
-        Command::LastIn { person } => Plan::say(attendance::last_in(view, person)),
+        Command::IsIn { people } => Plan::say(line_each(
+            view,
+            people.iter().map(|p| attendance::is_in(view, p)),
+        )),
+        Command::LastIn { people } => Plan::say(line_each(
+            view,
+            people.iter().map(|p| attendance::last_in(view, p)),
+        )),
         Command::HowManyIn => Plan::say(attendance::how_many_in(view)),
         Command::SetTarget {
             room,
@@ -334,16 +349,18 @@ fn caveat(view: &View<'_>, node: &UnreachableNode, what: &str) -> String {
 }
 
 /// Several answers about people ("monday vs wednesday", "ada and bob"), one after the other,
-/// with the partition caveats they share said once, at the end.
+/// with the partition caveats they share said once, at the end (one answer: as it is).
 fn line_each(view: &View<'_>, replies: impl Iterator<Item = String>) -> String {
     let caveats = caveats(view, None, "people");
-    let lines: Vec<String> = replies
-        .flat_map(|reply| {
-            let lines: Vec<String> = reply.lines().map(str::to_string).collect();
-            lines
-        })
-        .filter(|line| !caveats.contains(line))
-        .collect();
+    let mut lines: Vec<String> = Vec::new();
+    for reply in replies {
+        for line in reply.lines() {
+            // The same sentence twice ("History is off here …") is said once.
+            if !caveats.iter().chain(&lines).any(|said| said == line) {
+                lines.push(line.to_string());
+            }
+        }
+    }
     with_caveats(lines.join("\n"), caveats)
 }
 
