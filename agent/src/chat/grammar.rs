@@ -147,7 +147,8 @@ pub(super) fn parse_strict(words: &[&str]) -> Option<Command> {
 /// Lower-cased words without apostrophes and surrounding punctuation; chat mentions
 /// (`@bot`, Slack's `<@U123>`) dropped; `21,5` read as `21.5`.
 pub fn words(text: &str) -> Vec<String> {
-    let lowered = text.to_lowercase();
+    // "ada & bob", as Slack escapes it too: "ada and bob".
+    let lowered = text.to_lowercase().replace("&amp;", "&");
     let chars: Vec<char> = lowered.chars().collect();
     let mut cleaned = String::with_capacity(lowered.len());
     for (index, &c) in chars.iter().enumerate() {
@@ -159,9 +160,10 @@ pub fn words(text: &str) -> Vec<String> {
             {
                 cleaned.push('.')
             }
-            ',' | '?' | '!' | ';' | '"' | '“' | '”' | '=' | '(' | ')' | '[' | ']' | '*' => {
+            ',' | '?' | '!' | ';' | '"' | '“' | '”' | '=' | '(' | ')' | '[' | ']' | '*' | '/' => {
                 cleaned.push(' ')
             }
+            '&' => cleaned.push_str(" and "),
             // Emoji, arrows and other symbols: a space.
             _ if !c.is_alphanumeric() && u32::from(c) >= 0x2190 => cleaned.push(' '),
             _ => cleaned.push(c),
