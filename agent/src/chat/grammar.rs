@@ -90,8 +90,11 @@ pub enum Command {
         quantity: Quantity,
     },
     /// "was bob in yesterday?", "did ada come in this week?" (attendance history); "were ada and
-    /// bob in yesterday?" names several, answered one line each.
-    WasIn { people: Vec<String>, when: When },
+    /// bob in yesterday?", "was ada in monday or tuesday?" name several, answered one line each.
+    WasIn {
+        people: Vec<String>,
+        days: Vec<When>,
+    },
     /// "is open space louder than the lobby?", "kitchen vs studio temp".
     Compare {
         rooms: Vec<String>,

@@ -293,15 +293,28 @@ fn personal(facts: &Facts) -> Option<Command> {
     if asks_when && facts.has(Tag::Past) {
         return Some(Command::LastIn { people });
     }
-    // "was bob in yesterday", "did ada come in this week".
-    let earlier = matches!(
-        when,
-        When::Yesterday | When::Weekday(_) | When::ThisWeek | When::LastWeek
-    );
-    if earlier && about_presence {
-        return Some(Command::WasIn { people, when });
+    // "was bob in yesterday", "did ada come in this week", "was ada in monday or tuesday".
+    if past_day(when) && about_presence {
+        let mut days: Vec<When> = facts
+            .days
+            .iter()
+            .copied()
+            .filter(|d| past_day(*d))
+            .collect();
+        if days.len() < 2 {
+            days = vec![when];
+        }
+        return Some(Command::WasIn { people, days });
     }
     about_presence.then_some(Command::IsIn { people })
+}
+
+/// A day (or week) before today that attendance history answers for.
+fn past_day(when: When) -> bool {
+    matches!(
+        when,
+        When::Yesterday | When::Weekday(_) | When::ThisWeek | When::LastWeek
+    )
 }
 
 /// "who was in yesterday / this week / on monday / since 9", "attendance monday", "who came

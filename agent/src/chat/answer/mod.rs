@@ -220,9 +220,12 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
         Command::Trend { room, quantity } => {
             Plan::say(readings::trend(view, room.as_deref(), *quantity))
         }
-        Command::WasIn { people, when } => Plan::say(line_each(
+        Command::WasIn { people, days } => Plan::say(line_each(
             view,
-            people.iter().map(|p| history::was_in(view, p, *when)),
+            people.iter().flat_map(|person| {
+                days.iter()
+                    .map(move |when| history::was_in(view, person, *when))
+            }),
         )),
         Command::Compare { rooms, quantity } => Plan::say(comfort::compare(view, rooms, *quantity)),
         Command::Targets { room } => Plan::say(targets::list(view, room.as_deref())),
