@@ -10,6 +10,17 @@ fn names(quantities: &[officemesh_sensors::Quantity]) -> String {
     names.join(",")
 }
 
+/// "who_was" for one day, "who_was:mon,wed" for several.
+fn who_was(days: &[When]) -> String {
+    match days {
+        [_] | [] => "who_was".into(),
+        _ => {
+            let days: Vec<&str> = days.iter().map(day_label).collect();
+            format!("who_was:{}", days.join(","))
+        }
+    }
+}
+
 /// "mon", "yesterday", "last week": a day in a label.
 fn day_label(when: &When) -> &'static str {
     const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -34,11 +45,7 @@ pub(crate) fn label(command: &Command) -> String {
         Command::Arrived { people, .. } => format!("arrived:{}", people.join(" and ")),
         Command::Left { people, .. } => format!("left:{}", people.join(" and ")),
         Command::HowManyIn => "how_many".into(),
-        Command::WhoWasIn { days } if days.len() > 1 => {
-            let days: Vec<&str> = days.iter().map(day_label).collect();
-            format!("who_was:{}", days.join(","))
-        }
-        Command::WhoWasIn { .. } => "who_was".into(),
+        Command::WhoWasIn { days } => who_was(days),
         Command::Reading { room: r, quantity } => {
             format!("reading:{}:{}", room(r), quantity.as_str())
         }
