@@ -51,10 +51,11 @@ pub enum Command {
     },
     /// A "set …" that misses something; `reason` says what and how to write it.
     BadSet { reason: String },
-    /// "is ada in?": whether one registered person is in now.
-    IsIn { person: String },
+    /// "is ada in?": whether each registered person named is in now ("is ada or bob in?": one
+    /// line each).
+    IsIn { people: Vec<String> },
     /// "when was ada last in?": from the opt-in attendance history.
-    LastIn { person: String },
+    LastIn { people: Vec<String> },
     /// "how many people are in?".
     HowManyIn,
     /// "status": the mesh's health.
@@ -74,11 +75,12 @@ pub enum Command {
         low: bool,
     },
     /// "when did ada get in today?" (first seen that day, from the attendance history).
-    Arrived { person: String, when: When },
+    Arrived { people: Vec<String>, when: When },
     /// "has bob left?", "when did bob leave yesterday?".
-    Left { person: String, when: When },
-    /// "who was in yesterday?", "who was in this week?", "who's been in since 9?".
-    WhoWasIn { when: When },
+    Left { people: Vec<String>, when: When },
+    /// "who was in yesterday?", "who was in this week?", "who's been in since 9?"; several
+    /// days compared ("monday vs wednesday") are answered one line each.
+    WhoWasIn { days: Vec<When> },
     /// "which room is coldest?", "loudest room" (`highest` false for coldest/quietest/driest).
     Extreme { quantity: Quantity, highest: bool },
     /// "average humidity this week", "temp since morning": readings over time (chat has only
@@ -87,8 +89,12 @@ pub enum Command {
         room: Option<String>,
         quantity: Quantity,
     },
-    /// "was bob in yesterday?", "did ada come in this week?" (attendance history).
-    WasIn { person: String, when: When },
+    /// "was bob in yesterday?", "did ada come in this week?" (attendance history); "were ada and
+    /// bob in yesterday?", "was ada in monday or tuesday?" name several, answered one line each.
+    WasIn {
+        people: Vec<String>,
+        days: Vec<When>,
+    },
     /// "is open space louder than the lobby?", "kitchen vs studio temp".
     Compare {
         rooms: Vec<String>,
@@ -144,7 +150,8 @@ pub(super) fn parse_strict(words: &[&str]) -> Option<Command> {
 /// Lower-cased words without apostrophes and surrounding punctuation; chat mentions
 /// (`@bot`, Slack's `<@U123>`) dropped; `21,5` read as `21.5`.
 pub fn words(text: &str) -> Vec<String> {
-    let lowered = text.to_lowercase();
+    // "ada & bob", as Slack escapes it too: "ada and bob".
+    let lowered = text.to_lowercase().replace("&amp;", "&");
     let chars: Vec<char> = lowered.chars().collect();
     let mut cleaned = String::with_capacity(lowered.len());
     for (index, &c) in chars.iter().enumerate() {
@@ -156,9 +163,10 @@ pub fn words(text: &str) -> Vec<String> {
             {
                 cleaned.push('.')
             }
-            ',' | '?' | '!' | ';' | '"' | '“' | '”' | '=' | '(' | ')' | '[' | ']' | '*' => {
+            ',' | '?' | '!' | ';' | '"' | '“' | '”' | '=' | '(' | ')' | '[' | ']' | '*' | '/' => {
                 cleaned.push(' ')
             }
+            '&' => cleaned.push_str(" and "),
             // Emoji, arrows and other symbols: a space.
             _ if !c.is_alphanumeric() && u32::from(c) >= 0x2190 => cleaned.push(' '),
             _ => cleaned.push(c),

@@ -287,18 +287,29 @@ fn edit_distance_counts_swaps_as_one() {
 #[test]
 fn attendance_questions() {
     let ada = || "ada".to_string();
-    assert_eq!(parse("is ada in?"), Command::IsIn { person: ada() });
+    assert_eq!(
+        parse("is ada in?"),
+        Command::IsIn {
+            people: vec![ada()]
+        }
+    );
     assert_eq!(
         parse("Is Ada at the office"),
-        Command::IsIn { person: ada() }
+        Command::IsIn {
+            people: vec![ada()]
+        }
     );
     assert_eq!(
         parse("when was ada last in?"),
-        Command::LastIn { person: ada() }
+        Command::LastIn {
+            people: vec![ada()]
+        }
     );
     assert_eq!(
         parse("when was Ada last here"),
-        Command::LastIn { person: ada() }
+        Command::LastIn {
+            people: vec![ada()]
+        }
     );
     assert_eq!(parse("how many people are in?"), Command::HowManyIn);
     assert_eq!(parse("how many are here"), Command::HowManyIn);

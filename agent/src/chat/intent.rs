@@ -21,6 +21,7 @@ pub(super) fn pick(facts: &Facts, words: &[&str]) -> Option<Command> {
         return Some(Command::Alerts);
     }
     if let Some(command) = targets(facts, words)
+        .or_else(|| comfort_check(facts))
         .or_else(|| compare(facts))
         .or_else(|| extreme(facts))
         .or_else(|| busy(facts))
@@ -60,9 +61,9 @@ fn pick_room_or_rest(facts: &Facts, words: &[&str]) -> Option<Command> {
         return Some(command);
     }
     match (&facts.person, &facts.place) {
-        (Some(_), _) if facts.runs.is_empty() => {
-            facts.person().map(|person| Command::IsIn { person })
-        }
+        (Some(_), _) if facts.runs.is_empty() => Some(Command::IsIn {
+            people: facts.named(),
+        }),
         (None, Some(room)) if facts.runs.is_empty() && !about_me(words) => Some(Command::Reading {
             room: Some(room.clone()),
             quantity: Quantity::Temperature,
@@ -178,6 +179,17 @@ fn targets(facts: &Facts, words: &[&str]) -> Option<Command> {
     })
 }
 
+/// "comfort check studio", "studio comfort?", "quick comfort check in the kitchen": the room
+/// (`None`: every room) against its targets on every quantity; "comfort targets" lists them
+/// (`targets`), "set the studio comfort to 22" sets one, "warm" or a quantity asks that alone.
+fn comfort_check(facts: &Facts) -> Option<Command> {
+    let other = facts.feeling.is_some()
+        || facts.quantity.is_some()
+        || facts.has(Tag::Set)
+        || facts.has(Tag::Remove);
+    (facts.has(Tag::Comfort) && !other).then(|| Command::Comfortable { room: facts.room() })
+}
+
 /// "how busy is it", "is the office packed?" (how many are in); "is the kitchen busy?" (a
 /// room: presence is office-wide, so the answer says so, gives the office and the room's
 /// sound as a hint).
@@ -230,13 +242,15 @@ fn how_many(facts: &Facts) -> Option<Command> {
     }
     Some(match facts.time {
         Some(when @ (When::Yesterday | When::Weekday(_) | When::ThisWeek | When::LastWeek)) => {
-            Command::WhoWasIn { when }
+            Command::WhoWasIn {
+                days: days_compared(facts).unwrap_or_else(|| vec![when]),
+            }
         }
         _ => Command::HowManyIn,
     })
 }
 
-/// Questions about one person: where, when they arrived, left, were last in, were in that day.
+/// Questions about one person or several ("were ada and bob in yesterday": each): where, when they arrived, left, were last in, were in that day.
 fn personal(facts: &Facts) -> Option<Command> {
     let about_presence = [
         Tag::Where,
@@ -258,38 +272,57 @@ fn personal(facts: &Facts) -> Option<Command> {
     if !named {
         return None;
     }
-    let person = facts.person()?;
+    let people = facts.named();
+    if people.is_empty() {
+        return None;
+    }
     let when = match facts.time {
         Some(When::Now) | None => When::Today,
         Some(other) => other,
     };
     if facts.has(Tag::Leave) {
-        return Some(Command::Left { person, when });
+        return Some(Command::Left { people, when });
     }
     if facts.has(Tag::Last) {
-        return Some(Command::LastIn { person });
+        return Some(Command::LastIn { people });
     }
     let asks_when = facts.has(Tag::WhenWord);
     if facts.has(Tag::Arrive) && (asks_when || facts.has(Tag::Which)) {
-        return Some(Command::Arrived { person, when });
+        return Some(Command::Arrived { people, when });
     }
     if asks_when && facts.has(Tag::Past) {
-        return Some(Command::LastIn { person });
+        return Some(Command::LastIn { people });
     }
-    // "was bob in yesterday", "did ada come in this week".
-    let earlier = matches!(
+    // "was bob in yesterday", "did ada come in this week", "was ada in monday or tuesday".
+    if past_day(when) && about_presence {
+        let mut days: Vec<When> = facts
+            .days
+            .iter()
+            .copied()
+            .filter(|d| past_day(*d))
+            .collect();
+        if days.len() < 2 {
+            days = vec![when];
+        }
+        return Some(Command::WasIn { people, days });
+    }
+    about_presence.then_some(Command::IsIn { people })
+}
+
+/// A day (or week) before today that attendance history answers for.
+fn past_day(when: When) -> bool {
+    matches!(
         when,
         When::Yesterday | When::Weekday(_) | When::ThisWeek | When::LastWeek
-    );
-    if earlier && about_presence {
-        return Some(Command::WasIn { person, when });
-    }
-    about_presence.then_some(Command::IsIn { person })
+    )
 }
 
 /// "who was in yesterday / this week / on monday / since 9", "attendance monday", "who came
 /// first today".
 fn who_was_in(facts: &Facts) -> Option<Command> {
+    if let Some(days) = days_compared(facts) {
+        return Some(Command::WhoWasIn { days });
+    }
     let first = facts.has(Tag::First) && facts.has(Tag::Who);
     let when = facts
         .time
@@ -301,5 +334,18 @@ fn who_was_in(facts: &Facts) -> Option<Command> {
     );
     let asks = (facts.has(Tag::Who) && (earlier || facts.has(Tag::Past) || facts.came || first))
         || (facts.has(Tag::Past) && earlier && facts.runs.is_empty());
-    asks.then_some(Command::WhoWasIn { when })
+    asks.then_some(Command::WhoWasIn { days: vec![when] })
+}
+
+/// "monday vs wednesday", "who was in on monday or tuesday", "compare monday and tuesday
+/// attendance": two days or more and no person, room or reading named. Attendance is what the
+/// bot keeps per day, so days alone, side by side, ask who was in on each.
+fn days_compared(facts: &Facts) -> Option<Vec<When>> {
+    let named = facts.person.is_some()
+        || facts.place.is_some()
+        || facts.quantity.is_some()
+        || facts.feeling.is_some()
+        || facts.has(Tag::Trend);
+    let asks = facts.has(Tag::Who) || facts.has(Tag::Past) || facts.came || facts.runs.is_empty();
+    (facts.days.len() > 1 && !named && asks).then(|| facts.days.clone())
 }

@@ -54,6 +54,8 @@ pub enum Tag {
     Comparative(Quantity, bool),
     /// "within", "comfortable": a room against its targets, every quantity.
     Within,
+    /// "comfort" ("comfort check studio"): a room against its targets, every quantity.
+    Comfort,
     /// "average", "since", "trend": readings over time, which chat does not keep.
     Trend,
     /// "first", "earliest": who arrived first.
@@ -214,6 +216,7 @@ const VOCABULARY: &[(&str, Tag)] = &[
     ("comfortable", Tag::Within),
     ("uncomfortable", Tag::Within),
     ("comfy", Tag::Within),
+    ("comfort", Tag::Comfort),
     ("range", Tag::Within),
     ("first", Tag::First),
     ("avg", Tag::Trend),
@@ -266,6 +269,9 @@ const VOCABULARY: &[(&str, Tag)] = &[
     ("wed", Tag::Time(When::Weekday(2))),
     ("thu", Tag::Time(When::Weekday(3))),
     ("fri", Tag::Time(When::Weekday(4))),
+    ("tues", Tag::Time(When::Weekday(1))),
+    ("weds", Tag::Time(When::Weekday(2))),
+    ("thurs", Tag::Time(When::Weekday(3))),
     ("alert", Tag::Alerts),
     ("alerts", Tag::Alerts),
     ("alarm", Tag::Alerts),

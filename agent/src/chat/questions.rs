@@ -201,7 +201,7 @@ fn parse_last_in(words: &[&str]) -> Option<Command> {
         _ => return None,
     };
     (!NOT_A_NAME.contains(person)).then(|| Command::LastIn {
-        person: (*person).to_string(),
+        people: vec![(*person).to_string()],
     })
 }
 
@@ -225,7 +225,7 @@ fn parse_is_in(words: &[&str]) -> Option<Command> {
     };
     // A bare "ada in" only with "is" before it, or as two words.
     (place_ok && (words.first() == Some(&"is") || words.len() == 2)).then(|| Command::IsIn {
-        person: (*name).to_string(),
+        people: vec![(*name).to_string()],
     })
 }
 
@@ -235,14 +235,14 @@ mod tests {
 
     fn is_in(person: &str) -> Command {
         Command::IsIn {
-            person: person.into(),
+            people: vec![person.into()],
         }
     }
 
     #[test]
     fn questions_parse_to_their_commands() {
         let last = |person: &str| Command::LastIn {
-            person: person.into(),
+            people: vec![person.into()],
         };
         let comfort = |room: Option<&str>, cold| Command::Comfort {
             room: room.map(str::to_string),

@@ -46,6 +46,9 @@ pub(super) struct Facts {
     pub(super) extreme: Option<(Quantity, bool)>,
     pub(super) comparative: Option<(Quantity, bool)>,
     pub(super) time: Option<When>,
+    /// Every day or span named, in order ("monday vs wednesday"); "today" only when said so
+    /// ("yesterday afternoon" is one day).
+    pub(super) days: Vec<When>,
     pub(super) number: bool,
     /// "came", "arrived": an arrival in the past ("who came in today").
     pub(super) came: bool,
@@ -89,6 +92,9 @@ impl Facts {
             }
         }
         facts.close(&mut run);
+        if !words.iter().any(|w| matches!(*w, "today" | "tdy" | "2day")) {
+            facts.days.retain(|day| *day != When::Today);
+        }
         facts
     }
 
@@ -113,6 +119,11 @@ impl Facts {
             }
             Piece::Word(tag) => tag,
         };
+        if let Tag::Time(when) = tag {
+            if when != When::Now && !self.days.contains(&when) {
+                self.days.push(when);
+            }
+        }
         match tag {
             Tag::Quantity(q) => {
                 if !self.quantities.contains(&q) {
@@ -154,12 +165,19 @@ impl Facts {
         self.runs.first().cloned()
     }
 
-    /// The person asked about ("ada and grace" when several are named).
-    pub(super) fn person(&self) -> Option<String> {
-        if self.people.len() > 1 {
-            return Some(self.people.join(" and "));
+    /// The people asked about: every registered person named, in order ("ada or bob"), or
+    /// the first words nobody knows ("is zed in": zed, for the answer to say it knows no zed).
+    pub(super) fn named(&self) -> Vec<String> {
+        let mut people: Vec<String> = Vec::with_capacity(self.people.len());
+        for person in &self.people {
+            if !people.contains(person) {
+                people.push(person.clone());
+            }
         }
-        self.person.clone().or_else(|| self.runs.first().cloned())
+        if people.is_empty() {
+            people.extend(self.runs.first().cloned());
+        }
+        people
     }
 
     /// Thanks with nothing asked ("thx, that helped", "thank you for all your help").
@@ -383,15 +401,9 @@ fn recognise(words: &[&str], lexicon: &Lexicon) -> Vec<Piece> {
         let used = group_len(&words[at..], &first);
         match &first {
             Tag::Open(word) if person_part(word, lexicon) => {
-                let mut name = vec![word.clone()];
-                while at + name.len() < words.len()
-                    && person_part(words[at + name.len()], lexicon)
-                    && matches!(lexicon::single(words[at + name.len()]), Tag::Open(_))
-                {
-                    name.push(words[at + name.len()].to_string());
-                }
-                at += name.len();
-                pieces.push(Piece::Person(name.join(" ")));
+                let used = name_len(&words[at..], lexicon);
+                pieces.push(Piece::Person(words[at..at + used].join(" ")));
+                at += used;
             }
             _ => {
                 pieces.push(Piece::Word(first));
@@ -400,6 +412,32 @@ fn recognise(words: &[&str], lexicon: &Lexicon) -> Vec<Piece> {
         }
     }
     pieces
+}
+
+/// How many words of one registered person's name start `words` ("ada lovelace": 2; "ada
+/// bob", two people with the comma dropped: 1).
+fn name_len(words: &[&str], lexicon: &Lexicon) -> usize {
+    let part_of = |name: &String, word: &str| {
+        name.to_lowercase()
+            .split_whitespace()
+            .any(|part| close(word, part))
+    };
+    let mut whose: Vec<&String> = lexicon.people.iter().collect();
+    let mut used = 0;
+    for word in words {
+        let known = used == 0 || matches!(lexicon::single(word), Tag::Open(_));
+        let narrowed: Vec<&String> = whose
+            .iter()
+            .copied()
+            .filter(|name| part_of(name, word))
+            .collect();
+        if !known || narrowed.is_empty() {
+            break;
+        }
+        whose = narrowed;
+        used += 1;
+    }
+    used.max(1)
 }
 
 /// How many words the first tag of `words` took (groups take two to four).
@@ -481,10 +519,10 @@ pub(super) fn room_named(text: &str, lexicon: &Lexicon) -> Option<String> {
         .map(|(room, _)| room)
 }
 
-/// Every word of `text` is part of a registered name (or "and": "ada and grace").
+/// Every word of `text` is part of a registered name.
 pub(super) fn is_person(text: &str, lexicon: &Lexicon) -> bool {
     text.split_whitespace()
-        .all(|word| word == "and" || person_part(word, lexicon))
+        .all(|word| person_part(word, lexicon))
 }
 
 /// The one known room named among the words of `text` ("meeting room comfort").

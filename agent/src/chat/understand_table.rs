@@ -10,17 +10,42 @@ fn names(quantities: &[officemesh_sensors::Quantity]) -> String {
     names.join(",")
 }
 
+/// "who_was" for one day, "who_was:mon,wed" for several.
+fn who_was(days: &[When]) -> String {
+    match days {
+        [_] | [] => "who_was".into(),
+        _ => {
+            let days: Vec<&str> = days.iter().map(day_label).collect();
+            format!("who_was:{}", days.join(","))
+        }
+    }
+}
+
+/// "mon", "yesterday", "last week": a day in a label.
+fn day_label(when: &When) -> &'static str {
+    const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    match when {
+        When::Now => "now",
+        When::Today => "today",
+        When::Yesterday => "yesterday",
+        When::Weekday(day) => WEEKDAYS.get(usize::from(*day)).copied().unwrap_or("?"),
+        When::ThisWeek => "this week",
+        When::LastWeek => "last week",
+        When::SinceHour(_) => "since",
+    }
+}
+
 /// "is_in:ada", "reading:kitchen:temperature", "reading:*:humidity", "comfort:here".
 pub(crate) fn label(command: &Command) -> String {
     let room = |room: &Option<String>| room.clone().unwrap_or_else(|| "*".into());
     match command {
         Command::WhoIsIn { .. } => "who".into(),
-        Command::IsIn { person } => format!("is_in:{person}"),
-        Command::LastIn { person } => format!("last_in:{person}"),
-        Command::Arrived { person, .. } => format!("arrived:{person}"),
-        Command::Left { person, .. } => format!("left:{person}"),
+        Command::IsIn { people } => format!("is_in:{}", people.join(" and ")),
+        Command::LastIn { people } => format!("last_in:{}", people.join(" and ")),
+        Command::Arrived { people, .. } => format!("arrived:{}", people.join(" and ")),
+        Command::Left { people, .. } => format!("left:{}", people.join(" and ")),
         Command::HowManyIn => "how_many".into(),
-        Command::WhoWasIn { .. } => "who_was".into(),
+        Command::WhoWasIn { days } => who_was(days),
         Command::Reading { room: r, quantity } => {
             format!("reading:{}:{}", room(r), quantity.as_str())
         }
@@ -34,7 +59,7 @@ pub(crate) fn label(command: &Command) -> String {
             room: r,
             quantities: q,
         } => format!("readings:{}:{}", room(r), names(q)),
-        Command::WasIn { person, .. } => format!("was_in:{person}"),
+        Command::WasIn { people, .. } => format!("was_in:{}", people.join(" and ")),
         Command::Trend { room: r, quantity } => {
             format!("trend:{}:{}", room(r), quantity.as_str())
         }
@@ -180,6 +205,17 @@ const TABLE: &[(&str, &str)] = &[
     ("headcount", "how_many"),
     ("head count?", "how_many"),
     ("how many of us are in today", "how_many"),
+    // Two days compared: who was in on each.
+    ("monday vs wednesday", "who_was:mon,wed"),
+    ("monday v wednesday", "who_was:mon,wed"),
+    ("who was in on monday vs wednesday", "who_was:mon,wed"),
+    ("compare monday and tuesday attendance", "who_was:mon,tue"),
+    ("Mon vs. Fri?", "who_was:mon,fri"),
+    ("yesterday vs today", "who_was:yesterday,today"),
+    (
+        "who was in last week vs this week",
+        "who_was:last week,this week",
+    ),
     // Readings.
     ("meeting room temp", "reading:meeting room:temperature"),
     (
@@ -277,6 +313,11 @@ const TABLE: &[(&str, &str)] = &[
     ("is it cold?", "comfort:*"),
     ("is it too hot here or is it just me?", "comfort:here"),
     ("is the temperature too high in the lab?", "comfort:lab"),
+    ("comfort check kitchen", "comfortable:kitchen"),
+    ("comfort check in the lab", "comfortable:lab"),
+    ("quick comfort check in the lobby", "comfortable:lobby"),
+    ("confort check: lab", "comfortable:lab"),
+    ("comfort check", "comfortable:*"),
     // Alerts, status, rooms, empty.
     ("any alerts?", "alerts"),
     ("alerts", "alerts"),
@@ -399,9 +440,8 @@ fn phrasings_are_understood_as_asked() {
 #[test]
 fn time_words_are_read() {
     let when = |text: &str| match parse(text) {
-        Command::WhoWasIn { when } | Command::Arrived { when, .. } | Command::Left { when, .. } => {
-            Some(when)
-        }
+        Command::WhoWasIn { days } => days.first().copied(),
+        Command::Arrived { when, .. } | Command::Left { when, .. } => Some(when),
         _ => None,
     };
     assert_eq!(when("who was in yesterday"), Some(When::Yesterday));

@@ -120,11 +120,11 @@ fn known(command: &Command, lexicon: &Lexicon) -> bool {
         Command::SetTarget { room, .. }
         | Command::SetRange { room, .. }
         | Command::RemoveTarget { room, .. } => is_room(room, lexicon),
-        Command::IsIn { person }
-        | Command::LastIn { person }
-        | Command::Arrived { person, .. }
-        | Command::Left { person, .. }
-        | Command::WasIn { person, .. } => is_person(person, lexicon),
+        Command::IsIn { people }
+        | Command::LastIn { people }
+        | Command::Arrived { people, .. }
+        | Command::Left { people, .. }
+        | Command::WasIn { people, .. } => people.iter().all(|person| is_person(person, lexicon)),
         _ => true,
     }
 }

@@ -60,10 +60,6 @@ pub(super) fn latest(view: &View<'_>, person: &str) -> Option<(String, (u64, u64
 }
 
 pub(super) fn is_in(view: &View<'_>, person: &str) -> String {
-    // "ada and grace both in?": one line each.
-    if let Some((one, others)) = person.split_once(" and ") {
-        return format!("{}\n{}", is_in(view, one), is_in(view, others));
-    }
     let answer = presence(view);
     let found = match find(&answer, person) {
         Ok(found) => found,

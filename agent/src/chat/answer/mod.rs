@@ -10,8 +10,8 @@
 //! since when ("I can't reach pi-3 (meeting room) since 10:02, so I may be missing people
 //! there."). Nothing here opens a socket.
 //!
-//! - this file: [`Reply`], [`View`], [`Plan`], the dispatch ([`plan`], [`answer`]) and the
-//!   partition caveats every answer appends;
+//! - this file: [`Reply`], [`View`], [`Plan`], the dispatch ([`plan`], [`answer`]), several
+//!   people or days answered one line each, and the partition caveats every answer appends;
 //! - `rooms` matches a typed room name to the rooms the replica knows (shared);
 //! - `help` answers "help" and anything the grammar does not know;
 //! - `who` answers "who's in?";
@@ -220,7 +220,6 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
         Command::Trend { room, quantity } => {
             Plan::say(readings::trend(view, room.as_deref(), *quantity))
         }
-        Command::WasIn { person, when } => Plan::say(history::was_in(view, person, *when)),
         Command::Compare { rooms, quantity } => Plan::say(comfort::compare(view, rooms, *quantity)),
         Command::Targets { room } => Plan::say(targets::list(view, room.as_deref())),
         Command::Comfortable { room } => Plan::say(comfort::comfortable(view, room.as_deref())),
@@ -238,9 +237,6 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
         Command::RemoveTarget { room, quantity } => {
             targets::remove_target(view, user, room, *quantity)
         }
-        Command::Arrived { person, when } => Plan::say(history::arrived(view, person, *when)),
-        Command::Left { person, when } => Plan::say(history::left(view, person, *when)),
-        Command::WhoWasIn { when } => Plan::say(history::who_was_in(view, *when)),
         Command::Extreme { quantity, highest } => {
             Plan::say(comfort::extreme(view, *quantity, *highest))
         }
@@ -264,14 +260,52 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
         Command::Register { .. } | Command::ForgetMe | Command::Forget { .. } => {
             plan_for(view, &Asker::named(user), command)
         }
-        Command::IsIn { person } => Plan::say(attendance::is_in(view, person)),
-        Command::LastIn { person } => Plan::say(attendance::last_in(view, person)),
-        Command::HowManyIn => Plan::say(attendance::how_many_in(view)),
+        Command::IsIn { .. }
+        | Command::LastIn { .. }
+        | Command::Arrived { .. }
+        | Command::Left { .. }
+        | Command::WasIn { .. }
+        | Command::WhoWasIn { .. }
+        | Command::HowManyIn => Plan::say(about_people(view, command)),
         Command::SetTarget {
             room,
             quantity,
             value,
         } => targets::set_target(view, user, room, *quantity, *value),
+    }
+}
+
+/// The answers about people's presence and attendance: one line per person named, and per
+/// day named ("were ada and bob in yesterday?", "monday vs wednesday"). Other commands are
+/// [`plan`]'s (an empty reply, never reached).
+fn about_people(view: &View<'_>, command: &Command) -> String {
+    match command {
+        Command::IsIn { people } => {
+            line_each(view, people.iter().map(|p| attendance::is_in(view, p)))
+        }
+        Command::LastIn { people } => {
+            line_each(view, people.iter().map(|p| attendance::last_in(view, p)))
+        }
+        Command::Arrived { people, when } => line_each(
+            view,
+            people.iter().map(|p| history::arrived(view, p, *when)),
+        ),
+        Command::Left { people, when } => {
+            line_each(view, people.iter().map(|p| history::left(view, p, *when)))
+        }
+        Command::WasIn { people, days } => line_each(
+            view,
+            people.iter().flat_map(|person| {
+                days.iter()
+                    .map(move |when| history::was_in(view, person, *when))
+            }),
+        ),
+        Command::WhoWasIn { days } => line_each(
+            view,
+            days.iter().map(|when| history::who_was_in(view, *when)),
+        ),
+        Command::HowManyIn => attendance::how_many_in(view),
+        _ => String::new(),
     }
 }
 
@@ -328,6 +362,22 @@ fn caveat(view: &View<'_>, node: &UnreachableNode, what: &str) -> String {
         "I can't reach {} ({}) {when}, so I may be missing {what} there.",
         node.name, node.room
     )
+}
+
+/// Several answers about people ("monday vs wednesday", "ada and bob"), one after the other,
+/// with the partition caveats they share said once, at the end (one answer: as it is).
+fn line_each(view: &View<'_>, replies: impl Iterator<Item = String>) -> String {
+    let caveats = caveats(view, None, "people");
+    let mut lines: Vec<String> = Vec::new();
+    for reply in replies {
+        for line in reply.lines() {
+            // The same sentence twice ("History is off here …") is said once.
+            if !caveats.iter().chain(&lines).any(|said| said == line) {
+                lines.push(line.to_string());
+            }
+        }
+    }
+    with_caveats(lines.join("\n"), caveats)
 }
 
 fn with_caveats(mut text: String, caveats: Vec<String>) -> String {

@@ -204,6 +204,46 @@ const OFFICE: &[(&str, &str)] = &[
     ("my phone is broken", "unknown"),
     ("set up a meeting at 3", "bad_set"),
     ("set a reminder for 5pm", "bad_set"),
+    // Blind test 3: several people at once (one line each), two days compared, a comfort
+    // check of one room; then each rule on other words, typos and punctuation.
+    ("were ada and bob in yesterday?", "was_in:ada and bob"),
+    ("did ada or linus come in on monday", "was_in:ada and linus"),
+    ("was grace and bob here last week", "was_in:grace and bob"),
+    ("Ada & Bob in yesterday?", "was_in:ada and bob"),
+    ("were ada, bob and grace in on monday", "was_in:ada and bob and grace"),
+    ("were ada lovelace and bob in yesterday", "was_in:ada lovelace and bob"),
+    ("did linus n grace come in this week?", "was_in:linus and grace"),
+    ("is ada or bob in?", "is_in:ada and bob"),
+    ("are ada and linus in", "is_in:ada and linus"),
+    ("ada & linus here?", "is_in:ada and linus"),
+    ("is grace or bob around rn", "is_in:grace and bob"),
+    ("was ada in on monday or tuesday", "was_in:ada"),
+    ("did ada and bob come in on mon v tue", "was_in:ada and bob"),
+    ("bob & grace?", "is_in:bob and grace"),
+    ("were ada &amp; bob in yday", "was_in:ada and bob"),
+    ("when did ada and bob get in today", "arrived:ada and bob"),
+    ("has grace or bob left?", "left:grace and bob"),
+    ("when were ada and linus last in", "last_in:ada and linus"),
+    ("monday vs wednesday", "who_was:mon,wed"),
+    ("who was in on monday vs wednesday", "who_was:mon,wed"),
+    ("compare monday and tuesday attendance", "who_was:mon,tue"),
+    ("monday v wednesday", "who_was:mon,wed"),
+    ("Monday vs. Tuesday?", "who_was:mon,tue"),
+    ("attendance monday versus friday", "who_was:mon,fri"),
+    ("who was in yesterday vs today", "who_was:yesterday,today"),
+    ("how many were in on monday vs tuesday", "who_was:mon,tue"),
+    ("who came in tues or wednesday", "who_was:tue,wed"),
+    ("attendance mon/tue", "who_was:mon,tue"),
+    ("did anyone come in on saturday or sunday", "who_was:sat,sun"),
+    ("comfort check studio", "comfortable:studio"),
+    ("comfort check meeting room", "comfortable:meeting room"),
+    ("quick comfort check in the kitchen", "comfortable:kitchen"),
+    ("comfort check: lobby", "comfortable:lobby"),
+    ("comfort chek open space", "comfortable:open space"),
+    ("Comfort check - studio?", "comfortable:studio"),
+    ("studio comfort?", "comfortable:studio"),
+    ("how's the comfort in the lobby", "comfortable:lobby"),
+    ("comfort check", "comfortable:*"),
     // Not for the bot, in the same office: a fallback, never a wrong answer.
     ("asdf qwer zxcv", "unknown"),
     ("the purple elephant sings", "unknown"),
@@ -264,12 +304,40 @@ fn the_answers_are_about_what_was_asked() {
         ("set up a meeting at 3", "can't book meetings"),
         ("my phone is broken", "didn't understand"),
         ("how long do you keep my data?", "Attendance history is on here"),
+        ("were ada and bob in yesterday?", "Yes, Ada Lovelace was in yesterday: 08:55–17:10.\nYes, Bob Marley was in yesterday: 10:00–18:20."),
+        ("did ada or linus come in on monday", "No, I didn't see Ada Lovelace in on Monday (2025-11-24).\nYes, Linus Torvalds was in on Monday (2025-11-24): 09:00–17:00."),
+        ("was ada in on monday or tuesday", "No, I didn't see Ada Lovelace in on Monday (2025-11-24).\nYes, Ada Lovelace was in on Tuesday (2025-11-25): 08:55–17:10."),
+        ("is ada or bob in?", "Yes, Ada Lovelace is in the office, seen by pi-lobby (since 09:12).\nYes, Bob Marley is in"),
+        ("monday vs wednesday", "On Monday (2025-11-24), 2 people: Linus Torvalds 09:00–17:00, Grace Hopper 09:15–15:30.\nToday, 4 people:"),
+        ("compare monday and tuesday attendance", "On Monday (2025-11-24), 2 people:"),
+        ("compare monday and tuesday attendance", "\nOn Tuesday (2025-11-25), 3 people: Ada Lovelace 08:55–17:10"),
+        ("comfort check studio", "No: studio is at 24.5 °C, above its target"),
+        ("comfort check meeting room", "No: meeting room is at 19.5 °C, below a comfortable 20–24 °C."),
     ];
     for (question, part) in cases {
         let reply = demo.answer(question);
         assert!(
             reply.contains(part),
             "{question:?}: {part:?} missing from: {reply}"
+        );
+    }
+}
+
+#[test]
+fn a_comfort_check_of_one_room_names_that_room_only() {
+    let demo = Demo::new();
+    for (question, room) in [
+        ("comfort check meeting room", "meeting room"),
+        ("quick comfort check in the kitchen", "kitchen"),
+    ] {
+        let reply = demo.answer(question);
+        let others: Vec<&str> = ["lobby", "kitchen", "meeting room", "studio", "open space"]
+            .into_iter()
+            .filter(|other| *other != room && reply.contains(other))
+            .collect();
+        assert!(
+            reply.contains(room) && others.is_empty() && !reply.starts_with("Sorry"),
+            "{question:?}: {reply}"
         );
     }
 }

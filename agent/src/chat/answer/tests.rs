@@ -137,6 +137,17 @@ pub(super) fn pi_b_unreachable() -> Completeness {
 }
 
 pub(super) fn run(office: &Office, completeness: &Completeness, user: &str, text: &str) -> Plan {
+    let command = super::super::grammar::parse(text);
+    run_command(office, completeness, user, &command)
+}
+
+/// What `command` from `user` plans (`Command::Ask`: read as the adapters hand it over).
+fn run_command(
+    office: &Office,
+    completeness: &Completeness,
+    user: &str,
+    command: &Command,
+) -> Plan {
     let view = View {
         replica: &office.replica,
         completeness,
@@ -149,7 +160,7 @@ pub(super) fn run(office: &Office, completeness: &Completeness, user: &str, text
         offset: utc(),
         clocks: (5_000, None),
     };
-    plan(&view, user, &super::super::grammar::parse(text))
+    plan(&view, user, command)
 }
 
 /// What carol's message plans, with every node reachable.
@@ -243,6 +254,33 @@ fn answers_name_unreachable_nodes_and_since_when() {
     assert!(
         status.starts_with("Mesh: 2 nodes known, 1 unreachable from here."),
         "{status}"
+    );
+}
+
+#[test]
+fn several_people_or_days_are_answered_one_line_each_with_the_caveats_once() {
+    let mut office = office();
+    let partitioned = pi_b_unreachable();
+    let caveat = "I can't reach pi-b (meeting room) since 12:02, so I may be missing people there.";
+    let asked = Command::Ask {
+        text: "is ada or bob in?".into(),
+    };
+    let people = run_command(&office, &partitioned, "carol", &asked).reply;
+    let lines: Vec<&str> = people.lines().collect();
+    assert_eq!(lines.len(), 3, "{people}");
+    assert!(
+        lines[0].starts_with("Yes, ada is in") && lines[1].contains("bob"),
+        "{people}"
+    );
+    assert_eq!(lines[2], caveat, "{people}");
+    let off = run(&office, &partitioned, "carol", "monday vs tuesday").reply;
+    assert_eq!(off.matches("History is off").count(), 1, "{off}");
+    office.history_days = 30;
+    let days = run(&office, &partitioned, "carol", "monday vs tuesday").reply;
+    assert_eq!(days.matches(caveat).count(), 1, "{days}");
+    assert!(
+        days.contains("on Monday") && days.contains("on Tuesday"),
+        "{days}"
     );
 }
 
