@@ -102,9 +102,10 @@ pub enum Command {
     },
     /// "what targets are set?" (`room` set for one room).
     Targets { room: Option<String> },
-    /// "is the meeting room comfortable?", "are all rooms within their targets?": every
-    /// quantity of a room (`None`: every room) against its target or a comfortable range.
-    Comfortable { room: Option<String> },
+    /// "is the meeting room comfortable?", "are all rooms within their targets?", "studio and
+    /// kitchen comfort check": every quantity of the rooms named (none: every room) against
+    /// their targets or a comfortable range.
+    Comfortable { rooms: Vec<String> },
     /// "any alerts?".
     Alerts,
     /// "thanks".

@@ -42,7 +42,9 @@ fn pick_room_or_rest(facts: &Facts, words: &[&str]) -> Option<Command> {
         return Some(Command::IsEmpty { room: facts.room() });
     }
     if facts.has(Tag::Within) && facts.feeling.is_none() {
-        return Some(Command::Comfortable { room: facts.room() });
+        return Some(Command::Comfortable {
+            rooms: facts.rooms(),
+        });
     }
     if let Some(command) = feeling(facts).or_else(|| quantity(facts, words)) {
         return Some(command);
@@ -173,7 +175,9 @@ fn targets(facts: &Facts, words: &[&str]) -> Option<Command> {
             )
         });
     Some(if judged {
-        Command::Comfortable { room }
+        Command::Comfortable {
+            rooms: room.into_iter().collect(),
+        }
     } else {
         Command::Targets { room }
     })
@@ -187,7 +191,9 @@ fn comfort_check(facts: &Facts) -> Option<Command> {
         || facts.quantity.is_some()
         || facts.has(Tag::Set)
         || facts.has(Tag::Remove);
-    (facts.has(Tag::Comfort) && !other).then(|| Command::Comfortable { room: facts.room() })
+    (facts.has(Tag::Comfort) && !other).then(|| Command::Comfortable {
+        rooms: facts.rooms(),
+    })
 }
 
 /// "how busy is it", "is the office packed?" (how many are in); "is the kitchen busy?" (a

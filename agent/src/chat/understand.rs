@@ -152,6 +152,15 @@ impl Facts {
     }
 
     /// The room asked about: a known room, "here", `None` for every room, or unknown words.
+    /// The rooms a question names: every known room when it names two or more ("studio and
+    /// kitchen"), else [`Facts::room`]'s one (none: every room).
+    pub(super) fn rooms(&self) -> Vec<String> {
+        if self.places.len() >= 2 {
+            return self.places.clone();
+        }
+        self.room().into_iter().collect()
+    }
+
     pub(super) fn room(&self) -> Option<String> {
         if let Some(place) = &self.place {
             return Some(place.clone());

@@ -67,7 +67,10 @@ pub(crate) fn label(command: &Command) -> String {
             format!("compare:{}:{}", rooms.join(","), quantity.as_str())
         }
         Command::Targets { room: r } => format!("targets:{}", room(r)),
-        Command::Comfortable { room: r } => format!("comfortable:{}", room(r)),
+        Command::Comfortable { rooms } if rooms.len() > 1 => {
+            format!("comfortable:{}", rooms.join(","))
+        }
+        Command::Comfortable { rooms } => format!("comfortable:{}", room(&rooms.first().cloned())),
         Command::SetRange { room, quantity, .. } => {
             format!("set_range:{room}:{}", quantity.as_str())
         }

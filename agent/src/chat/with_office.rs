@@ -115,8 +115,8 @@ fn known(command: &Command, lexicon: &Lexicon) -> bool {
         | Command::Readings { room, .. }
         | Command::IsEmpty { room }
         | Command::WhoIsIn { room }
-        | Command::Targets { room }
-        | Command::Comfortable { room } => room_ok(room),
+        | Command::Targets { room } => room_ok(room),
+        Command::Comfortable { rooms } => rooms.iter().all(|room| room_ok(&Some(room.clone()))),
         Command::SetTarget { room, .. }
         | Command::SetRange { room, .. }
         | Command::RemoveTarget { room, .. } => is_room(room, lexicon),

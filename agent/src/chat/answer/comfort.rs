@@ -216,18 +216,13 @@ pub(super) fn compare(view: &View<'_>, asked: &[String], quantity: Quantity) -> 
     with_caveats(lines.join("\n"), caveats(view, None, "readings"))
 }
 
-/// "is the meeting room comfortable?", "are all rooms within their targets?": every quantity
-/// of the room (or of every room) against its target or a comfortable range.
-pub(super) fn comfortable(view: &View<'_>, room: Option<&str>) -> String {
-    let (rooms, note): (Vec<String>, String) = match room {
-        None => (
-            known_rooms(view.replica).into_iter().collect(),
-            String::new(),
-        ),
-        Some(asked) => match resolve(view, asked) {
-            Ok((room, note)) => (vec![room], note),
-            Err(super::Instead(reply)) => return reply,
-        },
+/// "is the meeting room comfortable?", "are all rooms within their targets?", "studio and kitchen
+/// comfort check": every quantity of the rooms asked (none: every room) against its target or a
+/// comfortable range.
+pub(super) fn comfortable(view: &View<'_>, asked: &[String]) -> String {
+    let (rooms, note) = match asked_rooms(view, asked) {
+        Ok(found) => found,
+        Err(super::Instead(reply)) => return reply,
     };
     let quantities = [Quantity::Temperature, Quantity::Humidity, Quantity::Sound];
     let values: Vec<BTreeMap<String, f64>> =
@@ -253,18 +248,53 @@ pub(super) fn comfortable(view: &View<'_>, room: Option<&str>) -> String {
             }
         }
     }
-    let text = match (outside.is_empty(), room.is_some()) {
+    let named = !asked.is_empty();
+    let text = match (outside.is_empty(), named) {
         _ if fine == 0 && outside.is_empty() => "I have no readings to judge that by.".into(),
-        (true, true) => format!(
+        (true, true) if rooms.len() == 1 => format!(
             "{note}Yes, {} is within its targets (or a comfortable range) on every reading.",
             rooms.join("")
         ),
+        (true, true) => format!(
+            "{note}Yes, {} are within their targets (or a comfortable range) on every reading.",
+            and_list(&rooms)
+        ),
         (true, false) => "Yes, every room is within its targets (or a comfortable range).".into(),
-        (false, true) => format!("{note}No: {}", outside.join(" ")),
-        (false, false) => format!("Not every room:\n• {}", outside.join("\n• ")),
+        (false, true) if rooms.len() == 1 => format!("{note}No: {}", outside.join(" ")),
+        (false, _) => format!("{note}Not every room:\n• {}", outside.join("\n• ")),
     };
-    let asked = rooms.first().filter(|_| room.is_some()).map(String::as_str);
-    with_caveats(text, caveats(view, asked, "readings"))
+    let one = (named && rooms.len() == 1).then(|| rooms[0].as_str());
+    with_caveats(text, caveats(view, one, "readings"))
+}
+
+/// The rooms `asked` names, resolved (none asked: every known room), with the notes of rooms
+/// taken to mean another; a room nobody knows is the answer instead.
+fn asked_rooms(view: &View<'_>, asked: &[String]) -> Result<(Vec<String>, String), super::Instead> {
+    if asked.is_empty() {
+        return Ok((
+            known_rooms(view.replica).into_iter().collect(),
+            String::new(),
+        ));
+    }
+    let mut rooms = Vec::new();
+    let mut notes = String::new();
+    for room in asked {
+        let (room, note) = resolve(view, room)?;
+        if !rooms.contains(&room) {
+            rooms.push(room);
+        }
+        notes.push_str(&note);
+    }
+    Ok((rooms, notes))
+}
+
+/// "a", "a and b", "a, b and c".
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 pub(super) fn rooms(view: &View<'_>) -> String {

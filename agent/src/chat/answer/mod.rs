@@ -222,7 +222,7 @@ pub fn plan(view: &View<'_>, user: &str, command: &Command) -> Plan {
         }
         Command::Compare { rooms, quantity } => Plan::say(comfort::compare(view, rooms, *quantity)),
         Command::Targets { room } => Plan::say(targets::list(view, room.as_deref())),
-        Command::Comfortable { room } => Plan::say(comfort::comfortable(view, room.as_deref())),
+        Command::Comfortable { rooms } => Plan::say(comfort::comfortable(view, rooms)),
         Command::SetRange {
             room,
             quantity,

@@ -244,6 +244,9 @@ const OFFICE: &[(&str, &str)] = &[
     ("studio comfort?", "comfortable:studio"),
     ("how's the comfort in the lobby", "comfortable:lobby"),
     ("comfort check", "comfortable:*"),
+    ("studio and kitchen comfort check", "comfortable:studio,kitchen"),
+    ("comfort check for the lobby & kitchen", "comfortable:lobby,kitchen"),
+    ("are the lobby and the kitchen comfortable?", "comfortable:lobby,kitchen"),
     // Not for the bot, in the same office: a fallback, never a wrong answer.
     ("asdf qwer zxcv", "unknown"),
     ("the purple elephant sings", "unknown"),
@@ -321,6 +324,20 @@ fn the_answers_are_about_what_was_asked() {
             "{question:?}: {part:?} missing from: {reply}"
         );
     }
+}
+
+#[test]
+fn a_comfort_check_of_several_rooms_judges_each_and_no_other() {
+    let demo = Demo::new();
+    let reply = demo.answer("studio and meeting room comfort check");
+    assert!(
+        reply.starts_with("Not every room:")
+            && reply.contains("studio is at 24.5 °C, above its target")
+            && reply.contains("meeting room is at 19.5 °C, below a comfortable 20–24 °C.")
+            && !reply.contains("lobby")
+            && !reply.contains("kitchen"),
+        "{reply}"
+    );
 }
 
 #[test]
