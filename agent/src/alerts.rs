@@ -61,7 +61,7 @@ pub struct AlertAction {
     pub text: String,
 }
 
-pub use crate::peer::alive_nodes;
+pub use crate::peer::turn_takers;
 
 /// Whether `me` is the node that posts: the lowest id among those believed alive.
 pub fn is_poster(me: NodeId, alive: &BTreeSet<NodeId>) -> bool {
@@ -319,7 +319,7 @@ pub async fn alert_loop(deps: AlertDeps, mut shutdown: watch::Receiver<bool>) {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        let alive = alive_nodes(deps.node, &deps.mesh.peers());
+        let alive = turn_takers(deps.node, &deps.mesh.peers());
         let offset = chrono::Local::now().offset().fix();
         let actions = {
             let replica = deps.state.replica();
@@ -646,12 +646,15 @@ mod tests {
         let set = |ids: &[u64]| ids.iter().map(|id| NodeId(*id)).collect::<BTreeSet<_>>();
         assert!(is_poster(NodeId(3), &set(&[3, 5])));
         assert!(!is_poster(NodeId(5), &set(&[3, 5])));
-        let peers = vec![PeerStatus::new(NodeId(2), "pi-b", MemberStatus::Suspect)];
-        assert_eq!(
-            alive_nodes(NodeId(7), &peers),
-            set(&[7]),
-            "suspect is not alive"
-        );
-        assert_eq!(alive_nodes(NodeId(1), &peers), set(&[1]));
+        let peers = vec![
+            PeerStatus::new(NodeId(2), "pi-b", MemberStatus::Suspect),
+            PeerStatus::new(NodeId(4), "pi-d", MemberStatus::Dead),
+            PeerStatus::new(NodeId(5), "pi-e", MemberStatus::Left),
+        ];
+        // A suspect peer (late heartbeats) still posts: 7 must not post beside it.
+        let takers = turn_takers(NodeId(7), &peers);
+        assert_eq!(takers, set(&[2, 7]), "suspect counts, dead and left do not");
+        assert!(!is_poster(NodeId(7), &takers));
+        assert_eq!(turn_takers(NodeId(1), &peers), set(&[1, 2]));
     }
 }

@@ -34,7 +34,7 @@ pub mod gossip {
 
 /// Liveness types gossip publishes and queries read.
 pub mod peer {
-    pub use officemesh_core::{alive_nodes, MemberStatus, NodeStatus, PeerStatus};
+    pub use officemesh_core::{turn_takers, MemberStatus, NodeStatus, PeerStatus};
 }
 
 /// Lock-poison recovery.

@@ -46,7 +46,7 @@ pub use gossip::{
     MessageKind, Outgoing, PeerView, Traffic, LEGACY_PROTOCOL_VERSION, MAX_MESSAGE_BYTES,
     PROTOCOL_VERSION,
 };
-pub use peer::{alive_nodes, MemberStatus, NodeStatus, PeerStatus};
+pub use peer::{turn_takers, MemberStatus, NodeStatus, PeerStatus};
 pub use state::key::{normalize_label, validate_label, KeyParseError, LabelError};
 pub use state::limits::{
     check_device_mac, check_entry, check_label, check_person_devices, target_range, LimitError,

@@ -148,11 +148,15 @@ impl PeerStatus {
     }
 }
 
-/// The nodes this node believes alive: itself, and peers the gossip layer reports `alive`.
-pub fn alive_nodes(me: NodeId, peers: &[PeerStatus]) -> std::collections::BTreeSet<NodeId> {
+/// The nodes that take turns (answering chat, posting alerts): itself, and peers the gossip
+/// layer reports `alive` or `suspect`. Late heartbeats are not a failure yet: a stall of a
+/// second or two (a loaded Pi, a busy network) makes a peer suspect on one node and not on
+/// another, and two nodes would then both act; a peer that really failed is `dead` within a few
+/// intervals and drops out then. `dead` and `left` peers never count.
+pub fn turn_takers(me: NodeId, peers: &[PeerStatus]) -> std::collections::BTreeSet<NodeId> {
     peers
         .iter()
-        .filter(|peer| peer.status == MemberStatus::Alive)
+        .filter(|peer| matches!(peer.status, MemberStatus::Alive | MemberStatus::Suspect))
         .map(|peer| peer.node)
         .chain(std::iter::once(me))
         .collect()

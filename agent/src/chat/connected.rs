@@ -143,7 +143,8 @@ pub fn connected_nodes(shared: &Shared, platform: &str) -> BTreeSet<NodeId> {
 /// The nodes that take turns for `platform`: while some member may speak only protocol 1
 /// (`all_speak` false: it ranks every live node and is never sent announcements) or no live
 /// node has announced yet, every live node, as protocol 1 ranks; else the live nodes whose
-/// announced adapter is connected. `me` always.
+/// announced adapter is connected. `me` always. "Live": alive or suspect (`turn_takers`: a
+/// false suspicion on one Pi must not make two Pis answer).
 pub fn ranked_nodes(
     me: NodeId,
     peers: &[PeerStatus],
@@ -151,7 +152,7 @@ pub fn ranked_nodes(
     platform: &str,
     all_speak: bool,
 ) -> BTreeSet<NodeId> {
-    let alive = crate::peer::alive_nodes(me, peers);
+    let alive = crate::peer::turn_takers(me, peers);
     let state = |node: &NodeId| match replica.value(&key(*node, platform)) {
         Some(Value::ChatAdapter(state)) => Some(state.connected),
         _ => None,

@@ -389,7 +389,9 @@ fn mattermost_two_agents_one_bot_answer_once() {
             ip: "127.0.0.65",
         },
     ];
-    let agents = start_mesh(root.path(), &nodes, 200, &extra);
+    // At 1 s a Pi is found dead after about five silent seconds (at 200 ms, one: under qemu
+    // that happened, and the Pi that found its peer dead answered beside it).
+    let agents = start_mesh(root.path(), &nodes, 1000, &extra);
     let connected = eventually(Duration::from_secs(20), || {
         (fake.seen.open_sockets() == 2).then_some(())
     });
