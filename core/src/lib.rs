@@ -32,7 +32,9 @@ mod sync;
 #[cfg(feature = "sim")]
 pub mod sim;
 
-pub use node::{Effects, Envelope, Node, NodeEvent, PeerChange, Refusal, LARGE_DELTA_ENTRIES};
+pub use node::{
+    Effects, Envelope, Node, NodeEvent, PeerChange, Refusal, Restamped, LARGE_DELTA_ENTRIES,
+};
 
 pub use clock::{
     set_test_clock_offset_ms, wall_clock_status, wall_ms, Clock, ClockAhead, WallClockStatus,

@@ -1,7 +1,8 @@
 //! Hand-driven `Node` tests of clock offsets (protocol 3): three nodes, one with its wall clock
 //! 20 s ahead, exchanging real encoded bytes, each at its own wall time (true time plus its
 //! skew; 1 ms per message on the wire). The fast node learns its offset within a few rounds, its
-//! write loses to a later write elsewhere, and its writes issued while ahead are re-stamped.
+//! write loses to a later write elsewhere, and its writes issued while ahead are re-stamped in
+//! the round that corrects its clock (`Effects::restamped`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,13 +29,18 @@ struct Mesh {
     peers: Vec<Peer>,
     /// True time (ms since the Unix epoch).
     now: u64,
-    /// Whether the driver re-stamps after each round, as the agent's mesh does.
-    restamp: bool,
+    /// Every re-stamp the rounds reported, with the node that made it.
+    restamped: Vec<(usize, Restamped)>,
 }
 
 impl Mesh {
     /// Three nodes `n1`–`n3`; `n1`'s clock is `FAST_MS` ahead.
     fn new() -> Mesh {
+        Mesh::with_fast_ms(FAST_MS)
+    }
+
+    /// Three nodes `n1`–`n3`; `n1`'s clock is `fast_ms` ahead.
+    fn with_fast_ms(fast_ms: u64) -> Mesh {
         let peers = (1..=3u64)
             .map(|id| {
                 let addr = format!("n{id}");
@@ -49,14 +55,14 @@ impl Mesh {
                     node: Node::new(core, StdRng::seed_from_u64(id), clock),
                     replica: Replica::new(NodeId(id)),
                     addr,
-                    skew_ms: if id == 1 { FAST_MS } else { 0 },
+                    skew_ms: if id == 1 { fast_ms } else { 0 },
                 }
             })
             .collect();
         Mesh {
             peers,
             now: T0,
-            restamp: true,
+            restamped: Vec::new(),
         }
     }
 
@@ -79,9 +85,8 @@ impl Mesh {
             let p = &mut self.peers[i];
             let tick = p.node.on_tick(wall, &mut p.replica);
             events.extend(tick.events.iter().cloned().map(|e| (i, e)));
-            if self.restamp {
-                p.node.restamp_ahead(wall, &mut p.replica);
-            }
+            self.restamped
+                .extend(tick.restamped.iter().cloned().map(|r| (i, r)));
             for envelope in tick.messages {
                 let to = self.index(&envelope.to);
                 self.run_exchange(protocol, i, to, envelope.bytes);
@@ -149,6 +154,11 @@ fn boot_key() -> Key {
 /// The fast node writes at start (stamped 20 s ahead), then the mesh runs until it knows its
 /// offset; returns after how many rounds it did.
 fn until_fast_node_knows(mesh: &mut Mesh) -> Option<usize> {
+    until_fast_node_knows_it_runs(mesh, FAST_MS)
+}
+
+/// As `until_fast_node_knows`, for a fast node `fast_ms` ahead.
+fn until_fast_node_knows_it_runs(mesh: &mut Mesh, fast_ms: u64) -> Option<usize> {
     let wall = mesh.wall(0);
     let fast = &mut mesh.peers[0];
     let stamp = fast.node.clock().stamp_at(wall);
@@ -160,7 +170,7 @@ fn until_fast_node_knows(mesh: &mut Mesh) -> Option<usize> {
         mesh.peers[0]
             .node
             .own_clock_offset_ms()
-            .is_some_and(|offset| offset.abs_diff(FAST_MS as i64) < 50)
+            .is_some_and(|offset| offset.abs_diff(fast_ms as i64) < 50)
     })
 }
 
@@ -243,17 +253,82 @@ fn protocol_2_connections_carry_no_times_and_measure_nothing() {
 }
 
 #[test]
-fn without_the_driver_re_stamping_the_fast_nodes_earlier_stamps_keep_it_ahead() {
-    // The HLC keeps the highest stamp issued: corrected or not, a stamp after one issued 20 s
-    // ahead is above it, so `restamp_ahead` (rewind) is what lets the fast node fall in line.
+fn the_round_that_corrects_the_clock_re_stamps_and_reports_the_writes_stamped_ahead() {
     let mut mesh = Mesh::new();
-    mesh.restamp = false;
+    let wall = mesh.wall(0);
     until_fast_node_knows(&mut mesh).expect("the fast node learns its offset");
-    mesh.write(0, "fast");
-    mesh.now += 1000;
-    mesh.write(1, "normal");
+    for _ in 0..5 {
+        mesh.round(PROTOCOL_VERSION);
+    }
+    // Reported once, by the fast node: its boot write, from 20 s ahead to the mesh's time.
+    let [(0, Restamped { key, old, new })] = mesh.restamped.as_slice() else {
+        panic!(
+            "expected one re-stamp by the fast node: {:?}",
+            mesh.restamped
+        );
+    };
+    assert_eq!(*key, boot_key());
+    assert_eq!(old.unix_ms(), wall, "the old stamp was issued 20 s ahead");
+    // Just above what a peer within the tolerance may take: the mesh's time plus 2 × 500 ms.
+    assert!(
+        new < old && new.unix_ms() <= mesh.now + 1000,
+        "{new} is not at the mesh's time"
+    );
+    let held = mesh.peers[0].replica.get(&boot_key()).expect("kept");
+    assert_eq!(held.stamp, *new, "the replica holds the new stamp");
+    assert!(
+        mesh.peers[0].node.clock().floor_time() < Stamp::time_from_unix_ms(wall),
+        "the clock was rewound below the stamps issued ahead"
+    );
+}
+
+/// The stamps every node holds for `key`, and whether they all agree.
+fn agreed_stamp(mesh: &Mesh, key: &Key) -> Option<Stamp> {
+    let stamps: Vec<Option<Stamp>> = mesh
+        .peers
+        .iter()
+        .map(|p| p.replica.get(key).map(|e| e.stamp))
+        .collect();
+    assert!(stamps.windows(2).all(|w| w[0] == w[1]), "{stamps:?}");
+    stamps[0]
+}
+
+#[test]
+fn a_write_a_little_ahead_is_taken_as_it_is_not_re_stamped() {
+    // 2 s ahead: corrected (beyond 500 ms), but its peers take the boot write once their
+    // clocks reach it; lowering a stamp they hold would leave them differing for ever.
+    let mut mesh = Mesh::with_fast_ms(2_000);
+    let wall = mesh.wall(0);
+    until_fast_node_knows_it_runs(&mut mesh, 2_000).expect("the fast node learns its offset");
+    for _ in 0..10 {
+        mesh.round(PROTOCOL_VERSION);
+    }
+    assert_eq!(mesh.restamped, Vec::new());
+    let stamp = agreed_stamp(&mesh, &boot_key()).expect("held everywhere");
+    assert_eq!(stamp.unix_ms(), wall, "as written");
+}
+
+#[test]
+fn a_clock_set_back_voids_its_correction_and_re_stamps_nothing_its_peers_took() {
+    let mut mesh = Mesh::new();
+    until_fast_node_knows(&mut mesh).expect("the fast node learns its offset");
+    mesh.round(PROTOCOL_VERSION);
+    assert_eq!(mesh.peers[0].node.clock().correction_ms() / 1000, 20);
+    // Set right (NTP steps it back 20 s), it writes at once: a stale correction would stamp
+    // this write 20 s in the past and later take it for one written ahead.
+    mesh.peers[0].skew_ms = 0;
+    mesh.round(PROTOCOL_VERSION);
+    assert_eq!(mesh.peers[0].node.clock().correction_ms(), 0, "void");
+    mesh.write(0, "set right");
+    let restamps = mesh.restamped.len();
     for _ in 0..30 {
         mesh.round(PROTOCOL_VERSION);
     }
-    assert_eq!(mesh.values(), vec![Some(person("fast")); 3]);
+    assert_eq!(mesh.restamped.len(), restamps, "{:?}", mesh.restamped);
+    assert_eq!(mesh.values(), vec![Some(person("set right")); 3]);
+    agreed_stamp(&mesh, &key()).expect("held everywhere");
+    assert!(mesh.peers[0]
+        .node
+        .own_clock_offset_ms()
+        .is_some_and(|o| o.abs() < 50));
 }

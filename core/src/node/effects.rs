@@ -1,13 +1,14 @@
 //! What one call into `Node` caused, as one value (`Effects`): the encoded messages to send,
 //! typed events worth recording (exchanges, clocks, and peers' transitions), typed refusals,
-//! how many entries merged, and the bytes moved.
+//! how many entries merged, own writes re-stamped (`Restamped`), and the bytes moved.
 //! The shell (agent or simulator) acts on it; nothing here does I/O.
 //!
 //! Must not touch: the replica, the clock, the gossip core (plain data only).
 
-use crate::crdt::NodeId;
+use crate::crdt::{NodeId, Stamp};
 use crate::gossip::{DecodeError, MessageKind};
 use crate::peer::MemberStatus;
+use crate::state::Key;
 
 /// A merge of at least this many entries in one exchange is worth an event.
 pub const LARGE_DELTA_ENTRIES: u64 = 100;
@@ -108,6 +109,16 @@ pub enum Refusal {
     Entry { addr: String, entry: String },
 }
 
+/// An own write `Node::on_tick` re-stamped while this node's clock is corrected (it ran ahead
+/// of the mesh): the same write, value and key, now at the lower stamp `new` (`old` was issued
+/// beyond the corrected accept limit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restamped {
+    pub key: Key,
+    pub old: Stamp,
+    pub new: Stamp,
+}
+
 /// Everything one call into `Node` caused.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Effects {
@@ -117,6 +128,8 @@ pub struct Effects {
     pub refusals: Vec<Refusal>,
     /// Entries merged into the replica.
     pub merged: u64,
+    /// Own writes re-stamped at the corrected time (`on_tick` only), oldest first.
+    pub restamped: Vec<Restamped>,
     /// Bytes of `messages` (as encoded) and of the received message.
     pub bytes_sent: u64,
     pub bytes_received: u64,

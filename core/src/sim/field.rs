@@ -2,8 +2,10 @@
 //! its replay and debug output) and the core's `field_faults_sample` test (the fixed sample
 //! CI runs in release without building the agent): what the field does, mixed at random per
 //! seed — writes and deletes, crashes and restarts from the persisted form, disk-full write
-//! failures, clock jumps forward and back, and partitions, half of them two-sided and longer
-//! than the tombstone grace period (both sides delete and collect) — then the faults stop
+//! failures, clock jumps forward and back (and in one seed of three a node 20–40 s ahead for
+//! a few steps: its clock is corrected and what it wrote meanwhile re-stamped), and partitions,
+//! half of them two-sided and longer than the tombstone grace period (both sides delete and
+//! collect) — then the faults stop
 //! (clocks fixed, disks freed, network healed, every node restarted). The caller runs it to
 //! convergence and checks it. Also the small helpers the invariant tests share.
 //!
@@ -81,11 +83,19 @@ pub fn field_faults(seed: u64) -> Sim {
     cfg.loss = [0.0, 0.05, 0.2][(seed % 3) as usize];
     let mut sim = Sim::new(cfg);
     sim.run_rounds(3);
-    for _ in 0..12 {
+    let ahead = run_ahead(seed, n);
+    for step in 0..12 {
         for _ in 0..sim.rng().gen_range(0..4) {
             random_write(&mut sim, 16);
         }
         one_fault(&mut sim, n);
+        if let Some((node, from, ms)) = ahead {
+            if step == from {
+                sim.jump_clock(node, ms);
+            } else if step == from + RUN_AHEAD_STEPS {
+                sim.jump_clock(node, -ms);
+            }
+        }
         sim.run_rounds(1);
     }
     sim.heal();
@@ -99,6 +109,24 @@ pub fn field_faults(seed: u64) -> Sim {
         sim.restart(node);
     }
     sim
+}
+
+/// How many steps a node runs ahead (`run_ahead`).
+const RUN_AHEAD_STEPS: usize = 5;
+
+/// In one seed of three, a node whose clock runs 20–40 s ahead (an NTP step, a wrong `date
+/// -s`) from a step for `RUN_AHEAD_STEPS` steps: long enough for it to measure its offset and
+/// re-stamp what it wrote meanwhile (`Node::on_tick`), far enough ahead to be re-stamped
+/// (`node::RESTAMP_MARGIN_MS`). Chosen from the seed, not the random source, so the other
+/// faults' rolls stay as they were: (node, first step, how far ahead in ms).
+fn run_ahead(seed: u64, n: usize) -> Option<(usize, usize, i64)> {
+    if seed % 3 != 1 {
+        return None;
+    }
+    let node = (seed / 3) as usize % n;
+    let from = (seed / 7) as usize % (12 - RUN_AHEAD_STEPS);
+    let ms = 20_000 + (seed / 11 % 5) as i64 * 5_000;
+    Some((node, from, ms))
 }
 
 /// One step's fault, by a roll: crash, restart, disk full or freed, clock jump, partition
