@@ -8,8 +8,8 @@
 //! seed prints the command that replays it; `OFFICEMESH_SIM_DEBUG=1` also prints every
 //! replica, and every write of the keys they disagree on, when a convergence check fails.
 
+use std::cell::Cell;
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use officemesh::crdt::NodeId;
 use officemesh::gossip::{GossipParams, MemberStatus};
@@ -478,11 +478,12 @@ fn deletes_collected_on_both_sides_of_a_long_partition_converge() {
 /// re-stamped), and partitions, some of them two-sided and longer than the tombstone grace
 /// period (both sides delete and collect). After the faults stop (clocks fixed, disks freed,
 /// network healed, every node up) replicas must hold identical contents (compared key by key,
-/// not by hash) and no written value may be lost. Prints (past the harness's capture) how many seeds re-stamped how many writes: a node whose
-/// clock ran ahead of the mesh's median, corrected (`Sim::restamped`).
+/// not by hash) and no written value may be lost. Prints (past the harness's capture) how
+/// many seeds re-stamped how many writes: a node whose clock ran ahead of the mesh's median,
+/// corrected (`Sim::restamped`).
 #[test]
 fn field_faults_converge_with_identical_contents() {
-    let (writes, seeds) = (AtomicU64::new(0), AtomicU64::new(0));
+    let (writes, seeds) = (Cell::new(0), Cell::new(0));
     for_each_seed(
         "field_faults_converge_with_identical_contents",
         200,
@@ -491,19 +492,19 @@ fn field_faults_converge_with_identical_contents() {
     let _ = writeln!(
         std::io::stderr(),
         "field faults: {} seeds re-stamped {} writes (clock correction)",
-        seeds.load(Ordering::Relaxed),
-        writes.load(Ordering::Relaxed)
+        seeds.get(),
+        writes.get()
     );
 }
 
 /// One seed of the field faults; adds its re-stamps to `(writes, seeds)`.
-fn field_faults_converge(seed: u64, restamps: (&AtomicU64, &AtomicU64)) -> Result<(), String> {
+fn field_faults_converge(seed: u64, restamps: (&Cell<u64>, &Cell<u64>)) -> Result<(), String> {
     let mut sim = field::field_faults(seed);
     let outcome = converge_or_explain(&mut sim, 80, "after the faults stopped");
-    restamps.0.fetch_add(sim.restamped(), Ordering::Relaxed);
+    restamps.0.set(restamps.0.get() + sim.restamped());
     restamps
         .1
-        .fetch_add(u64::from(sim.restamped() > 0), Ordering::Relaxed);
+        .set(restamps.1.get() + u64::from(sim.restamped() > 0));
     let rounds = outcome?;
     no_decode_errors(&sim)?;
     sim.check_no_lost_values()
