@@ -24,6 +24,7 @@ mod targets;
 #[cfg(test)]
 mod docs_tests;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -376,13 +377,20 @@ async fn nodes(State(shared): State<Arc<Shared>>) -> Json<NodesAnswer> {
     let peers = shared.mesh.peers();
     let rows: Vec<NodeRow> = {
         let replica = shared.state.replica();
-        let mut infos: Vec<(NodeId, NodeInfo)> = replica
-            .live()
-            .filter_map(|(key, value)| match (key, value) {
-                (Key::Node(id), Value::Node(info)) => Some((*id, info.clone())),
-                _ => None,
-            })
-            .collect();
+        // One pass over the replica: what each node says of itself, and its connected chats.
+        let mut infos: Vec<(NodeId, NodeInfo)> = Vec::new();
+        let mut chats: BTreeMap<NodeId, Vec<String>> = BTreeMap::new();
+        for (key, value) in replica.live() {
+            match (key, value) {
+                (Key::Node(id), Value::Node(info)) => infos.push((*id, info.clone())),
+                (Key::ChatAdapter { node, platform }, Value::ChatAdapter(state))
+                    if state.connected =>
+                {
+                    chats.entry(*node).or_default().push(platform.clone());
+                }
+                _ => {}
+            }
+        }
         for peer in &peers {
             if !infos.iter().any(|(id, _)| *id == peer.node) {
                 let info = NodeInfo {
@@ -398,7 +406,10 @@ async fn nodes(State(shared): State<Arc<Shared>>) -> Json<NodesAnswer> {
         }
         infos
             .into_iter()
-            .map(|(id, info)| node_row(&shared, &peers, &replica, id, info))
+            .map(|(id, info)| {
+                let chat = chats.remove(&id).unwrap_or_default();
+                node_row(&shared, &peers, &replica, (id, info), chat)
+            })
             .collect()
     };
     Json(NodesAnswer {
@@ -408,14 +419,14 @@ async fn nodes(State(shared): State<Arc<Shared>>) -> Json<NodesAnswer> {
     })
 }
 
-/// One row of `GET /v1/nodes`: what `id` says of itself (`info`), gossip's view of it, and the
-/// chat platforms its announced adapter is connected to.
+/// One row of `GET /v1/nodes`: what `id` says of itself (`info`), gossip's view of it, and
+/// `chat`, the chat platforms its announced adapter is connected to.
 fn node_row(
     shared: &Shared,
     peers: &[PeerStatus],
     replica: &Replica,
-    id: NodeId,
-    info: NodeInfo,
+    (id, info): (NodeId, NodeInfo),
+    chat: Vec<String>,
 ) -> NodeRow {
     let peer = peers.iter().find(|p| p.node == id);
     // On its own row: what this node says of its own clock.
@@ -427,17 +438,6 @@ fn node_row(
         Some(p) => (p.clock_ahead_ms, p.clock_offset_ms),
         None => (None, None),
     };
-    let chat = replica
-        .live()
-        .filter_map(|(key, value)| match (key, value) {
-            (Key::ChatAdapter { node, platform }, Value::ChatAdapter(state))
-                if *node == id && state.connected =>
-            {
-                Some(platform.clone())
-            }
-            _ => None,
-        })
-        .collect();
     NodeRow {
         node: id,
         name: info.name,
