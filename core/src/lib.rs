@@ -11,6 +11,8 @@
 //!   read-only queries over it ([`query`]).
 //! - `crdt`: the HLC `Stamp` order every last-writer-wins decision uses.
 //! - `peer`: the liveness types (`MemberStatus`, `PeerStatus`) gossip publishes and queries read.
+//! - `restamp`: re-stamping own writes issued while the clock ran ahead (the corrected clock's
+//!   round and the agent's clock recovery).
 //! - `clock`: the node's hybrid logical clock, the max-offset guard and wall-clock health —
 //!   the one place that reads the wall clock for stamps.
 //! - `sim` (feature `sim`, for tests and benches): a deterministic simulator driving many
@@ -26,6 +28,7 @@ mod crdt;
 mod gossip;
 mod node;
 mod peer;
+mod restamp;
 mod state;
 mod sync;
 
@@ -33,6 +36,7 @@ mod sync;
 pub mod sim;
 
 pub use node::{Effects, Envelope, Node, NodeEvent, PeerChange, Refusal, LARGE_DELTA_ENTRIES};
+pub use restamp::{restamp_ahead, RestampLimits, RestampOutcome, Restamped, RESTAMP_MARGIN_MS};
 
 pub use clock::{
     set_test_clock_offset_ms, wall_clock_status, wall_ms, Clock, ClockAhead, WallClockStatus,

@@ -93,18 +93,18 @@ impl GossipDriver {
 
     /// Starts a round: the `Syn`s to send, encoded, with their destinations. Records the
     /// round's events (peers' transitions, what the look at the clocks found); while this node runs ahead of the mesh, its own
-    /// writes stamped ahead are re-stamped (`Node::restamp_ahead`) before anything else is
-    /// written, and its measured offset is published after that.
+    /// writes stamped ahead are re-stamped in the same round (`Effects::restamped`) before
+    /// anything else is written, and its measured offset is published after that.
     fn tick(&self) -> Vec<Envelope> {
         let now_ms = wall_ms();
         let mut node = self.node();
-        let (effects, restamped) = {
+        let effects = {
             let mut replica = self.state.replica();
             let effects = node.on_tick(now_ms, &mut replica);
-            let restamped = node.restamp_ahead(now_ms, &mut replica);
             self.record_events(now_ms, &effects.events, &replica);
-            (effects, restamped)
+            effects
         };
+        let restamped = effects.restamped.len();
         if restamped > 0 {
             let correction_ms = node.clock().correction_ms();
             let detail = format!(

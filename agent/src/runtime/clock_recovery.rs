@@ -1,11 +1,12 @@
 //! Recovery from this node's own clock having run ahead: once the wall clock is set right
 //! (NTP, `date -s`, a restart without a skew), the writes stamped while it was ahead would be
 //! refused by every peer until the wall clock caught up with them (up to hours, while the node
-//! looks absent). Instead they are re-stamped at the corrected time, keeping their values, and
-//! the clock is rewound: acknowledged writes spread, nothing is dropped.
+//! looks absent). Instead they are re-stamped at the corrected time (just above what any peer
+//! may hold: `officemesh_core::restamp_ahead`), keeping their values, and the clock is rewound:
+//! acknowledged writes spread, nothing is dropped.
 //!
 //! Runs at start (before gossip) and then every few seconds, cheaply (only when the clock's
-//! floor is beyond the accept limit). Decides only from the replica's content: when other
+//! floor is beyond the re-stamp limit). Decides only from the replica's content: when other
 //! nodes' writes held here are ahead of the wall clock too, it is this wall clock that is
 //! behind, and nothing is touched.
 //! The same loop notices when this node's clock is ahead *now* (`check_own_clock`: every
@@ -26,7 +27,8 @@ use crate::peer::MemberStatus;
 use crate::shared::{MeshView, StateHandle};
 use crate::state::own_clock::{self, OwnClockWatch};
 use crate::state::query::duration_words;
-use crate::state::{Replica, RestampPlan};
+use crate::state::Replica;
+use officemesh_core::{restamp_ahead, RestampOutcome};
 
 /// How often a running node checks whether its clock was set back.
 const CHECK_EVERY: Duration = Duration::from_secs(5);
@@ -43,31 +45,23 @@ pub enum Recovery {
     WallClockBehind { behind_ms: u64 },
 }
 
-/// Re-stamps own writes stamped beyond the accept limit when the wall clock can be trusted
-/// (see `Replica::plan_restamp`). The caller holds the replica, so no write races the rewind.
+/// Re-stamps own writes stamped well beyond what any peer takes when the wall clock can be
+/// trusted (`officemesh_core::restamp_ahead`: writes a peer may hold keep their stamps). The
+/// caller holds the replica, so no write races the rewind.
 pub fn recover(clock: &Clock, replica: &mut Replica) -> Recovery {
-    let limit = clock.accept_limit();
-    if clock.floor_time() <= limit && replica.max_stamp_time() <= limit {
-        return Recovery::NotAhead;
-    }
-    match replica.plan_restamp(limit) {
-        RestampPlan::Nothing => Recovery::NotAhead,
-        RestampPlan::WallClockBehind { foreign_max_time } => Recovery::WallClockBehind {
-            behind_ms: unix_ms(foreign_max_time).saturating_sub(wall_ms()),
+    let now_ms = wall_ms();
+    match restamp_ahead(clock, now_ms, replica) {
+        RestampOutcome::NotAhead => Recovery::NotAhead,
+        RestampOutcome::WallClockBehind { foreign_max_time } => Recovery::WallClockBehind {
+            behind_ms: unix_ms(foreign_max_time).saturating_sub(now_ms),
         },
-        RestampPlan::Restamp {
-            keys,
+        RestampOutcome::Restamped {
+            restamped,
             newest_ahead_time,
-            floor_time,
-        } => {
-            let ahead_ms = unix_ms(newest_ahead_time).saturating_sub(wall_ms());
-            clock.rewind(floor_time);
-            let entries = keys
-                .iter()
-                .filter(|key| replica.restamp_own(key, clock.now()).is_some())
-                .count();
-            Recovery::Restamped { entries, ahead_ms }
-        }
+        } => Recovery::Restamped {
+            entries: restamped.len(),
+            ahead_ms: unix_ms(newest_ahead_time).saturating_sub(now_ms),
+        },
     }
 }
 
@@ -211,9 +205,10 @@ mod tests {
         assert_eq!(entries, 1);
         assert!((3_590_000..=3_600_000).contains(&ahead_ms), "{ahead_ms}");
         let entry = replica.get(&person("ada")).expect("kept");
+        let max_offset_ms = clock.max_offset_ms();
         assert!(
-            entry.stamp.time <= clock.accept_limit(),
-            "peers take it now"
+            entry.stamp.time <= clock.accept_limit_at(wall_ms() + max_offset_ms + 1),
+            "peers take it within the max offset"
         );
         assert_eq!(entry.value, added_by("api"), "the value is kept");
         assert!(

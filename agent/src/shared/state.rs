@@ -124,7 +124,7 @@ impl StateHandle {
         let entry = {
             let mut replica = self.replica();
             self.check(&replica, &key, value.as_ref())?;
-            let stamp = self.clock.now();
+            let stamp = replica.stamp_for_write(&key, self.clock.now());
             replica.write(key, value, stamp)?
         };
         if self.local_writes.receiver_count() > 0 {
@@ -174,7 +174,7 @@ impl StateHandle {
         let staged = {
             let mut replica = self.replica();
             self.check(&replica, &key, value.as_ref())?;
-            let stamp = self.clock.now();
+            let stamp = replica.stamp_for_write(&key, self.clock.now());
             replica.stage(key, value, stamp)?
         };
         match self.store.persist_and_wait(staged.changes()).await {

@@ -8,6 +8,9 @@
 //! seed prints the command that replays it; `OFFICEMESH_SIM_DEBUG=1` also prints every
 //! replica, and every write of the keys they disagree on, when a convergence check fails.
 
+use std::cell::Cell;
+use std::io::Write;
+
 use officemesh::crdt::NodeId;
 use officemesh::gossip::{GossipParams, MemberStatus};
 use officemesh::state::Key;
@@ -471,22 +474,38 @@ fn deletes_collected_on_both_sides_of_a_long_partition_converge() {
 
 /// What the field does, mixed at random per seed: writes and deletes, crashes and restarts from
 /// the persisted form (floors and reset progress included), disk-full write failures, clock
-/// jumps forward and back, and partitions, some of them two-sided and longer than the
-/// tombstone grace period (both sides delete and collect). After the faults stop (clocks fixed,
-/// disks freed, network healed, every node up) replicas must hold identical contents (compared
-/// key by key, not by hash) and no written value may be lost.
+/// jumps forward and back (one node 20–40 s ahead in one seed of three: corrected, its writes
+/// re-stamped), and partitions, some of them two-sided and longer than the tombstone grace
+/// period (both sides delete and collect). After the faults stop (clocks fixed, disks freed,
+/// network healed, every node up) replicas must hold identical contents (compared key by key,
+/// not by hash) and no written value may be lost. Prints (past the harness's capture) how
+/// many seeds re-stamped how many writes: a node whose clock ran ahead of the mesh's median,
+/// corrected (`Sim::restamped`).
 #[test]
 fn field_faults_converge_with_identical_contents() {
+    let (writes, seeds) = (Cell::new(0), Cell::new(0));
     for_each_seed(
         "field_faults_converge_with_identical_contents",
         200,
-        field_faults_converge,
+        |seed| field_faults_converge(seed, (&writes, &seeds)),
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "field faults: {} seeds re-stamped {} writes (clock correction)",
+        seeds.get(),
+        writes.get()
     );
 }
 
-fn field_faults_converge(seed: u64) -> Result<(), String> {
+/// One seed of the field faults; adds its re-stamps to `(writes, seeds)`.
+fn field_faults_converge(seed: u64, restamps: (&Cell<u64>, &Cell<u64>)) -> Result<(), String> {
     let mut sim = field::field_faults(seed);
-    let rounds = converge_or_explain(&mut sim, 80, "after the faults stopped")?;
+    let outcome = converge_or_explain(&mut sim, 80, "after the faults stopped");
+    restamps.0.set(restamps.0.get() + sim.restamped());
+    restamps
+        .1
+        .set(restamps.1.get() + u64::from(sim.restamped() > 0));
+    let rounds = outcome?;
     no_decode_errors(&sim)?;
     sim.check_no_lost_values()
         .map_err(|e| format!("{e} (converged after {rounds} rounds)"))

@@ -109,6 +109,10 @@ pub struct GossipCore {
     /// on the first tick or message, so a restarted node resumes where it crashed).
     safety_restored: bool,
     left: bool,
+    /// How far this node's wall clock runs ahead of the mesh's (`Node` sets it each round from
+    /// the clock's correction): tombstones' age is judged by the mesh's time, so a node that
+    /// runs ahead does not collect them early.
+    clock_correction_ms: u64,
     last_gc_ms: u64,
     stats: GossipStats,
     /// Entries from peers refused for breaking a limit, until the shell takes them to log.
@@ -146,6 +150,7 @@ impl GossipCore {
             safety_restored: false,
             left: false,
             last_gc_ms: 0,
+            clock_correction_ms: 0,
             stats: GossipStats::default(),
         }
     }
@@ -203,6 +208,11 @@ impl GossipCore {
     /// Starts a round: bumps our heartbeat, collects what expired, and returns `Syn`s for
     /// `fanout` live peers, plus now and then one believed dead or a seed (always a seed or a
     /// dead one when no peer is alive).
+    /// Sets how far this node's wall clock runs ahead of the mesh (ms; see `clock_correction_ms`).
+    pub fn set_clock_correction_ms(&mut self, correction_ms: u64) {
+        self.clock_correction_ms = correction_ms;
+    }
+
     pub fn tick(
         &mut self,
         now_ms: u64,

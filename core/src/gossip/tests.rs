@@ -558,3 +558,25 @@ fn an_early_round_passes_on_something_new_and_only_then() {
         "b learned something new since its last round: it passes it on too"
     );
 }
+
+#[test]
+fn a_node_running_ahead_judges_tombstones_by_the_mesh_time() {
+    // A node 30 s ahead (corrected): a tombstone written 12 s ago by the mesh's clock is 42 s
+    // old by its wall clock, beyond the 15 s grace, but not yet collectable.
+    let params = GossipParams {
+        tombstone_grace_ms: 15_000,
+        gc_every_ms: 1_000,
+        ..GossipParams::default()
+    };
+    let mut a = node(1, &[], &params);
+    let mut rng = StdRng::seed_from_u64(7);
+    write(&mut a, 1, None, T0);
+    a.core.set_clock_correction_ms(30_000);
+    a.core.tick(T0 + 30_000 + 12_000, &mut rng, &mut a.replica);
+    assert_eq!(a.core.stats().tombstones_collected, 0);
+    assert!(a.replica.get(&key(1)).is_some(), "kept");
+    // 16 s after it by the mesh's clock, it goes.
+    a.core.tick(T0 + 30_000 + 16_000, &mut rng, &mut a.replica);
+    assert_eq!(a.core.stats().tombstones_collected, 1);
+    assert!(a.replica.get(&key(1)).is_none());
+}

@@ -1,7 +1,8 @@
 //! Hand-driven `Node` tests of clock offsets (protocol 3): three nodes, one with its wall clock
 //! 20 s ahead, exchanging real encoded bytes, each at its own wall time (true time plus its
 //! skew; 1 ms per message on the wire). The fast node learns its offset within a few rounds, its
-//! write loses to a later write elsewhere, and its writes issued while ahead are re-stamped.
+//! write loses to a later write elsewhere, and its writes issued while ahead are re-stamped in
+//! the round that corrects its clock (`Effects::restamped`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::*;
+use crate::crdt::Stamp;
 use crate::gossip::{GossipParams, PROTOCOL_VERSION};
 use crate::state::{Key, PersonInfo, Value};
 
@@ -28,13 +30,18 @@ struct Mesh {
     peers: Vec<Peer>,
     /// True time (ms since the Unix epoch).
     now: u64,
-    /// Whether the driver re-stamps after each round, as the agent's mesh does.
-    restamp: bool,
+    /// Every re-stamp the rounds reported, with the node that made it.
+    restamped: Vec<(usize, Restamped)>,
 }
 
 impl Mesh {
     /// Three nodes `n1`–`n3`; `n1`'s clock is `FAST_MS` ahead.
     fn new() -> Mesh {
+        Mesh::with_fast_ms(FAST_MS)
+    }
+
+    /// Three nodes `n1`–`n3`; `n1`'s clock is `fast_ms` ahead.
+    fn with_fast_ms(fast_ms: u64) -> Mesh {
         let peers = (1..=3u64)
             .map(|id| {
                 let addr = format!("n{id}");
@@ -49,14 +56,14 @@ impl Mesh {
                     node: Node::new(core, StdRng::seed_from_u64(id), clock),
                     replica: Replica::new(NodeId(id)),
                     addr,
-                    skew_ms: if id == 1 { FAST_MS } else { 0 },
+                    skew_ms: if id == 1 { fast_ms } else { 0 },
                 }
             })
             .collect();
         Mesh {
             peers,
             now: T0,
-            restamp: true,
+            restamped: Vec::new(),
         }
     }
 
@@ -71,24 +78,47 @@ impl Mesh {
             .expect("known address")
     }
 
+    /// Restarts node `i` (a new `Node` on the same replica, its clock floored at the
+    /// replica's newest stamp, as the agent's at boot) with its wall clock `skew_ms` ahead.
+    fn restart(&mut self, i: usize, skew_ms: u64) {
+        let p = &mut self.peers[i];
+        let id = p.replica.me();
+        let seeds = self
+            .peers
+            .iter()
+            .filter(|other| other.replica.me() != id)
+            .map(|other| other.addr.clone())
+            .collect();
+        let p = &mut self.peers[i];
+        let core = GossipCore::new(id, p.addr.clone(), GossipParams::default(), seeds);
+        let clock = Arc::new(Clock::new(id, Duration::from_millis(500)));
+        clock.raise_floor(p.replica.max_stamp_time());
+        p.node = Node::new(core, StdRng::seed_from_u64(id.0 + 100), clock);
+        p.skew_ms = skew_ms;
+    }
+
     /// One round: every node ticks and runs its exchanges to the end; returns the events.
     fn round(&mut self, protocol: u8) -> Vec<(usize, NodeEvent)> {
         let mut events = Vec::new();
         for i in 0..self.peers.len() {
-            let wall = self.wall(i);
-            let p = &mut self.peers[i];
-            let tick = p.node.on_tick(wall, &mut p.replica);
-            events.extend(tick.events.iter().cloned().map(|e| (i, e)));
-            if self.restamp {
-                p.node.restamp_ahead(wall, &mut p.replica);
-            }
-            for envelope in tick.messages {
-                let to = self.index(&envelope.to);
-                self.run_exchange(protocol, i, to, envelope.bytes);
-            }
+            events.extend(self.tick(protocol, i));
         }
         self.now += 1000;
         events
+    }
+
+    /// Node `i` ticks and runs its exchanges to the end; returns its events.
+    fn tick(&mut self, protocol: u8, i: usize) -> Vec<(usize, NodeEvent)> {
+        let wall = self.wall(i);
+        let p = &mut self.peers[i];
+        let tick = p.node.on_tick(wall, &mut p.replica);
+        self.restamped
+            .extend(tick.restamped.iter().cloned().map(|r| (i, r)));
+        for envelope in tick.messages {
+            let to = self.index(&envelope.to);
+            self.run_exchange(protocol, i, to, envelope.bytes);
+        }
+        tick.events.into_iter().map(|e| (i, e)).collect()
     }
 
     fn run_exchange(&mut self, protocol: u8, from: usize, to: usize, bytes: Vec<u8>) {
@@ -112,7 +142,9 @@ impl Mesh {
     fn write(&mut self, i: usize, added_by: &str) {
         let wall = self.wall(i);
         let p = &mut self.peers[i];
-        let stamp = p.node.clock().stamp_at(wall);
+        let stamp = p
+            .replica
+            .stamp_for_write(&key(), p.node.clock().stamp_at(wall));
         p.replica
             .write(key(), Some(person(added_by)), stamp)
             .expect("write");
@@ -149,6 +181,11 @@ fn boot_key() -> Key {
 /// The fast node writes at start (stamped 20 s ahead), then the mesh runs until it knows its
 /// offset; returns after how many rounds it did.
 fn until_fast_node_knows(mesh: &mut Mesh) -> Option<usize> {
+    until_fast_node_knows_it_runs(mesh, FAST_MS)
+}
+
+/// As `until_fast_node_knows`, for a fast node `fast_ms` ahead.
+fn until_fast_node_knows_it_runs(mesh: &mut Mesh, fast_ms: u64) -> Option<usize> {
     let wall = mesh.wall(0);
     let fast = &mut mesh.peers[0];
     let stamp = fast.node.clock().stamp_at(wall);
@@ -160,7 +197,7 @@ fn until_fast_node_knows(mesh: &mut Mesh) -> Option<usize> {
         mesh.peers[0]
             .node
             .own_clock_offset_ms()
-            .is_some_and(|offset| offset.abs_diff(FAST_MS as i64) < 50)
+            .is_some_and(|offset| offset.abs_diff(fast_ms as i64) < 50)
     })
 }
 
@@ -243,17 +280,108 @@ fn protocol_2_connections_carry_no_times_and_measure_nothing() {
 }
 
 #[test]
-fn without_the_driver_re_stamping_the_fast_nodes_earlier_stamps_keep_it_ahead() {
-    // The HLC keeps the highest stamp issued: corrected or not, a stamp after one issued 20 s
-    // ahead is above it, so `restamp_ahead` (rewind) is what lets the fast node fall in line.
+fn the_round_that_corrects_the_clock_re_stamps_and_reports_the_writes_stamped_ahead() {
     let mut mesh = Mesh::new();
-    mesh.restamp = false;
+    let wall = mesh.wall(0);
     until_fast_node_knows(&mut mesh).expect("the fast node learns its offset");
-    mesh.write(0, "fast");
-    mesh.now += 1000;
-    mesh.write(1, "normal");
+    for _ in 0..5 {
+        mesh.round(PROTOCOL_VERSION);
+    }
+    // Reported once, by the fast node: its boot write, from 20 s ahead to the mesh's time.
+    let [(0, Restamped { key, old, new })] = mesh.restamped.as_slice() else {
+        panic!(
+            "expected one re-stamp by the fast node: {:?}",
+            mesh.restamped
+        );
+    };
+    assert_eq!(*key, boot_key());
+    assert_eq!(old.unix_ms(), wall, "the old stamp was issued 20 s ahead");
+    // Just above what a peer within the tolerance may take: the mesh's time plus 2 × 500 ms.
+    assert!(
+        new < old && new.unix_ms() <= mesh.now + 1000,
+        "{new} is not at the mesh's time"
+    );
+    let held = mesh.peers[0].replica.get(&boot_key()).expect("kept");
+    assert_eq!(held.stamp, *new, "the replica holds the new stamp");
+    assert!(
+        mesh.peers[0].node.clock().floor_time() < Stamp::time_from_unix_ms(wall),
+        "the clock was rewound below the stamps issued ahead"
+    );
+}
+
+/// The stamps every node holds for `key`, and whether they all agree.
+fn agreed_stamp(mesh: &Mesh, key: &Key) -> Option<Stamp> {
+    let stamps: Vec<Option<Stamp>> = mesh
+        .peers
+        .iter()
+        .map(|p| p.replica.get(key).map(|e| e.stamp))
+        .collect();
+    assert!(stamps.windows(2).all(|w| w[0] == w[1]), "{stamps:?}");
+    stamps[0]
+}
+
+#[test]
+fn a_write_a_little_ahead_is_taken_as_it_is_not_re_stamped() {
+    // 2 s ahead: corrected (beyond 500 ms), but its peers take the boot write once their
+    // clocks reach it; lowering a stamp they hold would leave them differing for ever.
+    let mut mesh = Mesh::with_fast_ms(2_000);
+    let wall = mesh.wall(0);
+    until_fast_node_knows_it_runs(&mut mesh, 2_000).expect("the fast node learns its offset");
+    for _ in 0..10 {
+        mesh.round(PROTOCOL_VERSION);
+    }
+    assert_eq!(mesh.restamped, Vec::new());
+    let stamp = agreed_stamp(&mesh, &boot_key()).expect("held everywhere");
+    assert_eq!(stamp.unix_ms(), wall, "as written");
+}
+
+#[test]
+fn a_clock_set_back_voids_its_correction_and_re_stamps_nothing_its_peers_took() {
+    let mut mesh = Mesh::new();
+    until_fast_node_knows(&mut mesh).expect("the fast node learns its offset");
+    mesh.round(PROTOCOL_VERSION);
+    assert_eq!(mesh.peers[0].node.clock().correction_ms() / 1000, 20);
+    // Set right (NTP steps it back 20 s), it writes at once: a stale correction would stamp
+    // this write 20 s in the past and later take it for one written ahead.
+    mesh.peers[0].skew_ms = 0;
+    mesh.round(PROTOCOL_VERSION);
+    assert_eq!(mesh.peers[0].node.clock().correction_ms(), 0, "void");
+    mesh.write(0, "set right");
+    let restamps = mesh.restamped.len();
     for _ in 0..30 {
         mesh.round(PROTOCOL_VERSION);
     }
-    assert_eq!(mesh.values(), vec![Some(person("fast")); 3]);
+    assert_eq!(mesh.restamped.len(), restamps, "{:?}", mesh.restamped);
+    assert_eq!(mesh.values(), vec![Some(person("set right")); 3]);
+    agreed_stamp(&mesh, &key()).expect("held everywhere");
+    assert!(mesh.peers[0]
+        .node
+        .own_clock_offset_ms()
+        .is_some_and(|o| o.abs() < 50));
+}
+
+#[test]
+fn a_node_restarted_with_its_clock_set_right_ignores_its_peers_old_estimates_of_it() {
+    // Found by the field-fault campaign (seed 54316): a node 30 s ahead restarted with its
+    // clock set right (a Pi's clock is often stepped at boot). Its peers' estimates of it,
+    // carried in their SynAcks, were of the clock before the restart; taken as they were, it
+    // thought itself 30 s ahead, corrected its clock and re-stamped a write every peer held.
+    let mut mesh = Mesh::new();
+    until_fast_node_knows(&mut mesh).expect("the fast node learns its offset");
+    mesh.round(PROTOCOL_VERSION);
+    mesh.restart(0, 0);
+    mesh.write(0, "set right");
+    let restamps = mesh.restamped.len();
+    // It starts the first exchanges (so it hears its peers' estimates before measuring them).
+    for _ in 0..3 {
+        mesh.tick(PROTOCOL_VERSION, 0);
+        mesh.now += 1000;
+    }
+    for _ in 0..30 {
+        mesh.round(PROTOCOL_VERSION);
+    }
+    assert_eq!(mesh.restamped.len(), restamps, "{:?}", mesh.restamped);
+    assert_eq!(mesh.peers[0].node.clock().correction_ms(), 0);
+    assert_eq!(mesh.values(), vec![Some(person("set right")); 3]);
+    agreed_stamp(&mesh, &key()).expect("held everywhere");
 }

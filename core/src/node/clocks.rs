@@ -2,7 +2,10 @@
 //! received message gives (`gossip::clock_offsets`), and once per round the mesh's view — how
 //! far this node and each alive peer run from the median of the mesh's clocks — which sets the
 //! clock's correction (`Clock::set_correction_ms`) and yields events when a clock crosses
-//! `max_clock_offset_ms` (ahead or behind) or comes back within half of it.
+//! `max_clock_offset_ms` (ahead or behind) or comes back within half of it. When this node's
+//! wall clock steps back between rounds, its samples (and the correction) are void: it measures
+//! its peers afresh, ignoring their estimates of it for a while (they may predate the step);
+//! so it does after a start, when a step across the restart would go unnoticed.
 //!
 //! The exchange, with `tN` the wall times of each step:
 //! `Syn` (no times: it goes out in protocol 1's form) → `SynAck` { sent t1, the responder's
@@ -16,7 +19,7 @@ use std::collections::BTreeMap;
 
 use crate::clock::Clock;
 use crate::crdt::NodeId;
-use crate::gossip::clock_offsets::{mesh_median, OffsetSample, PeerClocks};
+use crate::gossip::clock_offsets::{mesh_median, OffsetSample, PeerClocks, SAMPLE_MAX_AGE_MS};
 use crate::gossip::message::{Body, ExchangeTimes, Message};
 use crate::gossip::PeerView;
 use crate::peer::MemberStatus;
@@ -56,15 +59,26 @@ pub(super) struct ClockView {
     own_offset_ms: Option<i64>,
     own: Standing,
     peers: BTreeMap<NodeId, Standing>,
+    /// When the last round looked (this node's wall clock): earlier now means it stepped back.
+    last_review_ms: u64,
+    /// After this node started or its clock stepped back, until when the peers' estimates of
+    /// it (in `SynAck`s) are ignored: they may still be of the clock before the step.
+    distrust_estimates_until_ms: u64,
+    /// Whether this node has seen its first time (`note_start`).
+    started: bool,
 }
 
 impl ClockView {
     /// Takes the times a received message carries: an `Ack`'s four timestamps, or the peer's
     /// estimate of this node in a `SynAck`.
     pub(super) fn on_received(&mut self, now_ms: u64, message: &Message, times: ExchangeTimes) {
+        self.note_start(now_ms);
         let peer = message.from;
         match message.body {
             Body::SynAck { .. } => {
+                if now_ms < self.distrust_estimates_until_ms {
+                    return;
+                }
                 if let Some(theirs) = times.your_offset {
                     self.samples.note(peer, now_ms, theirs.reversed());
                 }
@@ -78,6 +92,17 @@ impl ClockView {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// At this node's first time (a start, or a restart: a Pi's clock is often stepped by NTP
+    /// at boot, and a restart forgets the last round's time, so a step across it goes
+    /// unnoticed), the peers' estimates of it are ignored for `SAMPLE_MAX_AGE_MS`: they may be
+    /// of the clock before the restart. It measures its peers itself (`Ack`s) meanwhile.
+    fn note_start(&mut self, now_ms: u64) {
+        if !self.started {
+            self.started = true;
+            self.distrust_estimates_until_ms = now_ms + SAMPLE_MAX_AGE_MS;
         }
     }
 
@@ -110,6 +135,21 @@ impl ClockView {
         }
     }
 
+    /// This node's wall clock stepped back (NTP, `date -s`): every sample was taken against the
+    /// old clock, so the offset and the correction they gave are void (a stale correction
+    /// would take this node for ahead and re-stamp writes its peers already took) until the
+    /// peers are measured again, by this node itself (`Ack`s: the peers' own estimates may
+    /// still be of the old clock for `SAMPLE_MAX_AGE_MS`).
+    fn forget_own_clock(&mut self, clock: &Clock) {
+        let known: Vec<NodeId> = self.samples.known().collect();
+        for id in known {
+            self.samples.forget(id);
+        }
+        self.own_offset_ms = None;
+        self.own = Standing::Level;
+        clock.set_correction_ms(0);
+    }
+
     /// `peer`'s clock minus this node's (ms), as last measured.
     pub(super) fn peer_offset_ms(&self, peer: NodeId, now_ms: u64) -> Option<i64> {
         Some(self.samples.estimate(peer, now_ms)?.offset_ms)
@@ -128,6 +168,12 @@ impl ClockView {
         peers: &[PeerView],
         clock: &Clock,
     ) -> Vec<NodeEvent> {
+        self.note_start(now_ms);
+        if now_ms < self.last_review_ms {
+            self.forget_own_clock(clock);
+            self.distrust_estimates_until_ms = now_ms + SAMPLE_MAX_AGE_MS;
+        }
+        self.last_review_ms = now_ms;
         let gone: Vec<NodeId> = self
             .samples
             .known()
@@ -320,13 +366,19 @@ mod tests {
             .times_for(1_500, &synack, NodeId(9), None)
             .expect("a SynAck carries times");
         assert_eq!(told.your_offset.map(|s| s.offset_ms), Some(20_000));
-        // The other side takes it reversed.
-        let mut theirs = ClockView::default();
+        // The other side takes it reversed, once it has run for a while: in its first
+        // `SAMPLE_MAX_AGE_MS` the estimate may be of its clock before a step across its start.
         let from_us = Message {
             from: NodeId(1),
             ..synack
         };
-        theirs.on_received(21_600, &from_us, told);
-        assert_eq!(theirs.peer_offset_ms(NodeId(1), 21_600), Some(-20_000));
+        let mut just_started = ClockView::default();
+        just_started.on_received(21_600, &from_us, told);
+        assert_eq!(just_started.peer_offset_ms(NodeId(1), 21_600), None);
+        let mut theirs = ClockView::default();
+        theirs.note_start(21_600);
+        let later = 21_600 + SAMPLE_MAX_AGE_MS;
+        theirs.on_received(later, &from_us, told);
+        assert_eq!(theirs.peer_offset_ms(NodeId(1), later), Some(-20_000));
     }
 }

@@ -1,6 +1,6 @@
 //! What one call into `Node` caused, as one value (`Effects`): the encoded messages to send,
 //! typed events worth recording (exchanges, clocks, and peers' transitions), typed refusals,
-//! how many entries merged, and the bytes moved.
+//! how many entries merged, own writes re-stamped (`Restamped`), and the bytes moved.
 //! The shell (agent or simulator) acts on it; nothing here does I/O.
 //!
 //! Must not touch: the replica, the clock, the gossip core (plain data only).
@@ -8,6 +8,7 @@
 use crate::crdt::NodeId;
 use crate::gossip::{DecodeError, MessageKind};
 use crate::peer::MemberStatus;
+pub use crate::restamp::Restamped;
 
 /// A merge of at least this many entries in one exchange is worth an event.
 pub const LARGE_DELTA_ENTRIES: u64 = 100;
@@ -117,6 +118,8 @@ pub struct Effects {
     pub refusals: Vec<Refusal>,
     /// Entries merged into the replica.
     pub merged: u64,
+    /// Own writes re-stamped at the corrected time (`on_tick` only), oldest first.
+    pub restamped: Vec<Restamped>,
     /// Bytes of `messages` (as encoded) and of the received message.
     pub bytes_sent: u64,
     pub bytes_received: u64,

@@ -15,8 +15,8 @@
 //! The glue around every merge lives here, once: decoding (an undecodable message is a
 //! refusal), byte counts, the publish limit (`Replica::set_publish_limit` with the durable own
 //! version the shell reports through `set_publish_limit`) before the core reads the replica,
-//! the clock guard (`accept_limit` from `now_ms` and the clock's max offset) and the clock
-//! floor (`Clock::raise_floor(replica.max_stamp_time())`) after a merge, so later local
+//! the clock guard (`Clock::accept_limit_at`: the corrected time plus the max offset) and the
+//! clock floor (`Clock::raise_floor(replica.merged_stamp_time())`) after a merge, so later local
 //! writes win over everything merged.
 //!
 //! Ownership: the replica is *borrowed per call* (`on_tick(now, &mut replica)`), not owned.
@@ -29,9 +29,12 @@
 //! Clock offsets (protocol 3, `clocks`): replies carry the exchange's times, each received
 //! `Ack` or `SynAck` gives a sample of the peer's clock, and every round (`on_tick`) this node
 //! weighs its clock against the mesh's median: ahead by more than `max_clock_offset_ms`, it sets
-//! its clock's correction (stamps follow the mesh's time) and the driver calls
-//! `restamp_ahead`, which re-stamps own writes issued beyond the corrected accept limit and
-//! rewinds the clock (a stamp issued ahead would keep the HLC ahead).
+//! its clock's correction (stamps and the accept limit follow the mesh's time) and, in the same
+//! round, re-stamps own writes issued more than `RESTAMP_MARGIN_MS` beyond what any peer takes
+//! and rewinds the clock (`restamp`: a stamp issued ahead would keep the HLC ahead); the round's
+//! `Effects::restamped` lists them (old and new stamp). A stamp a peer took is never lowered:
+//! that would leave replicas differing for ever (`restamp`; a clock that stepped back
+//! drops its correction, `clocks`).
 //!
 //! Peers' transitions (`peer_watch`): every round (`on_tick`) the member table, as the
 //! membership and the failure detector see it at `now_ms`, is compared with the last round's;
@@ -54,13 +57,16 @@ use std::sync::Arc;
 use rand::rngs::StdRng;
 
 use crate::clock::Clock;
-use crate::crdt::{NodeId, Stamp};
+use crate::crdt::NodeId;
 use crate::gossip::{self, GossipCore, GossipStats, Message, MessageKind, Outgoing, PeerView};
-use crate::state::{Replica, RestampPlan};
+use crate::restamp::{self, RestampOutcome};
+use crate::state::Replica;
 use clocks::ClockView;
 use peer_watch::PeerWatch;
 
-pub use effects::{Effects, Envelope, NodeEvent, PeerChange, Refusal, LARGE_DELTA_ENTRIES};
+pub use effects::{
+    Effects, Envelope, NodeEvent, PeerChange, Refusal, Restamped, LARGE_DELTA_ENTRIES,
+};
 
 /// One gossip node: core, random source, clock handle and publish limit (see the module doc).
 pub struct Node {
@@ -159,15 +165,19 @@ impl Node {
 
     /// Starts a round: the `Syn`s to send, encoded, and the events of this round's look at
     /// the member table (peers' transitions, `peer_watch`) and at the clocks (which also sets
-    /// the clock's correction; see the module doc).
+    /// the clock's correction and, while it is set, re-stamps own writes stamped ahead:
+    /// `restamped`; see the module doc).
     pub fn on_tick(&mut self, now_ms: u64, replica: &mut Replica) -> Effects {
         self.prepare(replica);
+        self.core
+            .set_clock_correction_ms(self.clock.correction_ms());
         let outgoing = self.core.tick(now_ms, &mut self.rng, replica);
         let mut effects = self.encode_all(outgoing);
         let peers = self.core.peers(now_ms, replica);
         effects.events = self.watch.observe(now_ms, &peers);
         let clock_events = self.clocks.review(now_ms, &peers, &self.clock);
         effects.events.extend(clock_events);
+        effects.restamped = self.restamp_ahead(now_ms, replica);
         effects
     }
 
@@ -178,30 +188,15 @@ impl Node {
     }
 
     /// While the clock is corrected (this node runs ahead of the mesh): re-stamps own writes
-    /// stamped beyond the corrected accept limit at the corrected time `now_ms` (this node's
-    /// wall clock) and rewinds the clock, as `Replica::plan_restamp` plans it. Returns how many
-    /// were re-stamped (0 when none is ahead, or the writes held from others are ahead too).
-    pub fn restamp_ahead(&mut self, now_ms: u64, replica: &mut Replica) -> usize {
+    /// stamped well beyond what any peer takes and rewinds the clock (`restamp::restamp_ahead`).
+    fn restamp_ahead(&mut self, now_ms: u64, replica: &mut Replica) -> Vec<Restamped> {
         if self.clock.correction_ms() == 0 {
-            return 0;
+            return Vec::new();
         }
-        let limit = self.clock.accept_limit_at(now_ms);
-        if self.clock.floor_time() <= limit && replica.max_stamp_time() <= limit {
-            return 0;
+        match restamp::restamp_ahead(&self.clock, now_ms, replica) {
+            RestampOutcome::Restamped { restamped, .. } => restamped,
+            RestampOutcome::NotAhead | RestampOutcome::WallClockBehind { .. } => Vec::new(),
         }
-        let RestampPlan::Restamp {
-            keys, floor_time, ..
-        } = replica.plan_restamp(limit)
-        else {
-            return 0;
-        };
-        self.clock.rewind(floor_time);
-        keys.iter()
-            .filter(|key| {
-                let stamp = self.clock.stamp_at(now_ms);
-                replica.restamp_own(key, stamp).is_some()
-            })
-            .count()
     }
 
     /// An early round if one is due now (the core holds something new since its last round):
@@ -275,14 +270,16 @@ impl Node {
             self.clocks.on_received(now_ms, &message, times);
         }
         self.prepare(replica);
-        let accept_limit = Stamp::time_from_unix_ms(now_ms + self.clock.max_offset_ms());
+        // By the corrected clock: a node running ahead of the mesh takes no more than the
+        // mesh's time allows, or it would hold stamps its own re-stamps go below.
+        let accept_limit = self.clock.accept_limit_at(now_ms);
         let before = Counters::of(self.core.stats());
         let replies = self
             .core
             .handle(now_ms, from, message, replica, accept_limit);
         let after = Counters::of(self.core.stats());
         // Later local writes must win over everything merged so far.
-        self.clock.raise_floor(replica.max_stamp_time());
+        self.clock.raise_floor(replica.merged_stamp_time());
         effects.merged = after.entries_merged - before.entries_merged;
         effects.events = exchange_events((peer, from, &their_cluster), before, after);
         let (refused, addr) = (self.core.take_refused_entries(), from.to_string());

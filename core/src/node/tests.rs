@@ -9,6 +9,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::*;
+use crate::crdt::Stamp;
 use crate::gossip::{GossipParams, PROTOCOL_VERSION};
 use crate::peer::MemberStatus;
 use crate::state::{Entry, Key, PersonInfo, Value};

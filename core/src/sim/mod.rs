@@ -13,9 +13,12 @@
 //! what the store would have persisted (entries, watermarks, the safety state as JSON) and
 //! drops the node's in-memory state; a restart rebuilds the replica from that persisted form and
 //! starts a new `Node` on it (its clock floored at the replica's newest stamp, as at boot). Clocks can jump forward and back, and a node's disk can be full
-//! (its writes fail, unacknowledged). Writes are stamped by a per-node simulated HLC (wall time plus the node's
-//! skew, above its last stamp, the stamp of the key it overwrites and its `Clock`'s floor). The checks the
-//! tests assert (convergence, lost writes) are in `checks`.
+//! (its writes fail, unacknowledged). Writes are stamped by the node's own `Clock` at its wall
+//! time (true time plus its skew: `Clock::stamp_at`, as the agent's `Clock::now`), so a node
+//! whose clock runs ahead of the mesh stamps with the correction, and the re-stamps its rounds
+//! make (`Effects::restamped`) move the acknowledged write's record to its new stamp
+//! (`Sim::restamped` counts them). The checks the tests assert (convergence, lost writes) are
+//! in `checks`.
 //! The events in every node's `Effects` (peers' transitions, clocks, exchanges) are kept in
 //! order (`Sim::events`), the same the agent records in `/v1/events`.
 
@@ -27,14 +30,16 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::clock::Clock;
-use crate::crdt::{NodeId, Stamp};
+use crate::crdt::NodeId;
 use crate::gossip::{GossipCore, MessageKind, PROTOCOL_VERSION};
-use crate::node::{Effects, Envelope, Node, Refusal};
+use crate::node::{Effects, Envelope, Node, Refusal, Restamped};
 use crate::state::{Entry, Key, Replica, StaleWrite, Value};
 
 pub mod checks;
 pub mod field;
 mod parts;
+#[cfg(test)]
+mod tests;
 
 use parts::Persisted;
 pub use parts::{NetStats, SimConfig, SimEvent, WriteRecord, EPOCH_MS};
@@ -51,7 +56,6 @@ struct SimNode {
     /// Writes fail (as on a full SD card): nothing is applied or acknowledged.
     disk_full: bool,
     skew_ms: i64,
-    last_stamp: u64,
     next_tick_ms: u64,
     /// When its planned early round is to start (simulated time), if one is planned.
     early_round_ms: Option<u64>,
@@ -67,7 +71,6 @@ impl Clone for SimNode {
             disk: self.disk.clone(),
             disk_full: self.disk_full,
             skew_ms: self.skew_ms,
-            last_stamp: self.last_stamp,
             next_tick_ms: self.next_tick_ms,
             early_round_ms: self.early_round_ms,
         }
@@ -109,6 +112,8 @@ pub struct Sim {
     seq: u64,
     cut: HashSet<(usize, usize)>,
     writes: Vec<WriteRecord>,
+    /// Own writes the nodes' rounds re-stamped (their clocks ran ahead of the mesh's).
+    restamped: u64,
     /// Every node's events (peers' transitions, clocks, exchanges), in order.
     events: Vec<SimEvent>,
     net: NetStats,
@@ -148,7 +153,6 @@ impl Sim {
                 disk: None,
                 disk_full: false,
                 skew_ms: skew,
-                last_stamp: 0,
                 next_tick_ms: rng.gen_range(0..cfg.params.interval_ms.max(1)),
                 early_round_ms: None,
             });
@@ -168,6 +172,7 @@ impl Sim {
             seq: 0,
             cut: HashSet::new(),
             writes: Vec::new(),
+            restamped: 0,
             events: Vec::new(),
             net: NetStats::default(),
         }
@@ -264,32 +269,32 @@ impl Sim {
         &self.writes
     }
 
+    /// How many own writes the nodes' rounds re-stamped so far (`Effects::restamped`: a node
+    /// whose clock ran ahead of the mesh's median, corrected).
+    pub fn restamped(&self) -> u64 {
+        self.restamped
+    }
+
     /// A node's wall clock (ms since the Unix epoch), skew included.
     pub fn node_time_ms(&self, node: usize) -> u64 {
         (EPOCH_MS as i64 + self.now_ms as i64 + self.nodes[node].skew_ms) as u64
     }
 
-    /// Writes `value` (None: delete) for `key` on `node`, stamped by its simulated HLC.
-    /// Returns the entry, or None when the node is down or its disk is full.
+    /// Writes `value` (None: delete) for `key` on `node`, stamped by the node's `Clock` at its
+    /// wall time (as the agent's `Clock::now`: corrected while it runs ahead of the mesh), or
+    /// above the key's own stamp (`Replica::stamp_for_write`, as the agent's `StateHandle`).
+    /// Returns the entry, or None when the node is down, its disk is full or the replica
+    /// refuses the stamp as stale (the agent does not acknowledge such a write either).
     pub fn write(&mut self, node: usize, key: Key, value: Option<Value>) -> Option<Entry> {
-        if !self.is_up(node) || self.nodes[node].disk_full {
+        if self.nodes[node].disk_full {
             return None;
         }
-        let physical = Stamp::time_from_unix_ms(self.node_time_ms(node));
+        let wall = self.node_time_ms(node);
         let n = &mut self.nodes[node];
-        let existing = n.replica.get(&key).map_or(0, |e| e.stamp.time);
-        let floor = n.node.as_ref().map_or(0, |node| node.clock().floor_time());
-        let time = physical
-            .max(n.last_stamp + 1)
-            .max(existing + 1)
-            .max(floor + 1);
-        n.last_stamp = time;
-        if let Some(node) = n.node.as_ref() {
-            node.clock().raise_floor(time);
-        }
+        let stamp = n.node.as_ref()?.clock().stamp_at(wall);
+        let stamp = n.replica.stamp_for_write(&key, stamp);
         let deleted = value.is_none();
-        let result: Result<Entry, StaleWrite> =
-            n.replica.write(key.clone(), value, Stamp::new(time, n.id));
+        let result: Result<Entry, StaleWrite> = n.replica.write(key.clone(), value, stamp);
         let entry = result.ok()?;
         self.writes.push(WriteRecord {
             node,
@@ -299,6 +304,23 @@ impl Sim {
         });
         self.plan_early_round(node);
         Some(entry)
+    }
+
+    /// Follows the re-stamps of `node`'s round: each is the same acknowledged write, now at a
+    /// lower stamp, so its record moves to the new stamp, and so do the records of the node's
+    /// earlier writes of that key it superseded (stamped between the two: they are lost only
+    /// if it is).
+    fn follow_restamps(&mut self, node: usize, restamped: &[Restamped]) {
+        for Restamped { key, old, new } in restamped {
+            self.restamped += 1;
+            let covered = self
+                .writes
+                .iter_mut()
+                .filter(|w| w.node == node && w.key == *key && *new < w.stamp && w.stamp <= *old);
+            for record in covered {
+                record.stamp = *new;
+            }
+        }
     }
 
     /// Crashes a node: what it persisted (entries, watermarks, safety state) survives, the
@@ -469,7 +491,9 @@ impl Sim {
             return;
         };
         running.set_publish_limit(Some(n.replica.own_counter()));
-        let effects = running.on_tick(now, &mut n.replica);
+        let mut effects = running.on_tick(now, &mut n.replica);
+        let restamped = std::mem::take(&mut effects.restamped);
+        self.follow_restamps(node, &restamped);
         self.send_effects(node, effects);
     }
 

@@ -82,7 +82,8 @@ impl Persisted {
     }
 }
 
-/// A write the simulation made (and the node acknowledged).
+/// A write the simulation made (and the node acknowledged). When its node re-stamps it
+/// (`Effects::restamped`), `stamp` follows: the same write at its new, lower stamp.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteRecord {
     pub node: usize,

@@ -39,11 +39,14 @@ impl GossipCore {
             && now_ms > grace
         {
             self.last_gc_ms = now_ms;
-            let before = Stamp::time_from_unix_ms(now_ms - grace);
+            // Stamps follow the mesh's time: judged by a clock running ahead, tombstones would
+            // look older than they are.
+            let mesh_ms = now_ms.saturating_sub(self.clock_correction_ms);
+            let before = Stamp::time_from_unix_ms(mesh_ms.saturating_sub(grace));
             let dropped = self.floors.collect_tombstones(replica, before);
             self.stats.tombstones_collected += dropped as u64;
             let ledger_ms = grace.saturating_mul(LEDGER_GRACES);
-            let forget = Stamp::time_from_unix_ms(now_ms.saturating_sub(ledger_ms));
+            let forget = Stamp::time_from_unix_ms(mesh_ms.saturating_sub(ledger_ms));
             replica.forget_collected_before(forget, before);
             if dropped > 0 {
                 self.save_safety(replica);

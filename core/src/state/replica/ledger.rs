@@ -101,6 +101,7 @@ impl Replica {
         }
         if let Some(newest) = ledger.values().map(|s| s.time).max() {
             self.max_stamp_time = self.max_stamp_time.max(newest);
+            self.merged_stamp_time = self.merged_stamp_time.max(newest);
         }
         self.safety.collected = ledger;
         let covered: Vec<Key> = self

@@ -140,8 +140,11 @@ pub struct Replica {
     changed_watermarks: BTreeMap<NodeId, ()>,
     /// Reading entries applied since the last `take_changes`, in order.
     applied_readings: Vec<Entry>,
-    /// The greatest stamp time ever inserted (the clock stays above it).
+    /// The greatest stamp time ever inserted.
     max_stamp_time: u64,
+    /// The greatest stamp time of other nodes' entries and collected tombstones ever held: the
+    /// clock stays above it (`merged_stamp_time`), so a local write wins over all of them.
+    merged_stamp_time: u64,
     /// Own writes above this version are not shown to peers yet (not yet committed to disk):
     /// a node that crashes before the commit reuses those versions after restart, and peers
     /// that had seen them would never ask for the new writes. `None`: no limit (simulator).
@@ -172,6 +175,7 @@ impl Replica {
             changed_watermarks: BTreeMap::new(),
             applied_readings: Vec::new(),
             max_stamp_time: 0,
+            merged_stamp_time: 0,
             publish_limit: None,
             in_flight: std::collections::BTreeSet::new(),
             safety: SafetyState::default(),
@@ -289,6 +293,9 @@ impl Replica {
         }
         self.hash_in(&entry);
         self.max_stamp_time = self.max_stamp_time.max(entry.stamp.time);
+        if entry.origin() != self.me {
+            self.merged_stamp_time = self.merged_stamp_time.max(entry.stamp.time);
+        }
         self.by_origin
             .entry(entry.origin())
             .or_default()
@@ -420,6 +427,7 @@ impl Replica {
     pub fn restore_safety(&mut self, safety: SafetyState) {
         if let Some(newest) = safety.collected.values().map(|s| s.time).max() {
             self.max_stamp_time = self.max_stamp_time.max(newest);
+            self.merged_stamp_time = self.merged_stamp_time.max(newest);
         }
         self.safety = safety;
     }
@@ -496,6 +504,27 @@ impl Replica {
     /// that its next write wins over everything it has merged.
     pub fn max_stamp_time(&self) -> u64 {
         self.max_stamp_time
+    }
+
+    /// The greatest stamp time of other nodes' writes and collected tombstones this replica has
+    /// held: the clock is raised to it after each merge. Own writes are left out: those a
+    /// corrected clock re-stamped sit above its floor (`Node::on_tick`), and raising the floor
+    /// to them would put every later write that far ahead; `stamp_for_write` keeps a key's
+    /// next write above its own.
+    pub fn merged_stamp_time(&self) -> u64 {
+        self.merged_stamp_time
+    }
+
+    /// The stamp a local write of `key` takes: `stamp` (from the clock), or just above the stamp
+    /// `key` holds when that is higher (an own write re-stamped above the clock's floor), so a
+    /// write always replaces what the key holds.
+    pub fn stamp_for_write(&self, key: &Key, stamp: Stamp) -> Stamp {
+        match self.entries.get(key) {
+            Some(held) if held.stamp.time >= stamp.time => {
+                Stamp::new(held.stamp.time + 1, stamp.node)
+            }
+            _ => stamp,
+        }
     }
 
     /// A hash of the content, equal on replicas holding the same state.
