@@ -106,6 +106,17 @@ impl ClockView {
         }
     }
 
+    /// A round's time: the first one starts this view (`note_start`); one earlier than the
+    /// last round's means the wall clock stepped back (`forget_own_clock`).
+    fn note_time(&mut self, now_ms: u64, clock: &Clock) {
+        self.note_start(now_ms);
+        if now_ms < self.last_review_ms {
+            self.forget_own_clock(clock);
+            self.distrust_estimates_until_ms = now_ms + SAMPLE_MAX_AGE_MS;
+        }
+        self.last_review_ms = now_ms;
+    }
+
     /// The times a reply carries (protocol 3): a `SynAck` its send time and this node's
     /// estimate of the peer; an `Ack` the `SynAck`'s send time echoed and its own times.
     pub(super) fn times_for(
@@ -168,12 +179,7 @@ impl ClockView {
         peers: &[PeerView],
         clock: &Clock,
     ) -> Vec<NodeEvent> {
-        self.note_start(now_ms);
-        if now_ms < self.last_review_ms {
-            self.forget_own_clock(clock);
-            self.distrust_estimates_until_ms = now_ms + SAMPLE_MAX_AGE_MS;
-        }
-        self.last_review_ms = now_ms;
+        self.note_time(now_ms, clock);
         let gone: Vec<NodeId> = self
             .samples
             .known()

@@ -506,27 +506,6 @@ impl Replica {
         self.max_stamp_time
     }
 
-    /// The greatest stamp time of other nodes' writes and collected tombstones this replica has
-    /// held: the clock is raised to it after each merge. Own writes are left out: those a
-    /// corrected clock re-stamped sit above its floor (`Node::on_tick`), and raising the floor
-    /// to them would put every later write that far ahead; `stamp_for_write` keeps a key's
-    /// next write above its own.
-    pub fn merged_stamp_time(&self) -> u64 {
-        self.merged_stamp_time
-    }
-
-    /// The stamp a local write of `key` takes: `stamp` (from the clock), or just above the stamp
-    /// `key` holds when that is higher (an own write re-stamped above the clock's floor), so a
-    /// write always replaces what the key holds.
-    pub fn stamp_for_write(&self, key: &Key, stamp: Stamp) -> Stamp {
-        match self.entries.get(key) {
-            Some(held) if held.stamp.time >= stamp.time => {
-                Stamp::new(held.stamp.time + 1, stamp.node)
-            }
-            _ => stamp,
-        }
-    }
-
     /// A hash of the content, equal on replicas holding the same state.
     pub fn state_hash(&self) -> StateHash {
         self.hash

@@ -2,7 +2,10 @@
 //! are given stamps at the corrected time, so peers (which refuse stamps too far ahead of their
 //! own clocks) take them instead of ignoring them until the wall clock catches up.
 //!
-//! Pure: the caller passes the accept limit (wall clock + max offset) and the stamps.
+//! Also what keeps the clock and local writes above what they must beat once some own writes
+//! sit above the clock (`merged_stamp_time`, `stamp_for_write`; see `crate::restamp`).
+//!
+//! Pure: the caller passes the limit and the stamps.
 //! Must not touch: the wall clock, the store, peers' entries (only own ones are re-stamped).
 
 use super::{Entry, Replica};
@@ -72,6 +75,27 @@ impl Replica {
             keys: ahead.iter().map(|e| e.key.clone()).collect(),
             newest_ahead_time,
             floor_time,
+        }
+    }
+
+    /// The greatest stamp time of other nodes' writes and collected tombstones this replica has
+    /// held: the clock is raised to it after each merge. Own writes are left out: those a
+    /// corrected clock re-stamped sit above its floor (`Node::on_tick`), and raising the floor
+    /// to them would put every later write that far ahead; `stamp_for_write` keeps a key's
+    /// next write above its own.
+    pub fn merged_stamp_time(&self) -> u64 {
+        self.merged_stamp_time
+    }
+
+    /// The stamp a local write of `key` takes: `stamp` (from the clock), or just above the stamp
+    /// `key` holds when that is higher (an own write re-stamped above the clock's floor), so a
+    /// write always replaces what the key holds.
+    pub fn stamp_for_write(&self, key: &Key, stamp: Stamp) -> Stamp {
+        match self.entries.get(key) {
+            Some(held) if held.stamp.time >= stamp.time => {
+                Stamp::new(held.stamp.time + 1, stamp.node)
+            }
+            _ => stamp,
         }
     }
 
