@@ -3,7 +3,8 @@
 //! own clocks) take them instead of ignoring them until the wall clock catches up.
 //!
 //! Also what keeps the clock and local writes above what they must beat once some own writes
-//! sit above the clock (`merged_stamp_time`, `stamp_for_write`; see `crate::restamp`).
+//! sit above the clock (`merged_stamp_time`, `stamp_for_write`; the rule is in the core's
+//! top-level `restamp` module).
 //!
 //! Pure: the caller passes the limit and the stamps.
 //! Must not touch: the wall clock, the store, peers' entries (only own ones are re-stamped).
