@@ -36,7 +36,7 @@ mod sync;
 pub mod sim;
 
 pub use node::{Effects, Envelope, Node, NodeEvent, PeerChange, Refusal, LARGE_DELTA_ENTRIES};
-pub use restamp::{restamp_ahead, RestampLimits, RestampOutcome, Restamped, RESTAMP_MARGIN_MS};
+pub use restamp::{restamp_ahead, RestampOutcome, Restamped};
 
 pub use clock::{
     set_test_clock_offset_ms, wall_clock_status, wall_ms, Clock, ClockAhead, WallClockStatus,

@@ -205,14 +205,14 @@ impl GossipCore {
         }
     }
 
-    /// Starts a round: bumps our heartbeat, collects what expired, and returns `Syn`s for
-    /// `fanout` live peers, plus now and then one believed dead or a seed (always a seed or a
-    /// dead one when no peer is alive).
     /// Sets how far this node's wall clock runs ahead of the mesh (ms; see `clock_correction_ms`).
     pub fn set_clock_correction_ms(&mut self, correction_ms: u64) {
         self.clock_correction_ms = correction_ms;
     }
 
+    /// Starts a round: bumps our heartbeat, collects what expired, and returns `Syn`s for
+    /// `fanout` live peers, plus now and then one believed dead or a seed (always a seed or a
+    /// dead one when no peer is alive).
     pub fn tick(
         &mut self,
         now_ms: u64,
